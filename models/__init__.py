@@ -1,0 +1,7 @@
+"""LayerScope's computing half: datasets, networks, training, projections, studies, the run store.
+
+Nothing here imports Dash or Plotly, and importing this package does not import torch:
+the web process stays light and torch is touched only inside jobs.
+"""
+
+__all__ = ["datasets", "store", "progress", "training", "projections"]

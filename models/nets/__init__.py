@@ -1,0 +1,1 @@
+"""Torch modules only: no data loading, no training loops, no I/O."""
