@@ -1,0 +1,97 @@
+"""``create_app(config) -> dash.Dash``: the shell, every view, and the background manager."""
+from __future__ import annotations
+
+import dash
+import dash_bootstrap_components as dbc
+from dash import Input, Output, State, no_update
+
+from models.datasets import DatasetError
+from models.store import StoreError
+
+from . import state
+from .config import AppConfig
+from .layout import shell
+from .views import load_views
+
+
+def background_manager(config: AppConfig):
+    """``CeleryManager`` when ``REDIS_URL`` is set (workers may run elsewhere), else ``DiskcacheManager``."""
+    if config.redis_url:
+        from celery import Celery
+
+        celery_app = Celery("layerscope", broker=config.redis_url, backend=config.redis_url)
+        return dash.CeleryManager(celery_app)
+    import diskcache
+
+    config.cache_dir.mkdir(parents=True, exist_ok=True)
+    return dash.DiskcacheManager(diskcache.Cache(str(config.cache_dir / "jobs")))
+
+
+def create_app(config: AppConfig | None = None) -> dash.Dash:
+    config = config or AppConfig()
+    config.store.cleanup()
+    views = load_views()
+    app = dash.Dash(
+        "layerscope",
+        title="LayerScope",
+        assets_folder=str(_assets()),
+        background_callback_manager=background_manager(config),
+        suppress_callback_exceptions=True,
+    )
+    app.layout = lambda: shell(config, views)  # a function: options are re-read on each page load
+    _register_shell(app, config)
+    for view in views:
+        view.register_callbacks(app, config)
+    return app
+
+
+def _assets():
+    from pathlib import Path
+
+    return Path(__file__).resolve().parent.parent / "assets"
+
+
+def _register_shell(app: dash.Dash, config: AppConfig) -> None:
+    @app.callback(Output("dataset-info", "children"), Input("dataset-picker", "value"))
+    def dataset_info(name):
+        try:
+            ds = state.dataset(config, name)
+        except DatasetError as exc:
+            return dbc.Alert(str(exc), color="warning", className="small p-2 mb-0")
+        shape = "×".join(map(str, ds.image_shape)) if ds.image_shape else f"{ds.dim}-d vectors"
+        return f"{ds.n:,} training samples · {shape} · {ds.n_classes} classes"
+
+    @app.callback(Output("run-picker", "options"), Output("run-picker", "value"),
+                  Input("dataset-picker", "value"), Input("store-version", "data"), State("run-picker", "value"))
+    def run_options(name, _version, current):
+        runs = config.store.list(dataset=name)
+        options = [{"label": state.run_label(r), "value": r.id} for r in runs]
+        ids = {r.id for r in runs}
+        return options, (current if current in ids else (runs[0].id if runs else None))
+
+    @app.callback(Output("run-info", "children"), Output("run-delete-button", "disabled"),
+                  Input("run-picker", "value"))
+    def run_info(run_id):
+        if not run_id:
+            return "", True
+        try:
+            run = config.store.load(run_id)
+        except StoreError as exc:
+            return str(exc), True
+        metrics = {k: v for k, v in run.metrics.items() if isinstance(v, (int, float))}
+        text = ", ".join(f"{k} {v:.4g}" for k, v in list(metrics.items())[:6])
+        return f"{run.id}" + (f" — {text}" if text else ""), False
+
+    @app.callback(Output("store-version", "data", allow_duplicate=True),
+                  Output("shell-alert", "children"), Output("shell-alert", "is_open"),
+                  Input("run-delete", "submit_n_clicks"), State("run-picker", "value"),
+                  State("store-version", "data"), prevent_initial_call=True)
+    def delete_run(_n, run_id, version):
+        if not run_id:
+            return no_update, no_update, no_update
+        try:
+            config.store.delete(run_id)
+            config.results.forget(run_id)
+        except StoreError as exc:
+            return no_update, str(exc), True
+        return (version or 0) + 1, no_update, no_update

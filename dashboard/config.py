@@ -1,0 +1,35 @@
+"""The app's configuration: where data, runs and the job cache live, and how to serve."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+
+from models.cache import ResultCache
+from models.store import RunStore
+
+
+@dataclass(frozen=True)
+class AppConfig:
+    host: str = "127.0.0.1"
+    port: int = 8050
+    data_dir: Path = Path("data")
+    store_dir: Path = Path("runs")
+    cache_dir: Path = Path("cache")
+    debug: bool = False
+    redis_url: str | None = field(default_factory=lambda: os.environ.get("REDIS_URL") or None)
+    default_dataset: str = "digits"
+
+    def __post_init__(self) -> None:
+        for name in ("data_dir", "store_dir", "cache_dir"):
+            object.__setattr__(self, name, Path(getattr(self, name)).expanduser().resolve())
+
+    @cached_property
+    def store(self) -> RunStore:
+        return RunStore(self.store_dir)
+
+    @cached_property
+    def results(self) -> ResultCache:
+        """Computed projections and scores, next to the runs so every worker shares them."""
+        return ResultCache(self.store_dir / ".cache")

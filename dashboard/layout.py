@@ -1,0 +1,71 @@
+"""The page shell: a header, a left panel (dataset, run, job panel) and the view tabs."""
+from __future__ import annotations
+
+from types import ModuleType
+
+import dash_bootstrap_components as dbc
+from dash import dcc, html
+
+from .config import AppConfig
+from .state import dataset_options
+
+
+def _panel(title: str, *children, **kwargs) -> dbc.Card:
+    return dbc.Card([dbc.CardHeader(title, className="panel-title"), dbc.CardBody(list(children))],
+                    className="panel mb-2", **kwargs)
+
+
+def job_panel() -> dbc.Card:
+    """One progress bar, message and Cancel button shared by every background job."""
+    return _panel(
+        "Job",
+        dbc.Progress(id="job-progress", value=0, label="", striped=True, animated=False, className="mb-2",
+                     style={"height": "18px"}),
+        html.Div(id="job-message", className="job-message small text-muted mb-2"),
+        html.Div(id="job-result", className="small mb-2"),
+        dbc.Button("Cancel", id="job-cancel", color="danger", outline=True, size="sm", disabled=True,
+                   title="Stop the running job (nothing half-written is kept)"),
+        id="job-panel",
+    )
+
+
+def left_panel(config: AppConfig) -> html.Div:
+    return html.Div([
+        _panel(
+            "Dataset",
+            dbc.Select(id="dataset-picker", options=dataset_options(config), value=config.default_dataset),
+            html.Div(id="dataset-info", className="small text-muted mt-2"),
+        ),
+        _panel(
+            "Run",
+            dcc.Dropdown(id="run-picker", options=[], value=None, placeholder="no run yet: train one in a tab",
+                         clearable=True, optionHeight=48),
+            html.Div(id="run-info", className="small text-muted mt-2"),
+            dcc.ConfirmDialogProvider(
+                dbc.Button("Delete run", id="run-delete-button", color="secondary", outline=True, size="sm",
+                           className="mt-2", disabled=True),
+                id="run-delete", message="Delete this run and its cached results? This cannot be undone.",
+            ),
+        ),
+        job_panel(),
+        dcc.Store(id="store-version", data=0),
+    ], className="left-panel")
+
+
+def shell(config: AppConfig, views: list[ModuleType]) -> html.Div:
+    """The whole page: header, left panel, tabs (one per view)."""
+    tabs = dbc.Tabs([dbc.Tab(view.layout(config), label=view.LABEL, tab_id=view.TAB_ID,
+                             id=f"tab-{view.TAB_ID}") for view in views],
+                    id="tabs", active_tab=views[0].TAB_ID if views else None, className="view-tabs")
+    header = html.Div([
+        html.Span("LayerScope", className="brand"),
+        html.Span("look inside neural networks through their embeddings", className="tagline"),
+    ], className="app-header")
+    alert = dbc.Alert(id="shell-alert", is_open=False, dismissable=True, color="danger", className="mb-2")
+    return html.Div([
+        header,
+        html.Div([
+            html.Div(left_panel(config), className="sidebar"),
+            html.Div([alert, tabs], className="main"),
+        ], className="workspace"),
+    ], className="app")
