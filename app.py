@@ -33,6 +33,7 @@ def main(argv: list[str] | None = None) -> int:
     except DatasetError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    config.export_env()
     app = create_app(config)
     print(f"LayerScope: {ds.name} ready ({ds.n:,} samples); runs in {config.store_dir}", flush=True)
     print(f"LayerScope running on http://{args.host}:{args.port}/", flush=True)

@@ -21,6 +21,19 @@ class AppConfig:
     redis_url: str | None = field(default_factory=lambda: os.environ.get("REDIS_URL") or None)
     default_dataset: str = "digits"
 
+    @classmethod
+    def from_env(cls) -> "AppConfig":
+        """Settings for a process started without flags (a Celery worker): ``LAYERSCOPE_*`` variables."""
+        env = os.environ
+        return cls(data_dir=Path(env.get("LAYERSCOPE_DATA_DIR", "data")),
+                   store_dir=Path(env.get("LAYERSCOPE_STORE_DIR", "runs")),
+                   cache_dir=Path(env.get("LAYERSCOPE_CACHE_DIR", "cache")))
+
+    def export_env(self) -> None:
+        """Publish the folders so workers started from this process agree on them."""
+        os.environ.update(LAYERSCOPE_DATA_DIR=str(self.data_dir), LAYERSCOPE_STORE_DIR=str(self.store_dir),
+                          LAYERSCOPE_CACHE_DIR=str(self.cache_dir))
+
     def __post_init__(self) -> None:
         for name in ("data_dir", "store_dir", "cache_dir"):
             object.__setattr__(self, name, Path(getattr(self, name)).expanduser().resolve())
