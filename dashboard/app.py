@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import dash
 import dash_bootstrap_components as dbc
-from dash import Input, Output, State, no_update
+from dash import ALL, Input, Output, State, ctx, no_update
 
 from models.datasets import DatasetError
 from models.store import StoreError
@@ -81,6 +81,13 @@ def _register_shell(app: dash.Dash, config: AppConfig) -> None:
         metrics = {k: v for k, v in run.metrics.items() if isinstance(v, (int, float))}
         text = ", ".join(f"{k} {v:.4g}" for k, v in list(metrics.items())[:6])
         return f"{run.id}" + (f" — {text}" if text else ""), False
+
+    @app.callback(Output("tabs", "active_tab", allow_duplicate=True),
+                  Input({"type": "new-run", "tab": ALL}, "n_clicks"), prevent_initial_call=True)
+    def new_run(clicks):
+        if not any(clicks or []):
+            return no_update
+        return ctx.triggered_id["tab"]
 
     @app.callback(Output("store-version", "data", allow_duplicate=True),
                   Output("shell-alert", "children"), Output("shell-alert", "is_open"),

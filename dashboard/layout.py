@@ -29,7 +29,15 @@ def job_panel() -> dbc.Card:
     )
 
 
-def left_panel(config: AppConfig) -> html.Div:
+def new_run_menu(views: list[ModuleType]) -> dbc.DropdownMenu:
+    """"New run…": one entry per view that trains something (its ``NEW_RUN`` label); picks that tab."""
+    items = [dbc.DropdownMenuItem(v.NEW_RUN, id={"type": "new-run", "tab": v.TAB_ID})
+             for v in views if getattr(v, "NEW_RUN", None)]
+    return dbc.DropdownMenu(items or [dbc.DropdownMenuItem("no study installed", disabled=True)],
+                            label="New run…", id="new-run-menu", size="sm", color="primary", className="mt-2")
+
+
+def left_panel(config: AppConfig, views: list[ModuleType] = ()) -> html.Div:
     return html.Div([
         _panel(
             "Dataset",
@@ -41,11 +49,14 @@ def left_panel(config: AppConfig) -> html.Div:
             dcc.Dropdown(id="run-picker", options=[], value=None, placeholder="no run yet: train one in a tab",
                          clearable=True, optionHeight=48),
             html.Div(id="run-info", className="small text-muted mt-2"),
-            dcc.ConfirmDialogProvider(
-                dbc.Button("Delete run", id="run-delete-button", color="secondary", outline=True, size="sm",
-                           className="mt-2", disabled=True),
-                id="run-delete", message="Delete this run and its cached results? This cannot be undone.",
-            ),
+            html.Div([
+                new_run_menu(list(views)),
+                dcc.ConfirmDialogProvider(
+                    dbc.Button("Delete run", id="run-delete-button", color="secondary", outline=True, size="sm",
+                               className="mt-2", disabled=True),
+                    id="run-delete", message="Delete this run and its cached results? This cannot be undone.",
+                ),
+            ], className="d-flex gap-2 align-items-start"),
         ),
         job_panel(),
         dcc.Store(id="store-version", data=0),
@@ -65,7 +76,7 @@ def shell(config: AppConfig, views: list[ModuleType]) -> html.Div:
     return html.Div([
         header,
         html.Div([
-            html.Div(left_panel(config), className="sidebar"),
+            html.Div(left_panel(config, views), className="sidebar"),
             html.Div([alert, tabs], className="main"),
         ], className="workspace"),
     ], className="app")

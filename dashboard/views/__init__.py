@@ -4,6 +4,7 @@
     LABEL: str       # the tab's title
     def layout(config: AppConfig) -> dash component
     def register_callbacks(app: dash.Dash, config: AppConfig) -> None
+    NEW_RUN: str     # optional: the "New run…" menu entry that opens this tab to train
 
 Shell components a view may use: ``dataset-picker.value`` (dataset name),
 ``run-picker.value`` (run id), ``store-version.data`` (bumped whenever a job writes

@@ -2,6 +2,8 @@
 image), a gallery of examples per class, and downloads of the standard datasets."""
 from __future__ import annotations
 
+import os
+
 import dash
 import dash_bootstrap_components as dbc
 import numpy as np
@@ -95,8 +97,10 @@ def register_callbacks(app: dash.Dash, config: AppConfig) -> None:
                   Input("data-download-button", "n_clicks"), State("data-download-name", "value"),
                   **job_options("data-download-button"))
     def download(set_progress, _n, name):
+        mirror = os.environ.get("LAYERSCOPE_MIRROR")  # e.g. a local copy of the canonical files: <mirror>/<name>/<file>
         try:
-            paths = datasets.download(name, config.data_dir, progress=reporter(set_progress, f"download {name}"))
+            paths = datasets.download(name, config.data_dir, progress=reporter(set_progress, f"download {name}"),
+                                      base_url=f"{mirror.rstrip('/')}/{name}/" if mirror else None)
         except Exception as exc:
             return no_update, dbc.Alert(describe_error(exc), color="danger", className="p-2 mb-0")
         return state.dataset_options(config), f"downloaded {len(paths)} files of {name}"
