@@ -178,7 +178,8 @@ def error_clusters(X: np.ndarray, labels: np.ndarray, predictions: np.ndarray, *
     mcs = min_cluster_size or max(5, len(wrong) // 40)
     if len(wrong) < max(2 * mcs, 10):
         return cluster, []
-    found = HDBSCAN(min_cluster_size=mcs, min_samples=min(5, mcs), copy=True).fit_predict(X[wrong])
+    found = HDBSCAN(min_cluster_size=mcs, min_samples=min(5, mcs), allow_single_cluster=True,
+                    copy=True).fit_predict(X[wrong])
     cluster[wrong] = found
     out = []
     for c in np.unique(found[found >= 0]):
