@@ -97,6 +97,30 @@ def source_options(config: AppConfig) -> list[dict]:
         for p in found[:200]:
             rel = p.relative_to(root).as_posix()
             options.append({"label": f"arrays: {rel}", "value": f"arrays:{rel}"})
+    return options + run_activation_options(config)
+
+
+def run_activation_options(config: AppConfig, max_runs: int = 20) -> list[dict]:
+    """Layer activations stored in runs: any array of a run's ``.npz`` that sits next to ``labels``."""
+    import zipfile
+
+    options = []
+    for run in config.store.list()[:max_runs]:
+        if run.kind == study.KIND:
+            continue
+        for npz in sorted(run.path.glob("*.npz")):
+            try:
+                with zipfile.ZipFile(npz) as zf:
+                    keys = [n[:-4] for n in zf.namelist() if n.endswith(".npy")]
+            except (OSError, zipfile.BadZipFile):
+                continue
+            if "labels" not in keys:
+                continue
+            for key in keys:
+                if key in ("labels", "predictions", "scores", "index"):
+                    continue
+                value = f"run:{run.id}/{npz.stem}/{key}"
+                options.append({"label": f"run {run.kind} · {run.id[-6:]} · {npz.stem}/{key}", "value": value})
     return options
 
 
