@@ -74,3 +74,68 @@ def label_scatter(coords: np.ndarray, labels: np.ndarray, class_names: Sequence[
                       xaxis=dict(title=axis_titles[0], zeroline=False, showticklabels=False),
                       yaxis=dict(title=axis_titles[1], zeroline=False, showticklabels=False, scaleanchor="x"))
     return fig
+
+
+# -- explore: your own embeddings ----------------------------------------------------
+AGREEMENT_COLORS = ["#2ca02c", "#d62728"]  # correct, wrong
+
+
+def explore_marker(values: np.ndarray, kind: str, names: Sequence[str] = (), title: str = "",
+                   size: float = 5) -> dict:
+    """Marker colouring for the Explore scatter: ``kind`` is "classes", "agreement", "categories" or "continuous"."""
+    values = np.asarray(values)
+    if kind in ("classes", "categories"):
+        return {**label_marker(values, names, size=size), "colorbar": dict(
+            tickvals=list(range(len(names))), ticktext=[str(c) for c in names], thickness=12, len=0.9,
+            outlinewidth=0, title=dict(text=title))} if len(names) <= 30 else dict(
+            color=values.tolist(), colorscale="Turbo", size=size, opacity=0.8, line=dict(width=0), showscale=False)
+    if kind == "agreement":
+        scale = [[0, AGREEMENT_COLORS[0]], [0.5, AGREEMENT_COLORS[0]], [0.5, AGREEMENT_COLORS[1]], [1, AGREEMENT_COLORS[1]]]
+        return dict(color=values.astype(int).tolist(), colorscale=scale, cmin=-0.5, cmax=1.5, size=size, opacity=0.8,
+                    line=dict(width=0), showscale=True,
+                    colorbar=dict(tickvals=[0, 1], ticktext=["correct", "wrong"], thickness=12, len=0.5,
+                                  outlinewidth=0, title=dict(text=title)))
+    if kind == "continuous":
+        return dict(color=values.astype(float).tolist(), colorscale="Viridis", size=size, opacity=0.85,
+                    line=dict(width=0), showscale=True,
+                    colorbar=dict(thickness=12, len=0.9, outlinewidth=0, title=dict(text=title)))
+    raise ValueError(f"kind must be classes, agreement, categories or continuous (got {kind!r})")
+
+
+def explore_scatter(coords: np.ndarray, index: np.ndarray, marker: dict, *, selected: Sequence[int] = (),
+                    title: str = "", uirevision: str = "explore") -> go.Figure:
+    """The Explore map: trace 0 the shown points (``customdata`` = sample index), trace 1 the selection ring.
+
+    ``coords`` holds every sample; ``index`` the ones shown (after filters).
+    """
+    coords = np.asarray(coords)
+    if coords.ndim != 2 or coords.shape[1] != 2:
+        raise ValueError(f"coords must be n×2, got shape {coords.shape}")
+    index = np.asarray(index, dtype=np.int64)
+    size = 6 if len(index) < 3000 else 4 if len(index) < 30000 else 2.5
+    marker = {**marker, "size": size}
+    fig = go.Figure([
+        go.Scattergl(x=coords[index, 0].tolist(), y=coords[index, 1].tolist(), mode="markers",
+                     customdata=index.tolist(), hoverinfo="none", marker=marker, name="samples", showlegend=False),
+        selection_trace(coords, selected),
+    ])
+    fig.update_layout(**BASE_LAYOUT, title=dict(text=title, x=0.01), uirevision=uirevision, dragmode="lasso",
+                      clickmode="event", xaxis=dict(zeroline=False, showticklabels=False),
+                      yaxis=dict(zeroline=False, showticklabels=False, scaleanchor="x"))
+    return fig
+
+
+def selection_trace(coords: np.ndarray, selected: Sequence[int]) -> go.Scattergl:
+    """Open black rings around the selected samples (drawn over the map, not hoverable)."""
+    sel = np.asarray(list(selected), dtype=np.int64)
+    return go.Scattergl(x=coords[sel, 0].tolist(), y=coords[sel, 1].tolist(), mode="markers", hoverinfo="skip",
+                        marker=dict(symbol="circle-open", size=12, color="#111", line=dict(width=2)),
+                        name="selected", showlegend=False)
+
+
+def centred_range(coords: np.ndarray, i: int, frac: float = 0.12) -> tuple[list[float], list[float]]:
+    """Axis ranges centring sample ``i`` with a window of ``frac`` of the map's extent."""
+    lo, hi = coords.min(axis=0), coords.max(axis=0)
+    half = np.maximum((hi - lo) * frac, 1e-6)
+    c = coords[i]
+    return [float(c[0] - half[0]), float(c[0] + half[0])], [float(c[1] - half[1]), float(c[1] + half[1])]
