@@ -233,7 +233,7 @@ def run_study(config: HardnessConfig, store: RunStore, progress: ProgressFn | No
 
         # 2. project every (network, layer); the input is the same for all networks: once
         params = {m: method_params(config, m) for m in config.methods}
-        tag = f"{config.per_class}pc-s{config.seed}-{config.dataset}-test"
+        tag = sample_tag(asdict(config))
         tasks = [("input", "input", test.features[sample])]
         for net in nets:
             tasks += [(net["name"], layer, net["activations"][layer]) for layer in layer_names(net["depth"])[1:]]
@@ -285,6 +285,45 @@ def run_study(config: HardnessConfig, store: RunStore, progress: ProgressFn | No
         w.add_file("hardness.png", hardness_png(rows, networks))
     report(progress, 1, 1, "done")
     return store.load(w.id)
+
+
+# -- reading a study run back (for the dashboard and scripts) ------------------------
+def network_record(run: Run, network: str) -> dict:
+    for net in run.metrics.get("networks", []):
+        if net["name"] == network:
+            return net
+    raise ValueError(f"network must be one of {[n['name'] for n in run.metrics.get('networks', [])]} (got {network!r})")
+
+
+def layer_activations(run: Run, network: str, layer: str) -> np.ndarray:
+    """The sample's activations at ``layer`` of ``network`` (``input`` is shared by all networks)."""
+    if layer == "input":
+        return run.arrays("sample")["input"]
+    acts = run.arrays(f"act-{network}")
+    if layer not in acts:
+        raise ValueError(f"layer must be one of {network_record(run, network)['layers']} (got {layer!r})")
+    return acts[layer]
+
+
+def sample_tag(config: dict) -> str:
+    return f"{config['per_class']}pc-s{config['seed']}-{config['dataset']}-test"
+
+
+def project_run_layer(run: Run, network: str, layer: str, methods: Sequence[str], cache: ResultCache,
+                      progress: ProgressFn | None = None) -> dict[str, dict]:
+    """``methods`` on one layer of a stored study, through the same cache keys the study used."""
+    cfg = HardnessConfig(**{k: v for k, v in run.config.items() if k in HardnessConfig.__dataclass_fields__})
+    X = layer_activations(run, network, layer)
+    labels = run.arrays("sample")["labels"]
+    owner = "input" if layer == "input" else network
+    key = {"run": run.id, "network": owner, "layer": layer, "sample": sample_tag(run.config)}
+    out = {}
+    for i, method in enumerate(methods):
+        report(progress, i, len(methods), f"{method} of {layer}")
+        out.update(project_layer(X, labels, [method], {method: method_params(cfg, method)}, perplexity=cfg.perplexity,
+                                 seed=cfg.seed, cache_root=str(cache.root), key=key))
+    report(progress, len(methods), len(methods), "done")
+    return out
 
 
 # -- outputs -------------------------------------------------------------------------
