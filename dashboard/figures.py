@@ -139,3 +139,125 @@ def centred_range(coords: np.ndarray, i: int, frac: float = 0.12) -> tuple[list[
     half = np.maximum((hi - lo) * frac, 1e-6)
     c = coords[i]
     return [float(c[0] - half[0]), float(c[0] + half[0])], [float(c[1] - half[1]), float(c[1] + half[1])]
+
+
+# ---------------------------------------------------------------------------
+# Layer hardness study: layers side by side, hardness bars, methods side by side
+# ---------------------------------------------------------------------------
+CORRECT_COLORS = {True: "#2ca02c", False: "#d62728"}
+
+
+def grid_shape(n: int, max_cols: int = 4) -> tuple[int, int]:
+    cols = min(max_cols, max(1, n))
+    return -(-n // cols), cols
+
+
+def colour_marker(mode: str, labels: np.ndarray, predictions: np.ndarray | None, class_names: Sequence[str],
+                  size: float, colorbar: bool) -> dict:
+    """Marker colours for ``mode``: ``label``, ``prediction`` (discrete classes) or ``correct`` (green/red)."""
+    if mode == "correct" and predictions is not None:
+        ok = np.asarray(predictions) == np.asarray(labels)
+        return dict(color=[CORRECT_COLORS[bool(v)] for v in ok], size=size, opacity=0.85, line=dict(width=0))
+    values = predictions if (mode == "prediction" and predictions is not None) else labels
+    return label_marker(values, class_names, size=size, colorbar=colorbar)
+
+
+def layers_figure(panels: Sequence[tuple[str, np.ndarray]], labels: np.ndarray, class_names: Sequence[str], *,
+                  predictions: np.ndarray | None = None, index: np.ndarray | None = None, colour: str = "label",
+                  selected: Sequence[int] | None = None, focus: str | None = None, max_cols: int = 4,
+                  uirevision: str = "layers") -> go.Figure:
+    """Every representation as one figure of Scattergl subplots (one WebGL context for all panels).
+
+    ``panels`` is ``[(title, n×2 coords), …]`` over the same samples in the same order, so
+    point ``i`` of every trace is the same sample: a selection in one panel is shown in all
+    by setting each trace's ``selectedpoints`` (the view patches only that). ``customdata``
+    holds the sample index; ``focus`` names a panel to mark (e.g. the layer clicked in Hardness).
+    """
+    from plotly.subplots import make_subplots
+
+    if not panels:
+        return empty_figure("no layers to show")
+    n = len(labels)
+    for title, coords in panels:
+        if np.asarray(coords).shape != (n, 2):
+            raise ValueError(f"panel {title!r} has shape {np.asarray(coords).shape}, expected ({n}, 2)")
+    rows, cols = grid_shape(len(panels), max_cols)
+    titles = [f"<b>▶ {t}</b>" if t == focus else t for t, _ in panels]
+    fig = make_subplots(rows=rows, cols=cols, subplot_titles=titles, horizontal_spacing=0.02,
+                        vertical_spacing=0.08 if rows > 1 else 0.02)
+    custom = (np.arange(n) if index is None else np.asarray(index)).tolist()
+    size = 5 if n < 3000 else (3 if n < 20000 else 2)
+    for k, (title, coords) in enumerate(panels):
+        coords = np.asarray(coords)
+        fig.add_trace(go.Scattergl(
+            x=coords[:, 0].tolist(), y=coords[:, 1].tolist(), mode="markers", name=title, customdata=custom,
+            hoverinfo="none", showlegend=False,
+            marker=colour_marker(colour, labels, predictions, class_names, size, colorbar=(k == 0 and colour != "correct")),
+            selectedpoints=None if selected is None else list(selected),
+            selected=dict(marker=dict(opacity=1.0)), unselected=dict(marker=dict(opacity=0.06)),
+        ), row=k // cols + 1, col=k % cols + 1)
+    fig.update_xaxes(showticklabels=False, zeroline=False, showgrid=False)
+    fig.update_yaxes(showticklabels=False, zeroline=False, showgrid=False)
+    fig.update_layout(**BASE_LAYOUT, uirevision=uirevision, dragmode="select", height=max(320, 300 * rows),
+                      clickmode="event+select")
+    return fig
+
+
+def hardness_figure(tables: Sequence[tuple[str, list[str], np.ndarray]], *, uirevision: str = "hardness") -> go.Figure:
+    """Per-layer KL as in the paper: one panel per activation, a translucent bar per run, the mean a bold line.
+
+    ``tables`` is ``[(activation, layer names, runs × layers KL), …]``. Each bar's
+    ``customdata`` is ``[activation, layer, run]`` so a click can open that layer.
+    """
+    from plotly.subplots import make_subplots
+
+    if not tables:
+        return empty_figure("no hardness results yet: train a study in the Layers tab")
+    fig = make_subplots(rows=1, cols=len(tables), subplot_titles=[t[0] for t in tables], shared_yaxes=True,
+                        horizontal_spacing=0.03)
+    for k, (activation, layers, table) in enumerate(tables):
+        short = ["in" if l == "input" else ("out" if l == "logits" else l.replace("hidden", "h")) for l in layers]
+        for run, kl in enumerate(np.asarray(table)):
+            fig.add_trace(go.Bar(x=short, y=kl.tolist(), name=f"run {run}", marker=dict(color=class_color(0)),
+                                 opacity=0.28, showlegend=False,
+                                 customdata=[[activation, layer, run] for layer in layers],
+                                 hovertemplate=f"{activation} · %{{x}} · run {run}<br>KL %{{y:.3f}}<extra></extra>"),
+                          row=1, col=k + 1)
+        fig.add_trace(go.Scatter(x=short, y=np.nanmean(table, 0).tolist(), mode="lines+markers", name="mean",
+                                 line=dict(color="#111", width=3), showlegend=(k == 0),
+                                 customdata=[[activation, layer, -1] for layer in layers],
+                                 hovertemplate=f"{activation} · %{{x}}<br>mean KL %{{y:.3f}}<extra></extra>"),
+                      row=1, col=k + 1)
+    fig.update_yaxes(title_text="KL (hardness)", row=1, col=1)
+    fig.update_layout(**BASE_LAYOUT, barmode="overlay", uirevision=uirevision, height=360,
+                      legend=dict(orientation="h", y=-0.15))
+    return fig
+
+
+def hardness_accuracy_figure(points: Sequence[dict]) -> go.Figure:
+    """Mean hidden-layer hardness vs test accuracy, one point per network, coloured by activation."""
+    if not points:
+        return empty_figure("no networks yet")
+    fig = go.Figure()
+    acts = list(dict.fromkeys(p["activation"] for p in points))
+    for k, act in enumerate(acts):
+        mine = [p for p in points if p["activation"] == act]
+        fig.add_trace(go.Scatter(x=[p["kl"] for p in mine], y=[p["test_accuracy"] for p in mine], mode="markers",
+                                 name=act, marker=dict(size=10, color=class_color(k)),
+                                 text=[p["name"] for p in mine],
+                                 hovertemplate="%{text}<br>mean hidden KL %{x:.3f}<br>accuracy %{y:.3f}<extra></extra>"))
+    fig.update_layout(**BASE_LAYOUT, height=300, xaxis_title="mean hidden-layer KL", yaxis_title="test accuracy",
+                      yaxis_range=[0, 1.03],
+                      title=dict(text="hardness vs test accuracy", x=0.01))
+    return fig
+
+
+def methods_figure(results: Sequence[tuple[str, np.ndarray, dict]], labels: np.ndarray, class_names: Sequence[str],
+                   *, index: np.ndarray | None = None, uirevision: str = "methods") -> go.Figure:
+    """One layer under several methods side by side; titles carry KL, trustworthiness and seconds."""
+    titles = [f"{m} · KL {r.get('kl', float('nan')):.2f} · T {r.get('trustworthiness', float('nan')):.2f}"
+              f" · {r.get('seconds', 0):.1f}s" for m, _, r in results]
+    fig = layers_figure([(t, c) for t, (_, c, _) in zip(titles, results)], labels, class_names, index=index,
+                        max_cols=3, uirevision=uirevision)
+    fig.update_layout(dragmode="zoom")
+    return fig
