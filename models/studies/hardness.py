@@ -13,7 +13,8 @@ Everything goes into ONE run of kind ``hardness``:
 - arrays ``sample``: ``index`` (sample positions in the test split), ``labels``, ``input``
 - arrays ``act-<net>``: one key per layer (n × units) plus ``predictions``
 - arrays ``proj-<net>``: ``<method>.<layer>`` → n × 2 coordinates
-- weights ``net-<net>``; files ``hardness.csv``, ``hardness.png``, ``accuracy.png``
+- weights ``net-<net>``; files ``hardness.csv`` and ``hardness.png`` (KL per layer per activation, and
+  hardness vs test accuracy)
 - ``metrics.hardness``: rows {activation, depth, run, layer, method, kl, trustworthiness,
   continuity, knn_preservation, knn_accuracy, seconds}; ``metrics.test_accuracy``:
   {net: accuracy}; ``metrics.networks``: one record per network.
