@@ -111,7 +111,7 @@ def _check_perplexity(perplexity: Any, n: int) -> float:
     return float(perplexity)
 
 
-def _tsne(X: np.ndarray, seed: int, perplexity: float = 30.0, n_iter: int = 500, init: Any = "pca",
+def _tsne(X: np.ndarray, seed: int, perplexity: float = 30.0, n_iter: int = 750, init: Any = "pca",
           n_jobs: int = 1, **params: Any) -> tuple[np.ndarray, dict]:
     """openTSNE with exact-kNN affinities for small n; ``init`` may be an n×2 array (e.g. the previous layer)."""
     from openTSNE import TSNE

@@ -204,15 +204,21 @@ def hover_card(config: AppConfig, run, network: str, position: int, layer: str |
     sample = run_arrays(str(run.path), "sample")
     preds = run_arrays(str(run.path), f"act-{network}")["predictions"]
     ds = state.dataset(config, run.manifest.get("dataset"), "test")
-    idx = int(sample["index"][position])
-    label, pred = int(sample["labels"][position]), int(preds[position])
+    return sample_card(ds.images, ds.class_names, sample["index"], sample["labels"], preds, position,
+                       layer=layer, key=(ds.name, "test"))
+
+
+def sample_card(images_: np.ndarray | None, class_names, index: np.ndarray, labels: np.ndarray,
+                predictions: np.ndarray, position: int, *, layer: str | None = None, key: tuple = ()) -> html.Div:
+    """The tooltip for one point: thumbnail (made once, cached), index, layer, label, prediction ✓/✗."""
+    idx = int(index[position])
+    label, pred = int(labels[position]), int(predictions[position])
     children = []
-    if ds.images is not None:
-        children.append(html.Img(src=images.thumbnail((ds.name, "test", idx), ds.images[idx], size=96),
-                                 className="tooltip-img"))
+    if images_ is not None:
+        children.append(html.Img(src=images.thumbnail((*key, idx), images_[idx], size=96), className="tooltip-img"))
     mark = "✓" if label == pred else "✗"
-    lines = [f"#{idx}" + (f" · {layer}" if layer else ""), f"label {ds.class_names[label]}",
-             f"prediction {ds.class_names[pred]} {mark}"]
+    lines = [f"#{idx}" + (f" · {layer}" if layer else ""), f"label {class_names[label]}",
+             f"prediction {class_names[pred]} {mark}"]
     children += [html.Div(line, className="tooltip-line") for line in lines]
     return html.Div(children, className="tooltip-card")
 

@@ -13,7 +13,8 @@ Everything goes into ONE run of kind ``hardness``:
 - arrays ``sample``: ``index`` (sample positions in the test split), ``labels``, ``input``
 - arrays ``act-<net>``: one key per layer (n × units) plus ``predictions``
 - arrays ``proj-<net>``: ``<method>.<layer>`` → n × 2 coordinates
-- weights ``net-<net>``; files ``hardness.csv``, ``hardness.png``, ``accuracy.png``
+- weights ``net-<net>``; files ``hardness.csv`` and ``hardness.png`` (KL per layer per activation, and
+  hardness vs test accuracy)
 - ``metrics.hardness``: rows {activation, depth, run, layer, method, kl, trustworthiness,
   continuity, knn_preservation, knn_accuracy, seconds}; ``metrics.test_accuracy``:
   {net: accuracy}; ``metrics.networks``: one record per network.
@@ -67,7 +68,7 @@ class HardnessConfig:
     patience: int = 10
     val_fraction: float = 0.1
     perplexity: float = 30.0
-    tsne_iter: int = 500
+    tsne_iter: int = 750             # after openTSNE's 250 exaggerated steps (sklearn runs 1,000 in all)
     seed: int = 0
     n_jobs: int = -1
     data_dir: str | None = None
@@ -188,7 +189,8 @@ def project_layer(X: np.ndarray, labels: np.ndarray, methods: Sequence[str], par
 def _parallel(n_jobs: int, n_tasks: int):
     from joblib import Parallel
 
-    jobs = max(1, min(n_tasks, os.cpu_count() or 1 if n_jobs in (-1, None) else n_jobs))
+    wanted = (os.cpu_count() or 1) if n_jobs in (-1, None) else int(n_jobs)
+    jobs = max(1, min(n_tasks, wanted))
     return jobs, Parallel(n_jobs=jobs, return_as="generator_unordered")
 
 
