@@ -117,7 +117,7 @@ def write_arrays(data_dir, n_per=50, with_paths=False):
 
 
 def test_arrays_file_analysis_with_scores_and_cache(tmp_path, data_dir):
-    _, labels, preds = write_arrays(data_dir)
+    X, labels, preds = write_arrays(data_dir)
     store = RunStore(tmp_path / "runs")
     cache = ResultCache(tmp_path / "runs" / ".cache")
     run = explore.run_explore("arrays:emb.npz", data_dir=data_dir, store=store, method="umap", k=10, cache=cache)
@@ -135,6 +135,7 @@ def test_arrays_file_analysis_with_scores_and_cache(tmp_path, data_dir):
     # a second look is served from the cache: same arrays, no recompute
     calls = []
     ds = explore.load_source("arrays:emb.npz", data_dir=data_dir)
+    assert np.allclose(ds.features, X)  # embeddings are used as given, not min–max scaled
     arrays, _ = explore.analyse(ds, method="umap", k=10, cache=cache, progress=lambda p: calls.append(p.message))
     assert np.array_equal(arrays["coords"], a["coords"]) and calls == ["done (cached)"]
 

@@ -27,7 +27,6 @@ import time
 import zipfile
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -50,10 +49,12 @@ def load_source(source: str, *, data_dir: str | Path | None = None, store=None) 
     ``run:<id>/<arrays>/<key>`` takes array ``key`` of the run's ``<arrays>.npz``
     as vectors; that file must also hold ``labels`` (and may hold ``predictions``,
     ``scores`` and ``index`` — positions in the run's dataset, used to show images).
+    Vectors are used as given (no min–max scaling), since cosine geometry is the point.
     """
     if source.startswith("run:"):
         return _run_activations(source, data_dir=data_dir, store=store)
-    return datasets.load(source, data_dir=data_dir)
+    # embeddings keep their geometry: per-dimension min–max scaling would move the origin and bend cosines
+    return datasets.load(source, data_dir=data_dir, normalize=False)
 
 
 def _run_activations(source: str, *, data_dir, store) -> Dataset:
