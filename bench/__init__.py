@@ -1,0 +1,1 @@
+"""Benchmarks: each runs a peer in the same process and prints the ratio."""

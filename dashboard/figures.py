@@ -270,3 +270,73 @@ def methods_figure(results: Sequence[tuple[str, np.ndarray, dict]], labels: np.n
                         max_cols=3, uirevision=uirevision)
     fig.update_layout(dragmode="zoom")
     return fig
+
+# -- latent plane (GNE / VAE) ------------------------------------------------------
+# Trace order is fixed so callbacks can tell points apart by ``curveNumber``:
+# 0 training samples, 1 held-out samples, 2 moved points before, 3 moved points after, 4 before→after lines.
+LATENT_TRAIN, LATENT_HELDOUT, LATENT_BEFORE, LATENT_AFTER = 0, 1, 2, 3
+
+
+def latent_scatter(coords: np.ndarray, labels: np.ndarray, class_names: Sequence[str], *,
+                   index: np.ndarray | None = None, heldout: dict | None = None, moved: dict | None = None,
+                   handle: Sequence[float] | None = None, handle_radius: float = 0.1, title: str = "",
+                   uirevision: str = "latent") -> go.Figure:
+    """A latent plane: training points by class, held-out points (``heldout``: coords, labels, index) as
+    black-edged crosses, moved points (``moved``: ids, before, after) as open circles → diamonds, and an
+    optional draggable ``handle`` (a circle shape centred there)."""
+    fig = label_scatter(coords, labels, class_names, index=index, title=title, uirevision=uirevision)
+    fig.data[0].name = "train"
+    fig.data[0].showlegend = False
+    fig.update_layout(dragmode="select", showlegend=True, legend=dict(orientation="h", y=-0.02, x=0.0))
+    held = heldout or {}
+    hc = np.asarray(held.get("coords", np.zeros((0, 2))), dtype=float).reshape(-1, 2)
+    hl = np.asarray(held.get("labels", np.zeros(0)), dtype=int)
+    fig.add_trace(go.Scattergl(
+        x=hc[:, 0].tolist(), y=hc[:, 1].tolist(), mode="markers", name="held-out (placed)",
+        customdata=np.asarray(held.get("index", np.arange(len(hc)))).tolist(), hoverinfo="none",
+        visible=True if len(hc) else "legendonly",
+        marker=dict(symbol="x", size=9, color=[class_color(k) for k in hl.tolist()], line=dict(width=1.2, color="#111")),
+    ))
+    mv = moved or {}
+    ids = np.asarray(mv.get("ids", np.zeros(0)), dtype=int)
+    before = np.asarray(mv.get("before", np.zeros((0, 2))), dtype=float).reshape(-1, 2)
+    after = np.asarray(mv.get("after", np.zeros((0, 2))), dtype=float).reshape(-1, 2)
+    idx = np.arange(len(coords)) if index is None else np.asarray(index)
+    data_ids = idx[ids].tolist() if len(ids) else []
+    fig.add_trace(go.Scattergl(x=before[:, 0].tolist(), y=before[:, 1].tolist(), mode="markers", name="before move",
+                               customdata=data_ids, hoverinfo="none", visible=True if len(ids) else "legendonly",
+                               marker=dict(symbol="circle-open", size=9, color="#555", line=dict(width=1.5))))
+    fig.add_trace(go.Scattergl(x=after[:, 0].tolist(), y=after[:, 1].tolist(), mode="markers", name="after training on",
+                               customdata=data_ids, hoverinfo="none", visible=True if len(ids) else "legendonly",
+                               marker=dict(symbol="diamond", size=9, color="#d62728", line=dict(width=1, color="#111"))))
+    lx, ly = [], []
+    for (x0, y0), (x1, y1) in zip(before.tolist(), after.tolist()):
+        lx += [x0, x1, None]
+        ly += [y0, y1, None]
+    fig.add_trace(go.Scattergl(x=lx, y=ly, mode="lines", hoverinfo="skip", showlegend=False,
+                               line=dict(width=1, color="rgba(90,90,90,0.5)")))
+    if handle is not None:
+        fig.update_layout(shapes=[latent_handle(handle, handle_radius)])
+    return fig
+
+
+def latent_handle(center: Sequence[float], radius: float) -> dict:
+    """The draggable handle: a circle shape (moved with ``config={"edits": {"shapePosition": True}}``)."""
+    cx, cy = float(center[0]), float(center[1])
+    return dict(type="circle", xref="x", yref="y", x0=cx - radius, x1=cx + radius, y0=cy - radius, y1=cy + radius,
+                line=dict(color="#d62728", width=3), fillcolor="rgba(214,39,40,0.15)")
+
+
+def handle_center(relayout: dict | None, shape: int = 0) -> tuple[float, float] | None:
+    """The centre of shape ``shape`` from a graph's ``relayoutData`` after it was dragged, or None."""
+    if not relayout:
+        return None
+    keys = [f"shapes[{shape}].{k}" for k in ("x0", "x1", "y0", "y1")]
+    if all(k in relayout for k in keys):
+        x0, x1, y0, y1 = (float(relayout[k]) for k in keys)
+        return (x0 + x1) / 2, (y0 + y1) / 2
+    shapes = relayout.get("shapes")
+    if isinstance(shapes, list) and len(shapes) > shape:
+        s = shapes[shape]
+        return (float(s["x0"]) + float(s["x1"])) / 2, (float(s["y0"]) + float(s["y1"])) / 2
+    return None

@@ -1,0 +1,177 @@
+"""GNE and its VAE baseline on digits: shapes, the stored run, new points, moved points, devices."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from models import datasets
+from models.nets.gne import GNE, DeconvGenerator, DenseGenerator, make_generator
+from models.store import RunStore
+from models.studies import gne as study
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return datasets.load("digits")
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    store = RunStore(tmp_path_factory.mktemp("gne-runs"))
+    config = study.GNEConfig(epochs=15, batch_size=64, limit=600, grid_sizes=(5, 10), device="cpu")
+    return study.run_gne(config, store=store, seed=0)
+
+
+def test_generators_have_the_data_shape():
+    z = torch.zeros(3, 2)
+    dense = make_generator(2, 64, image_shape=(8, 8))
+    assert isinstance(dense, DenseGenerator) and not isinstance(dense, DeconvGenerator)
+    assert dense(z).shape == (3, 64)
+    deconv = make_generator(2, 30 * 30, image_shape=(30, 30))  # auto: ≥ 28×28 → deconvolutional, cropped
+    assert isinstance(deconv, DeconvGenerator)
+    out = deconv(z)
+    assert out.shape == (3, 900) and float(out.detach().min()) > 0 and float(out.detach().max()) < 1
+    assert make_generator(2, 28 * 28 * 3, kind="deconv", image_shape=(28, 28, 3))(z).shape == (3, 2352)
+    assert len(dense.blocks) == 4 and dense.expand.out_features == 64
+    with pytest.raises(ValueError, match="generator must be one of"):
+        make_generator(2, 64, kind="conv")
+
+
+def test_noise_only_in_training():
+    model = GNE(10, make_generator(2, 16), noise=0.1)
+    idx = torch.arange(10)
+    model.eval()
+    assert torch.equal(model(idx), model(idx))
+    model.train()
+    assert not torch.equal(model(idx), model(idx))
+
+
+def test_bad_config_names_the_parameter():
+    with pytest.raises(ValueError, match=r"epochs must be a positive integer \(got 0\)"):
+        study.GNEConfig(epochs=0).validate()
+    with pytest.raises(ValueError, match="init must be one of"):
+        study.GNEConfig(init="pca").validate()
+
+
+def test_run_is_stored_with_metrics_embeddings_and_grids(run):
+    m = run.metrics
+    for key in ("gne_mse", "vae_mse", "gne_seconds_per_epoch", "vae_seconds_per_epoch"):
+        assert np.isfinite(m[key]) and m[key] > 0, key
+    assert m["device"] == "cpu" and run.kind == "gne"
+    emb = run.arrays("embeddings")
+    assert emb["gne"].shape == (600, 2) and emb["vae"].shape == (600, 2) and emb["labels"].shape == (600,)
+    grids = run.arrays("grids")
+    for prefix in ("gne", "vae"):
+        assert grids[f"{prefix}_images_10"].shape == (10, 10, 64) and grids[f"{prefix}_images_10"].dtype == np.uint8
+        nb = grids[f"{prefix}_neighbours_5"]
+        assert nb.shape == (5, 5) and nb.min() >= 0 and nb.max() < 600
+        assert grids[f"{prefix}_images_5"].std() > 0  # not a blank decode
+    gne, vae = study.load_models(run)
+    assert gne.n_samples == 600 and torch.equal(gne.embedding.detach(), torch.as_tensor(emb["gne"]))
+
+
+def test_gne_reconstructs_better_than_the_vae_at_equal_epochs(run):
+    X = datasets.load("digits", limit=600).features
+    mean_image_mse = float(((X - X.mean(axis=0)) ** 2).mean())
+    m = run.metrics
+    print(f"digits 600 × 15 epochs: GNE mse {m['gne_mse']:.4f}, VAE mse {m['vae_mse']:.4f}, mean image {mean_image_mse:.4f}")
+    assert m["vae_mse"] < mean_image_mse  # both learned something
+    assert m["gne_mse"] < 0.95 * m["vae_mse"]
+
+
+def test_latent_grid_and_neighbours(run, digits):
+    gne, _ = study.load_models(run)
+    emb = gne.embedding.detach().numpy()
+    g = study.latent_grid(gne.generator, emb, 7)
+    assert g["images"].shape == (7, 7, 64) and g["neighbours"].shape == (7, 7)
+    # the neighbour really is the closest embedded sample to its grid point
+    d = np.linalg.norm(emb[None, :, :] - g["points"][:, None, :], axis=2)
+    assert np.array_equal(g["neighbours"].ravel(), d.argmin(axis=1))
+    # row 0 is the top of the plane (largest y), columns go left to right
+    assert g["points"][0, 1] > g["points"][-1, 1] and g["points"][0, 0] < g["points"][6, 0]
+    # the extent is robust: one far outlier does not stretch it
+    far = np.vstack([emb, [[1e3, 1e3]]])
+    assert study.grid_extent(far)[0, 1] < 100
+
+
+def test_new_points_lower_the_error_and_beat_nothing_worse(run):
+    test = datasets.load("digits", split="test", limit=120)
+    gne, vae = study.load_models(run)
+    placed = study.embed_new(gne.generator, test.features, reference=gne.embedding.detach().numpy(), steps=150)
+    assert placed.embedding.shape == (120, 2)
+    assert np.all(placed.error <= placed.start_error + 1e-7)
+    assert placed.error.mean() < placed.start_error.mean()  # the grid guess is good; optimising still helps
+    centre = np.tile(gne.embedding.detach().numpy().mean(axis=0), (120, 1))
+    from_centre = study.embed_new(gne.generator, test.features, init=centre, steps=150)
+    np.testing.assert_allclose(from_centre.start, centre, rtol=1e-6)
+    assert from_centre.error.mean() < 0.9 * from_centre.start_error.mean()
+    # the generator stayed frozen and trainable afterwards
+    assert all(p.requires_grad for p in gne.generator.parameters())
+    out = study.place_heldout(run, limit=50, steps=50)
+    assert out["gne"].shape == (50, 2) and out["vae"].shape == (50, 2) and np.isfinite(out["vae_error"]).all()
+
+
+def test_moved_and_pinned_points_stay_put(run, digits):
+    gne, _ = study.load_models(run)
+    X = datasets.load("digits", limit=600).features
+    ids = [3, 10, 42]
+    others = gne.embedding.detach().clone()
+    moved = study.move_points(gne, X, ids, displacement=[0.5, -0.25], pin=True, epochs=2, batch_size=64)
+    np.testing.assert_allclose(moved.targets, moved.before + np.array([0.5, -0.25], np.float32), rtol=1e-6)
+    np.testing.assert_array_equal(moved.after, moved.targets)
+    mask = np.ones(600, bool)
+    mask[ids] = False
+    assert not torch.allclose(gne.embedding.detach()[mask], others[mask])  # the rest trained on
+    free = study.move_points(gne, X, [5], targets=np.array([[2.0, 2.0]]), pin=False, epochs=2, batch_size=64)
+    assert not np.allclose(free.after, free.targets)
+    with pytest.raises(ValueError, match="ids must be sample indices"):
+        study.move_points(gne, X, [600], displacement=[0, 1])
+
+
+def test_run_move_writes_a_child_run(run, tmp_path):
+    store = RunStore(tmp_path)
+    child = study.run_move(run, [1, 2], store=store, displacement=[0.3, 0.3], pin=True, epochs=1)
+    moved = child.arrays("moved")
+    assert child.metrics["parent"] == run.id
+    np.testing.assert_array_equal(moved["after"], moved["targets"])
+    np.testing.assert_array_equal(child.arrays("embeddings")["gne"][[1, 2]], moved["targets"])
+
+
+def test_vae_initialisation_starts_from_the_encoder_means(digits):
+    X = digits.features[:200]
+    config = study.GNEConfig(epochs=1, batch_size=64, device="cpu")
+    vae, _ = study.train_vae(X, config)
+    gne, history = study.train_gne(X, config.__class__(**{**config.__dict__, "epochs": 0}), init=vae)
+    np.testing.assert_allclose(gne.embedding.detach().numpy(), study.encode(vae, X), rtol=1e-6)
+    assert history.epochs == []
+
+
+def test_device_selection(monkeypatch):
+    assert study.resolve_device("cpu").type == "cpu"
+    with pytest.raises(ValueError, match="device"):
+        study.resolve_device("tpu")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert study.resolve_device(None).type == "cpu"
+    with pytest.raises(ValueError, match="CUDA is not available"):
+        study.GNEConfig(device="cuda").validate()
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert study.resolve_device(None).type == "cuda"
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_trains_on_cuda(tmp_path):
+    config = study.GNEConfig(epochs=2, batch_size=64, limit=200, grid_sizes=(5,), device="cuda")
+    run = study.run_gne(config, store=RunStore(tmp_path))
+    assert run.metrics["device"].startswith("cuda")
+
+
+def test_command_line_prints_the_run_folder_last(tmp_path, capsys):
+    code = study.main(["--dataset", "digits", "--epochs", "1", "--limit", "100", "--batch-size", "50",
+                       "--store-dir", str(tmp_path)])
+    out = capsys.readouterr().out.strip().splitlines()
+    assert code == 0
+    assert RunStore(tmp_path).load(out[-1].rsplit("/", 1)[-1]).kind == "gne"
+    assert study.main(["--epochs", "0", "--store-dir", str(tmp_path)]) == 2
