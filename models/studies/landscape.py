@@ -30,10 +30,10 @@ class LandscapeConfig:
     dataset: str = "digits"
     models: int = 3
     latent: int = 24
-    l1: float = 0.02                   # L1 weight on latent activations (tuned: most digits light 2–4 units)
+    l1: float = 0.08                   # L1 weight on latent activations (tuned on digits: median 3–4 units fire)
     epochs: int = 40
-    batch_size: int = 64
-    lr: float = 2e-3
+    batch_size: int = 32
+    lr: float = 5e-3
     significance: float = 0.25         # f: slice sum ≥ f × the slice's max
     active_fraction: float = 0.1       # a unit is active in an image when ≥ this × the image's largest unit
     max_slices: int = 8
