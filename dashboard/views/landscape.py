@@ -50,7 +50,7 @@ def layout(config: AppConfig):
 def consistency_table(rows: list[dict]) -> dbc.Table:
     head = html.Thead(html.Tr([html.Th(c.replace("_", " ")) for c in COLUMNS]))
     body = html.Tbody([html.Tr([html.Td(str(r.get(c, ""))) for c in COLUMNS]) for r in rows])
-    return dbc.Table([head, body], bordered=True, size="sm", striped=True, className="small",
+    return dbc.Table([head, body], bordered=True, size="sm", striped=True, className="small", responsive=True,
                      id="landscape-consistency")
 
 
