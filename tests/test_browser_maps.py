@@ -61,7 +61,7 @@ def test_train_maps_and_landscape_from_ui(tmp_path, artifacts):
 
         page.click("#tabs >> text=Landscape")
         _fill(page, "landscape-models", 3)
-        _fill(page, "landscape-epochs", 6)
+        _fill(page, "landscape-epochs", 20)
         page.click("#landscape-train")
         page.wait_for_function("document.querySelector('#job-result').innerText.includes('landscape trained')",
                                timeout=300_000)
