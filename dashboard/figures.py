@@ -340,3 +340,52 @@ def handle_center(relayout: dict | None, shape: int = 0) -> tuple[float, float] 
         s = shapes[shape]
         return (float(s["x0"]) + float(s["x1"])) / 2, (float(s["y0"]) + float(s["y1"])) / 2
     return None
+
+# -- Maps and Landscape (deep neural maps, sparse generative landscapes) ------------------
+LATTICE_OVERLAYS = {"none": "prototypes only", "majority": "majority class", "purity": "purity",
+                    "hits": "hit count", "u_matrix": "U-matrix"}
+
+
+def image_grid_figure(mosaic_uri: str, rows: int, cols: int, *, values: np.ndarray | None = None,
+                      overlay: str = "none", class_names: Sequence[str] = (), title: str = "",
+                      uirevision: str = "grid", opacity: float = 0.45) -> go.Figure:
+    """A ``rows × cols`` grid of images drawn as ONE picture (``mosaic_uri``, tiled without padding),
+    with a heatmap over the cells that carries hover (``customdata`` = cell index) and,
+    unless ``overlay == "none"``, colours the cells by ``values``.
+
+    The mosaic is a layout image stretched over cell coordinates ``[-0.5, cols-0.5] × [-0.5, rows-0.5]``,
+    so cell ``(r, c)`` sits at ``x = c, y = r`` (row 0 on top).
+    """
+    if rows < 1 or cols < 1:
+        raise ValueError(f"rows and cols must be ≥ 1 (got {rows}, {cols})")
+    z = np.zeros((rows, cols)) if values is None else np.asarray(values, dtype=float).reshape(rows, cols)
+    custom = np.arange(rows * cols).reshape(rows, cols).tolist()
+    show = overlay != "none" and values is not None
+    heat = dict(z=np.where(np.isfinite(z), z, np.nan).tolist(), x=list(range(cols)), y=list(range(rows)),
+                customdata=custom, hoverinfo="none", opacity=opacity if show else 0.0, showscale=show,
+                xgap=0, ygap=0, colorbar=dict(thickness=12, len=0.9, outlinewidth=0,
+                                              title=dict(text=LATTICE_OVERLAYS.get(overlay, overlay))))
+    if show and overlay == "majority" and class_names:
+        n = len(class_names)
+        heat.update(colorscale=discrete_colorscale(n), zmin=-0.5, zmax=n - 0.5)
+        heat["colorbar"].update(tickvals=list(range(n)), ticktext=[str(c) for c in class_names])
+        heat["z"] = np.where(z >= 0, z, np.nan).tolist()
+    elif show:
+        heat["colorscale"] = "Viridis" if overlay != "u_matrix" else "Greys"
+    fig = go.Figure(go.Heatmap(**heat))
+    fig.add_layout_image(dict(source=mosaic_uri, xref="x", yref="y", x=-0.5, y=-0.5, sizex=cols, sizey=rows,
+                              sizing="stretch", layer="below", xanchor="left", yanchor="top"))
+    fig.update_layout(**BASE_LAYOUT, title=dict(text=title, x=0.01), uirevision=uirevision,
+                      xaxis=dict(range=[-0.5, cols - 0.5], showgrid=False, zeroline=False, showticklabels=False,
+                                 constrain="domain"),
+                      yaxis=dict(range=[rows - 0.5, -0.5], showgrid=False, zeroline=False, showticklabels=False,
+                                 scaleanchor="x", constrain="domain"),
+                      plot_bgcolor="#000")
+    return fig
+
+
+def cell_of(point: dict, cols: int) -> int:
+    """The cell index under a heatmap hover point of :func:`image_grid_figure`."""
+    if "customdata" in point and point["customdata"] is not None:
+        return int(point["customdata"])
+    return int(round(point["y"])) * cols + int(round(point["x"]))
