@@ -24,7 +24,6 @@ import argparse
 import hashlib
 import sys
 import time
-import zipfile
 from dataclasses import replace
 from pathlib import Path
 
@@ -380,32 +379,6 @@ def load_run_meta(run) -> tuple[list[dict], dict]:
     import json
 
     return (json.loads(run.file("clusters.json").read_text()), json.loads(run.file("summary.json").read_text()))
-
-
-# -- FALLBACK: a minimal .npz reader, used only until models.datasets gains "arrays:" ----------
-def _fallback_npz(path: Path, *, data_dir, split: str = "train") -> Dataset:
-    if path.suffix.lower() != ".npz":
-        raise DatasetError(f"{path}: this build reads only .npz arrays files (got {path.suffix!r})")
-    if not path.is_file() or not zipfile.is_zipfile(path):
-        raise DatasetError(f"{path}: no such .npz file (written by numpy.savez) in the data directory")
-    with np.load(path, allow_pickle=False) as npz:
-        cols = {k: npz[k] for k in npz.files}
-    feats = next((cols[k] for k in ("features", "X", "embeddings") if k in cols), None)
-    labels = next((cols[k] for k in ("labels", "y") if k in cols), None)
-    if feats is None or labels is None:
-        raise DatasetError(f"{path}: expected arrays 'features' and 'labels', found {sorted(cols)}")
-    names = ([str(c) for c in cols["class_names"].tolist()] if "class_names" in cols
-             else [str(c) for c in range(int(np.max(labels)) + 1)])
-    meta = {k: cols[k] for k in ("predictions", "scores") if k in cols}
-    if "image_paths" in cols:
-        meta["image_paths"] = cols["image_paths"].astype(object)
-    rel = path.relative_to(Path(data_dir).resolve()).as_posix()
-    return Dataset(name=f"arrays:{rel}", features=feats, labels=labels, class_names=names,
-                   images=cols.get("images"), source=str(path), split=split, meta=meta)
-
-
-if "arrays" not in datasets._USER_LOADERS:  # noqa: SLF001 — the registry's own extension point
-    datasets._USER_LOADERS["arrays"] = _fallback_npz
 
 
 # -- command line ---------------------------------------------------------------
