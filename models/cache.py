@@ -18,7 +18,7 @@ from typing import Any, Callable, Mapping
 
 import numpy as np
 
-from .store import to_jsonable
+from .store import _NPZ_LOCK, to_jsonable
 
 _SAFE = re.compile(r"[^A-Za-z0-9_.-]")
 
@@ -44,7 +44,7 @@ class ResultCache:
         if not path.is_file():
             return None
         try:
-            with np.load(path, allow_pickle=False) as data:
+            with _NPZ_LOCK, np.load(path, allow_pickle=False) as data:
                 arrays = {k: data[k] for k in data.files if k != "__meta__"}
                 meta = json.loads(str(data["__meta__"])) if "__meta__" in data.files else {}
         except (OSError, ValueError, KeyError, json.JSONDecodeError):

@@ -16,6 +16,7 @@ import platform
 import re
 import secrets
 import shutil
+import threading
 from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib import metadata
@@ -27,6 +28,10 @@ import numpy as np
 MANIFEST = "manifest.json"
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+# numpy parses .npy headers with ast.literal_eval, and CPython 3.11's compile() is not safe when
+# threads call it at once ("AST constructor recursion depth mismatch", seen under Flask's threaded
+# server): reads of arrays are serialised in this process.
+_NPZ_LOCK = threading.Lock()
 _TRACKED = ("numpy", "scipy", "scikit-learn", "torch", "openTSNE", "umap-learn", "pandas")
 
 
@@ -96,7 +101,7 @@ class Run:
         path = self.path / f"{_check_name(name, 'array name')}.npz"
         if not path.is_file():
             raise StoreError(f"run {self.id} has no arrays named {name!r}")
-        with np.load(path, allow_pickle=False) as data:
+        with _NPZ_LOCK, np.load(path, allow_pickle=False) as data:
             return {k: data[k] for k in data.files}
 
     def weights(self, name: str = "model", map_location: str = "cpu") -> dict:

@@ -70,7 +70,8 @@ def register_callbacks(app: dash.Dash, config: AppConfig) -> None:
         options = [{"label": str(r["model"]), "value": str(r["model"])} for r in rows]
         g = run.arrays(f"model{int(model or 1)}")
         S, C = g["sizes"].shape
-        if S == 0:
+        if S == 0 or C == 0 or g["images"].size == 0:
+            # the table describes every model; one model without clusters must not hide it
             return figures.empty_figure("no slice had enough significant samples"), "", consistency_table(rows), options
         imgs = g["images"].reshape(S * C, *g["images"].shape[2:])
         mosaic = images.tile(imgs, S, C, pad=0)
