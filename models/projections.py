@@ -7,7 +7,8 @@ coordinates plus any extras worth keeping (e.g. t-SNE's KL divergence).
 Methods: ``pca`` (scikit-learn), ``lle``, ``mds``, ``isomap`` (scikit-learn; O(n²)
 or worse, so they refuse more than ``LIMITS[method]`` samples unless
 ``subsample=True``, which projects a seeded random subset and returns its
-positions in ``extra["index"]``), ``tsne`` (openTSNE) and ``umap`` (umap-learn).
+positions in ``extra["index"]``), ``tsne`` (exact-gradient kernel up to
+``models.exact_tsne.EXACT_LIMIT`` samples, openTSNE beyond) and ``umap`` (umap-learn).
 
 Hardness (:func:`hardness`) is the exact KL(P‖Q) of a 2-D embedding, the cost
 t-SNE minimises, evaluated densely whatever produced the coordinates so scores
@@ -112,23 +113,60 @@ def _check_perplexity(perplexity: Any, n: int) -> float:
 
 
 def _tsne(X: np.ndarray, seed: int, perplexity: float = 30.0, n_iter: int = 750, init: Any = "pca",
-          n_jobs: int = 1, **params: Any) -> tuple[np.ndarray, dict]:
-    """openTSNE with exact-kNN affinities for small n; ``init`` may be an n×2 array (e.g. the previous layer)."""
-    from openTSNE import TSNE
+          n_jobs: int = 1, gradient: str = "auto", early_exaggeration_iter: int = 250,
+          affinities: np.ndarray | None = None, **params: Any) -> tuple[np.ndarray, dict]:
+    """t-SNE: the exact objective for n ≤ ``EXACT_LIMIT`` (our kernel), openTSNE beyond.
+
+    ``gradient``: ``"auto"``, ``"exact"`` (dense P, exact gradient, :mod:`models.exact_tsne`;
+    ``extra["kl_divergence"]`` is then the exact KL, i.e. the hardness), ``"bh"`` or
+    ``"fft"`` (openTSNE, which also takes its own keyword options). ``init`` is ``"pca"``,
+    ``"random"`` or an n×2 array (e.g. the previous layer); all are rescaled to openTSNE's
+    recommended standard deviation of 1e-4. ``affinities`` may pass a precomputed exact P.
+    """
+    from openTSNE import initialization
+
+    from models.exact_tsne import EXACT_LIMIT
 
     perplexity = _check_perplexity(perplexity, len(X))
     n_iter = _int_param("n_iter", n_iter, 1)
+    early_exaggeration_iter = _int_param("early_exaggeration_iter", early_exaggeration_iter, 0)
+    if gradient not in ("auto", "exact", "bh", "fft"):
+        raise ProjectionError(f"gradient must be one of auto, exact, bh, fft (got {gradient!r})")
+    exact = gradient == "exact" or (gradient == "auto" and len(X) <= EXACT_LIMIT)
     if isinstance(init, np.ndarray):
         init = np.asarray(init, dtype=np.float64)
         if init.shape != (len(X), 2) or not np.isfinite(init).all():
             raise ProjectionError(f"init must be a finite n×2 array (got shape {init.shape})")
-        init = init / (np.std(init[:, 0]) or 1.0) * 1e-4  # openTSNE's recommended scale
-    params.setdefault("neighbors", "exact" if len(X) <= 2000 else "auto")
-    params.setdefault("negative_gradient_method", "bh" if len(X) <= 10000 else "fft")
-    tsne = TSNE(n_components=2, perplexity=perplexity, n_iter=n_iter, initialization=init,
-                random_state=seed, n_jobs=n_jobs, verbose=False, **params)
-    emb = tsne.fit(X)
-    return np.asarray(emb), {"kl_divergence": float(emb.kl_divergence)}
+        init = initialization.rescale(init)
+    elif init == "pca":
+        init = initialization.pca(X, random_state=seed, verbose=False)
+    elif init == "random":
+        init = initialization.random(X, random_state=seed, verbose=False)
+    else:
+        raise ProjectionError(f"init must be 'pca', 'random' or an n×2 array (got {init!r})")
+    if not exact:
+        from openTSNE import TSNE
+
+        params.setdefault("neighbors", "exact" if len(X) <= 2000 else "auto")
+        tsne = TSNE(n_components=2, perplexity=perplexity, n_iter=n_iter, initialization=init,
+                    early_exaggeration_iter=early_exaggeration_iter, random_state=seed, n_jobs=n_jobs,
+                    negative_gradient_method="fft" if gradient == "auto" else gradient, verbose=False, **params)
+        emb = tsne.fit(X)
+        return np.asarray(emb), {"kl_divergence": float(emb.kl_divergence), "gradient": tsne.negative_gradient_method}
+    if params:
+        raise ProjectionError(f"bad parameter for tsne: {', '.join(sorted(params))} "
+                              "(openTSNE's options apply with gradient='bh' or 'fft')")
+    if affinities is None:
+        P = joint_affinities(X, perplexity)
+    else:
+        P = np.asarray(affinities)
+        if P.shape != (len(X), len(X)):
+            raise ProjectionError(f"affinities must be n×n for n={len(X)} (got shape {P.shape})")
+    from models.exact_tsne import optimize, threads
+
+    with threads(n_jobs):
+        Y = optimize(P, init, n_iter=n_iter, early_exaggeration_iter=early_exaggeration_iter)
+    return Y, {"kl_divergence": kl_divergence(P, Y), "gradient": "exact"}
 
 
 def _umap(X: np.ndarray, seed: int, n_neighbors: int = 15, min_dist: float = 0.1, **params: Any) -> tuple[np.ndarray, dict]:
@@ -183,6 +221,7 @@ def project(X: np.ndarray, method: str, *, seed: int = 0, subsample: bool = Fals
     params = dict(params, seed=seed)
     if isinstance(params.get("init"), np.ndarray):
         params["init"] = "array"
+    params.pop("affinities", None)
     return Projection(coords=coords, method=method, params=params, seconds=seconds, extra=extra)
 
 
@@ -204,38 +243,12 @@ def conditional_affinities(D: np.ndarray, perplexity: float, *, tol: float = 1e-
     """p_{j|i} ∝ exp(-β_i D_ij) with β_i found by bisection so each row's perplexity matches.
 
     The same search as scikit-learn's ``_binary_search_perplexity`` (entropy in nats,
-    tolerance 1e-5, 100 steps, β doubled/halved until bracketed), vectorised over rows.
+    tolerance 1e-5, 100 steps, β doubled/halved until bracketed), compiled with numba
+    and spread over rows (:func:`models.exact_tsne.conditional_affinities`).
     """
-    n = D.shape[0]
-    target = np.log(perplexity)
-    beta = np.ones(n)
-    lo = np.full(n, -np.inf)
-    hi = np.full(n, np.inf)
-    off = ~np.eye(n, dtype=bool)
-    active = np.ones(n, dtype=bool)
-    P = np.zeros_like(D)
-    for _ in range(steps):
-        rows = np.flatnonzero(active)
-        if rows.size == 0:
-            break
-        Dr = D[rows]
-        Pr = np.exp(-Dr * beta[rows, None]) * off[rows]
-        s = Pr.sum(axis=1)
-        s = np.where(s == 0.0, 1e-8, s)  # EPSILON_DBL in scikit-learn
-        Pr /= s[:, None]
-        H = np.log(s) + beta[rows] * (Dr * Pr).sum(axis=1)
-        P[rows] = Pr
-        diff = H - target
-        done = np.abs(diff) <= tol
-        up = (diff > 0) & ~done  # entropy too high: sharpen (raise β)
-        down = (diff <= 0) & ~done
-        r_up, r_down = rows[up], rows[down]
-        lo[r_up] = beta[r_up]
-        beta[r_up] = np.where(np.isinf(hi[r_up]), beta[r_up] * 2.0, (beta[r_up] + hi[r_up]) / 2.0)
-        hi[r_down] = beta[r_down]
-        beta[r_down] = np.where(np.isinf(lo[r_down]), beta[r_down] / 2.0, (beta[r_down] + lo[r_down]) / 2.0)
-        active[rows[done]] = False
-    return P
+    from models.exact_tsne import conditional_affinities as search
+
+    return search(np.ascontiguousarray(D, dtype=np.float64), float(perplexity), float(tol), int(steps))
 
 
 def joint_affinities(X: np.ndarray, perplexity: float = 30.0) -> np.ndarray:

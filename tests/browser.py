@@ -117,3 +117,10 @@ def hover_point(page, graph_id: str, trace: int = 0, point: int = 0) -> None:
     pos = point_position(page, graph_id, trace, point)
     page.mouse.move(pos["x"] - 30, pos["y"] - 30)
     page.mouse.move(pos["x"], pos["y"], steps=6)
+
+
+def settled_screenshot(page, path) -> None:
+    """Screenshot once Dash has no callback loading and the tab fade has ended (what a person sees)."""
+    page.wait_for_function("!document.querySelector('[data-dash-is-loading=\"true\"]')", timeout=30_000)
+    page.wait_for_timeout(400)
+    page.screenshot(path=str(path), full_page=True)

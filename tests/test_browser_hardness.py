@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from tests.browser import browser_page, hover_point, point_position, running_app, wait_for_points
+from tests.browser import browser_page, hover_point, point_position, running_app, wait_for_points, settled_screenshot
 
 pytestmark = pytest.mark.browser
 
@@ -44,6 +44,9 @@ def test_train_inspect_select_and_cancel(tmp_path, artifacts):
         seen = watch_progress(page, done_js, timeout=150)
         assert any(0 < w < 100 for w in seen), f"the progress bar never moved: {sorted(seen)}"
         assert "trained hardness-" in page.locator("#job-result").inner_text()
+        page.wait_for_function("!document.querySelector('#layers-train').disabled", timeout=30_000)
+        time.sleep(1.0)
+        assert page.evaluate(BAR_WIDTH_JS) in (0.0, -1.0), "the bar stayed part-filled after the job"
 
         # hover: the tooltip shows the sample's image, label and prediction
         for point in (0, 11, 42, 100):
@@ -76,7 +79,7 @@ def test_train_inspect_select_and_cancel(tmp_path, artifacts):
         page.wait_for_function("""() => { const gd = document.querySelector('#hardness-bars .js-plotly-plot');
             return gd && gd._fullData && gd._fullData.some(t => t.type === 'bar' && t.y.length === 5); }""",
                                timeout=30_000)
-        page.screenshot(path=str(artifacts / "hardness_bars.png"), full_page=True)
+        settled_screenshot(page, artifacts / "hardness_bars.png")
 
         # clicking a bar opens that layer in Layers
         page.evaluate("""() => { const gd = document.querySelector('#hardness-bars .js-plotly-plot');
@@ -99,4 +102,4 @@ def test_train_inspect_select_and_cancel(tmp_path, artifacts):
         page.click("#methods-run")
         wait_for_points(page, "methods-graph", trace=5, minimum=300, timeout=150_000)
         assert page.locator("#methods-table tbody tr").count() == 6
-        page.screenshot(path=str(artifacts / "hardness_methods.png"), full_page=True)
+        settled_screenshot(page, artifacts / "hardness_methods.png")

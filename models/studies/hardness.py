@@ -160,7 +160,7 @@ def train_network(config: HardnessConfig, activation: str, depth: int, run: int,
 def method_params(config: HardnessConfig, method: str) -> dict:
     """The parameters a study uses for ``method`` (part of every cache key)."""
     if method == "tsne":
-        return {"perplexity": config.perplexity, "n_iter": config.tsne_iter}
+        return {"perplexity": config.perplexity, "n_iter": config.tsne_iter, "gradient": "auto"}
     return {}
 
 
@@ -173,9 +173,10 @@ def project_layer(X: np.ndarray, labels: np.ndarray, methods: Sequence[str], par
     for method in methods:
         def compute(method=method):
             nonlocal P
-            proj = project(X, method, seed=seed, **params[method])
             if P is None:
                 P = joint_affinities(X, perplexity)
+            shared = {"affinities": P} if method == "tsne" and params[method].get("perplexity") == perplexity else {}
+            proj = project(X, method, seed=seed, **params[method], **shared)
             meta = {"kl": kl_divergence(P, proj.coords), "seconds": proj.seconds,
                     **quality(X, proj.coords, labels, k=10)}
             return {"coords": proj.coords}, meta
