@@ -349,7 +349,7 @@ LATTICE_OVERLAYS = {"none": "prototypes only", "majority": "majority class", "pu
 def image_grid_figure(mosaic_uri: str, rows: int, cols: int, *, values: np.ndarray | None = None,
                       overlay: str = "none", class_names: Sequence[str] = (), title: str = "",
                       uirevision: str = "grid", opacity: float = 0.45) -> go.Figure:
-    """A ``rows × cols`` grid of images drawn as ONE picture (``mosaic_uri``, tiled without padding),
+    """A ``rows × cols`` grid of images drawn as ONE picture (``mosaic_uri``, each cell padded by a thin gap, :func:`dashboard.images.cell_mosaic`),
     with a heatmap over the cells that carries hover (``customdata`` = cell index) and,
     unless ``overlay == "none"``, colours the cells by ``values``.
 

@@ -46,3 +46,14 @@ def test_png_data_uri_and_tile():
     assert grid[1:9, 1:9].tolist() == img.tolist()
     assert images.to_uint8(np.array([0.0, 0.5, 2.0])).tolist() == [[0, 128, 255]]
     assert images.to_uint8(np.linspace(0, 1, 16)).shape == (4, 4)
+
+
+def test_cell_mosaic_keeps_cells_aligned_with_a_gap():
+    imgs = np.stack([np.full((8, 8), 10 * (k + 1), np.uint8) for k in range(6)])
+    m = images.cell_mosaic(imgs, rows=2, cols=3, gap=2, fill=70)
+    assert m.shape == (2 * 10, 3 * 10)  # every cell exactly 8 + 2 pixels: stretched over cells it stays aligned
+    for k in range(6):
+        r, c = divmod(k, 3)
+        cell = m[r * 10:(r + 1) * 10, c * 10:(c + 1) * 10]
+        assert (cell[1:9, 1:9] == 10 * (k + 1)).all()  # the image, centred
+        assert (cell[0] == 70).all() and (cell[:, -1] == 70).all()  # the gap around it

@@ -104,6 +104,16 @@ def test_new_points_lower_the_error_and_beat_nothing_worse(run):
     assert placed.embedding.shape == (120, 2)
     assert np.all(placed.error <= placed.start_error + 1e-7)
     assert placed.error.mean() < placed.start_error.mean()  # the grid guess is good; optimising still helps
+    # they stay on the trained plane (within the noise radius of a training point, where the generator
+    # was trained) and land among samples of their own class
+    E = gne.embedding.detach().numpy()
+    d_new = ((placed.embedding[:, None] - E[None]) ** 2).sum(-1)
+    assert np.sqrt(d_new.min(1)).max() <= 0.1 + 0.02
+    train_labels = datasets.load("digits", split="train", limit=600, seed=0).labels  # the run's data
+    d_self = ((E[:, None] - E[None]) ** 2).sum(-1) + np.diag(np.full(len(E), np.inf))
+    agree_new = np.mean(train_labels[d_new.argmin(1)] == test.labels)
+    agree_self = np.mean(train_labels[d_self.argmin(1)] == train_labels)
+    assert agree_new >= 0.8 * agree_self > 0.3, (agree_new, agree_self)
     centre = np.tile(gne.embedding.detach().numpy().mean(axis=0), (120, 1))
     from_centre = study.embed_new(gne.generator, test.features, init=centre, steps=150)
     np.testing.assert_allclose(from_centre.start, centre, rtol=1e-6)
@@ -175,3 +185,16 @@ def test_command_line_prints_the_run_folder_last(tmp_path, capsys):
     assert code == 0
     assert RunStore(tmp_path).load(out[-1].rsplit("/", 1)[-1]).kind == "gne"
     assert study.main(["--epochs", "0", "--store-dir", str(tmp_path)]) == 2
+
+
+def test_adam_keeps_every_group_and_steps_them():
+    """The fused-Adam helper takes generators of parameters (a bug once left a group empty)."""
+    from models.training import adam
+
+    model = GNE(10, make_generator(2, 6))
+    opt = adam([{"params": model.generator.parameters()}, {"params": [model.embedding], "lr": 1e-2}], lr=1e-3)
+    assert sum(len(g["params"]) for g in opt.param_groups) == len(list(model.parameters()))
+    before = [p.detach().clone() for p in model.parameters()]
+    torch.nn.functional.mse_loss(model(torch.arange(10)), torch.rand(10, 6)).backward()
+    opt.step()
+    assert all(not torch.equal(a, p) for a, p in zip(before, model.parameters()))

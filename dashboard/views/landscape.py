@@ -74,7 +74,7 @@ def register_callbacks(app: dash.Dash, config: AppConfig) -> None:
             # the table describes every model; one model without clusters must not hide it
             return figures.empty_figure("no slice had enough significant samples"), "", consistency_table(rows), options
         imgs = g["images"].reshape(S * C, *g["images"].shape[2:])
-        mosaic = images.tile(imgs, S, C, pad=0)
+        mosaic = images.cell_mosaic(imgs, S, C)
         uri = images.png_data_uri(mosaic, size=min(1200, max(mosaic.shape[:2]) * 6))
         sizes = np.where(g["sizes"] > 0, g["sizes"], np.nan)
         fig = figures.image_grid_figure(uri, S, C, values=sizes, overlay="none",

@@ -239,6 +239,8 @@ def register_callbacks(app: dash.Dash, config: AppConfig) -> None:
         extent = np.percentile(emb, 99, axis=0) - np.percentile(emb, 1, axis=0)
         radius = float(0.04 * extent.max())
         patch["layout"]["shapes"] = [figures.latent_handle(center, radius)]
+        # the box/lasso outline sits above shapes and would take the drag meant for the handle
+        patch["layout"]["selections"] = []
         data = {"run": run.id, "ids": ids, "center": center.tolist(), "radius": radius, "target": center.tolist()}
         return patch, data, f"{len(ids)} points selected: drag the red handle (or click a spot) to move them"
 

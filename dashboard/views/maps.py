@@ -62,7 +62,7 @@ def register_callbacks(app: dash.Dash, config: AppConfig) -> None:
         lat = run.arrays("lattice")
         rows, cols = lat["hits"].shape
         protos = lat["prototype_images"]
-        mosaic = images.tile(protos, rows, cols, pad=0)
+        mosaic = images.cell_mosaic(protos, rows, cols)
         uri = images.png_data_uri(mosaic, size=min(1600, max(mosaic.shape[:2]) * 4))
         values = None if overlay == "none" else (lat[overlay] if overlay in lat else None)
         if overlay == "hits" and values is not None:

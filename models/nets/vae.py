@@ -6,6 +6,7 @@ an amortised encoder plus a KL term versus free per-sample points.
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from .gne import DenseGenerator
@@ -42,6 +43,6 @@ class VAE(nn.Module):
 def elbo_loss(x: torch.Tensor, recon: torch.Tensor, mean: torch.Tensor, log_var: torch.Tensor,
               kl_weight: float = 1e-2) -> tuple[torch.Tensor, dict]:
     """MSE reconstruction + ``kl_weight`` × KL(q(z|x) ‖ N(0, I)) per sample; returns (loss, metrics)."""
-    mse = torch.mean((recon - x) ** 2)
+    mse = F.mse_loss(recon, x)
     kl = torch.mean(-0.5 * torch.sum(1 + log_var - mean**2 - log_var.exp(), dim=1))
     return mse + kl_weight * kl, {"mse": mse.detach(), "kl": kl.detach()}
