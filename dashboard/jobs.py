@@ -32,14 +32,20 @@ def job_options(*buttons: str, extra_running: list | tuple = ()) -> dict[str, An
 
 
 def reporter(set_progress: Callable[[tuple], None], title: str, every: float = 0.25) -> ProgressFn:
-    """A ``models.progress`` callback that forwards to the job panel, at most every ``every`` s."""
-    last = [0.0]
+    """A ``models.progress`` callback that forwards to the job panel.
+
+    Updates within a phase (the same message: epochs, steps) go out at most every ``every``
+    seconds; a new phase's first update and the end always go out, so a phase that starts
+    right after a fast one (training in 0.3 s, then a long projection) never shows the old 0%.
+    """
+    last = {"time": 0.0, "message": None}
 
     def forward(p: Progress) -> None:
         now = time.monotonic()
-        if p.fraction < 1.0 and now - last[0] < every:
+        new_phase = p.message != last["message"]
+        if p.fraction < 1.0 and not new_phase and now - last["time"] < every:
             return None
-        last[0] = now
+        last.update(time=now, message=p.message)
         metrics = "  ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in p.metrics.items())
         pct = int(round(100 * p.fraction))
         set_progress((pct, f"{pct}%", f"{title}: {p.message}  {metrics}".strip()))

@@ -36,7 +36,7 @@ def test_train_inspect_select_and_cancel(tmp_path, artifacts):
         open_tab(page, "Layers")
         page.fill("#layers-depth", "3")
         page.fill("#layers-runs", "1")
-        page.fill("#layers-epochs", "8")
+        page.fill("#layers-epochs", "25")  # long enough (~1 s of training) for the 1 s progress polls
         page.fill("#layers-per-class", "30")
         page.click("#layers-train")
         done_js = """() => { const gd = document.querySelector('#layers-graph .js-plotly-plot');
