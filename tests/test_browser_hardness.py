@@ -49,15 +49,18 @@ def test_train_inspect_select_and_cancel(tmp_path, artifacts):
         assert page.evaluate(BAR_WIDTH_JS) in (0.0, -1.0), "the bar stayed part-filled after the job"
 
         # hover: the tooltip shows the sample's image, label and prediction
+        shown = """() => { const t = document.querySelector('#layers-tooltip');
+                   return !!(t && t.querySelector('img.tooltip-img') && /label/.test(t.innerText)
+                             && /prediction/.test(t.innerText) && /#/.test(t.innerText)); }"""
         for point in (0, 11, 42, 100):
             hover_point(page, "layers-graph", 2, point)
-            try:
-                page.wait_for_selector("#layers-tooltip img.tooltip-img", timeout=8_000)
+            try:  # image and text together: a second hover event may briefly show "Loading..."
+                page.wait_for_function(shown, timeout=8_000)
                 break
             except Exception:
                 continue
-        tip = page.locator("#layers-tooltip").inner_text()
-        assert "label" in tip and "prediction" in tip and "#" in tip
+        else:
+            raise AssertionError(f"no sample card on hover: {page.locator('#layers-tooltip').inner_text()!r}")
         page.mouse.move(5, 5)
 
         # box-select around some points of the first panel: every other panel highlights them
