@@ -124,3 +124,21 @@ def settled_screenshot(page, path) -> None:
     page.wait_for_function("!document.querySelector('[data-dash-is-loading=\"true\"]')", timeout=30_000)
     page.wait_for_timeout(400)
     page.screenshot(path=str(path), full_page=True)
+
+
+def hover_card(page, tooltip_id: str, hover, targets, words=(), timeout: float = 8_000) -> str:
+    """Call ``hover(t)`` for each target until ``#tooltip_id`` shows an image and all ``words``.
+
+    Image and text are awaited together: a second hover event can briefly put "Loading..."
+    back between them. Returns the card's text; raises if no target produced a card.
+    """
+    shown = """([id, words]) => { const t = document.getElementById(id);
+                return !!(t && t.querySelector('img.tooltip-img') && words.every(w => t.innerText.includes(w))); }"""
+    for target in targets:
+        hover(target)
+        try:
+            page.wait_for_function(shown, arg=[tooltip_id, list(words)], timeout=timeout)
+            return page.locator(f"#{tooltip_id}").inner_text()
+        except Exception:
+            continue
+    raise AssertionError(f"no sample card in #{tooltip_id}: {page.locator(f'#{tooltip_id}').inner_text()!r}")

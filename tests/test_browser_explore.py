@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tests.browser import browser_page, point_position, running_app, wait_for_points
+from tests.browser import browser_page, hover_card, point_position, running_app, wait_for_points
 
 pytestmark = pytest.mark.browser
 
@@ -86,16 +86,12 @@ def test_explore_filter_click_similar(tmp_path, artifacts):
         page.wait_for_function("(n) => { const gd = document.querySelector('#explore-scatter .js-plotly-plot');"
                                " return gd._fullData[0].x.length === n; }", arg=len(labels))
         page.click("#explore-scatter .modebar-btn[data-title='Reset axes']")
-        for point in (0, 7, 40):
+        def hover(point):
             pos = point_position(page, "explore-scatter", 0, point)
             page.mouse.move(pos["x"] - 25, pos["y"] - 25)
             page.mouse.move(pos["x"], pos["y"], steps=6)
-            try:
-                page.wait_for_selector("#explore-tooltip img.tooltip-img", timeout=8_000)
-                break
-            except Exception:
-                continue
-        assert "mistake" in page.locator("#explore-tooltip").inner_text()
+
+        hover_card(page, "explore-tooltip", hover, (0, 7, 40), words=("mistake",))
         page.screenshot(path=str(artifacts / "explore_hover.png"))
 
         # the error cluster of 3s read as 8 is listed; clicking it selects its members

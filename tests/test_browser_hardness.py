@@ -7,7 +7,8 @@ import time
 
 import pytest
 
-from tests.browser import browser_page, hover_point, point_position, running_app, wait_for_points, settled_screenshot
+from tests.browser import (browser_page, hover_card, hover_point, point_position, running_app, settled_screenshot,
+                           wait_for_points)
 
 pytestmark = pytest.mark.browser
 
@@ -49,18 +50,8 @@ def test_train_inspect_select_and_cancel(tmp_path, artifacts):
         assert page.evaluate(BAR_WIDTH_JS) in (0.0, -1.0), "the bar stayed part-filled after the job"
 
         # hover: the tooltip shows the sample's image, label and prediction
-        shown = """() => { const t = document.querySelector('#layers-tooltip');
-                   return !!(t && t.querySelector('img.tooltip-img') && /label/.test(t.innerText)
-                             && /prediction/.test(t.innerText) && /#/.test(t.innerText)); }"""
-        for point in (0, 11, 42, 100):
-            hover_point(page, "layers-graph", 2, point)
-            try:  # image and text together: a second hover event may briefly show "Loading..."
-                page.wait_for_function(shown, timeout=8_000)
-                break
-            except Exception:
-                continue
-        else:
-            raise AssertionError(f"no sample card on hover: {page.locator('#layers-tooltip').inner_text()!r}")
+        hover_card(page, "layers-tooltip", lambda point: hover_point(page, "layers-graph", 2, point),
+                   (0, 11, 42, 100), words=("label", "prediction", "#"))
         page.mouse.move(5, 5)
 
         # box-select around some points of the first panel: every other panel highlights them

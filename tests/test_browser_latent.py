@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from tests.browser import browser_page, hover_point, point_position, running_app, wait_for_points
+from tests.browser import browser_page, hover_card, hover_point, point_position, running_app, wait_for_points
 
 pytestmark = pytest.mark.browser
 
@@ -22,14 +22,7 @@ HANDLE_JS = """
 
 
 def _hover_shows_image(page, graph: str, tooltip: str) -> None:
-    for point in (0, 11, 50, 200):
-        hover_point(page, graph, 0, point)
-        try:
-            page.wait_for_selector(f"#{tooltip} img.tooltip-img", timeout=8_000)
-            return
-        except Exception:
-            continue
-    raise AssertionError(f"no image in #{tooltip}")
+    hover_card(page, tooltip, lambda point: hover_point(page, graph, 0, point), (0, 11, 50, 200))
 
 
 def test_latent_plane_train_hover_move_and_place(tmp_path, artifacts):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tests.browser import browser_page, hover_point, running_app, wait_for_points
+from tests.browser import browser_page, hover_card, hover_point, running_app, wait_for_points
 from tests.conftest import write_mnist_like
 
 pytestmark = pytest.mark.browser
@@ -21,15 +21,8 @@ def test_shell_hover_and_switch_dataset(tmp_path, artifacts):
         assert page.locator("#dataset-info").inner_text().startswith("1,442 training samples")
 
         # hover a point: the tooltip shows that sample's image and class
-        for point in (0, 17, 100):
-            hover_point(page, "data-scatter", 0, point)
-            try:
-                page.wait_for_selector("#data-tooltip img.tooltip-img", timeout=10_000)
-                break
-            except Exception:
-                continue
-        tip = page.locator("#data-tooltip")
-        assert "class" in tip.inner_text()
+        hover_card(page, "data-tooltip", lambda point: hover_point(page, "data-scatter", 0, point), (0, 17, 100),
+                   words=("class",), timeout=10_000)
         src = page.locator("#data-tooltip img.tooltip-img").get_attribute("src")
         assert src.startswith("data:image/png;base64,") and len(src) > 100
         page.screenshot(path=str(artifacts / "shell_digits_hover.png"))
