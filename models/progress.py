@@ -57,8 +57,10 @@ def scaled(progress: ProgressFn | None, start: float, stop: float) -> ProgressFn
     return inner
 
 
-def console(stream=sys.stderr, width: int = 30, every: float = 0.2) -> ProgressFn:
-    """A progress callback that draws a text bar on ``stream`` (for command lines)."""
+def console(stream=None, width: int = 30, every: float = 0.2) -> ProgressFn:
+    """A progress callback that draws a text bar on ``stream`` (for command lines; default: the
+    ``sys.stderr`` of the moment it is made, not of import time, so redirections are honoured)."""
+    stream = sys.stderr if stream is None else stream
     last = [0.0]
 
     def draw(p: Progress) -> None:

@@ -21,7 +21,8 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from ..progress import ProgressFn, console, report, scaled
+from models.studies.cli import finish
+from ..progress import ProgressFn, report, scaled
 
 KIND = "dnm"
 
@@ -226,7 +227,7 @@ def run_dnm(cfg: DNMConfig, store, *, data_dir=None, progress: ProgressFn | None
     return store.load(w.id)
 
 
-def main(argv: list[str] | None = None) -> None:
+def main(argv: list[str] | None = None) -> int:
     from ..store import RunStore
 
     ap = argparse.ArgumentParser(prog="python -m models.studies.dnm", description="Train a deep neural map.")
@@ -247,15 +248,11 @@ def main(argv: list[str] | None = None) -> None:
     cfg = DNMConfig(dataset=args.dataset, lattice=args.lattice, topology=args.topology, epochs=args.epochs,
                     pretrain_epochs=args.pretrain_epochs, som_iterations=args.som_iterations, code=args.code,
                     gamma=args.gamma, limit=args.limit, seed=args.seed, device=args.device)
-    try:
-        run = run_dnm(cfg, RunStore(args.store_dir), data_dir=args.data_dir, progress=console())
-    except ValueError as exc:
-        sys.exit(f"error: {exc}")
-    m = run.metrics
-    print(f"purity {m['purity']:.3f} · quantization error {m['quantization_error']:.4f} · "
-          f"topographic error {m['topographic_error']:.3f} · {m['occupied_nodes']} nodes occupied")
-    print(run.path)
+    return finish(lambda progress: run_dnm(cfg, RunStore(args.store_dir), data_dir=args.data_dir, progress=progress),
+                  lambda run: [f"purity {run.metrics['purity']:.3f} · quantization error "
+                               f"{run.metrics['quantization_error']:.4f} · topographic error "
+                               f"{run.metrics['topographic_error']:.3f} · {run.metrics['occupied_nodes']} nodes occupied"])
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -33,6 +33,7 @@ from models import datasets
 from models.cache import ResultCache
 from models.datasets import Dataset, DatasetError
 from models.neighbors import EXACT_BELOW, knn_graph
+from models.studies.cli import finish
 from models.progress import ProgressFn, report, scaled
 
 KIND = "explore"
@@ -397,25 +398,21 @@ def main(argv: list[str] | None = None) -> int:
                    help="evaluate: flip this fraction of labels (e.g. 0.05) and report precision@k")
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args(argv)
-    from models.progress import console
     from models.store import RunStore
 
     store = RunStore(args.store_dir)
     source = f"arrays:{args.arrays}" if args.arrays else f"run:{args.run}" if args.run else args.dataset
-    try:
-        run = run_explore(source, data_dir=args.data_dir, store=store, method=args.method, k=args.k, seed=args.seed,
-                          flip=args.flip_labels, cache=ResultCache(Path(args.store_dir) / ".cache"),
-                          progress=console())
-    except (DatasetError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    m = run.metrics
-    if "mistake_precision_at_k" in m:
-        print(f"mistake precision@{m['k']}: {m['mistake_precision_at_k']:.3f} (base rate {m['base_rate']:.3f})")
-    print(f"accuracy of predictions ({run.config.get('prediction_source')}): {m.get('accuracy', 0):.3f}; "
-          f"error clusters: {m.get('n_clusters', 0)}; missing images: {m.get('missing_images', 0)}")
-    print(run.path)
-    return 0
+    def summary(run):
+        m = run.metrics
+        if "mistake_precision_at_k" in m:
+            yield f"mistake precision@{m['k']}: {m['mistake_precision_at_k']:.3f} (base rate {m['base_rate']:.3f})"
+        yield (f"accuracy of predictions ({run.config.get('prediction_source')}): {m.get('accuracy', 0):.3f}; "
+               f"error clusters: {m.get('n_clusters', 0)}; missing images: {m.get('missing_images', 0)}")
+
+    return finish(lambda progress: run_explore(source, data_dir=args.data_dir, store=store, method=args.method, k=args.k,
+                                      seed=args.seed, flip=args.flip_labels,
+                                      cache=ResultCache(Path(args.store_dir) / ".cache"), progress=progress),
+                  summary)
 
 
 if __name__ == "__main__":

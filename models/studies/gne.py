@@ -19,7 +19,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Sequence
 
@@ -30,7 +30,8 @@ import torch.nn.functional as F
 from models import datasets
 from models.nets.gne import GENERATORS, GNE, DenseGenerator, make_generator
 from models.nets.vae import VAE, Encoder, elbo_loss
-from models.progress import ProgressFn, console, report, scaled
+from models.studies.cli import finish
+from models.progress import ProgressFn, report, scaled
 from models.store import Run, RunStore
 from models.training import adam, batches, default_device, fit, seed_everything, to_tensor
 
@@ -546,17 +547,11 @@ def main(argv: list[str] | None = None) -> int:
                        embedding_lr=args.embedding_lr or None,
                        noise=args.noise, kl_weight=args.kl_weight, width=args.width, blocks=args.blocks,
                        generator=args.generator, init=args.init, limit=args.limit, device=args.device)
-    try:
-        run = run_gne(config, store=RunStore(args.store_dir), data_dir=args.data_dir, seed=args.seed,
-                      progress=console())
-    except (datasets.DatasetError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    m = run.metrics
-    print(f"GNE mse {m['gne_mse']:.5f} ({m['gne_seconds_per_epoch']:.3f} s/epoch) · "
-          f"VAE mse {m['vae_mse']:.5f} ({m['vae_seconds_per_epoch']:.3f} s/epoch) on {m['device']}")
-    print(run.path)
-    return 0
+    return finish(lambda progress: run_gne(config, store=RunStore(args.store_dir), data_dir=args.data_dir, seed=args.seed,
+                                  progress=progress),
+                  lambda run: [f"GNE mse {run.metrics['gne_mse']:.5f} ({run.metrics['gne_seconds_per_epoch']:.3f} "
+                               f"s/epoch) · VAE mse {run.metrics['vae_mse']:.5f} "
+                               f"({run.metrics['vae_seconds_per_epoch']:.3f} s/epoch) on {run.metrics['device']}"])
 
 
 if __name__ == "__main__":

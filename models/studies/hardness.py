@@ -34,17 +34,17 @@ import argparse
 import io
 import os
 import sys
-from dataclasses import asdict, dataclass, field
-from pathlib import Path
-from typing import Any, Sequence
+from dataclasses import asdict, dataclass
+from typing import Sequence
 
 import numpy as np
 
 from models import datasets
 from models.cache import ResultCache
 from models.progress import ProgressFn, report, scaled
-from models.projections import METHODS, hardness as exact_hardness, joint_affinities, kl_divergence, project, quality
+from models.projections import METHODS, joint_affinities, kl_divergence, project, quality
 from models.store import Run, RunStore
+from models.studies.cli import finish
 
 KIND = "hardness"
 ACTIVATIONS = ("logsig", "tanh", "softsign", "relu")
@@ -177,7 +177,9 @@ def project_layer(X: np.ndarray, labels: np.ndarray, methods: Sequence[str], par
                 P = joint_affinities(X, perplexity)
             shared = {"affinities": P} if method == "tsne" and params[method].get("perplexity") == perplexity else {}
             proj = project(X, method, seed=seed, **params[method], **shared)
-            meta = {"kl": kl_divergence(P, proj.coords), "seconds": proj.seconds,
+            # the exact t-SNE already scored its result against this very P
+            exact = shared and proj.extra.get("gradient") == "exact"
+            meta = {"kl": proj.extra["kl_divergence"] if exact else kl_divergence(P, proj.coords), "seconds": proj.seconds,
                     **quality(X, proj.coords, labels, k=10)}
             return {"coords": proj.coords}, meta
 
@@ -409,24 +411,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from models.progress import console
-
     args = parse_args(argv)
     config = HardnessConfig(dataset=args.dataset, depths=args.depths, activations=args.activations, runs=args.runs,
                             epochs=args.epochs, per_class=args.per_class, methods=args.methods,
                             perplexity=args.perplexity, seed=args.seed, n_jobs=args.jobs, data_dir=args.data_dir,
                             device=args.device)
-    try:
-        run = run_study(config, RunStore(args.store_dir), progress=console())
-    except (ValueError, datasets.DatasetError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    for name, acc in run.metrics["test_accuracy"].items():
-        layers = [r for r in run.metrics["hardness"] if r["method"] == "tsne"
-                  and f"{r['activation']}-d{r['depth']}-r{r['run']}" == name]
-        print(f"{name}: test accuracy {acc:.3f}; KL " + " ".join(f"{r['layer']}={r['kl']:.3f}" for r in layers))
-    print(run.path)
-    return 0
+
+    def summary(run: Run):
+        for name, acc in run.metrics["test_accuracy"].items():
+            layers = [r for r in run.metrics["hardness"] if r["method"] == "tsne"
+                      and f"{r['activation']}-d{r['depth']}-r{r['run']}" == name]
+            yield f"{name}: test accuracy {acc:.3f}; KL " + " ".join(f"{r['layer']}={r['kl']:.3f}" for r in layers)
+
+    return finish(lambda progress: run_study(config, RunStore(args.store_dir), progress=progress), summary)
 
 
 if __name__ == "__main__":

@@ -19,7 +19,8 @@ from itertools import combinations
 
 import numpy as np
 
-from ..progress import ProgressFn, console, report, scaled
+from models.studies.cli import finish
+from ..progress import ProgressFn, report, scaled
 
 KIND = "landscape"
 TABLE_COLUMNS = ("model", "seed", "size", "recognition", "completeness", "highest", "lowest", "median_active_units")
@@ -291,7 +292,7 @@ def format_table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def main(argv: list[str] | None = None) -> None:
+def main(argv: list[str] | None = None) -> int:
     from ..store import RunStore
 
     ap = argparse.ArgumentParser(prog="python -m models.studies.landscape",
@@ -309,14 +310,10 @@ def main(argv: list[str] | None = None) -> None:
     args = ap.parse_args(argv)
     cfg = LandscapeConfig(dataset=args.dataset, models=args.models, epochs=args.epochs, latent=args.latent,
                           l1=args.l1, limit=args.limit, seed=args.seed, device=args.device)
-    try:
-        run = run_landscape(cfg, RunStore(args.store_dir), data_dir=args.data_dir, progress=console())
-    except ValueError as exc:
-        sys.exit(f"error: {exc}")
-    print(format_table(run.metrics["landscape"]))
-    print(f"median active units {run.metrics['median_active_units']:g}")
-    print(run.path)
+    return finish(lambda progress: run_landscape(cfg, RunStore(args.store_dir), data_dir=args.data_dir, progress=progress),
+                  lambda run: [format_table(run.metrics["landscape"]),
+                               f"median active units {run.metrics['median_active_units']:g}"])
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
