@@ -82,6 +82,12 @@ def _register_shell(app: dash.Dash, config: AppConfig) -> None:
         text = ", ".join(f"{k} {v:.4g}" for k, v in list(metrics.items())[:6])
         return f"{run.id}" + (f" — {text}" if text else ""), False
 
+    @app.callback(Output("tabs", "active_tab", allow_duplicate=True), Input("focus", "data"),
+                  prevent_initial_call=True)
+    def open_focus(focus):
+        """A view asked to show something in another tab (``focus.tab``); that tab reads the rest."""
+        return focus["tab"] if isinstance(focus, dict) and focus.get("tab") else no_update
+
     @app.callback(Output("tabs", "active_tab", allow_duplicate=True),
                   Input({"type": "new-run", "tab": ALL}, "n_clicks"), prevent_initial_call=True)
     def new_run(clicks):

@@ -30,9 +30,12 @@ def job_panel() -> dbc.Card:
 
 
 def new_run_menu(views: list[ModuleType]) -> dbc.DropdownMenu:
-    """"New run…": one entry per view that trains something (its ``NEW_RUN`` label); picks that tab."""
-    items = [dbc.DropdownMenuItem(v.NEW_RUN, id={"type": "new-run", "tab": v.TAB_ID})
-             for v in views if getattr(v, "NEW_RUN", None)]
+    """"New run…": one entry per study (``models.studies``) that a view trains; picks that view's tab."""
+    from models.studies import studies
+
+    tab_of = {getattr(v, "TRAINS", None): v.TAB_ID for v in views}
+    items = [dbc.DropdownMenuItem(face.TITLE, id={"type": "new-run", "tab": tab_of[kind]})
+             for kind, face in studies().items() if kind in tab_of]
     return dbc.DropdownMenu(items or [dbc.DropdownMenuItem("no study installed", disabled=True)],
                             label="New run…", id="new-run-menu", size="sm", color="primary", className="mt-2")
 
@@ -60,6 +63,7 @@ def left_panel(config: AppConfig, views: list[ModuleType] = ()) -> html.Div:
         ),
         job_panel(),
         dcc.Store(id="store-version", data=0),
+        dcc.Store(id="focus", data=None),  # a jump between tabs, e.g. Hardness bar → Layers panel
     ], className="left-panel")
 
 

@@ -9,7 +9,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from models import datasets
-from models.store import Run, StoreError
+from models.store import Run, RunStore, StoreError
 
 from .config import AppConfig
 
@@ -37,21 +37,59 @@ def dataset_options(config: AppConfig) -> list[dict]:
     return options
 
 
-def pick_run(config: AppConfig, run_id: str | None, kind: str, dataset_name: str | None = None) -> Run | None:
-    """The chosen run if it is of ``kind``; else the newest run of ``kind`` (for the dataset); else None."""
-    store = config.store
+@lru_cache(maxsize=256)
+def _load_run(root: str, run_id: str) -> Run:
+    return RunStore(root).load(run_id)
+
+
+def run(config: AppConfig, run_id: str) -> Run:
+    """The run ``run_id``, read once per process: a run never changes once written (raises
+    ``StoreError`` when it is not there, e.g. deleted in another tab)."""
+    if not run_id or not (Path(config.store.root) / run_id).is_dir():
+        _load_run.cache_clear() if run_id else None
+        raise StoreError(f"no run {run_id!r} in {config.store.root}")
+    return _load_run(str(config.store.root), run_id)
+
+
+@lru_cache(maxsize=128)
+def _arrays(path: str, name: str) -> dict:
+    return Run(Path(path).name, Path(path), {}).arrays(name)
+
+
+def arrays(run_: Run, name: str) -> dict:
+    """``run_.arrays(name)`` read once per process (the dict is shared: never modify it)."""
+    return _arrays(str(run_.path), name)
+
+
+def run_for_view(config: AppConfig, run_id: str | None, kind: str,
+                 dataset_name: str | None = None) -> tuple[Run | None, str]:
+    """The run a tab of ``kind`` shows, and a note saying why when it is not the picked one.
+
+    The picked run when it is of ``kind``; else the newest run of ``kind`` for the dataset,
+    with a note naming both (never a silent swap); else ``(None, what to do)``.
+    """
+    picked = None
     if run_id:
         try:
-            run = store.load(run_id)
-            if run.kind == kind:
-                return run
+            picked = run(config, run_id)
         except StoreError:
-            pass
-    runs = store.list(kind=kind, dataset=dataset_name)
-    return runs[0] if runs else None
+            picked = None
+        if picked is not None and picked.kind == kind:
+            return picked, ""
+    runs = config.store.list(kind=kind, dataset=dataset_name)
+    if not runs:
+        return None, f"no {kind} run for {dataset_name or 'this dataset'} yet"
+    shown = runs[0]
+    why = f"the picked run is a {picked.kind} run; " if picked is not None else ""
+    return shown, f"{why}showing the newest {kind} run, {shown.id}"
 
 
 def run_label(run: Run) -> str:
     created = run.manifest.get("created", "")[:16].replace("T", " ")
     summary = run.manifest.get("summary") or run.config.get("summary") or ""
     return f"{run.kind} · {run.manifest.get('dataset', '?')} · {created}" + (f" · {summary}" if summary else "")
+
+
+def pick_run(config: AppConfig, run_id: str | None, kind: str, dataset_name: str | None = None) -> Run | None:
+    """Deprecated shim while views move to :func:`run_for_view` (which also says why)."""
+    return run_for_view(config, run_id, kind, dataset_name)[0]

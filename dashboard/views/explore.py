@@ -22,6 +22,7 @@ from ..jobs import describe_error, job_options, reporter
 
 TAB_ID = "explore"
 LABEL = "Explore"
+TRAINS = "explore"
 ARRAY_SUFFIXES = (".npz", ".npy", ".parquet", ".csv")
 LIST_ROWS = 12
 GALLERY_K = 12

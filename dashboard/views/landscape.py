@@ -14,6 +14,7 @@ from ..jobs import describe_error, job_options, reporter
 
 TAB_ID = "landscape"
 LABEL = "Landscape"
+TRAINS = "landscape"
 COLUMNS = ("model", "seed", "size", "recognition", "completeness", "highest", "lowest", "median_active_units")
 
 

@@ -26,6 +26,7 @@ from .data import sample_card
 
 TAB_ID = "latent"
 LABEL = "Latent plane"
+TRAINS = "gne"
 SIDES = ("gne", "vae")
 TITLES = {"gne": "GNE (learned points)", "vae": "VAE (encoder means)"}
 GRAPH_CONFIG = {"displaylogo": False, "scrollZoom": True, "edits": {"shapePosition": True}}

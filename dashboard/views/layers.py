@@ -24,6 +24,7 @@ from ..jobs import describe_error, job_options, reporter
 
 TAB_ID = "layers"
 LABEL = "Layers"
+TRAINS = "hardness"
 KIND = "hardness"
 ACTIVATIONS = ("relu", "tanh", "softsign", "logsig")
 

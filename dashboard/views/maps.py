@@ -14,6 +14,7 @@ from ..jobs import describe_error, job_options, reporter
 
 TAB_ID = "maps"
 LABEL = "Maps"
+TRAINS = "dnm"
 
 
 def _number(id_, value, label, min_=1, max_=200):

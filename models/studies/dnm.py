@@ -25,6 +25,7 @@ from models.studies.cli import finish
 from ..progress import ProgressFn, report, scaled
 
 KIND = "dnm"
+TITLE = "Deep neural map"
 
 
 @dataclass

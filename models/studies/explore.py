@@ -37,6 +37,7 @@ from models.studies.cli import finish
 from models.progress import ProgressFn, report, scaled
 
 KIND = "explore"
+TITLE = "Explore embeddings"
 METHODS = ("umap", "tsne", "pca")
 PCA_DIMS = 50
 VERSION = 1

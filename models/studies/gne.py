@@ -36,6 +36,7 @@ from models.store import Run, RunStore
 from models.training import adam, batches, default_device, fit, seed_everything, to_tensor
 
 KIND = "gne"
+TITLE = "Generative neural embedding vs VAE"
 GRID_SIZES = (5, 8, 10, 12, 15, 20)
 INITS = ("random", "vae")
 

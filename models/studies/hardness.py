@@ -47,6 +47,7 @@ from models.store import Run, RunStore
 from models.studies.cli import finish
 
 KIND = "hardness"
+TITLE = "Layer hardness (MLP grid)"
 ACTIVATIONS = ("logsig", "tanh", "softsign", "relu")
 
 

@@ -23,6 +23,7 @@ from models.studies.cli import finish
 from ..progress import ProgressFn, report, scaled
 
 KIND = "landscape"
+TITLE = "Sparse landscape"
 TABLE_COLUMNS = ("model", "seed", "size", "recognition", "completeness", "highest", "lowest", "median_active_units")
 
 
