@@ -14,6 +14,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--store-dir", type=Path, default=Path("runs"), help="where runs are stored (default ./runs)")
     p.add_argument("--cache-dir", type=Path, default=Path("cache"), help="background-job cache (default ./cache)")
     p.add_argument("--dataset", default="digits", help="dataset selected at start (default digits)")
+    p.add_argument("--allow-host", action="append", default=[], metavar="NAME",
+                   help="also answer requests for this host name (repeatable); others are refused, "
+                        "which stops DNS-rebinding pages")
     p.add_argument("--debug", action="store_true", help="Dash debug mode (never use on a shared network)")
     return p.parse_args(argv)
 
@@ -25,7 +28,14 @@ def main(argv: list[str] | None = None) -> int:
     from models.datasets import DatasetError
 
     config = AppConfig(host=args.host, port=args.port, data_dir=args.data_dir, store_dir=args.store_dir,
-                       cache_dir=args.cache_dir, debug=args.debug, default_dataset=args.dataset)
+                       cache_dir=args.cache_dir, debug=args.debug, default_dataset=args.dataset,
+                       allow_hosts=tuple(args.allow_host))
+    from dashboard.security import is_local
+
+    if not is_local(args.host):
+        print(f"warning: --host {args.host} exposes LayerScope beyond this machine: anyone who reaches it can "
+              f"train, delete runs and read your data folder. Bind to 127.0.0.1 unless you mean it.",
+              file=sys.stderr, flush=True)
     try:
         from dashboard import state
 

@@ -8,8 +8,10 @@ from dash import ALL, Input, Output, State, ctx, no_update
 from models.datasets import DatasetError
 from models.store import StoreError
 
-from . import state
+from . import job_panel, state
 from .config import AppConfig
+from .jobs import records_of
+from .security import guard_hosts
 from .layout import shell
 from .views import load_views
 
@@ -38,8 +40,11 @@ def create_app(config: AppConfig | None = None) -> dash.Dash:
         background_callback_manager=background_manager(config),
         suppress_callback_exceptions=True,
     )
+    guard_hosts(app.server, config.host, config.allow_hosts)
+    app.server.config["LAYERSCOPE"] = config  # what jobs.job reads to find the job records
     app.layout = lambda: shell(config, views)  # a function: options are re-read on each page load
     _register_shell(app, config)
+    job_panel.register(app, records_of(app))
     for view in views:
         view.register_callbacks(app, config)
     return app

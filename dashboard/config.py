@@ -20,6 +20,7 @@ class AppConfig:
     debug: bool = False
     redis_url: str | None = field(default_factory=lambda: os.environ.get("REDIS_URL") or None)
     default_dataset: str = "digits"
+    allow_hosts: tuple[str, ...] = ()   # Host names answered besides the bound address and loopback
 
     @classmethod
     def from_env(cls) -> "AppConfig":

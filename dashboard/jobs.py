@@ -23,30 +23,31 @@ from dash import Input, Output, State, no_update
 
 from models.progress import Cancelled, Progress, ProgressFn
 
-PROGRESS = [Output("job-progress", "value"), Output("job-progress", "label"), Output("job-message", "children")]
-CANCEL = Input("job-cancel", "n_clicks")
+SESSION = State("session-id", "data")  # one id per browser tab (sessionStorage): survives a reload
 
 
 def job_options(*buttons: str, extra_running: list | tuple = ()) -> dict[str, Any]:
-    """Keyword arguments for ``app.callback`` that make a callback a cancellable background job."""
+    """Keyword arguments for ``app.callback`` that make a callback a background job.
+
+    The job panel (bar, message, Cancel) is drawn from the job records (see :mod:`.job_panel`),
+    not from Dash's progress outputs, so it shows every job of the tab, after a reload too.
+    """
     running = [(Output(b, "disabled"), True, False) for b in buttons]
-    running.append((Output("job-cancel", "disabled"), False, True))
-    running.append((Output("job-progress", "animated"), True, False))
     running.extend(extra_running)
-    return dict(background=True, progress=PROGRESS, progress_default=[0, "", ""],
-                running=running, cancel=[CANCEL], prevent_initial_call=True)
+    return dict(background=True, running=running, prevent_initial_call=True)
 
 
-def reporter(set_progress: Callable[[tuple], None], title: str, every: float = 0.25) -> ProgressFn:
-    """A ``models.progress`` callback that forwards to the job panel.
+def reporter(send: Callable[[tuple], Any], title: str, every: float = 0.25) -> ProgressFn:
+    """A ``models.progress`` callback that forwards ``(percent, label, message)`` to ``send``.
 
     Updates within a phase (the same message: epochs, steps) go out at most every ``every``
     seconds; a new phase's first update and the end always go out, so a phase that starts
     right after a fast one (training in 0.3 s, then a long projection) never shows the old 0%.
+    Whatever ``send`` returns is passed back: True asks the job to stop.
     """
     last = {"time": 0.0, "message": None}
 
-    def forward(p: Progress) -> None:
+    def forward(p: Progress) -> Any:
         now = time.monotonic()
         new_phase = p.message != last["message"]
         if p.fraction < 1.0 and not new_phase and now - last["time"] < every:
@@ -54,8 +55,7 @@ def reporter(set_progress: Callable[[tuple], None], title: str, every: float = 0
         last.update(time=now, message=p.message)
         metrics = "  ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in p.metrics.items())
         pct = int(round(100 * p.fraction))
-        set_progress((pct, f"{pct}%", f"{title}: {p.message}  {metrics}".strip()))
-        return None
+        return send((pct, f"{pct}%", f"{title}: {p.message}  {metrics}".strip()))
 
     return forward
 
@@ -86,6 +86,13 @@ def error_alert(exc: BaseException) -> dbc.Alert:
     return dbc.Alert(describe_error(exc), color="danger", className="p-2 mb-0")
 
 
+def records_of(app: dash.Dash):
+    """The job records of the store the app serves (``create_app`` puts its config on the server)."""
+    from .job_records import JobRecords
+
+    return JobRecords(app.server.config["LAYERSCOPE"].store_dir / ".jobs.sqlite")
+
+
 def job(app: dash.Dash, *, trigger: Input | str, states: Sequence[State] = (), outputs: Sequence[Output] = (),
         title: str | Callable[..., str], buttons: Sequence[str] = (), running: Sequence = (),
         failed: Callable[[str], tuple] | None = None, initial: bool = False) -> Callable:
@@ -95,8 +102,15 @@ def job(app: dash.Dash, *, trigger: Input | str, states: Sequence[State] = (), o
     (the trigger included) are disabled while it runs. ``outputs`` are the job's own outputs,
     filled from ``Done.values``; on an error they get ``failed(message)`` (default: unchanged) and
     the message goes to the job panel, on Cancel they stay unchanged and the panel says
-    "cancelled". ``title`` (or ``title(*state_values)``) prefixes the progress messages.
+    "cancelled". ``title`` (or ``title(*state_values)``) names the job in the job list.
+
+    Every job is a record (:mod:`.job_records`) owned by the browser tab that started it: the
+    tab's session id is one of the callback's arguments, so two tabs with the same settings get
+    two jobs (Dash keys a background job by its arguments). Cancel is a request in the record
+    that the job's progress callback (or its heartbeat, between reports) honours.
     """
+    from .job_records import Heartbeat
+
     trigger_input = Input(trigger, "n_clicks") if isinstance(trigger, str) else trigger
     own_buttons = tuple(dict.fromkeys(([trigger] if isinstance(trigger, str) else []) + list(buttons)))
     shell = [Output("store-version", "data", allow_duplicate=True),
@@ -105,21 +119,37 @@ def job(app: dash.Dash, *, trigger: Input | str, states: Sequence[State] = (), o
     options = job_options(*own_buttons, extra_running=running)
     options["prevent_initial_call"] = "initial_duplicate" if initial else True
     n_own = len(outputs)
+    records_path = app.server.config["LAYERSCOPE"].store_dir / ".jobs.sqlite"
 
     def decorate(work: Callable[..., Done]) -> Callable:
-        @app.callback(*shell, *outputs, trigger_input, *states, State("store-version", "data"), **options)
+        kind = getattr(work, "__module__", "job").rsplit(".", 1)[-1] + "." + work.__name__
+
+        @app.callback(*shell, *outputs, trigger_input, *states, State("store-version", "data"), SESSION, **options)
         @functools.wraps(work)
-        def callback(set_progress, _trigger, *args):
-            *values, version = args
+        def callback(_trigger, *args):
+            from .job_records import JobRecords
+
+            *values, version, session = args
             label = title(*values) if callable(title) else title
-            try:
-                done = work(reporter(set_progress, label), *values)
-            except Cancelled:
-                return (no_update, no_update, "cancelled") + (no_update,) * n_own
-            except Exception as exc:  # shown to the person in the panel, never a silent traceback
-                own = failed(describe_error(exc)) if failed else (no_update,) * n_own
-                return (no_update, no_update, error_alert(exc)) + tuple(own)
+            records = JobRecords(records_path)
+            job_id = records.start(kind, label, session or "", {"values": values})
+            with Heartbeat(records, job_id) as beat:
+                def send(update: tuple) -> bool:
+                    return records.report(job_id, update[0] / 100, update[2]) or beat.cancelled.is_set()
+
+                try:
+                    done = work(reporter(send, label), *values)
+                except Cancelled:
+                    records.finish(job_id, "cancelled", f"{label}: cancelled")
+                    return (no_update, no_update, "cancelled") + (no_update,) * n_own
+                except Exception as exc:  # shown to the person in the panel, never a silent traceback
+                    message = describe_error(exc)
+                    records.finish(job_id, "failed", f"{label}: {message}")
+                    own = failed(message) if failed else (no_update,) * n_own
+                    return (no_update, no_update, error_alert(exc)) + tuple(own)
             run_id = getattr(done.run, "id", None)
+            text = done.message if isinstance(done.message, str) else ""
+            records.finish(job_id, "done", f"{label}: {text or 'done'}", run_id)
             head = ((version or 0) + 1, run_id) if run_id else (no_update, no_update)
             return (*head, no_update if done.message is None else done.message, *done.values)
 

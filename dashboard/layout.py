@@ -7,26 +7,13 @@ import dash_bootstrap_components as dbc
 from dash import dcc, html
 
 from .config import AppConfig
+from .job_panel import job_panel
 from .state import dataset_options
 
 
 def _panel(title: str, *children, **kwargs) -> dbc.Card:
     return dbc.Card([dbc.CardHeader(title, className="panel-title"), dbc.CardBody(list(children))],
                     className="panel mb-2", **kwargs)
-
-
-def job_panel() -> dbc.Card:
-    """One progress bar, message and Cancel button shared by every background job."""
-    return _panel(
-        "Job",
-        dbc.Progress(id="job-progress", value=0, label="", striped=True, animated=False, className="mb-2",
-                     style={"height": "18px"}),
-        html.Div(id="job-message", className="job-message small text-muted mb-2"),
-        html.Div(id="job-result", className="small mb-2"),
-        dbc.Button("Cancel", id="job-cancel", color="danger", outline=True, size="sm", disabled=True,
-                   title="Stop the running job (nothing half-written is kept)"),
-        id="job-panel",
-    )
 
 
 def new_run_menu(views: list[ModuleType]) -> dbc.DropdownMenu:
@@ -44,7 +31,8 @@ def left_panel(config: AppConfig, views: list[ModuleType] = ()) -> html.Div:
     return html.Div([
         _panel(
             "Dataset",
-            dbc.Select(id="dataset-picker", options=dataset_options(config), value=config.default_dataset),
+            dbc.Select(id="dataset-picker", options=dataset_options(config), value=config.default_dataset,
+                       persistence=True, persistence_type="session"),  # a reload keeps the tab's dataset
             html.Div(id="dataset-info", className="small text-muted mt-2"),
         ),
         _panel(

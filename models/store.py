@@ -26,7 +26,9 @@ from typing import Any, Iterator, Mapping
 import numpy as np
 
 MANIFEST = "manifest.json"
+CACHE = ".cache"  # models.cache.ResultCache's folder inside the store, one sub-folder per run
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
+_RUN_ID = re.compile(r"^[A-Za-z0-9_.]+-\d{8}-\d{6}-[0-9a-f]{6}$")  # what writer() names a new run
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 # numpy parses .npy headers with ast.literal_eval, and CPython 3.11's compile() is not safe when
 # threads call it at once ("AST constructor recursion depth mismatch", seen under Flask's threaded
@@ -212,6 +214,7 @@ class RunStore:
         finally:
             if tmp.exists():
                 shutil.rmtree(tmp, ignore_errors=True)
+                self._forget_results(run_id)  # results cached for a run that never landed
 
     def save(self, kind: str, *, dataset: str, config: Mapping[str, Any], seed: int | None,
              metrics: Mapping[str, Any] | None = None,
@@ -264,17 +267,29 @@ class RunStore:
         os.rename(path, trash)  # disappears atomically, then is removed
         shutil.rmtree(trash, ignore_errors=True)
 
+    def _forget_results(self, run_id: str) -> None:
+        shutil.rmtree(self.root / CACHE / run_id, ignore_errors=True)
+
     def cleanup(self) -> int:
-        """Remove temporary folders left by writers that died; returns how many."""
+        """Remove what writers that died left behind: their temporary folders and the results
+        cached for runs that never landed (a process killed mid-study). Returns how many."""
         removed = 0
+        writing = set()
         for entry in self.root.glob(".tmp-*"):
-            pid = entry.name.rsplit("-", 1)[-1]
+            run_id, _, pid = entry.name[len(".tmp-"):].rpartition("-")
             if pid.isdigit() and _alive(int(pid)):
+                writing.add(run_id)
                 continue
             shutil.rmtree(entry, ignore_errors=True)
             removed += 1
         for entry in self.root.glob(".trash-*"):
             shutil.rmtree(entry, ignore_errors=True)
+        cache = self.root / CACHE
+        if cache.is_dir():
+            for group in cache.iterdir():
+                if _RUN_ID.match(group.name) and group.name not in writing and not (self.root / group.name).is_dir():
+                    shutil.rmtree(group, ignore_errors=True)
+                    removed += 1
         return removed
 
 

@@ -141,3 +141,26 @@ def test_result_cache_keys_and_roundtrip(tmp_path):
     assert second[1]["seconds"] == 0.5
     cache.forget("r1")
     assert cache.get(key) is None
+
+
+def test_results_cached_for_a_run_that_never_landed_are_removed(tmp_path):
+    """A study that fails (or is cancelled) after caching results leaves no cache debris, and
+    cleanup removes what a killed writer left; a dataset's or a landed run's results stay."""
+    from models.cache import ResultCache
+
+    store = RunStore(tmp_path / "runs")
+    cache = ResultCache(store.root / ".cache")
+    with pytest.raises(ValueError):
+        with store.writer("demo", dataset="digits", config={}, seed=0) as w:
+            cache.put({"run": w.id, "layer": 1}, {"x": np.zeros(3)})
+            assert (store.root / ".cache" / w.id).is_dir()
+            raise ValueError("cancelled mid-study")
+    assert not (store.root / ".cache" / w.id).exists()
+
+    landed = store.save("demo", dataset="digits", config={}, seed=0)
+    cache.put({"run": landed, "layer": 1}, {"x": np.zeros(3)})
+    cache.put({"dataset": "digits", "method": "pca"}, {"x": np.zeros(3)})
+    killed = "demo-20260101-000000-abcdef"   # a writer SIGKILLed: its results, no run, no live writer
+    cache.put({"run": killed, "layer": 1}, {"x": np.zeros(3)})
+    store.cleanup()
+    assert sorted(p.name for p in (store.root / ".cache").iterdir()) == sorted([landed, "digits"])

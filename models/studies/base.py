@@ -194,8 +194,10 @@ def command_line(face: str) -> Callable[[list[str] | None], int]:
         except ValueError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2
-        return finish(lambda progress: study.run(config, store=RunStore(args.store_dir), data_dir=args.data_dir,
-                                                 progress=progress), study.summary)
+        store = RunStore(args.store_dir)
+        store.cleanup()  # what an earlier, killed command line left behind
+        return finish(lambda progress: study.run(config, store=store, data_dir=args.data_dir, progress=progress),
+                      study.summary)
 
     return main
 

@@ -1,0 +1,122 @@
+"""The job panel: this tab's current job (bar, message, Cancel) and the list of recent jobs.
+
+Everything here is drawn from the job records (:mod:`.job_records`), polled once a second
+while a job runs: a reload or a second tab shows running jobs with live progress and a Cancel
+each; a job whose process died shows as interrupted. The bar follows the newest running job
+of this tab (its session id lives in the browser's sessionStorage, so it survives a reload).
+"""
+from __future__ import annotations
+
+import time
+import uuid
+
+import dash
+import dash_bootstrap_components as dbc
+from dash import ALL, Input, Output, State, ctx, dcc, html, no_update
+
+from .job_records import JobRecord
+
+ACTIVE_POLL_MS = 1000
+IDLE_POLL_MS = 4000
+STATUS_COLOUR = {"running": "primary", "cancelling": "warning", "done": "success", "failed": "danger",
+                 "cancelled": "secondary", "interrupted": "warning"}
+
+
+def job_panel() -> dbc.Card:
+    """The left panel's "Jobs" card (ids ``job-*``, which tests and views rely on)."""
+    return dbc.Card([
+        dbc.CardHeader("Jobs", className="panel-title"),
+        dbc.CardBody([
+            dbc.Progress(id="job-progress", value=0, label="", striped=True, animated=False, className="mb-2",
+                         style={"height": "18px"}),
+            html.Div(id="job-message", className="job-message small text-muted mb-2"),
+            html.Div(id="job-result", className="small mb-2"),
+            dbc.Button("Cancel", id="job-cancel", color="danger", outline=True, size="sm", disabled=True,
+                       title="Stop this tab's running jobs (nothing half-written is kept)"),
+            html.Div(id="job-list", className="job-list small mt-2"),
+            html.Div(id="job-workers", className="small text-warning mt-1"),
+        ]),
+        # one id per browser tab; sessionStorage keeps it through a reload (a new tab gets a new one)
+        dcc.Store(id="session-id", storage_type="session", data=uuid.uuid4().hex),
+        dcc.Interval(id="job-poll", interval=IDLE_POLL_MS),
+    ], className="panel mb-2", id="job-panel")
+
+
+def _age(seconds: float) -> str:
+    seconds = max(0.0, seconds)
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    return f"{seconds / 60:.0f} min" if seconds < 5400 else f"{seconds / 3600:.1f} h"
+
+
+def job_row(job: JobRecord, session: str | None, now: float) -> html.Div:
+    """One job: title, status (with this tab's marked), progress or outcome, Cancel or the run."""
+    mine = job.owner == session
+    badge = dbc.Badge(job.status, color=STATUS_COLOUR.get(job.status, "secondary"), className="me-1")
+    head = html.Div([badge, html.Span(job.title, className="fw-semibold"),
+                     html.Span(" · this tab" if mine else "", className="text-muted")])
+    children = [head]
+    if job.active:
+        pct = int(round(100 * job.progress))
+        children.append(dbc.Progress(value=pct, label=f"{pct}%", className="my-1", style={"height": "12px"}))
+        children.append(html.Div([
+            html.Span(f"{job.message or 'starting'} · {_age(now - job.created)}", className="text-muted me-2"),
+            dbc.Button("Cancel", id={"type": "job-row-cancel", "job": job.id}, size="sm", color="danger",
+                       outline=True, className="py-0 px-1", disabled=job.status == "cancelling"),
+        ]))
+    else:
+        tail = [html.Span(f"{job.message} · {_age(now - (job.ended or job.created))} ago", className="text-muted")]
+        if job.run_id:
+            tail.append(dbc.Button("open run", id={"type": "job-row-open", "run": job.run_id}, size="sm",
+                                   color="link", className="py-0 px-1"))
+        children.append(html.Div(tail))
+    return html.Div(children, className="job-row" + (" job-row-mine" if mine else ""),
+                    id=f"job-row-{job.id}", **{"data-status": job.status})
+
+
+def panel_state(jobs: list[JobRecord], session: str | None, now: float) -> tuple:
+    """(bar value, bar label, message, Cancel disabled, list rows, poll interval) for this tab."""
+    mine = [j for j in jobs if j.owner == session]
+    active_mine = [j for j in mine if j.active]
+    rows = [job_row(j, session, now) for j in jobs]
+    interval = ACTIVE_POLL_MS if any(j.active for j in jobs) else IDLE_POLL_MS
+    if active_mine:
+        job = active_mine[0]
+        pct = int(round(100 * job.progress))
+        return pct, f"{pct}%", f"{job.title}: {job.message}" if job.message else job.title, False, rows, interval
+    message = mine[0].message if mine else ""
+    return 0, "", message, True, rows, interval
+
+
+def register(app: dash.Dash, records) -> None:
+    """The panel's callbacks; ``records`` is the app's :class:`JobRecords`."""
+
+    @app.callback(Output("job-progress", "value"), Output("job-progress", "label"),
+                  Output("job-message", "children"), Output("job-cancel", "disabled"),
+                  Output("job-list", "children"), Output("job-poll", "interval"),
+                  Input("job-poll", "n_intervals"), Input("session-id", "data"),
+                  Input("job-result", "children"))
+    def poll(_n, session, _result):
+        records.reap()
+        return panel_state(records.recent(limit=8), session, time.time())
+
+    @app.callback(Output("job-poll", "n_intervals"), Input("job-cancel", "n_clicks"),
+                  Input({"type": "job-row-cancel", "job": ALL}, "n_clicks"), State("session-id", "data"),
+                  State("job-poll", "n_intervals"), prevent_initial_call=True)
+    def cancel(_all, _rows, session, n):
+        if ctx.triggered_id == "job-cancel":
+            targets = [j.id for j in records.recent(limit=50) if j.active and j.owner == session]
+        elif isinstance(ctx.triggered_id, dict) and ctx.triggered[0]["value"]:
+            targets = [ctx.triggered_id["job"]]
+        else:
+            return no_update
+        for job_id in targets:
+            records.request_cancel(job_id)
+        return (n or 0) + 1  # redraw the panel now
+
+    @app.callback(Output("run-picker", "value", allow_duplicate=True),
+                  Input({"type": "job-row-open", "run": ALL}, "n_clicks"), prevent_initial_call=True)
+    def open_run(clicks):
+        if not any(clicks or []) or not isinstance(ctx.triggered_id, dict):
+            return no_update
+        return ctx.triggered_id["run"]

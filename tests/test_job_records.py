@@ -1,0 +1,102 @@
+"""Job records: the truth the job panel reads — lifecycle, cancel requests, dead processes reaped."""
+from __future__ import annotations
+
+import multiprocessing
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+
+from dashboard import job_records
+from dashboard.job_records import Heartbeat, JobRecords
+from dashboard.job_panel import panel_state
+
+
+@pytest.fixture
+def records(tmp_path) -> JobRecords:
+    return JobRecords(tmp_path / ".jobs.sqlite")
+
+
+def test_a_job_runs_reports_and_ends_with_its_run(records):
+    job = records.start("layers.train", "hardness study", "tab-a", {"values": [1, "digits"]})
+    assert records.get(job).status == "running" and records.get(job).pid == os.getpid()
+    assert records.report(job, 0.4, "training") is False
+    rec = records.get(job)
+    assert rec.progress == pytest.approx(0.4) and rec.message == "training" and rec.active
+    records.finish(job, "done", "trained", run_id="hardness-20260101-000000-abcdef")
+    rec = records.get(job)
+    assert (rec.status, rec.progress, rec.run_id, rec.active) == ("done", 1.0, "hardness-20260101-000000-abcdef", False)
+    records.finish(job, "failed", "late")  # an ended job stays as it ended
+    assert records.get(job).status == "done"
+    with pytest.raises(ValueError, match="status must be one of"):
+        records.finish(job, "exploded")
+
+
+def test_cancel_is_a_request_the_next_report_sees(records):
+    job = records.start("k", "t", "tab-a")
+    assert records.request_cancel(job) is True
+    assert records.get(job).status == "cancelling"
+    assert records.report(job, 0.5, "still going") is True
+    records.finish(job, "cancelled", "cancelled")
+    assert records.get(job).status == "cancelled"
+    assert records.request_cancel(job) is False  # nothing to cancel any more
+
+
+def _sleeper():
+    time.sleep(60)
+
+
+def test_a_job_whose_process_died_is_interrupted_and_one_alive_is_left(records):
+    proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        alive = records.start("k", "alive", "tab-a", pid=proc.pid)
+        dead_proc = subprocess.Popen([sys.executable, "-c", "pass"])
+        dead_proc.wait()
+        dead = records.start("k", "dead", "tab-b", pid=dead_proc.pid)
+        assert records.reap() == [dead]
+        assert records.get(dead).status == "interrupted" and "interrupted" in records.get(dead).message
+        assert records.get(alive).status == "running"
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def test_a_job_that_ignores_cancel_is_killed_and_marked_cancelled(records, monkeypatch):
+    proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        job = records.start("k", "stubborn", "tab-a", pid=proc.pid)
+        records.request_cancel(job)
+        assert records.reap() == []  # still within its grace period
+        assert records.reap(now=time.time() + job_records.KILL_AFTER + 1) == [job]
+        assert proc.wait(timeout=10) != 0
+        assert records.get(job).status == "cancelled"
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+
+
+def test_heartbeat_keeps_the_record_alive_and_sees_a_cancel(records):
+    job = records.start("k", "t", "tab-a")
+    before = records.get(job).heartbeat
+    with Heartbeat(records, job, every=0.05) as beat:
+        time.sleep(0.2)
+        assert records.get(job).heartbeat > before
+        records.request_cancel(job)
+        assert beat.cancelled.wait(2.0)
+
+
+def test_panel_follows_this_tabs_running_job_and_lists_every_tab(records):
+    mine = records.start("k", "train A", "tab-a")
+    records.report(mine, 0.25, "epoch 3")
+    other = records.start("k", "train B", "tab-b")
+    value, label, message, cancel_disabled, rows, interval = panel_state(records.recent(), "tab-a", time.time())
+    assert (value, label, cancel_disabled) == (25, "25%", False) and "epoch 3" in message
+    assert len(rows) == 2 and interval == 1000
+    value, _, _, cancel_disabled, _, _ = panel_state(records.recent(), "tab-c", time.time())
+    assert (value, cancel_disabled) == (0, True)  # a tab with no job of its own: bar at rest
+    records.finish(mine, "cancelled", "train A: cancelled")
+    records.finish(other, "done", "train B: done")
+    value, _, message, cancel_disabled, _, interval = panel_state(records.recent(), "tab-a", time.time())
+    assert (value, message, cancel_disabled, interval) == (0, "train A: cancelled", True, 4000)
