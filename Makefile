@@ -4,12 +4,12 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test install install-dev chromium bench clean
+.PHONY: run test install install-dev chromium redis bench clean
 
 run: install
 	$(PY) app.py $(ARGS)
 
-test: install-dev chromium
+test: install-dev chromium redis
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 install: $(VENV)/.installed
@@ -30,6 +30,10 @@ $(VENV)/.installed-dev: requirements-dev.txt $(VENV)/.installed
 # Debian's Chromium for the browser tests (Playwright drives it; it never downloads a browser).
 chromium:
 	@command -v chromium >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium >/dev/null; }
+
+# Debian's redis-server for the Celery + Redis job tests (each test starts its own on 127.0.0.1).
+redis:
+	@command -v redis-server >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq redis-server >/dev/null; }
 
 bench: install-dev
 	for b in bench/*.py; do [ "$$(basename $$b)" = __init__.py ] || $(PY) -m bench.$$(basename $$b .py); done

@@ -44,7 +44,9 @@ def create_app(config: AppConfig | None = None) -> dash.Dash:
     app.server.config["LAYERSCOPE"] = config  # what jobs.job reads to find the job records
     app.layout = lambda: shell(config, views)  # a function: options are re-read on each page load
     _register_shell(app, config)
-    job_panel.register(app, records_of(app))
+    manager = app._background_manager
+    workers = job_panel.celery_workers(manager.handle) if isinstance(manager, dash.CeleryManager) else None
+    job_panel.register(app, records_of(app), workers)
     for view in views:
         view.register_callbacks(app, config)
     return app

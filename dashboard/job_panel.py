@@ -16,7 +16,7 @@ from dash import ALL, Input, Output, State, ctx, dcc, html, no_update
 
 from .job_records import JobRecord
 
-ACTIVE_POLL_MS = 1000
+ACTIVE_POLL_MS = 500
 IDLE_POLL_MS = 4000
 STATUS_COLOUR = {"running": "primary", "cancelling": "warning", "done": "success", "failed": "danger",
                  "cancelled": "secondary", "interrupted": "warning"}
@@ -75,7 +75,7 @@ def job_row(job: JobRecord, session: str | None, now: float) -> html.Div:
 
 
 def panel_state(jobs: list[JobRecord], session: str | None, now: float) -> tuple:
-    """(bar value, bar label, message, Cancel disabled, list rows, poll interval) for this tab."""
+    """(bar value, bar label, message, Cancel disabled, list rows, poll interval, bar animated) for this tab."""
     mine = [j for j in jobs if j.owner == session]
     active_mine = [j for j in mine if j.active]
     rows = [job_row(j, session, now) for j in jobs]
@@ -83,22 +83,43 @@ def panel_state(jobs: list[JobRecord], session: str | None, now: float) -> tuple
     if active_mine:
         job = active_mine[0]
         pct = int(round(100 * job.progress))
-        return pct, f"{pct}%", f"{job.title}: {job.message}" if job.message else job.title, False, rows, interval
+        return pct, f"{pct}%", job.message or job.title, False, rows, interval, True
     message = mine[0].message if mine else ""
-    return 0, "", message, True, rows, interval
+    return 0, "", message, True, rows, interval, False
 
 
-def register(app: dash.Dash, records) -> None:
-    """The panel's callbacks; ``records`` is the app's :class:`JobRecords`."""
+def celery_workers(celery_app, every: float = 10.0):
+    """A function saying, at most every ``every`` seconds, whether any Celery worker answers."""
+    last = {"time": -every, "text": ""}
+
+    def status() -> str:
+        if time.monotonic() - last["time"] >= every:
+            try:
+                answered = celery_app.control.ping(timeout=0.5)
+            except Exception as exc:  # broker down
+                answered, last["text"] = None, f"the job queue at REDIS_URL does not answer ({exc})"
+            if answered is not None:
+                last["text"] = "" if answered else ("no worker is running: jobs wait in the queue until one starts "
+                                                    "(celery -A dashboard.worker worker)")
+            last["time"] = time.monotonic()
+        return last["text"]
+
+    return status
+
+
+def register(app: dash.Dash, records, workers=None) -> None:
+    """The panel's callbacks; ``records`` is the app's :class:`JobRecords`; ``workers()`` (Celery
+    only) says when no worker would pick a job up."""
 
     @app.callback(Output("job-progress", "value"), Output("job-progress", "label"),
                   Output("job-message", "children"), Output("job-cancel", "disabled"),
-                  Output("job-list", "children"), Output("job-poll", "interval"),
+                  Output("job-list", "children"), Output("job-poll", "interval"), Output("job-progress", "animated"),
+                  Output("job-workers", "children"),
                   Input("job-poll", "n_intervals"), Input("session-id", "data"),
                   Input("job-result", "children"))
     def poll(_n, session, _result):
         records.reap()
-        return panel_state(records.recent(limit=8), session, time.time())
+        return (*panel_state(records.recent(limit=8), session, time.time()), workers() if workers else "")
 
     @app.callback(Output("job-poll", "n_intervals"), Input("job-cancel", "n_clicks"),
                   Input({"type": "job-row-cancel", "job": ALL}, "n_clicks"), State("session-id", "data"),

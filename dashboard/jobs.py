@@ -32,7 +32,10 @@ def job_options(*buttons: str, extra_running: list | tuple = ()) -> dict[str, An
     The job panel (bar, message, Cancel) is drawn from the job records (see :mod:`.job_panel`),
     not from Dash's progress outputs, so it shows every job of the tab, after a reload too.
     """
+    from .job_panel import ACTIVE_POLL_MS
+
     running = [(Output(b, "disabled"), True, False) for b in buttons]
+    running.append((Output("job-poll", "interval"), ACTIVE_POLL_MS, ACTIVE_POLL_MS))  # the panel follows at once
     running.extend(extra_running)
     return dict(background=True, running=running, prevent_initial_call=True)
 

@@ -30,42 +30,106 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def _stop(proc: subprocess.Popen, timeout: float = 10) -> None:
+    """End a process started with ``start_new_session=True`` and everything it started."""
+    import signal
+
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=timeout)
+    except (ProcessLookupError, subprocess.TimeoutExpired):
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=timeout)
+        except (ProcessLookupError, subprocess.TimeoutExpired):
+            pass
+
+
+def _wait_for_redis(port: int, proc: subprocess.Popen, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1) as s:
+                s.sendall(b"PING\r\n")
+                if s.recv(16).startswith(b"+PONG"):
+                    return
+        except OSError:
+            pass
+        if proc.poll() is not None:
+            break
+        time.sleep(0.1)
+    raise RuntimeError("redis-server did not start")
+
+
+@contextmanager
+def job_backend(tmp: Path, manager: str, env: dict) -> Iterator[dict]:
+    """Environment for the app (and its workers) under ``manager``: ``diskcache`` needs nothing;
+    ``celery`` starts a private ``redis-server`` on 127.0.0.1 and a Celery worker subprocess, and
+    tears both down. Skips when redis-server is not installed (``.ci/run`` installs it)."""
+    if manager == "diskcache":
+        yield {}
+        return
+    import shutil
+
+    server = shutil.which("redis-server")
+    if not server:
+        pytest.skip("no redis-server (apt-get install redis-server)")
+    port = free_port()
+    redis = subprocess.Popen([server, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, start_new_session=True)
+    worker = None
+    try:
+        _wait_for_redis(port, redis)
+        extra = {"REDIS_URL": f"redis://127.0.0.1:{port}/0"}
+        log = open(tmp / "worker.log", "w")
+        worker = subprocess.Popen([sys.executable, "-m", "celery", "-A", "dashboard.worker", "worker",
+                                   "--loglevel=INFO", "--concurrency=2", "--without-gossip", "--without-mingle"],
+                                  cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                                  env={**os.environ, "PYTHONUNBUFFERED": "1", **env, **extra})
+        yield extra
+    finally:
+        if worker is not None:
+            _stop(worker)
+        _stop(redis)
+
+
 @contextmanager
 def running_app(tmp: Path, *, data_dir: Path | None = None, env: dict | None = None,
-                timeout: float = 90.0) -> Iterator[str]:
-    """Start ``python app.py`` on a free port with its own folders; yield its URL."""
+                timeout: float = 90.0, manager: str = "diskcache", proc_out: list | None = None) -> Iterator[str]:
+    """Start ``python app.py`` on a free port with its own folders; yield its URL.
+
+    ``manager="celery"`` runs the jobs on a Celery worker through a private Redis (see
+    :func:`job_backend`); ``proc_out`` receives the app's ``Popen`` (a test may kill it).
+    """
     port = free_port()
     data_dir = data_dir or tmp / "data"
     data_dir.mkdir(parents=True, exist_ok=True)
-    log = open(tmp / "app.log", "w")
-    cmd = [sys.executable, str(ROOT / "app.py"), "--port", str(port), "--data-dir", str(data_dir),
-           "--store-dir", str(tmp / "runs"), "--cache-dir", str(tmp / "cache")]
-    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
-                            env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}, start_new_session=True)
-    url = f"http://127.0.0.1:{port}/"
-    try:
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                urllib.request.urlopen(url, timeout=2).read()
-                break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"app did not start:\n{(tmp / 'app.log').read_text()}")
-                time.sleep(0.3)
-        yield url
-    finally:
-        import signal
-
+    folders = {"LAYERSCOPE_DATA_DIR": str(data_dir), "LAYERSCOPE_STORE_DIR": str(tmp / "runs"),
+               "LAYERSCOPE_CACHE_DIR": str(tmp / "cache")}
+    env = {**folders, **(env or {})}
+    with job_backend(tmp, manager, env) as backend:
+        log = open(tmp / "app.log", "a")
+        cmd = [sys.executable, str(ROOT / "app.py"), "--port", str(port), "--data-dir", str(data_dir),
+               "--store-dir", str(tmp / "runs"), "--cache-dir", str(tmp / "cache")]
+        proc = subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+                                env={**os.environ, "PYTHONUNBUFFERED": "1", **env, **backend}, start_new_session=True)
+        if proc_out is not None:
+            proc_out.append(proc)
+        url = f"http://127.0.0.1:{port}/"
         try:
-            os.killpg(proc.pid, signal.SIGTERM)
-            proc.wait(timeout=10)
-        except (ProcessLookupError, subprocess.TimeoutExpired):
-            try:
-                os.killpg(proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-        log.close()
+            deadline = time.monotonic() + timeout
+            while True:
+                try:
+                    urllib.request.urlopen(url, timeout=2).read()
+                    break
+                except OSError:
+                    if proc.poll() is not None or time.monotonic() > deadline:
+                        raise RuntimeError(f"app did not start:\n{(tmp / 'app.log').read_text()}")
+                    time.sleep(0.3)
+            yield url
+        finally:
+            _stop(proc)
+            log.close()
 
 
 @contextmanager

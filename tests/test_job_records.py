@@ -11,7 +11,7 @@ import pytest
 
 from dashboard import job_records
 from dashboard.job_records import Heartbeat, JobRecords
-from dashboard.job_panel import panel_state
+from dashboard.job_panel import ACTIVE_POLL_MS, IDLE_POLL_MS, panel_state
 
 
 @pytest.fixture
@@ -91,12 +91,13 @@ def test_panel_follows_this_tabs_running_job_and_lists_every_tab(records):
     mine = records.start("k", "train A", "tab-a")
     records.report(mine, 0.25, "epoch 3")
     other = records.start("k", "train B", "tab-b")
-    value, label, message, cancel_disabled, rows, interval = panel_state(records.recent(), "tab-a", time.time())
-    assert (value, label, cancel_disabled) == (25, "25%", False) and "epoch 3" in message
-    assert len(rows) == 2 and interval == 1000
-    value, _, _, cancel_disabled, _, _ = panel_state(records.recent(), "tab-c", time.time())
+    value, label, message, cancel_disabled, rows, interval, animated = panel_state(records.recent(), "tab-a",
+                                                                                   time.time())
+    assert (value, label, cancel_disabled, animated) == (25, "25%", False, True) and "epoch 3" in message
+    assert len(rows) == 2 and interval == ACTIVE_POLL_MS
+    value, _, _, cancel_disabled, _, _, _ = panel_state(records.recent(), "tab-c", time.time())
     assert (value, cancel_disabled) == (0, True)  # a tab with no job of its own: bar at rest
     records.finish(mine, "cancelled", "train A: cancelled")
     records.finish(other, "done", "train B: done")
-    value, _, message, cancel_disabled, _, interval = panel_state(records.recent(), "tab-a", time.time())
-    assert (value, message, cancel_disabled, interval) == (0, "train A: cancelled", True, 4000)
+    value, _, message, cancel_disabled, _, interval, _ = panel_state(records.recent(), "tab-a", time.time())
+    assert (value, message, cancel_disabled, interval) == (0, "train A: cancelled", True, IDLE_POLL_MS)
