@@ -72,6 +72,13 @@ def _register_shell(app: dash.Dash, config: AppConfig) -> None:
                   Input("dataset-picker", "value"), Input("store-version", "data"), State("run-picker", "value"))
     def run_options(name, _version, current):
         runs = config.store.list(dataset=name)
+        if current and current not in {r.id for r in runs}:
+            try:  # a run just made from another source (an arrays file, a model) stays picked
+                picked = state.run(config, current)
+                if ctx.triggered_id == "store-version":
+                    runs = [picked, *runs]
+            except StoreError:
+                pass
         options = [{"label": state.run_label(r), "value": r.id} for r in runs]
         ids = {r.id for r in runs}
         return options, (current if current in ids else (runs[0].id if runs else None))

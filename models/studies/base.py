@@ -182,8 +182,9 @@ def command_line(face: str) -> Callable[[list[str] | None], int]:
         from models.studies.cli import finish
 
         study = importlib.import_module(face)
+        name = study.__spec__.name if face == "__main__" and study.__spec__ else face  # run as -m
         doc = (study.__doc__ or study.TITLE).strip().splitlines()[0]
-        parser = argparse.ArgumentParser(prog=f"python -m {face}", description=doc,
+        parser = argparse.ArgumentParser(prog=f"python -m {name}", description=doc,
                                          formatter_class=argparse.ArgumentDefaultsHelpFormatter)
         study.Config.add_arguments(parser)
         parser.add_argument("--data-dir", default="data", help="folder holding the datasets' files")
