@@ -27,13 +27,10 @@ def dataset(config: AppConfig, name: str | None, split: str = "train") -> datase
 def dataset_options(config: AppConfig) -> list[dict]:
     """Options for the dataset picker: built-ins (missing ones disabled) and the person's own files."""
     options = []
-    discover = getattr(datasets, "discover", lambda _d: [])
-    present = getattr(datasets, "is_present", lambda n, _d: n == "digits")
     for name in datasets.available():
-        ok = present(name, Path(config.data_dir))
+        ok = datasets.is_present(name, config.data_dir)
         options.append({"label": name if ok else f"{name} (files missing)", "value": name, "disabled": not ok})
-    for name in discover(Path(config.data_dir)):
-        options.append({"label": name, "value": name})
+    options += [{"label": name, "value": name} for name in datasets.discover(config.data_dir)]
     return options
 
 

@@ -5,6 +5,7 @@ All data is made by the tests in temporary folders; downloads go to a local
 """
 from __future__ import annotations
 
+import dataclasses
 import functools
 import gzip
 import hashlib
@@ -198,7 +199,7 @@ def test_idx_datasets_gzipped_and_plain(data_dir, name, gzipped):
 
 def test_class_names_of_idx_datasets():
     assert ds.describe("fashion-mnist").loader.__doc__
-    names = {n: ds._IDX_CLASSES[n] for n in ("mnist", "fashion-mnist", "kmnist")}
+    names = {n: ds.idx.CLASSES[n] for n in ("mnist", "fashion-mnist", "kmnist")}
     assert names["mnist"] == list("0123456789")
     assert names["fashion-mnist"][0] == "T-shirt/top" and names["fashion-mnist"][9] == "Ankle boot"
     assert names["kmnist"][0].startswith("o") and len(names["kmnist"]) == 10
@@ -512,6 +513,22 @@ def test_discover_and_is_present(data_dir):
         assert load(name, data_dir=data_dir).n > 0
 
 
+
+def test_discover_finds_arrays_in_sub_folders_only_once_each(data_dir):
+    """The one search the picker and the Explore tab share: arrays files below the top too, never
+    a sidecar, never inside a built-in's folder, hidden ones skipped, capped by ``limit``."""
+    for sub in ("runs/a", ".hidden", "mnist"):
+        (data_dir / sub).mkdir(parents=True)
+    write_npz(data_dir / "runs" / "a" / "emb.npz")
+    np.save(data_dir / "runs" / "vec.npy", np.ones((4, 2)))
+    np.save(data_dir / "runs" / "vec_labels.npy", np.arange(4) % 2)
+    write_npz(data_dir / ".hidden" / "x.npz")
+    write_npz(data_dir / "mnist" / "inside.npz")
+    write_npz(data_dir / "top.npz")
+    assert discover(data_dir) == ["arrays:runs/a/emb.npz", "arrays:runs/vec.npy", "arrays:top.npz"]
+    assert discover(data_dir, limit=2) == ["arrays:runs/a/emb.npz", "arrays:runs/vec.npy"]
+    assert load("arrays:runs/a/emb.npz", data_dir=data_dir).n > 0
+
 # -- download against a local server ------------------------------------------------
 @pytest.fixture
 def mirror(tmp_path, monkeypatch):
@@ -570,9 +587,9 @@ def test_download_server_404(data_dir, mirror):
 
 def test_download_only_idx_datasets_and_table_is_complete(data_dir):
     raises(("cannot download 'svhn'", "mnist, fashion-mnist, kmnist", "train_32x32.mat"), download, "svhn", data_dir)
-    for name, (url, table) in ds._DOWNLOADS.items():
+    for name, (url, table) in ((n, ds.describe(n).download) for n in ds.downloadable()):
         assert url.startswith("http") and sorted(table) == sorted(f"{b}.gz" for s in ("train", "test")
-                                                                      for b in ds._IDX_FILES[s])
+                                                                      for b in ds.idx.FILES[s])
         for size, sha, md5 in table.values():
             assert size > 0 and len(sha) == 64 and len(md5) == 32 and int(sha, 16) >= 0 and int(md5, 16) >= 0
 
@@ -598,7 +615,8 @@ def test_cli_errors_exit_2_without_traceback(data_dir, capsys):
 def test_cli_download_draws_progress(data_dir, mirror, monkeypatch, capsys):
     root, url = mirror
     sums = _served_mnist(root)
-    monkeypatch.setitem(ds._DOWNLOADS, "mnist", (url, {f: (None, h, None) for f, h in sums.items()}))
+    spec = ds.Download(url, {f: (None, h, None) for f, h in sums.items()})
+    monkeypatch.setitem(ds.registry.REGISTRY, "mnist", dataclasses.replace(ds.describe("mnist"), download=spec))
     assert ds.main(["--data-dir", str(data_dir), "--download", "mnist"]) == 0
     captured = capsys.readouterr()
     assert "100.0%" in captured.err and str(data_dir / "mnist" / "train-images-idx3-ubyte.gz") in captured.out

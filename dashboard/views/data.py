@@ -3,6 +3,7 @@ image), a gallery of examples per class, and downloads of the standard datasets.
 from __future__ import annotations
 
 import os
+from typing import Sequence
 
 import dash
 import dash_bootstrap_components as dbc
@@ -13,16 +14,16 @@ from models import datasets
 from models.progress import Progress
 from models.projections import project
 
-from .. import figures, images, state
+from .. import cards, figures, images, state
 from ..config import AppConfig
-from ..jobs import describe_error, job_options, reporter
+from ..jobs import Done, job
 
 TAB_ID = "data"
 LABEL = "Data"
-DOWNLOADABLE = ("mnist", "fashion-mnist", "kmnist")
 
 
 def layout(config: AppConfig):
+    downloadable = datasets.downloadable()
     return dbc.Row([
         dbc.Col([
             dcc.Graph(id="data-scatter", figure=figures.empty_figure("loading…"), clear_on_unhover=True,
@@ -36,8 +37,8 @@ def layout(config: AppConfig):
             html.Hr(),
             html.Div("Get a standard dataset", className="panel-title mb-1"),
             dbc.InputGroup([
-                dbc.Select(id="data-download-name", options=[{"label": n, "value": n} for n in DOWNLOADABLE],
-                           value=DOWNLOADABLE[0]),
+                dbc.Select(id="data-download-name", options=[{"label": n, "value": n} for n in downloadable],
+                           value=downloadable[0]),
                 dbc.Button("Download", id="data-download-button", color="primary", outline=True),
             ], size="sm"),
             html.Div(f"Files are checked by SHA-256 and saved under {config.data_dir}.",
@@ -60,28 +61,22 @@ def pca_result(config: AppConfig, name: str) -> tuple[np.ndarray, dict]:
 
 
 def register_callbacks(app: dash.Dash, config: AppConfig) -> None:
-    opts = job_options("data-download-button")
-    opts["prevent_initial_call"] = False
-
-    @app.callback(Output("data-scatter", "figure"), Output("data-gallery", "src"), Output("data-status", "children"),
-                  Input("dataset-picker", "value"), **opts)
-    def show_dataset(set_progress, name):
-        progress = reporter(set_progress, f"PCA of {name}")
-        try:
-            progress(Progress(0.1, 1.0, "loading"))
-            ds = state.dataset(config, name)
-            progress(Progress(0.4, 1.0, "projecting"))
-            coords, meta = pca_result(config, name)
-        except Exception as exc:  # shown to the person, never a silent traceback
-            msg = describe_error(exc)
-            return figures.empty_figure(msg), None, msg
+    @job(app, trigger=Input("dataset-picker", "value"), initial=True, title=lambda name: f"PCA of {name}",
+         outputs=[Output("data-scatter", "figure"), Output("data-gallery", "src"), Output("data-status", "children")],
+         states=[State("dataset-picker", "value")], buttons=["data-download-button"],
+         failed=lambda message: (figures.empty_figure(message), None, message))
+    def show_dataset(progress, name):
+        progress(Progress(0.1, 1.0, "loading"))
+        ds = state.dataset(config, name)
+        progress(Progress(0.4, 1.0, "projecting"))
+        coords, meta = pca_result(config, name)
         ratio = meta.get("explained_variance_ratio", [0, 0])
         fig = figures.label_scatter(coords, ds.labels, ds.class_names, title=f"{name}: PCA of {ds.n:,} samples",
                                     axis_titles=(f"PC1 ({100 * ratio[0]:.0f}%)", f"PC2 ({100 * ratio[1]:.0f}%)"),
                                     uirevision=f"data-{name}")
         gallery = class_gallery(ds) if ds.images is not None else None
         status = f"PCA in {meta.get('seconds', 0):.2f} s · hover a point to see its image"
-        return fig, gallery, status
+        return Done(values=(fig, gallery, status))
 
     @app.callback(Output("data-tooltip", "show"), Output("data-tooltip", "bbox"), Output("data-tooltip", "children"),
                   Input("data-scatter", "hoverData"), State("dataset-picker", "value"))
@@ -91,30 +86,28 @@ def register_callbacks(app: dash.Dash, config: AppConfig) -> None:
         point = hover_data["points"][0]
         idx = int(point.get("customdata", point.get("pointNumber", 0)))
         ds = state.dataset(config, name)
-        return True, point["bbox"], sample_card(ds, idx, key=(name, "train"))
+        return True, point["bbox"], dataset_card(ds, idx, key=(name, "train"))
 
-    @app.callback(Output("dataset-picker", "options"), Output("job-result", "children", allow_duplicate=True),
-                  Input("data-download-button", "n_clicks"), State("data-download-name", "value"),
-                  **job_options("data-download-button"))
-    def download(set_progress, _n, name):
+    @job(app, trigger="data-download-button", states=[State("data-download-name", "value")],
+         outputs=[Output("dataset-picker", "options")], title=lambda name: f"download {name}")
+    def download(progress, name):
         mirror = os.environ.get("LAYERSCOPE_MIRROR")  # e.g. a local copy of the canonical files: <mirror>/<name>/<file>
-        try:
-            paths = datasets.download(name, config.data_dir, progress=reporter(set_progress, f"download {name}"),
-                                      base_url=f"{mirror.rstrip('/')}/{name}/" if mirror else None)
-        except Exception as exc:
-            return no_update, dbc.Alert(describe_error(exc), color="danger", className="p-2 mb-0")
-        return state.dataset_options(config), f"downloaded {len(paths)} files of {name}"
+        paths = datasets.download(name, config.data_dir, progress=progress,
+                                  base_url=f"{mirror.rstrip('/')}/{name}/" if mirror else None)
+        return Done(message=f"downloaded {len(paths)} files of {name}", values=(state.dataset_options(config),))
 
 
-def sample_card(ds: datasets.Dataset, idx: int, key: tuple, extra: list[str] | None = None) -> html.Div:
-    """What a tooltip shows for one sample: its image (if any), class and index."""
-    lines = [f"#{int(ds.index[idx]) if ds.index is not None else idx} · class {ds.class_names[int(ds.labels[idx])]}"]
-    lines += extra or []
-    children = []
-    if ds.images is not None:
-        children.append(html.Img(src=images.thumbnail((*key, idx), ds.images[idx], size=96), className="tooltip-img"))
-    children += [html.Div(line, className="tooltip-line") for line in lines]
-    return html.Div(children, className="tooltip-card")
+def dataset_card(ds: datasets.Dataset, idx: int, key: tuple, extra: Sequence[str] = ()) -> html.Div:
+    """The shared tooltip card for sample ``idx`` of ``ds``: its image (if any), index and class."""
+    index = int(ds.index[idx]) if ds.index is not None else idx
+    lines = [f"#{index} · class {ds.class_names[int(ds.labels[idx])]}", *extra]
+    image = ds.images[idx] if ds.images is not None else None
+    return cards.sample_card(image, lines, key=(*key, idx))
+
+
+# TEMPORARY: views/latent.py imports this name until its rewrite (issue 14, another branch) calls
+# dataset_card or cards.sample_card itself; delete it then.
+sample_card = dataset_card
 
 
 def class_gallery(ds: datasets.Dataset, per_class: int = 8) -> str:

@@ -1,0 +1,306 @@
+"""Vectors a person brings: ``.npz``, ``.npy`` (plus a labels file beside it), parquet or CSV.
+
+Labels may be class ids or class names; optional columns add predictions, scores, image paths
+(their images are loaded for thumbnails) and a split. Pickle is refused everywhere.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import zipfile
+import zlib
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from .dataset import Dataset, DatasetError
+from .images import image_paths_to_images
+from .registry import UserKind, register_kind
+
+ARRAY_SUFFIXES = (".npz", ".npy", ".parquet", ".csv")
+
+
+def _encode_labels(values: np.ndarray, class_names: list[str] | None, where: Path,
+                   what: str = "labels") -> tuple[np.ndarray, list[str]]:
+    """Labels as class ids 0..C-1 plus the class names.
+
+    Integers are class ids (names default to ``"0".."C-1"``); strings are class names,
+    mapped to ids in sorted order unless ``class_names`` fixes the order.
+    """
+    values = np.asarray(values)
+    if values.ndim != 1:
+        raise DatasetError(f"{where}: {what} must be one value per sample (1-D), got shape {values.shape}")
+    if values.dtype == object:
+        values = _object_labels(values, where, what)
+    kind = values.dtype.kind
+    if kind == "b":
+        values = values.astype(np.int64)
+        kind = "i"
+    if kind == "f":
+        bad = ~np.isfinite(values) | (values != np.round(values))
+        if bad.any():
+            row = int(np.flatnonzero(bad)[0])
+            raise DatasetError(f"{where}: {what} must be whole numbers or class names; "
+                               f"found {values[row]!r} at row {row}")
+        values, kind = values.astype(np.int64), "i"
+    if kind in "iu":
+        ids = values.astype(np.int64)
+        if ids.size and ids.min() < 0:
+            raise DatasetError(f"{where}: {what} must be non-negative class ids, found {int(ids.min())}")
+        top = int(ids.max()) + 1 if ids.size else 0
+        names = list(class_names) if class_names is not None else [str(i) for i in range(top)]
+        return ids, names
+    if kind in "US":
+        strings = values.astype(str)
+        names = list(class_names) if class_names is not None else sorted(set(strings.tolist()))
+        lookup = {n: i for i, n in enumerate(names)}
+        unknown = [s for s in strings.tolist() if s not in lookup]
+        if unknown:
+            raise DatasetError(f"{where}: {what} {unknown[0]!r} is not one of the class names {names}")
+        return np.array([lookup[s] for s in strings.tolist()], dtype=np.int64), names
+    raise DatasetError(f"{where}: {what} must be integers or class names, got dtype {values.dtype}")
+
+
+def _object_labels(values: np.ndarray, where: Path, what: str) -> np.ndarray:
+    """An object column (pandas) as a str or int array; a missing entry is an error naming its row."""
+    for row, v in enumerate(values.tolist()):
+        if v is None or (isinstance(v, float) and not np.isfinite(v)):
+            raise DatasetError(f"{where}: {what} missing at row {row}; every sample needs a value")
+    if all(isinstance(v, str) for v in values.tolist()):
+        return values.astype(str)
+    if all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in values.tolist()):
+        return values.astype(np.int64)
+    return values.astype(str)
+
+
+def _npz_get(npz, key: str, path: Path) -> np.ndarray:
+    try:
+        return npz[key]
+    except ValueError as exc:  # object arrays need pickle, which is refused
+        raise DatasetError(f"{path}: key {key!r} holds Python objects ({exc}); "
+                           "save plain numeric or string arrays (pickle is refused for safety)") from None
+    except (zipfile.BadZipFile, OSError, EOFError, zlib.error) as exc:
+        raise DatasetError(f"{path}: corrupt .npz: key {key!r} cannot be read ({exc})") from None
+
+
+def _first_key(keys: Sequence[str], choices: Sequence[str]) -> str | None:
+    return next((k for k in choices if k in keys), None)
+
+
+def _read_npz(path: Path) -> dict:
+    if not zipfile.is_zipfile(path):
+        raise DatasetError(f"{path}: corrupt .npz: not a zip archive (an .npz is written by numpy.savez); "
+                           "save it again")
+    try:
+        npz = np.load(path, allow_pickle=False)
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError, zlib.error) as exc:
+        raise DatasetError(f"{path}: corrupt .npz ({exc}); save it again") from None
+    with npz:
+        keys = list(npz.files)
+        fkey = _first_key(keys, ("features", "X", "embeddings"))
+        lkey = _first_key(keys, ("labels", "y"))
+        if fkey is None or lkey is None:
+            raise DatasetError(f"{path}: expected arrays 'features' (or 'X'/'embeddings') and 'labels' (or 'y'), "
+                               f"found {keys}")
+        cols = {"features": _npz_get(npz, fkey, path), "labels": _npz_get(npz, lkey, path)}
+        for key in ("images", "predictions", "scores", "image_paths", "class_names", "split"):
+            if key in keys:
+                cols[key] = _npz_get(npz, key, path)
+    if "class_names" in cols:
+        cols["class_names"] = [str(c) for c in np.asarray(cols["class_names"]).reshape(-1).tolist()]
+    return cols
+
+
+def _labels_sidecar(path: Path) -> Path | None:
+    for candidate in (path.with_name(f"{path.stem}.labels.npy"), path.with_name(f"{path.stem}_labels.npy")):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _load_npy(path: Path) -> np.ndarray:
+    try:
+        return np.load(path, allow_pickle=False)
+    except ValueError as exc:
+        raise DatasetError(f"{path}: cannot read as a plain .npy array ({exc}); "
+                           "save numeric arrays with numpy.save (pickle is refused for safety)") from None
+    except (OSError, EOFError) as exc:
+        raise DatasetError(f"{path}: corrupt .npy ({exc}); save it again") from None
+
+
+def _read_npy(path: Path) -> dict:
+    sidecar = _labels_sidecar(path)
+    if sidecar is None:
+        raise DatasetError(f"{path}: no labels file next to it; expected {path.stem}.labels.npy "
+                           f"or {path.stem}_labels.npy in {path.parent}")
+    return {"features": _load_npy(path), "labels": _load_npy(sidecar)}
+
+
+_FEATURE_COLUMN = re.compile(r"^f(\d+)$")
+_SCORE_COLUMN = re.compile(r"^score_?(\d+)$")
+_TABLE_RESERVED = ("label", "prediction", "image_path", "split")
+
+
+def _holds_lists(column) -> bool:
+    values = column.dropna()
+    if values.empty:
+        return False
+    first = values.iloc[0]
+    return isinstance(first, (list, tuple, np.ndarray)) or (isinstance(first, str) and first.lstrip().startswith("["))
+
+
+def _list_column(column, path: Path) -> np.ndarray:
+    """A column of lists (parquet) or JSON list text (CSV) as an N×D float array."""
+    rows = []
+    for row, v in enumerate(column.tolist()):
+        if isinstance(v, str):
+            try:
+                v = json.loads(v)
+            except json.JSONDecodeError as exc:
+                raise DatasetError(f"{path}: column {column.name!r} row {row}: not a list of numbers ({exc})") from None
+        if v is None or (isinstance(v, float) and np.isnan(v)):
+            raise DatasetError(f"{path}: column {column.name!r} is empty at row {row}")
+        rows.append(np.asarray(v, dtype=np.float64).reshape(-1))
+    widths = {r.shape[0] for r in rows}
+    if len(widths) > 1:
+        bad = next(i for i, r in enumerate(rows) if r.shape[0] != rows[0].shape[0])
+        raise DatasetError(f"{path}: column {column.name!r} holds lists of different lengths "
+                           f"({rows[0].shape[0]} at row 0, {rows[bad].shape[0]} at row {bad})")
+    return np.stack(rows) if rows else np.zeros((0, 0))
+
+
+def _numeric_block(df, columns: list, path: Path) -> np.ndarray:
+    try:
+        return df[columns].to_numpy(dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise DatasetError(f"{path}: feature columns {columns[:5]}… must hold numbers ({exc})") from None
+
+
+def _table_features(df, path: Path) -> tuple[np.ndarray, list]:
+    """The feature block of a table and the columns it used.
+
+    Columns ``f0..fN`` win; else a single column of lists; else every other numeric column.
+    """
+    import pandas as pd
+
+    named = sorted((int(m.group(1)), c) for c in df.columns if (m := _FEATURE_COLUMN.match(str(c))))
+    if named:
+        cols = [c for _, c in named]
+        return _numeric_block(df, cols, path), cols
+    free = [c for c in df.columns if c not in _TABLE_RESERVED and not _SCORE_COLUMN.match(str(c))]
+    lists = [c for c in free if not pd.api.types.is_numeric_dtype(df[c]) and _holds_lists(df[c])]
+    if len(lists) > 1:
+        raise DatasetError(f"{path}: several columns hold lists ({lists}); keep one column of feature vectors")
+    if lists:
+        return _list_column(df[lists[0]], path), lists
+    numeric = [c for c in free if pd.api.types.is_numeric_dtype(df[c]) and not pd.api.types.is_bool_dtype(df[c])]
+    if not numeric:
+        raise DatasetError(f"{path}: no feature columns; expected columns f0..fN, numeric columns, "
+                           f"or one column of lists (found {list(df.columns)})")
+    return _numeric_block(df, numeric, path), numeric
+
+
+def _read_table(path: Path) -> dict:
+    import pandas as pd
+
+    kind = "parquet" if path.suffix.lower() == ".parquet" else "CSV"
+    try:
+        df = pd.read_parquet(path) if kind == "parquet" else pd.read_csv(path)
+    except Exception as exc:  # pandas/pyarrow raise many types for a bad file
+        raise DatasetError(f"{path}: cannot read as {kind} ({type(exc).__name__}: {exc})") from None
+    if "label" not in df.columns:
+        raise DatasetError(f"{path}: no 'label' column; expected a 'label' column (found {list(df.columns)[:10]})")
+    features, used = _table_features(df, path)
+    cols: dict = {"features": features, "labels": df["label"].to_numpy()}
+    scores = sorted((int(m.group(1)), c) for c in df.columns if (m := _SCORE_COLUMN.match(str(c))))
+    if scores:
+        cols["scores"] = df[[c for _, c in scores]].to_numpy(dtype=np.float64)
+    for col, key in (("prediction", "predictions"), ("image_path", "image_paths"), ("split", "split")):
+        if col in df.columns:
+            cols[key] = df[col].to_numpy()
+    taken = set(used) | set(_TABLE_RESERVED) | {c for _, c in scores}
+    cols["extra"] = {str(c): df[c].to_numpy() for c in df.columns if c not in taken}
+    return cols
+
+
+def _split_rows(cols: dict, split: str, path: Path) -> np.ndarray | None:
+    """Rows of ``split`` when the file has a split column; a file without one is all "train"."""
+    if "split" not in cols:
+        if split != "train":
+            raise DatasetError(f"{path} has no split {split!r}: without a 'split' column the whole file is "
+                               "the 'train' split")
+        return None
+    values = np.asarray(cols.pop("split")).astype(str)
+    rows = np.flatnonzero(values == split)
+    if rows.size == 0:
+        raise DatasetError(f"{path} has no split {split!r}; its 'split' column holds {sorted(set(values.tolist()))}")
+    return rows
+
+
+def _take(value, rows: np.ndarray | None, n: int):
+    if rows is None or not isinstance(value, np.ndarray) or value.ndim == 0 or value.shape[0] != n:
+        return value
+    return value[rows]
+
+
+def _check_per_sample(value: np.ndarray, n: int, what: str, path: Path) -> np.ndarray:
+    value = np.asarray(value)
+    if value.ndim == 0 or value.shape[0] != n:
+        raise DatasetError(f"{path}: {what} has {value.shape[0] if value.ndim else 0} rows for {n} samples; "
+                           "it needs one row per sample")
+    return value
+
+
+def _arrays_dataset(path: Path, data_dir: Path, cols: dict, split: str) -> Dataset:
+    """Turn the columns read from an arrays file into a validated-ready :class:`Dataset`."""
+    given = np.asarray(cols["labels"])
+    n = given.shape[0] if given.ndim else 0
+    rows = _split_rows(cols, split, path)
+    cols = {k: _take(v, rows, n) if k != "extra" else {c: _take(a, rows, n) for c, a in v.items()}
+            for k, v in cols.items()}
+    labels, names = _encode_labels(cols["labels"], cols.get("class_names"), path)
+    n = labels.shape[0]
+    meta: dict = dict(cols.get("extra", {}))
+    if "predictions" in cols:
+        preds, _ = _encode_labels(_check_per_sample(cols["predictions"], n, "predictions", path), names,
+                                  path, what="predictions")
+        meta["predictions"] = preds
+    if "scores" in cols:
+        scores = _check_per_sample(cols["scores"], n, "scores", path)
+        if scores.ndim != 2 or not np.issubdtype(scores.dtype, np.number):
+            raise DatasetError(f"{path}: scores must be numbers of shape N×C, got {scores.dtype} {scores.shape}")
+        meta["scores"] = scores.astype(np.float32)
+    images = cols.get("images")
+    if "image_paths" in cols:
+        paths = _check_per_sample(cols["image_paths"], n, "image_paths", path).astype(object)
+        meta["image_paths"] = paths
+        if images is None:
+            images, meta["missing_images"], meta["warnings"] = image_paths_to_images(paths, data_dir)
+    rel = path.relative_to(data_dir.resolve()).as_posix()
+    return Dataset(name=f"arrays:{rel}", features=np.asarray(cols["features"]), labels=labels, class_names=names,
+                   images=images, source=str(path), split=split, meta=meta)
+
+
+def _load_arrays(path: Path, *, data_dir: str | os.PathLike, split: str = "train") -> Dataset:
+    """Vectors a person brings: ``.npz``, ``.npy`` (+ labels file), parquet or CSV."""
+    readers = {".npz": _read_npz, ".npy": _read_npy, ".parquet": _read_table, ".csv": _read_table}
+    reader = readers.get(path.suffix.lower())
+    if reader is None:
+        raise DatasetError(f"{path}: unsupported file type {path.suffix!r}; expected one of {', '.join(readers)}")
+    if not path.is_file():
+        raise DatasetError(f"{path}: no such file in the data directory")
+    return _arrays_dataset(path, Path(data_dir).resolve(), reader(path), split)
+
+
+def is_sidecar(path: Path) -> bool:
+    """The labels file beside an ``.npy`` (part of that dataset, not one of its own)."""
+    return path.name.endswith(".labels.npy") or path.name.endswith("_labels.npy")
+
+
+def is_arrays_file(path: Path) -> bool:
+    return path.suffix.lower() in ARRAY_SUFFIXES and not is_sidecar(path) and path.is_file()
+
+
+register_kind(UserKind("arrays", _load_arrays, is_arrays_file, anywhere=True))
