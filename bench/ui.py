@@ -35,7 +35,7 @@ def percentiles(times: list[float]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     from dashboard import figures
-    from dashboard.views.layers import sample_card, selection_patch
+    from dashboard.views.layers import point_card, selection_patch
 
     p = argparse.ArgumentParser(prog="python -m bench.ui")
     p.add_argument("--points", type=int, default=70_000)
@@ -57,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     for _ in range(args.repeats * 3):
         pos = int(rng.integers(n))
         t0 = time.perf_counter()
-        encode(sample_card(imgs, names, index, labels, preds, pos, layer="layer3", key=("bench",)))
+        encode(point_card(imgs, names, index, labels, preds, pos, layer="layer3", key=("bench",)))
         hover.append(time.perf_counter() - t0)
 
     select, rebuild = [], []

@@ -15,7 +15,9 @@ from models.cache import ResultCache
 from models.nets.mlp import ACTIVATIONS, MLP, default_lr
 from models.progress import Cancelled
 from models.store import RunStore
-from models.studies.hardness import HardnessConfig, layer_table, project_layer, run_study
+from models.studies import hardness
+from models.studies.hardness import layer_table
+from models.studies.hardness_engine import project_layer
 from models.training import batches, fit, seed_everything, to_tensor
 
 ROOT = __import__("pathlib").Path(__file__).resolve().parent.parent
@@ -78,20 +80,21 @@ def test_layer_results_are_cached(tmp_path):
 
 def test_study_cancel_leaves_no_run(tmp_path):
     store = RunStore(tmp_path / "runs")
-    config = HardnessConfig(depths=[1], activations=["relu"], runs=1, epochs=50, per_class=10, perplexity=10, n_jobs=1)
+    config = hardness.Config(depths=[1], activations=["relu"], runs=1, epochs=50, per_class=10, perplexity=10,
+                             n_jobs=1)
     with pytest.raises(Cancelled):
-        run_study(config, store, progress=lambda p: p.done > 0.1)
+        hardness.run(config, store=store, progress=lambda p: p.done > 0.1)
     assert store.list() == []
     with pytest.raises(ValueError, match="depths"):
-        run_study(HardnessConfig(depths=[9]), store)
+        hardness.run(hardness.Config(depths=[9]), store=store)
 
 
 def test_relu_hardness_falls_from_input_to_last_hidden_layer(tmp_path):
     """The paper's central finding on digits: 5-layer ReLU, 3 runs, fixed seed."""
     store = RunStore(tmp_path / "runs")
-    config = HardnessConfig(dataset="digits", depths=[5], activations=["relu"], runs=3, epochs=15,
-                            per_class=30, seed=0, n_jobs=2, tsne_iter=400)
-    run = run_study(config, store)
+    config = hardness.Config(dataset="digits", depths=[5], activations=["relu"], runs=3, epochs=15,
+                             per_class=30, seed=0, n_jobs=2, tsne_iter=400)
+    run = hardness.run(config, store=store)
     layers, table = layer_table(run.metrics["hardness"], "relu", 5)
     assert layers == ["input", "hidden1", "hidden2", "hidden3", "hidden4", "hidden5", "logits"]
     mean = table.mean(0)

@@ -5,10 +5,10 @@ import numpy as np
 import pytest
 
 from dashboard import figures
-from dashboard.views.hardness import accuracy_points, tables_for
-from dashboard.views.layers import panels_for, projection_csv, sample_card, selection_patch
+from dashboard.views.layers import panels_for, point_card, projection_csv, selection_patch
 from models.store import RunStore
-from models.studies.hardness import HardnessConfig, run_study
+from models.studies import hardness
+from models.studies.hardness import accuracy_points, kl_tables
 
 NAMES = [str(c) for c in range(10)]
 
@@ -16,9 +16,9 @@ NAMES = [str(c) for c in range(10)]
 @pytest.fixture(scope="module")
 def study(tmp_path_factory):
     store = RunStore(tmp_path_factory.mktemp("runs"))
-    cfg = HardnessConfig(depths=[2], activations=["tanh"], runs=2, epochs=3, per_class=8, perplexity=8,
-                         methods=["tsne", "pca"], n_jobs=1, tsne_iter=250)
-    return run_study(cfg, store)
+    cfg = hardness.Config(depths=[2], activations=["tanh"], runs=2, epochs=3, per_class=8, perplexity=8,
+                          methods=["tsne", "pca"], n_jobs=1, tsne_iter=250)
+    return hardness.run(cfg, store=store)
 
 
 def test_layers_figure_is_one_figure_of_linked_scattergl_panels():
@@ -47,7 +47,7 @@ def test_selection_patch_sets_only_selectedpoints_on_every_panel():
 
 
 def test_hardness_figure_bars_per_run_and_mean_line(study):
-    tables = tables_for(study.metrics["hardness"], 2, "tsne", ["tanh"])
+    tables = kl_tables(study.metrics["hardness"], 2, "tsne", ["tanh"])
     (act, layers, table), = tables
     assert act == "tanh" and layers == ["input", "hidden1", "hidden2", "logits"] and table.shape == (2, 4)
     fig = figures.hardness_figure(tables)
@@ -56,7 +56,7 @@ def test_hardness_figure_bars_per_run_and_mean_line(study):
     assert list(bars[1].customdata[2]) == ["tanh", "hidden2", 1]
     line = [t for t in fig.data if t.type == "scatter"][0]
     np.testing.assert_allclose(line.y, table.mean(0))
-    points = accuracy_points(study)
+    points = accuracy_points(study.metrics["hardness"], hardness.networks(study))
     assert len(points) == 2 and all(0 <= p["test_accuracy"] <= 1 for p in points)
 
 
@@ -73,7 +73,7 @@ def test_panels_are_aligned_and_exported(study):
 
 def test_hover_card_shows_image_label_prediction():
     imgs = np.zeros((20, 8, 8), np.uint8)
-    card = sample_card(imgs, NAMES, np.array([10, 11, 12, 13, 14]), np.array([1, 2, 3, 4, 5]),
+    card = point_card(imgs, NAMES, np.array([10, 11, 12, 13, 14]), np.array([1, 2, 3, 4, 5]),
                        np.array([1, 2, 9, 4, 5]), 2, layer="hidden1", key=("t",))
     text = str(card.to_plotly_json())
     assert "#12 · hidden1" in text and "label 3" in text and "prediction 9 ✗" in text and "data:image/png" in text

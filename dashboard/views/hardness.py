@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import dash
 import dash_bootstrap_components as dbc
-import numpy as np
 from dash import Input, Output, State, dcc, html, no_update
+
+from models.studies import hardness as study
 
 from .. import figures, state
 from ..config import AppConfig
 
 TAB_ID = "hardness"
 LABEL = "Hardness"
-KIND = "hardness"
+KIND = study.KIND
 
 
 def layout(config: AppConfig):
@@ -32,45 +33,20 @@ def layout(config: AppConfig):
                     md=6),
             dbc.Col(html.Div(id="hardness-table", className="small"), md=6),
         ]),
+        html.Div(id="hardness-status", className="small text-muted"),
     ])
 
 
-def tables_for(rows: list[dict], depth: int, method: str, activations: list[str]):
-    from models.studies.hardness import layer_names
-
-    out = []
-    layers = layer_names(depth)
-    for act in activations:
-        mine = [r for r in rows if r["activation"] == act and r["depth"] == depth and r["method"] == method]
-        if not mine:
-            continue
-        runs = sorted({r["run"] for r in mine})
-        table = np.full((len(runs), len(layers)), np.nan)
-        for r in mine:
-            table[runs.index(r["run"]), layers.index(r["layer"])] = r["kl"] if r["kl"] is not None else np.nan
-        out.append((act, layers, table))
-    return out
-
-
-def accuracy_points(run, method: str = "tsne") -> list[dict]:
-    rows = run.metrics.get("hardness", [])
-    points = []
-    for net in run.metrics.get("networks", []):
-        kls = [r["kl"] for r in rows if r["method"] == method and r["activation"] == net["activation"]
-               and r["depth"] == net["depth"] and r["run"] == net["run"] and r["layer"].startswith("hidden")]
-        if kls:
-            points.append({"name": net["name"], "activation": net["activation"], "kl": float(np.mean(kls)),
-                           "test_accuracy": net["test_accuracy"]})
-    return points
-
-
 def register_callbacks(app: dash.Dash, config: AppConfig) -> None:
+    def shown(run_id, dataset):
+        return state.run_for_view(config, run_id, KIND, dataset)
+
     @app.callback(Output("hardness-depth", "options"), Output("hardness-depth", "value"),
                   Output("hardness-method", "options"),
                   Input("run-picker", "value"), Input("store-version", "data"), Input("dataset-picker", "value"),
                   State("hardness-depth", "value"))
     def depths(run_id, _v, dataset, current):
-        run = state.pick_run(config, run_id, KIND, dataset)
+        run, _ = shown(run_id, dataset)
         if run is None:
             return [], None, no_update
         ds = [int(d) for d in run.config.get("depths", [])]
@@ -79,37 +55,37 @@ def register_callbacks(app: dash.Dash, config: AppConfig) -> None:
         return [{"label": str(d), "value": d} for d in ds], value, [{"label": m, "value": m} for m in methods]
 
     @app.callback(Output("hardness-bars", "figure"), Output("hardness-accuracy", "figure"),
-                  Output("hardness-table", "children"),
+                  Output("hardness-table", "children"), Output("hardness-status", "children"),
                   Input("run-picker", "value"), Input("hardness-depth", "value"), Input("hardness-method", "value"),
                   Input("store-version", "data"), State("dataset-picker", "value"))
     def draw(run_id, depth, method, _v, dataset):
-        run = state.pick_run(config, run_id, KIND, dataset)
+        run, note = shown(run_id, dataset)
         if run is None or depth is None:
-            return figures.empty_figure("no hardness run yet: train one in Layers"), figures.empty_figure(""), ""
+            return figures.empty_figure("no hardness run yet: train one in Layers"), figures.empty_figure(""), "", note
+        method = method or "tsne"
         rows = run.metrics.get("hardness", [])
-        tables = tables_for(rows, int(depth), method or "tsne", run.config.get("activations", []))
+        tables = study.kl_tables(rows, int(depth), method, run.config.get("activations", study.ACTIVATIONS))
         fig = figures.hardness_figure(tables, uirevision=f"hardness-{run.id}")
-        acc = figures.hardness_accuracy_figure(accuracy_points(run, method or "tsne"))
-        table = _summary(run)
-        return fig, acc, table
+        acc = figures.hardness_accuracy_figure(study.accuracy_points(rows, study.networks(run), method))
+        return fig, acc, _summary(run), note
 
-    @app.callback(Output("tabs", "active_tab", allow_duplicate=True),
-                  Output("layers-network", "value", allow_duplicate=True),
-                  Output("layers-focus", "data", allow_duplicate=True),
-                  Output("layers-method", "value", allow_duplicate=True),
+    @app.callback(Output("focus", "data", allow_duplicate=True),
                   Input("hardness-bars", "clickData"), State("hardness-depth", "value"),
-                  State("hardness-method", "value"), prevent_initial_call=True)
-    def open_layer(click, depth, method):
-        if not click or not click.get("points"):
-            return no_update, no_update, no_update, no_update
-        activation, layer, run = click["points"][0]["customdata"]
-        network = f"{activation}-d{int(depth)}-r{max(0, int(run))}"
-        return "layers", network, {"network": network, "layer": layer}, method or "tsne"
+                  State("hardness-method", "value"), State("run-picker", "value"), State("dataset-picker", "value"),
+                  prevent_initial_call=True)
+    def open_layer(click, depth, method, run_id, dataset):
+        """A bar (or the mean line: run -1, shown as run 0) opens its network and layer in Layers."""
+        run, _ = shown(run_id, dataset)
+        if run is None or depth is None or not click or not click.get("points"):
+            return no_update
+        activation, layer, run_number = click["points"][0]["customdata"]
+        network = study.network_name(activation, int(depth), max(0, int(run_number)))
+        return {"tab": "layers", "run": run.id, "network": network, "layer": layer, "method": method or "tsne"}
 
 
 def _summary(run):
     """A small table: each network's test accuracy (reported beside every hardness figure)."""
-    nets = run.metrics.get("networks", [])
+    nets = study.networks(run)
     head = html.Tr([html.Th(h) for h in ("network", "test accuracy", "epochs", "lr")])
     body = [html.Tr([html.Td(n["name"]), html.Td(f"{n['test_accuracy']:.3f}"), html.Td(n["epochs"]),
                      html.Td(f"{n['lr']:g}")]) for n in nets]

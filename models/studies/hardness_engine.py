@@ -1,0 +1,274 @@
+"""The hardness study's engine: train the grid of MLPs, project every layer, write one run.
+
+The face (:mod:`models.studies.hardness`) holds the config and the readers; this module holds
+the heavy work and is imported only when a run starts. Networks train in parallel, then every
+(network, layer) is projected in parallel (joblib); each (run, network, layer, method, params,
+sample) result is cached in :class:`models.cache.ResultCache`, so nothing is computed twice.
+Progress and cancellation go through :mod:`models.progress`.
+"""
+from __future__ import annotations
+
+import io
+import os
+from typing import Sequence
+
+import numpy as np
+
+from models import datasets
+from models.cache import ResultCache
+from models.progress import ProgressFn, report, scaled
+from models.projections import joint_affinities, kl_divergence, project, quality
+from models.store import Run, RunStore
+from models.studies.hardness import (CSV_COLUMNS, KIND, SCORES, Config, accuracy_points, layer_activations,
+                                     layer_names, layer_table, network_name, network_seed, sample_tag)
+
+
+# -- training ------------------------------------------------------------------
+def train_network(config: Config, activation: str, depth: int, run: int,
+                  train: datasets.Dataset, test: datasets.Dataset, sample: np.ndarray,
+                  progress: ProgressFn | None = None, threads: int | None = None) -> dict:
+    """Train one MLP and read its layers on the sample; returns plain arrays (picklable)."""
+    import torch
+
+    from models.activations import capture
+    from models.nets.mlp import MLP, default_lr
+    from models.training import batches, default_device, fit, seed_everything, to_tensor
+
+    if threads:
+        torch.set_num_threads(threads)
+    name = network_name(activation, depth, run)
+    seed = network_seed(config.seed, activation, depth, run)
+    gen = seed_everything(seed)
+    device = default_device(config.device)
+    order = np.random.default_rng(seed).permutation(train.n)
+    n_val = max(1, int(round(config.val_fraction * train.n)))
+    val, fit_idx = order[:n_val], order[n_val:]
+    X = to_tensor(train.features, device)
+    y = torch.as_tensor(train.labels, device=device)
+    model = MLP(train.dim, train.n_classes, depth=depth, width=config.width, activation=activation).to(device)
+    lr = config.lr or default_lr(activation)
+    optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=config.momentum)
+    loss_fn = torch.nn.CrossEntropyLoss()
+
+    def step(m, batch):
+        logits = m(batch[0])
+        return loss_fn(logits, batch[1]), {"accuracy": (logits.argmax(1) == batch[1]).float().mean()}
+
+    def validate(m):
+        logits = m(X[val])
+        return {"val_loss": float(loss_fn(logits, y[val])), "val_accuracy": float((logits.argmax(1) == y[val]).float().mean())}
+
+    history = fit(model, optimizer, step, batches(X[fit_idx], y[fit_idx], batch_size=config.batch_size, generator=gen),
+                  epochs=config.epochs, progress=progress, validate=validate, patience=config.patience,
+                  message=f"training {name}")
+    with torch.no_grad():
+        test_pred = model(to_tensor(test.features, device)).argmax(1).cpu().numpy()
+    acts = capture(model, test.features[sample], model.layer_names, include_input=False)
+    return {
+        "name": name, "activation": activation, "depth": depth, "run": run,
+        "seed": seed, "lr": lr, "test_accuracy": float(np.mean(test_pred == test.labels)),
+        "epochs": len(history.epochs), "stopped_early": history.stopped_early,
+        "state_dict": {k: v.detach().cpu().numpy() for k, v in model.state_dict().items()},
+        "activations": acts, "predictions": acts["logits"].argmax(1).astype(np.int64),
+    }
+
+
+# -- projections -----------------------------------------------------------------
+def method_params(config: Config, method: str) -> dict:
+    """The parameters a study uses for ``method`` (part of every cache key)."""
+    if method == "tsne":
+        return {"perplexity": config.perplexity, "n_iter": config.tsne_iter, "gradient": "auto"}
+    return {}
+
+
+def project_layer(X: np.ndarray, labels: np.ndarray, methods: Sequence[str], params: dict[str, dict],
+                  *, perplexity: float, seed: int, cache_root: str | None, key: dict) -> dict[str, dict]:
+    """Every method on one layer: coordinates, exact KL, quality metrics, seconds (cached per method)."""
+    cache = ResultCache(cache_root) if cache_root else None
+    P = None
+    out = {}
+    for method in methods:
+        def compute(method=method):
+            nonlocal P
+            if P is None:
+                P = joint_affinities(X, perplexity)
+            shared = {"affinities": P} if method == "tsne" and params[method].get("perplexity") == perplexity else {}
+            proj = project(X, method, seed=seed, **params[method], **shared)
+            # the exact t-SNE already scored its result against this very P
+            exact = shared and proj.extra.get("gradient") == "exact"
+            meta = {"kl": proj.extra["kl_divergence"] if exact else kl_divergence(P, proj.coords), "seconds": proj.seconds,
+                    **quality(X, proj.coords, labels, k=10)}
+            return {"coords": proj.coords}, meta
+
+        full_key = {**key, "method": method, "params": params[method], "seed": seed, "perplexity": perplexity}
+        arrays, meta = cache.get_or_compute(full_key, compute) if cache else compute()
+        out[method] = {"coords": arrays["coords"], **{k: v for k, v in meta.items() if k != "key"}}
+    return out
+
+
+def layer_key(run_id: str, network: str, layer: str, config: Config) -> dict:
+    """The cache key of one layer's projections (the input layer is shared by every network)."""
+    owner = "input" if layer == "input" else network
+    return {"run": run_id, "network": owner, "layer": layer, "sample": sample_tag(config.record())}
+
+
+def project_run_layer(run: Run, network: str, layer: str, methods: Sequence[str], cache: ResultCache,
+                      progress: ProgressFn | None = None) -> dict[str, dict]:
+    """``methods`` on one layer of a stored study, through the same cache keys the study used."""
+    config = Config.from_record(run.config)
+    X = layer_activations(run, network, layer)
+    labels = run.arrays("sample")["labels"]
+    key = layer_key(run.id, network, layer, config)
+    out = {}
+    for i, method in enumerate(methods):
+        report(progress, i, len(methods), f"{method} of {layer}")
+        out.update(project_layer(X, labels, [method], {method: method_params(config, method)},
+                                 perplexity=config.perplexity, seed=config.seed, cache_root=str(cache.root), key=key))
+    report(progress, len(methods), len(methods), "done")
+    return out
+
+
+def _parallel(n_jobs: int, n_tasks: int):
+    from joblib import Parallel
+
+    wanted = (os.cpu_count() or 1) if n_jobs in (-1, None) else int(n_jobs)
+    jobs = max(1, min(n_tasks, wanted))
+    return jobs, Parallel(n_jobs=jobs, return_as="generator_unordered")
+
+
+# -- the study ---------------------------------------------------------------------
+def run(config: Config, *, store: RunStore, data_dir=None, progress: ProgressFn | None = None) -> Run:
+    """Train, read, project and score every network of ``config``; write ONE run and return it."""
+    from joblib import delayed
+
+    cache = ResultCache(store.root / ".cache")
+    report(progress, 0, 1, "loading data")
+    data_dir = None if data_dir is None else str(data_dir)
+    train = datasets.load(config.dataset, data_dir=data_dir, split="train")
+    test = datasets.load(config.dataset, data_dir=data_dir, split="test")
+    sample = datasets.balanced_indices(test.labels, config.per_class, config.seed)
+    if len(sample) <= config.perplexity:
+        raise ValueError(f"per_class={config.per_class} gives {len(sample)} samples; "
+                         f"perplexity {config.perplexity} needs more")
+    labels = test.labels[sample]
+    specs = config.grid()
+
+    with store.writer(KIND, dataset=config.dataset, config=config.record(), seed=config.seed) as w:
+        # 1. train (in parallel when there are several networks; in-process shows per-epoch progress)
+        train_part = scaled(progress, 0.0, 0.5)
+        jobs, parallel = _parallel(config.n_jobs, len(specs))
+        nets: list[dict] = []
+        if jobs == 1:
+            for i, (a, d, r) in enumerate(specs):
+                nets.append(train_network(config, a, d, r, train, test, sample,
+                                          progress=scaled(train_part, i / len(specs), (i + 1) / len(specs))))
+        else:
+            report(train_part, 0, len(specs), f"training {len(specs)} networks on {jobs} workers")
+            for net in parallel(delayed(train_network)(config, a, d, r, train, test, sample, threads=1)
+                                for a, d, r in specs):
+                nets.append(net)
+                report(train_part, len(nets), len(specs), f"trained {net['name']}",
+                       accuracy=net["test_accuracy"])
+        nets.sort(key=lambda n: (config.activations.index(n["activation"]), n["depth"], n["run"]))
+
+        # 2. project every (network, layer); the input is the same for all networks: once
+        params = {m: method_params(config, m) for m in config.methods}
+        tasks = [("input", "input", test.features[sample])]
+        for net in nets:
+            tasks += [(net["name"], layer, net["activations"][layer]) for layer in layer_names(net["depth"])[1:]]
+        proj_part = scaled(progress, 0.5, 0.97)
+        report(proj_part, 0, len(tasks), f"projecting {len(tasks)} layers")
+        jobs, parallel = _parallel(config.n_jobs, len(tasks))
+
+        def task(owner, layer, X):
+            return owner, layer, project_layer(X, labels, config.methods, params, perplexity=config.perplexity,
+                                               seed=config.seed, cache_root=str(cache.root),
+                                               key=layer_key(w.id, owner, layer, config))
+
+        results: dict[tuple[str, str], dict] = {}
+        source = (task(*t) for t in tasks) if jobs == 1 else parallel(delayed(task)(*t) for t in tasks)
+        for owner, layer, res in source:
+            results[owner, layer] = res
+            report(proj_part, len(results), len(tasks), f"projected {owner} {layer}",
+                   kl=res["tsne"]["kl"])
+
+        # 3. write
+        report(progress, 0.97, 1, "writing the run")
+        write_run(w, config, nets, results, sample, labels, test.features[sample])
+    report(progress, 1, 1, "done")
+    return store.load(w.id)
+
+
+def write_run(w, config: Config, nets: list[dict], results: dict[tuple[str, str], dict],
+              sample: np.ndarray, labels: np.ndarray, inputs: np.ndarray) -> None:
+    """Arrays, weights, metrics, CSV and figure of a finished study into the run writer ``w``."""
+    import torch
+
+    w.add_arrays("sample", {"index": sample, "labels": labels, "input": inputs})
+    w.add_arrays("proj-input", {f"{m}.input": results["input", "input"][m]["coords"] for m in config.methods})
+    rows, networks = [], []
+    for net in nets:
+        name = net["name"]
+        w.add_weights(f"net-{name}", {k: torch.as_tensor(v) for k, v in net["state_dict"].items()})
+        w.add_arrays(f"act-{name}", {**net["activations"], "predictions": net["predictions"]})
+        coords = {}
+        for layer in layer_names(net["depth"]):
+            res = results["input", "input"] if layer == "input" else results[name, layer]
+            for m in config.methods:
+                coords[f"{m}.{layer}"] = res[m]["coords"]
+                rows.append({"activation": net["activation"], "depth": net["depth"], "run": net["run"],
+                             "layer": layer, "method": m, **{k: res[m][k] for k in SCORES}})
+        w.add_arrays(f"proj-{name}", coords)
+        networks.append({k: net[k] for k in ("name", "activation", "depth", "run", "seed", "lr",
+                                             "test_accuracy", "epochs", "stopped_early")}
+                        | {"layers": layer_names(net["depth"])})
+    w.metrics["hardness"] = rows
+    w.metrics["test_accuracy"] = {n["name"]: n["test_accuracy"] for n in networks}
+    w.metrics["networks"] = networks
+    w.metrics["mean_test_accuracy"] = float(np.mean([n["test_accuracy"] for n in networks]))
+    w.metrics["samples"] = int(len(sample))
+    w.manifest["summary"] = config.label
+    w.add_file("hardness.csv", hardness_csv(rows))
+    w.add_file("hardness.png", hardness_png(rows, networks))
+
+
+# -- outputs -------------------------------------------------------------------------
+def hardness_csv(rows: list[dict]) -> str:
+    lines = [",".join(CSV_COLUMNS)]
+    for r in rows:
+        lines.append(",".join(f"{r[c]:.6g}" if isinstance(r[c], float) else str(r[c]) for c in CSV_COLUMNS))
+    return "\n".join(lines) + "\n"
+
+
+def hardness_png(rows: list[dict], networks: list[dict]) -> bytes:
+    """The paper's figure with matplotlib: per activation, KL per layer — a translucent bar per run, the mean bold."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    combos = list(dict.fromkeys((n["activation"], n["depth"]) for n in networks))
+    fig, axes = plt.subplots(1, len(combos) + 1, figsize=(3.6 * (len(combos) + 1), 3.2), squeeze=False)
+    for ax, (act, depth) in zip(axes[0], combos):
+        layers, table = layer_table(rows, act, depth)
+        x = np.arange(len(layers))
+        for run_kl in table:
+            ax.bar(x, run_kl, width=0.7, alpha=0.25, color="tab:blue")
+        ax.plot(x, np.nanmean(table, 0), color="black", lw=2.5, marker="o")
+        ax.set_xticks(x, ["in" if l == "input" else ("out" if l == "logits" else l[6:]) for l in layers])
+        ax.set_title(f"{act}, depth {depth}")
+        ax.set_xlabel("layer")
+        ax.set_ylabel("KL (hardness)")
+    ax = axes[0][-1]
+    points = accuracy_points(rows, networks)
+    for act in dict.fromkeys(p["activation"] for p in points):
+        mine = [p for p in points if p["activation"] == act]
+        ax.scatter([p["kl"] for p in mine], [p["test_accuracy"] for p in mine], label=act)
+    ax.set_xlabel("mean hidden-layer KL")
+    ax.set_ylabel("test accuracy")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110)
+    plt.close(fig)
+    return buf.getvalue()
