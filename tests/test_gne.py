@@ -9,6 +9,8 @@ from models import datasets
 from models.nets.gne import GNE, DeconvGenerator, DenseGenerator, make_generator
 from models.store import RunStore
 from models.studies import gne as study
+from models.studies import gne_engine as engine
+from models.studies import gne_points as points
 
 pytestmark = pytest.mark.slow
 
@@ -21,8 +23,8 @@ def digits():
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
     store = RunStore(tmp_path_factory.mktemp("gne-runs"))
-    config = study.GNEConfig(epochs=15, batch_size=64, limit=600, grid_sizes=(5, 10), device="cpu")
-    return study.run_gne(config, store=store, seed=0)
+    config = study.Config(epochs=15, batch_size=64, limit=600, grid_sizes=(5, 10), device="cpu", seed=0)
+    return study.run(config, store=store)
 
 
 def test_generators_have_the_data_shape():
@@ -50,10 +52,10 @@ def test_noise_only_in_training():
 
 
 def test_bad_config_names_the_parameter():
-    with pytest.raises(ValueError, match=r"epochs must be a positive integer \(got 0\)"):
-        study.GNEConfig(epochs=0).validate()
+    with pytest.raises(ValueError, match=r"epochs must be an integer ≥ 1 \(got 0\)"):
+        study.Config(epochs=0)
     with pytest.raises(ValueError, match="init must be one of"):
-        study.GNEConfig(init="pca").validate()
+        study.Config(init="pca")
 
 
 def test_run_is_stored_with_metrics_embeddings_and_grids(run):
@@ -69,7 +71,7 @@ def test_run_is_stored_with_metrics_embeddings_and_grids(run):
         nb = grids[f"{prefix}_neighbours_5"]
         assert nb.shape == (5, 5) and nb.min() >= 0 and nb.max() < 600
         assert grids[f"{prefix}_images_5"].std() > 0  # not a blank decode
-    gne, vae = study.load_models(run)
+    gne, vae = points.load_models(run)
     assert gne.n_samples == 600 and torch.equal(gne.embedding.detach(), torch.as_tensor(emb["gne"]))
 
 
@@ -83,9 +85,9 @@ def test_gne_reconstructs_better_than_the_vae_at_equal_epochs(run):
 
 
 def test_latent_grid_and_neighbours(run, digits):
-    gne, _ = study.load_models(run)
+    gne, _ = points.load_models(run)
     emb = gne.embedding.detach().numpy()
-    g = study.latent_grid(gne.generator, emb, 7)
+    g = engine.latent_grid(gne.generator, emb, 7)
     assert g["images"].shape == (7, 7, 64) and g["neighbours"].shape == (7, 7)
     # the neighbour really is the closest embedded sample to its grid point
     d = np.linalg.norm(emb[None, :, :] - g["points"][:, None, :], axis=2)
@@ -94,13 +96,13 @@ def test_latent_grid_and_neighbours(run, digits):
     assert g["points"][0, 1] > g["points"][-1, 1] and g["points"][0, 0] < g["points"][6, 0]
     # the extent is robust: one far outlier does not stretch it
     far = np.vstack([emb, [[1e3, 1e3]]])
-    assert study.grid_extent(far)[0, 1] < 100
+    assert engine.grid_extent(far)[0, 1] < 100
 
 
 def test_new_points_lower_the_error_and_beat_nothing_worse(run):
     test = datasets.load("digits", split="test", limit=120)
-    gne, vae = study.load_models(run)
-    placed = study.embed_new(gne.generator, test.features, reference=gne.embedding.detach().numpy(), steps=150)
+    gne, vae = points.load_models(run)
+    placed = points.embed_new(gne.generator, test.features, reference=gne.embedding.detach().numpy(), steps=150)
     assert placed.embedding.shape == (120, 2)
     assert np.all(placed.error <= placed.start_error + 1e-7)
     assert placed.error.mean() < placed.start_error.mean()  # the grid guess is good; optimising still helps
@@ -115,35 +117,35 @@ def test_new_points_lower_the_error_and_beat_nothing_worse(run):
     agree_self = np.mean(train_labels[d_self.argmin(1)] == train_labels)
     assert agree_new >= 0.8 * agree_self > 0.3, (agree_new, agree_self)
     centre = np.tile(gne.embedding.detach().numpy().mean(axis=0), (120, 1))
-    from_centre = study.embed_new(gne.generator, test.features, init=centre, steps=150)
+    from_centre = points.embed_new(gne.generator, test.features, init=centre, steps=150)
     np.testing.assert_allclose(from_centre.start, centre, rtol=1e-6)
     assert from_centre.error.mean() < 0.9 * from_centre.start_error.mean()
     # the generator stayed frozen and trainable afterwards
     assert all(p.requires_grad for p in gne.generator.parameters())
-    out = study.place_heldout(run, limit=50, steps=50)
+    out = points.place_heldout(run, limit=50, steps=50)
     assert out["gne"].shape == (50, 2) and out["vae"].shape == (50, 2) and np.isfinite(out["vae_error"]).all()
 
 
 def test_moved_and_pinned_points_stay_put(run, digits):
-    gne, _ = study.load_models(run)
+    gne, _ = points.load_models(run)
     X = datasets.load("digits", limit=600).features
     ids = [3, 10, 42]
     others = gne.embedding.detach().clone()
-    moved = study.move_points(gne, X, ids, displacement=[0.5, -0.25], pin=True, epochs=2, batch_size=64)
+    moved = points.move_points(gne, X, ids, displacement=[0.5, -0.25], pin=True, epochs=2, batch_size=64)
     np.testing.assert_allclose(moved.targets, moved.before + np.array([0.5, -0.25], np.float32), rtol=1e-6)
     np.testing.assert_array_equal(moved.after, moved.targets)
     mask = np.ones(600, bool)
     mask[ids] = False
     assert not torch.allclose(gne.embedding.detach()[mask], others[mask])  # the rest trained on
-    free = study.move_points(gne, X, [5], targets=np.array([[2.0, 2.0]]), pin=False, epochs=2, batch_size=64)
+    free = points.move_points(gne, X, [5], targets=np.array([[2.0, 2.0]]), pin=False, epochs=2, batch_size=64)
     assert not np.allclose(free.after, free.targets)
     with pytest.raises(ValueError, match="ids must be sample indices"):
-        study.move_points(gne, X, [600], displacement=[0, 1])
+        points.move_points(gne, X, [600], displacement=[0, 1])
 
 
 def test_run_move_writes_a_child_run(run, tmp_path):
     store = RunStore(tmp_path)
-    child = study.run_move(run, [1, 2], store=store, displacement=[0.3, 0.3], pin=True, epochs=1)
+    child = points.run_move(run, [1, 2], store=store, displacement=[0.3, 0.3], pin=True, epochs=1)
     moved = child.arrays("moved")
     assert child.metrics["parent"] == run.id
     np.testing.assert_array_equal(moved["after"], moved["targets"])
@@ -152,29 +154,32 @@ def test_run_move_writes_a_child_run(run, tmp_path):
 
 def test_vae_initialisation_starts_from_the_encoder_means(digits):
     X = digits.features[:200]
-    config = study.GNEConfig(epochs=1, batch_size=64, device="cpu")
-    vae, _ = study.train_vae(X, config)
-    gne, history = study.train_gne(X, config.__class__(**{**config.__dict__, "epochs": 0}), init=vae)
-    np.testing.assert_allclose(gne.embedding.detach().numpy(), study.encode(vae, X), rtol=1e-6)
+    config = study.Config(epochs=1, batch_size=64, device="cpu")
+    vae, _ = engine.train_vae(X, config)
+    gne, history = engine.train_gne(X, config, init=vae, epochs=0)
+    np.testing.assert_allclose(gne.embedding.detach().numpy(), engine.encode(vae, X), rtol=1e-6)
     assert history.epochs == []
 
 
-def test_device_selection(monkeypatch):
-    assert study.resolve_device("cpu").type == "cpu"
+def test_device_selection(monkeypatch, tmp_path):
+    assert engine.resolve_device("cpu").type == "cpu"
     with pytest.raises(ValueError, match="device"):
-        study.resolve_device("tpu")
+        engine.resolve_device("tpu")
+    with pytest.raises(ValueError, match="device"):
+        study.Config(device="tpu")  # the spelling is checked when the config is made, without torch
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
-    assert study.resolve_device(None).type == "cpu"
-    with pytest.raises(ValueError, match="CUDA is not available"):
-        study.GNEConfig(device="cuda").validate()
+    assert engine.resolve_device(None).type == "cpu"
+    with pytest.raises(ValueError, match="CUDA is not available"):  # CUDA itself when the run starts
+        study.run(study.Config(device="cuda"), store=RunStore(tmp_path))
+    assert not list(tmp_path.iterdir())  # nothing stored
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
-    assert study.resolve_device(None).type == "cuda"
+    assert engine.resolve_device(None).type == "cuda"
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 def test_trains_on_cuda(tmp_path):
-    config = study.GNEConfig(epochs=2, batch_size=64, limit=200, grid_sizes=(5,), device="cuda")
-    run = study.run_gne(config, store=RunStore(tmp_path))
+    config = study.Config(epochs=2, batch_size=64, limit=200, grid_sizes=(5,), device="cuda")
+    run = study.run(config, store=RunStore(tmp_path))
     assert run.metrics["device"].startswith("cuda")
 
 

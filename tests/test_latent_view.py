@@ -6,14 +6,41 @@ import sys
 
 import numpy as np
 
-from dashboard import figures
+from dashboard.config import AppConfig
 from dashboard.views import latent
+from dashboard.views.latent import figures
+from models.studies import gne
 
 
-def test_view_constants_match_the_study():
-    from models.studies import gne
+def _component(tree, component_id):
+    """The component with ``component_id`` in a layout tree."""
+    if getattr(tree, "id", None) == component_id:
+        return tree
+    children = getattr(tree, "children", None)
+    for child in children if isinstance(children, (list, tuple)) else [children]:
+        found = _component(child, component_id) if child is not None and not isinstance(child, str) else None
+        if found is not None:
+            return found
+    return None
 
-    assert latent.KIND == gne.KIND and latent.GRID_SIZES == gne.GRID_SIZES
+
+def test_view_offers_the_study_constants(tmp_path):
+    """The view imports GNE's constants (no copies): what it offers is what the study accepts."""
+    page = latent.layout(AppConfig(data_dir=tmp_path, store_dir=tmp_path / "runs", cache_dir=tmp_path / "cache"))
+    assert latent.TRAINS == gne.KIND
+    slider = _component(page, "latent-grid-size")
+    assert tuple(int(slider.marks[i]) for i in sorted(slider.marks)) == gne.GRID_SIZES
+    assert [o["value"] for o in _component(page, "latent-init").options] == list(gne.INITS)
+
+
+def test_moved_and_metrics_text():
+    m = gne.Metrics(0.05, 0.06, 0.01, 0.02, 15, 64, "cpu", parent="p", pinned=True, epochs_on=2)
+    mv = gne.Moved(np.array([1, 2]), np.zeros((2, 2)), np.ones((2, 2)), np.ones((2, 2)), True)
+    text = figures.moved_text(mv, m, parent_mse=0.07)
+    assert text.startswith("Moved 2 points (pinned) by 1.414") and "ended 0.000 from where" in text
+    assert "GNE mse 0.0700 before → 0.0500 after" in text and figures.moved_text(None, m) == ""
+    assert "".join(figures.metrics_text("r1", m)) == ("r1: GNE mse 0.0500 · 0.010 s/epoch  |  VAE mse 0.0600 · "
+                                                       "0.020 s/epoch  (15 epochs, batch 64, cpu)")
 
 
 def test_latent_scatter_traces_and_handle():

@@ -13,9 +13,9 @@ import math
 import torch
 from torch import nn
 
-__all__ = ["ResidualBlock", "DenseGenerator", "DeconvGenerator", "make_generator", "GNE", "GENERATORS"]
+from models.studies.gne import GENERATORS  # the one list: the study's config and --help offer these
 
-GENERATORS = ("auto", "dense", "deconv")
+__all__ = ["ResidualBlock", "DenseGenerator", "DeconvGenerator", "make_generator", "GNE", "GENERATORS"]
 
 
 class ResidualBlock(nn.Module):

@@ -1,0 +1,177 @@
+"""The Latent plane's callbacks: draw both planes and their grids, hover cards, select GNE points
+and place the handle, and three jobs (train, move and train on, place held-out samples).
+
+The jobs import the torch side (``models.studies.gne_points``, the engine behind
+``gne.run``) only inside their work, which runs in the background worker.
+"""
+from __future__ import annotations
+
+import dash
+import numpy as np
+from dash import Input, Output, Patch, State, html, no_update
+
+from models.studies import gne
+
+from ... import state
+from ...config import AppConfig
+from ...jobs import Done, describe_error, job
+from . import data, figures
+from .layout import TAB_ID
+
+BUTTONS = ("latent-train-button", "latent-move-button", "latent-heldout-button")  # disabled while any job runs
+SHOWN = [Input("run-picker", "value"), Input("dataset-picker", "value"), Input("store-version", "data")]
+
+
+def register_callbacks(app: dash.Dash, config: AppConfig) -> None:
+    _draw(app, config)
+    _select(app, config)
+    _jobs(app, config)
+
+
+def _draw(app: dash.Dash, config: AppConfig) -> None:
+    @app.callback(Output("latent-gne-scatter", "figure"), Output("latent-vae-scatter", "figure"),
+                  Output("latent-metrics", "children"), Output("latent-move-info", "children"),
+                  Output("latent-selection", "data"),
+                  *SHOWN, Input("latent-heldout", "data"), Input("tabs", "active_tab"))
+    def draw(run_id, name, _version, heldout_ref, tab):
+        if tab != TAB_ID:
+            return no_update, no_update, no_update, no_update, no_update
+        try:
+            run, note = data.run_for_view(config, run_id, name)
+            if run is None:
+                msg = f"{note}: press “Train GNE + VAE”"
+                return figures.empty_figure(msg), figures.empty_figure(msg), msg, "", None
+            class_names = state.dataset(config, run.manifest["dataset"]).class_names
+            held, moved = data.heldout(config, run, heldout_ref), data.moved(run)
+            gne_fig, vae_fig = (figures.plane_figure(side, data.plane(run, side), class_names, run_id=run.id,
+                                                     heldout=held, moved=moved) for side in gne.SIDES)
+            m = gne.metrics(run)
+            head, *rest = figures.metrics_text(run.id, m)
+            info = [html.B(head), *rest]
+            if held is not None:
+                info += [html.Br(), figures.heldout_text(held)]
+            if note:
+                info = [html.Span(note, className="text-warning"), html.Br(), *info]
+            return gne_fig, vae_fig, info, figures.moved_text(moved, m, data.parent_mse(config, m)), None
+        except Exception as exc:
+            msg = describe_error(exc)
+            return figures.empty_figure(msg), figures.empty_figure(msg), msg, "", None
+
+    @app.callback(*[Output(f"latent-{s}-{what}", "src") for s in gne.SIDES for what in ("grid", "neighbours")],
+                  Input("latent-grid-size", "value"), *SHOWN, Input("tabs", "active_tab"))
+    def grids(size_pos, run_id, name, _version, tab):
+        if tab != TAB_ID:
+            return [no_update] * 4
+        run, _note = data.run_for_view(config, run_id, name)
+        if run is None:
+            return [None] * 4
+        k = gne.GRID_SIZES[int(size_pos or 0)]
+        return [src for side in gne.SIDES for src in data.grid_images(config, run, side, k)]
+
+    for side in gne.SIDES:
+        @app.callback(Output(f"latent-{side}-tooltip", "show"), Output(f"latent-{side}-tooltip", "bbox"),
+                      Output(f"latent-{side}-tooltip", "children"),
+                      Input(f"latent-{side}-scatter", "hoverData"), State("run-picker", "value"),
+                      State("dataset-picker", "value"))
+        def hover(hover_data, run_id, name):
+            point = hover_data["points"][0] if hover_data else {}
+            if "customdata" not in point:
+                return False, no_update, no_update
+            run, _note = data.run_for_view(config, run_id, name)
+            card = data.hover_card(config, run, name, point, heldout_trace=figures.LATENT_HELDOUT)
+            return True, point["bbox"], card
+
+
+def _select(app: dash.Dash, config: AppConfig) -> None:
+    @app.callback(Output("latent-gne-scatter", "figure", allow_duplicate=True),
+                  Output("latent-selection", "data", allow_duplicate=True),
+                  Output("latent-selection-info", "children"),
+                  Input("latent-gne-scatter", "selectedData"), State("run-picker", "value"),
+                  State("dataset-picker", "value"), prevent_initial_call=True)
+    def select(selected, run_id, name):
+        run, _note = data.run_for_view(config, run_id, name)
+        points = [p for p in (selected or {}).get("points", []) if p.get("curveNumber") == figures.LATENT_TRAIN]
+        if run is None or not points:  # a plain click deselects in Plotly: keep the selection (it may be a move)
+            return no_update, no_update, no_update
+        ids = sorted({int(p["pointNumber"]) for p in points})
+        coords = data.plane(run, "gne").coords
+        center = coords[ids].mean(axis=0)
+        radius = figures.handle_size(coords)
+        patch = Patch()
+        patch["layout"]["shapes"] = [figures.latent_handle(center, radius)]
+        # the box/lasso outline sits above shapes and would take the drag meant for the handle
+        patch["layout"]["selections"] = []
+        selection = {"run": run.id, "ids": ids, "center": center.tolist(), "radius": radius, "target": center.tolist()}
+        return patch, selection, f"{len(ids)} points selected: drag the red handle (or click a spot) to move them"
+
+    @app.callback(Output("latent-selection", "data", allow_duplicate=True),
+                  Output("latent-selection-info", "children", allow_duplicate=True),
+                  Output("latent-move-button", "disabled"),
+                  Output("latent-gne-scatter", "figure", allow_duplicate=True),
+                  Input("latent-gne-scatter", "relayoutData"), Input("latent-gne-scatter", "clickData"),
+                  State("latent-selection", "data"), prevent_initial_call=True)
+    def drag(relayout, click, selection):
+        """The handle was dragged (read from ``relayoutData``) or a point clicked (the handle jumps there)."""
+        if not selection:
+            return no_update, no_update, True, no_update
+        patch = no_update
+        if dash.ctx.triggered_id == "latent-gne-scatter" and "clickData" in dash.ctx.triggered[0]["prop_id"]:
+            if not click or not click.get("points"):
+                return no_update, no_update, no_update, no_update
+            center = (float(click["points"][0]["x"]), float(click["points"][0]["y"]))
+            patch = Patch()
+            patch["layout"]["shapes"] = [figures.latent_handle(center, selection["radius"])]
+        else:
+            center = figures.handle_center(relayout)
+        if center is None:
+            return no_update, no_update, no_update, no_update
+        selection = {**selection, "target": list(center)}
+        d = np.subtract(center, selection["center"])
+        return (selection, f"{len(selection['ids'])} points to move by ({d[0]:+.2f}, {d[1]:+.2f})",
+                bool(np.allclose(d, 0)), patch)
+
+
+def _jobs(app: dash.Dash, config: AppConfig) -> None:
+    @job(app, trigger="latent-train-button", buttons=BUTTONS,
+         states=[State("dataset-picker", "value"), State("latent-epochs", "value"), State("latent-batch", "value"),
+                 State("latent-init", "value")],
+         title=lambda name, *_: f"GNE + VAE on {name or config.default_dataset}")
+    def train(progress, name, epochs, batch, init):
+        study = gne.Config(dataset=name or config.default_dataset, epochs=int(epochs or 0),
+                           batch_size=int(batch or 0), init=init or gne.INITS[0])
+        run = gne.run(study, store=config.store, data_dir=config.data_dir, progress=progress)
+        m = gne.metrics(run)
+        return Done(run=run, message=f"GNE mse {m.gne_mse:.4f} ({m.gne_seconds_per_epoch:.3f} s/epoch), "
+                                     f"VAE mse {m.vae_mse:.4f} ({m.vae_seconds_per_epoch:.3f} s/epoch)")
+
+    @job(app, trigger="latent-move-button", buttons=BUTTONS,
+         states=[State("latent-selection", "data"), State("latent-pin", "value"), State("latent-move-epochs", "value")],
+         title=lambda selection, *_: f"moving {len((selection or {}).get('ids', []))} points")
+    def move(progress, selection, pin, epochs):
+        from models.studies.gne_points import run_move
+
+        if not selection:
+            return Done(message="select points and drag the handle first")
+        run = state.run(config, selection["run"])
+        d = np.subtract(selection["target"], selection["center"])
+        child = run_move(run, selection["ids"], store=config.store, displacement=d.tolist(), pin=bool(pin),
+                         epochs=int(epochs or 0), data_dir=config.data_dir, progress=progress)
+        return Done(run=child, message=f"moved {len(selection['ids'])} points; "
+                                       f"GNE mse {gne.metrics(child).gne_mse:.4f}")
+
+    @job(app, trigger="latent-heldout-button", buttons=BUTTONS, outputs=[Output("latent-heldout", "data")],
+         states=[State("run-picker", "value"), State("dataset-picker", "value"), State("latent-heldout-count", "value")],
+         title="placing held-out samples")
+    def place(progress, run_id, name, count):
+        from models.studies.gne_points import heldout
+
+        run, _note = data.run_for_view(config, run_id, name)
+        if run is None:
+            return Done(message="train GNE + VAE first", values=(no_update,))
+        limit = int(count or 0)
+        if limit < 1:
+            raise ValueError(f"held-out count must be a positive integer (got {count!r})")
+        held = heldout(run, cache=config.results, limit=limit, data_dir=config.data_dir, progress=progress)
+        return Done(message=f"placed {len(held.index)} held-out samples: GNE mse {held.gne_error.mean():.4f}, "
+                            f"VAE mse {held.vae_error.mean():.4f}",
+                    values=({"run": run.id, "limit": limit},))
