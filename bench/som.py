@@ -67,7 +67,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--eta0", type=float, default=0.3)
     ap.add_argument("--alpha", type=float, default=2000.0)
     args = ap.parse_args(argv)
-    from models.nets.som import parse_lattice
+    from models.nets.lattice import parse_lattice
     from models.training import default_device
 
     rows, cols = parse_lattice(args.lattice)

@@ -10,7 +10,7 @@ import torch
 from models import datasets
 from models.nets.autoencoders import ConvAutoencoder, SparseConvAutoencoder, image_shape_of
 from models.store import RunStore
-from models.studies import dnm
+from models.studies import dnm, dnm_engine
 
 
 @pytest.mark.parametrize("shape", [(8, 8), (28, 28), (32, 32, 3), (64, 64)])
@@ -25,15 +25,15 @@ def test_autoencoders_fit_every_image_size(shape):
 
 def test_target_distribution_sharpens_soft_assignment():
     z, w = torch.randn(50, 4), torch.randn(9, 4)
-    q = dnm.soft_assignment(z, w)
-    p = dnm.target_distribution(q)
+    q = dnm_engine.soft_assignment(z, w)
+    p = dnm_engine.target_distribution(q)
     assert torch.allclose(q.sum(1), torch.ones(50)) and torch.allclose(p.sum(1), torch.ones(50))
     f = q.sum(0)
     expected = (q**2 / f) / (q**2 / f).sum(1, keepdim=True)
     assert torch.allclose(p, expected, atol=1e-6)
     # with equal node frequencies the target is sharper than q (its largest share grows)
     qq = torch.tensor([[0.6, 0.4], [0.4, 0.6]])
-    assert dnm.target_distribution(qq)[0, 0] > 0.6
+    assert dnm_engine.target_distribution(qq)[0, 0] > 0.6
 
 
 def test_lattice_summary_counts():
@@ -48,15 +48,15 @@ def test_lattice_summary_counts():
 
 def test_bad_config_names_the_parameter():
     with pytest.raises(ValueError, match="lattice"):
-        dnm.DNMConfig(lattice="eight").validate()
+        dnm.Config(lattice="eight")
     with pytest.raises(ValueError, match="topology"):
-        dnm.DNMConfig(topology="tri").validate()
+        dnm.Config(topology="tri")
 
 
 @pytest.mark.slow
 def test_dnm_on_digits_groups_classes(store_dir):
-    cfg = dnm.DNMConfig(lattice="8x8", pretrain_epochs=10, som_iterations=3000, epochs=2, seed=0)
-    run = dnm.run_dnm(cfg, RunStore(store_dir))
+    cfg = dnm.Config(lattice="8x8", pretrain_epochs=10, som_iterations=3000, epochs=2, seed=0)
+    run = dnm.run(cfg, store=RunStore(store_dir))
     m = run.metrics
     lat = run.arrays("lattice")
     labels = lat["labels"]

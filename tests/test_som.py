@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from models.nets.som import SOM, lattice_positions, parse_lattice
+from models.nets.lattice import lattice_positions, parse_lattice
+from models.nets.som import SOM
 
 
 def test_bmu_matches_brute_force():

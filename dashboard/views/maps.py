@@ -5,16 +5,17 @@ from __future__ import annotations
 
 import dash
 import dash_bootstrap_components as dbc
-import numpy as np
 from dash import Input, Output, State, dcc, html, no_update
 
-from .. import figures, images, state
+from models.studies import dnm
+
+from .. import cards, figures, images, state
 from ..config import AppConfig
-from ..jobs import describe_error, job_options, reporter
+from ..jobs import Done, job
 
 TAB_ID = "maps"
 LABEL = "Maps"
-TRAINS = "dnm"
+TRAINS = dnm.KIND
 
 
 def _number(id_, value, label, min_=1, max_=200):
@@ -48,37 +49,25 @@ def layout(config: AppConfig):
     ], className="g-3")
 
 
-def _run(config, run_id, name):
-    return state.pick_run(config, run_id, "dnm", name)
-
-
 def register_callbacks(app: dash.Dash, config: AppConfig) -> None:
+    def shown(run_id, name):
+        return state.run_for_view(config, run_id, dnm.KIND, name)
+
     @app.callback(Output("maps-lattice", "figure"), Output("maps-status", "children"),
                   Input("run-picker", "value"), Input("store-version", "data"), Input("dataset-picker", "value"),
                   Input("maps-overlay", "value"))
     def show(run_id, _version, name, overlay):
-        run = _run(config, run_id, name)
+        run, note = shown(run_id, name)
         if run is None:
-            return figures.empty_figure("no deep neural map for this dataset yet: train one →"), ""
-        lat = run.arrays("lattice")
-        rows, cols = lat["hits"].shape
-        protos = lat["prototype_images"]
-        mosaic = images.cell_mosaic(protos, rows, cols)
+            return figures.empty_figure("no deep neural map for this dataset yet: train one →"), note
+        lat = dnm.lattice(run, arrays=state.arrays)
+        rows, cols = lat.shape
+        mosaic = images.cell_mosaic(lat.prototype_images, rows, cols)
         uri = images.png_data_uri(mosaic, size=min(1600, max(mosaic.shape[:2]) * 4))
-        values = None if overlay == "none" else (lat[overlay] if overlay in lat else None)
-        if overlay == "hits" and values is not None:
-            values = np.where(values > 0, values, np.nan)
-        ds_names = [str(c) for c in range(int(lat["class_counts"].shape[1]))]
-        try:
-            ds_names = list(state.dataset(config, run.manifest.get("dataset")).class_names)
-        except Exception:
-            pass
-        fig = figures.image_grid_figure(uri, rows, cols, values=values, overlay=overlay, class_names=ds_names,
+        fig = figures.image_grid_figure(uri, rows, cols, values=lat.overlay(overlay), overlay=overlay,
+                                        class_names=_class_names(config, run, lat),
                                         title=f"{rows}×{cols} lattice of decoded prototypes", uirevision=run.id)
-        m = run.metrics
-        status = (f"{run.id} · purity {m.get('purity', float('nan')):.3f} · quantization error "
-                  f"{m.get('quantization_error', float('nan')):.3f} · topographic error "
-                  f"{m.get('topographic_error', float('nan')):.3f} · hover a node")
+        status = " · ".join(part for part in (note, run.id, dnm.quality(run), "hover a node") if part)
         return fig, status
 
     @app.callback(Output("maps-tooltip", "show"), Output("maps-tooltip", "bbox"), Output("maps-tooltip", "children"),
@@ -86,58 +75,55 @@ def register_callbacks(app: dash.Dash, config: AppConfig) -> None:
     def hover(hover_data, run_id, name):
         if not hover_data:
             return False, no_update, no_update
-        run = _run(config, run_id, name)
+        run, _note = shown(run_id, name)
         if run is None:
             return False, no_update, no_update
-        lat = run.arrays("lattice")
-        rows, cols = lat["hits"].shape
+        lat = dnm.lattice(run, arrays=state.arrays)
         point = hover_data["points"][0]
-        node = figures.cell_of(point, cols)
-        return True, point["bbox"], node_card(config, run, lat, node)
+        node = lat.node(figures.cell_of(point, lat.shape[1]))
+        return True, point["bbox"], node_card(config, run, node, len(lat.bmu))
 
-    @app.callback(Output("store-version", "data", allow_duplicate=True),
-                  Output("run-picker", "value", allow_duplicate=True),
-                  Output("job-result", "children", allow_duplicate=True),
-                  Input("maps-train", "n_clicks"),
-                  State("dataset-picker", "value"), State("maps-rows", "value"), State("maps-cols", "value"),
-                  State("maps-pretrain", "value"), State("maps-epochs", "value"),
-                  State("maps-som-iterations", "value"), State("maps-topology", "value"),
-                  State("store-version", "data"), **job_options("maps-train"))
-    def train(set_progress, _n, name, rows, cols, pretrain, epochs, som_iterations, topology, version):
-        from models.studies.dnm import DNMConfig, run_dnm
-
-        try:
-            cfg = DNMConfig(dataset=name or config.default_dataset, lattice=f"{int(rows)}x{int(cols)}",
-                            topology=topology or "rect", pretrain_epochs=int(pretrain), epochs=int(epochs),
-                            som_iterations=int(som_iterations))
-            run = run_dnm(cfg, config.store, data_dir=config.data_dir,
-                          progress=reporter(set_progress, f"DNM {cfg.lattice}"))
-        except Exception as exc:
-            return no_update, no_update, dbc.Alert(describe_error(exc), color="danger", className="p-2 mb-0")
-        return (version or 0) + 1, run.id, f"DNM trained: purity {run.metrics['purity']:.3f}"
+    @job(app, trigger="maps-train", title=lambda _name, rows, cols, *_: f"DNM {rows}x{cols}",
+         states=[State("dataset-picker", "value"), State("maps-rows", "value"), State("maps-cols", "value"),
+                 State("maps-pretrain", "value"), State("maps-epochs", "value"),
+                 State("maps-som-iterations", "value"), State("maps-topology", "value")])
+    def train(progress, name, rows, cols, pretrain, epochs, som_iterations, topology):
+        cfg = dnm.Config(dataset=name or config.default_dataset, lattice=f"{int(rows)}x{int(cols)}",
+                         topology=topology or "rect", pretrain_epochs=int(pretrain), epochs=int(epochs),
+                         som_iterations=int(som_iterations))
+        run = dnm.run(cfg, store=config.store, data_dir=config.data_dir, progress=progress)
+        return Done(run=run, message=f"DNM trained: purity {run.metrics['purity']:.3f}")
 
 
-def node_card(config: AppConfig, run, lat: dict, node: int, strip: int = 10) -> html.Div:
-    """Tooltip for one lattice node: its decoded prototype, a strip of the samples it holds, its numbers."""
-    rows, cols = lat["hits"].shape
-    r, c = divmod(int(node), cols)
-    proto = lat["prototype_images"][node]
-    members = np.flatnonzero(lat["bmu"] == node)
-    children = [html.Img(src=images.png_data_uri(proto, size=96), className="tooltip-img maps-prototype")]
-    majority = int(lat["majority"].ravel()[node])
-    lines = [f"node ({r}, {c}) · {len(members)} samples"]
-    if majority >= 0:
-        lines.append(f"majority {majority} · purity {float(lat['purity'].ravel()[node]):.2f}")
-    if len(members):
-        try:
-            ds = state.dataset(config, run.manifest.get("dataset"))
-            pos = members[:strip]
-            tiles = ds.images[pos] if ds.images is not None and len(ds.images) == len(lat["bmu"]) else None
-            if tiles is not None:
-                strip_img = images.tile(tiles, 1, len(pos), pad=1)
-                children.append(html.Img(src=images.png_data_uri(strip_img, size=min(40 * len(pos), 400)),
-                                         className="tile-img maps-strip", style={"height": "40px"}))
-        except Exception:
-            pass
-    children += [html.Div(line, className="tooltip-line") for line in lines]
-    return html.Div(children, className="tooltip-card")
+def _class_names(config: AppConfig, run, lat: dnm.Lattice) -> list[str]:
+    """The run's dataset's class names; class indices when the dataset cannot be loaded now."""
+    try:
+        return list(state.dataset(config, run.manifest.get("dataset")).class_names)
+    except Exception:
+        return [str(c) for c in range(lat.n_classes)]
+
+
+def node_card(config: AppConfig, run, node: dnm.Node, n_samples: int, strip: int = 10):
+    """Tooltip for one lattice node: its decoded prototype, its numbers, a strip of the samples it holds."""
+    lines = [f"node ({node.row}, {node.col}) · {len(node.members)} samples"]
+    if node.majority >= 0:
+        lines.append(f"majority {node.majority} · purity {node.purity:.2f}")
+    card = cards.sample_card(node.prototype, lines, extra=_member_strip(config, run, node, n_samples, strip))
+    card.children[0].className += " maps-prototype"   # the node's prototype, as the browser test finds it
+    return card
+
+
+def _member_strip(config: AppConfig, run, node: dnm.Node, n_samples: int, strip: int) -> list:
+    """A strip of the first ``strip`` member images, when the run's dataset is at hand in full."""
+    if not len(node.members):
+        return []
+    try:
+        ds = state.dataset(config, run.manifest.get("dataset"))
+    except Exception:
+        return []
+    if ds.images is None or len(ds.images) != n_samples:
+        return []
+    pos = node.members[:strip]
+    strip_img = images.tile(ds.images[pos], 1, len(pos), pad=1)
+    return [html.Img(src=images.png_data_uri(strip_img, size=min(40 * len(pos), 400)),
+                     className="tile-img maps-strip", style={"height": "40px"})]
