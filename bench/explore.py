@@ -42,8 +42,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from models import datasets
     from models.neighbors import knn_graph, similar_to, unit_rows
-    from models.studies import explore  # noqa: F401  (registers the arrays fallback if needed)
-    from models.studies.explore import embed, reduce
+    from models.studies.explore_engine import embed, reduce
 
     print(f"machine: {platform.platform()} · {platform.processor() or platform.machine()} · "
           f"{os.cpu_count()} cores · numpy {np.__version__}")

@@ -12,7 +12,7 @@ from models.cache import ResultCache
 from models.datasets import Dataset, DatasetError
 from models.neighbors import knn_graph, similar_to, unit_rows
 from models.store import RunStore
-from models.studies import explore
+from models.studies import explore, explore_engine, explore_scores
 
 
 def clustered(n_per=60, classes=4, dim=20, seed=0):
@@ -46,14 +46,14 @@ def test_mistake_ranking_finds_flipped_digits_labels_via_cli(tmp_path, capsys):
 
 def test_precision_at_k_and_flip():
     labels = np.arange(100) % 10
-    noisy, flipped = explore.flip_labels(labels, 0.1, 10, seed=3)
+    noisy, flipped = explore_scores.flip_labels(labels, 0.1, 10, seed=3)
     assert len(flipped) == 10 and (noisy[flipped] != labels[flipped]).all()
     assert (noisy[np.setdiff1d(np.arange(100), flipped)] == labels[np.setdiff1d(np.arange(100), flipped)]).all()
     scores = np.zeros(100)
     scores[flipped[:7]] = 1.0
-    assert explore.precision_at_k(scores, flipped) == pytest.approx(0.7)
+    assert explore_scores.precision_at_k(scores, flipped) == pytest.approx(0.7)
     with pytest.raises(ValueError, match="fraction"):
-        explore.flip_labels(labels, 1.5, 10)
+        explore_scores.flip_labels(labels, 1.5, 10)
 
 
 def test_similar_samples_self_first_and_sorted():
@@ -93,7 +93,7 @@ def test_error_clusters_find_a_pattern_of_mistakes():
     rng = np.random.default_rng(0)
     scattered = rng.choice(np.flatnonzero((labels == 1) | (labels == 3)), 6, replace=False)
     preds[scattered] = (labels[scattered] + 1) % 4
-    cluster, clusters = explore.error_clusters(unit_rows(X), labels, preds, min_cluster_size=8)
+    cluster, clusters = explore_scores.error_clusters(unit_rows(X), labels, preds, min_cluster_size=8)
     assert clusters, "expected at least one error cluster"
     top = clusters[0]
     assert (top["label"], top["prediction"]) == (2, 1) and top["size"] >= 20
@@ -120,7 +120,7 @@ def test_arrays_file_analysis_with_scores_and_cache(tmp_path, data_dir):
     X, labels, preds = write_arrays(data_dir)
     store = RunStore(tmp_path / "runs")
     cache = ResultCache(tmp_path / "runs" / ".cache")
-    run = explore.run_explore("arrays:emb.npz", data_dir=data_dir, store=store, method="umap", k=10, cache=cache)
+    run = explore.run(explore.Config(arrays="emb.npz", method="umap", k=10), store=store, data_dir=data_dir)
     a = run.arrays("explore")
     assert a["coords"].shape == (len(labels), 2) and np.isfinite(a["coords"]).all()
     assert (a["predictions"] == preds).all() and run.config["prediction_source"] == "model"
@@ -130,13 +130,13 @@ def test_arrays_file_analysis_with_scores_and_cache(tmp_path, data_dir):
     if len(wrong):   # samples the model gets wrong rank above those it gets right
         assert a["mistake_score"][wrong].mean() > a["mistake_score"][preds == labels].mean()
     assert order.shape == (len(labels),)
-    clusters, summary = explore.load_run_meta(run)
-    assert summary["has_scores"] and summary["missing_images"] == 0
+    summary = explore.input_summary(run)
+    assert summary.has_scores and summary.missing_images == 0
     # a second look is served from the cache: same arrays, no recompute
     calls = []
     ds = explore.load_source("arrays:emb.npz", data_dir=data_dir)
     assert np.allclose(ds.features, X)  # embeddings are used as given, not min–max scaled
-    arrays, _ = explore.analyse(ds, method="umap", k=10, cache=cache, progress=lambda p: calls.append(p.message))
+    arrays, _ = explore_engine.analyse(ds, method="umap", k=10, cache=cache, progress=lambda p: calls.append(p.message))
     assert np.array_equal(arrays["coords"], a["coords"]) and calls == ["done (cached)"]
 
 
@@ -152,18 +152,18 @@ def test_validation_errors_name_the_problem(tmp_path, data_dir):
         explore.load_source("arrays:short.npz", data_dir=data_dir)
     ds = datasets.validate(Dataset(name="t", features=X, labels=labels, class_names=["a", "b", "c"]))
     with pytest.raises(DatasetError, match=r"scores must have shape \(30, 3\)"):
-        explore.check_inputs(replace(ds, meta={"scores": np.zeros((30, 2))}))
+        explore_engine.check_inputs(replace(ds, meta={"scores": np.zeros((30, 2))}))
     with pytest.raises(DatasetError, match="predictions must be class indices"):
-        explore.check_inputs(replace(ds, meta={"predictions": np.full(30, 7)}))
+        explore_engine.check_inputs(replace(ds, meta={"predictions": np.full(30, 7)}))
     with pytest.raises(ValueError, match="k must be"):
-        explore.analyse(ds, k=30)
+        explore_engine.analyse(ds, k=30)
     with pytest.raises(ValueError, match="method must be one of"):
-        explore.analyse(ds, method="lda")
+        explore_engine.analyse(ds, method="lda")
     # unknown image paths are counted, never fatal
     (data_dir / "img").mkdir()
     (data_dir / "img" / "0.png").write_bytes(b"png")
     paths = np.array(["img/0.png", "img/missing.png", "../escape.png"] + ["img/0.png"] * 27, dtype=object)
-    summary = explore.check_inputs(replace(ds, meta={"image_paths": paths}), data_dir)
+    summary = explore_engine.check_inputs(replace(ds, meta={"image_paths": paths}), data_dir)
     assert summary["missing_images"] == 2
 
 

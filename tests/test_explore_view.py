@@ -6,9 +6,10 @@ import pytest
 
 from dashboard import figures
 from dashboard.config import AppConfig
-from dashboard.views import explore as view
+from dashboard.views.explore import data as view
 from models.datasets import Dataset
 from models.studies import explore as study
+from models.studies import explore_engine
 
 
 def test_filter_mask_label_and_prediction():
@@ -54,5 +55,5 @@ def test_sources_list_arrays_files_and_run_activations(tmp_path):
     assert "arrays:emb.npz" in values and f"run:{run_id}/layers/layer1" in values
     ds = study.load_source(f"run:{run_id}/layers/layer1", data_dir=data, store=config.store)
     assert ds.n == 60 and ds.dim == 6 and ds.images is not None  # images come from the run's dataset
-    arrays, meta = study.analyse(ds, method="pca", k=5)
+    arrays, meta = explore_engine.analyse(ds, method="pca", k=5)
     assert arrays["neighbors"].shape == (60, 5) and meta["prediction_source"] == "neighbour vote"

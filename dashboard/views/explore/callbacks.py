@@ -1,0 +1,171 @@
+"""The Explore tab's callbacks: the compute job, which run is shown, the map, the selection
+(click, lasso, a list row, an error cluster), similar samples, the hover card and the CSV export.
+
+Runs are read through ``dashboard.state`` (once per process), so a hover or a click reads
+nothing from disk again.
+"""
+from __future__ import annotations
+
+import dash
+import numpy as np
+from dash import ALL, Input, Output, Patch, State, ctx, dcc, html, no_update
+
+from models.store import StoreError
+from models.studies import explore as study
+
+from ... import figures as shared_figures
+from ... import state
+from ...config import AppConfig
+from ...jobs import Done, describe_error, job
+from . import figures
+from .data import filter_mask, meta_columns, selection_csv, shown, similar, source_options
+from .layout import ANY, EMPTY_MAP, EMPTY_SIMILAR, TAB_ID, color_options, label_options, pred_options
+
+DEFAULT_K = 15     # neighbours per sample when the k box is empty
+GALLERY_K = 12     # similar samples shown when the k box is empty
+
+
+def register_callbacks(app: dash.Dash, config: AppConfig) -> None:
+    @app.callback(Output("explore-source", "options"), Input("tabs", "active_tab"), Input("store-version", "data"))
+    def refresh_sources(tab, _v):
+        if tab != TAB_ID:
+            return no_update
+        return source_options(config)
+
+    def source_of(source, picked) -> str:
+        return source or picked or config.default_dataset
+
+    @job(app, trigger="explore-compute",
+         states=[State("explore-source", "value"), State("dataset-picker", "value"),
+                 State("explore-method", "value"), State("explore-k", "value")],
+         outputs=[Output("explore-run", "data", allow_duplicate=True)],
+         title=lambda source, picked, *_: f"explore {source_of(source, picked)}")
+    def compute(progress, source, picked, method, k):
+        study_config = study.Config.for_source(source_of(source, picked), method=method or "umap",
+                                               k=int(k or DEFAULT_K))
+        run = study.run(study_config, store=config.store, data_dir=config.data_dir, progress=progress)
+        pca = run.config.get("pca_dims")
+        note = f" (PCA to {pca} dims first)" if pca else ""
+        return Done(run=run, message=f"explore: {study_config.method}{note} of {run.manifest['dataset']} done",
+                    values=(run.id,))
+
+    @app.callback(Output("explore-run", "data"),
+                  Input("tabs", "active_tab"), Input("explore-source", "value"), Input("dataset-picker", "value"),
+                  Input("run-picker", "value"), State("explore-run", "data"))
+    def choose_run(tab, source, picked, run_id, current):
+        """The picked run when it is an explore run; else, when the vectors change, their newest explore run."""
+        if tab != TAB_ID:
+            return no_update
+        if ctx.triggered_id == "run-picker" and run_id:
+            try:
+                run = state.run(config, run_id)
+            except StoreError:
+                return no_update
+            if run.kind != study.KIND:
+                return no_update
+        else:
+            runs = config.store.list(kind=study.KIND, dataset=source_of(source, picked))
+            run = runs[0] if runs else None
+        new = run.id if run is not None else None
+        return no_update if new == current else new
+
+    @app.callback(Output("explore-label", "options"), Output("explore-pred", "options"),
+                  Output("explore-color", "options"), Output("explore-mistakes", "children"),
+                  Output("explore-outliers", "children"), Output("explore-clusters", "children"),
+                  Output("explore-status", "children"), Output("explore-selection", "data", allow_duplicate=True),
+                  Input("explore-run", "data"), prevent_initial_call=True)
+    def show_run(run_id):
+        if not run_id:
+            return ([ANY], pred_options([]), color_options(), None, None, None,
+                    "no explore run for these vectors yet: press Compute", [])
+        try:
+            s = shown(config, run_id)
+            lists = (figures.ranked_rows(s, "mistake_score", "mistake"),
+                     figures.ranked_rows(s, "outlier_score", "outlier"), figures.cluster_rows(s.clusters, s.names))
+            status = figures.status_line(s)
+        except Exception as exc:
+            return (no_update,) * 6 + (describe_error(exc), [])
+        return (label_options(s.names), pred_options(s.names), color_options(meta_columns(s.dataset)), *lists,
+                status, [])
+
+    @app.callback(Output("explore-scatter", "figure"),
+                  Input("explore-run", "data"), Input("explore-color", "value"), Input("explore-label", "value"),
+                  Input("explore-pred", "value"), State("explore-selection", "data"))
+    def draw(run_id, color, label, pred, selection):
+        if not run_id:
+            return shared_figures.empty_figure(EMPTY_MAP)
+        try:
+            return figures.map_figure(shown(config, run_id), color, label, pred, selection)
+        except Exception as exc:
+            return shared_figures.empty_figure(describe_error(exc))
+
+    @app.callback(Output("explore-selection", "data"),
+                  Input("explore-scatter", "clickData"), Input("explore-scatter", "selectedData"),
+                  Input({"type": "explore-row", "index": ALL}, "n_clicks"),
+                  Input({"type": "explore-cluster", "index": ALL}, "n_clicks"),
+                  State("explore-run", "data"), prevent_initial_call=True)
+    def select(click, selected, _rows, _clusters, run_id):
+        trig = ctx.triggered_id
+        if trig is None or not run_id:
+            return no_update
+        if isinstance(trig, dict):
+            if not ctx.triggered[0]["value"]:
+                return no_update  # a list re-rendered, nobody clicked
+            if trig["type"] == "explore-row":
+                return [int(trig["index"])]
+            for c in shown(config, run_id).clusters:
+                if c.id == trig["index"]:
+                    return list(c.members)
+            return no_update
+        if trig == "explore-scatter" and ctx.triggered[0]["prop_id"].endswith("clickData"):
+            pts = [p for p in (click or {}).get("points", []) if p.get("curveNumber", 0) == 0]
+            return [int(pts[0]["customdata"])] if pts else no_update
+        pts = [p for p in (selected or {}).get("points", []) if p.get("curveNumber", 0) == 0]
+        return [int(p["customdata"]) for p in pts] if pts else no_update
+
+    @app.callback(Output("explore-scatter", "figure", allow_duplicate=True),
+                  Output("explore-similar", "children"), Output("explore-side", "active_tab"),
+                  Input("explore-selection", "data"), State("explore-run", "data"), State("explore-k", "value"),
+                  prevent_initial_call=True)
+    def show_selection(selection, run_id, k):
+        if not run_id:
+            return no_update, no_update, no_update
+        s = shown(config, run_id)
+        sel = s.valid(selection)
+        if not sel:
+            return no_update, html.Div(EMPTY_SIMILAR, className="text-muted small"), no_update
+        coords = s.arrays["coords"]
+        patch = Patch()
+        patch["data"][1] = shared_figures.selection_trace(coords, sel).to_plotly_json()
+        if len(sel) == 1:  # centre the map on a single sample
+            xr, yr = shared_figures.centred_range(coords, sel[0])
+            patch["layout"]["xaxis"]["range"] = xr
+            patch["layout"]["yaxis"]["range"] = yr
+            patch["layout"]["xaxis"]["autorange"] = False
+            patch["layout"]["yaxis"]["autorange"] = False
+        idx, dist = similar(s.dataset, sel, int(k or GALLERY_K))
+        return patch, figures.similar_gallery(s, sel, idx, dist), "similar"
+
+    @app.callback(Output("explore-tooltip", "show"), Output("explore-tooltip", "bbox"),
+                  Output("explore-tooltip", "children"),
+                  Input("explore-scatter", "hoverData"), State("explore-run", "data"))
+    def hover(hover_data, run_id):
+        if not hover_data or not run_id:
+            return False, no_update, no_update
+        point = hover_data["points"][0]
+        if point.get("curveNumber", 0) != 0 or "customdata" not in point:
+            return False, no_update, no_update
+        return True, point["bbox"], figures.hover_card(shown(config, run_id), int(point["customdata"]))
+
+    @app.callback(Output("explore-download", "data"), Input("explore-export", "n_clicks"),
+                  State("explore-selection", "data"), State("explore-run", "data"),
+                  State("explore-label", "value"), State("explore-pred", "value"), prevent_initial_call=True)
+    def export(_n, selection, run_id, label, pred):
+        if not run_id:
+            return no_update
+        s = shown(config, run_id)
+        a = s.arrays
+        sel = np.asarray(selection or [], dtype=np.int64)
+        if sel.size == 0:
+            sel = np.flatnonzero(filter_mask(a["labels"], a["predictions"], label, pred))
+        return dcc.send_string(selection_csv(sel, a, s.names, s.dataset), f"explore-{run_id}-selection.csv")

@@ -1,0 +1,187 @@
+"""What the Explore tab shows, read on the server: the run (through ``dashboard.state``, read
+once per process), the vectors it was computed from, and the pure selections over them
+(filters, colours, the CSV of a selection, similar samples)."""
+from __future__ import annotations
+
+import io
+import zipfile
+from dataclasses import dataclass
+from functools import cached_property, lru_cache
+
+import numpy as np
+
+from models import datasets
+from models.datasets import Dataset
+from models.neighbors import similar_to, unit_rows
+from models.store import Run, RunStore
+from models.studies import explore as study
+
+from ... import state
+from ...config import AppConfig
+
+MAX_FILES = 200     # arrays files listed in the picker
+MAX_RUNS = 20       # runs whose activations are listed
+RUN_KEYS = ("labels", "predictions", "scores", "index")  # arrays beside the activations, not vectors
+HIDDEN_META = {"predictions", "scores", "image_paths", "missing_images", "warnings", "skipped"}
+
+
+# -- sources -----------------------------------------------------------------------------
+def source_options(config: AppConfig) -> list[dict]:
+    """The dataset in the picker, then every arrays file found in the data directory, then runs' activations."""
+    options = [{"label": "dataset in the picker (its pixels)", "value": ""}]
+    found = [name for name in datasets.discover(config.data_dir) if name.startswith("arrays:")]
+    options += [{"label": f"arrays: {name[len('arrays:'):]}", "value": name} for name in found[:MAX_FILES]]
+    return options + run_activation_options(config)
+
+
+def run_activation_options(config: AppConfig, max_runs: int = MAX_RUNS) -> list[dict]:
+    """Layer activations stored in runs: any array of a run's ``.npz`` that sits next to ``labels``.
+
+    Only the archive's member names are read (not the arrays), so listing stays instant.
+    """
+    options = []
+    for run in config.store.list()[:max_runs]:
+        if run.kind == study.KIND:
+            continue
+        for npz in sorted(run.path.glob("*.npz")):
+            try:
+                with zipfile.ZipFile(npz) as zf:
+                    keys = [n[:-4] for n in zf.namelist() if n.endswith(".npy")]
+            except (OSError, zipfile.BadZipFile):
+                continue
+            if "labels" not in keys:
+                continue
+            options += [{"label": f"run {run.kind} · {run.id[-6:]} · {npz.stem}/{key}",
+                         "value": f"run:{run.id}/{npz.stem}/{key}"} for key in keys if key not in RUN_KEYS]
+    return options
+
+
+# -- an explore run and its vectors --------------------------------------------------------
+@dataclass(frozen=True)
+class Shown:
+    """An explore run with what the tab needs of it: its arrays (shared memo: never modify) and dataset."""
+
+    run: Run
+    arrays: dict
+    dataset: Dataset
+
+    @property
+    def names(self) -> list[str]:
+        return self.dataset.class_names
+
+    @property
+    def n(self) -> int:
+        return len(self.arrays["labels"])
+
+    @cached_property
+    def clusters(self) -> list[study.ErrorCluster]:
+        return study.clusters(self.run)
+
+    @cached_property
+    def summary(self) -> study.InputSummary:
+        return study.input_summary(self.run)
+
+    def valid(self, selection) -> list[int]:
+        """The selection's positions that exist in this run (a store may carry a stale one)."""
+        return [int(i) for i in (selection or []) if 0 <= int(i) < self.n]
+
+
+def shown(config: AppConfig, run_id: str) -> Shown:
+    """The explore run ``run_id`` (raises ``StoreError``/``DatasetError`` with a message to show)."""
+    run = state.run(config, run_id)
+    return Shown(run=run, arrays=state.arrays(run, study.ARRAYS), dataset=run_dataset(config, run))
+
+
+@lru_cache(maxsize=4)
+def _source_dataset(data_dir: str, store_root: str, source: str) -> Dataset:
+    return study.load_source(source, data_dir=data_dir, store=RunStore(store_root))
+
+
+def run_dataset(config: AppConfig, run: Run) -> Dataset:
+    """The vectors an explore run was computed from: your arrays or a run's activations as
+    given (cosine geometry), a dataset by name through the shared ``state.dataset``."""
+    source = study.source(run)
+    if source.startswith(("run:", "arrays:")):
+        return _source_dataset(str(config.data_dir), str(config.store_dir), source)
+    return state.dataset(config, source)
+
+
+_UNIT: dict[tuple, np.ndarray] = {}
+
+
+def unit_for(ds: Dataset) -> np.ndarray:
+    """The dataset's unit-length vectors, made once per dataset (the last one only) for similar-sample queries."""
+    key = (ds.name, ds.split, ds.n, ds.dim)
+    if key not in _UNIT:
+        _UNIT.clear()
+        _UNIT[key] = unit_rows(ds.features)
+    return _UNIT[key]
+
+
+def similar(ds: Dataset, sel: list[int], k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The ``k`` samples nearest the selection's mean direction (cosine, original space), selection left out."""
+    # exact cosine over unit rows: ~30 ms for 10⁵ × 512 (bench/explore.py), so a click needs no approximation
+    return similar_to(unit_for(ds), ds.features[sel], k, exclude=np.asarray(sel))
+
+
+# -- pure selections ------------------------------------------------------------------------
+def filter_mask(labels: np.ndarray, preds: np.ndarray, label: str | None, pred: str | None) -> np.ndarray:
+    """Which samples pass "label = …" and "predicted …" (``all``, ``right``, ``wrong``, ``=k``, ``!=k``)."""
+    mask = np.ones(len(labels), dtype=bool)
+    if label not in (None, "", "all"):
+        mask &= labels == int(label)
+    if pred in (None, "", "all"):
+        return mask
+    if pred == "right":
+        return mask & (preds == labels)
+    if pred == "wrong":
+        return mask & (preds != labels)
+    if pred.startswith("!="):
+        return mask & (preds != int(pred[2:]))
+    if pred.startswith("="):
+        return mask & (preds == int(pred[1:]))
+    raise ValueError(f"prediction filter must be all, right, wrong, =k or !=k (got {pred!r})")
+
+
+def meta_columns(ds: Dataset) -> dict[str, np.ndarray]:
+    """Per-sample metadata columns a person can colour by."""
+    return {k: np.asarray(v) for k, v in ds.meta.items()
+            if k not in HIDDEN_META and isinstance(v, np.ndarray) and v.shape == (ds.n,)}
+
+
+def color_values(a: dict, ds: Dataset, color: str) -> tuple[np.ndarray, str, list[str], str]:
+    """(values per sample, marker kind, category names, title) for the colour choice."""
+    names = ds.class_names
+    if color == "prediction":
+        return a["predictions"], "classes", names, "prediction"
+    if color == "agreement":
+        return (a["predictions"] != a["labels"]).astype(int), "agreement", [], "agreement"
+    if color in ("mistake_score", "outlier_score"):
+        return a[color], "continuous", [], color.replace("_", " ")
+    if color.startswith("meta:"):
+        col = meta_columns(ds).get(color[len("meta:"):])
+        if col is not None:
+            if np.issubdtype(col.dtype, np.number):
+                return col.astype(float), "continuous", [], color[len("meta:"):]
+            cats, codes = np.unique(col.astype(str), return_inverse=True)
+            return codes, "categories", cats.tolist(), color[len("meta:"):]
+    return a["labels"], "classes", names, "label"
+
+
+def selection_csv(sel: np.ndarray, arrays: dict, names: list[str], ds: Dataset) -> str:
+    """CSV rows for ``sel``: index, labels, prediction, suggested label, scores (and image path)."""
+    import pandas as pd
+
+    labels, preds = arrays["labels"], arrays["predictions"]
+    frame = pd.DataFrame({
+        "index": arrays["index"][sel] if "index" in arrays else sel,
+        "label": [names[c] for c in labels[sel]], "prediction": [names[c] for c in preds[sel]],
+        "suggested_label": [names[c] for c in arrays["suggested"][sel]],
+        "mistake_score": np.round(arrays["mistake_score"][sel], 4),
+        "outlier_score": np.round(arrays["outlier_score"][sel], 4)})
+    if "image_paths" in ds.meta:
+        frame["image_path"] = np.asarray(ds.meta["image_paths"])[sel]
+    frame = frame.sort_values("mistake_score", ascending=False)
+    buf = io.StringIO()
+    frame.to_csv(buf, index=False)
+    return buf.getvalue()
