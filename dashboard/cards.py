@@ -14,15 +14,16 @@ from . import images
 
 
 def sample_card(image: np.ndarray | None, lines: Sequence[str], *, key: Hashable | None = None,
-                size: int = 96, extra: Sequence = ()) -> html.Div:
+                size: int = 96, extra: Sequence = (), image_class: str = "") -> html.Div:
     """Image (thumbnail made once per ``key``; uncached when ``key`` is None), then one line each.
 
-    ``extra`` holds further components (a strip of member images, say) placed after the lines.
+    ``extra`` holds further components (a strip of member images, say) placed after the lines;
+    ``image_class`` adds a class to the image (a view's own styling).
     """
     children = []
     if image is not None:
         src = images.thumbnail(key, image, size=size) if key is not None else images.png_data_uri(image, size=size)
-        children.append(html.Img(src=src, className="tooltip-img"))
+        children.append(html.Img(src=src, className=f"tooltip-img {image_class}".strip()))
     children += [html.Div(line, className="tooltip-line") for line in lines if line]
     children += list(extra)
     return html.Div(children, className="tooltip-card")

@@ -85,8 +85,3 @@ def run_label(run: Run) -> str:
     created = run.manifest.get("created", "")[:16].replace("T", " ")
     summary = run.manifest.get("summary") or run.config.get("summary") or ""
     return f"{run.kind} · {run.manifest.get('dataset', '?')} · {created}" + (f" · {summary}" if summary else "")
-
-
-def pick_run(config: AppConfig, run_id: str | None, kind: str, dataset_name: str | None = None) -> Run | None:
-    """Deprecated shim while views move to :func:`run_for_view` (which also says why)."""
-    return run_for_view(config, run_id, kind, dataset_name)[0]

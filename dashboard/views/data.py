@@ -105,11 +105,6 @@ def dataset_card(ds: datasets.Dataset, idx: int, key: tuple, extra: Sequence[str
     return cards.sample_card(image, lines, key=(*key, idx))
 
 
-# TEMPORARY: views/latent.py imports this name until its rewrite (issue 14, another branch) calls
-# dataset_card or cards.sample_card itself; delete it then.
-sample_card = dataset_card
-
-
 def class_gallery(ds: datasets.Dataset, per_class: int = 8) -> str:
     """One image: a row of examples for each class (first ``per_class`` of each)."""
     rows = []

@@ -108,9 +108,8 @@ def node_card(config: AppConfig, run, node: dnm.Node, n_samples: int, strip: int
     lines = [f"node ({node.row}, {node.col}) · {len(node.members)} samples"]
     if node.majority >= 0:
         lines.append(f"majority {node.majority} · purity {node.purity:.2f}")
-    card = cards.sample_card(node.prototype, lines, extra=_member_strip(config, run, node, n_samples, strip))
-    card.children[0].className += " maps-prototype"   # the node's prototype, as the browser test finds it
-    return card
+    return cards.sample_card(node.prototype, lines, extra=_member_strip(config, run, node, n_samples, strip),
+                             image_class="maps-prototype")
 
 
 def _member_strip(config: AppConfig, run, node: dnm.Node, n_samples: int, strip: int) -> list:

@@ -16,8 +16,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-ACTIVATIONS = ("logsig", "tanh", "softsign", "relu")
-MAX_DEPTH = 7
+from models.studies.hardness import ACTIVATIONS, MAX_DEPTH  # one list, in the light study face
 
 #: initialisation gain and SGD learning rate per activation (momentum 0.9, batch 128)
 SETTINGS: dict[str, dict] = {

@@ -44,7 +44,7 @@ KIND = "hardness"
 TITLE = "Layer hardness (MLP grid)"
 #: the paper's activations, in the order the seeds and figures use (models.nets.mlp builds them)
 ACTIVATIONS = ("logsig", "tanh", "softsign", "relu")
-#: the deepest MLP of the paper (models.nets.mlp.MAX_DEPTH; kept here so the face needs no torch)
+#: the deepest MLP of the paper (models.nets.mlp imports both from here: one list, no torch)
 MAX_DEPTH = 7
 #: one row of ``metrics.hardness`` and of ``hardness.csv``
 CSV_COLUMNS = ("activation", "depth", "run", "layer", "method", "kl", "trustworthiness", "continuity",
