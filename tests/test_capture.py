@@ -311,3 +311,15 @@ def test_real_size_digits_upscaled_to_28_through_a_cnn(dirs):
     # the 8×8 digits themselves are resized to the model's 28×28 input
     run = capture(store, data, dataset="digits", model=(files["onnx"],), per_class=3)
     assert run.manifest["capture"]["input"]["resize"] == [[8, 8], [28, 28]]
+
+
+def test_layerscope_command_dispatches_to_studies_and_prints_a_layer_tree(dirs):
+    data, models_dir, _ = dirs
+    save_formats(make_cnn(), torch.zeros(2, 1, 8, 8), models_dir, "cnn")
+    out = subprocess.run([sys.executable, "-m", "layerscope", "layers", "cnn.onnx", "--data-dir", str(data)],
+                         cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert "* " in out.stdout and "conv1" in out.stdout and "4×8×8" in out.stdout
+    out = subprocess.run([sys.executable, "-m", "layerscope", "capture", "--help"], cwd=ROOT,
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0 and "--model-dir" in out.stdout
