@@ -1,0 +1,23 @@
+"""LayerScope's Python API, importable under its own name (your repository may well have a
+``models`` package of its own).
+
+Capture a model's layers on a dataset from a training script, one step per checkpoint, the way
+TensorBoard's ``SummaryWriter.add_embedding`` is called::
+
+    from layerscope import Capture
+
+    with Capture("runs", dataset="digits", model=net, layers=["conv1", "fc1"]) as cap:
+        for epoch in range(10):
+            train_one_epoch(net)
+            cap.add(step=epoch)
+    # python app.py --store-dir runs   → Layers / Hardness / Explore show the run
+
+Readers of a finished run (``layers``, ``steps``, ``activations``, ``sample``) are re-exported
+from the capture study; the on-disk format is in docs/capture-format.md.
+"""
+from __future__ import annotations
+
+from layerscope.api import Capture, load_run
+from models.studies.capture import activations, class_names, layers, sample, steps
+
+__all__ = ["Capture", "load_run", "layers", "steps", "activations", "sample", "class_names"]

@@ -1,0 +1,131 @@
+"""``layerscope.Capture``: one capture run written over a training script's life, one step per ``add``."""
+from __future__ import annotations
+
+import contextlib
+import os
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+KIND = "capture"
+
+
+def _dataset(dataset, *, data_dir, split, per_class, limit, seed):
+    """A LayerScope dataset from a name, a Dataset, or ``(inputs, labels)`` arrays ready for the model."""
+    from models import datasets
+    from models.datasets import Dataset
+
+    if isinstance(dataset, str):
+        return datasets.load(dataset, data_dir=data_dir, split=split, per_class=per_class, limit=limit,
+                             seed=seed, normalize=False), None
+    if isinstance(dataset, Dataset):
+        return datasets.sample(dataset, per_class=per_class, limit=limit, seed=seed), None
+    if isinstance(dataset, (tuple, list)) and len(dataset) in (2, 3):
+        inputs = _numpy(dataset[0]).astype(np.float32, copy=False)
+        labels = _numpy(dataset[1]).astype(np.int64).reshape(-1)
+        names = list(dataset[2]) if len(dataset) == 3 else [str(c) for c in range(int(labels.max()) + 1)]
+        ds = datasets.validate(Dataset(name="arrays", features=inputs.reshape(len(inputs), -1), labels=labels,
+                                       class_names=names, split=split))
+        return datasets.sample(ds, per_class=per_class, limit=limit, seed=seed), tuple(inputs.shape[1:])
+    raise TypeError("dataset must be a dataset name, a models.datasets.Dataset, or (inputs, labels[, class_names])")
+
+
+def _numpy(value) -> np.ndarray:
+    if hasattr(value, "detach"):
+        value = value.detach().cpu().numpy()
+    return np.asarray(value)
+
+
+class Capture:
+    """Writes one capture run into ``root`` (a run store folder); each :meth:`add` is a step.
+
+    ``model`` is an ``nn.Module`` (captured where it lives, in eval mode, its mode restored after),
+    a model file in ``model_dir`` or a ``package.module:function`` factory. ``layers`` defaults to
+    the top-level blocks, the penultimate layer and the output. The run appears in the store
+    when :meth:`close` is called (or the ``with`` block ends without an error).
+    """
+
+    def __init__(self, root: str | os.PathLike = "runs", *, dataset: Any = "digits", model: Any = None,
+                 layers: Sequence[str] | None = None, data_dir: str | os.PathLike | None = None,
+                 model_dir: str | os.PathLike | None = None, split: str = "train", per_class: int | None = None,
+                 limit: int | None = None, seed: int = 0, pooling: str = "mean", float16: bool = False,
+                 batch_size: int = 256, input_shape: Sequence[int] | None = None, normalisation: str = "unit",
+                 mean: Sequence[float] | None = None, std: Sequence[float] | None = None, resize: bool = True,
+                 device: str | None = None, name: str | None = None):
+        from models.capture.capture import CaptureWriter
+        from models.store import RunStore
+
+        self.ds, shape = _dataset(dataset, data_dir=data_dir, split=split, per_class=per_class, limit=limit, seed=seed)
+        self.model, self.layers, self.batch_size, self.device = model, list(layers) if layers else None, batch_size, device
+        self.data_dir, self.model_dir = data_dir, model_dir
+        self.store = RunStore(root)
+        config = {"dataset": self.ds.name, "seed": seed, "model": [self._describe(model)], "layers": self.layers,
+                  "pooling": pooling, "input_shape": list(input_shape or shape or []) or None,
+                  "normalisation": normalisation, "mean": mean, "std": std, "resize": resize, "split": split,
+                  "per_class": per_class, "limit": limit, "float16": float16, "source": "python"}
+        self._stack = contextlib.ExitStack()
+        self._writer = self._stack.enter_context(
+            self.store.writer(KIND, dataset=self.ds.name, config=config, seed=seed, run_id=name))
+        self._capture = CaptureWriter(self._writer, self.ds, float16=float16, pooling=pooling,
+                                      options={"input_shape": input_shape or shape, "normalisation": normalisation,
+                                               "mean": mean, "std": std, "resize": resize})
+        self.run = None
+
+    @staticmethod
+    def _describe(model) -> str | None:
+        return model if isinstance(model, str) or model is None else type(model).__name__
+
+    @property
+    def run_id(self) -> str:
+        return self._writer.id
+
+    def add(self, step: int | None = None, model: Any = None) -> dict:
+        """Capture the model (``model``, else the one given at start) now, as ``step`` (default: next)."""
+        from models.capture import formats
+
+        if self.run is not None:
+            raise ValueError(f"capture run {self.run_id} is closed; start a new Capture")
+        model = model if model is not None else self.model
+        if model is None:
+            raise ValueError("no model: pass model= to Capture or to add()")
+        step = len(self._capture.steps) if step is None else int(step)
+        backend = formats.load(model, model_dir=formats.model_dir_of(self.data_dir, self.model_dir),
+                               allow_factory=True, device=self.device)
+        return self._capture.add_step(step, backend, self.layers, batch_size=self.batch_size)
+
+    def close(self):
+        """Write the run into the store and return it (a :class:`models.store.Run`)."""
+        if self.run is None:
+            self._capture.finish()
+            self._stack.close()
+            self.run = self.store.load(self._writer.id)
+        return self.run
+
+    def discard(self) -> None:
+        """Drop the run being written (nothing lands in the store)."""
+        if self.run is None:
+            self._stack.__exit__(RuntimeError, RuntimeError("discarded"), None)
+            self.run = False
+
+    def __enter__(self) -> "Capture":
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.discard()
+
+
+def load_run(root: str | os.PathLike, run_id: str | None = None):
+    """A capture run from store ``root`` (default: the newest)."""
+    from models.store import RunStore
+
+    store = RunStore(Path(root))
+    if run_id is not None:
+        return store.load(run_id)
+    runs = store.list(kind=KIND)
+    if not runs:
+        raise ValueError(f"no capture runs in {store.root}")
+    return runs[0]

@@ -1,0 +1,262 @@
+"""Load a person's model from a file in the models folder, never unpickling arbitrary objects.
+
+Formats, chosen by the file's suffix (or, for ``.pt``/``.pth``, by what the file holds):
+
+- ``.onnx``: an ONNX graph, run on onnxruntime's CPU provider (see :class:`OnnxModel`).
+- ``.pt2``: a ``torch.export`` program (``torch.export.load``), module hierarchy restored with
+  ``torch.export.unflatten`` so forward hooks reach every submodule.
+- ``.ts``/``.torchscript``/``.jit`` (or a ``.pt`` that is a TorchScript archive): ``torch.jit.load``.
+- ``.pt``/``.pth``/``.safetensors``: a ``state_dict`` (``torch.load(weights_only=True)``) of one of
+  LayerScope's own architectures, named by a JSON sidecar ``<file>.json``::
+
+      {"architecture": "mlp", "args": {"in_features": 64, "n_classes": 10, "depth": 3, "width": 100,
+                                       "activation": "relu"}}
+
+  The sidecar is required because an activation cannot be read from weights; when it is missing
+  the error shows the sidecar inferred from the keys, ready to save.
+- ``package.module:function`` (command line and Python API only, ``allow_factory=True``): the
+  person's own code returns an ``nn.Module``; ``weights`` (a state_dict file) is loaded into it.
+  It is their code on their machine.
+
+A whole pickled model (``torch.save(model)``) is refused: ``weights_only=True`` stops at the first
+class it would import, before anything in the file runs, and the message says how to export.
+Every failure is a :class:`ModelError` naming the file, the value and the fix.
+"""
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import pickle
+import re
+import zipfile
+from pathlib import Path
+
+ONNX = (".onnx",)
+EXPORT = (".pt2",)
+SCRIPT = (".ts", ".torchscript", ".jit")
+STATE = (".pt", ".pth", ".safetensors")
+SUFFIXES = ONNX + EXPORT + SCRIPT + STATE
+DEFAULT_MODEL_DIR = "models"  # inside the data directory
+_FACTORY = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
+
+#: LayerScope's own architectures a state_dict sidecar may name
+ARCHITECTURES = {
+    "mlp": "models.nets.mlp:MLP",
+    "conv-autoencoder": "models.nets.autoencoders:ConvAutoencoder",
+    "sparse-conv-autoencoder": "models.nets.autoencoders:SparseConvAutoencoder",
+}
+
+EXPORT_HINT = ("export it without pickles: torch.export.save(torch.export.export(model, (example,)), 'model.pt2'), "
+               "torch.jit.script(model).save('model.ts'), torch.onnx.export(model, (example,), 'model.onnx'), "
+               "or save model.state_dict() and load it with a factory 'package.module:function'")
+
+
+class ModelError(ValueError):
+    """A model could not be found, loaded or fitted; the message names the file, the value and the fix."""
+
+
+def model_dir_of(data_dir: str | os.PathLike | None, model_dir: str | os.PathLike | None = None) -> Path:
+    """The models folder: ``model_dir`` if given, else ``<data_dir>/models``."""
+    if model_dir is not None:
+        return Path(model_dir).expanduser().resolve()
+    return (Path(data_dir if data_dir is not None else "data") / DEFAULT_MODEL_DIR).expanduser().resolve()
+
+
+def model_path(model_dir: str | os.PathLike, relative: str | os.PathLike) -> Path:
+    """``model_dir / relative`` as a real file, refusing paths and symlinks that leave the folder."""
+    root = Path(model_dir).expanduser().resolve()
+    if Path(relative).is_absolute() or ".." in Path(relative).parts:
+        raise ModelError(f"{relative}: model paths are relative to the models folder {root} and stay inside it; "
+                         "copy the file into that folder")
+    path = (root / relative).resolve()  # follows symlinks: a link pointing outside resolves outside
+    if path == root or root not in path.parents:
+        raise ModelError(f"{relative}: resolves to {path}, outside the models folder {root}; "
+                         "copy the file into that folder (links that leave it are refused)")
+    if not path.is_file():
+        raise ModelError(f"{relative}: no such model file in {root}; put it there or pass --model-dir")
+    return path
+
+
+def available(model_dir: str | os.PathLike) -> list[str]:
+    """Model files in the folder (relative paths, sorted), what the UI lists."""
+    root = Path(model_dir).expanduser().resolve()
+    if not root.is_dir():
+        return []
+    found = []
+    for path in root.rglob("*"):
+        if path.suffix.lower() in SUFFIXES and path.is_file():
+            try:
+                found.append(model_path(root, path.relative_to(root)).relative_to(root).as_posix())
+            except ModelError:
+                continue
+    return sorted(found)
+
+
+def is_factory(spec: str) -> bool:
+    return isinstance(spec, str) and bool(_FACTORY.match(spec)) and Path(spec).suffix.lower() not in SUFFIXES
+
+
+def load(spec, *, model_dir: str | os.PathLike | None = None, weights: str | None = None,
+         allow_factory: bool = False, device: str = "cpu"):
+    """The runnable model behind ``spec``: a file in ``model_dir``, a factory, or an ``nn.Module``.
+
+    Returns a :class:`models.capture.backends.Backend` (torch hooks, TorchScript or onnxruntime).
+    """
+    from models.capture import backends
+
+    if not isinstance(spec, str):  # a live nn.Module from the Python API
+        return backends.TorchModel(_check_module(spec, "model"), source=type(spec).__name__,
+                                   fmt="module", device=device)
+    if is_factory(spec):
+        if not allow_factory:
+            raise ModelError(f"{spec}: factories run your own code and are accepted from the command line "
+                             "and the Python API only; export the model to a file for the app")
+        module = _from_factory(spec)
+        if weights:
+            _load_weights(module, _read_state(model_path(_root(model_dir), weights)), weights)
+        return backends.TorchModel(module, source=spec, fmt="factory", device=device)
+    path = model_path(_root(model_dir), spec)
+    suffix = path.suffix.lower()
+    if suffix in ONNX:
+        return backends.OnnxModel(path, source=spec)
+    if suffix in EXPORT:
+        module, shape = _export_program(path, spec)
+        return backends.TorchModel(module, source=spec, fmt="torch.export", device=device, input_shape=shape)
+    if suffix in SCRIPT or (suffix in (".pt", ".pth") and _is_torchscript(path)):
+        return backends.ScriptModel(_script(path, spec), source=spec, device=device)
+    if suffix in STATE:
+        module, shape = _own_architecture(path, spec)
+        return backends.TorchModel(module, source=spec, fmt="state_dict", device=device, input_shape=shape)
+    raise ModelError(f"{spec}: unknown model format {suffix!r}; use one of {', '.join(SUFFIXES)}")
+
+
+def _root(model_dir) -> Path:
+    return Path(model_dir if model_dir is not None else model_dir_of(None)).expanduser().resolve()
+
+
+def _check_module(obj, where: str):
+    import torch
+
+    if not isinstance(obj, torch.nn.Module):
+        raise ModelError(f"{where}: expected a torch.nn.Module, got {type(obj).__name__}")
+    return obj
+
+
+def _from_factory(spec: str):
+    module_name, _, function = spec.partition(":")
+    try:
+        fn = getattr(importlib.import_module(module_name), function)
+    except (ImportError, AttributeError) as exc:
+        raise ModelError(f"{spec}: cannot import the factory ({exc}); run from the folder that holds "
+                         f"{module_name.split('.')[0]} or install it") from None
+    return _check_module(fn(), spec)
+
+
+def _is_torchscript(path: Path) -> bool:
+    try:
+        with zipfile.ZipFile(path) as zf:
+            return any(n.split("/", 2)[1:2] == ["code"] for n in zf.namelist())
+    except (zipfile.BadZipFile, OSError):
+        return False
+
+
+def _read_state(path: Path) -> dict:
+    """A flat ``{name: tensor}`` from ``.pt``/``.pth`` (weights only) or ``.safetensors``."""
+    import torch
+
+    if path.suffix.lower() == ".safetensors":
+        from safetensors.torch import load_file
+
+        try:
+            return load_file(str(path))
+        except Exception as exc:  # safetensors raises its own error types
+            raise ModelError(f"{path.name}: not a readable safetensors file ({exc})") from None
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError:
+        raise ModelError(f"{path.name}: holds a whole pickled model (torch.save(model)); LayerScope does not "
+                         f"unpickle code. Instead {EXPORT_HINT}") from None
+    except (RuntimeError, EOFError, OSError) as exc:
+        raise ModelError(f"{path.name}: not a readable torch file ({str(exc).splitlines()[0]})") from None
+    if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
+        state = state["state_dict"]
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise ModelError(f"{path.name}: expected a state_dict (names → tensors), got {type(state).__name__}")
+    return state
+
+
+def _load_weights(module, state: dict, where: str) -> None:
+    try:
+        module.load_state_dict(state)
+    except RuntimeError as exc:
+        raise ModelError(f"{where}: weights do not fit the model: {str(exc).splitlines()[1:3]}") from None
+
+
+def _export_program(path: Path, spec: str):
+    import torch
+
+    try:
+        program = torch.export.load(str(path))
+    except Exception as exc:  # torch raises many types for a bad archive
+        raise ModelError(f"{spec}: not a torch.export program ({type(exc).__name__}: {exc}); "
+                         "save one with torch.export.save(torch.export.export(model, (example,)), 'model.pt2')") from None
+    shape = None
+    inputs = [n for n in program.graph.nodes if n.op == "placeholder" and n.name in program.graph_signature.user_inputs]
+    if inputs and hasattr(inputs[0].meta.get("val"), "shape"):
+        shape = tuple(int(d) if str(d).lstrip("-").isdigit() else None for d in inputs[0].meta["val"].shape)
+    return torch.export.unflatten(program), shape
+
+
+def _script(path: Path, spec: str):
+    import torch
+
+    try:
+        return torch.jit.load(str(path), map_location="cpu")
+    except Exception as exc:
+        raise ModelError(f"{spec}: not a TorchScript archive ({type(exc).__name__}); "
+                         "save one with torch.jit.script(model).save('model.ts')") from None
+
+
+def sidecar_path(path: Path) -> Path:
+    return path.with_name(path.name + ".json")
+
+
+def _own_architecture(path: Path, spec: str):
+    """A state_dict loaded into the LayerScope architecture its sidecar names."""
+    state = _read_state(path)
+    side = sidecar_path(path)
+    if not side.is_file() or side.resolve().parent != path.parent:
+        guess = json.dumps(infer_architecture(state))
+        raise ModelError(f"{spec}: a state_dict needs a sidecar {side.name} naming its architecture, e.g. {guess} "
+                         f"(architectures: {', '.join(ARCHITECTURES)}); for another architecture use a factory "
+                         "'package.module:function' with --weights, or export to .onnx/.pt2/.ts")
+    try:
+        info = json.loads(side.read_text())
+        arch, args = info["architecture"], dict(info.get("args", {}))
+    except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+        raise ModelError(f"{side.name}: expected {{\"architecture\": NAME, \"args\": {{...}}}} ({exc})") from None
+    if arch not in ARCHITECTURES:
+        raise ModelError(f"{side.name}: architecture {arch!r} is not one of {', '.join(ARCHITECTURES)}")
+    module_name, _, cls = ARCHITECTURES[arch].partition(":")
+    try:
+        module = getattr(importlib.import_module(module_name), cls)(**args)
+    except (TypeError, ValueError) as exc:
+        raise ModelError(f"{side.name}: arguments {args} do not build a {arch}: {exc}") from None
+    _load_weights(module, state, spec)
+    shape = (int(args["in_features"]),) if "in_features" in args else (
+        tuple(int(v) for v in args["image_shape"]) if "image_shape" in args else None)
+    return module, shape
+
+
+def infer_architecture(state: dict) -> dict:
+    """The sidecar a state_dict's keys suggest (sizes from shapes; the activation must be checked)."""
+    hidden = sorted({k.split(".")[0] for k in state if re.match(r"^hidden\d+\.0\.weight$", k)},
+                    key=lambda k: int(k[6:]))
+    if hidden and "logits.weight" in state:
+        first = state["hidden1.0.weight"]
+        return {"architecture": "mlp", "args": {"in_features": int(first.shape[1]),
+                                                "n_classes": int(state["logits.weight"].shape[0]),
+                                                "depth": len(hidden), "width": int(first.shape[0]),
+                                                "activation": "relu"}}
+    return {"architecture": "mlp", "args": {"in_features": "?", "n_classes": "?"}}
