@@ -149,16 +149,13 @@ def test_small_gzip_claiming_more_than_it_can_expand_to(data_dir):
 
 
 def test_gzip_bomb_stops_past_the_declared_size(data_dir):
-    """A gzip that claims 10 images but inflates to 300 MB is read one byte past the 10 images."""
+    """A 1 MB gzip that claims 10 images but inflates to 1.2 GB is read one byte past the 10 images."""
     folder = data_dir / "mnist"
     folder.mkdir()
     path = folder / "train-images-idx3-ubyte.gz"
-    with gzip.open(path, "wb", compresslevel=9) as fh:
-        fh.write(idx_header((10, 28, 28)))
-        chunk = bytes(1 << 20)
-        for _ in range(300):
-            fh.write(chunk)
-    assert path.stat().st_size < 1 << 20
+    zeros = gzip.compress(bytes(1 << 20), compresslevel=9)  # gzip members may follow each other
+    path.write_bytes(gzip.compress(idx_header((10, 28, 28)) + bytes(1 << 20)) + zeros * 1200)
+    assert path.stat().st_size < 2 << 20
     write_idx(folder / "train-labels-idx1-ubyte.gz", np.arange(10) % 10)
     refused("mnist", data_dir, str(path), "trailing bytes")
 
@@ -205,8 +202,7 @@ def test_truncated_npz_member_is_reported_as_truncated(data_dir):
     whole = npy_of(np.ones((50, 8)))
     path = write_zip(data_dir / "cut.npz", {"features.npy": whole[: len(whole) // 2],
                                             "labels.npy": npy_of(np.arange(50) % 2)})
-    message = refused("arrays:cut.npz", data_dir, str(path), "truncated", "'features'")
-    assert "Error" not in message.split(str(path))[1].split(":")[0]
+    refused("arrays:cut.npz", data_dir, str(path), "'features'", "truncated: its header says shape (50, 8)")
 
 
 def test_npz_cut_short_is_reported_as_truncated(data_dir):
