@@ -63,10 +63,17 @@ def _register_shell(app: dash.Dash, config: AppConfig) -> None:
     def dataset_info(name):
         try:
             ds = state.dataset(config, name)
-        except DatasetError as exc:
-            return dbc.Alert(str(exc), color="warning", className="small p-2 mb-0")
+        except (DatasetError, MemoryError) as exc:  # the message replaces the old count: nothing stale
+            text = str(exc) if isinstance(exc, DatasetError) else f"{name}: out of memory while loading"
+            return dbc.Alert(text, color="warning", className="small p-2 mb-0")
         shape = "×".join(map(str, ds.image_shape)) if ds.image_shape else f"{ds.dim}-d vectors"
-        return f"{ds.n:,} training samples · {shape} · {ds.n_classes} classes"
+        line = f"{ds.n:,} training samples · {shape} · {ds.n_classes} classes"
+        skipped = ds.meta.get("skipped", 0)
+        if not skipped:
+            return line
+        warnings = ds.meta.get("warnings", [])
+        return [line, dash.html.Div(f"{skipped:,} unreadable image{'s' if skipped != 1 else ''} skipped",
+                                    title="\n".join(warnings[:20]), className="text-warning", id="dataset-skipped")]
 
     @app.callback(Output("run-picker", "options"), Output("run-picker", "value"),
                   Input("dataset-picker", "value"), Input("store-version", "data"), State("run-picker", "value"))

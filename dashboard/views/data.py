@@ -76,6 +76,9 @@ def register_callbacks(app: dash.Dash, config: AppConfig) -> None:
                                     uirevision=f"data-{name}")
         gallery = class_gallery(ds) if ds.images is not None else None
         status = f"PCA in {meta.get('seconds', 0):.2f} s · hover a point to see its image"
+        skipped = ds.meta.get("skipped", 0)
+        if skipped:  # the files themselves are listed in the dataset line's tooltip
+            status += f" · {skipped:,} unreadable image{'s' if skipped != 1 else ''} skipped"
         return Done(values=(fig, gallery, status))
 
     @app.callback(Output("data-tooltip", "show"), Output("data-tooltip", "bbox"), Output("data-tooltip", "children"),

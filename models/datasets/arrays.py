@@ -17,6 +17,8 @@ import numpy as np
 
 from .dataset import Dataset, DatasetError
 from .images import image_paths_to_images
+from .limits import check_array_bytes
+from .npy import check_npy, check_npz, read_error
 from .registry import UserKind, register_kind
 
 ARRAY_SUFFIXES = (".npz", ".npy", ".parquet", ".csv")
@@ -78,19 +80,30 @@ def _object_labels(values: np.ndarray, where: Path, what: str) -> np.ndarray:
 def _npz_get(npz, key: str, path: Path) -> np.ndarray:
     try:
         return npz[key]
-    except ValueError as exc:  # object arrays need pickle, which is refused
+    except ValueError as exc:
+        if "EOF" in str(exc):  # numpy's short read: the member ends before its header's size
+            raise read_error(exc, f"{path}: key {key!r}") from None
+        # object arrays need pickle, which is refused
         raise DatasetError(f"{path}: key {key!r} holds Python objects ({exc}); "
                            "save plain numeric or string arrays (pickle is refused for safety)") from None
     except (zipfile.BadZipFile, OSError, EOFError, zlib.error) as exc:
-        raise DatasetError(f"{path}: corrupt .npz: key {key!r} cannot be read ({exc})") from None
+        raise read_error(exc, f"{path}: corrupt .npz: key {key!r} cannot be read") from None
 
 
 def _first_key(keys: Sequence[str], choices: Sequence[str]) -> str | None:
     return next((k for k in choices if k in keys), None)
 
 
+_NPZ_OPTIONAL = ("images", "predictions", "scores", "image_paths", "class_names", "split")
+
+
 def _read_npz(path: Path) -> dict:
     if not zipfile.is_zipfile(path):
+        with path.open("rb") as fh:
+            started = fh.read(4) == b"PK\x03\x04"
+        if started:  # a zip's directory is at its end: a file cut short has lost it
+            raise DatasetError(f"{path}: corrupt .npz, truncated: the zip archive has no directory at its end "
+                               "(the file was cut short); save it again")
         raise DatasetError(f"{path}: corrupt .npz: not a zip archive (an .npz is written by numpy.savez); "
                            "save it again")
     try:
@@ -104,10 +117,12 @@ def _read_npz(path: Path) -> dict:
         if fkey is None or lkey is None:
             raise DatasetError(f"{path}: expected arrays 'features' (or 'X'/'embeddings') and 'labels' (or 'y'), "
                                f"found {keys}")
-        cols = {"features": _npz_get(npz, fkey, path), "labels": _npz_get(npz, lkey, path)}
-        for key in ("images", "predictions", "scores", "image_paths", "class_names", "split"):
-            if key in keys:
-                cols[key] = _npz_get(npz, key, path)
+        wanted = {"features": fkey, "labels": lkey, **{k: k for k in _NPZ_OPTIONAL if k in keys}}
+        headers = check_npz(path, wanted.values())  # before numpy allocates anything
+        if headers[fkey].dtype.kind == "c":
+            raise DatasetError(f"{path}: features {fkey!r} are complex numbers ({headers[fkey].dtype}); store real "
+                               "values (e.g. the magnitude, or real and imaginary parts as separate dimensions)")
+        cols = {col: _npz_get(npz, key, path) for col, key in wanted.items()}
     if "class_names" in cols:
         cols["class_names"] = [str(c) for c in np.asarray(cols["class_names"]).reshape(-1).tolist()]
     return cols
@@ -127,7 +142,7 @@ def _load_npy(path: Path) -> np.ndarray:
         raise DatasetError(f"{path}: cannot read as a plain .npy array ({exc}); "
                            "save numeric arrays with numpy.save (pickle is refused for safety)") from None
     except (OSError, EOFError) as exc:
-        raise DatasetError(f"{path}: corrupt .npy ({exc}); save it again") from None
+        raise read_error(exc, f"{path}: corrupt .npy") from None
 
 
 def _read_npy(path: Path) -> dict:
@@ -135,6 +150,7 @@ def _read_npy(path: Path) -> dict:
     if sidecar is None:
         raise DatasetError(f"{path}: no labels file next to it; expected {path.stem}.labels.npy "
                            f"or {path.stem}_labels.npy in {path.parent}")
+    check_npy([path, sidecar])  # before numpy allocates anything
     return {"features": _load_npy(path), "labels": _load_npy(sidecar)}
 
 
@@ -202,10 +218,25 @@ def _table_features(df, path: Path) -> tuple[np.ndarray, list]:
     return _numeric_block(df, numeric, path), numeric
 
 
+def _table_bytes(path: Path, kind: str) -> int:
+    """What reading a table will take, known before reading it: a parquet file's uncompressed size
+    from its footer; a CSV's size × 4 (a number of 2+ characters becomes an 8-byte float)."""
+    if kind == "parquet":
+        import pyarrow.parquet as pq
+
+        try:
+            meta = pq.ParquetFile(path).metadata
+        except Exception as exc:  # pyarrow raises many types for a bad footer
+            raise DatasetError(f"{path}: cannot read as parquet ({type(exc).__name__}: {exc})") from None
+        return sum(meta.row_group(i).total_byte_size for i in range(meta.num_row_groups))
+    return path.stat().st_size * 4
+
+
 def _read_table(path: Path) -> dict:
     import pandas as pd
 
     kind = "parquet" if path.suffix.lower() == ".parquet" else "CSV"
+    check_array_bytes(_table_bytes(path, kind), path, f"the {kind} table")
     try:
         df = pd.read_parquet(path) if kind == "parquet" else pd.read_csv(path)
     except Exception as exc:  # pandas/pyarrow raise many types for a bad file

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .dataset import Dataset, DatasetError, check_label_range, images_to_features
+from .dataset import FEATURE_BYTES, Dataset, DatasetError, check_label_range, images_to_features
+from .limits import check_array_bytes
 from .registry import Entry, register, require_files
 
 FILES = {"train": tuple(f"data_batch_{i}" for i in range(1, 6)), "test": ("test_batch",)}
@@ -47,6 +48,8 @@ def safe_unpickle(path: str | os.PathLike) -> object:
     """Unpickle ``path`` allowing only plain data and numpy arrays (see :data:`_PICKLE_ALLOWED`)."""
     path = Path(path)
     try:
+        # a pickle rebuilds at most about its own size of arrays (every byte of data is in the file)
+        check_array_bytes(path.stat().st_size, path, "the pickle")
         with path.open("rb") as fh:
             return _SafeUnpickler(fh, path).load()
     except DatasetError:
@@ -107,6 +110,8 @@ def load_cifar10(data_dir: Path, split: str) -> Dataset:
     """The five training batches or the test batch, class names from ``batches.meta`` when there."""
     require_files("cifar-10", data_dir, split)
     folder = cifar_folder(data_dir)
+    sizes = sum((folder / f).stat().st_size for f in FILES[split])
+    check_array_bytes(sizes * (1 + FEATURE_BYTES), folder, f"the {split} batches (with their float features)")
     parts = [_cifar_batch(folder / f) for f in FILES[split]]
     images = np.ascontiguousarray(np.concatenate([p[0] for p in parts]))
     labels = np.concatenate([p[1] for p in parts])

@@ -13,6 +13,8 @@ from pathlib import Path
 import numpy as np
 
 DEFAULT_DATA_DIR = Path("data")
+#: bytes of one feature value (float32): an image's pixels cost this much again once loaded
+FEATURE_BYTES = 4
 
 
 class DatasetError(Exception):
@@ -80,6 +82,9 @@ def validate(ds: Dataset, *, need_classes: bool = True) -> Dataset:
         raise DatasetError(f"{where}: samples have zero dimensions")
     if not np.issubdtype(feats.dtype, np.number):
         raise DatasetError(f"{where}: features must be numbers, got dtype {feats.dtype}")
+    if np.issubdtype(feats.dtype, np.complexfloating):
+        raise DatasetError(f"{where}: features are complex numbers ({feats.dtype}); store real values "
+                           "(e.g. the magnitude, or real and imaginary parts as separate dimensions)")
     feats = feats.astype(np.float32, copy=False)
     bad = ~np.isfinite(feats)
     if bad.any():

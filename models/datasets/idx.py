@@ -6,11 +6,12 @@ import gzip
 import os
 import zlib
 from pathlib import Path
-from typing import Callable
+from typing import BinaryIO, Callable
 
 import numpy as np
 
-from .dataset import Dataset, DatasetError, check_label_range, images_to_features
+from .dataset import FEATURE_BYTES, Dataset, DatasetError, check_label_range, images_to_features
+from .limits import MAX_DEFLATE_RATIO, check_array_bytes, declared_bytes
 from .registry import Download, Entry, register, require_files
 
 #: the base names of a split's (images, labels) files; ``.gz`` is added when downloading
@@ -19,46 +20,91 @@ FILES = {"train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
 _IDX_MAGIC = {1: 0x0801, 3: 0x0803}  # unsigned bytes, 1-D labels / 3-D images
 
 
-def _read_maybe_gzip(path: Path) -> bytes:
-    """The bytes of ``path``, gunzipped when it is a gzip file (by content, not by name)."""
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise DatasetError(f"{path}: cannot read ({exc.strerror or exc})") from None
-    if raw[:2] != b"\x1f\x8b":
-        return raw
-    try:
-        return gzip.decompress(raw)
-    except (OSError, EOFError, zlib.error) as exc:
-        raise DatasetError(f"{path}: corrupt gzip data ({exc}); download the file again") from None
+_CHUNK = 1 << 20  # gzip is decompressed this many bytes at a time, straight into the array
 
 
-def read_idx(path: str | os.PathLike, ndim: int) -> np.ndarray:
+def _open_maybe_gzip(path: Path, fh: BinaryIO) -> tuple[BinaryIO, bool]:
+    """``fh`` itself, or a streaming gunzip of it when it is a gzip file (by content, not by name)."""
+    gzipped = fh.read(2) == b"\x1f\x8b"
+    fh.seek(0)
+    return (gzip.GzipFile(fileobj=fh, mode="rb") if gzipped else fh), gzipped
+
+
+def _read_exactly(stream: BinaryIO, n: int) -> bytes:
+    out = b""
+    while len(out) < n:
+        part = stream.read(n - len(out))
+        if not part:
+            break
+        out += part
+    return out
+
+
+def read_idx(path: str | os.PathLike, ndim: int, *, bytes_per_value: int = 1) -> np.ndarray:
     """Read an IDX file of unsigned bytes with ``ndim`` dimensions (1: labels, 3: images).
 
-    The header is checked before any data is trusted: the magic number must say
-    unsigned bytes with ``ndim`` dimensions and the data must be exactly as long as
-    the dimensions claim, so a truncated or mislabelled file fails with a message
-    instead of a garbled array.
+    The header is checked before any data is trusted or allocated: the magic number must say
+    unsigned bytes with ``ndim`` dimensions, no dimension may be zero, the array the dimensions
+    claim must fit the array limit (:mod:`.limits`) and the file must be able to hold it (its
+    exact size, or for gzip what deflate could expand it to). Data is then read (gunzipped in
+    bounded chunks) into the array and must be exactly as long as the dimensions claim, so a
+    truncated, padded or mislabelled file fails with a message instead of a garbled array, and
+    a gzip bomb stops one byte past the claimed size. ``bytes_per_value``: what each value will
+    cost once loaded (images: 1 byte plus a 4-byte float feature), counted against the limit.
     """
     path = Path(path)
-    raw = _read_maybe_gzip(path)
+    try:
+        with path.open("rb") as fh:
+            stream, gzipped = _open_maybe_gzip(path, fh)
+            return _read_idx_stream(path, stream, gzipped, path.stat().st_size, ndim, bytes_per_value)
+    except DatasetError:
+        raise
+    except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
+        raise DatasetError(f"{path}: corrupt gzip data ({exc}); download the file again") from None
+    except OSError as exc:
+        raise DatasetError(f"{path}: cannot read ({exc.strerror or exc})") from None
+
+
+def _read_idx_stream(path: Path, stream: BinaryIO, gzipped: bool, file_size: int, ndim: int,
+                     bytes_per_value: int) -> np.ndarray:
     header = 4 + 4 * ndim
-    if len(raw) < header:
-        raise DatasetError(f"{path}: truncated IDX file: {len(raw)} bytes, shorter than the "
+    head = _read_exactly(stream, header)
+    if len(head) < header:
+        raise DatasetError(f"{path}: truncated IDX file: {len(head)} bytes, shorter than the "
                            f"{header}-byte header of a {ndim}-D IDX file")
-    magic = int.from_bytes(raw[:4], "big")
+    magic = int.from_bytes(head[:4], "big")
     if magic != _IDX_MAGIC[ndim]:
         raise DatasetError(f"{path}: wrong magic number 0x{magic:08x}; expected 0x{_IDX_MAGIC[ndim]:08x} "
                            f"(unsigned bytes, {ndim}-D: {'labels' if ndim == 1 else 'images'})")
-    dims = tuple(int.from_bytes(raw[4 + 4 * i:8 + 4 * i], "big") for i in range(ndim))
-    expected = int(np.prod(dims, dtype=object))
-    found = len(raw) - header
-    if found != expected:
+    dims = tuple(int.from_bytes(head[4 + 4 * i:8 + 4 * i], "big") for i in range(ndim))
+    if 0 in dims:
+        what = "zero images" if ndim == 3 and dims[0] == 0 else "zero labels" if ndim == 1 else "images of zero size"
+        raise DatasetError(f"{path}: IDX file holds {what}: header says shape {dims}")
+    expected = declared_bytes(dims, 1)
+    check_array_bytes(expected * bytes_per_value, path, f"the {'×'.join(map(str, dims))} array its header declares"
+                      + (" (with its float features)" if bytes_per_value > 1 else ""))
+    if gzipped and expected > file_size * MAX_DEFLATE_RATIO:
+        raise DatasetError(f"{path}: truncated IDX file: header says shape {dims} ({expected} bytes of data), "
+                           f"more than the {file_size}-byte gzip file can expand to")
+    if not gzipped and expected != file_size - header:
+        found = file_size - header
         problem = "truncated IDX file" if found < expected else "IDX file has trailing bytes"
         raise DatasetError(f"{path}: {problem}: header says shape {dims} ({expected} bytes of data), "
                            f"found {found} bytes")
-    return np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(dims)
+    data = np.empty(expected, dtype=np.uint8)  # fills page by page as data arrives; nothing beyond it is read
+    view, found = memoryview(data), 0
+    while found < expected:
+        got = stream.readinto(view[found:found + _CHUNK])
+        if not got:
+            break
+        found += got
+    if found < expected:
+        raise DatasetError(f"{path}: truncated IDX file: header says shape {dims} ({expected} bytes of data), "
+                           f"found {found} bytes")
+    if stream.read(1):
+        raise DatasetError(f"{path}: IDX file has trailing bytes: header says shape {dims} ({expected} bytes of "
+                           "data), found more")
+    return data.reshape(dims)
 
 
 def idx_file(folder: Path, base: str) -> Path | None:
@@ -80,7 +126,7 @@ def _idx_loader(name: str, class_names: list[str]) -> Callable[[Path, str], Data
         require_files(name, data_dir, split)
         folder = data_dir / name
         images_path, labels_path = (idx_file(folder, base) for base in FILES[split])
-        images = read_idx(images_path, 3)
+        images = read_idx(images_path, 3, bytes_per_value=1 + FEATURE_BYTES)
         labels = read_idx(labels_path, 1)
         if labels.shape[0] != images.shape[0]:
             raise DatasetError(f"{labels_path}: {labels.shape[0]} labels for {images.shape[0]} images in "

@@ -1,6 +1,9 @@
 """Images read from files: COIL-20's PNGs, a person's folder with one sub-folder per class, and
 the images that an arrays file's ``image_paths`` point to. Unreadable files are skipped and
-counted, never fatal; images of mixed sizes are refused with the two files that differ."""
+counted, never fatal (their messages are in ``Dataset.meta["warnings"]``); images of mixed sizes
+are refused with the two files that differ, and so are an image over the pixel limit, images over
+the array limit, and (in a person's folder) a class folder or image that links outside the data
+directory (:mod:`.limits`)."""
 from __future__ import annotations
 
 import os
@@ -10,20 +13,32 @@ from typing import Sequence
 
 import numpy as np
 
-from .dataset import Dataset, DatasetError, images_to_features, safe_path
+from .dataset import FEATURE_BYTES, Dataset, DatasetError, images_to_features, safe_path
+from .limits import ENV_IMAGE_PIXELS, Limits, check_array_bytes, check_pixels, limits
 from .registry import Entry, UserKind, register, register_kind, require_files
 
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".pgm", ".ppm"})
 _GRAY_MODES = frozenset({"1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "F"})
 
 
-def _read_image(path: Path) -> np.ndarray:
-    """One image as uint8 H×W (grayscale) or H×W×3 (colour); PIL's errors pass through."""
+def _read_image(path: Path, lim: Limits | None = None) -> np.ndarray:
+    """One image as uint8 H×W (grayscale) or H×W×3 (colour); PIL's errors pass through.
+
+    Its size is checked against the per-image pixel limit before it is decoded (a
+    :class:`DatasetError` naming the file); Pillow's own bomb guard is set to the same limit.
+    """
     from PIL import Image
 
-    with Image.open(path) as im:
-        im.load()
-        return np.asarray(im.convert("L" if im.mode in _GRAY_MODES else "RGB"), dtype=np.uint8)
+    lim = lim or limits()
+    Image.MAX_IMAGE_PIXELS = lim.max_image_pixels  # Pillow refuses twice this in open(), warns above it
+    try:
+        with Image.open(path) as im:
+            check_pixels(*im.size, path, lim)
+            im.load()
+            return np.asarray(im.convert("L" if im.mode in _GRAY_MODES else "RGB"), dtype=np.uint8)
+    except Image.DecompressionBombError as exc:
+        raise DatasetError(f"{path}: image over the limit of {lim.max_image_pixels:,} pixels ({exc}); "
+                           f"shrink it or raise {ENV_IMAGE_PIXELS}") from None
 
 
 def _unreadable_errors() -> tuple[type[BaseException], ...]:
@@ -58,16 +73,22 @@ def read_image_set(paths: Sequence[Path], where: Path) -> tuple[np.ndarray, list
 
     Returns the images, the positions in ``paths`` that were read, and one warning
     per skipped file. Images of different sizes cannot share an array, so they raise
-    :class:`DatasetError` naming two files that differ.
+    :class:`DatasetError` naming two files that differ; so does an image over the pixel
+    limit, or images that together (with their features) pass the array limit.
     """
     errors = _unreadable_errors()
-    arrays, kept, warnings = [], [], []
+    lim = limits()
+    arrays, kept, warnings, total = [], [], [], 0
     for i, p in enumerate(paths):
         try:
-            arrays.append(_read_image(p))
+            arrays.append(_read_image(p, lim))
             kept.append(i)
         except errors as exc:
             warnings.append(f"{p}: unreadable image skipped ({type(exc).__name__}: {exc})")
+            continue
+        total += arrays[-1].nbytes * (1 + FEATURE_BYTES)  # the pixels and their float features
+        check_array_bytes(total, where, f"the images up to {p.name} ({len(arrays)} of {len(paths)}, "
+                          "with their float features)", lim)
     if not arrays:
         raise DatasetError(f"{where}: no readable images ({len(paths)} file(s) tried, all unreadable)")
     differ = _same_size(arrays)
@@ -86,15 +107,25 @@ def image_paths_to_images(paths: np.ndarray, data_dir: Path) -> tuple[np.ndarray
     only when every one loads and all share a size.
     """
     errors = _unreadable_errors()
-    arrays, warnings = [], []
+    lim = limits()
+    arrays, warnings, total = [], [], 0
     for rel in paths.tolist():
         if not isinstance(rel, str) or not rel:
             warnings.append(f"{rel!r}: not an image path; left out")
             continue
         try:
-            arrays.append(_read_image(safe_path(data_dir, rel)))
+            path = safe_path(data_dir, rel)
         except DatasetError:
             warnings.append(f"{rel}: image path escapes the data directory {data_dir}; left out")
+            continue
+        if total > lim.max_array_bytes:
+            warnings.append(f"{rel}: left out, the images so far passed the array limit")
+            continue
+        try:
+            arrays.append(_read_image(path, lim))
+            total += arrays[-1].nbytes
+        except DatasetError as exc:  # over the pixel limit: thumbnails are never worth failing for
+            warnings.append(f"{exc}; left out")
         except FileNotFoundError:
             warnings.append(f"{rel}: image not found in {data_dir}; left out")
         except errors as exc:
@@ -153,14 +184,38 @@ register(Entry("coil-20", "Columbia Object Image Library: 20 objects × 72 views
 
 
 # -- a person's image folder: one sub-folder per class --------------------------
-def _image_files(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.iterdir()
-                  if p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith(".") and p.is_file())
+def _check_inside(path: Path, root: Path | None) -> None:
+    """Refuse ``path`` when it (a link) leads outside ``root`` (``None``: no check)."""
+    if root is None:
+        return
+    target = path.resolve()
+    if target != root and root not in target.parents:
+        raise DatasetError(f"{path}: links outside the data directory {root} (to {target}); "
+                           "copy the files into the data directory instead")
 
 
-def _class_folders(folder: Path) -> list[Path]:
-    """Sub-folders holding at least one image file, in sorted order (their names are the classes)."""
-    return sorted(d for d in folder.iterdir() if d.is_dir() and not d.name.startswith(".") and _image_files(d))
+def _image_files(folder: Path, root: Path | None = None) -> list[Path]:
+    """The image files of ``folder``; with ``root``, one linking outside it is refused (before it is read)."""
+    found = []
+    for p in sorted(folder.iterdir()):
+        if p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith("."):
+            _check_inside(p, root)
+            if p.is_file():
+                found.append(p)
+    return found
+
+
+def _class_folders(folder: Path, root: Path | None = None) -> list[Path]:
+    """Sub-folders holding at least one image file, in sorted order (their names are the classes);
+    with ``root``, a sub-folder linking outside it is refused before it is listed."""
+    classes = []
+    for d in sorted(folder.iterdir()):
+        if d.name.startswith(".") or not d.is_dir():
+            continue
+        _check_inside(d, root)
+        if _image_files(d, root):
+            classes.append(d)
+    return classes
 
 
 def _load_folder(path: Path, *, data_dir: str | os.PathLike, split: str = "train") -> Dataset:
@@ -169,17 +224,17 @@ def _load_folder(path: Path, *, data_dir: str | os.PathLike, split: str = "train
         raise DatasetError(f"{path}: an image folder has only the 'train' split (got split {split!r})")
     if not path.is_dir():
         raise DatasetError(f"{path}: no such folder in the data directory")
-    classes = _class_folders(path)
+    root = Path(data_dir).resolve()
+    classes = _class_folders(path, root)
     if not classes:
         raise DatasetError(f"{path}: no sub-folders with images; expected one sub-folder per class, "
                            f"e.g. {path / 'cat' / '001.png'}")
     files, owners = [], []
     for c, folder in enumerate(classes):
-        found = _image_files(folder)
+        found = _image_files(folder, root)
         files += found
         owners += [c] * len(found)
     images, kept, warnings = read_image_set(files, path)
-    root = Path(data_dir).resolve()
     rel = path.relative_to(root).as_posix()
     return Dataset(name=f"folder:{rel}", features=images_to_features(images),
                    labels=np.array([owners[k] for k in kept], dtype=np.int64),

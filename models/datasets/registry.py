@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Callable, Mapping, NamedTuple
 
 from .dataset import DEFAULT_DATA_DIR, Dataset, DatasetError, normalize_features, safe_path, sample, validate
+from .limits import check_name
 
 #: at most this many names from :func:`discover` (a data directory full of files stays usable)
 DISCOVER_LIMIT = 200
@@ -129,6 +130,7 @@ def load(name: str, *, data_dir: str | os.PathLike | None = None, split: str = "
     scales non-image vectors to [0, 1] (image features are always in [0, 1]).
     """
     data_dir = _data_dir(data_dir)
+    check_name(name)
     if ":" in name:
         prefix, _, rel = name.partition(":")
         if prefix not in USER_KINDS:
@@ -173,6 +175,7 @@ def is_present(name: str, data_dir: str | os.PathLike | None = None) -> bool:
     names are present when their file or folder exists inside the data directory.
     """
     data_dir = _data_dir(data_dir)
+    check_name(name)
     if ":" in name:
         prefix, _, rel = name.partition(":")
         path = safe_path(data_dir, rel)

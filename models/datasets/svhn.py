@@ -5,7 +5,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .dataset import Dataset, DatasetError, check_label_range, images_to_features
+from .dataset import FEATURE_BYTES, Dataset, DatasetError, check_label_range, images_to_features
+from .limits import check_array_bytes, declared_bytes
 from .registry import Entry, register, require_files
 
 FILES = {"train": "train_32x32.mat", "test": "test_32x32.mat"}
@@ -17,10 +18,22 @@ def _missing(data_dir: Path, split: str) -> list[str]:
 
 def load_svhn(data_dir: Path, split: str) -> Dataset:
     """The .mat file of ``split``: X 32×32×3×N uint8, y N×1 in 1..10 (10 is the digit 0)."""
-    from scipy.io import loadmat
+    from scipy.io import loadmat, whosmat
 
     require_files("svhn", data_dir, split)
     path = data_dir / "svhn" / FILES[split]
+    try:  # the variables' declared shapes, read without their data, are checked first
+        declared = {name: (shape, kind) for name, shape, kind in whosmat(path)}
+    except Exception as exc:  # scipy raises many types for a bad file; all mean the same to a person
+        raise DatasetError(f"{path}: cannot read as a MATLAB .mat file ({type(exc).__name__}: {exc})") from None
+    if "X" in declared:
+        shape, kind = declared["X"]
+        check_array_bytes(declared_bytes(shape, 1 + FEATURE_BYTES), path,
+                          f"X of shape {'×'.join(map(str, shape))} (with its float features)")
+        if kind != "uint8":
+            raise DatasetError(f"{path}: X must be uint8 of shape 32×32×3×N, got {kind} {tuple(shape)}")
+    if "y" in declared:
+        check_array_bytes(declared_bytes(declared["y"][0], 8), path, "y")
     try:
         mat = loadmat(path, variable_names=["X", "y"])
     except Exception as exc:  # scipy raises many types for a bad file; all mean the same to a person
