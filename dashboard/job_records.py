@@ -132,6 +132,11 @@ class JobRecords:
                        "WHERE id = ? AND status IN ('running', 'cancelling')",
                        (status, message, run_id, time.time(), status, job_id))
 
+    def discard(self, job_id: str) -> None:
+        """Forget a job (a quick page-load job that ended well is not worth a line in the list)."""
+        with self._db() as db:
+            db.execute("DELETE FROM jobs WHERE id = ?", (job_id,))
+
     # -- what a page does --------------------------------------------------------
     def request_cancel(self, job_id: str) -> bool:
         """Ask a running job to stop; True if it was running."""

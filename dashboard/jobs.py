@@ -152,7 +152,10 @@ def job(app: dash.Dash, *, trigger: Input | str, states: Sequence[State] = (), o
                     return (no_update, no_update, error_alert(exc)) + tuple(own)
             run_id = getattr(done.run, "id", None)
             text = done.message if isinstance(done.message, str) else ""
-            records.finish(job_id, "done", f"{label}: {text or 'done'}", run_id)
+            if initial and run_id is None:
+                records.discard(job_id)  # a page-load job that went well: shown while it ran, not kept
+            else:
+                records.finish(job_id, "done", f"{label}: {text or 'done'}", run_id)
             head = ((version or 0) + 1, run_id) if run_id else (no_update, no_update)
             return (*head, no_update if done.message is None else done.message, *done.values)
 

@@ -294,10 +294,15 @@ class RunStore:
 
 
 def _alive(pid: int) -> bool:
+    """Whether process ``pid`` still runs (a zombie — killed, not yet reaped — does not)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
-    return True
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rsplit(")", 1)[-1].split()[0] != "Z"
+    except OSError:
+        return True  # no /proc (not Linux): trust the signal

@@ -127,6 +127,11 @@ def running_app(tmp: Path, *, data_dir: Path | None = None, env: dict | None = N
                         raise RuntimeError(f"app did not start:\n{(tmp / 'app.log').read_text()}")
                     time.sleep(0.3)
             yield url
+        except BaseException:
+            log.flush()
+            tail = (tmp / "app.log").read_text(errors="replace").splitlines()[-60:]
+            print("\n--- app.log (last lines) ---\n" + "\n".join(tail), file=sys.stderr)
+            raise
         finally:
             _stop(proc)
             log.close()

@@ -142,7 +142,7 @@ def test_two_tabs_with_the_same_settings_get_two_jobs_and_a_reload_finds_its_job
                 page.wait_for_function("document.querySelectorAll(\"#job-list [data-status='running']\").length === 2",
                                        timeout=20_000)
                 assert not page.locator("#job-cancel").is_disabled()
-                assert page.locator(".job-row-mine").count() == 1
+                assert page.locator(".job-row-mine[data-status='running']").count() == 1
             records = JobRecords(tmp_path / "runs" / ".jobs.sqlite")
             jobs = [j for j in records.recent() if j.active]
             assert len(jobs) == 2 and jobs[0].owner != jobs[1].owner and jobs[0].pid != jobs[1].pid

@@ -101,3 +101,9 @@ def test_panel_follows_this_tabs_running_job_and_lists_every_tab(records):
     records.finish(other, "done", "train B: done")
     value, _, message, cancel_disabled, _, interval, _ = panel_state(records.recent(), "tab-a", time.time())
     assert (value, message, cancel_disabled, interval) == (0, "train A: cancelled", True, IDLE_POLL_MS)
+
+
+def test_a_discarded_job_leaves_the_list(records):
+    job = records.start("data.show_dataset", "PCA of digits", "tab-a")
+    records.discard(job)
+    assert records.get(job) is None and records.recent() == []
