@@ -17,7 +17,7 @@ from tests.browser import browser_page, running_app, wait_for_points
 pytestmark = pytest.mark.browser
 
 PROGRESS_JS = ("parseFloat(document.querySelector('#job-progress .progress-bar')"
-               ".getAttribute('aria-valuenow') || '0') > 0")
+               "?.getAttribute('aria-valuenow') || '0') > 0")
 
 
 @pytest.fixture(params=["diskcache", "celery"])
