@@ -234,3 +234,44 @@ def test_a_killed_app_leaves_its_job_interrupted_and_no_debris(tmp_path, artifac
         assert not [p for p in runs.iterdir() if p.name.startswith(".tmp-")]
         cache = runs / ".cache"
         assert not cache.exists() or not [p for p in cache.iterdir() if p.name.startswith("hardness-")]
+
+
+def test_four_pages_opened_at_once_each_get_their_plot(tmp_path):
+    """Page-load jobs of simultaneous pages are separate jobs: none of the four comes up blank."""
+    with running_app(tmp_path) as url, browser_page() as first:
+        pages = [first] + [first.context.browser.new_context().new_page() for _ in range(3)]
+        for p in pages:  # start all four loads before waiting on any
+            p.evaluate(f"window.location.href = {url!r}")
+        for p in pages:
+            wait_for_points(p, "data-scatter", minimum=1000, timeout=120_000)
+
+
+def test_training_runs_on_a_celery_worker_and_a_second_job_is_cancelled(tmp_path, artifacts):
+    """Scale-out as the README writes it: a Layers training goes through Redis to a Celery worker,
+    its progress reaches the page and its run lands; a second, longer one is cancelled."""
+    with running_app(tmp_path, manager="celery") as url, browser_page() as page:
+        page.goto(url)
+        page.get_by_role("tab", name="Layers").click()
+        page.fill("#layers-depth", "2")
+        page.fill("#layers-runs", "1")
+        page.fill("#layers-epochs", "20")
+        page.fill("#layers-per-class", "20")
+        page.click("#layers-train")
+        page.wait_for_function(PROGRESS_JS, timeout=120_000)
+        page.wait_for_function("document.querySelector('#job-result').innerText.includes('trained hardness-')",
+                               timeout=240_000)
+        assert _rows(page, "done") >= 1
+        runs = [p for p in (tmp_path / "runs").iterdir() if p.name.startswith("hardness-")]
+        assert len(runs) == 1 and (runs[0] / "manifest.json").is_file()
+
+        page.fill("#layers-epochs", "2000")
+        page.click("#layers-train")
+        page.wait_for_function(PROGRESS_JS, timeout=120_000)
+        page.screenshot(path=str(artifacts / "job_celery_running.png"))
+        page.click("#job-cancel")
+        page.wait_for_function("document.querySelector('#job-result').innerText.includes('cancelled')",
+                               timeout=60_000)
+        assert _rows(page, "cancelled") == 1
+        assert len([p for p in (tmp_path / "runs").iterdir() if p.name.startswith("hardness-")]) == 1
+    worker_log = (tmp_path / "worker.log").read_text()
+    assert "succeeded" in worker_log or "Task" in worker_log  # the jobs ran on the worker, not the app
