@@ -39,12 +39,13 @@ def _umap_init(previous: np.ndarray) -> np.ndarray:
 def project_layers(arrays: Sequence[np.ndarray], method: str = "tsne", *, init: str = "previous", seed: int = 0,
                    progress: ProgressFn | None = None, names: Sequence[str] | None = None,
                    warm: dict[str, Any] | None = None, on_layer: Callable[[int, Projection], None] | None = None,
-                   **params: Any) -> list[Projection]:
+                   start: np.ndarray | None = None, **params: Any) -> list[Projection]:
     """2-D maps of every array in ``arrays`` (layers over the same samples, in forward order).
 
     ``init="previous"`` starts each layer from the previous layer's map with the ``warm``
     schedule (default :data:`WARM`); ``"independent"`` projects each layer on its own with
-    ``params``. ``on_layer(i, projection)`` is called as each layer finishes (e.g. to cache it).
+    ``params``. ``on_layer(i, projection)`` is called as each layer finishes (e.g. to cache it);
+    ``start`` is the map of the layer before ``arrays[0]`` (to continue a chain cached in part).
     """
     check_choice("method", method, CHAIN_METHODS, error=ProjectionError)
     check_choice("init", init, INITS, error=ProjectionError)
@@ -60,8 +61,8 @@ def project_layers(arrays: Sequence[np.ndarray], method: str = "tsne", *, init: 
     for i, X in enumerate(arrays):
         report(progress, i, len(arrays), f"projecting {names[i]} ({i + 1}/{len(arrays)}, {method})")
         options = dict(params)
-        if init == "previous" and out:
-            previous = out[-1].coords
+        previous = out[-1].coords if out else start
+        if init == "previous" and previous is not None:
             options.update(warm)
             options["init"] = previous if method == "tsne" else _umap_init(previous)
         proj = project(np.asarray(X, dtype=np.float32), method, seed=seed, **options)
