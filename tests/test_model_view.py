@@ -40,7 +40,7 @@ def test_form_parsing_and_channels():
     assert data.input_shape("", "3", [1, 8, 8]) == (3, 8, 8)
     assert data.input_shape("28 28 1", "3", None) == (28, 28, 3)
     assert data.input_shape("", "", None) is None
-    cfg = data.capture_config("digits", "m.onnx", ["a"], "max", "all", 9, "test", True, "1 8 8", "", False,
+    cfg = data.capture_config("digits", "m.onnx", ["a"], "max", "all", 9, "test", True, "1 8 8", "model", False,
                               "custom", "0.5", "0.25")
     assert (cfg.per_class, cfg.split, cfg.float16, cfg.pooling, cfg.mean, cfg.std, cfg.resize) == (
         None, "test", True, "max", (0.5,), (0.25,), False)

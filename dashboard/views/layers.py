@@ -88,7 +88,7 @@ def layout(config: AppConfig):
         _field("per class", dbc.Input(id="layers-per-class", type="number", min=5, max=1000, step=1, value=50,
                                       size="sm"), "80px"),
         dbc.Button("Train", id="layers-train", color="primary", size="sm"),
-    ], className="d-flex align-items-end flex-wrap")), className="mb-2")
+    ], className="d-flex align-items-end flex-wrap")), className="mb-2", id="layers-train-card")
     return html.Div([
         train,
         controls,
@@ -107,16 +107,17 @@ def register_callbacks(app: dash.Dash, config: AppConfig) -> None:
     @app.callback(Output("layers-step", "min"), Output("layers-step", "max"), Output("layers-step", "marks"),
                   Output("layers-step", "value"), Output("layers-step-box", "style"),
                   Output("layers-project", "style"), Output("layers-network-box", "style"),
+                  Output("layers-train-card", "style"),
                   Input("run-picker", "value"), Input("store-version", "data"), Input("dataset-picker", "value"),
                   Input("focus", "data"))
     def capture_controls(run_id, _version, dataset, focus):
         run, _ = shown(run_id, dataset)
         if not capture_runs.is_capture(run):
-            return 0, 1, {}, 0, {"display": "none"}, {"display": "none"}, {}
+            return 0, 1, {}, 0, {"display": "none"}, {"display": "none"}, {}, {}
         low, high, marks, value, style = capture_panels.step_controls(run)
         jump = focus_for(focus, run)
         value = int(jump["step"]) if jump.get("step") is not None and int(jump["step"]) in marks else value
-        return low, high, marks, value, style, {}, {"display": "none"}
+        return low, high, marks, value, style, {}, {"display": "none"}, {"display": "none"}
 
     @app.callback(Output("layers-network", "options"), Output("layers-network", "value"),
                   Output("layers-method", "options"), Output("layers-method", "value"),

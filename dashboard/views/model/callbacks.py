@@ -27,7 +27,8 @@ def register_callbacks(app: dash.Dash, config: AppConfig) -> None:
     def files(_n, _tab, current):
         options = data.model_options(config)
         values = [o["value"] for o in options]
-        return options, current if current in values else (values[0] if values else None)
+        # the same file again would re-run the layer search: leave a valid value as it is
+        return options, no_update if current in values else (values[0] if values else None)
 
     @app.callback(Output("model-request", "data"), Input("model-file", "value"), Input("model-inspect", "n_clicks"),
                   Input("dataset-picker", "value"), State("model-request", "data"), prevent_initial_call=True)

@@ -36,7 +36,7 @@ def input_shape(text, channels, detected) -> tuple[int, ...] | None:
     """The model input per sample: as typed, else as detected; ``channels`` (1 grey, 3 RGB) replaces
     the channel size of a C×H×W or H×W×C shape."""
     shape = numbers(text, int, "input shape") or (tuple(detected) if detected else None)
-    if not channels or shape is None or len(shape) != 3:
+    if channels in (None, "", "model") or shape is None or len(shape) != 3:
         return shape
     c = int(channels)
     if shape[0] in (1, 3):

@@ -29,8 +29,8 @@ def layout(config: AppConfig):
         html.Div([
             _field("input shape", dbc.Input(id="model-input-shape", size="sm", placeholder="from the file",
                                             debounce=True), "130px"),
-            _field("channels", dbc.Select(id="model-channels", size="sm", value="", options=[
-                {"label": "as the model", "value": ""}, {"label": "1 (grey)", "value": "1"},
+            _field("channels", dbc.Select(id="model-channels", size="sm", value="model", options=[
+                {"label": "as the model", "value": "model"}, {"label": "1 (grey)", "value": "1"},
                 {"label": "3 (RGB)", "value": "3"}]), "130px"),
             _field("normalisation", dbc.Select(id="model-normalisation", size="sm", value="unit", options=[
                 {"label": label, "value": value} for value, label in data.NORMALISATION_LABELS.items()]), "170px"),
