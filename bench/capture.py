@@ -9,8 +9,13 @@
 2. Memory: an MLP 784 → 512 → 512 → 512 → 10 captured on ``--samples`` samples × 3 layers of
    width 512 (float32); prints the peak resident memory above what the process held before
    (target < 1 GiB at 60,000 samples: the arrays stream to disk).
+3. Projection: ``--samples`` (default 10,000 for this part) × 6 layers of a made-up network
+   projected with openTSNE (FFT gradient above 3,000 samples) as a chain, each layer started from
+   the previous layer's map (:func:`models.projections.chain.project_layers`), vs independent
+   runs per layer. Prints the speed ratio (target ≥ 1.5×), the KL difference (target within 2 %)
+   and the adjacent-panel Procrustes disparity of both (target: lower for the chain).
 
-    python -m bench.capture [--samples 60000] [--batch 512]
+    python -m bench.capture [--samples 60000] [--batch 512] [--part all|capture|projection]
 """
 from __future__ import annotations
 
@@ -108,12 +113,56 @@ def peak_rss_during(fn) -> tuple[float, int]:
     return seconds, peak[0] - start
 
 
+def layered(n: int, n_layers: int = 6, dim: int = 64, seed: int = 0) -> list[np.ndarray]:
+    """Layers of a made-up network: each a rotated, squashed copy of the previous, classes drawn apart."""
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, 10, n)
+    centres = rng.normal(size=(10, dim))
+    x = centres[labels] * 0.8 + rng.normal(size=(n, dim))
+    out = []
+    for _ in range(n_layers):
+        w = np.linalg.qr(rng.normal(size=(dim, dim)))[0]
+        x = np.tanh(x @ w + 0.4 * (centres[labels] @ w)) + 0.1 * rng.normal(size=(n, dim))
+        out.append(x.astype(np.float32))
+    return out
+
+
+def projection_bench(samples: int, n_layers: int = 6, jobs: int = 1) -> None:
+    from models.projections.chain import adjacent_disparity, project_layers
+
+    arrays = layered(samples, n_layers)
+    print(f"projection: {samples:,} samples × {n_layers} layers, t-SNE "
+          f"({'openTSNE FFT' if samples > 3000 else 'exact kernel'}), {jobs} thread(s)")
+    results = {}
+    for init in ("independent", "previous"):
+        t0 = time.perf_counter()
+        maps = project_layers(arrays, "tsne", init=init, seed=0, n_jobs=jobs)
+        results[init] = (time.perf_counter() - t0, np.array([m.extra["kl_divergence"] for m in maps]),
+                         adjacent_disparity([m.coords for m in maps]))
+        seconds, kl, disparity = results[init]
+        print(f"  {init:<11} {seconds:7.1f}s  KL per layer {np.round(kl, 3).tolist()}  "
+              f"adjacent disparity mean {np.mean(disparity):.3f} {np.round(disparity, 3).tolist()}")
+    (t_ind, kl_ind, d_ind), (t_chain, kl_chain, d_chain) = results["independent"], results["previous"]
+    kl_diff = 100 * (kl_chain.mean() - kl_ind.mean()) / kl_ind.mean()
+    worst = 100 * np.max((kl_chain - kl_ind) / kl_ind)
+    print(f"  previous-layer init: {t_ind / t_chain:.2f}× faster (target ≥ 1.5×), mean KL {kl_diff:+.2f} % "
+          f"(worst layer {worst:+.2f} %, target within 2 %), disparity {np.mean(d_chain):.3f} vs "
+          f"{np.mean(d_ind):.3f} (target lower)")
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--samples", type=int, default=60000)
     parser.add_argument("--batch", type=int, default=512)
     parser.add_argument("--device", default="auto", help="auto (CUDA when present), cpu or cuda")
+    parser.add_argument("--part", default="all", choices=("all", "capture", "projection"))
+    parser.add_argument("--projection-samples", type=int, default=None,
+                        help="samples of the projection part (default: --samples, at most 10,000)")
+    parser.add_argument("--jobs", type=int, default=1, help="threads for openTSNE")
     args = parser.parse_args(argv)
+    if args.part == "projection":
+        projection_bench(args.projection_samples or min(args.samples, 10_000), jobs=args.jobs)
+        return 0
     device = ("cuda" if torch.cuda.is_available() else "cpu") if args.device == "auto" else args.device
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch "
           f"{torch.__version__}, threads {torch.get_num_threads()}, device {device}; {args.samples:,} samples, "
@@ -150,6 +199,8 @@ def main(argv=None) -> int:
         print(f"memory: {args.samples:,} samples × 3 layers × 512 float32 "
               f"({args.samples * 3 * 512 * 4 / 2**20:,.0f} MiB of activations) captured in {seconds:.1f}s, "
               f"peak resident +{peak / 2**20:,.0f} MiB above the start (target < 1 GiB)")
+    if args.part == "all":
+        projection_bench(args.projection_samples or min(args.samples, 10_000), jobs=args.jobs)
     return 0
 
 

@@ -7,6 +7,10 @@ samples everywhere by patching only ``selectedpoints``; hover shows the sample's
 image, label and prediction. The Train form runs the hardness study as a job. A jump
 from another tab (the shell's ``focus`` store with ``tab == "layers"``) picks the network
 and projection and marks the layer it names.
+
+A capture run (your own model, :mod:`.model`) shows every captured layer the same way; its
+maps are computed by the Project job (t-SNE or UMAP, each layer started from the previous
+layer's map, cached), and a step slider appears when the run holds several checkpoints.
 """
 from __future__ import annotations
 
@@ -22,6 +26,8 @@ from .. import figures, state
 from ..cards import label_lines, point_position, sample_card
 from ..config import AppConfig
 from ..jobs import Done, describe_error, job
+from .model import panels as capture_panels
+from .model import runs as capture_runs
 
 TAB_ID = "layers"
 LABEL = "Layers"
@@ -56,11 +62,18 @@ def _field(label, control, width=None):
 
 def layout(config: AppConfig):
     controls = html.Div([
-        _field("network", dcc.Dropdown(id="layers-network", options=[], clearable=False), "220px"),
+        html.Div(_field("network", dcc.Dropdown(id="layers-network", options=[], clearable=False), "220px"),
+                 id="layers-network-box"),
         _field("projection", dbc.Select(id="layers-method", options=[{"label": "tsne", "value": "tsne"}],
                                         value="tsne"), "120px"),
         _field("colour by", dbc.RadioItems(id="layers-colour", inline=True, value="label",
                                            options=[{"label": v, "value": v} for v in ("label", "prediction", "correct")])),
+        html.Div([
+            _field("step", dcc.Slider(id="layers-step", min=0, max=1, step=None, value=0, marks={}), "340px"),
+        ], id="layers-step-box", style={"display": "none"}),
+        dbc.Button("Project", id="layers-project", color="primary", size="sm", className="me-2",
+                   style={"display": "none"}),
+        dcc.Store(id="layers-projected", data=0),
         dbc.Button("Export CSV", id="layers-export", color="secondary", outline=True, size="sm", className="ms-auto"),
         dcc.Download(id="layers-download"),
     ], className="d-flex align-items-end flex-wrap mb-2")
@@ -75,7 +88,7 @@ def layout(config: AppConfig):
         _field("per class", dbc.Input(id="layers-per-class", type="number", min=5, max=1000, step=1, value=50,
                                       size="sm"), "80px"),
         dbc.Button("Train", id="layers-train", color="primary", size="sm"),
-    ], className="d-flex align-items-end flex-wrap")), className="mb-2")
+    ], className="d-flex align-items-end flex-wrap")), className="mb-2", id="layers-train-card")
     return html.Div([
         train,
         controls,
@@ -89,7 +102,22 @@ def layout(config: AppConfig):
 
 def register_callbacks(app: dash.Dash, config: AppConfig) -> None:
     def shown(run_id, dataset):
-        return state.run_for_view(config, run_id, KIND, dataset)
+        return capture_panels.shown(config, run_id, KIND, dataset)
+
+    @app.callback(Output("layers-step", "min"), Output("layers-step", "max"), Output("layers-step", "marks"),
+                  Output("layers-step", "value"), Output("layers-step-box", "style"),
+                  Output("layers-project", "style"), Output("layers-network-box", "style"),
+                  Output("layers-train-card", "style"),
+                  Input("run-picker", "value"), Input("store-version", "data"), Input("dataset-picker", "value"),
+                  Input("focus", "data"))
+    def capture_controls(run_id, _version, dataset, focus):
+        run, _ = shown(run_id, dataset)
+        if not capture_runs.is_capture(run):
+            return 0, 1, {}, 0, {"display": "none"}, {"display": "none"}, {}, {}
+        low, high, marks, value, style = capture_panels.step_controls(run)
+        jump = focus_for(focus, run)
+        value = int(jump["step"]) if jump.get("step") is not None and int(jump["step"]) in marks else value
+        return low, high, marks, value, style, {}, {"display": "none"}, {"display": "none"}
 
     @app.callback(Output("layers-network", "options"), Output("layers-network", "value"),
                   Output("layers-method", "options"), Output("layers-method", "value"),
@@ -99,6 +127,9 @@ def register_callbacks(app: dash.Dash, config: AppConfig) -> None:
         run, _ = shown(run_id, dataset)
         if run is None:
             return [], None, no_update, no_update
+        if capture_runs.is_capture(run):
+            methods = list(capture_runs.PROJECT_METHODS)
+            return [], None, [{"label": m, "value": m} for m in methods], method if method in methods else methods[0]
         nets = study.networks(run)
         names = [n["name"] for n in nets]
         methods = list(run.config.get("methods", ["tsne"]))
@@ -111,9 +142,17 @@ def register_callbacks(app: dash.Dash, config: AppConfig) -> None:
 
     @app.callback(Output("layers-graph", "figure"), Output("layers-status", "children"),
                   Input("run-picker", "value"), Input("layers-network", "value"), Input("layers-method", "value"),
-                  Input("layers-colour", "value"), Input("focus", "data"), State("dataset-picker", "value"))
-    def draw(run_id, network, method, colour, focus, dataset):
+                  Input("layers-colour", "value"), Input("focus", "data"), Input("layers-step", "value"),
+                  Input("layers-projected", "data"), State("dataset-picker", "value"))
+    def draw(run_id, network, method, colour, focus, step, _projected, dataset):
         run, note = shown(run_id, dataset)
+        if capture_runs.is_capture(run):
+            try:
+                fig, text = capture_panels.figure(config, run, step, method or "tsne", colour,
+                                                  focus_for(focus, run).get("layer"))
+            except Exception as exc:
+                return figures.empty_figure(describe_error(exc)), note
+            return fig, " · ".join(filter(None, (note, text)))
         if run is None or not network:
             return figures.empty_figure("no hardness run yet: use Train above"), note
         try:
@@ -140,12 +179,17 @@ def register_callbacks(app: dash.Dash, config: AppConfig) -> None:
 
     @app.callback(Output("layers-tooltip", "show"), Output("layers-tooltip", "bbox"),
                   Output("layers-tooltip", "children"), Input("layers-graph", "hoverData"),
-                  State("run-picker", "value"), State("layers-network", "value"), State("dataset-picker", "value"))
-    def hover(hover_data, run_id, network, dataset):
-        if not hover_data or not network:
-            return False, no_update, no_update
-        run, _ = shown(run_id, dataset)
-        if run is None:
+                  State("run-picker", "value"), State("layers-network", "value"), State("dataset-picker", "value"),
+                  State("layers-step", "value"))
+    def hover(hover_data, run_id, network, dataset, step):
+        run, _ = shown(run_id, dataset) if hover_data else (None, "")
+        if hover_data and capture_runs.is_capture(run):
+            point = hover_data["points"][0]
+            names = capture_runs.layer_names(run)
+            curve = int(point.get("curveNumber", 0))
+            return True, point["bbox"], capture_panels.card(config, run, step, point_position(point),
+                                                            names[curve] if curve < len(names) else None)
+        if not hover_data or not network or run is None:
             return False, no_update, no_update
         point = hover_data["points"][0]
         layers = study.network_record(run, network)["layers"]
@@ -158,7 +202,7 @@ def register_callbacks(app: dash.Dash, config: AppConfig) -> None:
                   State("dataset-picker", "value"), prevent_initial_call=True)
     def export(_n, run_id, network, method, dataset):
         run, _ = shown(run_id, dataset)
-        if run is None or not network:
+        if run is None or not network or capture_runs.is_capture(run):
             return no_update
         return dict(content=projection_csv(run, network, method), filename=f"{run.id}-{network}-{method}.csv")
 
@@ -173,6 +217,19 @@ def register_callbacks(app: dash.Dash, config: AppConfig) -> None:
         run = study.run(cfg, store=config.store, data_dir=config.data_dir, progress=progress)
         acc = run.metrics.get("mean_test_accuracy", float("nan"))
         return Done(run=run, message=f"trained {run.id}: mean test accuracy {acc:.3f}")
+
+    @job(app, trigger="layers-project", outputs=[Output("layers-projected", "data")],
+         states=[State("run-picker", "value"), State("dataset-picker", "value"), State("layers-step", "value"),
+                 State("layers-method", "value"), State("layers-projected", "data")],
+         title=lambda _run, _ds, step, method, _n: f"project captured layers ({method or 'tsne'}, step {step})")
+    def project(progress, run_id, dataset, step, method, projected):
+        run, _ = shown(run_id, dataset)
+        if not capture_runs.is_capture(run):
+            raise ValueError("Project lays out a capture run's layers: pick one (Your model tab captures one)")
+        step, method = capture_runs.step_of(run, step), method if method in capture_runs.PROJECT_METHODS else "tsne"
+        maps = capture_runs.project_run(config.results, run, step, method, progress=progress)
+        return Done(message=f"projected {len(maps)} layers of {run.id} (step {step}, {method})",
+                    values=((projected or 0) + 1,))
 
 
 def selection_patch(selected: dict | None, n_traces: int) -> Patch:

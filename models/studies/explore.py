@@ -96,7 +96,9 @@ def load_source(source: str, *, data_dir: str | Path | None = None, store: "RunS
     ``run:<id>/<arrays>/<key>`` takes array ``key`` of the run's ``<arrays>.npz``
     as vectors; that file must also hold ``labels`` (and may hold ``predictions``,
     ``scores`` and ``index`` — positions in the run's dataset, used to show images).
-    Vectors are used as given (no min–max scaling), since cosine geometry is the point.
+    For a capture run it is ``run:<id>/step-<step>/<layer>`` (the layer name URL-quoted,
+    :func:`capture_source`): the layer's vectors with the capture's labels, the model's
+    predictions and scores at that step. Vectors are used as given (no min–max scaling), since cosine geometry is the point.
     """
     from models import datasets
 
@@ -115,6 +117,8 @@ def _run_activations(source: str, *, data_dir, store) -> "Dataset":
         raise DatasetError(f"source {source!r}: expected run:<{'>/<'.join(RUN_SOURCE_PARTS)}> and a store")
     run_id, name, key = parts
     found = store.load(run_id)
+    if found.kind == "capture":
+        return _capture_layer(found, name, key, data_dir=data_dir)
     arrays = found.arrays(name)
     for need in (key, "labels"):
         if need not in arrays:
@@ -133,6 +137,42 @@ def _run_activations(source: str, *, data_dir, store) -> "Dataset":
     meta = {k: arrays[k] for k in ("predictions", "scores") if k in arrays}
     ds = Dataset(name=source, features=feats, labels=labels, class_names=names, images=images,
                  source=f"{found.path}/{name}.npz:{key}", meta=meta)
+    return datasets.validate(ds)
+
+
+def capture_source(run_id: str, step: int, layer: str) -> str:
+    """The source naming one captured layer of a capture run at ``step``."""
+    from urllib.parse import quote
+
+    return f"run:{run_id}/step-{int(step)}/{quote(layer, safe='')}"
+
+
+def _capture_layer(found, name: str, key: str, *, data_dir) -> "Dataset":
+    from urllib.parse import unquote
+
+    from models import datasets
+    from models.datasets import Dataset, DatasetError
+    from models.studies import capture
+
+    if not name.startswith("step-") or not name[5:].lstrip("-").isdigit():
+        raise DatasetError(f"capture run {found.id}: expected step-<step> (got {name!r}); steps {capture.steps(found)}")
+    step, layer = int(name[5:]), unquote(key)
+    try:
+        feats = np.asarray(capture.activations(found, layer, step), dtype=np.float32)
+        sample = capture.sample(found, step)
+    except ValueError as exc:
+        raise DatasetError(str(exc)) from None
+    names = capture.class_names(found)
+    images = None
+    try:
+        base = datasets.load(found.manifest.get("dataset", ""), data_dir=data_dir, split=capture.split(found))
+        if base.images is not None:
+            images = base.images[np.asarray(sample["index"], dtype=np.int64)]
+    except DatasetError:
+        pass
+    meta = {k: np.asarray(sample[k]) for k in ("predictions", "scores") if sample[k] is not None}
+    ds = Dataset(name=capture_source(found.id, step, layer), features=feats, labels=np.asarray(sample["labels"]),
+                 class_names=names, images=images, source=f"{found.path}:{layer}@{step}", meta=meta)
     return datasets.validate(ds)
 
 

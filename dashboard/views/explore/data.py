@@ -14,6 +14,7 @@ from models import datasets
 from models.datasets import Dataset
 from models.neighbors import similar_to, unit_rows
 from models.store import Run, RunStore
+from models.studies import capture
 from models.studies import explore as study
 
 from ... import state
@@ -43,6 +44,9 @@ def run_activation_options(config: AppConfig, max_runs: int = MAX_RUNS) -> list[
     for run in config.store.list()[:max_runs]:
         if run.kind == study.KIND:
             continue
+        if run.kind == capture.KIND:
+            options += capture_options(run)
+            continue
         for npz in sorted(run.path.glob("*.npz")):
             try:
                 with zipfile.ZipFile(npz) as zf:
@@ -54,6 +58,17 @@ def run_activation_options(config: AppConfig, max_runs: int = MAX_RUNS) -> list[
             options += [{"label": f"run {run.kind} · {run.id[-6:]} · {npz.stem}/{key}",
                          "value": f"run:{run.id}/{npz.stem}/{key}"} for key in keys if key not in RUN_KEYS]
     return options
+
+
+def capture_options(run: Run) -> list[dict]:
+    """Every captured layer of a capture run (each step when it holds several), as embeddings."""
+    try:
+        steps, layers = capture.steps(run), capture.layers(run)
+    except (KeyError, ValueError):
+        return []
+    return [{"label": f"run capture · {run.id[-6:]} · {layer['name']}" + (f" · step {step}" if len(steps) > 1 else ""),
+             "value": study.capture_source(run.id, step, layer["name"])}
+            for step in reversed(steps) for layer in layers]
 
 
 # -- an explore run and its vectors --------------------------------------------------------

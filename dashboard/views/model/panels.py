@@ -1,0 +1,79 @@
+"""What the Layers tab draws for a capture run: every captured layer side by side (the same
+:func:`dashboard.figures.layers_figure` as for the hardness study), aligned, and the sample
+card a hover shows (the image, its label and the model's prediction)."""
+from __future__ import annotations
+
+import numpy as np
+from dash import html
+
+from models.studies import capture as face
+
+from ... import figures, state
+from ...cards import label_lines, sample_card
+from ...config import AppConfig
+from . import runs
+
+
+def shown(config: AppConfig, run_id: str | None, kind: str, dataset: str | None):
+    """The picked run when it is a capture run, else what ``state.run_for_view`` shows for ``kind``."""
+    if run_id:
+        try:
+            picked = state.run(config, run_id)
+        except Exception:  # deleted meanwhile: fall through to the newest run of kind
+            picked = None
+        if runs.is_capture(picked):
+            return picked, ""
+    return state.run_for_view(config, run_id, kind, dataset)
+
+
+def capture_dataset(config: AppConfig, run):
+    """The dataset split the run was captured on (for images)."""
+    return state.dataset(config, run.manifest.get("dataset"), face.split(run))
+
+
+def step_controls(run) -> tuple[int, int, dict, int, dict]:
+    """(min, max, marks, value, style) of the step slider: shown only when the run has several steps."""
+    steps = face.steps(run)
+    marks = {int(s): str(s) for s in steps}
+    hidden = {"display": "none"} if len(steps) < 2 else {"width": "360px"}
+    return int(min(steps)), int(max(steps)), marks, int(steps[-1]), hidden
+
+
+def figure(config: AppConfig, run, step, method: str, colour: str, focus_layer: str | None = None):
+    """(figure, status text) of the run's layers at ``step`` under ``method``; a hint to press
+    Project when they are not computed yet."""
+    step = runs.step_of(run, step)
+    found = runs.cached_panels(config.results, run, step, method)
+    names = runs.layer_names(run)
+    if found is None:
+        return (figures.empty_figure(f"press Project to lay out {len(names)} layers of step {step} with {method}"),
+                f"{len(names)} captured layers: {', '.join(names)}")
+    panels, positions = found
+    sample = face.sample(run, step)
+    labels = np.asarray(sample["labels"])[positions]
+    preds = None if sample["predictions"] is None else np.asarray(sample["predictions"])[positions]
+    index = np.asarray(sample["index"])[positions]
+    fig = figures.layers_figure(panels, labels, face.class_names(run), predictions=preds, index=index,
+                                colour=colour, focus=focus_layer, uirevision=f"layers-{run.id}-{step}-{method}")
+    acc = "" if preds is None else f" · accuracy {np.mean(preds == labels):.3f}"
+    text = (f"{len(positions):,} samples · step {step} · {method}{acc} · each layer started from the previous "
+            "one's map and aligned to it · drag a box to link panels")
+    return fig, text
+
+
+def card(config: AppConfig, run, step, position: int, layer: str | None) -> html.Div:
+    """The sample card of the point at ``position`` of the shown sample."""
+    step = runs.step_of(run, step)
+    positions, _ = runs.projection_sample(len(face.sample(run)["labels"]))
+    row = int(positions[position])
+    sample = face.sample(run, step)
+    idx = int(sample["index"][row])
+    pred = None if sample["predictions"] is None else int(sample["predictions"][row])
+    try:
+        ds = capture_dataset(config, run)
+        image = ds.images[idx] if ds.images is not None else None
+        key = (ds.name, ds.split, idx)
+    except Exception:  # the dataset is not here: the card still names the sample
+        image, key = None, None
+    lines = [f"#{idx}" + (f" · {layer}" if layer else ""), *label_lines(face.class_names(run), sample["labels"][row], pred)]
+    return sample_card(image, lines, key=key)
