@@ -11,6 +11,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
     p.add_argument("--port", type=int, default=8050, help="port (default 8050)")
     p.add_argument("--data-dir", type=Path, default=Path("data"), help="where dataset files live (default ./data)")
+    p.add_argument("--model-dir", type=Path, default=None,
+                   help="where your model files live (default <data-dir>/models); nothing outside it is loaded")
     p.add_argument("--store-dir", type=Path, default=Path("runs"), help="where runs are stored (default ./runs)")
     p.add_argument("--cache-dir", type=Path, default=Path("cache"), help="background-job cache (default ./cache)")
     p.add_argument("--dataset", default="digits", help="dataset selected at start (default digits)")
@@ -29,7 +31,7 @@ def main(argv: list[str] | None = None) -> int:
 
     config = AppConfig(host=args.host, port=args.port, data_dir=args.data_dir, store_dir=args.store_dir,
                        cache_dir=args.cache_dir, debug=args.debug, default_dataset=args.dataset,
-                       allow_hosts=tuple(args.allow_host))
+                       allow_hosts=tuple(args.allow_host), model_dir=args.model_dir)
     from dashboard.security import is_local
 
     if not is_local(args.host):

@@ -27,8 +27,9 @@ KIND = study.KIND
 def layout(config: AppConfig):
     return html.Div([
         html.Div([
-            dbc.Label("depth", className="small mb-0 me-2"),
-            dbc.Select(id="hardness-depth", options=[], style={"width": "90px"}, size="sm"),
+            html.Div([dbc.Label("depth", className="small mb-0 me-2"),
+                      dbc.Select(id="hardness-depth", options=[], style={"width": "90px"}, size="sm")],
+                     id="hardness-depth-field", className="d-flex align-items-center"),
             dbc.Label("method", className="small mb-0 ms-3 me-2"),
             dbc.Select(id="hardness-method", options=[{"label": "tsne", "value": "tsne"}], value="tsne",
                        style={"width": "110px"}, size="sm"),
@@ -54,19 +55,21 @@ def register_callbacks(app: dash.Dash, config: AppConfig) -> None:
 
     @app.callback(Output("hardness-depth", "options"), Output("hardness-depth", "value"),
                   Output("hardness-method", "options"), Output("hardness-compute", "style"),
+                  Output("hardness-depth-field", "style"),
                   Input("run-picker", "value"), Input("store-version", "data"), Input("dataset-picker", "value"),
                   State("hardness-depth", "value"))
     def depths(run_id, _v, dataset, current):
         run, _ = shown(run_id, dataset)
+        hidden = {"display": "none"}
         if run is None:
-            return [], None, no_update, {"display": "none"}
-        if capture_runs.is_capture(run):
-            return [], None, [{"label": "tsne", "value": "tsne"}], {}
+            return [], None, no_update, hidden, {}
+        if capture_runs.is_capture(run):  # a captured model has layers, not depths
+            return [], None, [{"label": "tsne", "value": "tsne"}], {}, hidden
         ds = [int(d) for d in run.config.get("depths", [])]
         value = int(current) if current and int(current) in ds else (ds[0] if ds else None)
         methods = run.config.get("methods", ["tsne"])
         return ([{"label": str(d), "value": d} for d in ds], value, [{"label": m, "value": m} for m in methods],
-                {"display": "none"})
+                hidden, {})
 
     @app.callback(Output("hardness-bars", "figure"), Output("hardness-accuracy", "figure"),
                   Output("hardness-table", "children"), Output("hardness-status", "children"),

@@ -115,7 +115,7 @@ class CaptureWriter:
         if any(s["step"] == step for s in self.steps):
             raise ValueError(f"step {step} is already in this run; give each checkpoint its own step")
         ds, n = self.ds, self.ds.n
-        plan, tree = self._fit(model)
+        plan, tree = self.fit_input(model)
         names = check_layers(tree, layers, model.source) if layers else default_layers(tree)
         if OUTPUT not in names:
             names = list(names) + [OUTPUT]
@@ -166,7 +166,7 @@ class CaptureWriter:
         self._update_manifest()
         return record
 
-    def _fit(self, model: Backend) -> tuple[InputPlan, list[Layer]]:
+    def fit_input(self, model: Backend) -> tuple[InputPlan, list[Layer]]:
         """The input plan and layer tree; with no known input shape, images then vectors are tried."""
         given = self.options.get("input_shape") or model.input_shape
         if self.plan is not None and not given:

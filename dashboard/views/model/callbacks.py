@@ -63,6 +63,8 @@ def register_callbacks(app: dash.Dash, config: AppConfig) -> None:
         *form, tree = form
         detected = tree["input"]["shape"] if tree and tree.get("model") == model_file else None
         cfg = data.capture_config(dataset or config.default_dataset, model_file, *form, detected=detected)
+        if config.model_dir is not None:
+            cfg = cfg.replace(model_dir=str(config.model_dir))
         run = face.run(cfg, store=config.store, data_dir=config.data_dir, progress=progress)
         lines = list(face.summary(run))
         message = f"captured {run.id}: {lines[0]}"

@@ -15,7 +15,7 @@ PROBE_PER_CLASS = 1  # the forward pass that finds the layer tree needs a few sa
 
 
 def model_dir(config: AppConfig) -> Path:
-    return formats.model_dir_of(config.data_dir)
+    return formats.model_dir_of(config.data_dir, config.model_dir)
 
 
 def model_options(config: AppConfig) -> list[dict]:
@@ -70,7 +70,7 @@ def inspect(config: AppConfig, dataset: str, cfg: face.Config) -> dict:
     model = formats.load(cfg.model[0], model_dir=model_dir(config), device="cpu")
     options = {"input_shape": cfg.input_shape, "normalisation": cfg.normalisation, "mean": cfg.mean,
                "std": cfg.std, "resize": cfg.resize}
-    plan, tree = CaptureWriter(None, ds, pooling=cfg.pooling, options=options)._fit(model)
+    plan, tree = CaptureWriter(None, ds, pooling=cfg.pooling, options=options).fit_input(model)
     return {"model": cfg.model[0], "format": model.format, "dataset": dataset,
             "signature": None if model.input_shape is None else [d for d in model.input_shape],
             "input": plan.describe(), "layers": [layer.as_dict() for layer in tree],
