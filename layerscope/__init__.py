@@ -17,7 +17,11 @@ from the capture study; the on-disk format is in docs/capture-format.md.
 """
 from __future__ import annotations
 
+from layerscope._loader import module as _module
 from layerscope.api import Capture, load_run
-from models.studies.capture import activations, class_names, layers, sample, steps
+
+_capture = _module("studies.capture")  # ours, never the `models` of the repository you run from
+activations, class_names, layers, sample, steps = (_capture.activations, _capture.class_names, _capture.layers,
+                                                   _capture.sample, _capture.steps)
 
 __all__ = ["Capture", "load_run", "layers", "steps", "activations", "sample", "class_names"]

@@ -8,7 +8,9 @@ import sys
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    from models.studies import STUDIES, study
+    from layerscope._loader import module
+
+    STUDIES, study = module("studies").STUDIES, module("studies").study
 
     commands = ("app", "layers") + STUDIES
     if not argv or argv[0] in ("-h", "--help") or argv[0] not in commands:

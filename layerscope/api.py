@@ -8,13 +8,15 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from layerscope._loader import module
+
 KIND = "capture"
 
 
 def _dataset(dataset, *, data_dir, split, per_class, limit, seed):
     """A LayerScope dataset from a name, a Dataset, or ``(inputs, labels)`` arrays ready for the model."""
-    from models import datasets
-    from models.datasets import Dataset
+    datasets = module("datasets")
+    Dataset = datasets.Dataset
 
     if isinstance(dataset, str):
         return datasets.load(dataset, data_dir=data_dir, split=split, per_class=per_class, limit=limit,
@@ -53,8 +55,8 @@ class Capture:
                  batch_size: int = 256, input_shape: Sequence[int] | None = None, normalisation: str = "unit",
                  mean: Sequence[float] | None = None, std: Sequence[float] | None = None, resize: bool = True,
                  device: str | None = None, name: str | None = None):
-        from models.capture.capture import CaptureWriter
-        from models.store import RunStore
+        CaptureWriter = module("capture.capture").CaptureWriter
+        RunStore = module("store").RunStore
 
         self.ds, shape = _dataset(dataset, data_dir=data_dir, split=split, per_class=per_class, limit=limit, seed=seed)
         self.model, self.layers, self.batch_size, self.device = model, list(layers) if layers else None, batch_size, device
@@ -82,7 +84,7 @@ class Capture:
 
     def add(self, step: int | None = None, model: Any = None) -> dict:
         """Capture the model (``model``, else the one given at start) now, as ``step`` (default: next)."""
-        from models.capture import formats
+        formats = module("capture.formats")
 
         if self.run is not None:
             raise ValueError(f"capture run {self.run_id} is closed; start a new Capture")
@@ -120,9 +122,7 @@ class Capture:
 
 def load_run(root: str | os.PathLike, run_id: str | None = None):
     """A capture run from store ``root`` (default: the newest)."""
-    from models.store import RunStore
-
-    store = RunStore(Path(root))
+    store = module("store").RunStore(Path(root))
     if run_id is not None:
         return store.load(run_id)
     runs = store.list(kind=KIND)

@@ -13,11 +13,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dataset", default="digits", help="dataset whose samples probe the model")
     parser.add_argument("--input-shape", type=int, nargs="+", default=None, help="model input per sample")
     args = parser.parse_args(argv)
-    from models import datasets
-    from models.capture import formats
-    from models.capture.adapt import plan_input
-    from models.capture.capture import probe
-    from models.capture.layers import default_layers, describe
+    from layerscope._loader import module
+
+    datasets, formats = module("datasets"), module("capture.formats")
+    plan_input, probe = module("capture.adapt").plan_input, module("capture.capture").probe
+    default_layers, describe = module("capture.layers").default_layers, module("capture.layers").describe
 
     try:
         ds = datasets.load(args.dataset, data_dir=args.data_dir, limit=8, normalize=False)

@@ -3,6 +3,6 @@ fit the dataset to its input (:mod:`.adapt`) and stream chosen layers to a run (
 
 Heavy (torch, onnx): imported by the capture engine and the ``layerscope`` API, never by faces.
 """
-from models.capture.formats import ModelError, load, model_dir_of, model_path
+from .formats import ModelError, load, model_dir_of, model_path
 
 __all__ = ["ModelError", "load", "model_dir_of", "model_path"]

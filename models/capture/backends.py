@@ -270,7 +270,7 @@ class OnnxModel(Backend):
             model = onnx.load(str(path))
             model = onnx.shape_inference.infer_shapes(model)
         except Exception as exc:
-            from models.capture.formats import ModelError
+            from .formats import ModelError
             raise ModelError(f"{source}: not a readable ONNX model ({type(exc).__name__}: {exc})") from None
         self._model = model
         graph = model.graph

@@ -15,11 +15,11 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from models.capture.adapt import InputPlan, dataset_text, plan_input, reduce, shape_text
-from models.capture.backends import OUTPUT, Backend, Layer
-from models.capture.formats import ModelError
-from models.capture.layers import check_layers, default_layers
-from models.progress import ProgressFn, report
+from .adapt import InputPlan, dataset_text, plan_input, reduce, shape_text
+from .backends import OUTPUT, Backend, Layer
+from .formats import ModelError
+from .layers import check_layers, default_layers
+from ..progress import ProgressFn, report
 
 FORMAT_VERSION = 1
 MAX_DIM = 512       # flattened maps wider than this are reduced by PCA

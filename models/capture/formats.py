@@ -40,11 +40,13 @@ SUFFIXES = ONNX + EXPORT + SCRIPT + STATE
 DEFAULT_MODEL_DIR = "models"  # inside the data directory
 _FACTORY = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
 
+_OURS = __package__.rpartition(".")[0]  # our top package under whatever name it was loaded (models, layerscope._core)
+
 #: LayerScope's own architectures a state_dict sidecar may name
 ARCHITECTURES = {
-    "mlp": "models.nets.mlp:MLP",
-    "conv-autoencoder": "models.nets.autoencoders:ConvAutoencoder",
-    "sparse-conv-autoencoder": "models.nets.autoencoders:SparseConvAutoencoder",
+    "mlp": f"{_OURS}.nets.mlp:MLP",
+    "conv-autoencoder": f"{_OURS}.nets.autoencoders:ConvAutoencoder",
+    "sparse-conv-autoencoder": f"{_OURS}.nets.autoencoders:SparseConvAutoencoder",
 }
 
 EXPORT_HINT = ("export it without pickles: torch.export.save(torch.export.export(model, (example,)), 'model.pt2'), "
@@ -103,7 +105,7 @@ def load(spec, *, model_dir: str | os.PathLike | None = None, weights: str | Non
 
     Returns a :class:`models.capture.backends.Backend` (torch hooks, TorchScript or onnxruntime).
     """
-    from models.capture import backends
+    from . import backends
 
     if not isinstance(spec, str):  # a live nn.Module from the Python API
         return backends.TorchModel(_check_module(spec, "model"), source=type(spec).__name__,

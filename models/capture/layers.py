@@ -12,7 +12,7 @@ from typing import Sequence
 
 import numpy as np
 
-from models.capture.backends import OUTPUT, Backend, Layer
+from .backends import OUTPUT, Backend, Layer
 
 
 def layer_tree(model: Backend, sample: np.ndarray) -> list[Layer]:

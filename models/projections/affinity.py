@@ -29,7 +29,7 @@ def conditional_affinities(D: np.ndarray, perplexity: float, *, tol: float = 1e-
     tolerance 1e-5, 100 steps, β doubled/halved until bracketed), compiled with numba
     and spread over rows (:func:`models.exact_tsne.conditional_affinities`).
     """
-    from models.exact_tsne import conditional_affinities as search
+    from ..exact_tsne import conditional_affinities as search
 
     return search(np.ascontiguousarray(D, dtype=np.float64), float(perplexity), float(tol), int(steps))
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from models.validation import check_float, check_int
+from ..validation import check_float, check_int
 
 
 class ProjectionError(ValueError):

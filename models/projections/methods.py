@@ -15,7 +15,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from models.validation import check_choice, check_float, check_int
+from ..validation import check_choice, check_float, check_int
 
 from .affinity import joint_affinities, kl_divergence
 from .checks import ProjectionError, check_input, check_neighbors, check_perplexity
@@ -83,7 +83,7 @@ def _tsne(X: np.ndarray, seed: int, perplexity: float = 30.0, n_iter: int = 750,
     """
     from openTSNE import initialization
 
-    from models.exact_tsne import EXACT_LIMIT
+    from ..exact_tsne import EXACT_LIMIT
 
     perplexity = check_perplexity(perplexity, len(X))
     n_iter = check_int("n_iter", n_iter, 1, error=ProjectionError)
@@ -119,7 +119,7 @@ def _tsne(X: np.ndarray, seed: int, perplexity: float = 30.0, n_iter: int = 750,
         P = np.asarray(affinities)
         if P.shape != (len(X), len(X)):
             raise ProjectionError(f"affinities must be n×n for n={len(X)} (got shape {P.shape})")
-    from models.exact_tsne import optimize, threads
+    from ..exact_tsne import optimize, threads
 
     with threads(n_jobs):
         Y = optimize(P, init, n_iter=n_iter, early_exaggeration_iter=early_exaggeration_iter)

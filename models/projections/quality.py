@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from models.validation import check_int
+from ..validation import check_int
 
 from .checks import ProjectionError, check_input
 

@@ -12,7 +12,7 @@ A study's face (``models/studies/<kind>.py``) imports without torch and holds::
     main(argv=None) -> int         # the command line: every Config field is a flag
     ... readers of its runs (typed functions the dashboard imports, e.g. kl_table(run))
 
-``run`` is ``lazy_run("models.studies.<kind>_engine")``: the engine (torch, training) is
+``run`` is ``lazy_run(f"{__package__}.<kind>_engine")``: the engine (torch, training) is
 imported only when a job starts. ``Config`` fields are declared with :func:`option`, whose
 ``help`` becomes the flag's help line, so the command line and the config never drift apart.
 Modelled on FiftyOne brain's Config + Results split (see ../shared/STYLE.md).
@@ -29,11 +29,11 @@ from typing import Any, Callable, Iterable, Protocol
 
 import numpy as np
 
-from models.progress import ProgressFn
-from models.validation import check_int
+from ..progress import ProgressFn
+from ..validation import check_int
 
 if typing.TYPE_CHECKING:  # pragma: no cover
-    from models.store import Run, RunStore
+    from ..store import Run, RunStore
 
 
 def option(default: Any, help: str, *, flag: str | None = None, choices: Iterable[Any] | None = None,
@@ -178,8 +178,8 @@ def command_line(face: str) -> Callable[[list[str] | None], int]:
     """
 
     def main(argv: list[str] | None = None) -> int:
-        from models.store import RunStore
-        from models.studies.cli import finish
+        from ..store import RunStore
+        from .cli import finish
 
         study = importlib.import_module(face)
         name = study.__spec__.name if face == "__main__" and study.__spec__ else face  # run as -m

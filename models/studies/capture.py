@@ -19,8 +19,8 @@ from typing import Iterable
 
 import numpy as np
 
-from models.studies.base import StudyConfig, check_kind, command_line, lazy_run, option
-from models.validation import check_choice, check_int
+from .base import StudyConfig, check_kind, command_line, lazy_run, option
+from ..validation import check_choice, check_int
 
 KIND = "capture"
 TITLE = "Capture your own model"
@@ -89,7 +89,7 @@ class Config(StudyConfig):
         return tuple(self.steps) if self.steps is not None else tuple(range(len(self.model)))
 
 
-run = lazy_run("models.studies.capture_engine")
+run = lazy_run(f"{__package__}.capture_engine")
 
 
 # -- readers -------------------------------------------------------------------

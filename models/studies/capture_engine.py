@@ -1,11 +1,11 @@
 """The capture study's engine: load each model file (one step each), stream its layers to one run."""
 from __future__ import annotations
 
-from models import datasets
-from models.capture import formats
-from models.capture.capture import CaptureWriter
-from models.progress import ProgressFn, scaled
-from models.studies.capture import KIND, Config
+from .. import datasets
+from ..capture import formats
+from ..capture.capture import CaptureWriter
+from ..progress import ProgressFn, scaled
+from .capture import KIND, Config
 
 
 def run(config: Config, *, store, data_dir=None, progress: ProgressFn | None = None):

@@ -4,9 +4,9 @@ from __future__ import annotations
 import sys
 from typing import Callable, Iterable
 
-from models.datasets import DatasetError
-from models.progress import Progress, ProgressFn, console
-from models.store import Run
+from ..datasets import DatasetError
+from ..progress import Progress, ProgressFn, console
+from ..store import Run
 
 
 def finish(start: Callable[[ProgressFn], Run], summary: Callable[[Run], Iterable[str]]) -> int:

@@ -22,12 +22,12 @@ from typing import Callable, Iterable
 
 import numpy as np
 
-from models.nets.lattice import LATTICES, parse_lattice
-from models.studies.base import StudyConfig, check_kind, command_line, lazy_run, option
-from models.validation import check_choice, check_float, check_int
+from ..nets.lattice import LATTICES, parse_lattice
+from .base import StudyConfig, check_kind, command_line, lazy_run, option
+from ..validation import check_choice, check_float, check_int
 
 if typing.TYPE_CHECKING:  # pragma: no cover
-    from models.store import Run
+    from ..store import Run
 
 KIND = "dnm"
 TITLE = "Deep neural map"
@@ -88,7 +88,7 @@ class Config(StudyConfig):
         return f"{self.lattice} {self.topology} · {self.epochs} joint epochs"
 
 
-run = lazy_run("models.studies.dnm_engine")
+run = lazy_run(f"{__package__}.dnm_engine")
 
 
 # -- pure pieces (numpy; the engine and the readers share them) ------------------------

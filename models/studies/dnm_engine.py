@@ -10,13 +10,13 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from models import datasets
-from models.nets.autoencoders import ConvAutoencoder, as_images, image_shape_of
-from models.nets.som import SOM
-from models.progress import ProgressFn, report, scaled
-from models.store import Run, RunStore
-from models.studies.dnm import ARRAYS, KIND, Config, lattice_summary
-from models.training import batches, default_device, fit, seed_everything
+from .. import datasets
+from ..nets.autoencoders import ConvAutoencoder, as_images, image_shape_of
+from ..nets.som import SOM
+from ..progress import ProgressFn, report, scaled
+from ..store import Run, RunStore
+from .dnm import ARRAYS, KIND, Config, lattice_summary
+from ..training import batches, default_device, fit, seed_everything
 
 
 def soft_assignment(z: torch.Tensor, prototypes: torch.Tensor, dof: float = 1.0) -> torch.Tensor:

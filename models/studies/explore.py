@@ -24,12 +24,12 @@ from typing import Iterable
 
 import numpy as np
 
-from models.studies.base import StudyConfig, check_kind, command_line, lazy_run, option
-from models.validation import check_choice, check_float, check_int
+from .base import StudyConfig, check_kind, command_line, lazy_run, option
+from ..validation import check_choice, check_float, check_int
 
 if typing.TYPE_CHECKING:  # pragma: no cover
-    from models.datasets import Dataset
-    from models.store import Run, RunStore
+    from ..datasets import Dataset
+    from ..store import Run, RunStore
 
 KIND = "explore"
 TITLE = "Explore embeddings"
@@ -86,7 +86,7 @@ class Config(StudyConfig):
         return cls(dataset=source, **changes)  # dataset names include arrays:<file> and folder:<dir>
 
 
-run = lazy_run("models.studies.explore_engine")
+run = lazy_run(f"{__package__}.explore_engine")
 
 
 # -- input (light: the tab reads a run's vectors through this too) -----------------------
@@ -100,7 +100,7 @@ def load_source(source: str, *, data_dir: str | Path | None = None, store: "RunS
     :func:`capture_source`): the layer's vectors with the capture's labels, the model's
     predictions and scores at that step. Vectors are used as given (no min–max scaling), since cosine geometry is the point.
     """
-    from models import datasets
+    from .. import datasets
 
     if source.startswith("run:"):
         return _run_activations(source, data_dir=data_dir, store=store)
@@ -109,8 +109,8 @@ def load_source(source: str, *, data_dir: str | Path | None = None, store: "RunS
 
 
 def _run_activations(source: str, *, data_dir, store) -> "Dataset":
-    from models import datasets
-    from models.datasets import Dataset, DatasetError
+    from .. import datasets
+    from ..datasets import Dataset, DatasetError
 
     parts = source[len("run:"):].split("/")
     if len(parts) != len(RUN_SOURCE_PARTS) or store is None:

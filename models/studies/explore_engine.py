@@ -13,14 +13,14 @@ from pathlib import Path
 
 import numpy as np
 
-from models import datasets
-from models.cache import ResultCache
-from models.datasets import Dataset, DatasetError
-from models.neighbors import EXACT_BELOW, knn_graph, unit_rows
-from models.progress import ProgressFn, report, scaled
-from models.store import Run, RunStore, to_jsonable
-from models.studies.explore import ARRAYS, KIND, METHODS, PCA_DIMS, VERSION, Config, load_source
-from models.studies.explore_scores import (error_clusters, flip_labels, mistake_scores, neighbour_votes,
+from .. import datasets
+from ..cache import ResultCache
+from ..datasets import Dataset, DatasetError
+from ..neighbors import EXACT_BELOW, knn_graph, unit_rows
+from ..progress import ProgressFn, report, scaled
+from ..store import Run, RunStore, to_jsonable
+from .explore import ARRAYS, KIND, METHODS, PCA_DIMS, VERSION, Config, load_source
+from .explore_scores import (error_clusters, flip_labels, mistake_scores, neighbour_votes,
                                            precision_at_k, probabilities)
 
 
@@ -83,7 +83,7 @@ def reduce(X: np.ndarray, dims: int = PCA_DIMS, seed: int = 0) -> tuple[np.ndarr
 
 def embed(X: np.ndarray, method: str = "umap", *, seed: int = 0) -> np.ndarray:
     """2-D coordinates of ``X`` by ``method``, through ``models.projections`` where it offers it."""
-    from models import projections
+    from .. import projections
 
     if method not in METHODS:
         raise ValueError(f"method must be one of {', '.join(METHODS)} (got {method!r})")

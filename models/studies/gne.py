@@ -26,12 +26,12 @@ from typing import Callable, Iterable, Mapping
 
 import numpy as np
 
-from models.studies.base import StudyConfig, check_kind, command_line, lazy_run, option
-from models.validation import check_choice, check_float, check_int
+from .base import StudyConfig, check_kind, command_line, lazy_run, option
+from ..validation import check_choice, check_float, check_int
 
 if typing.TYPE_CHECKING:  # pragma: no cover
-    from models.cache import ResultCache
-    from models.store import Run
+    from ..cache import ResultCache
+    from ..store import Run
 
 KIND = "gne"
 TITLE = "Generative neural embedding vs VAE"
@@ -99,7 +99,7 @@ class Config(StudyConfig):
             raise ValueError(f"device must be 'cpu', 'cuda', 'cuda:N' or None (got {device!r})")
 
 
-run = lazy_run("models.studies.gne_engine")
+run = lazy_run(f"{__package__}.gne_engine")
 
 
 def summary(run_: "Run") -> Iterable[str]:
@@ -108,7 +108,7 @@ def summary(run_: "Run") -> Iterable[str]:
            f"({m.vae_seconds_per_epoch:.3f} s/epoch) on {m.device}")
 
 
-main = command_line("models.studies.gne")  # not __name__: under -m that is "__main__"
+main = command_line(__spec__.name)  # not __name__: under -m that is "__main__"
 
 
 # -- readers of a gne run -------------------------------------------------------------

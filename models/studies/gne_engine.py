@@ -12,13 +12,13 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from models import datasets
-from models.nets.gne import GNE, DenseGenerator, make_generator
-from models.nets.vae import VAE, Encoder, elbo_loss
-from models.progress import ProgressFn, report, scaled
-from models.store import Run, RunStore
-from models.studies.gne import KIND, SIDES, Config
-from models.training import adam, batches, default_device, fit, seed_everything, to_tensor
+from .. import datasets
+from ..nets.gne import GNE, DenseGenerator, make_generator
+from ..nets.vae import VAE, Encoder, elbo_loss
+from ..progress import ProgressFn, report, scaled
+from ..store import Run, RunStore
+from .gne import KIND, SIDES, Config
+from ..training import adam, batches, default_device, fit, seed_everything, to_tensor
 
 __all__ = ["run", "resolve_device", "train_vae", "train_gne", "gne_step", "decode", "reconstruction_error", "encode",
            "device_of", "generator_for", "grid_extent", "grid_points", "nearest_neighbours", "latent_grid", "load_data", "save"]

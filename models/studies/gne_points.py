@@ -12,17 +12,17 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from models import datasets
-from models.cache import ResultCache
-from models.nets.gne import GNE, DenseGenerator
-from models.nets.vae import VAE, Encoder
-from models.progress import ProgressFn, report, scaled
-from models.store import Run, RunStore
-from models.studies.base import check_kind
-from models.studies.gne import KIND, Config, Heldout, Moved, heldout_key
-from models.studies.gne_engine import (device_of, encode, generator_for, gne_step, grid_extent, grid_points,
+from .. import datasets
+from ..cache import ResultCache
+from ..nets.gne import GNE, DenseGenerator
+from ..nets.vae import VAE, Encoder
+from ..progress import ProgressFn, report, scaled
+from ..store import Run, RunStore
+from .base import check_kind
+from .gne import KIND, Config, Heldout, Moved, heldout_key
+from .gne_engine import (device_of, encode, generator_for, gne_step, grid_extent, grid_points,
                                        load_data, reconstruction_error, resolve_device, save)
-from models.training import adam, batches, fit, seed_everything, to_tensor
+from ..training import adam, batches, fit, seed_everything, to_tensor
 
 __all__ = ["NewPoints", "embed_new", "move_points", "load_models", "run_move", "place_heldout", "heldout"]
 

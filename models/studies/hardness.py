@@ -33,12 +33,12 @@ from typing import Iterable, Mapping, Sequence
 
 import numpy as np
 
-from models.projections import METHODS
-from models.studies.base import StudyConfig, check_kind, command_line, lazy_run, option
-from models.validation import check_choices, check_float, check_int
+from ..projections import METHODS
+from .base import StudyConfig, check_kind, command_line, lazy_run, option
+from ..validation import check_choices, check_float, check_int
 
 if typing.TYPE_CHECKING:  # pragma: no cover
-    from models.store import Run
+    from ..store import Run
 
 KIND = "hardness"
 TITLE = "Layer hardness (MLP grid)"
@@ -114,7 +114,7 @@ class Config(StudyConfig):
         return [(a, d, r) for a in self.activations for d in self.depths for r in range(self.runs)]
 
 
-run = lazy_run("models.studies.hardness_engine")
+run = lazy_run(f"{__package__}.hardness_engine")
 
 
 # -- names and seeds of the grid --------------------------------------------------------
@@ -213,9 +213,9 @@ def summary(run: "Run") -> Iterable[str]:
                + " ".join(f"{layer}={kl:.3f}" for layer, kl in kls.items()))
 
 
-# named, not __name__: under ``python -m`` this module runs as __main__, and the engine must see
+# the spec name, not __name__: under ``python -m`` this module runs as __main__, and the engine must see
 # the same Config class as the command line that made the config
-main = command_line("models.studies.hardness")
+main = command_line(__spec__.name)
 
 if __name__ == "__main__":
     sys.exit(main())

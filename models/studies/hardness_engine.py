@@ -14,12 +14,12 @@ from typing import Sequence
 
 import numpy as np
 
-from models import datasets
-from models.cache import ResultCache
-from models.progress import ProgressFn, report, scaled
-from models.projections import joint_affinities, kl_divergence, project, quality
-from models.store import Run, RunStore
-from models.studies.hardness import (CSV_COLUMNS, KIND, SCORES, Config, accuracy_points, layer_activations,
+from .. import datasets
+from ..cache import ResultCache
+from ..progress import ProgressFn, report, scaled
+from ..projections import joint_affinities, kl_divergence, project, quality
+from ..store import Run, RunStore
+from .hardness import (CSV_COLUMNS, KIND, SCORES, Config, accuracy_points, layer_activations,
                                      layer_names, layer_table, network_name, network_seed, sample_tag)
 
 
@@ -30,9 +30,9 @@ def train_network(config: Config, activation: str, depth: int, run: int,
     """Train one MLP and read its layers on the sample; returns plain arrays (picklable)."""
     import torch
 
-    from models.activations import capture
-    from models.nets.mlp import MLP, default_lr
-    from models.training import batches, default_device, fit, seed_everything, to_tensor
+    from ..activations import capture
+    from ..nets.mlp import MLP, default_lr
+    from ..training import batches, default_device, fit, seed_everything, to_tensor
 
     if threads:
         torch.set_num_threads(threads)

@@ -22,11 +22,11 @@ from typing import Callable, Iterable
 
 import numpy as np
 
-from models.studies.base import StudyConfig, check_kind, command_line, lazy_run, option
-from models.validation import check_float, check_int
+from .base import StudyConfig, check_kind, command_line, lazy_run, option
+from ..validation import check_float, check_int
 
 if typing.TYPE_CHECKING:  # pragma: no cover
-    from models.store import Run
+    from ..store import Run
 
 KIND = "landscape"
 TITLE = "Sparse landscape"
@@ -83,7 +83,7 @@ class Config(StudyConfig):
         return f"{self.models} models · {self.epochs} epochs"
 
 
-run = lazy_run("models.studies.landscape_engine")
+run = lazy_run(f"{__package__}.landscape_engine")
 
 
 # -- readers of a landscape run --------------------------------------------------------------

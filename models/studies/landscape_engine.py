@@ -9,14 +9,14 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from models import datasets
-from models.nets.autoencoders import SparseConvAutoencoder, as_images, image_shape_of
-from models.progress import ProgressFn, report, scaled
-from models.store import Run, RunStore
-from models.studies.landscape import KIND, Config, group
-from models.studies.landscape_clusters import (active_units, consistency_row, knn_classifier, rank_slices,
+from .. import datasets
+from ..nets.autoencoders import SparseConvAutoencoder, as_images, image_shape_of
+from ..progress import ProgressFn, report, scaled
+from ..store import Run, RunStore
+from .landscape import KIND, Config, group
+from .landscape_clusters import (active_units, consistency_row, knn_classifier, rank_slices,
                                                significant, slice_clusters, sphere_directions)
-from models.training import batches, default_device, fit, seed_everything
+from ..training import batches, default_device, fit, seed_everything
 
 
 def train_sparse_ae(config: Config, ds, seed: int, progress: ProgressFn | None = None):
