@@ -26,7 +26,9 @@ def background_manager(config: AppConfig):
     import diskcache
 
     config.cache_dir.mkdir(parents=True, exist_ok=True)
-    return dash.DiskcacheManager(diskcache.Cache(str(config.cache_dir / "jobs")))
+    from .fork_guard import GuardedDiskcacheManager
+
+    return GuardedDiskcacheManager(diskcache.Cache(str(config.cache_dir / "jobs")))
 
 
 def create_app(config: AppConfig | None = None) -> dash.Dash:

@@ -87,13 +87,16 @@ class JobRecords:
 
     @contextmanager
     def _db(self) -> Iterator[sqlite3.Connection]:
-        db = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
-        try:
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=NORMAL")
-            yield db
-        finally:
-            db.close()
+        from . import fork_guard  # no thread may sit inside SQLite while a job is forked
+
+        with fork_guard.GUARD:
+            db = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
+            try:
+                db.execute("PRAGMA journal_mode=WAL")
+                db.execute("PRAGMA synchronous=NORMAL")
+                yield db
+            finally:
+                db.close()
 
     # -- a job's own life ------------------------------------------------------
     def start(self, kind: str, title: str, owner: str, config: dict | None = None, *,

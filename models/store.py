@@ -34,6 +34,16 @@ _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 # threads call it at once ("AST constructor recursion depth mismatch", seen under Flask's threaded
 # server): reads of arrays are serialised in this process.
 _NPZ_LOCK = threading.Lock()
+
+
+def _unlock_npz_in_child() -> None:
+    """A process forked while another thread read an .npz would inherit this lock held forever."""
+    if _NPZ_LOCK.locked():
+        _NPZ_LOCK.release()
+
+
+os.register_at_fork(after_in_child=_unlock_npz_in_child)
+
 _TRACKED = ("numpy", "scipy", "scikit-learn", "torch", "openTSNE", "umap-learn", "pandas")
 
 

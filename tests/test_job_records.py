@@ -107,3 +107,43 @@ def test_a_discarded_job_leaves_the_list(records):
     job = records.start("data.show_dataset", "PCA of digits", "tab-a")
     records.discard(job)
     assert records.get(job) is None and records.recent() == []
+
+
+def _read_records(path, out):
+    out.put(len(JobRecords(path).recent()))
+
+
+def test_jobs_forked_while_other_threads_read_the_records_never_hang(tmp_path):
+    """The web process polls the records from request threads while it forks jobs; a job forked
+    while a thread was inside SQLite used to hang at its first query (fork_guard)."""
+    import threading
+
+    import multiprocess
+
+    from dashboard import fork_guard
+
+    path = tmp_path / ".jobs.sqlite"
+    records = JobRecords(path)
+    records.start("k", "t", "tab")
+    stop = threading.Event()
+
+    def poll():
+        while not stop.is_set():
+            records.recent()
+
+    threads = [threading.Thread(target=poll) for _ in range(3)]
+    for t in threads:
+        t.start()
+    try:
+        out = multiprocess.Queue()
+        for _ in range(25):
+            with fork_guard.GUARD:  # what GuardedDiskcacheManager.call_job_fn holds
+                child = multiprocess.Process(target=_read_records, args=(path, out))
+                child.start()
+            child.join(timeout=20)
+            assert not child.is_alive(), "a forked job hung in SQLite"
+            assert out.get(timeout=5) == 1
+    finally:
+        stop.set()
+        for t in threads:
+            t.join()

@@ -1,0 +1,53 @@
+"""Starting a job by ``fork`` while another thread is inside SQLite deadlocks the job.
+
+``DiskcacheManager`` forks each background job from a Flask request thread. If, at that
+instant, another request thread holds SQLite's internal mutex (the job panel's poll reads the
+job records; Dash reads its diskcache, which is SQLite too), the child inherits the mutex
+locked and hangs at its first SQLite call — a page-load plot that never comes, seen about
+one time in three on a busy machine (py-spy: the job stuck in ``sqlite3.connect``).
+
+So every SQLite use in the web process and every fork hold one lock, :data:`GUARD`; a forked
+child gets a fresh one. Threads never sit inside SQLite while a job is being forked.
+"""
+from __future__ import annotations
+
+import functools
+import os
+import threading
+
+import dash
+
+GUARD = threading.RLock()
+
+
+def _fresh_guard_in_child() -> None:
+    global GUARD
+    GUARD = threading.RLock()
+
+
+os.register_at_fork(after_in_child=_fresh_guard_in_child)
+
+
+def guarded(fn):
+    """Run ``fn`` holding :data:`GUARD` (looked up at call time: a child has its own)."""
+
+    @functools.wraps(fn)
+    def inner(*args, **kwargs):
+        with GUARD:
+            return fn(*args, **kwargs)
+
+    return inner
+
+
+class GuardedDiskcacheManager(dash.DiskcacheManager):
+    """Dash's ``DiskcacheManager`` whose forks and diskcache (SQLite) reads hold :data:`GUARD`."""
+
+    call_job_fn = guarded(dash.DiskcacheManager.call_job_fn)
+    terminate_job = guarded(dash.DiskcacheManager.terminate_job)
+    terminate_unhealthy_job = guarded(dash.DiskcacheManager.terminate_unhealthy_job)
+    clear_cache_entry = guarded(dash.DiskcacheManager.clear_cache_entry)
+    get_or_create_signing_secret = guarded(dash.DiskcacheManager.get_or_create_signing_secret)
+    get_progress = guarded(dash.DiskcacheManager.get_progress)
+    result_ready = guarded(dash.DiskcacheManager.result_ready)
+    get_result = guarded(dash.DiskcacheManager.get_result)
+    get_updated_props = guarded(dash.DiskcacheManager.get_updated_props)
