@@ -1,7 +1,9 @@
 """Train MLPs and measure each layer's t-SNE hardness (KL), after Kuzma & Farkaš.
 
-For every (activation, depth, run) an MLP is trained on the dataset's train split; a
-balanced, seeded sample of the test split (the same for every network) is passed through it
+For every (activation, depth, run) an MLP is trained on the dataset's train split for the full
+``epochs`` (early stopping only with ``--patience``); when the dataset has only one split (MNIST's
+test files alone), train and test are drawn from it with a seeded, stratified holdout, and the
+run's manifest says so (``split``). A balanced, seeded sample of the test split (the same for every network) is passed through it
 and every representation is kept — ``input`` (layer 0), ``hidden1`` … ``hiddenL``,
 ``logits``. Each representation is projected with the configured methods; its *hardness* is
 the exact KL(P‖Q) of its t-SNE embedding (:func:`models.projections.hardness`), reported
