@@ -25,11 +25,20 @@ def dataset(config: AppConfig, name: str | None, split: str = "train") -> datase
 
 
 def dataset_options(config: AppConfig) -> list[dict]:
-    """Options for the dataset picker: built-ins (missing ones disabled) and the person's own files."""
+    """Options for the dataset picker: built-ins and the person's own files.
+
+    A built-in with only some of its files is offered with the splits that are there
+    (``mnist (test only)``); one with none is disabled, its label naming what is missing.
+    """
     options = []
     for name in datasets.available():
-        ok = datasets.is_present(name, config.data_dir)
-        options.append({"label": name if ok else f"{name} (files missing)", "value": name, "disabled": not ok})
+        state = datasets.presence(name, config.data_dir)
+        if state == "missing":
+            options.append({"label": f"{name} (files missing)", "value": name, "disabled": True,
+                            "title": datasets.missing_message(name, config.data_dir)})
+        else:
+            label = name if state == "present" else f"{name} ({state})"
+            options.append({"label": label, "value": name, "disabled": False})
     options += [{"label": name, "value": name} for name in datasets.discover(config.data_dir)]
     return options
 

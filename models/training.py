@@ -39,7 +39,12 @@ def seed_everything(seed: int) -> torch.Generator:
 
 
 def to_tensor(x: Any, device: torch.device | str = "cpu", dtype: torch.dtype = torch.float32) -> torch.Tensor:
-    return torch.as_tensor(np.asarray(x), dtype=dtype, device=device)
+    """``x`` as a tensor; a read-only array (joblib hands workers big arrays as read-only memmaps)
+    is copied first, as torch cannot share memory it may not write (it warns, then shares anyway)."""
+    x = np.asarray(x)
+    if not x.flags.writeable:
+        x = np.array(x, copy=True)
+    return torch.as_tensor(x, dtype=dtype, device=device)
 
 
 class batches:

@@ -24,8 +24,8 @@ from typing import Sequence
 
 from .dataset import (DEFAULT_DATA_DIR, Dataset, DatasetError, balanced_indices, images_to_features,
                       normalize_features, safe_path, sample, validate)
-from .registry import (Download, Entry, UserKind, available, describe, discover, is_present, load,
-                       missing_message, register, register_kind)
+from .registry import (Download, Entry, UserKind, available, default_split, describe, discover, is_present, load,
+                       missing_message, present_splits, presence, register, register_kind, train_test)
 
 # the format modules register their entries on import, in the order the picker lists them
 from . import digits, idx, svhn, images, cifar, arrays  # noqa: E402,F401  (isort: skip)
@@ -45,6 +45,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 __all__ = ["ARRAY_SUFFIXES", "DEFAULT_DATA_DIR", "Dataset", "DatasetError", "Download", "Entry", "IMAGE_SUFFIXES",
-           "UserKind", "available", "balanced_indices", "describe", "discover", "download", "downloadable",
+           "UserKind", "available", "default_split", "present_splits", "presence", "train_test", "balanced_indices", "describe", "discover", "download", "downloadable",
            "images_to_features", "is_present", "load", "main", "missing_message", "normalize_features",
            "read_idx", "register", "register_kind", "safe_path", "safe_unpickle", "sample", "validate"]

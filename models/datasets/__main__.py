@@ -10,14 +10,14 @@ from typing import Sequence
 
 import numpy as np
 
-from . import DEFAULT_DATA_DIR, DatasetError, available, describe, discover, download, downloadable, is_present, load
+from . import DEFAULT_DATA_DIR, DatasetError, available, describe, discover, download, downloadable, load, presence
 
 
 def _print_list(data_dir: Path) -> None:
     print(f"built-in datasets (data directory: {data_dir}):")
     for name in available():
-        state = "present" if is_present(name, data_dir) else "missing"
-        print(f"  {name:<14} {state:<8} {describe(name).description}")
+        state = presence(name, data_dir)
+        print(f"  {name:<14} {state:<10} {describe(name).description}")
     found = discover(data_dir)
     print("your datasets:" if found else f"your datasets: none found in {data_dir}")
     for name in found:
@@ -43,7 +43,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m models.datasets",
                                      description="List, download and check LayerScope's datasets.")
     parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR, help="the data directory (default: data)")
-    parser.add_argument("--list", action="store_true", help="built-ins (present/missing) and datasets found here")
+    parser.add_argument("--list", action="store_true", help="built-ins (present, <split> only, or missing) and datasets found here")
     parser.add_argument("--download", metavar="NAME", help=f"fetch one of {', '.join(downloadable())} with checksums")
     parser.add_argument("--check", metavar="NAME", help="load NAME and print its size, dimensions and classes")
     parser.add_argument("--split", default="train", help="split for --check (default: train)")

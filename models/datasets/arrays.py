@@ -1,6 +1,9 @@
-"""Vectors a person brings: ``.npz``, ``.npy`` (plus a labels file beside it), parquet or CSV.
+"""Vectors a person brings: ``.npz``, ``.npy`` (plus a labels file beside it), MATLAB ``.mat``, parquet or CSV.
 
-Labels may be class ids or class names; optional columns add predictions, scores, image paths
+A ``.mat`` file (USPS, COIL-20 and many benchmark sets circulate so) is read with scipy: numeric
+arrays only, features under ``X``/``features``/``fea``/``data``, labels under ``y``/``labels``/``gnd``.
+An ``.npz`` or ``.mat`` whose features are the pixels of its images keeps them as pixels/255, like
+every image dataset (never min–max scaled per feature). Labels may be class ids or class names; optional columns add predictions, scores, image paths
 (their images are loaded for thumbnails) and a split. Pickle is refused everywhere.
 """
 from __future__ import annotations
@@ -15,13 +18,13 @@ from typing import Sequence
 
 import numpy as np
 
-from .dataset import Dataset, DatasetError
+from .dataset import FEATURE_BYTES, Dataset, DatasetError, images_to_features
 from .images import image_paths_to_images
-from .limits import check_array_bytes
+from .limits import check_array_bytes, declared_bytes
 from .npy import check_npy, check_npz, read_error
 from .registry import UserKind, register_kind
 
-ARRAY_SUFFIXES = (".npz", ".npy", ".parquet", ".csv")
+ARRAY_SUFFIXES = (".npz", ".npy", ".mat", ".parquet", ".csv")
 
 
 def _encode_labels(values: np.ndarray, class_names: list[str] | None, where: Path,
@@ -112,11 +115,12 @@ def _read_npz(path: Path) -> dict:
         raise DatasetError(f"{path}: corrupt .npz ({exc}); save it again") from None
     with npz:
         keys = list(npz.files)
-        fkey = _first_key(keys, ("features", "X", "embeddings"))
+        # images alone are features too: their pixels
+        fkey = _first_key(keys, ("features", "X", "embeddings", "images"))
         lkey = _first_key(keys, ("labels", "y"))
         if fkey is None or lkey is None:
-            raise DatasetError(f"{path}: expected arrays 'features' (or 'X'/'embeddings') and 'labels' (or 'y'), "
-                               f"found {keys}")
+            raise DatasetError(f"{path}: expected arrays 'features' (or 'X'/'embeddings'/'images') and 'labels' "
+                               f"(or 'y'), found {keys}")
         wanted = {"features": fkey, "labels": lkey, **{k: k for k in _NPZ_OPTIONAL if k in keys}}
         headers = check_npz(path, wanted.values())  # before numpy allocates anything
         if headers[fkey].dtype.kind == "c":
@@ -125,6 +129,66 @@ def _read_npz(path: Path) -> dict:
         cols = {col: _npz_get(npz, key, path) for col, key in wanted.items()}
     if "class_names" in cols:
         cols["class_names"] = [str(c) for c in np.asarray(cols["class_names"]).reshape(-1).tolist()]
+    return cols
+
+
+#: variable names a .mat file's features and labels go by (USPS and COIL-20 use fea/gnd)
+MAT_FEATURE_KEYS = ("features", "X", "fea", "data", "images")
+MAT_LABEL_KEYS = ("labels", "y", "gnd", "label", "Y")
+#: MATLAB classes read (whosmat names them); cells, structs, objects, strings and sparse are refused
+MAT_NUMERIC = {"double": 8, "single": 4, "int8": 1, "uint8": 1, "int16": 2, "uint16": 2, "int32": 4,
+               "uint32": 4, "int64": 8, "uint64": 8, "logical": 1}
+
+
+def _read_mat(path: Path) -> dict:
+    """Features and labels of a MATLAB .mat file (v4–v7; v7.3 is HDF5: save with ``-v7``).
+
+    Declared shapes and classes are read first (no data): only numeric arrays are accepted and
+    their decoded size is checked against :mod:`.limits` before scipy allocates them. Features of
+    3 or 4 dimensions whose last axis counts the samples (MATLAB's H×W×N, H×W×C×N, as SVHN's) are
+    images, moved to N×H×W(×C).
+    """
+    from scipy.io import loadmat, whosmat
+
+    try:
+        declared = {name: (tuple(shape), kind) for name, shape, kind in whosmat(path)}
+    except NotImplementedError:
+        raise DatasetError(f"{path}: a MATLAB v7.3 (HDF5) file; save it with save(..., '-v7') or as .npz") from None
+    except Exception as exc:  # scipy raises many types for a bad file; all mean the same to a person
+        raise DatasetError(f"{path}: cannot read as a MATLAB .mat file ({type(exc).__name__}: {exc})") from None
+    fkey = _first_key(list(declared), MAT_FEATURE_KEYS)
+    lkey = _first_key(list(declared), MAT_LABEL_KEYS)
+    if fkey is None or lkey is None:
+        raise DatasetError(f"{path}: expected variables {'/'.join(MAT_FEATURE_KEYS)} (features) and "
+                           f"{'/'.join(MAT_LABEL_KEYS)} (labels), found {sorted(declared)}")
+    total = 0
+    for key in (fkey, lkey):
+        shape, kind = declared[key]
+        if kind not in MAT_NUMERIC:
+            raise DatasetError(f"{path}: variable {key!r} is a MATLAB {kind}; only numeric arrays are read "
+                               f"({', '.join(MAT_NUMERIC)})")
+        total += declared_bytes(shape, MAT_NUMERIC[kind] + (FEATURE_BYTES if key == fkey else 0))
+    check_array_bytes(total, path, f"variables {fkey!r} and {lkey!r} (with their float features)")
+    try:
+        mat = loadmat(path, variable_names=[fkey, lkey])
+    except Exception as exc:  # scipy raises many types for a bad file; all mean the same to a person
+        raise DatasetError(f"{path}: cannot read as a MATLAB .mat file ({type(exc).__name__}: {exc})") from None
+    features, labels = np.asarray(mat[fkey]), np.asarray(mat[lkey])
+    if not (np.issubdtype(features.dtype, np.number) or features.dtype == bool) or labels.dtype == object:
+        raise DatasetError(f"{path}: {fkey!r} and {lkey!r} must be numeric arrays (got {features.dtype}, {labels.dtype})")
+    if labels.ndim == 2 and 1 in labels.shape:
+        labels = labels.reshape(-1)
+    n = labels.shape[0] if labels.ndim else 0
+    cols: dict = {"labels": labels}
+    if features.ndim in (3, 4) and features.shape[-1] == n and features.shape[0] != n:
+        features = np.moveaxis(features, -1, 0)
+    elif features.ndim == 2 and features.shape[0] != n and features.shape[1] == n:
+        features = features.T  # samples as columns, MATLAB style
+    if features.ndim in (3, 4):
+        if features.dtype == np.uint8:
+            cols["images"] = np.ascontiguousarray(features)
+        features = features.reshape(features.shape[0], -1)
+    cols["features"] = features
     return cols
 
 
@@ -304,19 +368,37 @@ def _arrays_dataset(path: Path, data_dir: Path, cols: dict, split: str) -> Datas
             raise DatasetError(f"{path}: scores must be numbers of shape N×C, got {scores.dtype} {scores.shape}")
         meta["scores"] = scores.astype(np.float32)
     images = cols.get("images")
+    features = np.asarray(cols["features"])
+    if _are_pixels(features, images):
+        features = images_to_features(np.asarray(images))
+        meta["pixel_features"] = True  # pixels/255 already: registry.load must not min–max scale them
     if "image_paths" in cols:
         paths = _check_per_sample(cols["image_paths"], n, "image_paths", path).astype(object)
         meta["image_paths"] = paths
         if images is None:
             images, meta["missing_images"], meta["warnings"] = image_paths_to_images(paths, data_dir)
     rel = path.relative_to(data_dir.resolve()).as_posix()
-    return Dataset(name=f"arrays:{rel}", features=np.asarray(cols["features"]), labels=labels, class_names=names,
+    return Dataset(name=f"arrays:{rel}", features=features, labels=labels, class_names=names,
                    images=images, source=str(path), split=split, meta=meta)
+
+
+def _are_pixels(features: np.ndarray, images) -> bool:
+    """Whether ``features`` are the pixels of ``images`` (uint8), as given (0–255) or already /255."""
+    if images is None:
+        return False
+    images = np.asarray(images)
+    if images.dtype != np.uint8 or images.ndim not in (3, 4) or images.shape[0] != features.shape[0]:
+        return False
+    flat = images.reshape(images.shape[0], -1)
+    if features.reshape(features.shape[0], -1).shape != flat.shape or features.dtype.kind not in "uif":
+        return False
+    same = features.reshape(flat.shape)
+    return bool(np.array_equal(same, flat) or np.allclose(same, flat / 255.0, atol=1e-3))
 
 
 def _load_arrays(path: Path, *, data_dir: str | os.PathLike, split: str = "train") -> Dataset:
     """Vectors a person brings: ``.npz``, ``.npy`` (+ labels file), parquet or CSV."""
-    readers = {".npz": _read_npz, ".npy": _read_npy, ".parquet": _read_table, ".csv": _read_table}
+    readers = {".npz": _read_npz, ".npy": _read_npy, ".mat": _read_mat, ".parquet": _read_table, ".csv": _read_table}
     reader = readers.get(path.suffix.lower())
     if reader is None:
         raise DatasetError(f"{path}: unsupported file type {path.suffix!r}; expected one of {', '.join(readers)}")

@@ -16,6 +16,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable, Mapping, NamedTuple
 
+import numpy as np
+
 from .dataset import DEFAULT_DATA_DIR, Dataset, DatasetError, normalize_features, safe_path, sample, validate
 from .limits import check_name
 
@@ -144,7 +146,7 @@ def load(name: str, *, data_dir: str | os.PathLike | None = None, split: str = "
     ds = validate(ds)
     # image features are pixels already in [0, 1]; vectors a person brings are scaled
     # even when images ride along with them (thumbnails only)
-    if normalize and (ds.images is None or name.startswith("arrays:")):
+    if normalize and (ds.images is None or name.startswith("arrays:")) and not ds.meta.get("pixel_features"):
         ds = replace(ds, features=normalize_features(ds.features))
     return sample(ds, limit=limit, per_class=per_class, seed=seed)
 
@@ -168,8 +170,38 @@ def require_files(name: str, data_dir: Path, split: str) -> None:
         raise DatasetError(missing_message(name, data_dir, split))
 
 
+def present_splits(name: str, data_dir: str | os.PathLike | None = None) -> list[str]:
+    """The splits of built-in ``name`` whose files are all in the data directory, in the entry's order
+    (``["test"]`` for a folder holding only MNIST's ``t10k-*`` files; ``[]`` when none is there)."""
+    data_dir = _data_dir(data_dir)
+    check_name(name)
+    entry = describe(name)
+    return [split for split in entry.splits if not entry.missing(data_dir, split)]
+
+
+def presence(name: str, data_dir: str | os.PathLike | None = None) -> str:
+    """One word or phrase for listings: ``present`` (every split), ``test only`` / ``train only``
+    (some splits: the present ones named), or ``missing``."""
+    splits = present_splits(name, data_dir)
+    if not splits:
+        return "missing"
+    if len(splits) == len(describe(name).splits):
+        return "present"
+    return f"{'+'.join(splits)} only"
+
+
+def default_split(name: str, data_dir: str | os.PathLike | None = None, wanted: str = "train") -> str:
+    """``wanted`` when ``name`` has it (or is not a built-in), else the first split that is present,
+    so a study asked for the default split of a dataset with only its test files uses those."""
+    if ":" in name or name not in REGISTRY:
+        return wanted
+    splits = present_splits(name, data_dir)
+    return wanted if wanted in splits or not splits else splits[0]
+
+
 def is_present(name: str, data_dir: str | os.PathLike | None = None) -> bool:
-    """Whether ``name`` can be loaded from the data directory (its train split, the default).
+    """Whether ``name`` can be loaded from the data directory: at least one of its splits is there
+    (:func:`present_splits` says which).
 
     ``digits`` ships with scikit-learn and is always present; ``arrays:``/``folder:``
     names are present when their file or folder exists inside the data directory.
@@ -181,8 +213,47 @@ def is_present(name: str, data_dir: str | os.PathLike | None = None) -> bool:
         path = safe_path(data_dir, rel)
         kind = USER_KINDS.get(prefix)
         return path.is_dir() if kind is not None and kind.is_folder else path.is_file()
-    entry = describe(name)
-    return not entry.missing(data_dir, entry.splits[0])
+    return bool(present_splits(name, data_dir))
+
+
+def train_test(name: str, *, data_dir: str | os.PathLike | None = None, holdout: float = 0.2,
+               seed: int = 0) -> tuple[Dataset, Dataset, str]:
+    """The train and test splits of ``name`` and a note saying where they came from.
+
+    Both splits when both are present; when only one is (MNIST with only its ``t10k-*`` files, an
+    arrays file without a split column), a seeded, class-stratified ``holdout`` share of that split
+    becomes the test set and the rest the train set, and the note says so (studies put it in the
+    run's manifest).
+    """
+    data_dir = _data_dir(data_dir)
+    loaded: dict[str, Dataset] = {}
+    if ":" not in name:
+        splits = present_splits(name, data_dir)
+        if not splits:
+            require_files(name, data_dir, describe(name).splits[0])
+        loaded = {split: load(name, data_dir=data_dir, split=split) for split in splits if split in ("train", "test")}
+    else:  # data a person brings: a file without a split column is all "train"
+        loaded["train"] = load(name, data_dir=data_dir, split="train")
+        try:
+            loaded["test"] = load(name, data_dir=data_dir, split="test")
+        except DatasetError:
+            pass
+    if "train" in loaded and "test" in loaded:
+        return loaded["train"], loaded["test"], "train and test splits as given"
+    if not loaded:
+        raise DatasetError(f"{name}: neither a train nor a test split is present")
+    only, full = next(iter(loaded.items()))
+    rng = np.random.default_rng(seed)
+    test_idx = []
+    for c in np.unique(full.labels):
+        members = np.flatnonzero(full.labels == c)
+        take = max(1, int(round(holdout * members.size))) if members.size > 1 else 0
+        test_idx.append(rng.choice(members, size=take, replace=False))
+    test_idx = np.sort(np.concatenate(test_idx))
+    train_idx = np.setdiff1d(np.arange(full.n), test_idx)
+    note = (f"only the {only} split is present: train/test drawn from it with a seeded, stratified "
+            f"holdout of {holdout:g} (seed {seed}): {train_idx.size} train, {test_idx.size} test")
+    return full.subset(train_idx), full.subset(test_idx), note
 
 
 def discover(data_dir: str | os.PathLike | None = None, *, limit: int = DISCOVER_LIMIT) -> list[str]:

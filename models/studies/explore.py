@@ -48,6 +48,8 @@ class Config(StudyConfig):
                                       "--data-dir (.npz, .npy, parquet, CSV)")
     activations: str | None = option(None, "a run's activations instead of --dataset: "
                                            "<run id>/<arrays name>/<array key>", flag="--run")
+    split: str | None = option(None, "split of --dataset (or --arrays) to explore, e.g. test (none: train, or "
+                                     "the split that is present when only one is)")
     method: str = option("umap", "the 2-D map (vectors wider than 50 go through PCA first)", choices=METHODS)
     k: int = option(15, "cosine neighbours per sample: their votes make the mistake score, the k-th "
                         "distance the outlier score")
@@ -56,6 +58,8 @@ class Config(StudyConfig):
 
     def check(self) -> None:
         check_choice("method", self.method, METHODS)
+        if self.split is not None and (not isinstance(self.split, str) or not self.split):
+            raise ValueError(f"split must name a split such as train or test (got {self.split!r})")
         check_int("k", self.k, low=1)
         if self.flip_labels is not None:
             check_float("flip_labels", self.flip_labels, 0.0, 1.0, high_open=True)
@@ -90,7 +94,8 @@ run = lazy_run(f"{__package__}.explore_engine")
 
 
 # -- input (light: the tab reads a run's vectors through this too) -----------------------
-def load_source(source: str, *, data_dir: str | Path | None = None, store: "RunStore | None" = None) -> "Dataset":
+def load_source(source: str, *, data_dir: str | Path | None = None, store: "RunStore | None" = None,
+                split: str | None = None) -> "Dataset":
     """The dataset behind ``source``: a dataset name (``digits``, ``arrays:<file>``, …) or a run's activations.
 
     ``run:<id>/<arrays>/<key>`` takes array ``key`` of the run's ``<arrays>.npz``
@@ -98,14 +103,20 @@ def load_source(source: str, *, data_dir: str | Path | None = None, store: "RunS
     ``scores`` and ``index`` — positions in the run's dataset, used to show images).
     For a capture run it is ``run:<id>/step-<step>/<layer>`` (the layer name URL-quoted,
     :func:`capture_source`): the layer's vectors with the capture's labels, the model's
-    predictions and scores at that step. Vectors are used as given (no min–max scaling), since cosine geometry is the point.
+    predictions and scores at that step. A hardness run's layer, ``run:<id>/act-<network>/hidden<k>``,
+    takes its labels (and sample positions) from the run's ``sample`` arrays. Vectors are used as
+    given (no min–max scaling), since cosine geometry is the point.
+
+    ``split`` picks a dataset's split (none: train, or the only split present, e.g. MNIST with only
+    its test files).
     """
     from .. import datasets
 
     if source.startswith("run:"):
         return _run_activations(source, data_dir=data_dir, store=store)
+    split = split or datasets.default_split(source, data_dir)
     # embeddings keep their geometry: per-dimension min–max scaling would move the origin and bend cosines
-    return datasets.load(source, data_dir=data_dir, normalize=False)
+    return datasets.load(source, data_dir=data_dir, split=split, normalize=False)
 
 
 def _run_activations(source: str, *, data_dir, store) -> "Dataset":
@@ -119,7 +130,9 @@ def _run_activations(source: str, *, data_dir, store) -> "Dataset":
     found = store.load(run_id)
     if found.kind == "capture":
         return _capture_layer(found, name, key, data_dir=data_dir)
-    arrays = found.arrays(name)
+    arrays = dict(found.arrays(name))
+    if key in arrays and "labels" not in arrays:
+        arrays.update(_sample_of(found, arrays[key].shape[0]))
     for need in (key, "labels"):
         if need not in arrays:
             raise DatasetError(f"run {run_id} arrays {name!r} has no {need!r}; found {sorted(arrays)}")
@@ -127,7 +140,9 @@ def _run_activations(source: str, *, data_dir, store) -> "Dataset":
     labels = arrays["labels"]
     base = None
     try:
-        base = datasets.load(found.manifest.get("dataset", ""), data_dir=data_dir)
+        dataset = found.manifest.get("dataset", "")
+        split = found.manifest.get("sample_split") or ("test" if found.kind == "hardness" else None)
+        base = datasets.load(dataset, data_dir=data_dir, split=split or datasets.default_split(dataset, data_dir))
     except DatasetError:
         pass
     names = base.class_names if base is not None else [str(c) for c in range(int(labels.max()) + 1)]
@@ -138,6 +153,18 @@ def _run_activations(source: str, *, data_dir, store) -> "Dataset":
     ds = Dataset(name=source, features=feats, labels=labels, class_names=names, images=images,
                  source=f"{found.path}/{name}.npz:{key}", meta=meta)
     return datasets.validate(ds)
+
+
+def _sample_of(found, n: int) -> dict:
+    """Labels and sample positions for a run's arrays that hold only activations (a hardness run's
+    ``act-<network>``): its ``sample`` arrays, when they have one row per activation row."""
+    try:
+        sample = found.arrays("sample")
+    except Exception:  # no sample arrays: the caller names what is missing
+        return {}
+    if "labels" not in sample or np.asarray(sample["labels"]).shape[:1] != (n,):
+        return {}
+    return {k: sample[k] for k in ("labels", "index") if k in sample}
 
 
 def capture_source(run_id: str, step: int, layer: str) -> str:

@@ -215,7 +215,7 @@ def save(store: RunStore, ds: Dataset, arrays: dict, meta: dict, config: Config,
 
 def run(config: Config, *, store: RunStore, data_dir=None, progress: ProgressFn | None = None) -> Run:
     """Analyse ``config.source`` (with ``flip_labels``: evaluate the mistake ranking) and save one run."""
-    ds = load_source(config.source, data_dir=data_dir, store=store)
+    ds = load_source(config.source, data_dir=data_dir, store=store, split=config.split)
     inputs = check_inputs(ds, data_dir)
     ds = replace(ds, meta={**ds.meta, "missing_images": inputs["missing_images"]})
     cache = ResultCache(Path(store.root) / ".cache")

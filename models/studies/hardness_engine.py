@@ -44,7 +44,7 @@ def train_network(config: Config, activation: str, depth: int, run: int,
     n_val = max(1, int(round(config.val_fraction * train.n)))
     val, fit_idx = order[:n_val], order[n_val:]
     X = to_tensor(train.features, device)
-    y = torch.as_tensor(train.labels, device=device)
+    y = torch.as_tensor(np.array(train.labels, dtype=np.int64), device=device)  # a worker's memmap is read-only
     model = MLP(train.dim, train.n_classes, depth=depth, width=config.width, activation=activation).to(device)
     lr = config.lr or default_lr(activation)
     optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=config.momentum)
@@ -59,7 +59,7 @@ def train_network(config: Config, activation: str, depth: int, run: int,
         return {"val_loss": float(loss_fn(logits, y[val])), "val_accuracy": float((logits.argmax(1) == y[val]).float().mean())}
 
     history = fit(model, optimizer, step, batches(X[fit_idx], y[fit_idx], batch_size=config.batch_size, generator=gen),
-                  epochs=config.epochs, progress=progress, validate=validate, patience=config.patience,
+                  epochs=config.epochs, progress=progress, validate=validate, patience=config.early_stopping,
                   message=f"training {name}")
     with torch.no_grad():
         test_pred = model(to_tensor(test.features, device)).argmax(1).cpu().numpy()
@@ -68,6 +68,8 @@ def train_network(config: Config, activation: str, depth: int, run: int,
         "name": name, "activation": activation, "depth": depth, "run": run,
         "seed": seed, "lr": lr, "test_accuracy": float(np.mean(test_pred == test.labels)),
         "epochs": len(history.epochs), "stopped_early": history.stopped_early,
+        "train_loss": [float(e["loss"]) for e in history.epochs],
+        "val_loss": [float(e["val_loss"]) for e in history.epochs if "val_loss" in e],
         "state_dict": {k: v.detach().cpu().numpy() for k, v in model.state_dict().items()},
         "activations": acts, "predictions": acts["logits"].argmax(1).astype(np.int64),
     }
@@ -128,12 +130,26 @@ def project_run_layer(run: Run, network: str, layer: str, methods: Sequence[str]
     return out
 
 
+#: how much a worker's memory may grow over its size after its first task before loky replaces it.
+#: loky's own bound (300 MB) is below what one MNIST-sized network's tensors take, so it replaced
+#: healthy workers mid-run ("A worker stopped while some jobs were given to the executor") and
+#: re-imported torch in each; a real leak still shows past this bound.
+WORKER_MEMORY_SLACK = 4 << 30
+
+
+def _worker_init() -> None:
+    """Runs once in every worker: widen loky's leak check (see :data:`WORKER_MEMORY_SLACK`)."""
+    from joblib.externals.loky import process_executor
+
+    process_executor._MAX_MEMORY_LEAK_SIZE = max(process_executor._MAX_MEMORY_LEAK_SIZE, WORKER_MEMORY_SLACK)
+
+
 def _parallel(n_jobs: int, n_tasks: int):
     from joblib import Parallel
 
     wanted = (os.cpu_count() or 1) if n_jobs in (-1, None) else int(n_jobs)
     jobs = max(1, min(n_tasks, wanted))
-    return jobs, Parallel(n_jobs=jobs, return_as="generator_unordered")
+    return jobs, Parallel(n_jobs=jobs, return_as="generator_unordered", initializer=_worker_init)
 
 
 # -- the study ---------------------------------------------------------------------
@@ -144,8 +160,8 @@ def run(config: Config, *, store: RunStore, data_dir=None, progress: ProgressFn 
     cache = ResultCache(store.root / ".cache")
     report(progress, 0, 1, "loading data")
     data_dir = None if data_dir is None else str(data_dir)
-    train = datasets.load(config.dataset, data_dir=data_dir, split="train")
-    test = datasets.load(config.dataset, data_dir=data_dir, split="test")
+    train, test, split_note = datasets.train_test(config.dataset, data_dir=data_dir, holdout=config.split_holdout,
+                                                  seed=config.seed)
     sample = datasets.balanced_indices(test.labels, config.per_class, config.seed)
     if len(sample) <= config.perplexity:
         raise ValueError(f"per_class={config.per_class} gives {len(sample)} samples; "
@@ -194,7 +210,10 @@ def run(config: Config, *, store: RunStore, data_dir=None, progress: ProgressFn 
 
         # 3. write
         report(progress, 0.97, 1, "writing the run")
-        write_run(w, config, nets, results, sample, labels, test.features[sample])
+        w.manifest["split"] = split_note
+        w.manifest["sample_split"] = test.split
+        # positions in the split file the sample came from (the test file, or the only split present)
+        write_run(w, config, nets, results, test.index[sample], labels, test.features[sample])
     report(progress, 1, 1, "done")
     return store.load(w.id)
 
@@ -220,7 +239,7 @@ def write_run(w, config: Config, nets: list[dict], results: dict[tuple[str, str]
                              "layer": layer, "method": m, **{k: res[m][k] for k in SCORES}})
         w.add_arrays(f"proj-{name}", coords)
         networks.append({k: net[k] for k in ("name", "activation", "depth", "run", "seed", "lr",
-                                             "test_accuracy", "epochs", "stopped_early")}
+                                             "test_accuracy", "epochs", "stopped_early", "train_loss", "val_loss")}
                         | {"layers": layer_names(net["depth"])})
     w.metrics["hardness"] = rows
     w.metrics["test_accuracy"] = {n["name"]: n["test_accuracy"] for n in networks}
