@@ -20,8 +20,10 @@ def _load(name: str, data_dir: str, split: str) -> datasets.Dataset:
 
 
 def dataset(config: AppConfig, name: str | None, split: str = "train") -> datasets.Dataset:
-    """The dataset ``name`` loaded once per process (raises ``DatasetError``)."""
-    return _load(name or config.default_dataset, str(config.data_dir), split)
+    """The dataset ``name`` loaded once per process (raises ``DatasetError``); a built-in with only
+    some of its files gives the split that is there (what a study of it used, too)."""
+    name = name or config.default_dataset
+    return _load(name, str(config.data_dir), datasets.default_split(name, config.data_dir, split))
 
 
 def dataset_options(config: AppConfig) -> list[dict]:
