@@ -90,7 +90,7 @@ def requests_for(url: str, n_points: int, run_id: str | None, session: str) -> l
             bodies.append(("hover", payload(hover, {HOVER: {"points": [point]}, "dataset-picker.value": "digits"},
                                             HOVER)))
         elif which == 1 and select is not None:
-            picked = rng.sample(range(n_points), 40)
+            picked = rng.sample(range(200), 40)  # positions in the run's sample (20 per class)
             values = {SELECT: {"points": [{"curveNumber": 0, "pointNumber": j, "pointIndex": j} for j in picked]},
                       "run-picker.value": run_id, "dataset-picker.value": "digits",
                       "layers-graph.figure": {"data": [{}] * 4}}
@@ -173,7 +173,9 @@ def main(argv: list[str] | None = None) -> int:
         run_id = train_run(tmp / "runs")
         with running_app(tmp) as url:
             session = "soak-session"
-            bodies = requests_for(url, 1797, run_id, session)
+            from models import datasets
+
+            bodies = requests_for(url, datasets.load("digits").n, run_id, session)
             post(url, bodies[0][1])  # warm-up: the dataset and its thumbnails' first load
             idle = soak(url, bodies, args.threads, args.requests, args.seconds)
             start_job(url, session)
