@@ -113,11 +113,12 @@ def peak_rss_during(fn) -> tuple[float, int]:
     return seconds, peak[0] - start
 
 
-def layered(n: int, n_layers: int = 6, dim: int = 64, seed: int = 0) -> list[np.ndarray]:
-    """Layers of a made-up network: each a rotated, squashed copy of the previous, classes drawn apart."""
+def layered(n: int, n_layers: int = 6, dim: int = 64, seed: int = 0, classes: int = 10) -> list[np.ndarray]:
+    """Layers of a made-up network: each a rotated, squashed copy of the previous, classes drawn apart
+    (tests/test_chain.py uses it too)."""
     rng = np.random.default_rng(seed)
-    labels = rng.integers(0, 10, n)
-    centres = rng.normal(size=(10, dim))
+    labels = rng.integers(0, classes, n)
+    centres = rng.normal(size=(classes, dim))
     x = centres[labels] * 0.8 + rng.normal(size=(n, dim))
     out = []
     for _ in range(n_layers):

@@ -5,22 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from bench.capture import layered as bench_layered
 from models.projections import ProjectionError
 from models.projections.chain import adjacent_disparity, project_layers
 
 
 def layered(n: int = 900, n_layers: int = 4, dim: int = 24, seed: int = 0) -> list[np.ndarray]:
-    """Layers of a made-up network: each a rotated, squashed copy of the previous, classes drawn apart."""
-    rng = np.random.default_rng(seed)
-    labels = rng.integers(0, 8, n)
-    centres = rng.normal(size=(8, dim))
-    x = centres[labels] * 0.8 + rng.normal(size=(n, dim))
-    out = []
-    for _ in range(n_layers):
-        w = np.linalg.qr(rng.normal(size=(dim, dim)))[0]
-        x = np.tanh(x @ w + 0.4 * (centres[labels] @ w)) + 0.1 * rng.normal(size=(n, dim))
-        out.append(x.astype(np.float32))
-    return out
+    return bench_layered(n, n_layers, dim, seed, classes=8)
 
 
 def test_previous_layer_init_aligns_neighbours_at_nearly_the_same_kl():
