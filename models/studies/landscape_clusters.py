@@ -40,15 +40,23 @@ def rank_slices(Z: np.ndarray, f: float, count: int, min_members: int) -> list[t
     return [sl for _, sl in scored[:count]]
 
 
-def slice_clusters(P: np.ndarray, seed: int = 0) -> tuple[np.ndarray, np.ndarray, float]:
-    """MeanShift clusters of slice points ``P`` (n×3): centres and sizes ordered by size, and the bandwidth."""
+def slice_clusters(P: np.ndarray, seed: int = 0, sample: int | None = None) -> tuple[np.ndarray, np.ndarray, float]:
+    """MeanShift clusters of slice points ``P`` (n×3): centres and sizes ordered by size, and the bandwidth.
+
+    With ``sample`` MeanShift fits on at most that many points (drawn with ``seed``) and every point is
+    then assigned to its nearest centre (what MeanShift's own labels are), so a slice of 10,000 MNIST
+    images costs what one of 2,000 does."""
     from sklearn.cluster import MeanShift, estimate_bandwidth
 
     bw = float(estimate_bandwidth(P, quantile=0.2, n_samples=min(500, len(P)), random_state=seed))
     if not bw > 0:
         bw = float(np.std(P) + 1e-6)
-    ms = MeanShift(bandwidth=bw, bin_seeding=True).fit(P)
-    sizes = np.bincount(ms.labels_, minlength=len(ms.cluster_centers_))
+    fit_on = P
+    if sample is not None and len(P) > sample:
+        fit_on = P[np.random.default_rng(seed).choice(len(P), sample, replace=False)]
+    ms = MeanShift(bandwidth=bw, bin_seeding=True).fit(fit_on)
+    labels = ms.predict(P) if fit_on is not P else ms.labels_
+    sizes = np.bincount(labels, minlength=len(ms.cluster_centers_))
     order = np.argsort(-sizes, kind="stable")
     return ms.cluster_centers_[order], sizes[order], bw
 
