@@ -116,3 +116,9 @@ def test_sparsity_holds_on_28x28_images_at_default_settings(tmp_path):
     assert all(p[:8] == b"\x89PNG\r\n\x1a\n" for p in pngs.values())
     md = report_md(cfg, m, "digits28", ds.n, ds.image_shape)
     assert "396–485" in md and "median active units" in md
+
+
+def test_map_slices_are_diverse():
+    ranked = [(0, 1, 2), (0, 1, 3), (0, 1, 4), (0, 3, 5), (2, 4, 6)]
+    assert clusters.diverse_slices(ranked, 3) == [(0, 1, 2), (0, 3, 5), (2, 4, 6)]
+    assert clusters.diverse_slices(ranked, 5)[3:] == [(0, 1, 3), (0, 1, 4)]

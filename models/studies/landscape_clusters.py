@@ -9,7 +9,7 @@ from itertools import combinations
 
 import numpy as np
 
-__all__ = ["active_units", "significant", "rank_slices", "slice_clusters", "sphere_directions",
+__all__ = ["active_units", "significant", "rank_slices", "diverse_slices", "slice_clusters", "sphere_directions",
            "knn_classifier", "consistency_row"]
 
 
@@ -38,6 +38,18 @@ def rank_slices(Z: np.ndarray, f: float, count: int, min_members: int) -> list[t
             scored.append((n, sl))
     scored.sort(key=lambda t: (-t[0], t[1]))
     return [sl for _, sl in scored[:count]]
+
+
+def diverse_slices(slices: list[tuple[int, int, int]], count: int) -> list[tuple[int, int, int]]:
+    """``count`` of ``slices`` (ranked) for the map: greedily those sharing at most one unit with every slice
+    already taken, then the rest in rank order — the top-ranked slices all hold the busiest units and
+    decode to the same few images, so a map of them repeats one row."""
+    taken: list[tuple[int, int, int]] = []
+    for sl in slices:
+        if len(taken) < count and all(len(set(sl) & set(t)) <= 1 for t in taken):
+            taken.append(sl)
+    taken += [sl for sl in slices if sl not in taken][:count - len(taken)]
+    return taken
 
 
 def slice_clusters(P: np.ndarray, seed: int = 0, sample: int | None = None) -> tuple[np.ndarray, np.ndarray, float]:

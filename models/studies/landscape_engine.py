@@ -14,8 +14,8 @@ from models.nets.autoencoders import SparseConvAutoencoder, as_images, image_sha
 from models.progress import ProgressFn, report, scaled
 from models.store import Run, RunStore
 from models.studies.landscape import KIND, Config, group
-from models.studies.landscape_clusters import (active_units, consistency_row, knn_classifier, rank_slices,
-                                               significant, slice_clusters, sphere_directions)
+from models.studies.landscape_clusters import (active_units, consistency_row, diverse_slices, knn_classifier,
+                                               rank_slices, significant, slice_clusters, sphere_directions)
 from models.training import batches, default_device, fit, seed_everything
 
 
@@ -82,7 +82,8 @@ def landscape_of(config: Config, model, X, ds, classifier) -> tuple[dict, dict]:
         Z = torch.cat([model.encode(X[s:s + 1024]) for s in range(0, X.shape[0], 1024)]).cpu().numpy()
     active = active_units(Z, config.active_fraction)
     scanned = rank_slices(Z, config.significance, max(config.count_slices, config.max_slices), config.min_members)
-    slices = scanned[:config.max_slices]
+    slices = diverse_slices(scanned, config.max_slices)
+    row_of = {sl: i for i, sl in enumerate(slices)}
     S, C, R, D = len(slices), config.max_clusters, len(config.radii), config.directions
     img_shape = tuple(ds.image_shape)
     centres = np.zeros((S, C, 3), np.float32)
@@ -93,7 +94,7 @@ def landscape_of(config: Config, model, X, ds, classifier) -> tuple[dict, dict]:
     conf = np.zeros((S, C), np.float32)
     dirs = sphere_directions(D)
     all_sizes, all_classes, all_conf = [], [], []
-    for s, sl in enumerate(scanned):
+    for sl in scanned:
         members = significant(Z, sl, config.significance)
         cen, sz, bw = slice_clusters(Z[members][:, list(sl)], seed=config.seed, sample=config.cluster_sample)
         latent = np.zeros((len(cen), config.latent), np.float32)
@@ -102,8 +103,9 @@ def landscape_of(config: Config, model, X, ds, classifier) -> tuple[dict, dict]:
         proba = classifier.predict_proba(decoded)
         cls, cf = classifier.classes_[proba.argmax(1)], proba.max(1)
         all_sizes.append(sz), all_classes.append(cls), all_conf.append(cf)
-        if s >= S:
+        if sl not in row_of:
             continue
+        s = row_of[sl]
         k = min(C, len(cen))
         centres[s, :k], sizes[s, :k] = cen[:k], sz[:k]
         classes[s, :k], conf[s, :k] = cls[:k], cf[:k]
@@ -211,8 +213,8 @@ def figures(arrays: dict, model: int, strips: int = 4) -> dict[str, bytes]:
         return {}
     imgs = arrays["images"].reshape(S * C, *arrays["images"].shape[2:])
     labels = ["(" + ",".join(map(str, sl)) + ")" for sl in arrays["slices"].tolist()]
-    out = {f"landscape-model{model}.png": _png(_mosaic(imgs, S, C), f"model {model}: decoded cluster centres, "
-                                               "slices (rows) × clusters by size", labels)}
+    out = {f"landscape-model{model}.png": _png(_mosaic(imgs, S, C), f"model {model}: cluster centres,\n"
+                                               "slices × clusters by size", labels)}
     sph, R, D = arrays["spheres"], arrays["spheres"].shape[2], arrays["spheres"].shape[3]
     order = np.argsort(-arrays["sizes"].ravel(), kind="stable")[:strips]
     tiles, names = [], []
@@ -226,7 +228,7 @@ def figures(arrays: dict, model: int, strips: int = 4) -> dict[str, bytes]:
     if tiles:
         strip = np.concatenate(tiles)
         out[f"continuity-model{model}.png"] = _png(_mosaic(strip, len(names), D + 1),
-                                                  f"model {model}: continuity (centre, then points on spheres)",
+                                                  f"model {model}: continuity\n(centre, then points on spheres)",
                                                   names)
     return out
 
