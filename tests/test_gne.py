@@ -27,6 +27,14 @@ def run(tmp_path_factory):
     return study.run(config, store=store)
 
 
+@pytest.fixture(scope="module")
+def run_old_kl(tmp_path_factory):
+    """The same run at the old default KL weight 1e-2, where the VAE plane collapses (issue 12)."""
+    store = RunStore(tmp_path_factory.mktemp("gne-runs-kl"))
+    config = study.Config(epochs=15, batch_size=64, limit=600, grid_sizes=(5,), device="cpu", seed=0, kl_weight=1e-2)
+    return study.run(config, store=store)
+
+
 def test_generators_have_the_data_shape():
     z = torch.zeros(3, 2)
     dense = make_generator(2, 64, image_shape=(8, 8))
@@ -75,10 +83,12 @@ def test_run_is_stored_with_metrics_embeddings_and_grids(run):
     assert gne.n_samples == 600 and torch.equal(gne.embedding.detach(), torch.as_tensor(emb["gne"]))
 
 
-def test_gne_reconstructs_better_than_the_vae_at_equal_epochs(run):
+def test_gne_reconstructs_better_than_the_vae_at_equal_epochs(run_old_kl):
+    """Against the VAE at KL weight 1e-2 (the old default). With the fair default (1e-3) the two tie on
+    MSE, as the issue measured on MNIST: see test_fair_vae_ties_gne."""
     X = datasets.load("digits", limit=600).features
     mean_image_mse = float(((X - X.mean(axis=0)) ** 2).mean())
-    m = run.metrics
+    m = run_old_kl.metrics
     print(f"digits 600 × 15 epochs: GNE mse {m['gne_mse']:.4f}, VAE mse {m['vae_mse']:.4f}, mean image {mean_image_mse:.4f}")
     assert m["vae_mse"] < mean_image_mse  # both learned something
     assert m["gne_mse"] < 0.95 * m["vae_mse"]
@@ -203,3 +213,58 @@ def test_adam_keeps_every_group_and_steps_them():
     torch.nn.functional.mse_loss(model(torch.arange(10)), torch.rand(10, 6)).backward()
     opt.step()
     assert all(not torch.equal(a, p) for a, p in zip(before, model.parameters()))
+
+
+# 2-D 10-NN accuracy each plane must reach on 600 digits at 40 epochs (measured: GNE 0.78, VAE 0.77; chance 0.1;
+# the collapsed VAE on MNIST: 0.32–0.39)
+PLANE_KNN = 0.6
+
+
+@pytest.fixture(scope="module")
+def spread_run(tmp_path_factory):
+    store = RunStore(tmp_path_factory.mktemp("gne-spread"))
+    return study.run(study.Config(epochs=40, batch_size=64, limit=600, grid_sizes=(5,), device="cpu", seed=0),
+                     store=store)
+
+
+def test_both_planes_spread_at_the_default_kl_weight(spread_run):
+    run = spread_run
+    m = run.metrics
+    print(f"digits 600 × 40 epochs: 2-D 10-NN GNE {m['gne_knn']:.3f}, VAE {m['vae_knn']:.3f}")
+    assert study.Config().kl_weight == 1e-3
+    assert m["gne_knn"] > PLANE_KNN and m["vae_knn"] > PLANE_KNN
+    assert not study.collapsed(run, "gne") and not study.collapsed(run, "vae") and study.collapse_warning(run) == ""
+
+
+def test_fair_vae_ties_gne(run, run_old_kl):
+    m, old = run.metrics, run_old_kl.metrics
+    print(f"VAE at 1e-3: mse {m['vae_mse']:.4f} 10-NN {m['vae_knn']:.3f}; at 1e-2: mse {old['vae_mse']:.4f} "
+          f"10-NN {old['vae_knn']:.3f}; GNE mse {m['gne_mse']:.4f}")
+    assert m["vae_mse"] < old["vae_mse"]                     # the fair VAE reconstructs better than the old one
+    assert m["gne_mse"] < 1.1 * m["vae_mse"]                 # and GNE still holds its own against it
+
+
+def test_collapse_is_named():
+    from types import SimpleNamespace
+
+    fake = SimpleNamespace(kind="gne", metrics={"gne_knn": 0.70, "vae_knn": 0.35, "n_classes": 10}, id="x")
+    assert study.collapsed(fake, "vae") and not study.collapsed(fake, "gne")
+    assert "VAE plane collapsed" in study.collapse_warning(fake)
+    assert study.knn_accuracy(np.r_[np.zeros((20, 2)), np.ones((20, 2))], np.r_[np.zeros(20, int), np.ones(20, int)]) == 1.0
+
+
+def test_generator_used_is_recorded_and_shown(run):
+    assert run.metrics["generator"] == "dense" and run.config["generator_used"] == "dense"  # auto at 8×8
+    assert "generator dense" in next(iter(study.summary(run)))
+
+
+def test_command_line_places_heldout_and_writes_figures(tmp_path, capsys):
+    code = study.main(["--dataset", "digits", "--epochs", "2", "--limit", "200", "--batch-size", "50",
+                       "--heldout", "40", "--grid-sizes", "5", "--store-dir", str(tmp_path)])
+    out = capsys.readouterr().out
+    assert code == 0 and "held-out (40 test samples)" in out and "generator dense" in out
+    run = RunStore(tmp_path).load(out.strip().splitlines()[-1].rsplit("/", 1)[-1])
+    assert 0 <= run.metrics["heldout_gne_knn"] <= 1 and run.metrics["heldout_n"] == 40
+    for name in ("planes.png", "grid-gne.png", "grid-vae.png", "report.md"):
+        assert run.file(name).read_bytes()[:4] in (b"\x89PNG", b"# GN"), name
+    assert "--generator dense" in study.Config.__dataclass_fields__["generator"].metadata["help"]

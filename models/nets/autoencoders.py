@@ -93,18 +93,21 @@ class SparseConvAutoencoder(nn.Module):
     """Dolgikh's sparse generative autoencoder: conv–pool encoder, dense reductions to a small
     ReLU latent layer (20–25 units) whose activations carry an L1 penalty, mirror decoder, BCE.
 
-    The penalty (applied by the study's loss, weight ``l1``) makes most images light
-    only a handful of latent units, which is what gives the latent space its
+    The penalty (applied by the study's loss, weight ``l1``) and, with ``top_k``, keeping only
+    each image's ``top_k`` largest units make most images light only a handful of latent units, which is what gives the latent space its
     readable "landscape" of density clusters.
     """
 
     def __init__(self, image_shape: Sequence[int] = (1, 8, 8), latent: int = 24,
-                 channels: Sequence[int] = (16, 32), hidden: int = 128):
+                 channels: Sequence[int] = (16, 32), hidden: int = 128, top_k: int | None = None):
         super().__init__()
         c, h, w = image_shape_of(image_shape)
         if latent < 3:
             raise ValueError(f"latent must be ≥ 3 for 3-unit slices (got {latent})")
+        if top_k is not None and not 1 <= int(top_k) <= latent:
+            raise ValueError(f"top_k must be between 1 and latent={latent} or None (got {top_k})")
         self.image_shape, self.latent = (c, h, w), int(latent)
+        self.top_k = None if top_k is None else int(top_k)
         layers: list[nn.Module] = []
         prev, hh, ww = c, h, w
         for ch in channels:
@@ -128,7 +131,13 @@ class SparseConvAutoencoder(nn.Module):
         self.decoder_conv = nn.Sequential(*up)
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
-        return self.encoder(x)
+        """The ReLU code; with ``top_k`` only each image's ``top_k`` largest units are kept (the rest are 0),
+        so at most ``top_k`` units fire whatever the image size (gradients flow through the kept ones)."""
+        z = self.encoder(x)
+        if self.top_k is not None and self.top_k < self.latent:
+            kth = z.topk(self.top_k, dim=1).values[:, -1:]
+            z = z * (z >= kth)
+        return z
 
     def decode_logits(self, z: torch.Tensor) -> torch.Tensor:
         out = self.decoder_conv(self.decoder_dense(z).reshape(-1, *self.inner))

@@ -19,8 +19,8 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from models.progress import ProgressFn, report
-from models.validation import check_choice
+from ..progress import ProgressFn, report
+from ..validation import check_choice
 
 from .checks import ProjectionError
 from .methods import Projection, project

@@ -177,9 +177,9 @@ def capture_source(run_id: str, step: int, layer: str) -> str:
 def _capture_layer(found, name: str, key: str, *, data_dir) -> "Dataset":
     from urllib.parse import unquote
 
-    from models import datasets
-    from models.datasets import Dataset, DatasetError
-    from models.studies import capture
+    from .. import datasets
+    from ..datasets import Dataset, DatasetError
+    from . import capture
 
     if not name.startswith("step-") or not name[5:].lstrip("-").isdigit():
         raise DatasetError(f"capture run {found.id}: expected step-<step> (got {name!r}); steps {capture.steps(found)}")

@@ -13,12 +13,12 @@ import torch
 import torch.nn.functional as F
 
 from .. import datasets
-from ..nets.gne import GNE, DenseGenerator, make_generator
+from ..nets.gne import GNE, DeconvGenerator, DenseGenerator, make_generator
 from ..nets.vae import VAE, Encoder, elbo_loss
 from ..progress import ProgressFn, report, scaled
 from ..store import Run, RunStore
-from .gne import KIND, SIDES, Config
 from ..training import adam, batches, default_device, fit, seed_everything, to_tensor
+from .gne import KIND, SIDES, Config, knn_accuracy
 
 __all__ = ["run", "resolve_device", "train_vae", "train_gne", "gne_step", "decode", "reconstruction_error", "encode",
            "device_of", "generator_for", "grid_extent", "grid_points", "nearest_neighbours", "latent_grid", "load_data", "save"]
@@ -178,17 +178,26 @@ def load_data(config: Config, data_dir=None) -> datasets.Dataset:
     return datasets.load(config.dataset, data_dir=data_dir, split="train", limit=config.limit, seed=config.seed)
 
 
+def generator_name(generator: DenseGenerator) -> str:
+    """The kind of generator a network is (``dense`` or ``deconv``), whatever ``auto`` chose."""
+    return "deconv" if isinstance(generator, DeconvGenerator) else "dense"
+
+
 def save(store: RunStore, config: Config, ds: datasets.Dataset, gne: GNE, vae: VAE, *, metrics: dict,
-         extra_arrays: dict | None = None) -> Run:
-    """Store both networks, their embeddings, errors and latent grids as one run (the face's readers read it)."""
+         extra_arrays: dict | None = None, figures: bool = False) -> Run:
+    """Store both networks, their embeddings, errors and latent grids as one run (the face's readers read it);
+    with ``figures`` also PNGs of both planes and both decoded grids and a short report.md."""
     X = ds.features
     gne_emb = gne.embedding.detach().cpu().numpy()
     vae_emb = encode(vae, X)
     gne_err = reconstruction_error(gne.generator, gne_emb, X)
     vae_err = reconstruction_error(vae.generator, vae_emb, X)
-    metrics = {**metrics, "gne_mse": float(gne_err.mean()), "vae_mse": float(vae_err.mean()), "n": int(ds.n)}
+    metrics = {**metrics, "gne_mse": float(gne_err.mean()), "vae_mse": float(vae_err.mean()), "n": int(ds.n),
+               "generator": generator_name(gne.generator), "n_classes": int(ds.n_classes),
+               "gne_knn": knn_accuracy(gne_emb, ds.labels), "vae_knn": knn_accuracy(vae_emb, ds.labels)}
     index = ds.index if ds.index is not None else np.arange(ds.n)
-    cfg = {**config.record(), "dim": int(ds.dim), "image_shape": list(ds.image_shape) if ds.image_shape else None}
+    cfg = {**config.record(), "dim": int(ds.dim), "image_shape": list(ds.image_shape) if ds.image_shape else None,
+           "generator_used": metrics["generator"]}
     planes = {"gne": (gne.generator, gne_emb), "vae": (vae.generator, vae_emb)}
     with store.writer(KIND, dataset=config.dataset, config=cfg, seed=config.seed) as w:
         w.metrics.update(metrics)
@@ -202,6 +211,15 @@ def save(store: RunStore, config: Config, ds: datasets.Dataset, gne: GNE, vae: V
             w.add_arrays(name, group)
         w.add_weights("gne", gne.state_dict())
         w.add_weights("vae", vae.state_dict())
+        if figures:
+            from .gne_figures import grid_png, planes_png, report_md
+
+            w.add_file("planes.png", planes_png({"gne": gne_emb, "vae": vae_emb}, ds.labels, metrics))
+            for side in SIDES:
+                png = grid_png(side, grids, config.grid_sizes, ds.image_shape)
+                if png:
+                    w.add_file(f"grid-{side}.png", png)
+            w.add_file("report.md", report_md(config, metrics, ds))
     return store.load(w.id)
 
 
@@ -213,11 +231,26 @@ def run(config: Config, *, store: RunStore, data_dir=None, progress: ProgressFn 
     X = ds.features
     vae, vh = train_vae(X, config, image_shape=ds.image_shape, progress=scaled(progress, 0.0, 0.45))
     gne, gh = train_gne(X, config, image_shape=ds.image_shape, init=vae if config.init == "vae" else None,
-                        progress=scaled(progress, 0.45, 0.9))
-    report(progress, 0.92, 1, "decoding latent grids")
+                        progress=scaled(progress, 0.45, 0.85))
     metrics = {"gne_seconds_per_epoch": gh.seconds_per_epoch, "vae_seconds_per_epoch": vh.seconds_per_epoch,
                "gne_final_loss": gh.last("loss"), "vae_final_loss": vh.last("loss"), "epochs": config.epochs,
-               "device": str(device)}
-    saved = save(store, config, ds, gne, vae, metrics=metrics)
+               "device": str(device), "generator": generator_name(gne.generator), "n_classes": int(ds.n_classes)}
+    extra = {}
+    if config.heldout:
+        from .gne_points import place
+
+        report(progress, 0.86, 1, f"placing {config.heldout} held-out samples")
+        test = datasets.load(config.dataset, data_dir=data_dir, split="test", limit=config.heldout, seed=config.seed)
+        held = place(gne, vae, test)
+        train_planes = {"gne": gne.embedding.detach().cpu().numpy(), "vae": encode(vae, X)}
+        metrics["heldout_n"] = int(test.n)
+        for side in SIDES:
+            metrics[f"heldout_{side}_knn"] = knn_accuracy(train_planes[side], ds.labels, query=held[side],
+                                                          query_labels=held["labels"])
+        metrics["heldout_gne_mse"] = float(held["gne_error"].mean())
+        metrics["heldout_vae_mse"] = float(held["vae_error"].mean())
+        extra["heldout"] = held
+    report(progress, 0.92, 1, "decoding latent grids")
+    saved = save(store, config, ds, gne, vae, metrics=metrics, extra_arrays=extra, figures=True)
     report(progress, 1, 1, "saved", gne_mse=saved.metrics["gne_mse"], vae_mse=saved.metrics["vae_mse"])
     return saved

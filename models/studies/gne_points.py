@@ -24,7 +24,7 @@ from .gne_engine import (device_of, encode, generator_for, gne_step, grid_extent
                                        load_data, reconstruction_error, resolve_device, save)
 from ..training import adam, batches, fit, seed_everything, to_tensor
 
-__all__ = ["NewPoints", "embed_new", "move_points", "load_models", "run_move", "place_heldout", "heldout"]
+__all__ = ["NewPoints", "embed_new", "move_points", "load_models", "run_move", "place_heldout", "place", "heldout"]
 
 
 # -- new points --------------------------------------------------------------
@@ -231,6 +231,12 @@ def place_heldout(run: Run, *, data_dir=None, limit: int | None = 200, steps: in
     ds = datasets.load(run.manifest["dataset"], data_dir=data_dir, split="test", limit=limit,
                        seed=int(run.manifest.get("seed") or 0))
     gne, vae = load_models(run)
+    return place(gne, vae, ds, steps=steps, progress=progress)
+
+
+def place(gne: GNE, vae: VAE, ds: datasets.Dataset, *, steps: int = 200,
+          progress: ProgressFn | None = None) -> dict[str, np.ndarray]:
+    """:func:`place_heldout`'s work on models in memory (the engine's ``--heldout`` calls it before saving)."""
     placed = embed_new(gne.generator, ds.features, reference=gne.embedding.detach().cpu().numpy(), steps=steps,
                        support_radius=max(gne.noise, 1e-3), progress=progress)
     vae_emb = encode(vae, ds.features)

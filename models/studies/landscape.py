@@ -31,8 +31,13 @@ if typing.TYPE_CHECKING:  # pragma: no cover
 KIND = "landscape"
 TITLE = "Sparse landscape"
 # the consistency table's columns, in order: the CLI's table and the Landscape tab both show these
-TABLE_COLUMNS = ("model", "seed", "size", "recognition", "completeness", "highest", "lowest", "median_active_units")
+TABLE_COLUMNS = ("model", "seed", "kept", "loss", "size", "recognition", "completeness", "highest", "lowest",
+                 "median_active_units")
 MAX_MODELS = 10
+SPARSITY = ("topk", "l1")
+# what Dolgikh reports on MNIST, printed beside ours in a run's report.md
+PAPER = {"size": "396–485", "recognition": "≥ 0.97", "median_active_units": "2–4", "loss": "0.12–0.14",
+         "kept": "~70 % of models"}
 
 
 @dataclass(frozen=True)
@@ -42,7 +47,15 @@ class Config(StudyConfig):
     models: int = option(3, f"independently trained autoencoders to compare (1 to {MAX_MODELS}; "
                             "seeds seed, seed+1, …)")
     latent: int = option(24, "units in the sparse latent layer (3 to 64; paper: 20–25)")
-    l1: float = option(1.0, "L1 weight on latent activations (tuned on digits at 40 epochs: median 3 units fire)")
+    sparsity: str = option("topk", "how the code is kept sparse: topk keeps each image's --top-k largest latent "
+                                   "units (holds at any image size: an L1 weight tuned on 8×8 digits left 15 "
+                                   "units firing on 28×28 MNIST) plus the L1 penalty; l1: the penalty alone",
+                           choices=SPARSITY)
+    top_k: int = option(3, "latent units kept per image with --sparsity topk (paper: 2–4 fire)")
+    l1: float = option(0.1, "L1 weight on latent activations per 64 input values: multiplied by C·H·W/64, so "
+                            "the penalty keeps its weight against the summed BCE at any image size (with topk, "
+                            "0.1 gives a median of 3 units on 8×8 digits and on 28×28 upscaled digits; 1.0 "
+                            "leaves 1)")
     epochs: int = option(40, "training epochs of each autoencoder")
     batch_size: int = option(32, "samples per batch")
     lr: float = option(5e-3, "Adam's learning rate")
@@ -51,7 +64,14 @@ class Config(StudyConfig):
     max_slices: int = option(8, "slices to map (those with most significant samples)")
     max_clusters: int = option(6, "clusters kept per slice (the largest)")
     min_members: int = option(20, "a slice needs this many significant samples to be clustered")
-    margin: float = option(0.02, "clusters holding ≥ this share of the data count towards the landscape's size")
+    margin: float = option(0.02, "clusters holding ≥ this share of the data count towards the landscape's size "
+                                 "(the paper's population margin)")
+    count_slices: int = option(120, "slices (3 of the 10 most used units) whose MeanShift clusters count towards "
+                                    "size, recognition and completeness (C(10,3) = 120: all of them)")
+    cluster_sample: int = option(2000, "MeanShift fits on at most this many of a slice's significant samples; "
+                                       "all of them are then assigned to the nearest centre")
+    keep_within: float = option(0.1, "a model is kept (successful) when its final per-pixel BCE is within this "
+                                     "share of the best model's, as the paper keeps models by loss")
     confidence: float = option(0.6, "kNN vote share at which a decoded centre counts as recognised")
     radii: tuple[float, ...] = option((0.5, 1.0, 2.0), "radii of the continuity spheres, in units of the "
                                                        "slice's bandwidth")
@@ -63,8 +83,13 @@ class Config(StudyConfig):
         check_int("models", self.models, low=1, high=MAX_MODELS)
         check_int("latent", self.latent, low=3, high=64)
         check_float("l1", self.l1, low=0)
+        if self.sparsity not in SPARSITY:
+            raise ValueError(f"sparsity must be one of {', '.join(SPARSITY)} (got {self.sparsity!r})")
+        check_int("top_k", self.top_k, low=1, high=self.latent)
+        check_float("keep_within", self.keep_within, low=0)
         check_float("significance", self.significance, low=0, high=1, low_open=True, high_open=True)
-        for name in ("epochs", "batch_size", "max_slices", "max_clusters", "min_members", "directions"):
+        for name in ("epochs", "batch_size", "max_slices", "max_clusters", "min_members", "directions",
+                     "count_slices", "cluster_sample"):
             check_int(name, getattr(self, name), low=1)
         check_float("lr", self.lr, low=0, low_open=True)
         check_float("active_fraction", self.active_fraction, low=0, high=1, low_open=True)
@@ -162,9 +187,21 @@ def format_table(rows: list[dict], width: int = 12) -> str:
     return "\n".join(lines)
 
 
+def kept(run_: "Run") -> list[int]:
+    """The model numbers kept as successful (by final loss); older runs kept every model."""
+    return [int(r["model"]) for r in table(run_) if r.get("kept", True)]
+
+
 def summary(run_: "Run") -> Iterable[str]:
     """What the command line prints for a finished run."""
-    return [format_table(table(run_)), f"median active units {run_.metrics['median_active_units']:g}"]
+    m = run_.metrics
+    rows = table(run_)
+    lines = [format_table(rows), f"kept {len(kept(run_))} of {len(rows)} models by loss · median active units "
+                                 f"{m['median_active_units']:g} (paper: {PAPER['median_active_units']})"]
+    if "size" in m:
+        lines.append(f"kept models: landscape size {m['size']:g} (paper: {PAPER['size']}) · recognition "
+                     f"{m['recognition']:.3f} (paper: {PAPER['recognition']})")
+    return lines
 
 
 main = command_line(__name__)

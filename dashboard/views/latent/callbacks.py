@@ -48,6 +48,9 @@ def _draw(app: dash.Dash, config: AppConfig) -> None:
             m = gne.metrics(run)
             head, *rest = figures.metrics_text(run.id, m)
             info = [html.B(head), *rest]
+            warning = gne.collapse_warning(run)
+            if warning:  # a collapsed plane makes the comparison meaningless: say so before the numbers
+                info = [html.Span(warning, className="text-danger fw-bold"), html.Br(), *info]
             if held is not None:
                 info += [html.Br(), figures.heldout_text(held)]
             if note:

@@ -97,7 +97,8 @@ def metrics_text(run_id: str, m: Metrics) -> list[str]:
             f"GNE mse {m.gne_mse:.4f} · {m.gne_seconds_per_epoch:.3f} s/epoch",
             "  |  ",
             f"VAE mse {m.vae_mse:.4f} · {m.vae_seconds_per_epoch:.3f} s/epoch",
-            f"  ({m.epochs} epochs, batch {m.batch_size}, {m.device})"]
+            f"  ({m.epochs} epochs, batch {m.batch_size}, {m.device}"
+            + ("" if m.generator == "?" else f", {m.generator} generator") + ")"]
 
 
 def heldout_text(held: Heldout) -> str:
