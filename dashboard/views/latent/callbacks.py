@@ -113,18 +113,21 @@ def linked(run, selection: dict | None) -> tuple[list[int] | None, list[dict], d
 def _select(app: dash.Dash, config: AppConfig) -> None:
     for side in gne.SIDES:
         @app.callback(Output("selection", "data", allow_duplicate=True),
+                      Output(f"latent-{side}-scatter", "figure", allow_duplicate=True),
                       Input(f"latent-{side}-scatter", "selectedData"), State("run-picker", "value"),
                       State("dataset-picker", "value"), State("selection", "data"), State("selection-mode", "data"),
                       prevent_initial_call=True)
         def select(selected, run_id, name, selection, mode, side=side):
-            """A box/lasso on either plane sets the one selection (Shift adds, Alt subtracts)."""
+            """A box/lasso on either plane sets the one selection (Shift adds, Alt subtracts); Plotly's
+            outline goes (it sits above shapes and would take the drag meant for the handle)."""
             run, _note = data.run_for_view(config, run_id, name)
-            points = [p for p in (selected or {}).get("points", []) if p.get("curveNumber") == figures.LATENT_TRAIN]
-            if run is None or not selected:  # a plain click deselects in Plotly: keep the selection (it may be a move)
-                return no_update
+            # a plain click deselects in Plotly: keep the selection (it may place the move's handle)
+            if run is None or not sel.is_drag(selected):
+                return no_update, no_update
+            points = [p for p in selected.get("points", []) if p.get("curveNumber") == figures.LATENT_TRAIN]
             index = data.plane(run, side).index
-            return sel.combine(selection, selection_space(run), {int(index[int(p["pointNumber"])]) for p in points},
-                               mode)
+            ids = {int(index[int(p["pointNumber"])]) for p in points}
+            return sel.combine(selection, selection_space(run), ids, mode), sel.drop_outline()
 
     @app.callback(Output("latent-gne-scatter", "figure", allow_duplicate=True),
                   Output("latent-vae-scatter", "figure", allow_duplicate=True),
@@ -139,7 +142,6 @@ def _select(app: dash.Dash, config: AppConfig) -> None:
             return no_update, no_update, None, ""
         picked, handle, move, text = linked(run, selection)
         gne_patch = sel.highlight(Patch(), [figures.LATENT_TRAIN], picked)
-        # the box/lasso outline sits above shapes and would take the drag meant for the handle
         gne_patch["layout"]["shapes"] = handle
         return gne_patch, sel.highlight(Patch(), [figures.LATENT_TRAIN], picked), move, text
 
