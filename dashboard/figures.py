@@ -129,7 +129,8 @@ def explore_scatter(coords: np.ndarray, index: np.ndarray, marker: dict, *, sele
     marker = {**marker, "size": size}
     fig = go.Figure([
         go.Scattergl(x=coords[index, 0].tolist(), y=coords[index, 1].tolist(), mode="markers",
-                     customdata=index.tolist(), hoverinfo="none", marker=marker, name="samples", showlegend=False),
+                     customdata=index.tolist(), hoverinfo="none", marker=marker, name="samples", showlegend=False,
+                     selected=selected_style(size), unselected=unselected_style()),
         selection_trace(coords, selected),
     ])
     fig.update_layout(**BASE_LAYOUT, title=dict(text=title, x=0.01), uirevision=uirevision, dragmode="lasso",
