@@ -61,6 +61,10 @@
     const to = e.relatedTarget && e.relatedTarget.closest && e.relatedTarget.closest(".js-plotly-plot");
     if (from && from !== to) hideTooltips();
   }, true);
+  // a new dataset: whatever card was up belongs to the old one
+  document.addEventListener("change", function (e) {
+    if (e.target && e.target.id === "dataset-picker") hideTooltips();
+  }, true);
   window.addEventListener("mouseup", function (e) {
     if (e.target && e.target.closest && e.target.closest(".js-plotly-plot")) setTimeout(hideTooltips, 0);
   }, true);
