@@ -47,9 +47,10 @@
   window.addEventListener("keydown", function (e) {
     if (e.key === "Escape") clearSelection();
   });
-  function hideTooltips() {
+  function hideTooltips(settledOnly) {
     document.querySelectorAll(".dcc-tooltip-bounding-box").forEach(function (box) {
       const tip = box.querySelector(".hover-content[id]");
+      if (settledOnly && box.querySelector("[data-dash-is-loading='true']")) return;
       if (tip && box.style.display !== "none" && window.dash_clientside && window.dash_clientside.set_props) {
         window.dash_clientside.set_props(tip.id, {show: false});
       }
@@ -59,13 +60,27 @@
   document.addEventListener("mouseout", function (e) {
     const from = e.target && e.target.closest && e.target.closest(".js-plotly-plot");
     const to = e.relatedTarget && e.relatedTarget.closest && e.relatedTarget.closest(".js-plotly-plot");
-    if (from && from !== to) hideTooltips();
+    if (from && from !== to) hideTooltips(false);
   }, true);
+  // A card answered late (its hover was before a lasso, or before the pointer left) must not stay
+  // up: while a drag runs or the pointer is off every plot, visible cards are hidden.
+  let overPlot = false, dragging = false;
+  document.addEventListener("mousemove", function (e) {
+    overPlot = !!(e.target && e.target.closest && e.target.closest(".js-plotly-plot"));
+  }, true);
+  document.addEventListener("mousedown", function (e) {
+    dragging = !!(e.target && e.target.closest && e.target.closest(".js-plotly-plot"));
+    if (dragging) hideTooltips(false);
+  }, true);
+  document.addEventListener("mouseup", function () { dragging = false; }, true);
+  setInterval(function () {
+    if (!overPlot) hideTooltips(true);
+  }, 200);
   // a new dataset: whatever card was up belongs to the old one
   document.addEventListener("change", function (e) {
-    if (e.target && e.target.id === "dataset-picker") hideTooltips();
+    if (e.target && e.target.id === "dataset-picker") hideTooltips(false);
   }, true);
   window.addEventListener("mouseup", function (e) {
-    if (e.target && e.target.closest && e.target.closest(".js-plotly-plot")) setTimeout(hideTooltips, 0);
+    if (e.target && e.target.closest && e.target.closest(".js-plotly-plot")) setTimeout(function () { hideTooltips(false); }, 0);
   }, true);
 })();
