@@ -13,7 +13,7 @@ from .config import AppConfig
 from .jobs import records_of
 from .security import guard_hosts
 from .layout import shell
-from .views import load_views
+from .views import load_views, selection
 
 
 def background_manager(config: AppConfig):
@@ -46,6 +46,7 @@ def create_app(config: AppConfig | None = None) -> dash.Dash:
     app.server.config["LAYERSCOPE"] = config  # what jobs.job reads to find the job records
     app.layout = lambda: shell(config, views)  # a function: options are re-read on each page load
     _register_shell(app, config)
+    selection.register(app)
     manager = app._background_manager
     workers = job_panel.celery_workers(manager.handle) if isinstance(manager, dash.CeleryManager) else None
     job_panel.register(app, records_of(app), workers)

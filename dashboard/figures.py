@@ -20,6 +20,19 @@ BASE_LAYOUT = dict(template="plotly_white", margin=dict(l=10, r=10, t=36, b=10),
                    font=dict(family="Inter, system-ui, sans-serif", size=12))
 
 
+# The one look of a selection (every view): selected points keep their class colour and grow,
+# the others are greyed — not black, not hidden.
+UNSELECTED_GREY = "#c3c8d0"
+
+
+def selected_style(size: float = 5) -> dict:
+    return dict(marker=dict(opacity=1.0, size=float(size) + 3))
+
+
+def unselected_style() -> dict:
+    return dict(marker=dict(opacity=0.5, color=UNSELECTED_GREY))
+
+
 def class_color(k: int) -> str:
     return PALETTE[int(k) % len(PALETTE)]
 
@@ -116,7 +129,8 @@ def explore_scatter(coords: np.ndarray, index: np.ndarray, marker: dict, *, sele
     marker = {**marker, "size": size}
     fig = go.Figure([
         go.Scattergl(x=coords[index, 0].tolist(), y=coords[index, 1].tolist(), mode="markers",
-                     customdata=index.tolist(), hoverinfo="none", marker=marker, name="samples", showlegend=False),
+                     customdata=index.tolist(), hoverinfo="none", marker=marker, name="samples", showlegend=False,
+                     selected=selected_style(size), unselected=unselected_style()),
         selection_trace(coords, selected),
     ])
     fig.update_layout(**BASE_LAYOUT, title=dict(text=title, x=0.01), uirevision=uirevision, dragmode="lasso",
@@ -126,10 +140,11 @@ def explore_scatter(coords: np.ndarray, index: np.ndarray, marker: dict, *, sele
 
 
 def selection_trace(coords: np.ndarray, selected: Sequence[int]) -> go.Scattergl:
-    """Open black rings around the selected samples (drawn over the map, not hoverable)."""
+    """Open rings around the selected samples (drawn over the map, not hoverable): wide enough that the
+    point's own class colour shows inside."""
     sel = np.asarray(list(selected), dtype=np.int64)
     return go.Scattergl(x=coords[sel, 0].tolist(), y=coords[sel, 1].tolist(), mode="markers", hoverinfo="skip",
-                        marker=dict(symbol="circle-open", size=12, color="#111", line=dict(width=2)),
+                        marker=dict(symbol="circle-open", size=14, color="#2c3e50", line=dict(width=1.5)),
                         name="selected", showlegend=False)
 
 
@@ -203,7 +218,7 @@ def layers_figure(panels: Sequence[tuple[str, np.ndarray]], labels: np.ndarray, 
             hoverinfo="none", showlegend=False,
             marker=colour_marker(colour, labels, predictions, class_names, size, colorbar=(k == 0 and colour != "correct")),
             selectedpoints=None if selected is None else list(selected),
-            selected=dict(marker=dict(opacity=1.0)), unselected=dict(marker=dict(opacity=0.06)),
+            selected=selected_style(size), unselected=unselected_style(),
         ), row=k // cols + 1, col=k % cols + 1)
     fig.update_xaxes(showticklabels=False, zeroline=False, showgrid=False)
     fig.update_yaxes(showticklabels=False, zeroline=False, showgrid=False)

@@ -9,6 +9,7 @@ from dash import dcc, html
 from .config import AppConfig
 from .job_panel import job_panel
 from .state import dataset_options
+from .views import selection
 
 
 def _panel(title: str, *children, **kwargs) -> dbc.Card:
@@ -63,6 +64,7 @@ def shell(config: AppConfig, views: list[ModuleType]) -> html.Div:
     header = html.Div([
         html.Span("LayerScope", className="brand"),
         html.Span("look inside neural networks through their embeddings", className="tagline"),
+        selection.shell_components(),  # "N selected · Clear": the one selection every view shares
     ], className="app-header")
     alert = dbc.Alert(id="shell-alert", is_open=False, dismissable=True, color="danger", className="mb-2")
     return html.Div([

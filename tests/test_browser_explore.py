@@ -106,3 +106,24 @@ def test_explore_filter_click_similar(tmp_path, artifacts):
         csv = open(dl.value.path()).read().splitlines()
         assert csv[0].startswith("index,label,prediction,suggested_label,mistake_score")
         assert len(csv) > 5 and all(",3,8," in line for line in csv[1:])
+
+        # the selection is the shell's: its count shows in the header; Esc clears it (rings, dimming,
+        # the "N selected" gallery and the selection-only export all go), and so does a double-click
+        n = len(csv) - 1
+        page.wait_for_function(f"document.querySelector('#selection-count').innerText.startsWith('{n} selected')")
+        page.keyboard.press("Escape")
+        page.wait_for_function("document.querySelector('#selection-count').innerText.startsWith('0 selected')")
+        page.wait_for_function("""() => { const gd = document.querySelector('#explore-scatter .js-plotly-plot');
+            return gd.data[1].x.length === 0 && !Array.isArray(gd.data[0].selectedpoints); }""", timeout=15_000)
+        assert "selected" not in page.locator("#explore-similar").inner_text()
+        with page.expect_download() as dl:
+            page.click("#explore-export")
+        assert len(open(dl.value.path()).read().splitlines()) == 1 + len(labels), "export kept the old selection"
+        page.locator("#explore-side .nav-link", has_text="Clusters").click()
+        row.click()
+        page.wait_for_selector("#explore-similar >> text=selected")
+        box = page.locator("#explore-scatter .nsewdrag").first.bounding_box()
+        page.mouse.dblclick(box["x"] + 5, box["y"] + 5)
+        page.wait_for_function("document.querySelector('#selection-count').innerText.startsWith('0 selected')")
+        page.wait_for_function("() => document.querySelector('#explore-scatter .js-plotly-plot').data[1].x.length === 0")
+        page.screenshot(path=str(artifacts / "explore_cleared.png"))

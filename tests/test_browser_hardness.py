@@ -97,3 +97,19 @@ def test_train_inspect_select_and_cancel(tmp_path, artifacts):
         wait_for_points(page, "methods-graph", trace=5, minimum=300, timeout=150_000)
         assert page.locator("#methods-table tbody tr").count() == 6
         settled_screenshot(page, artifacts / "hardness_methods.png")
+
+        # Methods: hover shows the sample's card; a box in one panel selects the same samples in all six
+        # (and the header counts them)
+        hover_card(page, "methods-tooltip", lambda point: hover_point(page, "methods-graph", 4, point),
+                   (0, 11, 42, 100), words=("label", "prediction", "tsne"))
+        page.mouse.move(5, 5)
+        m = point_position(page, "methods-graph", 0, 0)
+        page.mouse.move(m["x"] - 25, m["y"] - 25)
+        page.mouse.down()
+        page.mouse.move(m["x"] + 25, m["y"] + 25, steps=8)
+        page.mouse.up()
+        page.wait_for_function("""() => { const d = document.querySelector('#methods-graph .js-plotly-plot').data;
+            const n = parseInt(document.querySelector('#selection-count').innerText);
+            return d.length === 6 && d.every(t => Array.isArray(t.selectedpoints) && t.selectedpoints.length === n)
+                   && n > 0; }""", timeout=20_000)
+        settled_screenshot(page, artifacts / "hardness_methods_selected.png")

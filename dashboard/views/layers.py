@@ -26,6 +26,7 @@ from .. import figures, state
 from ..cards import label_lines, point_position, sample_card
 from ..config import AppConfig
 from ..jobs import Done, describe_error, job
+from . import selection as sel
 from .model import panels as capture_panels
 from .model import runs as capture_runs
 
@@ -74,6 +75,7 @@ def layout(config: AppConfig):
         dbc.Button("Project", id="layers-project", color="primary", size="sm", className="me-2",
                    style={"display": "none"}),
         dcc.Store(id="layers-projected", data=0),
+        dcc.Store(id="layers-shown", data=None),  # {run, network, space, traces}: what the figure shows
         dbc.Button("Export CSV", id="layers-export", color="secondary", outline=True, size="sm", className="ms-auto"),
         dcc.Download(id="layers-download"),
     ], className="d-flex align-items-end flex-wrap mb-2")
@@ -141,41 +143,72 @@ def register_callbacks(app: dash.Dash, config: AppConfig) -> None:
                 [{"label": m, "value": m} for m in methods], method if method in methods else methods[0])
 
     @app.callback(Output("layers-graph", "figure"), Output("layers-status", "children"),
+                  Output("layers-shown", "data"),
                   Input("run-picker", "value"), Input("layers-network", "value"), Input("layers-method", "value"),
                   Input("layers-colour", "value"), Input("focus", "data"), Input("layers-step", "value"),
-                  Input("layers-projected", "data"), State("dataset-picker", "value"))
-    def draw(run_id, network, method, colour, focus, step, _projected, dataset):
+                  Input("layers-projected", "data"), State("dataset-picker", "value"), State("selection", "data"))
+    def draw(run_id, network, method, colour, focus, step, _projected, dataset, selection):
         run, note = shown(run_id, dataset)
         if capture_runs.is_capture(run):
             try:
-                fig, text = capture_panels.figure(config, run, step, method or "tsne", colour,
+                method = method or "tsne"
+                fig, text = capture_panels.figure(config, run, step, method, colour,
                                                   focus_for(focus, run).get("layer"))
+                index = capture_panels.sample_index(config, run, step, method)
             except Exception as exc:
-                return figures.empty_figure(describe_error(exc)), note
-            return fig, " · ".join(filter(None, (note, text)))
+                return figures.empty_figure(describe_error(exc)), note, None
+            if index is None:
+                return fig, " · ".join(filter(None, (note, text))), None
+            where = capture_panels.selection_space(run)
+            picked = sel.positions(selection, where, index)
+            for trace in fig.data:
+                trace.selectedpoints = picked
+            return (fig, " · ".join(filter(None, (note, text))),
+                    {"run": run.id, "step": step, "method": method, "space": where, "traces": len(fig.data)})
         if run is None or not network:
-            return figures.empty_figure("no hardness run yet: use Train above"), note
+            return figures.empty_figure("no hardness run yet: use Train above"), note, None
         try:
             panels = panels_for(run, network, method)
             sample = state.arrays(run, "sample")
             preds = state.arrays(run, f"act-{network}")["predictions"]
             ds = state.dataset(config, run.manifest.get("dataset"), "test")
         except Exception as exc:
-            return figures.empty_figure(describe_error(exc)), note
+            return figures.empty_figure(describe_error(exc)), note, None
         jump = focus_for(focus, run)
         layer = jump.get("layer") if jump.get("network") == network else None
+        where = sel.space(run.manifest.get("dataset"), "test")
         fig = figures.layers_figure(panels, sample["labels"], ds.class_names, predictions=preds,
                                     index=sample["index"], colour=colour, focus=layer,
+                                    selected=sel.positions(selection, where, sample["index"]),
                                     uirevision=f"layers-{run.id}-{network}-{method}")
         kls = " · ".join(f"{k} KL {v:.3f}" for k, v in study.layer_kls(run, network, method).items())
-        text = f"{len(sample['labels'])} test samples · {method} · {kls} · drag a box to link panels"
-        return fig, " · ".join(filter(None, (note, text)))
+        text = (f"{len(sample['labels'])} test samples · {method} · {kls} · box/lasso selects in every panel "
+                "(Shift adds, Alt subtracts, Esc clears)")
+        return (fig, " · ".join(filter(None, (note, text))),
+                {"run": run.id, "network": network, "space": where, "traces": len(panels)})
 
-    @app.callback(Output("layers-graph", "figure", allow_duplicate=True), Input("layers-graph", "selectedData"),
-                  State("layers-graph", "figure"), prevent_initial_call=True)
-    def link_selection(selected, figure):
-        n_traces = len((figure or {}).get("data", []))
-        return selection_patch(selected, n_traces)
+    @app.callback(Output("selection", "data", allow_duplicate=True),
+                  Output("layers-graph", "figure", allow_duplicate=True), Input("layers-graph", "selectedData"),
+                  State("layers-shown", "data"), State("selection", "data"), State("selection-mode", "data"),
+                  prevent_initial_call=True)
+    def select(selected, shown_, selection, mode):
+        """A box/lasso (or a click on a point) in any panel sets the one selection (Shift adds, Alt subtracts).
+
+        A deselect (None) is not handled here: the person's own (a click off the points, a double-click)
+        clears through assets/selection.js, Plotly's after :func:`sel.drop_outline` must not."""
+        if not shown_ or not sel.is_drag(selected):
+            return no_update, no_update
+        index = shown_index(config, shown_)
+        ids = {int(index[point_position(p)]) for p in selected.get("points") or []}
+        return sel.combine(selection, shown_["space"], ids, mode), sel.drop_outline()
+
+    @app.callback(Output("layers-graph", "figure", allow_duplicate=True), Input("selection", "data"),
+                  State("layers-shown", "data"), prevent_initial_call=True)
+    def link_selection(selection, shown_):
+        if not shown_:
+            return no_update
+        index = shown_index(config, shown_)
+        return sel.highlight(Patch(), range(shown_["traces"]), sel.positions(selection, shown_["space"], index))
 
     @app.callback(Output("layers-tooltip", "show"), Output("layers-tooltip", "bbox"),
                   Output("layers-tooltip", "children"), Input("layers-graph", "hoverData"),
@@ -199,12 +232,15 @@ def register_callbacks(app: dash.Dash, config: AppConfig) -> None:
 
     @app.callback(Output("layers-download", "data"), Input("layers-export", "n_clicks"),
                   State("run-picker", "value"), State("layers-network", "value"), State("layers-method", "value"),
-                  State("dataset-picker", "value"), prevent_initial_call=True)
-    def export(_n, run_id, network, method, dataset):
+                  State("dataset-picker", "value"), State("selection", "data"), prevent_initial_call=True)
+    def export(_n, run_id, network, method, dataset, selection):
         run, _ = shown(run_id, dataset)
         if run is None or not network or capture_runs.is_capture(run):
             return no_update
-        return dict(content=projection_csv(run, network, method), filename=f"{run.id}-{network}-{method}.csv")
+        picked = sel.ids_in(selection, sel.space(run.manifest.get("dataset"), "test"))
+        suffix = f"-{len(picked)}-selected" if picked else ""
+        return dict(content=projection_csv(run, network, method, picked),
+                    filename=f"{run.id}-{network}-{method}{suffix}.csv")
 
     @job(app, trigger="layers-train",
          states=[State("dataset-picker", "value"), State("layers-depth", "value"), State("layers-activation", "value"),
@@ -242,6 +278,14 @@ def selection_patch(selected: dict | None, n_traces: int) -> Patch:
     return patch
 
 
+def shown_index(config: AppConfig, shown_: dict) -> np.ndarray:
+    """The dataset index of each point of the panels described by ``layers-shown`` (same order in every panel)."""
+    run = state.run(config, shown_["run"])
+    if "step" in shown_:
+        return capture_panels.sample_index(config, run, shown_["step"], shown_["method"])
+    return state.arrays(run, "sample")["index"]
+
+
 def hover_card(config: AppConfig, run, network: str, position: int, layer: str | None = None) -> html.Div:
     """Image, label, prediction and index of the sample at ``position`` of the study's sample."""
     sample = state.arrays(run, "sample")
@@ -260,12 +304,15 @@ def point_card(images_: np.ndarray | None, class_names, index: np.ndarray, label
     return sample_card(None if images_ is None else images_[idx], lines, key=(*key, idx))
 
 
-def projection_csv(run, network: str, method: str) -> str:
-    """Every layer's coordinates of one network: layer, x, y, label, prediction, index."""
+def projection_csv(run, network: str, method: str, selected=()) -> str:
+    """Every layer's coordinates of one network: layer, x, y, label, prediction, index; with a
+    selection (``selected``: dataset indices) every row again plus a ``selected`` column (1 or 0)."""
     sample = state.arrays(run, "sample")
     preds = state.arrays(run, f"act-{network}")["predictions"]
-    lines = ["network,layer,method,x,y,label,prediction,index"]
+    keep = np.isin(sample["index"], np.asarray(list(selected), dtype=np.int64)) if len(selected) else None
+    lines = ["network,layer,method,x,y,label,prediction,index" + (",selected" if keep is not None else "")]
     for layer, xy in panels_for(run, network, method):
-        for (x, y), lab, pr, idx in zip(xy, sample["labels"], preds, sample["index"]):
-            lines.append(f"{network},{layer},{method},{x:.6g},{y:.6g},{lab},{pr},{idx}")
+        for k, ((x, y), lab, pr, idx) in enumerate(zip(xy, sample["labels"], preds, sample["index"])):
+            mark = "" if keep is None else f",{int(keep[k])}"
+            lines.append(f"{network},{layer},{method},{x:.6g},{y:.6g},{lab},{pr},{idx}{mark}")
     return "\n".join(lines) + "\n"

@@ -17,12 +17,18 @@ from ... import figures as shared_figures
 from ... import state
 from ...config import AppConfig
 from ...jobs import Done, describe_error, job
+from .. import selection as shared_selection
 from . import figures
 from .data import filter_mask, meta_columns, selection_csv, shown, similar, source_options
 from .layout import ANY, EMPTY_MAP, EMPTY_SIMILAR, TAB_ID, color_options, label_options, pred_options
 
 DEFAULT_K = 15     # neighbours per sample when the k box is empty
 GALLERY_K = 12     # similar samples shown when the k box is empty
+
+
+def explore_space(run_id: str) -> str:
+    """The shared selection's space for an explore run: positions in that run's samples."""
+    return f"explore:{run_id}"
 
 
 def register_callbacks(app: dash.Dash, config: AppConfig) -> None:
@@ -99,44 +105,61 @@ def register_callbacks(app: dash.Dash, config: AppConfig) -> None:
         except Exception as exc:
             return shared_figures.empty_figure(describe_error(exc))
 
-    @app.callback(Output("explore-selection", "data"),
+    @app.callback(Output("selection", "data", allow_duplicate=True),
                   Input("explore-scatter", "clickData"), Input("explore-scatter", "selectedData"),
                   Input({"type": "explore-row", "index": ALL}, "n_clicks"),
                   Input({"type": "explore-cluster", "index": ALL}, "n_clicks"),
-                  State("explore-run", "data"), prevent_initial_call=True)
-    def select(click, selected, _rows, _clusters, run_id):
+                  State("explore-run", "data"), State("selection", "data"), State("selection-mode", "data"),
+                  prevent_initial_call=True)
+    def select(click, selected, _rows, _clusters, run_id, selection, mode):
+        """Every way to pick samples here writes the one selection (its space: this run's samples);
+        a lasso/box replaces it, with Shift adds, with Alt subtracts. ``explore-selection`` follows it."""
         trig = ctx.triggered_id
         if trig is None or not run_id:
             return no_update
+        where = explore_space(run_id)
         if isinstance(trig, dict):
             if not ctx.triggered[0]["value"]:
                 return no_update  # a list re-rendered, nobody clicked
             if trig["type"] == "explore-row":
-                return [int(trig["index"])]
+                return shared_selection.combine(None, where, [int(trig["index"])], "replace")
             for c in shown(config, run_id).clusters:
                 if c.id == trig["index"]:
-                    return list(c.members)
+                    return shared_selection.combine(None, where, c.members, "replace")
             return no_update
         if trig == "explore-scatter" and ctx.triggered[0]["prop_id"].endswith("clickData"):
             pts = [p for p in (click or {}).get("points", []) if p.get("curveNumber", 0) == 0]
-            return [int(pts[0]["customdata"])] if pts else no_update
-        pts = [p for p in (selected or {}).get("points", []) if p.get("curveNumber", 0) == 0]
-        return [int(p["customdata"]) for p in pts] if pts else no_update
+            return shared_selection.combine(None, where, [int(pts[0]["customdata"])], "replace") if pts else no_update
+        if not shared_selection.is_drag(selected):
+            return no_update  # a deselect by the person clears through assets/selection.js
+        pts = [p for p in selected.get("points", []) if p.get("curveNumber", 0) == 0]
+        return shared_selection.combine(selection, where, [int(p["customdata"]) for p in pts], mode)
+
+    @app.callback(Output("explore-selection", "data"), Input("selection", "data"), State("explore-run", "data"),
+                  State("explore-selection", "data"), prevent_initial_call=True)
+    def follow(selection, run_id, current):
+        """The map's selection is the shared one when it indexes this run's samples, else none."""
+        wanted = shared_selection.ids_in(selection, explore_space(run_id)) if run_id else []
+        return no_update if list(current or []) == wanted else wanted
 
     @app.callback(Output("explore-scatter", "figure", allow_duplicate=True),
                   Output("explore-similar", "children"), Output("explore-side", "active_tab"),
                   Input("explore-selection", "data"), State("explore-run", "data"), State("explore-k", "value"),
-                  prevent_initial_call=True)
-    def show_selection(selection, run_id, k):
+                  State("explore-label", "value"), State("explore-pred", "value"), prevent_initial_call=True)
+    def show_selection(selection, run_id, k, label, pred):
         if not run_id:
             return no_update, no_update, no_update
         s = shown(config, run_id)
         sel = s.valid(selection)
-        if not sel:
-            return no_update, html.Div(EMPTY_SIMILAR, className="text-muted small"), no_update
         coords = s.arrays["coords"]
         patch = Patch()
+        # rings round the selection; Plotly's own dimming (its last lasso) replaced by the whole selection
         patch["data"][1] = shared_figures.selection_trace(coords, sel).to_plotly_json()
+        index = np.flatnonzero(filter_mask(s.arrays["labels"], s.arrays["predictions"], label, pred))
+        patch["data"][0]["selectedpoints"] = np.flatnonzero(np.isin(index, sel)).tolist() if sel else None
+        if not sel:  # cleared: no rings, no dimming, no "N selected" gallery
+            patch["layout"]["selections"] = []
+            return patch, html.Div(EMPTY_SIMILAR, className="text-muted small"), no_update
         if len(sel) == 1:  # centre the map on a single sample
             xr, yr = shared_figures.centred_range(coords, sel[0])
             patch["layout"]["xaxis"]["range"] = xr

@@ -14,6 +14,7 @@ from models.studies import gne
 
 from ... import state
 from ...config import AppConfig
+from .. import selection as sel
 from ...jobs import Done, describe_error, job
 from . import data, figures
 from .layout import TAB_ID
@@ -32,15 +33,17 @@ def _draw(app: dash.Dash, config: AppConfig) -> None:
     @app.callback(Output("latent-gne-scatter", "figure"), Output("latent-vae-scatter", "figure"),
                   Output("latent-metrics", "children"), Output("latent-move-info", "children"),
                   Output("latent-selection", "data"),
-                  *SHOWN, Input("latent-heldout", "data"), Input("tabs", "active_tab"))
-    def draw(run_id, name, _version, heldout_ref, tab):
+                  Output("latent-selection-info", "children", allow_duplicate=True),
+                  *SHOWN, Input("latent-heldout", "data"), Input("tabs", "active_tab"), State("selection", "data"),
+                  prevent_initial_call="initial_duplicate")
+    def draw(run_id, name, _version, heldout_ref, tab, selection):
         if tab != TAB_ID:
-            return no_update, no_update, no_update, no_update, no_update
+            return no_update, no_update, no_update, no_update, no_update, no_update
         try:
             run, note = data.run_for_view(config, run_id, name)
             if run is None:
                 msg = f"{note}: press “Train GNE + VAE”"
-                return figures.empty_figure(msg), figures.empty_figure(msg), msg, "", None
+                return figures.empty_figure(msg), figures.empty_figure(msg), msg, "", None, ""
             class_names = state.dataset(config, run.manifest["dataset"]).class_names
             held, moved = data.heldout(config, run, heldout_ref), data.moved(run)
             gne_fig, vae_fig = (figures.plane_figure(side, data.plane(run, side), class_names, run_id=run.id,
@@ -55,10 +58,15 @@ def _draw(app: dash.Dash, config: AppConfig) -> None:
                 info += [html.Br(), figures.heldout_text(held)]
             if note:
                 info = [html.Span(note, className="text-warning"), html.Br(), *info]
-            return gne_fig, vae_fig, info, figures.moved_text(moved, m, data.parent_mse(config, m)), None
+            picked, handle, held_sel, text = linked(run, selection)
+            for fig in (gne_fig, vae_fig):
+                fig.data[figures.LATENT_TRAIN].selectedpoints = picked
+            gne_fig.update_layout(shapes=handle)
+            return (gne_fig, vae_fig, info, figures.moved_text(moved, m, data.parent_mse(config, m)), held_sel,
+                    text)
         except Exception as exc:
             msg = describe_error(exc)
-            return figures.empty_figure(msg), figures.empty_figure(msg), msg, "", None
+            return figures.empty_figure(msg), figures.empty_figure(msg), msg, "", None, ""
 
     @app.callback(*[Output(f"latent-{s}-{what}", "src") for s in gne.SIDES for what in ("grid", "neighbours")],
                   Input("latent-grid-size", "value"), *SHOWN, Input("tabs", "active_tab"))
@@ -85,27 +93,60 @@ def _draw(app: dash.Dash, config: AppConfig) -> None:
             return True, point["bbox"], card
 
 
+def selection_space(run) -> str:
+    """Both planes show the run's training samples: the shared selection holds their train-split indices."""
+    return sel.space(run.manifest.get("dataset"), "train")
+
+
+def linked(run, selection: dict | None) -> tuple[list[int] | None, list[dict], dict | None, str]:
+    """What the shared selection means here: (positions on both planes, the GNE handle shapes, the
+    move's ``latent-selection``, the info line). The handle sits at the selected GNE points' mean."""
+    where = selection_space(run)
+    plane = data.plane(run, "gne")
+    picked = sel.positions(selection, where, plane.index)
+    if not picked:
+        return None, [], None, ""
+    center = plane.coords[picked].mean(axis=0)
+    radius = figures.handle_size(plane.coords)
+    move = {"run": run.id, "ids": picked, "center": center.tolist(), "radius": radius, "target": center.tolist()}
+    text = f"{len(picked)} points selected: drag the red handle (or click a spot) to move them"
+    return picked, [figures.latent_handle(center, radius)], move, text
+
+
 def _select(app: dash.Dash, config: AppConfig) -> None:
+    for side in gne.SIDES:
+        @app.callback(Output("selection", "data", allow_duplicate=True),
+                      Output(f"latent-{side}-scatter", "figure", allow_duplicate=True),
+                      Input(f"latent-{side}-scatter", "selectedData"), State("run-picker", "value"),
+                      State("dataset-picker", "value"), State("selection", "data"), State("selection-mode", "data"),
+                      prevent_initial_call=True)
+        def select(selected, run_id, name, selection, mode, side=side):
+            """A box/lasso on either plane sets the one selection (Shift adds, Alt subtracts); Plotly's
+            outline goes (it sits above shapes and would take the drag meant for the handle)."""
+            run, _note = data.run_for_view(config, run_id, name)
+            # a plain click deselects in Plotly: keep the selection (it may place the move's handle)
+            if run is None or not sel.is_drag(selected):
+                return no_update, no_update
+            points = [p for p in selected.get("points", []) if p.get("curveNumber") == figures.LATENT_TRAIN]
+            index = data.plane(run, side).index
+            ids = {int(index[int(p["pointNumber"])]) for p in points}
+            return sel.combine(selection, selection_space(run), ids, mode), sel.drop_outline()
+
     @app.callback(Output("latent-gne-scatter", "figure", allow_duplicate=True),
+                  Output("latent-vae-scatter", "figure", allow_duplicate=True),
                   Output("latent-selection", "data", allow_duplicate=True),
                   Output("latent-selection-info", "children"),
-                  Input("latent-gne-scatter", "selectedData"), State("run-picker", "value"),
-                  State("dataset-picker", "value"), prevent_initial_call=True)
-    def select(selected, run_id, name):
+                  Input("selection", "data"), State("run-picker", "value"), State("dataset-picker", "value"),
+                  prevent_initial_call=True)
+    def show(selection, run_id, name):
+        """Both planes highlight the shared selection; the GNE plane's handle moves its points."""
         run, _note = data.run_for_view(config, run_id, name)
-        points = [p for p in (selected or {}).get("points", []) if p.get("curveNumber") == figures.LATENT_TRAIN]
-        if run is None or not points:  # a plain click deselects in Plotly: keep the selection (it may be a move)
-            return no_update, no_update, no_update
-        ids = sorted({int(p["pointNumber"]) for p in points})
-        coords = data.plane(run, "gne").coords
-        center = coords[ids].mean(axis=0)
-        radius = figures.handle_size(coords)
-        patch = Patch()
-        patch["layout"]["shapes"] = [figures.latent_handle(center, radius)]
-        # the box/lasso outline sits above shapes and would take the drag meant for the handle
-        patch["layout"]["selections"] = []
-        selection = {"run": run.id, "ids": ids, "center": center.tolist(), "radius": radius, "target": center.tolist()}
-        return patch, selection, f"{len(ids)} points selected: drag the red handle (or click a spot) to move them"
+        if run is None:
+            return no_update, no_update, None, ""
+        picked, handle, move, text = linked(run, selection)
+        gne_patch = sel.highlight(Patch(), [figures.LATENT_TRAIN], picked)
+        gne_patch["layout"]["shapes"] = handle
+        return gne_patch, sel.highlight(Patch(), [figures.LATENT_TRAIN], picked), move, text
 
     @app.callback(Output("latent-selection", "data", allow_duplicate=True),
                   Output("latent-selection-info", "children", allow_duplicate=True),

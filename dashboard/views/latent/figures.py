@@ -7,7 +7,7 @@ from typing import Sequence
 import numpy as np
 import plotly.graph_objects as go
 
-from dashboard.figures import class_color, empty_figure, label_scatter
+from dashboard.figures import class_color, empty_figure, label_scatter, selected_style, unselected_style
 from models.studies.gne import Heldout, Metrics, Moved, Plane
 
 __all__ = ["LATENT_TRAIN", "LATENT_HELDOUT", "LATENT_BEFORE", "LATENT_AFTER", "latent_scatter", "latent_handle",
@@ -127,6 +127,6 @@ def plane_figure(side: str, plane: Plane, class_names: Sequence[str], *, run_id:
         mv = {"ids": moved.ids, "before": moved.before, "after": moved.after}
     fig = latent_scatter(plane.coords, plane.labels, class_names, index=plane.index, heldout=held, moved=mv,
                          title=f"{TITLES[side]} · {len(plane.coords):,} samples", uirevision=f"latent-{side}-{run_id}")
-    if side != "gne":
-        fig.update_layout(dragmode="zoom")  # only GNE's points can be selected and moved
+    train = fig.data[LATENT_TRAIN]
+    train.selected, train.unselected = selected_style(train.marker.size), unselected_style()
     return fig

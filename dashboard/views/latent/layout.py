@@ -35,7 +35,8 @@ def grid_marks() -> dict[int, str]:
 def _side(side: str) -> dbc.Col:
     return dbc.Col([
         dcc.Graph(id=f"latent-{side}-scatter", figure=empty_figure("train GNE + VAE to see the plane"),
-                  clear_on_unhover=True, style={"height": "46vh"}, config=GRAPH_CONFIG),
+                  clear_on_unhover=True, style={"height": "46vh"}, config=GRAPH_CONFIG,
+                  className="keeps-selection"),  # a click places the move's handle (assets/selection.js)
         dcc.Tooltip(id=f"latent-{side}-tooltip", direction="right"),
         dbc.Row([
             dbc.Col([html.Div("decoded grid", className="small text-muted"),

@@ -77,3 +77,24 @@ def card(config: AppConfig, run, step, position: int, layer: str | None) -> html
         image, key = None, None
     lines = [f"#{idx}" + (f" · {layer}" if layer else ""), *label_lines(face.class_names(run), sample["labels"][row], pred)]
     return sample_card(image, lines, key=key)
+
+
+_INDEX: dict[tuple, np.ndarray] = {}
+
+
+def sample_index(config: AppConfig, run, step, method: str) -> np.ndarray | None:
+    """The dataset index of each point of the panels :func:`figure` draws (None before Project);
+    what the shared selection (:mod:`dashboard.views.selection`) is mapped through."""
+    step = runs.step_of(run, step)
+    key = (run.id, step, method)
+    if key not in _INDEX:
+        found = runs.cached_panels(config.results, run, step, method)
+        if found is None:
+            return None
+        _INDEX.clear() if len(_INDEX) > 16 else None
+        _INDEX[key] = np.asarray(face.sample(run, step)["index"])[found[1]]
+    return _INDEX[key]
+
+
+def selection_space(run) -> str:
+    return f"{run.manifest.get('dataset')}:{face.split(run)}"
