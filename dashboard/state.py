@@ -8,10 +8,16 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
+from dash import Input
+
 from models import datasets
 from models.store import Run, RunStore, StoreError
 
 from .config import AppConfig
+
+
+#: what every run-showing view redraws on: the picked run, a new run stored, the dataset
+RUN_INPUTS = (Input("run-picker", "value"), Input("store-version", "data"), Input("dataset-picker", "value"))
 
 
 @lru_cache(maxsize=6)

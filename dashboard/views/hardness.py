@@ -13,7 +13,7 @@ from dash import Input, Output, State, dcc, html, no_update
 
 from models.studies import hardness as study
 
-from .. import figures
+from .. import figures, state
 from ..config import AppConfig
 from ..jobs import Done, job
 from .model import panels as capture_panels
@@ -56,7 +56,7 @@ def register_callbacks(app: dash.Dash, config: AppConfig) -> None:
     @app.callback(Output("hardness-depth", "options"), Output("hardness-depth", "value"),
                   Output("hardness-method", "options"), Output("hardness-compute", "style"),
                   Output("hardness-depth-field", "style"),
-                  Input("run-picker", "value"), Input("store-version", "data"), Input("dataset-picker", "value"),
+                  *state.RUN_INPUTS,
                   State("hardness-depth", "value"))
     def depths(run_id, _v, dataset, current):
         run, _ = shown(run_id, dataset)

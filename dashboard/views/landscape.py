@@ -68,7 +68,7 @@ def register_callbacks(app: dash.Dash, config: AppConfig) -> None:
 
     @app.callback(Output("landscape-map", "figure"), Output("landscape-status", "children"),
                   Output("landscape-table", "children"), Output("landscape-model", "options"),
-                  Input("run-picker", "value"), Input("store-version", "data"), Input("dataset-picker", "value"),
+                  *state.RUN_INPUTS,
                   Input("landscape-model", "value"))
     def show(run_id, _version, name, model):
         run, note = shown(run_id, name)

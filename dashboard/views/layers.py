@@ -110,7 +110,7 @@ def register_callbacks(app: dash.Dash, config: AppConfig) -> None:
                   Output("layers-step", "value"), Output("layers-step-box", "style"),
                   Output("layers-project", "style"), Output("layers-network-box", "style"),
                   Output("layers-train-card", "style"),
-                  Input("run-picker", "value"), Input("store-version", "data"), Input("dataset-picker", "value"),
+                  *state.RUN_INPUTS,
                   Input("focus", "data"))
     def capture_controls(run_id, _version, dataset, focus):
         run, _ = shown(run_id, dataset)
@@ -123,7 +123,7 @@ def register_callbacks(app: dash.Dash, config: AppConfig) -> None:
 
     @app.callback(Output("layers-network", "options"), Output("layers-network", "value"),
                   Output("layers-method", "options"), Output("layers-method", "value"),
-                  Input("run-picker", "value"), Input("store-version", "data"), Input("dataset-picker", "value"),
+                  *state.RUN_INPUTS,
                   Input("focus", "data"), State("layers-network", "value"), State("layers-method", "value"))
     def networks(run_id, _version, dataset, focus, current, method):
         run, _ = shown(run_id, dataset)

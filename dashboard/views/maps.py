@@ -54,7 +54,7 @@ def register_callbacks(app: dash.Dash, config: AppConfig) -> None:
         return state.run_for_view(config, run_id, dnm.KIND, name)
 
     @app.callback(Output("maps-lattice", "figure"), Output("maps-status", "children"),
-                  Input("run-picker", "value"), Input("store-version", "data"), Input("dataset-picker", "value"),
+                  *state.RUN_INPUTS,
                   Input("maps-overlay", "value"))
     def show(run_id, _version, name, overlay):
         run, note = shown(run_id, name)

@@ -47,7 +47,7 @@ def register_callbacks(app: dash.Dash, config: AppConfig) -> None:
 
     @app.callback(Output("methods-network", "options"), Output("methods-network", "value"),
                   Output("methods-status", "children"),
-                  Input("run-picker", "value"), Input("store-version", "data"), Input("dataset-picker", "value"),
+                  *state.RUN_INPUTS,
                   State("methods-network", "value"))
     def networks(run_id, _v, dataset, current):
         run, note = shown(run_id, dataset)

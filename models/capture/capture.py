@@ -9,7 +9,6 @@ described in docs/capture-format.md and read by the face's readers
 """
 from __future__ import annotations
 
-import math
 from typing import Sequence
 
 import numpy as np

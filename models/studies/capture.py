@@ -12,9 +12,7 @@ below; the run format is in docs/capture-format.md.
 from __future__ import annotations
 
 import dataclasses
-import json
 import sys
-from pathlib import Path
 from typing import Iterable
 
 import numpy as np

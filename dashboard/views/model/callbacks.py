@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import dash
 import dash_bootstrap_components as dbc
-from dash import Input, Output, State, ctx, no_update
+from dash import Input, Output, State, no_update
 
 from models.studies import capture as face
 
