@@ -108,8 +108,14 @@ def test_layers_selection_replace_add_subtract_clear_export_and_tooltip(runs, ar
         assert len(marked) == 5 * len(left), (len(marked), len(left))
         assert "-selected.csv" in download.value.suggested_filename
 
-        # a plain box replaces
-        drag_box(page, "layers-graph", 2, 0)
+        # a plain box replaces (drawn around a point outside the current selection, well inside its
+        # panel: a box starting in the gap between panels is no selection drag)
+        where = {i: point_position(page, "layers-graph", 2, i) for i in range(200)}
+        cx = sorted(p["x"] for p in where.values())[100]
+        cy = sorted(p["y"] for p in where.values())[100]
+        inner = min((i for i in where if i not in left),
+                    key=lambda i: (where[i]["x"] - cx) ** 2 + (where[i]["y"] - cy) ** 2)
+        drag_box(page, "layers-graph", 2, inner)
         again = wait_selected(page, "layers-graph", left, 5)
         assert again and set(again) != set(left)
         wait_count(page, len(again))
