@@ -16,22 +16,14 @@ import pytest
 
 from models import datasets
 from models.studies import STUDIES, study
-from tests.conftest import write_idx
+from tests.conftest import write_mnist_like
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def write_test_split_only(folder: Path, n: int = 400, size: int = 28, seed: int = 0) -> Path:
     """An MNIST folder holding only the t10k (test) pair: class k is a bright square at a k-dependent place."""
-    rng = np.random.default_rng(seed)
-    labels = (np.arange(n) % 10).astype(np.uint8)
-    images = rng.integers(0, 40, size=(n, size, size)).astype(np.uint8)
-    for i, c in enumerate(labels):
-        r, col = divmod(int(c), 4)
-        s = size // 5
-        images[i, r * s + 2:(r + 1) * s + 2, col * s + 2:(col + 1) * s + 2] = 230
-    write_idx(folder / "mnist" / "t10k-images-idx3-ubyte.gz", images)
-    write_idx(folder / "mnist" / "t10k-labels-idx1-ubyte.gz", labels)
+    write_mnist_like(folder / "mnist", n_train=n, n_test=n, size=size, seed=seed, prefix=("t10k", "t10k"))
     return folder
 
 
