@@ -57,3 +57,37 @@ def test_sources_list_arrays_files_and_run_activations(tmp_path):
     assert ds.n == 60 and ds.dim == 6 and ds.images is not None  # images come from the run's dataset
     arrays, meta = explore_engine.analyse(ds, method="pca", k=5)
     assert arrays["neighbors"].shape == (60, 5) and meta["prediction_source"] == "neighbour vote"
+
+
+def test_vectors_list_offers_embeddings_only(tmp_path):
+    """A run's per-sample scalars (gne_error) and lattice arrays (u_matrix) are not embeddings."""
+    import numpy as np
+
+    from dashboard.config import AppConfig
+    from dashboard.views.explore.data import run_activation_options
+
+    config = AppConfig(store_dir=tmp_path / "runs", cache_dir=tmp_path / "cache", data_dir=tmp_path / "data")
+    n = 30
+    arrays = {"labels": np.arange(n) % 3, "hidden1": np.random.rand(n, 16).astype(np.float32),
+              "plane": np.random.rand(n, 2), "gne_error": np.random.rand(n), "u_matrix": np.random.rand(4, 5),
+              "index": np.arange(n), "names": np.array(["a"] * n)}
+    run_id = config.store.save("demo", dataset="digits", config={}, seed=0, arrays={"acts": arrays})
+    values = sorted(o["value"] for o in run_activation_options(config))
+    assert values == [f"run:{run_id}/acts/hidden1", f"run:{run_id}/acts/plane"]
+
+
+def test_vectors_list_offers_a_hardness_runs_hidden_layers(tmp_path):
+    """Layers stored without labels of their own take the run's sample's (the hardness layout)."""
+    import numpy as np
+
+    from dashboard.config import AppConfig
+    from dashboard.views.explore.data import run_activation_options
+
+    config = AppConfig(store_dir=tmp_path / "runs", cache_dir=tmp_path / "cache", data_dir=tmp_path / "data")
+    n = 20
+    run_id = config.store.save("hardness", dataset="digits", config={}, seed=0, arrays={
+        "sample": {"index": np.arange(n), "labels": np.arange(n) % 2, "input": np.random.rand(n, 64)},
+        "act-relu-d1-r0": {"hidden1": np.random.rand(n, 8), "logits": np.random.rand(n, 2),
+                           "predictions": np.arange(n) % 2}})
+    values = sorted(o["value"] for o in run_activation_options(config))
+    assert values == [f"run:{run_id}/act-relu-d1-r0/hidden1", f"run:{run_id}/act-relu-d1-r0/logits"]

@@ -7,6 +7,7 @@ import io
 import zipfile
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
+from pathlib import Path
 
 import numpy as np
 
@@ -47,17 +48,40 @@ def run_activation_options(config: AppConfig, max_runs: int = MAX_RUNS) -> list[
         if run.kind == capture.KIND:
             options += capture_options(run)
             continue
+        sample = _headers(run.path / "sample.npz").get("labels")  # a hardness run's layers take its sample's labels
         for npz in sorted(run.path.glob("*.npz")):
-            try:
-                with zipfile.ZipFile(npz) as zf:
-                    keys = [n[:-4] for n in zf.namelist() if n.endswith(".npy")]
-            except (OSError, zipfile.BadZipFile):
-                continue
-            if "labels" not in keys:
-                continue
             options += [{"label": f"run {run.kind} · {run.id[-6:]} · {npz.stem}/{key}",
-                         "value": f"run:{run.id}/{npz.stem}/{key}"} for key in keys if key not in RUN_KEYS]
+                         "value": f"run:{run.id}/{npz.stem}/{key}"} for key in embedding_keys(npz, sample)]
     return options
+
+
+def _headers(npz: Path) -> dict:
+    """The ``.npy`` headers of an archive's members (their data unread); {} when unreadable."""
+    from models.datasets.npy import read_header
+
+    try:
+        with zipfile.ZipFile(npz) as zf:
+            headers = {}
+            for name in zf.namelist():
+                if name.endswith(".npy"):
+                    with zf.open(name) as fh:
+                        headers[name[:-4]] = read_header(fh, f"{npz}:{name}")
+    except Exception:  # a missing or unreadable archive offers nothing
+        return {}
+    return headers
+
+
+def embedding_keys(npz: Path, sample_labels=None) -> list[str]:
+    """The members of a run's ``.npz`` that are embeddings of its samples: numeric, one row per label
+    (its own ``labels``, else the run's sample's), two or more columns — never per-sample scalars
+    (``gne_error``) or lattice arrays (``u_matrix``). Only headers are read: listing stays instant."""
+    headers = _headers(npz)
+    labels = headers.get("labels", sample_labels)
+    if labels is None or len(labels.shape) != 1 or npz.stem == "sample":
+        return []
+    n = labels.shape[0]
+    return [key for key, h in headers.items() if key not in RUN_KEYS and len(h.shape) == 2 and h.shape[0] == n
+            and h.shape[1] >= 2 and h.dtype.kind in "fiu"]
 
 
 def capture_options(run: Run) -> list[dict]:
