@@ -260,6 +260,7 @@ def test_training_runs_on_a_celery_worker_and_a_second_job_is_cancelled(tmp_path
         page.wait_for_function(PROGRESS_JS, timeout=120_000)
         page.wait_for_function("document.querySelector('#job-result').innerText.includes('trained hardness-')",
                                timeout=240_000)
+        page.wait_for_selector("#job-list [data-status='done']", timeout=30_000)  # the list's next poll
         assert _rows(page, "done") >= 1
         runs = [p for p in (tmp_path / "runs").iterdir() if p.name.startswith("hardness-")]
         assert len(runs) == 1 and (runs[0] / "manifest.json").is_file()

@@ -29,6 +29,7 @@ def _hover_cell(page, graph, r, c):
     page.mouse.move(pos["x"], pos["y"], steps=6)
 
 
+@pytest.mark.timeout(900)  # two trainings from the UI; the landscape counts 120 slices per model
 def test_train_maps_and_landscape_from_ui(tmp_path, artifacts):
     with running_app(tmp_path) as url, browser_page() as page:
         page.goto(url)
@@ -64,7 +65,7 @@ def test_train_maps_and_landscape_from_ui(tmp_path, artifacts):
         _fill(page, "landscape-epochs", 20)
         page.click("#landscape-train")
         page.wait_for_function("document.querySelector('#job-result').innerText.includes('landscape trained')",
-                               timeout=300_000)
+                               timeout=540_000)
         page.wait_for_selector("#landscape-consistency tbody tr:nth-child(3)", timeout=60_000)
         header = page.locator("#landscape-consistency thead").inner_text().lower()
         for col in ("size", "recognition", "completeness", "highest", "lowest"):

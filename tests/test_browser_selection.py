@@ -30,6 +30,16 @@ def drag_box(page, graph, trace, point, half=28, dx=0, modifier=None):
         page.keyboard.up(modifier)
 
 
+def inner_point(page, graph, trace, exclude=(), n=200) -> int:
+    """A point of ``trace`` near its panel's middle (not in ``exclude``): a box drawn around a point at
+    the panel's edge would start in the gap between panels, which is no selection drag."""
+    where = {i: point_position(page, graph, trace, i) for i in range(n)}
+    cx = sorted(p["x"] for p in where.values())[n // 2]
+    cy = sorted(p["y"] for p in where.values())[n // 2]
+    return min((i for i in where if i not in exclude),
+               key=lambda i: (where[i]["x"] - cx) ** 2 + (where[i]["y"] - cy) ** 2)
+
+
 def count(page) -> int:
     return int(page.locator("#selection-count").inner_text().split()[0].replace(",", ""))
 
@@ -74,7 +84,8 @@ def test_layers_selection_replace_add_subtract_clear_export_and_tooltip(runs, ar
         assert count(page) == 0
 
         # replace: a box in the input panel selects the same samples in all five panels
-        drag_box(page, "layers-graph", 0, 0)
+        first = inner_point(page, "layers-graph", 0)
+        drag_box(page, "layers-graph", 0, first)
         a = wait_selected(page, "layers-graph", None, 5)
         assert 0 < len(a) < 200
         wait_count(page, len(a))
@@ -82,8 +93,9 @@ def test_layers_selection_replace_add_subtract_clear_export_and_tooltip(runs, ar
         assert page.evaluate(SELECTED_JS, "layers-graph") == [a] * 5, "a panel kept another selection"
 
         # Shift adds a box drawn in hidden1 (another place): the union, the same in every panel
-        far = max(range(200), key=lambda i: abs(point_position(page, "layers-graph", 1, i)["x"]
-                                               - point_position(page, "layers-graph", 1, a[0])["x"]))
+        here = point_position(page, "layers-graph", 1, a[0])
+        near = [i for i in range(200) if abs(point_position(page, "layers-graph", 1, i)["x"] - here["x"]) < 80]
+        far = inner_point(page, "layers-graph", 1, exclude=set(a) | set(near))  # away from the first box's
         drag_box(page, "layers-graph", 1, far, modifier="Shift")
         union = wait_selected(page, "layers-graph", a, 5)
         assert set(a) < set(union), (a, union)
@@ -92,7 +104,7 @@ def test_layers_selection_replace_add_subtract_clear_export_and_tooltip(runs, ar
         page.screenshot(path=str(artifacts / "selection_layers_added.png"), full_page=True)
 
         # Alt subtracts: the first box again takes its samples away, the second box's stay
-        drag_box(page, "layers-graph", 0, 0, modifier="Alt")
+        drag_box(page, "layers-graph", 0, first, modifier="Alt")
         left = wait_selected(page, "layers-graph", union, 5)
         assert left == added, (left, added)
         wait_count(page, len(left))
@@ -108,14 +120,8 @@ def test_layers_selection_replace_add_subtract_clear_export_and_tooltip(runs, ar
         assert len(marked) == 5 * len(left), (len(marked), len(left))
         assert "-selected.csv" in download.value.suggested_filename
 
-        # a plain box replaces (drawn around a point outside the current selection, well inside its
-        # panel: a box starting in the gap between panels is no selection drag)
-        where = {i: point_position(page, "layers-graph", 2, i) for i in range(200)}
-        cx = sorted(p["x"] for p in where.values())[100]
-        cy = sorted(p["y"] for p in where.values())[100]
-        inner = min((i for i in where if i not in left),
-                    key=lambda i: (where[i]["x"] - cx) ** 2 + (where[i]["y"] - cy) ** 2)
-        drag_box(page, "layers-graph", 2, inner)
+        # a plain box replaces (drawn around a point outside the current selection)
+        drag_box(page, "layers-graph", 2, inner_point(page, "layers-graph", 2, exclude=left))
         again = wait_selected(page, "layers-graph", left, 5)
         assert again and set(again) != set(left)
         wait_count(page, len(again))
