@@ -69,7 +69,8 @@ def test_download_job_progress_and_cancel(tmp_path, artifacts, manager):
                 browser_page() as page:
             page.goto(url)
             wait_for_points(page, "data-scatter", minimum=1000)
-            assert page.locator("#job-cancel").is_disabled()
+            # the page-load PCA job is over: at rest, Cancel is disabled (after the panel's next poll)
+            page.wait_for_function("document.querySelector('#job-cancel').disabled", timeout=15_000)
             page.select_option("#data-download-name", "fashion-mnist")
             page.click("#data-download-button")
             assert server.started.wait(60), "the job never reached the server"
