@@ -8,6 +8,7 @@ from dash import dcc, html
 
 from .config import AppConfig
 from .job_panel import job_panel
+from .tab_run import bar as tab_run_bar
 from .state import dataset_options
 from .views import selection
 
@@ -71,6 +72,6 @@ def shell(config: AppConfig, views: list[ModuleType]) -> html.Div:
         header,
         html.Div([
             html.Div(left_panel(config, views), className="sidebar"),
-            html.Div([alert, tabs], className="main"),
+            html.Div([alert, tab_run_bar(), tabs], className="main"),
         ], className="workspace"),
     ], className="app")

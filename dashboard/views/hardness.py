@@ -22,6 +22,7 @@ from .model import runs as capture_runs
 TAB_ID = "hardness"
 LABEL = "Hardness"
 KIND = study.KIND
+KINDS = (KIND, "capture")  # a captured model draws here too
 
 
 def layout(config: AppConfig):

@@ -34,6 +34,7 @@ TAB_ID = "layers"
 LABEL = "Layers"
 TRAINS = "hardness"
 KIND = study.KIND
+KINDS = (KIND, "capture")  # a captured model draws here too
 
 
 def panels_for(run, network: str, method: str) -> list[tuple[str, np.ndarray]]:

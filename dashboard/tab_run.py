@@ -1,0 +1,82 @@
+"""The bar above the tabs: which run the open tab shows, and the runs of its kind (issue 13).
+
+The left panel's Run picker holds any run; a tab shows a run of its own kind (a Maps tab cannot
+draw a hardness run). So a person always sees, above the view, *which* run it draws and can switch
+among the runs that view can draw; picking one there picks it in the left panel too, so every tab
+agrees with the Run picker whenever the picked run is of their kind.
+"""
+from __future__ import annotations
+
+from types import ModuleType
+
+import dash
+import dash_bootstrap_components as dbc
+from dash import Input, Output, State, ctx, html, no_update
+
+from models.store import Run, StoreError
+
+from . import state
+from .config import AppConfig
+
+
+def kinds_of(view: ModuleType) -> tuple[str, ...]:
+    """The kinds of run a view draws: ``KINDS``, else its ``KIND`` / ``TRAINS``; () for none (Data)."""
+    kinds = getattr(view, "KINDS", None)
+    if kinds:
+        return tuple(kinds)
+    return tuple(dict.fromkeys(k for k in (getattr(view, "KIND", None), getattr(view, "TRAINS", None)) if k))
+
+
+def shown_run(runs: list[Run], picked: Run | None, kinds: tuple[str, ...]) -> Run | None:
+    """What ``state.run_for_view`` draws: the picked run when it is of one of ``kinds``, else the
+    newest run of the first kind (the view's own); None when there is none."""
+    if picked is not None and picked.kind in kinds:
+        return picked
+    own = [r for r in runs if r.kind == kinds[0]]
+    return own[0] if own else None
+
+
+def note(kinds: tuple[str, ...], picked: Run | None, shown: Run | None, dataset: str | None) -> str:
+    if shown is None:
+        return f"no {' or '.join(kinds)} run for {dataset or 'this dataset'} yet: train one in this tab"
+    if picked is not None and picked.id != shown.id:
+        return f"the Run picker holds a {picked.kind} run, which this tab cannot draw"
+    return ""
+
+
+def bar() -> html.Div:
+    return html.Div([
+        html.Span("This tab shows", className="small text-muted me-2"),
+        dbc.Select(id="tab-run-picker", options=[], value=None, size="sm", className="tab-run-picker"),
+        html.Span(id="tab-run-note", className="small text-muted ms-2"),
+    ], id="tab-run-bar", className="tab-run-bar mb-2",
+       title="the runs this tab can draw; picking one picks it in the Run panel too", style={"display": "none"})
+
+
+def register(app: dash.Dash, config: AppConfig, views: list[ModuleType]) -> None:
+    kinds = {v.TAB_ID: kinds_of(v) for v in views}
+
+    @app.callback(Output("tab-run-picker", "options"), Output("tab-run-picker", "value"),
+                  Output("tab-run-note", "children"), Output("tab-run-bar", "style"),
+                  Output("run-picker", "value", allow_duplicate=True),
+                  Input("tabs", "active_tab"), Input("run-picker", "value"), Input("store-version", "data"),
+                  Input("dataset-picker", "value"), Input("tab-run-picker", "value"),
+                  State("tab-run-picker", "value"), prevent_initial_call="initial_duplicate")
+    def follow(tab, run_id, _version, dataset, chosen, _current):
+        """Keep the bar on what the open tab draws; a run chosen in the bar becomes the picked run."""
+        pick = no_update
+        if ctx.triggered_id == "tab-run-picker" and chosen and chosen != run_id:
+            run_id = pick = chosen  # and draw the bar as the Run picker's new value will (no second round)
+        mine = kinds.get(tab) or ()
+        if not mine:
+            return [], None, "", {"display": "none"}, pick
+        runs = [r for r in config.store.list(dataset=dataset) if r.kind in mine]
+        try:
+            picked = state.run(config, run_id) if run_id else None
+        except StoreError:
+            picked = None
+        shown = shown_run(runs, picked, mine)
+        if shown is not None and shown.id not in {r.id for r in runs}:
+            runs = [shown, *runs]  # a run made from another source (arrays, a model) stays listed
+        options = [{"label": state.run_label(r), "value": r.id} for r in runs]
+        return options, shown.id if shown else None, note(mine, picked, shown, dataset), {}, pick
