@@ -33,17 +33,23 @@ def unselected_style() -> dict:
     return dict(marker=dict(opacity=0.5, color=UNSELECTED_GREY))
 
 
+def class_colors(n: int) -> list[str]:
+    """THE class palette: the colours of classes 0..n-1, the same in every tab (Data, Layers, Methods,
+    Latent, Explore, Maps overlays). Every class colour in the dashboard comes from here."""
+    return [PALETTE[k % len(PALETTE)] for k in range(max(0, int(n)))]
+
+
 def class_color(k: int) -> str:
-    return PALETTE[int(k) % len(PALETTE)]
+    return class_colors(int(k) + 1)[int(k)]
 
 
 def discrete_colorscale(n: int) -> list[list]:
     """A step colourscale mapping integers 0..n-1 (with cmin=-0.5, cmax=n-0.5) to palette colours."""
     n = max(1, n)
     scale = []
-    for k in range(n):
-        scale.append([k / n, class_color(k)])
-        scale.append([(k + 1) / n, class_color(k)])
+    for k, colour in enumerate(class_colors(n)):
+        scale.append([k / n, colour])
+        scale.append([(k + 1) / n, colour])
     return scale
 
 
@@ -90,7 +96,10 @@ def label_scatter(coords: np.ndarray, labels: np.ndarray, class_names: Sequence[
 
 
 # -- explore: your own embeddings ----------------------------------------------------
-AGREEMENT_COLORS = ["#2ca02c", "#d62728"]  # correct, wrong
+# correct / wrong (model agrees with the label or not): Okabe–Ito blue and orange, told apart with
+# every common colour-vision deficiency (never red/green)
+CORRECT_COLOR, WRONG_COLOR = "#0072B2", "#E69F00"
+AGREEMENT_COLORS = [CORRECT_COLOR, WRONG_COLOR]  # correct, wrong
 
 
 def explore_marker(values: np.ndarray, kind: str, names: Sequence[str] = (), title: str = "",
@@ -115,11 +124,16 @@ def explore_marker(values: np.ndarray, kind: str, names: Sequence[str] = (), tit
     raise ValueError(f"kind must be classes, agreement, categories or continuous (got {kind!r})")
 
 
-def explore_scatter(coords: np.ndarray, index: np.ndarray, marker: dict, *, selected: Sequence[int] = (),
-                    title: str = "", uirevision: str = "explore") -> go.Figure:
-    """The Explore map: trace 0 the shown points (``customdata`` = sample index), trace 1 the selection ring.
+GREYED_SVG_MAX = 20_000  # greyed points drawn as SVG (beneath the WebGL points) up to this many
 
-    ``coords`` holds every sample; ``index`` the ones shown (after filters).
+
+def explore_scatter(coords: np.ndarray, index: np.ndarray, marker: dict, *, selected: Sequence[int] = (),
+                    title: str = "", uirevision: str = "explore", greyed: Sequence[int] = ()) -> go.Figure:
+    """The Explore map: trace 0 the shown points (``customdata`` = sample index), trace 1 the selection ring,
+    trace 2 the ``greyed`` samples (filtered out: drawn grey, not hoverable, never removed).
+
+    ``coords`` holds every sample; ``index`` the ones shown (after filters). The axes span every sample,
+    so a filter greys points without rescaling the map.
     """
     coords = np.asarray(coords)
     if coords.ndim != 2 or coords.shape[1] != 2:
@@ -132,11 +146,33 @@ def explore_scatter(coords: np.ndarray, index: np.ndarray, marker: dict, *, sele
                      customdata=index.tolist(), hoverinfo="none", marker=marker, name="samples", showlegend=False,
                      selected=selected_style(size), unselected=unselected_style()),
         selection_trace(coords, selected),
+        greyed_trace(coords, greyed, size),
     ])
+    xr, yr = full_range(coords)
     fig.update_layout(**BASE_LAYOUT, title=dict(text=title, x=0.01), uirevision=uirevision, dragmode="lasso",
-                      clickmode="event", xaxis=dict(zeroline=False, showticklabels=False),
-                      yaxis=dict(zeroline=False, showticklabels=False, scaleanchor="x"))
+                      clickmode="event", xaxis=dict(zeroline=False, showticklabels=False, range=xr),
+                      yaxis=dict(zeroline=False, showticklabels=False, scaleanchor="x", range=yr))
     return fig
+
+
+def full_range(coords: np.ndarray, pad: float = 0.04) -> tuple[list[float], list[float]]:
+    """Axis ranges spanning every point of ``coords`` with a margin (fixed, whatever a filter shows)."""
+    coords = np.asarray(coords, dtype=np.float64)
+    if len(coords) == 0:
+        return [-1.0, 1.0], [-1.0, 1.0]
+    lo, hi = np.nanmin(coords, axis=0), np.nanmax(coords, axis=0)
+    margin = np.maximum((hi - lo) * pad, 1e-6)
+    return [float(lo[0] - margin[0]), float(hi[0] + margin[0])], [float(lo[1] - margin[1]), float(hi[1] + margin[1])]
+
+
+def greyed_trace(coords: np.ndarray, greyed: Sequence[int], size: float = 5):
+    """The samples a filter leaves out, in grey. SVG (drawn beneath WebGL traces, so the shown points stay
+    on top) up to ``GREYED_SVG_MAX`` points, WebGL past that."""
+    g = np.asarray(list(greyed), dtype=np.int64)
+    kind = go.Scatter if len(g) <= GREYED_SVG_MAX else go.Scattergl
+    return kind(x=coords[g, 0].tolist(), y=coords[g, 1].tolist(), mode="markers", hoverinfo="skip",
+                marker=dict(color=UNSELECTED_GREY, size=max(2.0, float(size) - 1), opacity=0.45, line=dict(width=0)),
+                name="filtered out", showlegend=False)
 
 
 def selection_trace(coords: np.ndarray, selected: Sequence[int]) -> go.Scattergl:
@@ -159,7 +195,7 @@ def centred_range(coords: np.ndarray, i: int, frac: float = 0.12) -> tuple[list[
 # ---------------------------------------------------------------------------
 # Layer hardness study: layers side by side, hardness bars, methods side by side
 # ---------------------------------------------------------------------------
-CORRECT_COLORS = {True: "#2ca02c", False: "#d62728"}
+CORRECT_COLORS = {True: CORRECT_COLOR, False: WRONG_COLOR}  # colour-blind safe (see AGREEMENT_COLORS)
 LIST_CUSTOMDATA_MAX = 20_000
 
 
@@ -170,7 +206,7 @@ def grid_shape(n: int, max_cols: int = 4) -> tuple[int, int]:
 
 def colour_marker(mode: str, labels: np.ndarray, predictions: np.ndarray | None, class_names: Sequence[str],
                   size: float, colorbar: bool) -> dict:
-    """Marker colours for ``mode``: ``label``, ``prediction`` (discrete classes) or ``correct`` (green/red)."""
+    """Marker colours for ``mode``: ``label``, ``prediction`` (discrete classes) or ``correct`` (blue/orange)."""
     if mode == "correct" and predictions is not None:
         ok = (np.asarray(predictions) == np.asarray(labels)).astype(np.int8)
         scale = [[0, CORRECT_COLORS[False]], [0.5, CORRECT_COLORS[False]], [0.5, CORRECT_COLORS[True]],

@@ -91,3 +91,52 @@ def precision_at_k(scores: np.ndarray, positives: np.ndarray, k: int | None = No
     k = len(positives) if k is None else k
     top = np.argsort(-np.asarray(scores), kind="stable")[:k]
     return float(np.isin(top, positives).mean()) if k else 0.0
+
+
+# -- ranked lists (the Mistakes and Outliers lists page through every sample) ---------------
+def ranked_order(primary: np.ndarray, secondary: np.ndarray, *, secondary_descending: bool = True) -> np.ndarray:
+    """Every sample position, highest ``primary`` first; ties broken by ``secondary`` (highest first, or
+    lowest with ``secondary_descending=False``), then by position (stable). NaNs sort last."""
+    p = np.asarray(primary, dtype=np.float64)
+    s = np.asarray(secondary, dtype=np.float64)
+    if p.shape != s.shape or p.ndim != 1:
+        raise ValueError(f"primary and secondary must be 1-D of one length (got {p.shape} and {s.shape})")
+    p = np.where(np.isfinite(p), p, -np.inf)
+    s = s if secondary_descending else -s
+    s = np.where(np.isfinite(s), s, -np.inf)
+    return np.lexsort((np.arange(len(p)), -s, -p))
+
+
+def page_of(order: np.ndarray, page: int, size: int) -> tuple[np.ndarray, int, int]:
+    """(positions on ``page``, that page clamped to the existing ones, number of pages) of ``order``."""
+    if size < 1:
+        raise ValueError(f"page size must be ≥ 1 (got {size})")
+    pages = max(1, -(-len(order) // size))
+    page = min(max(int(page or 0), 0), pages - 1)
+    return order[page * size:(page + 1) * size], page, pages
+
+
+def centre_distance(unit: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """Cosine distance of each (unit-length) row to the mean direction of its own label's class."""
+    unit = np.asarray(unit, dtype=np.float32)
+    labels = np.asarray(labels)
+    out = np.zeros(len(labels), dtype=np.float32)
+    for c in np.unique(labels):
+        rows = labels == c
+        centre = unit[rows].mean(axis=0)
+        centre /= max(float(np.linalg.norm(centre)), 1e-12)
+        out[rows] = 1.0 - unit[rows] @ centre
+    return out
+
+
+def cluster_mix(labels: np.ndarray, predictions: np.ndarray, members, *, pure: float = 0.6, most: int = 5
+                ) -> tuple[bool, list[int]]:
+    """(whether the cluster is mixed: its commonest (label, prediction) pair is under ``pure`` of its
+    members; the classes involved, labels and predictions together, commonest first, at most ``most``)."""
+    members = np.asarray(members, dtype=np.int64)
+    if members.size == 0:
+        return False, []
+    pairs, counts = np.unique(np.stack([labels[members], predictions[members]], axis=1), axis=0, return_counts=True)
+    mixed = counts.max() / members.size < pure
+    classes, n = np.unique(np.concatenate([labels[members], predictions[members]]), return_counts=True)
+    return bool(mixed), [int(c) for c in classes[np.lexsort((classes, -n))][:most]]

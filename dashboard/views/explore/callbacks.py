@@ -31,6 +31,31 @@ def explore_space(run_id: str) -> str:
     return f"explore:{run_id}"
 
 
+def register_list(app: dash.Dash, config: AppConfig, what: str) -> None:
+    """A ranked list ("mistakes" or "outliers") paging through every sample of the run: Prev/Next move
+    its page (a new run starts at the first), the page draws its rows and the "1–12 of N" pager."""
+    @app.callback(Output(f"explore-{what}-page", "data"),
+                  Input(f"explore-{what}-prev", "n_clicks"), Input(f"explore-{what}-next", "n_clicks"),
+                  Input("explore-run", "data"), State(f"explore-{what}-page", "data"), prevent_initial_call=True)
+    def turn(_prev, _next, _run, page):
+        trig = ctx.triggered_id
+        if trig == "explore-run":
+            return 0
+        return max(0, int(page or 0) + (1 if trig == f"explore-{what}-next" else -1))
+
+    @app.callback(Output(f"explore-{what}", "children"), Output(f"explore-{what}-range", "children"),
+                  Output(f"explore-{what}-prev", "disabled"), Output(f"explore-{what}-next", "disabled"),
+                  Input(f"explore-{what}-page", "data"), Input("explore-run", "data"))
+    def draw_list(page, run_id):
+        if not run_id:
+            return None, "", True, True
+        try:
+            body, label, first, last, _ = figures.ranked_rows(shown(config, run_id), what[:-1], page or 0)
+        except Exception as exc:
+            return html.Div(describe_error(exc), className="text-danger small"), "", True, True
+        return body, label, first, last
+
+
 def register_callbacks(app: dash.Dash, config: AppConfig) -> None:
     @app.callback(Output("explore-source", "options"), Input("tabs", "active_tab"), Input("store-version", "data"))
     def refresh_sources(tab, _v):
@@ -76,23 +101,25 @@ def register_callbacks(app: dash.Dash, config: AppConfig) -> None:
         return no_update if new == current else new
 
     @app.callback(Output("explore-label", "options"), Output("explore-pred", "options"),
-                  Output("explore-color", "options"), Output("explore-mistakes", "children"),
-                  Output("explore-outliers", "children"), Output("explore-clusters", "children"),
+                  Output("explore-color", "options"), Output("explore-clusters", "children"),
                   Output("explore-status", "children"), Output("explore-selection", "data", allow_duplicate=True),
                   Input("explore-run", "data"), prevent_initial_call=True)
     def show_run(run_id):
         if not run_id:
-            return ([ANY], pred_options([]), color_options(), None, None, None,
+            return ([ANY], pred_options([]), color_options(), None,
                     "no explore run for these vectors yet: press Compute", [])
         try:
             s = shown(config, run_id)
-            lists = (figures.ranked_rows(s, "mistake_score", "mistake"),
-                     figures.ranked_rows(s, "outlier_score", "outlier"), figures.cluster_rows(s.clusters, s.names))
+            a = s.arrays
+            clusters = figures.cluster_rows(s.clusters, s.names, a["labels"], a["predictions"])
             status = figures.status_line(s)
         except Exception as exc:
-            return (no_update,) * 6 + (describe_error(exc), [])
-        return (label_options(s.names), pred_options(s.names), color_options(meta_columns(s.dataset)), *lists,
+            return (no_update,) * 4 + (describe_error(exc), [])
+        return (label_options(s.names), pred_options(s.names), color_options(meta_columns(s.dataset)), clusters,
                 status, [])
+
+    for what in ("mistakes", "outliers"):
+        register_list(app, config, what)
 
     @app.callback(Output("explore-scatter", "figure"),
                   Input("explore-run", "data"), Input("explore-color", "value"), Input("explore-label", "value"),

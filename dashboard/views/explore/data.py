@@ -163,6 +163,37 @@ def similar(ds: Dataset, sel: list[int], k: int) -> tuple[np.ndarray, np.ndarray
     return similar_to(unit_for(ds), ds.features[sel], k, exclude=np.asarray(sel))
 
 
+# -- the ranked lists ------------------------------------------------------------------------
+# what each list sorts by, then breaks ties by (its header says so)
+RANKINGS = {
+    "mistake": ("mistake_score", "Sorted by mistake score (how strongly the nearest neighbours, and the model when it "
+                "gave scores, disagree with the label), ties broken by distance to the label's class centre "
+                "(farther first)."),
+    "outlier": ("outlier_score", "Sorted by outlier score (cosine distance to the k-th nearest neighbour, original "
+                "space), ties broken by the mean distance to all k neighbours (farther first)."),
+}
+_ORDER: dict[tuple, np.ndarray] = {}
+
+
+def ranking(shown: "Shown", what: str) -> np.ndarray:
+    """Every sample position of the run, in the order of the ``what`` list ("mistake" or "outlier"); made once per run."""
+    from models.studies.explore_scores import centre_distance, ranked_order
+
+    key = (shown.run.id, what)
+    if key not in _ORDER:
+        a = shown.arrays
+        if what == "mistake":
+            second = centre_distance(unit_for(shown.dataset), a["labels"])
+        elif what == "outlier":
+            second = np.asarray(a["distances"], dtype=np.float64).mean(axis=1)
+        else:
+            raise ValueError(f"list must be mistake or outlier (got {what!r})")
+        if len(_ORDER) > 8:
+            _ORDER.clear()
+        _ORDER[key] = ranked_order(a[RANKINGS[what][0]], second)
+    return _ORDER[key]
+
+
 # -- pure selections ------------------------------------------------------------------------
 def filter_mask(labels: np.ndarray, preds: np.ndarray, label: str | None, pred: str | None) -> np.ndarray:
     """Which samples pass "label = …" and "predicted …" (``all``, ``right``, ``wrong``, ``=k``, ``!=k``)."""

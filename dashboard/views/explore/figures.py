@@ -11,28 +11,30 @@ from plotly import graph_objects as go
 
 from models.datasets import Dataset
 from models.studies.explore import ErrorCluster
+from models.studies.explore_scores import cluster_mix, page_of
 
 from ... import figures, images
 from ...cards import sample_card
-from .data import Shown, color_values, filter_mask, meta_columns
+from .data import RANKINGS, Shown, color_values, filter_mask, meta_columns, ranking
 
 LIST_ROWS = 12
 MAX_META_LINES = 4
-MISTAKES_HEAD = ("Ranked by how strongly the nearest neighbours (and the model, when it gave scores) "
-                 "disagree with the label.")
-OUTLIERS_HEAD = "Ranked by cosine distance to the k-th nearest neighbour in the original space."
 
 
 def map_figure(shown: Shown, color: str | None, label: str | None, pred: str | None,
                selection: Sequence[int] = ()) -> go.Figure:
-    """The map of every sample passing the filters, coloured by ``color``, the selection ringed."""
+    """The map: the samples passing the filters coloured by ``color`` (trace 0), the others greyed
+    underneath (never removed), the axes fixed to every sample's extent so a filter does not rescale
+    them; the selection ringed."""
     a = shown.arrays
-    index = np.flatnonzero(filter_mask(a["labels"], a["predictions"], label, pred))
+    mask = filter_mask(a["labels"], a["predictions"], label, pred)
+    index = np.flatnonzero(mask)
     values, kind, names, title = color_values(a, shown.dataset, color or "label")
     marker = figures.explore_marker(values[index], kind, names, title)
+    greyed = "" if mask.all() else f" (others greyed)"
     return figures.explore_scatter(a["coords"], index, marker, selected=shown.valid(selection),
-                                   title=f"{len(index):,} of {shown.n:,} samples · colour: {title}",
-                                   uirevision=f"explore-{shown.run.id}")
+                                   title=f"{len(index):,} of {shown.n:,} samples{greyed} · colour: {title}",
+                                   uirevision=f"explore-{shown.run.id}", greyed=np.flatnonzero(~mask))
 
 
 def status_line(shown: Shown) -> str:
@@ -55,11 +57,23 @@ def thumb(ds: Dataset, i: int, size: int = 48):
                     className="explore-thumb", style={"width": f"{size}px", "height": f"{size}px"})
 
 
-def ranked_rows(shown: Shown, score: str, what: str) -> html.Div:
-    """The ``LIST_ROWS`` samples with the highest ``score`` ("mistake_score" or "outlier_score"), as buttons."""
+def page_label(page: int, size: int, total: int) -> str:
+    """ "1–12 of 1,797": the rows a page shows out of every sample."""
+    if total == 0:
+        return "0 of 0"
+    first = page * size + 1
+    return f"{first:,}–{min(first + size - 1, total):,} of {total:,}"
+
+
+def ranked_rows(shown: Shown, what: str, page: int = 0) -> tuple[html.Div, str, bool, bool, int]:
+    """One page (``LIST_ROWS``) of every sample ranked for the ``what`` list ("mistake" or "outlier"), as
+    buttons under a header saying how the list is sorted; with the pager's text, whether Prev and Next
+    are disabled, and the page actually shown (clamped)."""
     a, names, ds = shown.arrays, shown.names, shown.dataset
+    score = RANKINGS[what][0]
+    rows_of, page, pages = page_of(ranking(shown, what), page, LIST_ROWS)
     rows = []
-    for i in np.argsort(-a[score], kind="stable")[:LIST_ROWS]:
+    for i in rows_of:
         detail = (f"labelled {names[a['labels'][i]]} → looks like {names[a['suggested'][i]]}" if what == "mistake"
                   else f"labelled {names[a['labels'][i]]} · predicted {names[a['predictions'][i]]}")
         rows.append(html.Button([
@@ -67,19 +81,42 @@ def ranked_rows(shown: Shown, score: str, what: str) -> html.Div:
             html.Div([html.Div(f"#{int(a['index'][i])} · {detail}", className="explore-row-title"),
                       html.Div(f"{what} score {a[score][i]:.3f}", className="small text-muted")]),
         ], id={"type": "explore-row", "index": int(i)}, className="explore-row", n_clicks=0))
-    head = MISTAKES_HEAD if what == "mistake" else OUTLIERS_HEAD
-    return html.Div([html.Div(head, className="small text-muted mb-1"), *rows])
+    body = html.Div([html.Div(RANKINGS[what][1], className="small text-muted mb-1 explore-sorted-by"), *rows])
+    return body, page_label(page, LIST_ROWS, shown.n), page == 0, page >= pages - 1, page
 
 
-def cluster_rows(clusters: Sequence[ErrorCluster], names: Sequence[str]) -> html.Div:
+MIXED_BELOW = 0.6   # a cluster whose commonest (label, prediction) pair is under this share is "mixed"
+
+
+def cluster_title(c: ErrorCluster, labels: np.ndarray, predictions: np.ndarray, names: Sequence[str]
+                  ) -> tuple[str, str]:
+    """(title, detail) of an error cluster: its pair "labelled 3, predicted 8" when that pair is most of it,
+    else "mixed: 3, 5, 8" (the classes involved, commonest first)."""
+    mixed, classes = cluster_mix(labels, predictions, c.members, pure=MIXED_BELOW)
+    pair = f"{names[c.label]}→{names[c.prediction]}"
+    if mixed:
+        return (f"{c.size} samples: mixed: {', '.join(str(names[k]) for k in classes)}",
+                f"no (label, prediction) pair is {MIXED_BELOW:.0%} of it; the commonest, {pair}, is {c.share:.0%}"
+                " · click to select")
+    return (f"{c.size} samples: labelled {names[c.label]}, predicted {names[c.prediction]}",
+            f"that pair ({pair}) is {c.share:.0%} of the cluster · click to select")
+
+
+def cluster_rows(clusters: Sequence[ErrorCluster], names: Sequence[str], labels: np.ndarray | None = None,
+                 predictions: np.ndarray | None = None) -> html.Div:
     if not clusters:
         return html.Div("No clusters among the misclassified samples (too few errors, or no pattern).",
                         className="small text-muted")
-    rows = [html.Button([
-        html.Div(f"{c.size} samples: labelled {names[c.label]}, predicted {names[c.prediction]}",
-                 className="explore-row-title"),
-        html.Div(f"that pair is {c.share:.0%} of the cluster · click to select", className="small text-muted"),
-    ], id={"type": "explore-cluster", "index": c.id}, className="explore-row", n_clicks=0) for c in clusters]
+    rows = []
+    for c in clusters:
+        if labels is not None and predictions is not None:
+            title, detail = cluster_title(c, labels, predictions, names)
+        else:
+            title = f"{c.size} samples: labelled {names[c.label]}, predicted {names[c.prediction]}"
+            detail = f"that pair is {c.share:.0%} of the cluster · click to select"
+        rows.append(html.Button([html.Div(title, className="explore-row-title"),
+                                 html.Div(detail, className="small text-muted")],
+                                id={"type": "explore-cluster", "index": c.id}, className="explore-row", n_clicks=0))
     return html.Div([html.Div("HDBSCAN over samples whose prediction differs from their label.",
                               className="small text-muted mb-1"), *rows])
 

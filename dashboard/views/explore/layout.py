@@ -53,8 +53,10 @@ def layout(config: AppConfig):
         dbc.Tab(html.Div(id="explore-similar", className="explore-list",
                          children=html.Div(EMPTY_SIMILAR, className="text-muted small")),
                 label="Similar", tab_id="similar"),
-        dbc.Tab(html.Div(id="explore-mistakes", className="explore-list"), label="Mistakes", tab_id="mistakes"),
-        dbc.Tab(html.Div(id="explore-outliers", className="explore-list"), label="Outliers", tab_id="outliers"),
+        dbc.Tab([pager("mistakes"), html.Div(id="explore-mistakes", className="explore-list")],
+                label="Mistakes", tab_id="mistakes"),
+        dbc.Tab([pager("outliers"), html.Div(id="explore-outliers", className="explore-list")],
+                label="Outliers", tab_id="outliers"),
         dbc.Tab(html.Div(id="explore-clusters", className="explore-list"), label="Clusters", tab_id="clusters"),
     ], id="explore-side", active_tab="mistakes")
     return html.Div([
@@ -70,7 +72,20 @@ def layout(config: AppConfig):
             dbc.Col(side, md=5),
         ], className="g-3"),
         dcc.Store(id="explore-run"), dcc.Store(id="explore-selection", data=[]),
+        dcc.Store(id="explore-mistakes-page", data=0), dcc.Store(id="explore-outliers-page", data=0),
     ])
+
+
+def pager(what: str) -> html.Div:
+    """Prev / "1–12 of 1,797" / Next over a ranked list (buttons: reachable with Tab, pressed with Enter)."""
+    return html.Div([
+        dbc.Button("‹ Prev", id=f"explore-{what}-prev", size="sm", color="secondary", outline=True, disabled=True,
+                   title=f"previous page of {what}"),
+        html.Span("", id=f"explore-{what}-range", className="small text-muted explore-pager-range",
+                  **{"aria-live": "polite"}),
+        dbc.Button("Next ›", id=f"explore-{what}-next", size="sm", color="secondary", outline=True, disabled=True,
+                   title=f"next page of {what}"),
+    ], className="explore-pager")
 
 
 def color_options(meta_columns: Sequence[str] = ()) -> list[dict]:
