@@ -8,7 +8,7 @@ from dash import ALL, Input, Output, State, ctx, no_update
 from models.datasets import DatasetError
 from models.store import StoreError
 
-from . import job_panel, state, tab_run
+from . import job_panel, legend, state, tab_run
 from .config import AppConfig
 from .jobs import records_of
 from .security import guard_hosts
@@ -48,6 +48,7 @@ def create_app(config: AppConfig | None = None) -> dash.Dash:
     _register_shell(app, config)
     selection.register(app)
     tab_run.register(app, config, views)
+    legend.register(app)
     manager = app._background_manager
     workers = job_panel.celery_workers(manager.handle) if isinstance(manager, dash.CeleryManager) else None
     job_panel.register(app, records_of(app), workers)

@@ -22,7 +22,7 @@ from dash import Input, Output, Patch, State, ctx, dcc, html, no_update
 from models.projections import procrustes_align
 from models.studies import hardness as study
 
-from .. import figures, state
+from .. import figures, legend, state
 from ..cards import label_lines, point_position, sample_card
 from ..config import AppConfig
 from ..jobs import Done, describe_error, job
@@ -95,6 +95,7 @@ def layout(config: AppConfig):
     return html.Div([
         train,
         controls,
+        legend.legend(TAB_ID),
         dcc.Graph(id="layers-graph", figure=figures.empty_figure("pick or train a hardness run"),
                   clear_on_unhover=True, config={"displaylogo": False, "scrollZoom": True,
                                                  "toImageButtonOptions": {"format": "svg"}}),
@@ -147,8 +148,9 @@ def register_callbacks(app: dash.Dash, config: AppConfig) -> None:
                   Output("layers-shown", "data"),
                   Input("run-picker", "value"), Input("layers-network", "value"), Input("layers-method", "value"),
                   Input("layers-colour", "value"), Input("focus", "data"), Input("layers-step", "value"),
-                  Input("layers-projected", "data"), State("dataset-picker", "value"), State("selection", "data"))
-    def draw(run_id, network, method, colour, focus, step, _projected, dataset, selection):
+                  Input("layers-projected", "data"), State("dataset-picker", "value"), State("selection", "data"),
+                  State(legend.store_id(TAB_ID), "data"))
+    def draw(run_id, network, method, colour, focus, step, _projected, dataset, selection, hidden):
         run, note = shown(run_id, dataset)
         if capture_runs.is_capture(run):
             try:
@@ -182,11 +184,33 @@ def register_callbacks(app: dash.Dash, config: AppConfig) -> None:
                                     index=sample["index"], colour=colour, focus=layer,
                                     selected=sel.positions(selection, where, sample["index"]),
                                     uirevision=f"layers-{run.id}-{network}-{method}")
+        for trace in fig.data:  # the classes hidden in the legend stay faded
+            trace.marker.opacity = legend.opacity(sample["labels"], hidden)
         kls = " · ".join(f"{k} KL {v:.3f}" for k, v in study.layer_kls(run, network, method).items())
         text = (f"{len(sample['labels'])} test samples · {method} · {kls} · box/lasso selects in every panel "
                 "(Shift adds, Alt subtracts, Esc clears)")
         return (fig, " · ".join(filter(None, (note, text))),
                 {"run": run.id, "network": network, "space": where, "traces": len(panels)})
+
+    @app.callback(Output({"type": "class-legend", "view": TAB_ID}, "children"), Input("layers-shown", "data"),
+                  State(legend.store_id(TAB_ID), "data"))
+    def classes(shown_, hidden):
+        """The clickable legend of the shown run's classes (a captured model's panels keep their colour bar)."""
+        if not shown_ or "step" in shown_:
+            return []
+        run = state.run(config, shown_["run"])
+        return legend.chips(TAB_ID, state.dataset(config, run.manifest.get("dataset"), "test").class_names, hidden)
+
+    @app.callback(Output("layers-graph", "figure", allow_duplicate=True),
+                  Input(legend.store_id(TAB_ID), "data"), State("layers-shown", "data"), prevent_initial_call=True)
+    def hide_classes(hidden, shown_):
+        if not shown_ or "step" in shown_:
+            return no_update
+        labels = state.arrays(state.run(config, shown_["run"]), "sample")["labels"]
+        patch, alpha = Patch(), legend.opacity(labels, hidden)
+        for k in range(shown_["traces"]):
+            patch["data"][k]["marker"]["opacity"] = alpha
+        return patch
 
     @app.callback(Output("selection", "data", allow_duplicate=True),
                   Output("layers-graph", "figure", allow_duplicate=True), Input("layers-graph", "selectedData"),

@@ -1,0 +1,44 @@
+"""The Layers legend in a real browser: click a class to hide it, double-click to isolate it (issue 13)."""
+from __future__ import annotations
+
+import pytest
+
+from models.store import RunStore
+from models.studies import study
+from tests.browser import browser_page, running_app, wait_for_points
+
+pytestmark = pytest.mark.browser
+
+ALPHAS = """(k) => { const gd = document.querySelector('#layers-graph .js-plotly-plot');
+  const t = gd._fullData[0], op = t.marker.opacity;
+  return t.customdata.map((_, i) => Array.isArray(op) ? op[i] : op); }"""
+
+
+def test_click_hides_and_double_click_isolates(tmp_path, artifacts):
+    hard = study("hardness")
+    run = hard.run(hard.Config(dataset="digits", depths=(1,), activations=("relu",), runs=1, epochs=2, per_class=10,
+                               tsne_iter=50, n_jobs=1), store=RunStore(tmp_path / "runs"))
+    labels = run.arrays("sample")["labels"].tolist()
+    with running_app(tmp_path) as url, browser_page(1600, 1000) as page:
+        page.goto(url)
+        page.click("#tabs >> text=Layers")
+        wait_for_points(page, "layers-graph", minimum=len(labels))
+        chip = lambda k: page.locator(".class-chip").nth(k)  # noqa: E731
+        page.wait_for_selector(".class-chip")
+        assert page.locator(".class-chip").count() == 10
+
+        chip(3).click()  # hide 3: its points fade, the others stay
+        page.wait_for_function(f"({ALPHAS})().some(a => a < 0.1)", timeout=20_000)
+        alpha = page.evaluate(ALPHAS)
+        assert all((a < 0.1) == (lab == 3) for a, lab in zip(alpha, labels))
+        assert "off" in chip(3).get_attribute("class")
+        page.screenshot(path=str(artifacts / "legend_hidden.png"))
+
+        chip(5).dblclick()  # isolate 5
+        page.wait_for_function(f"({ALPHAS})().filter(a => a > 0.1).length === {labels.count(5)}", timeout=20_000)
+        alpha = page.evaluate(ALPHAS)
+        assert all((a > 0.1) == (lab == 5) for a, lab in zip(alpha, labels))
+        page.screenshot(path=str(artifacts / "legend_isolated.png"))
+
+        chip(5).dblclick()  # again: every class back
+        page.wait_for_function(f"({ALPHAS})().every(a => a > 0.1)", timeout=20_000)
