@@ -264,33 +264,47 @@ def layers_figure(panels: Sequence[tuple[str, np.ndarray]], labels: np.ndarray, 
 
 
 def hardness_figure(tables: Sequence[tuple[str, list[str], np.ndarray]], *, uirevision: str = "hardness") -> go.Figure:
-    """Per-layer KL as in the paper: one panel per activation, a translucent bar per run, the mean a bold line.
+    """Per-layer KL as in the paper: one panel per activation, a translucent bar per run (side by side, so
+    each run is its own mark), the mean a bold line with the runs' min–max as its error bar.
 
     ``tables`` is ``[(activation, layer names, runs × layers KL), …]``. Each bar's
     ``customdata`` is ``[activation, layer, run]`` so a click can open that layer.
     """
+    import warnings
+
     from plotly.subplots import make_subplots
 
     if not tables:
-        return empty_figure("no hardness results yet: train a study in the Layers tab")
+        return empty_figure("no hardness results yet: train a grid in the Hardness tab")
     fig = make_subplots(rows=1, cols=len(tables), subplot_titles=[t[0] for t in tables], shared_yaxes=True,
                         horizontal_spacing=0.03)
     for k, (activation, layers, table) in enumerate(tables):
         short = ["in" if l == "input" else ("out" if l == "logits" else l.replace("hidden", "h")) for l in layers]
-        for run, kl in enumerate(np.asarray(table)):
-            fig.add_trace(go.Bar(x=short, y=kl.tolist(), name=f"run {run}", marker=dict(color=class_color(0)),
-                                 opacity=0.28, showlegend=False,
+        table = np.asarray(table, dtype=float)
+        colour = class_color(k)
+        for run, kl in enumerate(table):
+            fig.add_trace(go.Bar(x=short, y=kl.tolist(), name=f"run {run}", marker=dict(color=colour,
+                                 line=dict(color=colour, width=1)), opacity=0.45, showlegend=False,
+                                 offsetgroup=f"run{run}", legendgroup=f"run{run}",
                                  customdata=[[activation, layer, run] for layer in layers],
                                  hovertemplate=f"{activation} · %{{x}} · run {run}<br>KL %{{y:.3f}}<extra></extra>"),
                           row=1, col=k + 1)
-        fig.add_trace(go.Scatter(x=short, y=np.nanmean(table, 0).tolist(), mode="lines+markers", name="mean",
-                                 line=dict(color="#111", width=3), showlegend=(k == 0),
-                                 customdata=[[activation, layer, -1] for layer in layers],
-                                 hovertemplate=f"{activation} · %{{x}}<br>mean KL %{{y:.3f}}<extra></extra>"),
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # a layer with no run yet: NaN, drawn as a gap
+            mean, low, high = np.nanmean(table, 0), np.nanmin(table, 0), np.nanmax(table, 0)
+        spread = [f"{lo:.3f}–{hi:.3f}" for lo, hi in zip(low, high)]
+        fig.add_trace(go.Scatter(x=short, y=mean.tolist(), mode="lines+markers", name="mean (bar: min–max of runs)",
+                                 line=dict(color="#111", width=3), marker=dict(size=7), showlegend=(k == 0),
+                                 error_y=dict(type="data", symmetric=False, array=(high - mean).tolist(),
+                                              arrayminus=(mean - low).tolist(), color="#111", thickness=1.5,
+                                              width=5, visible=len(table) > 1),
+                                 customdata=[[activation, layer, -1] for layer in layers], text=spread,
+                                 hovertemplate=f"{activation} · %{{x}}<br>mean KL %{{y:.3f}} over {len(table)} "
+                                               "runs<br>min–max %{text}<extra></extra>"),
                       row=1, col=k + 1)
     fig.update_yaxes(title_text="KL (hardness)", row=1, col=1)
-    fig.update_layout(**BASE_LAYOUT, barmode="overlay", uirevision=uirevision, height=360,
-                      legend=dict(orientation="h", y=-0.15))
+    fig.update_layout(**BASE_LAYOUT, barmode="group", bargap=0.25, bargroupgap=0.05, uirevision=uirevision,
+                      height=360, legend=dict(orientation="h", y=-0.15))
     return fig
 
 

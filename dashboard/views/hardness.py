@@ -3,7 +3,11 @@ paper's Fig. 2), and hardness vs test accuracy. Clicking a bar opens that layer 
 
 For a capture run (your own model) it shows the t-SNE KL of each captured layer on a balanced
 sample of 1,000, a bar per step when the run holds several, computed by the Compute job and
-cached (:func:`.model.runs.hardness_table`)."""
+cached (:func:`.model.runs.hardness_table`).
+
+The Train form runs the study's grid (the seed paper's): several activations × depths × runs in
+ONE run, with an estimate of the work shown before it starts (:func:`estimate`); the bars then show
+one panel per activation and the depth picker offers the trained depths."""
 from __future__ import annotations
 
 import dash
@@ -23,10 +27,92 @@ TAB_ID = "hardness"
 LABEL = "Hardness"
 KIND = study.KIND
 KINDS = (KIND, "capture")  # a captured model draws here too
+TRAINS = study.KIND  # "New run… → Layer hardness" opens this tab's grid form (Layers keeps its one-net form)
+
+#: measured on this workbench's 2-core CPU (torch, one thread, width 100, mini-batch 32): one SGD step
+#: costs about STEP_SECONDS + DEPTH_STEP_SECONDS per hidden layer; projecting one layer (exact t-SNE,
+#: 1,000 steps, plus the quality scores) about LAYER_SECONDS + PAIR_SECONDS per pair of samples.
+STEP_SECONDS, DEPTH_STEP_SECONDS = 3.5e-4, 8e-5
+LAYER_SECONDS, PAIR_SECONDS = 0.5, 2e-6
+BATCH = 32
+
+
+def estimate(activations, depths, runs, epochs, per_class, n_train: int | None, n_classes: int = 10) -> tuple[int, float]:
+    """(networks, seconds): a rough cost of a grid, from the measured per-step and per-layer costs above.
+
+    ``n_train`` is the train split's size (None: unknown, then 1,500 samples, digits' size, is assumed).
+    """
+    acts, ds, runs, epochs = list(activations or []), [int(d) for d in depths or []], int(runs), int(epochs)
+    networks = len(acts) * len(ds) * runs
+    n = n_train or 1500
+    steps = epochs * max(1, int(np.ceil(0.9 * n / BATCH)))  # 10 % held out for the validation loss
+    train = sum(len(acts) * runs * steps * (STEP_SECONDS + DEPTH_STEP_SECONDS * d) for d in ds)
+    sample = int(per_class) * n_classes
+    layers = sum(len(acts) * runs * (d + 1) for d in ds) + 1  # hidden + logits per network, the input once
+    return networks, train + layers * (LAYER_SECONDS + PAIR_SECONDS * sample ** 2)
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 90:
+        return f"{max(1, round(seconds))} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+def _check(name, value, low, high):
+    try:
+        v = int(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a whole number from {low} to {high}") from None
+    if not low <= v <= high:
+        raise ValueError(f"{name} must be from {low} to {high} (got {v})")
+    return v
+
+
+def grid_values(activations, depths, runs, epochs, per_class) -> tuple[tuple, tuple, int, int, int]:
+    """The form's values, checked, in the study's order (ValueError names the field to fix)."""
+    acts = tuple(a for a in study.ACTIVATIONS if a in (activations or []))
+    if not acts:
+        raise ValueError("tick at least one activation")
+    ds = tuple(sorted({int(d) for d in depths or []}))
+    if not ds:
+        raise ValueError(f"tick at least one depth (1 to {study.MAX_DEPTH})")
+    return (acts, ds, _check("runs", runs, 1, 10), _check("epochs", epochs, 1, 500),
+            _check("per class", per_class, 5, 1000))
+
+
+def _field(label, control, width=None):
+    return html.Div([dbc.Label(label, className="small mb-0"), control], className="me-3",
+                    style={"width": width} if width else None)
+
+
+def train_form():
+    number = lambda id_, value, low, high: dbc.Input(id=id_, type="number", min=low, max=high, step=1, value=value,
+                                                     size="sm")
+    return dbc.Card(dbc.CardBody([
+        html.Div([
+            html.Span("Train a grid", className="panel-title me-3"),
+            _field("activations", dbc.Checklist(id="hardness-train-activations", inline=True, value=["relu", "tanh"],
+                                                options=[{"label": a, "value": a} for a in study.ACTIVATIONS],
+                                                className="small")),
+            _field("depths (hidden layers)", dbc.Checklist(
+                id="hardness-train-depths", inline=True, value=[3], className="small",
+                options=[{"label": str(d), "value": d} for d in range(1, study.MAX_DEPTH + 1)])),
+            _field("runs", number("hardness-train-runs", 2, 1, 10), "70px"),
+            _field("epochs", number("hardness-train-epochs", 20, 1, 500), "80px"),
+            _field("per class", number("hardness-train-per-class", 50, 5, 1000), "80px"),
+            dbc.Button("Train grid", id="hardness-train", color="primary", size="sm"),
+        ], className="d-flex align-items-end flex-wrap"),
+        html.Div(id="hardness-estimate", className="small text-muted mt-1"),
+        html.Div(id="hardness-train-running", className="small text-primary"),
+        html.Div(id="hardness-train-result", className="small"),
+    ]), className="mb-2", id="hardness-train-card")
 
 
 def layout(config: AppConfig):
     return html.Div([
+        train_form(),
         html.Div([
             html.Div([dbc.Label("depth", className="small mb-0 me-2"),
                       dbc.Select(id="hardness-depth", options=[], style={"width": "90px"}, size="sm")],
@@ -81,7 +167,8 @@ def register_callbacks(app: dash.Dash, config: AppConfig) -> None:
         if capture_runs.is_capture(run):
             return (*capture_figures(config, run), note)
         if run is None or depth is None:
-            return figures.empty_figure("no hardness run yet: train one in Layers"), figures.empty_figure(""), "", note
+            return figures.empty_figure(
+                "no hardness run yet: tick activations and depths above and press Train grid"), figures.empty_figure(""), "", note
         method = method or "tsne"
         rows = run.metrics.get("hardness", [])
         tables = study.kl_tables(rows, int(depth), method, run.config.get("activations", study.ACTIVATIONS))
@@ -108,6 +195,44 @@ def register_callbacks(app: dash.Dash, config: AppConfig) -> None:
         return {"tab": "layers", "run": run.id, "network": network, "layer": layer, "method": method or "tsne"}
 
 
+    @app.callback(Output("hardness-estimate", "children"), Output("hardness-train", "disabled"),
+                  Input("hardness-train-activations", "value"), Input("hardness-train-depths", "value"),
+                  Input("hardness-train-runs", "value"), Input("hardness-train-epochs", "value"),
+                  Input("hardness-train-per-class", "value"), Input("dataset-picker", "value"))
+    def work_estimate(activations, depths, runs, epochs, per_class, dataset):
+        """The work of the grid before it starts: networks × epochs ≈ time (an estimate)."""
+        try:
+            acts, ds, runs, epochs, per_class = grid_values(activations, depths, runs, epochs, per_class)
+        except ValueError as exc:
+            return html.Span(f"fix the form: {exc}", className="text-danger"), True
+        n_train, n_classes = _train_size(config, dataset)
+        networks, seconds = estimate(acts, ds, runs, epochs, per_class, n_train, n_classes)
+        size = f"{n_train:,} training samples" if n_train else "its training samples"
+        return (f"{networks} network{'s' * (networks > 1)} ({len(acts)} activation{'s' * (len(acts) > 1)} × "
+                f"{len(ds)} depth{'s' * (len(ds) > 1)} × {runs} run{'s' * (runs > 1)}) × {epochs} epochs on "
+                f"{size}, then t-SNE of every layer on {per_class * n_classes:,} test samples ≈ "
+                f"{_duration(seconds)} on this machine (an estimate from a measured ~0.4 ms per mini-batch "
+                f"step and ~0.5 s per projected layer; your machine may differ)"), False
+
+    @job(app, trigger="hardness-train",
+         states=[State("dataset-picker", "value"), State("hardness-train-activations", "value"),
+                 State("hardness-train-depths", "value"), State("hardness-train-runs", "value"),
+                 State("hardness-train-epochs", "value"), State("hardness-train-per-class", "value")],
+         outputs=[Output("hardness-train-result", "children")],
+         running=[(Output("hardness-train-running", "children"),
+                   "training the grid… (progress and Cancel in the job panel at the left)", "")],
+         failed=lambda message: (html.Span(f"training failed: {message}", className="text-danger"),),
+         title=lambda _ds, acts, depths, runs, *_: (f"hardness grid ({'/'.join(acts or [])}, depth "
+                                                    f"{'/'.join(map(str, sorted(depths or [])))}, {runs} runs)"))
+    def train(progress, dataset, activations, depths, runs, epochs, per_class):
+        acts, ds, runs, epochs, per_class = grid_values(activations, depths, runs, epochs, per_class)
+        cfg = study.Config(dataset=dataset or config.default_dataset, activations=acts, depths=ds, runs=runs,
+                           epochs=epochs, per_class=per_class, n_jobs=1)
+        run = study.run(cfg, store=config.store, data_dir=config.data_dir, progress=progress)
+        acc = run.metrics.get("mean_test_accuracy", float("nan"))
+        message = f"trained {run.id}: {len(cfg.grid())} networks, mean test accuracy {acc:.3f}"
+        return Done(run=run, message=message, values=(html.Span(message, className="text-success"),))
+
     @job(app, trigger="hardness-compute", outputs=[Output("hardness-computed", "data")],
          states=[State("run-picker", "value"), State("dataset-picker", "value"), State("hardness-computed", "data")],
          title="hardness of the captured layers")
@@ -119,6 +244,15 @@ def register_callbacks(app: dash.Dash, config: AppConfig) -> None:
         worst = names[int(table[-1].argmax())]
         return Done(message=f"hardness of {len(names)} layers × {len(table)} steps of {run.id}; hardest: {worst}",
                     values=((computed or 0) + 1,))
+
+
+def _train_size(config: AppConfig, dataset) -> tuple[int | None, int]:
+    """(train samples, classes) of ``dataset`` for the estimate; (None, 10) when it cannot be loaded now."""
+    try:
+        ds = state.dataset(config, dataset)
+    except Exception:
+        return None, 10
+    return int(ds.n), int(ds.n_classes)
 
 
 def capture_figures(config: AppConfig, run):

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import io
 import os
-from typing import Sequence
+from typing import Callable, Mapping, Sequence
 
 import numpy as np
 
@@ -84,8 +84,13 @@ def method_params(config: Config, method: str) -> dict:
 
 
 def project_layer(X: np.ndarray, labels: np.ndarray, methods: Sequence[str], params: dict[str, dict],
-                  *, perplexity: float, seed: int, cache_root: str | None, key: dict) -> dict[str, dict]:
-    """Every method on one layer: coordinates, exact KL, quality metrics, seconds (cached per method)."""
+                  *, perplexity: float, seed: int, cache_root: str | None, key: dict,
+                  before: Callable[[str], None] | None = None) -> dict[str, dict]:
+    """Every method on one layer: coordinates, exact KL, quality metrics, seconds (cached per method).
+
+    ``before(method)``, when given, runs just before a method is computed (not on a cache hit), outside
+    the timed call: :func:`project_run_layer` warms the method up there (numba compilation).
+    """
     cache = ResultCache(cache_root) if cache_root else None
     P = None
     out = {}
@@ -94,6 +99,8 @@ def project_layer(X: np.ndarray, labels: np.ndarray, methods: Sequence[str], par
             nonlocal P
             if P is None:
                 P = joint_affinities(X, perplexity)
+            if before is not None:
+                before(method)
             shared = {"affinities": P} if method == "tsne" and params[method].get("perplexity") == perplexity else {}
             proj = project(X, method, seed=seed, **params[method], **shared)
             # the exact t-SNE already scored its result against this very P
@@ -114,18 +121,81 @@ def layer_key(run_id: str, network: str, layer: str, config: Config) -> dict:
     return {"run": run_id, "network": owner, "layer": layer, "sample": sample_tag(config.record())}
 
 
+#: each method's main parameter and its default (what the Methods tab lets a person change); t-SNE's
+#: default perplexity is the study's own (``config.perplexity``), so the study's results are reused
+MAIN_PARAMS = {"tsne": ("perplexity", None), "umap": ("n_neighbors", 15), "lle": ("n_neighbors", 10),
+               "isomap": ("n_neighbors", 10)}
+
+#: method → seconds of its warm-up call in this process (one-off numba/JIT compilation, imports): a
+#: method is warmed once per process, just before its first computed (uncached) projection, so the
+#: seconds reported for the projection itself exclude compilation
+WARMED: dict[str, float] = {}
+
+
+def warm_up(method: str, seed: int = 0) -> float:
+    """Run ``method`` once on a tiny array (uncached) unless this process already did; its seconds."""
+    if method not in WARMED:
+        import time
+
+        X = np.random.default_rng(seed).normal(size=(40, 8)).astype(np.float32)
+        params = {"perplexity": 5.0, "n_iter": 20, "early_exaggeration_iter": 5} if method == "tsne" else (
+            {"n_neighbors": 5} if method in ("umap", "lle", "isomap") else {})
+        t0 = time.perf_counter()
+        project(X, method, seed=seed, **params)
+        WARMED[method] = time.perf_counter() - t0
+    return WARMED[method]
+
+
+def run_layer_params(config: Config, method: str, overrides: Mapping[str, dict] | None = None) -> dict:
+    """The study's parameters for ``method`` with a person's ``overrides`` of it (``{method: {name: value}}``).
+
+    A value equal to the default is left out, so the key of an unchanged method stays the study's own.
+    """
+    params = method_params(config, method)
+    main, default = MAIN_PARAMS.get(method, (None, None))
+    for name, value in ((overrides or {}).get(method) or {}).items():
+        if value is None:
+            continue
+        if name == main:
+            value = float(value) if method == "tsne" else int(value)
+        if name == main and value == default:
+            params.pop(name, None)
+        else:
+            params[name] = value
+    return params
+
+
 def project_run_layer(run: Run, network: str, layer: str, methods: Sequence[str], cache: ResultCache,
-                      progress: ProgressFn | None = None) -> dict[str, dict]:
-    """``methods`` on one layer of a stored study, through the same cache keys the study used."""
+                      progress: ProgressFn | None = None, params: Mapping[str, dict] | None = None,
+                      warm: bool = True) -> dict[str, dict]:
+    """``methods`` on one layer of a stored study, through the same cache keys the study used.
+
+    ``params`` overrides a method's parameters, e.g. ``{"tsne": {"perplexity": 10}, "umap": {"n_neighbors":
+    30}}`` (part of the cache key: each setting is its own result). KL is always against the study's P
+    (its perplexity): the hardness of that layer, whatever the projection's own settings. With ``warm``,
+    each method computed here is first run on a tiny array (:func:`warm_up`), so its ``seconds`` exclude
+    one-off compilation; ``warmup_seconds`` then says what the first call cost in this process.
+    """
     config = Config.from_record(run.config)
     X = layer_activations(run, network, layer)
     labels = run.arrays("sample")["labels"]
     key = layer_key(run.id, network, layer, config)
+    computed: set[str] = set()
+
+    def before(method):
+        computed.add(method)
+        if warm:
+            warm_up(method, config.seed)
+
     out = {}
     for i, method in enumerate(methods):
         report(progress, i, len(methods), f"{method} of {layer}")
-        out.update(project_layer(X, labels, [method], {method: method_params(config, method)},
-                                 perplexity=config.perplexity, seed=config.seed, cache_root=str(cache.root), key=key))
+        out.update(project_layer(X, labels, [method], {method: run_layer_params(config, method, params)},
+                                 perplexity=config.perplexity, seed=config.seed, cache_root=str(cache.root), key=key,
+                                 before=before))
+        out[method]["cached"] = method not in computed
+        if method in computed and method in WARMED:
+            out[method]["warmup_seconds"] = WARMED[method]
     report(progress, len(methods), len(methods), "done")
     return out
 
