@@ -19,7 +19,7 @@ from typing import Any, Callable, Sequence
 
 import dash
 import dash_bootstrap_components as dbc
-from dash import Input, Output, State, no_update
+from dash import Input, Output, State, html, no_update
 
 from models.progress import Cancelled, Progress, ProgressFn
 
@@ -98,7 +98,7 @@ def records_of(app: dash.Dash):
 
 def job(app: dash.Dash, *, trigger: Input | str, states: Sequence[State] = (), outputs: Sequence[Output] = (),
         title: str | Callable[..., str], buttons: Sequence[str] = (), running: Sequence = (),
-        failed: Callable[[str], tuple] | None = None, initial: bool = False) -> Callable:
+        failed: Callable[[str], tuple] | None = None, initial: bool = False, status: str | None = None) -> Callable:
     """Register ``work(progress, *state_values) -> Done`` as a cancellable background job.
 
     ``trigger`` is the button id (its ``n_clicks`` starts the job) or any ``Input``; ``buttons``
@@ -106,6 +106,8 @@ def job(app: dash.Dash, *, trigger: Input | str, states: Sequence[State] = (), o
     filled from ``Done.values``; on an error they get ``failed(message)`` (default: unchanged) and
     the message goes to the job panel, on Cancel they stay unchanged and the panel says
     "cancelled". ``title`` (or ``title(*state_values)``) names the job in the job list.
+    ``status`` names a :func:`job_status` in the view: it says "working…" while the job runs and
+    then what came of it (done, failed with the message, cancelled), in the view itself.
 
     Every job is a record (:mod:`.job_records`) owned by the browser tab that started it: the
     tab's session id is one of the callback's arguments, so two tabs with the same settings get
@@ -119,15 +121,26 @@ def job(app: dash.Dash, *, trigger: Input | str, states: Sequence[State] = (), o
     shell = [Output("store-version", "data", allow_duplicate=True),
              Output("run-picker", "value", allow_duplicate=True),
              Output("job-result", "children", allow_duplicate=True)]
+    if status:
+        running = [*running, (Output(f"{status}-working", "style"), {}, {"display": "none"}),
+                   (Output(status, "style"), {"display": "none"}, {})]
     options = job_options(*own_buttons, extra_running=running)
     options["prevent_initial_call"] = "initial_duplicate" if initial else True
     n_own = len(outputs)
     records_path = app.server.config["LAYERSCOPE"].store_dir / ".jobs.sqlite"
 
+    def say(label: str, text: str, how: str) -> tuple:
+        """The view's own line for the job's end (nothing without ``status``)."""
+        return (html.Span(text if text.startswith(label) else f"{label}: {text}", className=f"job-status-{how}"),) \
+            if status else ()
+
     def decorate(work: Callable[..., Done]) -> Callable:
         kind = getattr(work, "__module__", "job").rsplit(".", 1)[-1] + "." + work.__name__
 
-        @app.callback(*shell, *outputs, trigger_input, *states, State("store-version", "data"), SESSION, **options)
+        said = [Output(status, "children")] if status else []
+
+        @app.callback(*shell, *said, *outputs, trigger_input, *states, State("store-version", "data"), SESSION,
+                      **options)
         @functools.wraps(work)
         def callback(_trigger, *args):
             from .job_records import JobRecords
@@ -144,12 +157,12 @@ def job(app: dash.Dash, *, trigger: Input | str, states: Sequence[State] = (), o
                     done = work(reporter(send, label), *values)
                 except Cancelled:
                     records.finish(job_id, "cancelled", f"{label}: cancelled")
-                    return (no_update, no_update, "cancelled") + (no_update,) * n_own
+                    return (no_update, no_update, "cancelled", *say(label, "cancelled", "cancelled")) + (no_update,) * n_own
                 except Exception as exc:  # shown to the person in the panel, never a silent traceback
                     message = describe_error(exc)
                     records.finish(job_id, "failed", f"{label}: {message}")
                     own = failed(message) if failed else (no_update,) * n_own
-                    return (no_update, no_update, error_alert(exc)) + tuple(own)
+                    return (no_update, no_update, error_alert(exc), *say(label, f"failed: {message}", "failed")) + tuple(own)
             run_id = getattr(done.run, "id", None)
             text = done.message if isinstance(done.message, str) else ""
             if initial and run_id is None:
@@ -157,8 +170,20 @@ def job(app: dash.Dash, *, trigger: Input | str, states: Sequence[State] = (), o
             else:
                 records.finish(job_id, "done", f"{label}: {text or 'done'}", run_id)
             head = ((version or 0) + 1, run_id) if run_id else (no_update, no_update)
-            return (*head, no_update if done.message is None else done.message, *done.values)
+            said_ = say(label, text or "done", "done")
+            return (*head, no_update if done.message is None else done.message, *said_, *done.values)
 
         return callback
 
     return decorate
+
+
+def job_status(id_: str, idle: str = "") -> html.Div:
+    """Where a view says how its job went: "working…" while it runs (the bar is in the Jobs panel),
+    then done, failed (with the message) or cancelled. Pass ``status=id_`` to :func:`job`."""
+    return html.Div([
+        html.Span([html.Span(className="spinner-border spinner-border-sm me-2", role="status"),
+                   "working… (progress and Cancel in the Jobs panel)"],
+                  id=f"{id_}-working", className="job-status-working", style={"display": "none"}),
+        html.Span(idle, id=id_),
+    ], className="job-status small")

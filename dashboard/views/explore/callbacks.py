@@ -19,7 +19,7 @@ from ...config import AppConfig
 from ...jobs import Done, describe_error, job
 from .. import selection as shared_selection
 from . import figures
-from .data import filter_mask, meta_columns, selection_csv, shown, similar, source_options
+from .data import DATASET, filter_mask, meta_columns, selection_csv, shown, similar, source_options
 from .layout import ANY, EMPTY_MAP, EMPTY_SIMILAR, TAB_ID, color_options, label_options, pred_options
 
 DEFAULT_K = 15     # neighbours per sample when the k box is empty
@@ -64,12 +64,12 @@ def register_callbacks(app: dash.Dash, config: AppConfig) -> None:
         return source_options(config)
 
     def source_of(source, picked) -> str:
-        return source or picked or config.default_dataset
+        return (source if source and source != DATASET else None) or picked or config.default_dataset
 
     @job(app, trigger="explore-compute",
          states=[State("explore-source", "value"), State("dataset-picker", "value"),
                  State("explore-method", "value"), State("explore-k", "value")],
-         outputs=[Output("explore-run", "data", allow_duplicate=True)],
+         outputs=[Output("explore-run", "data", allow_duplicate=True)], status="explore-job",
          title=lambda source, picked, *_: f"explore {source_of(source, picked)}")
     def compute(progress, source, picked, method, k):
         study_config = study.Config.for_source(source_of(source, picked), method=method or "umap",

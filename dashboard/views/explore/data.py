@@ -28,9 +28,13 @@ HIDDEN_META = {"predictions", "scores", "image_paths", "missing_images", "warnin
 
 
 # -- sources -----------------------------------------------------------------------------
+#: the Vectors choice "the dataset in the picker" (not "": dbc.Select shows "" as its blank placeholder)
+DATASET = "@dataset"
+
+
 def source_options(config: AppConfig) -> list[dict]:
     """The dataset in the picker, then every arrays file found in the data directory, then runs' activations."""
-    options = [{"label": "dataset in the picker (its pixels)", "value": ""}]
+    options = [{"label": "dataset in the picker (its pixels)", "value": DATASET}]
     found = [name for name in datasets.discover(config.data_dir) if name.startswith("arrays:")]
     options += [{"label": f"arrays: {name[len('arrays:'):]}", "value": name} for name in found[:MAX_FILES]]
     return options + run_activation_options(config)

@@ -13,7 +13,8 @@ from models.studies.explore import METHODS
 
 from ... import figures
 from ...config import AppConfig
-from .data import source_options
+from ...jobs import job_status
+from .data import DATASET, source_options
 
 TAB_ID = "explore"
 LABEL = "Explore"
@@ -26,7 +27,7 @@ ANY = {"label": "any", "value": "all"}
 def layout(config: AppConfig):
     controls = dbc.Row([
         dbc.Col(dbc.InputGroup([dbc.InputGroupText("Vectors"),
-                                dbc.Select(id="explore-source", options=source_options(config), value="")],
+                                dbc.Select(id="explore-source", options=source_options(config), value=DATASET)],
                                size="sm"), md=5),
         dbc.Col(dbc.InputGroup([dbc.InputGroupText("Map"),
                                 dbc.Select(id="explore-method", value="umap", options=[
@@ -60,7 +61,7 @@ def layout(config: AppConfig):
         dbc.Tab(html.Div(id="explore-clusters", className="explore-list"), label="Clusters", tab_id="clusters"),
     ], id="explore-side", active_tab="mistakes")
     return html.Div([
-        controls, filters,
+        controls, job_status("explore-job", "pick the vectors to explore and press Compute"), filters,
         dbc.Row([
             dbc.Col([
                 dcc.Graph(id="explore-scatter", figure=figures.empty_figure(EMPTY_MAP),
