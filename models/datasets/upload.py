@@ -28,6 +28,7 @@ from .limits import size_text
 #: the largest upload accepted (bytes); ``LAYERSCOPE_MAX_UPLOAD_MB`` changes it
 MAX_UPLOAD_BYTES = int(os.environ.get("LAYERSCOPE_MAX_UPLOAD_MB", "200")) * (1 << 20)
 UPLOAD_FOLDER = "uploads"
+STAGING_PREFIX = ".upload-"
 MODEL_SUFFIXES = (".onnx", ".pt2", ".ts", ".torchscript", ".jit", ".pt", ".pth", ".safetensors")
 _NAME = re.compile(r"[^A-Za-z0-9._-]")
 
@@ -69,30 +70,56 @@ def safe_name(filename: str | None) -> str:
 def accept(filename: str | None, content: bytes, *, data_dir: str | os.PathLike, model_dir: str | os.PathLike,
            max_bytes: int = MAX_UPLOAD_BYTES) -> Accepted:
     """Validate ``content`` (the uploaded file named ``filename``) and move it into place; see the module."""
+    return install(stage(filename, content, data_dir=data_dir, max_bytes=max_bytes),
+                   data_dir=data_dir, model_dir=model_dir)
+
+
+def stage(filename: str | None, content: bytes, *, data_dir: str | os.PathLike,
+          max_bytes: int = MAX_UPLOAD_BYTES) -> Path:
+    """Check size and name, then write ``content`` into a fresh hidden folder of the data folder (the
+    dataset picker skips hidden entries); returns the staged file for :func:`install`."""
     if len(content) > max_bytes:
         raise UploadError(f"{filename}: {size_text(len(content))} is more than the {size_text(max_bytes)} an upload "
                           f"may hold; copy large files into {Path(data_dir).resolve()}{os.sep} instead")
     name = safe_name(filename)
     if not content:
         raise UploadError(f"{name}: the file is empty")
-    kind = kind_of(name)
     data_dir = Path(data_dir).resolve()
-    folder = (data_dir / UPLOAD_FOLDER) if kind == "arrays" else Path(model_dir).resolve()
-    target = folder / name
-    if target.exists():
-        raise UploadError(f"{name}: a file of that name is already in {folder}{os.sep}; rename the upload")
     data_dir.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".upload-", dir=data_dir))  # hidden: the dataset picker skips it
+    tmp = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=data_dir))
+    (tmp / name).write_bytes(content)
+    return tmp / name
+
+
+def staged_path(data_dir: str | os.PathLike, relative: str) -> Path:
+    """A staged file named by its path relative to the data folder (what a view hands a job), checked
+    to be one :func:`stage` made."""
+    data_dir = Path(data_dir).resolve()
+    path = (data_dir / relative).resolve()
+    if path.parent.parent != data_dir or not path.parent.name.startswith(STAGING_PREFIX) or not path.is_file():
+        raise UploadError(f"{relative}: not a staged upload; upload the file again")
+    return path
+
+
+def install(staged: Path, *, data_dir: str | os.PathLike, model_dir: str | os.PathLike) -> Accepted:
+    """Load the staged file with the ordinary loaders; when it loads, move it into the data folder
+    (arrays) or the models folder (models). The staging folder is removed either way."""
+    staged = Path(staged)
+    name = staged.name
     try:
-        staged = tmp / name
-        staged.write_bytes(content)
-        summary = _check_arrays(name, tmp) if kind == "arrays" else _check_model(name, tmp)
+        kind = kind_of(name)
+        folder = (Path(data_dir).resolve() / UPLOAD_FOLDER) if kind == "arrays" else Path(model_dir).resolve()
+        target = folder / name
+        if target.exists():
+            raise UploadError(f"{name}: a file of that name is already in {folder}{os.sep}; rename the upload")
+        summary = _check_arrays(name, staged.parent) if kind == "arrays" else _check_model(name, staged.parent)
         folder.mkdir(parents=True, exist_ok=True)
         if target.exists():
             raise UploadError(f"{name}: a file of that name is already in {folder}{os.sep}; rename the upload")
         shutil.move(str(staged), str(target))
     finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+        if staged.parent.name.startswith(STAGING_PREFIX):
+            shutil.rmtree(staged.parent, ignore_errors=True)
     label = f"arrays:{UPLOAD_FOLDER}/{name}" if kind == "arrays" else name
     return Accepted(path=target, kind=kind, name=label, summary=summary)
 
