@@ -1,5 +1,10 @@
 """The Data tab: the chosen dataset at a glance — its PCA scatter (hover a point for its
-image), a gallery of examples per class, and downloads of the standard datasets."""
+image; box/lasso sets the shared selection, :mod:`.selection`), a gallery of examples per class,
+downloads of the standard datasets and an upload box for a person's own arrays or model (:mod:`.upload`).
+
+The scatter's samples are positions in the split it shows, so its selection space is
+``"<dataset>:<split>"`` — the same space Layers and Methods use for a study's test samples: on a
+dataset whose only split is the test split (e.g. ``mnist (test only)``) a selection made here shows there."""
 from __future__ import annotations
 
 import os
@@ -17,6 +22,8 @@ from models.projections import project
 from .. import cards, figures, images, state
 from ..config import AppConfig
 from ..jobs import Done, job
+from . import selection as sel
+from . import upload
 
 TAB_ID = "data"
 LABEL = "Data"
@@ -29,6 +36,7 @@ def layout(config: AppConfig):
             dcc.Graph(id="data-scatter", figure=figures.empty_figure("loading…"), clear_on_unhover=True,
                       style={"height": "68vh"}, config={"displaylogo": False, "scrollZoom": True}),
             dcc.Tooltip(id="data-tooltip", direction="right"),
+            dcc.Store(id="data-shown", data=None),  # {space, n}: what the scatter shows
         ], md=8),
         dbc.Col([
             html.Div("Examples per class", className="panel-title mb-1"),
@@ -43,6 +51,8 @@ def layout(config: AppConfig):
             ], size="sm"),
             html.Div(f"Files are checked by SHA-256 and saved under {config.data_dir}.",
                      className="small text-muted mt-1"),
+            html.Hr(),
+            upload.box(config),
         ], md=4),
     ], className="g-3")
 
@@ -61,11 +71,12 @@ def pca_result(config: AppConfig, name: str) -> tuple[np.ndarray, dict]:
 
 
 def register_callbacks(app: dash.Dash, config: AppConfig) -> None:
-    @job(app, trigger=Input("dataset-picker", "value"), initial=True, title=lambda name: f"PCA of {name}",
-         outputs=[Output("data-scatter", "figure"), Output("data-gallery", "src"), Output("data-status", "children")],
-         states=[State("dataset-picker", "value")], buttons=["data-download-button"],
-         failed=lambda message: (figures.empty_figure(message), None, message))
-    def show_dataset(progress, name):
+    @job(app, trigger=Input("dataset-picker", "value"), initial=True, title=lambda name, *_: f"PCA of {name}",
+         outputs=[Output("data-scatter", "figure"), Output("data-gallery", "src"), Output("data-status", "children"),
+                  Output("data-shown", "data")],
+         states=[State("dataset-picker", "value"), State("selection", "data")], buttons=["data-download-button"],
+         failed=lambda message: (figures.empty_figure(message), None, message, None))
+    def show_dataset(progress, name, selection=None):
         progress(Progress(0.1, 1.0, "loading"))
         ds = state.dataset(config, name)
         progress(Progress(0.4, 1.0, "projecting"))
@@ -74,12 +85,37 @@ def register_callbacks(app: dash.Dash, config: AppConfig) -> None:
         fig = figures.label_scatter(coords, ds.labels, ds.class_names, title=f"{name}: PCA of {ds.n:,} samples",
                                     axis_titles=(f"PC1 ({100 * ratio[0]:.0f}%)", f"PC2 ({100 * ratio[1]:.0f}%)"),
                                     uirevision=f"data-{name}")
+        where = sel.space(name, ds.split or "train")
+        size = 5 if ds.n < 5000 else 3
+        fig.update_traces(selectedpoints=sel.positions(selection, where, np.arange(ds.n)),
+                          selected=figures.selected_style(size), unselected=figures.unselected_style())
+        fig.update_layout(dragmode="select")  # box/lasso select; zoom and pan stay in the mode bar
         gallery = class_gallery(ds) if ds.images is not None else None
-        status = f"PCA in {meta.get('seconds', 0):.2f} s · hover a point to see its image"
+        status = (f"PCA of the {ds.split or 'train'} split in {meta.get('seconds', 0):.2f} s · hover a point to see "
+                  "its image · box/lasso selects (Shift adds, Alt subtracts, Esc clears)")
         skipped = ds.meta.get("skipped", 0)
         if skipped:  # the files themselves are listed in the dataset line's tooltip
             status += f" · {skipped:,} unreadable image{'s' if skipped != 1 else ''} skipped"
-        return Done(values=(fig, gallery, status))
+        return Done(values=(fig, gallery, status, {"space": where, "n": int(ds.n)}))
+
+    @app.callback(Output("selection", "data", allow_duplicate=True),
+                  Output("data-scatter", "figure", allow_duplicate=True), Input("data-scatter", "selectedData"),
+                  State("data-shown", "data"), State("selection", "data"), State("selection-mode", "data"),
+                  prevent_initial_call=True)
+    def select(selected, shown, selection, mode):
+        """A box/lasso sets the one selection (Shift adds, Alt subtracts); ids are positions in the split."""
+        if not shown:
+            return no_update, no_update
+        return sel.on_drag(selected, shown["space"], np.arange(shown["n"]), selection, mode)
+
+    @app.callback(Output("data-scatter", "figure", allow_duplicate=True), Input("selection", "data"),
+                  State("data-shown", "data"), prevent_initial_call=True)
+    def link(selection, shown):
+        if not shown:
+            return no_update
+        return sel.relink(selection, shown["space"], np.arange(shown["n"]), [0])
+
+    upload.register(app, config)
 
     @app.callback(Output("data-tooltip", "show"), Output("data-tooltip", "bbox"), Output("data-tooltip", "children"),
                   Input("data-scatter", "hoverData"), State("dataset-picker", "value"))

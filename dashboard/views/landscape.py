@@ -50,13 +50,41 @@ def layout(config: AppConfig):
     ], className="g-3")
 
 
-def consistency_table(rows: list[dict]) -> dbc.Table:
-    """The consistency table across models, one column per ``landscape.TABLE_COLUMNS`` entry."""
+# what "completeness" means, word for word as models/studies/landscape_clusters.consistency_row computes it
+COMPLETENESS = ("complete: every class has at least one recognised cluster in some slice — a cluster holding "
+                "≥ margin of the samples whose decoded centre the kNN judge assigns to that class with at "
+                "least the confidence threshold")
+TITLES = {"completeness": COMPLETENESS,
+          "size": "clusters holding ≥ margin of the samples (all slices)",
+          "recognition": "share of those clusters whose decoded centre is recognised as a class",
+          "highest": "class with the most samples in recognised clusters",
+          "lowest": "class with the fewest samples in recognised clusters (among those found)",
+          "kept": "whether the model passed the training-loss filter",
+          "median_active_units": "median number of active latent units per sample"}
+
+
+def _cell(column: str, value, row: dict):
+    if column == "completeness" and isinstance(value, bool):
+        missing = row.get("missing") or []
+        title = COMPLETENESS + ("" if value else f" · missing: {', '.join(map(str, missing))}" if missing else "")
+        return html.Td("✓" if value else "✗", title=title,
+                       className="text-center " + ("text-success" if value else "text-danger"))
+    if isinstance(value, float):
+        return html.Td(f"{value:.3g}")
+    return html.Td(str(value if value is not None else ""))
+
+
+def consistency_table(rows: list[dict]) -> html.Div:
+    """The consistency table across models, one column per ``landscape.TABLE_COLUMNS`` entry, scrolling
+    horizontally inside its card when the column is narrow; completeness as ✓/✗ with its definition."""
     columns = landscape.TABLE_COLUMNS
-    head = html.Thead(html.Tr([html.Th(c.replace("_", " ")) for c in columns]))
-    body = html.Tbody([html.Tr([html.Td(str(r.get(c, ""))) for c in columns]) for r in rows])
-    return dbc.Table([head, body], bordered=True, size="sm", striped=True, className="small", responsive=True,
-                     id="landscape-consistency")
+    head = html.Thead(html.Tr([html.Th(c.replace("_", " "), title=TITLES.get(c))
+                               for c in columns]))
+    body = html.Tbody([html.Tr([_cell(c, r.get(c, ""), r) for c in columns]) for r in rows])
+    table = dbc.Table([head, body], bordered=True, size="sm", striped=True, className="small mb-1",
+                      id="landscape-consistency")
+    note = html.Div(f"✓/✗ {COMPLETENESS}.", className="small text-muted landscape-note")
+    return html.Div([html.Div(table, className="landscape-table-scroll"), note])
 
 
 def register_callbacks(app: dash.Dash, config: AppConfig) -> None:
@@ -89,6 +117,7 @@ def register_callbacks(app: dash.Dash, config: AppConfig) -> None:
         fig = figures.image_grid_figure(uri, S, C, values=sizes, overlay="none",
                                         title="decoded cluster centres: slices (rows) × clusters by size (columns)",
                                         uirevision=f"{run.id}-{model}")
+        fig.update_traces(hoverongaps=True)  # an empty cell answers a hover too, so its tooltip can hide
         slices = ", ".join(g.slice_label(s) for s in range(S))
         status = " · ".join(part for part in (note, run.id, f"median active units "
                                               f"{run.metrics.get('median_active_units')}", f"slices {slices}") if part)
@@ -101,12 +130,12 @@ def register_callbacks(app: dash.Dash, config: AppConfig) -> None:
     def hover(hover_data, run_id, name, model):
         run, _note = shown(run_id, name)
         if not hover_data or run is None:
-            return False, no_update, no_update
+            return False, no_update, None
         g = model_of(run, model)
         point = hover_data["points"][0]
         s, c = divmod(figures.cell_of(point, g.shape[1]), g.shape[1])
-        if g.sizes[s, c] == 0:
-            return False, no_update, no_update
+        if not (0 <= s < g.shape[0]) or g.sizes[s, c] == 0:
+            return False, no_update, None  # an empty cell: no card, not the previous cell's
         lines = [f"slice {tuple(g.slices[s].tolist())} · cluster {c + 1}", f"{int(g.sizes[s, c])} samples",
                  f"recognised as {int(g.classes[s, c])} ({float(g.confidence[s, c]):.0%})"]
         return True, point["bbox"], cards.sample_card(g.images[s, c], lines)

@@ -77,7 +77,9 @@ def layout(config: AppConfig):
                    style={"display": "none"}),
         dcc.Store(id="layers-projected", data=0),
         dcc.Store(id="layers-shown", data=None),  # {run, network, space, traces}: what the figure shows
-        dbc.Button("Export CSV", id="layers-export", color="secondary", outline=True, size="sm", className="ms-auto"),
+        dbc.Button("Export CSV", id="layers-export", color="secondary", outline=True, size="sm", className="ms-auto",
+                   title="Every point of every layer; with a selection, a `selected` column marks it (1 = selected, "
+                         "0 = not)"),
         dcc.Download(id="layers-download"),
     ], className="d-flex align-items-end flex-wrap mb-2")
     train = dbc.Card(dbc.CardBody(html.Div([

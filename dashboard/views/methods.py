@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import dash
 import dash_bootstrap_components as dbc
-from dash import Input, Output, Patch, State, dcc, html, no_update
+from dash import Input, Output, State, dcc, html, no_update
 
 from models.studies import hardness as study
 
@@ -150,8 +150,7 @@ def register_callbacks(app: dash.Dash, config: AppConfig) -> None:
         if not shown_ or not sel.is_drag(selected):
             return no_update, no_update
         index = state.arrays(state.run(config, shown_["run"]), "sample")["index"]
-        ids = {int(index[point_position(p)]) for p in selected.get("points") or []}
-        return sel.combine(selection, shown_["space"], ids, mode), sel.drop_outline()
+        return sel.on_drag(selected, shown_["space"], index, selection, mode)
 
     @app.callback(Output("methods-graph", "figure", allow_duplicate=True), Input("selection", "data"),
                   State("methods-shown", "data"), prevent_initial_call=True)
@@ -159,7 +158,7 @@ def register_callbacks(app: dash.Dash, config: AppConfig) -> None:
         if not shown_:
             return no_update
         index = state.arrays(state.run(config, shown_["run"]), "sample")["index"]
-        return sel.highlight(Patch(), range(shown_["traces"]), sel.positions(selection, shown_["space"], index))
+        return sel.relink(selection, shown_["space"], index, range(shown_["traces"]))
 
     @app.callback(Output("methods-tooltip", "show"), Output("methods-tooltip", "bbox"),
                   Output("methods-tooltip", "children"), Input("methods-graph", "hoverData"),

@@ -112,3 +112,27 @@ def register(app: dash.Dash) -> None:
         if (selection or {}).get("ids") and not str((selection or {}).get("space") or "").startswith(f"{name}:"):
             return empty()
         return no_update
+
+
+# -- the one select/link pattern every scatter view uses (Methods, Data, Maps) -------------------------
+def dragged_ids(selected: dict | None, index: Sequence[int] | np.ndarray, position=None) -> set[int]:
+    """The sample ids of the points a box/lasso picked: ``index[position(point)]`` for each point
+    (``position`` defaults to the point's place in its trace)."""
+    if position is None:
+        from ..cards import point_position as position
+    index = np.asarray(index)
+    return {int(index[position(p)]) for p in (selected or {}).get("points") or []}
+
+
+def on_drag(selected: dict | None, space_: str | None, index, selection: dict | None, mode: str | None,
+            position=None):
+    """``(selection, figure patch)`` for a view's ``select`` callback: the new shared selection and the
+    outline removed; ``(no_update, no_update)`` when ``selected`` is not a person's drag."""
+    if space_ is None or not is_drag(selected):
+        return no_update, no_update
+    return combine(selection, space_, dragged_ids(selected, index, position), mode), drop_outline()
+
+
+def relink(selection: dict | None, space_: str | None, index, traces: Iterable[int]) -> Patch:
+    """The figure patch for a view's ``link`` callback: ``traces`` highlight the selected samples."""
+    return highlight(Patch(), traces, positions(selection, space_, index))

@@ -46,17 +46,27 @@ def _verify(path: Path, sha256: str, md5: str | None, url: str) -> None:
                            "the download is corrupt or the mirror changed, so nothing was kept")
 
 
-def _fetch(opener, url: str, tmp, size: int | None, progress: ProgressFn | None, message: str) -> int:
-    """Stream ``url`` into the open file ``tmp``; returns the byte count."""
+def _by_hand(target: Path | None, files: str | None = None) -> str:
+    """"put <files> in <absolute folder>/" — where a person copies the files when the download cannot run."""
+    if target is None:
+        return "put the file in place by hand"
+    folder = Path(target).parent.resolve()
+    return f"put {files or Path(target).name} in {folder}{os.sep}"
+
+
+def _fetch(opener, url: str, tmp, size: int | None, progress: ProgressFn | None, message: str,
+           target: Path | None = None, files: str | None = None) -> int:
+    """Stream ``url`` into the open file ``tmp``; returns the byte count. ``target`` (the file's final
+    place) and ``files`` (every file of the dataset) name what to put where when the fetch cannot run."""
     try:
         response = opener.open(url, timeout=60)
     except urllib.error.HTTPError as exc:
         raise DatasetError(f"{url}: the server answered {exc.code} {exc.reason}; "
-                           "check the address or put the file in place by hand") from None
+                           f"check the address or {_by_hand(target, files)}") from None
     except (urllib.error.URLError, OSError) as exc:
         reason = getattr(exc, "reason", exc)
         raise DatasetError(f"{url}: cannot connect ({reason}); if this machine is offline, "
-                           "put the file in place by hand") from None
+                           f"{_by_hand(target, files)}") from None
     with response:
         length = response.headers.get("Content-Length")
         total = size or (int(length) if length and length.isdigit() else 0)
@@ -108,18 +118,18 @@ def download(name: str, data_dir: str | os.PathLike | None = None, *, progress: 
         if target.is_file() and _digests(target)[0] == sha256.lower():
             report(progress, 1, 1, message + " already here")
         else:
-            _download_one(opener, url, target, size, sha256, md5, progress, message)
+            _download_one(opener, url, target, size, sha256, md5, progress, message, files=", ".join(table))
         paths.append(target)
     return paths
 
 
 def _download_one(opener, url: str, target: Path, size: int | None, sha256: str, md5: str | None,
-                  progress: ProgressFn | None, message: str) -> None:
+                  progress: ProgressFn | None, message: str, files: str | None = None) -> None:
     fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
     tmp = Path(tmp_name)
     try:
         with os.fdopen(fd, "wb") as fh:
-            _fetch(opener, url, fh, size, progress, message)
+            _fetch(opener, url, fh, size, progress, message, target, files)
         _verify(tmp, sha256, md5, url)
         os.replace(tmp, target)
     finally:
