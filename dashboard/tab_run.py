@@ -46,7 +46,7 @@ def note(kinds: tuple[str, ...], picked: Run | None, shown: Run | None, dataset:
 
 def bar() -> html.Div:
     return html.Div([
-        html.Span("This tab shows", className="small text-muted me-2"),
+        html.Span("This tab shows", className="small text-muted me-2 tab-run-label"),
         dbc.Select(id="tab-run-picker", options=[], value=None, size="sm", className="tab-run-picker"),
         html.Span(id="tab-run-note", className="small text-muted ms-2"),
     ], id="tab-run-bar", className="tab-run-bar mb-2",
@@ -55,28 +55,39 @@ def bar() -> html.Div:
 
 def register(app: dash.Dash, config: AppConfig, views: list[ModuleType]) -> None:
     kinds = {v.TAB_ID: kinds_of(v) for v in views}
+    # a view that keeps the run it draws in its own store (Explore: runs of any vectors, not only
+    # the dataset's) names it ``SHOWN``; the bar follows that store there
+    own = {v.TAB_ID: v.SHOWN for v in views if getattr(v, "SHOWN", None)}
 
     @app.callback(Output("tab-run-picker", "options"), Output("tab-run-picker", "value"),
-                  Output("tab-run-note", "children"), Output("tab-run-bar", "style"),
+                  Output("tab-run-note", "children"), Output("tab-run-bar", "style"), Output("tab-run-picker", "style"),
                   Output("run-picker", "value", allow_duplicate=True),
                   Input("tabs", "active_tab"), Input("run-picker", "value"), Input("store-version", "data"),
                   Input("dataset-picker", "value"), Input("tab-run-picker", "value"),
+                  *[Input(store, "data") for store in own.values()],
                   State("tab-run-picker", "value"), prevent_initial_call="initial_duplicate")
-    def follow(tab, run_id, _version, dataset, chosen, _current):
+    def follow(tab, run_id, _version, dataset, chosen, *rest):
+        drawn = dict(zip(own, rest[:-1]))
         """Keep the bar on what the open tab draws; a run chosen in the bar becomes the picked run."""
         pick = no_update
         if ctx.triggered_id == "tab-run-picker" and chosen and chosen != run_id:
             run_id = pick = chosen  # and draw the bar as the Run picker's new value will (no second round)
         mine = kinds.get(tab) or ()
         if not mine:
-            return [], None, "", {"display": "none"}, pick
-        runs = [r for r in config.store.list(dataset=dataset) if r.kind in mine]
+            return [], None, "", {"display": "none"}, no_update, pick
+        runs = [r for r in config.store.list(dataset=None if tab in own else dataset) if r.kind in mine]
         try:
             picked = state.run(config, run_id) if run_id else None
         except StoreError:
             picked = None
         shown = shown_run(runs, picked, mine)
+        if tab in own:  # what the view's own store holds (None: nothing drawn yet)
+            shown = next((r for r in runs if r.id == drawn.get(tab)), None)
         if shown is not None and shown.id not in {r.id for r in runs}:
             runs = [shown, *runs]  # a run made from another source (arrays, a model) stays listed
         options = [{"label": state.run_label(r), "value": r.id} for r in runs]
-        return options, shown.id if shown else None, note(mine, picked, shown, dataset), {}, pick
+        said = note(mine, picked, shown, dataset)
+        if tab in own and shown is None and runs:
+            said = "nothing drawn yet: pick a run here, or choose the vectors below and press Compute"
+        return (options, shown.id if shown else None, said, {},
+                {} if options else {"display": "none"}, pick)  # no empty box: the note says what to do

@@ -12,7 +12,7 @@ from models.studies import landscape
 
 from .. import cards, figures, images, state
 from ..config import AppConfig
-from ..jobs import Done, job
+from ..jobs import Done, job, job_status
 
 TAB_ID = "landscape"
 LABEL = "Landscape"
@@ -46,6 +46,7 @@ def layout(config: AppConfig):
                             dbc.Input(id="landscape-epochs", type="number", value=40, min=1, max=500, step=1)],
                            size="sm", className="mb-2"),
             dbc.Button("Train landscape", id="landscape-train", color="primary", size="sm"),
+            job_status("landscape-job"),
         ], md=4),
     ], className="g-3")
 
@@ -156,7 +157,7 @@ def register_callbacks(app: dash.Dash, config: AppConfig) -> None:
         R, D1 = grid.shape[:2]
         return images.png_data_uri(images.tile(grid.reshape(R * D1, *grid.shape[2:]), R, D1, pad=1), size=40 * D1)
 
-    @job(app, trigger="landscape-train", title="landscape",
+    @job(app, trigger="landscape-train", status="landscape-job", title="landscape",
          states=[State("dataset-picker", "value"), State("landscape-models", "value"),
                  State("landscape-epochs", "value")])
     def train(progress, name, models, epochs):

@@ -25,7 +25,7 @@ from models.studies import hardness as study
 from .. import figures, legend, state
 from ..cards import label_lines, point_position, sample_card
 from ..config import AppConfig
-from ..jobs import Done, describe_error, job
+from ..jobs import Done, describe_error, job, job_status
 from . import selection as sel
 from .model import panels as capture_panels
 from .model import runs as capture_runs
@@ -93,6 +93,7 @@ def layout(config: AppConfig):
         _field("per class", dbc.Input(id="layers-per-class", type="number", min=5, max=1000, step=1, value=50,
                                       size="sm"), "80px"),
         dbc.Button("Train", id="layers-train", color="primary", size="sm"),
+            job_status("layers-job"),
     ], className="d-flex align-items-end flex-wrap")), className="mb-2", id="layers-train-card")
     return html.Div([
         train,
@@ -269,7 +270,7 @@ def register_callbacks(app: dash.Dash, config: AppConfig) -> None:
         return dict(content=projection_csv(run, network, method, picked),
                     filename=f"{run.id}-{network}-{method}{suffix}.csv")
 
-    @job(app, trigger="layers-train",
+    @job(app, trigger="layers-train", status="layers-job",
          states=[State("dataset-picker", "value"), State("layers-depth", "value"), State("layers-activation", "value"),
                  State("layers-runs", "value"), State("layers-epochs", "value"), State("layers-per-class", "value")],
          title=lambda _dataset, depth, activation, *_: f"hardness study ({activation}, depth {depth})")

@@ -20,7 +20,7 @@ from models.studies import dnm
 
 from .. import cards, figures, images, state
 from ..config import AppConfig
-from ..jobs import Done, job
+from ..jobs import Done, job, job_status
 from . import selection as sel
 
 TAB_ID = "maps"
@@ -56,6 +56,7 @@ def layout(config: AppConfig):
                        options=[{"label": "rectangular lattice", "value": "rect"},
                                 {"label": "hexagonal lattice", "value": "hex"}]),
             dbc.Button("Train DNM", id="maps-train", color="primary", size="sm"),
+            job_status("maps-job"),
         ], md=4),
     ], className="g-3")
 
@@ -128,7 +129,7 @@ def register_callbacks(app: dash.Dash, config: AppConfig) -> None:
         n_selected = int(np.isin(index[node.members], picked).sum()) if picked else None
         return True, point["bbox"], node_card(config, run, node, len(lat.bmu), n_selected=n_selected)
 
-    @job(app, trigger="maps-train", title=lambda _name, rows, cols, *_: f"DNM {rows}x{cols}",
+    @job(app, trigger="maps-train", status="maps-job", title=lambda _name, rows, cols, *_: f"DNM {rows}x{cols}",
          states=[State("dataset-picker", "value"), State("maps-rows", "value"), State("maps-cols", "value"),
                  State("maps-pretrain", "value"), State("maps-epochs", "value"),
                  State("maps-som-iterations", "value"), State("maps-topology", "value")])

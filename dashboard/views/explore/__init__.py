@@ -12,5 +12,6 @@ from .callbacks import register_callbacks
 from .layout import LABEL, TAB_ID, layout
 
 TRAINS = "explore"
+SHOWN = "explore-run"  # the store holding the run the tab draws (the bar above the tabs follows it)
 
-__all__ = ["TAB_ID", "LABEL", "TRAINS", "layout", "register_callbacks"]
+__all__ = ["TAB_ID", "LABEL", "TRAINS", "SHOWN", "layout", "register_callbacks"]
