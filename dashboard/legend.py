@@ -9,11 +9,11 @@ figure's point colours stay (the same :func:`dashboard.figures.class_colors` eve
 """
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Callable, Sequence
 
 import dash
 import numpy as np
-from dash import ALL, MATCH, Input, Output, State, dcc, html
+from dash import ALL, MATCH, Input, Output, Patch, State, dcc, html, no_update
 
 from .figures import class_colors
 
@@ -28,7 +28,7 @@ def store_id(prefix: str) -> dict:
 def legend(prefix: str) -> html.Div:
     """The (empty) legend of a view and its store; :func:`chips` fills it when classes are known."""
     return html.Div([
-        html.Div(id={"type": "class-legend", "view": prefix}, className="class-legend"),
+        html.Div(id={"type": "class-legend", "view": prefix}, className=f"class-legend legend-{prefix}"),
         dcc.Store(id=store_id(prefix), data=[]),
     ], className="class-legend-box")
 
@@ -101,3 +101,29 @@ def register(app: dash.Dash) -> None:
         Output({"type": "class-chip", "view": MATCH, "k": ALL}, "className"),
         Input({"type": "class-hidden", "view": MATCH}, "data"),
         State({"type": "class-chip", "view": MATCH, "k": ALL}, "id"))
+
+
+#: ``classes(shown) -> (labels of the drawn points, class names)`` or None when the legend does not apply
+ClassesFn = Callable[[dict], "tuple[np.ndarray, Sequence[str]] | None"]
+
+
+def connect(app: dash.Dash, prefix: str, graph: str, shown: str, classes: ClassesFn) -> None:
+    """Give view ``prefix`` its legend: chips drawn for what ``shown`` (a store ``{..., "traces": n}``
+    describing the figure of ``graph``) holds, and the hidden classes faded in all its traces. The
+    view's own draw applies :func:`opacity` too (State of :func:`store_id`), so a redraw keeps them."""
+    @app.callback(Output({"type": "class-legend", "view": prefix}, "children"), Input(shown, "data"),
+                  State(store_id(prefix), "data"))
+    def draw_chips(shown_, hidden):
+        got = classes(shown_) if shown_ else None
+        return chips(prefix, got[1], hidden) if got else []
+
+    @app.callback(Output(graph, "figure", allow_duplicate=True), Input(store_id(prefix), "data"),
+                  State(shown, "data"), prevent_initial_call=True)
+    def fade(hidden, shown_):
+        got = classes(shown_) if shown_ else None
+        if not got:
+            return no_update
+        patch, alpha = Patch(), opacity(got[0], hidden)
+        for k in range(int(shown_.get("traces", 1))):
+            patch["data"][k]["marker"]["opacity"] = alpha
+        return patch

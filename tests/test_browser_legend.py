@@ -23,9 +23,9 @@ def test_click_hides_and_double_click_isolates(tmp_path, artifacts):
         page.goto(url)
         page.click("#tabs >> text=Layers")
         wait_for_points(page, "layers-graph", minimum=len(labels))
-        chip = lambda k: page.locator(".class-chip").nth(k)  # noqa: E731
-        page.wait_for_selector(".class-chip")
-        assert page.locator(".class-chip").count() == 10
+        chip = lambda k: page.locator(".legend-layers .class-chip").nth(k)  # noqa: E731
+        page.wait_for_selector(".legend-layers .class-chip")
+        assert page.locator(".legend-layers .class-chip").count() == 10
 
         chip(3).click()  # hide 3: its points fade, the others stay
         page.wait_for_function(f"({ALPHAS})().some(a => a < 0.1)", timeout=20_000)

@@ -19,7 +19,7 @@ from models import datasets
 from models.progress import Progress
 from models.projections import project
 
-from .. import cards, figures, images, state
+from .. import cards, figures, images, legend, state
 from ..config import AppConfig
 from ..jobs import Done, job
 from . import selection as sel
@@ -33,6 +33,7 @@ def layout(config: AppConfig):
     downloadable = datasets.downloadable()
     return dbc.Row([
         dbc.Col([
+            legend.legend(TAB_ID),
             dcc.Graph(id="data-scatter", figure=figures.empty_figure("loading…"), clear_on_unhover=True,
                       style={"height": "68vh"}, config={"displaylogo": False, "scrollZoom": True}),
             dcc.Tooltip(id="data-tooltip", direction="right"),
@@ -74,9 +75,10 @@ def register_callbacks(app: dash.Dash, config: AppConfig) -> None:
     @job(app, trigger=Input("dataset-picker", "value"), initial=True, title=lambda name, *_: f"PCA of {name}",
          outputs=[Output("data-scatter", "figure"), Output("data-gallery", "src"), Output("data-status", "children"),
                   Output("data-shown", "data")],
-         states=[State("dataset-picker", "value"), State("selection", "data")], buttons=["data-download-button"],
+         states=[State("dataset-picker", "value"), State("selection", "data"), State(legend.store_id(TAB_ID), "data")],
+         buttons=["data-download-button"],
          failed=lambda message: (figures.empty_figure(message), None, message, None))
-    def show_dataset(progress, name, selection=None):
+    def show_dataset(progress, name, selection=None, hidden=None):
         progress(Progress(0.1, 1.0, "loading"))
         ds = state.dataset(config, name)
         progress(Progress(0.4, 1.0, "projecting"))
@@ -88,7 +90,8 @@ def register_callbacks(app: dash.Dash, config: AppConfig) -> None:
         where = sel.space(name, ds.split or "train")
         size = 5 if ds.n < 5000 else 3
         fig.update_traces(selectedpoints=sel.positions(selection, where, np.arange(ds.n)),
-                          selected=figures.selected_style(size), unselected=figures.unselected_style())
+                          selected=figures.selected_style(size), unselected=figures.unselected_style(),
+                          marker_opacity=legend.opacity(ds.labels, hidden))
         fig.update_layout(dragmode="select")  # box/lasso select; zoom and pan stay in the mode bar
         gallery = class_gallery(ds) if ds.images is not None else None
         status = (f"PCA of the {ds.split or 'train'} split in {meta.get('seconds', 0):.2f} s · hover a point to see "
@@ -96,7 +99,7 @@ def register_callbacks(app: dash.Dash, config: AppConfig) -> None:
         skipped = ds.meta.get("skipped", 0)
         if skipped:  # the files themselves are listed in the dataset line's tooltip
             status += f" · {skipped:,} unreadable image{'s' if skipped != 1 else ''} skipped"
-        return Done(values=(fig, gallery, status, {"space": where, "n": int(ds.n)}))
+        return Done(values=(fig, gallery, status, {"space": where, "n": int(ds.n), "dataset": name, "traces": 1}))
 
     @app.callback(Output("selection", "data", allow_duplicate=True),
                   Output("data-scatter", "figure", allow_duplicate=True), Input("data-scatter", "selectedData"),
@@ -116,6 +119,12 @@ def register_callbacks(app: dash.Dash, config: AppConfig) -> None:
         return sel.relink(selection, shown["space"], np.arange(shown["n"]), [0])
 
     upload.register(app, config)
+
+    def classes(shown):
+        ds = state.dataset(config, shown.get("dataset"))
+        return ds.labels, ds.class_names
+
+    legend.connect(app, TAB_ID, "data-scatter", "data-shown", classes)
 
     @app.callback(Output("data-tooltip", "show"), Output("data-tooltip", "bbox"), Output("data-tooltip", "children"),
                   Input("data-scatter", "hoverData"), State("dataset-picker", "value"))

@@ -195,25 +195,15 @@ def register_callbacks(app: dash.Dash, config: AppConfig) -> None:
         return (fig, " · ".join(filter(None, (note, text))),
                 {"run": run.id, "network": network, "space": where, "traces": len(panels)})
 
-    @app.callback(Output({"type": "class-legend", "view": TAB_ID}, "children"), Input("layers-shown", "data"),
-                  State(legend.store_id(TAB_ID), "data"))
-    def classes(shown_, hidden):
-        """The clickable legend of the shown run's classes (a captured model's panels keep their colour bar)."""
-        if not shown_ or "step" in shown_:
-            return []
+    def classes(shown_):
+        """Labels and class names of a hardness run's sample (a captured model's panels keep their colour bar)."""
+        if "step" in shown_:
+            return None
         run = state.run(config, shown_["run"])
-        return legend.chips(TAB_ID, state.dataset(config, run.manifest.get("dataset"), "test").class_names, hidden)
+        return (state.arrays(run, "sample")["labels"],
+                state.dataset(config, run.manifest.get("dataset"), "test").class_names)
 
-    @app.callback(Output("layers-graph", "figure", allow_duplicate=True),
-                  Input(legend.store_id(TAB_ID), "data"), State("layers-shown", "data"), prevent_initial_call=True)
-    def hide_classes(hidden, shown_):
-        if not shown_ or "step" in shown_:
-            return no_update
-        labels = state.arrays(state.run(config, shown_["run"]), "sample")["labels"]
-        patch, alpha = Patch(), legend.opacity(labels, hidden)
-        for k in range(shown_["traces"]):
-            patch["data"][k]["marker"]["opacity"] = alpha
-        return patch
+    legend.connect(app, TAB_ID, "layers-graph", "layers-shown", classes)
 
     @app.callback(Output("selection", "data", allow_duplicate=True),
                   Output("layers-graph", "figure", allow_duplicate=True), Input("layers-graph", "selectedData"),

@@ -16,7 +16,7 @@ from dash import Input, Output, State, dcc, html, no_update
 
 from models.studies import hardness as study
 
-from .. import figures, state
+from .. import figures, legend, state
 from ..cards import point_position
 from ..config import AppConfig
 from ..jobs import Done, job
@@ -68,6 +68,7 @@ def layout(config: AppConfig):
             dbc.Button("Project with all six", id="methods-run", color="primary", size="sm", className="ms-2"),
         ], className="d-flex align-items-center mb-2"),
         _param_inputs(),
+        legend.legend(TAB_ID),
         dcc.Graph(id="methods-graph", figure=figures.empty_figure("pick a layer and press the button"),
                   clear_on_unhover=True, config={"displaylogo": False}),
         dcc.Tooltip(id="methods-tooltip", direction="right"),
@@ -107,13 +108,13 @@ def register_callbacks(app: dash.Dash, config: AppConfig) -> None:
 
     @job(app, trigger="methods-run",
          states=[State("run-picker", "value"), State("dataset-picker", "value"), State("methods-network", "value"),
-                 State("methods-layer", "value"), State("selection", "data"),
+                 State("methods-layer", "value"), State("selection", "data"), State(legend.store_id(TAB_ID), "data"),
                  *[State(p[2], "value") for p in PARAMS]],
          outputs=[Output("methods-graph", "figure"), Output("methods-table", "children"),
                   Output("methods-shown", "data"), Output("methods-timing", "children")],
          failed=lambda message: (figures.empty_figure(message), html.Div(message, className="text-danger"), None, ""),
          title=lambda _run_id, _dataset, _network, layer, *_: f"six projections of {layer}")
-    def compute(progress, run_id, dataset, network, layer, selection, *param_values):
+    def compute(progress, run_id, dataset, network, layer, selection, hidden, *param_values):
         from models.studies.hardness_engine import project_run_layer
 
         run, _ = shown(run_id, dataset)
@@ -131,6 +132,7 @@ def register_callbacks(app: dash.Dash, config: AppConfig) -> None:
         fig.update_layout(dragmode="select")  # zoom stays in the mode bar
         for trace in fig.data:
             trace.selectedpoints = picked
+            trace.marker.opacity = legend.opacity(sample["labels"], hidden)
         shown_ = {"run": run.id, "network": network, "layer": layer, "space": where, "traces": len(fig.data),
                   "methods": list(ALL)}
         header = html.Tr([html.Th(h) for h in ("method", "setting", "KL", "trustworthiness", "continuity",
@@ -140,6 +142,13 @@ def register_callbacks(app: dash.Dash, config: AppConfig) -> None:
                            for k in study.SCORES]) for m, _, r in ordered]
         return Done(values=(fig, dbc.Table([html.Thead(header), html.Tbody(body)], size="sm", striped=True), shown_,
                             _timing_note(results)))
+
+    def classes(shown_):
+        run = state.run(config, shown_["run"])
+        return (state.arrays(run, "sample")["labels"],
+                state.dataset(config, run.manifest.get("dataset"), "test").class_names)
+
+    legend.connect(app, TAB_ID, "methods-graph", "methods-shown", classes)
 
     @app.callback(Output("selection", "data", allow_duplicate=True),
                   Output("methods-graph", "figure", allow_duplicate=True), Input("methods-graph", "selectedData"),
