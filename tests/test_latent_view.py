@@ -87,7 +87,7 @@ def test_plane_has_a_decode_layer_and_the_grid_figure_names_each_cells_point():
     plane = gne.Plane(coords, np.zeros(50), rng.integers(0, 3, 50), np.arange(50))
     fig = figures.plane_figure("gne", plane, ["a", "b", "c"], run_id="r")
     layer, cell = fig.data[figures.LATENT_DECODE], fig.data[figures.LATENT_CELL]
-    assert layer.type == "heatmap" and layer.hoverinfo == "none" and cell.type == "scattergl" and len(cell.x) == 0
+    assert layer.type == "heatmap" and layer.hoverinfo == "none" and cell.type == "scatter" and len(cell.x) == 0
     n = len(layer.z)
     x0, x1 = layer.x0 - layer.dx / 2, layer.x0 + (n - 0.5) * layer.dx
     y0, y1 = layer.y0 - layer.dy / 2, layer.y0 + (n - 0.5) * layer.dy

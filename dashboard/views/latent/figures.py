@@ -165,12 +165,13 @@ def decode_layer(coords: np.ndarray, cells: int = DECODE_CELLS) -> go.Heatmap:
                       colorscale=[[0, "rgba(0,0,0,0)"], [1, "rgba(0,0,0,0)"]], zmin=0, zmax=1, showlegend=False)
 
 
-def cell_marker(center: Sequence[float] | None, k: int | None = None) -> go.Scattergl:
-    """Where a clicked cell of the decoded grid sits on the plane (empty when none was clicked)."""
+def cell_marker(center: Sequence[float] | None, k: int | None = None) -> go.Scatter:
+    """Where a clicked cell of the decoded grid sits on the plane (empty when none was clicked). An SVG
+    trace, not WebGL: it marks a place, it is no sample trace (selection styles leave it as it is)."""
     x, y = ([float(center[0])], [float(center[1])]) if center is not None else ([], [])
-    return go.Scattergl(x=x, y=y, mode="markers", name="grid cell" + (f" ({k}×{k})" if k else ""),
-                        hoverinfo="skip", showlegend=False,
-                        marker=dict(symbol="square-x-open", size=26, color="#111", line=dict(width=3)))
+    return go.Scatter(x=x, y=y, mode="markers", name="grid cell" + (f" ({k}×{k})" if k else ""),
+                      hoverinfo="skip", showlegend=False, unselected=dict(marker=dict(opacity=1)),
+                      marker=dict(symbol="square-x-open", size=26, color="#111", line=dict(width=3)))
 
 
 def grid_cells(extent: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
