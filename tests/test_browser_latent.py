@@ -20,6 +20,15 @@ HANDLE_JS = """
 }
 """
 
+# the source of the image a decoded-grid figure shows ('' before it has one)
+GRID_SOURCE_JS = """
+(graphId) => {
+  const gd = document.querySelector(`#${CSS.escape(graphId)} .js-plotly-plot`);
+  const im = gd && gd._fullLayout && gd._fullLayout.images && gd._fullLayout.images[0];
+  return (im && im.source) || '';
+}
+"""
+
 
 def _hover_shows_image(page, graph: str, tooltip: str) -> None:
     hover_card(page, tooltip, lambda point: hover_point(page, graph, 0, point), (0, 11, 50, 200))
@@ -41,8 +50,10 @@ def test_latent_plane_train_hover_move_and_place(tmp_path, artifacts):
         metrics = page.locator("#latent-metrics").inner_text()
         assert re.search(r"GNE mse 0\.\d+ · \d+\.\d+ s/epoch", metrics), metrics
         assert re.search(r"VAE mse 0\.\d+ · \d+\.\d+ s/epoch", metrics), metrics
-        for img in ("gne-grid", "gne-neighbours", "vae-grid", "vae-neighbours"):
+        for img in ("gne-neighbours", "vae-neighbours"):
             page.wait_for_function(f"(document.querySelector('#latent-{img}').src || '').startsWith('data:image/png')")
+        for side in ("gne", "vae"):  # the decoded grid is a figure: its tiled image sits behind the cells
+            page.wait_for_function(f"({GRID_SOURCE_JS})('latent-{side}-grid').startsWith('data:image/png')")
 
         # hover: the tooltip shows the sample's image, on both planes
         _hover_shows_image(page, "latent-gne-scatter", "latent-gne-tooltip")
@@ -51,11 +62,11 @@ def test_latent_plane_train_hover_move_and_place(tmp_path, artifacts):
         page.mouse.move(5, 5)
 
         # grid-size slider: a 5×5 grid replaces the 10×10 one
-        before = page.locator("#latent-gne-grid").get_attribute("src")
+        before = page.evaluate(GRID_SOURCE_JS, "latent-gne-grid")
         thumb = page.locator("#latent-grid-size [role=slider]").first
         thumb.focus()
         thumb.press("Home")
-        page.wait_for_function("(s) => document.querySelector('#latent-gne-grid').src !== s", arg=before)
+        page.wait_for_function(f"(s) => ({GRID_SOURCE_JS})('latent-gne-grid') !== s", arg=before)
 
         # box-select around a point, then drag the red handle
         p = point_position(page, "latent-gne-scatter", 0, 0)

@@ -268,3 +268,42 @@ def test_command_line_places_heldout_and_writes_figures(tmp_path, capsys):
     for name in ("planes.png", "grid-gne.png", "grid-vae.png", "report.md"):
         assert run.file(name).read_bytes()[:4] in (b"\x89PNG", b"# GN"), name
     assert "--generator dense" in study.Config.__dataclass_fields__["generator"].metadata["help"]
+
+
+def test_decode_at_gives_an_image_and_caches_it(run, digits):
+    """Hovering the plane decodes (x, y) with the run's own generator, once per fine-grid cell."""
+    import time
+
+    from models.studies import gne_decode
+
+    gne_decode.clear()
+    calls = []
+    for side in study.SIDES:
+        gen = gne_decode.generator(run, side)
+        gen.register_forward_hook(lambda *_a, side=side: calls.append(side))
+    plane = study.plane(run, "gne")
+    x, y = (float(v) for v in plane.coords[7])
+    img = gne_decode.decode_at(run, "gne", x, y, step=1e-3)
+    assert img.shape == digits.image_shape and img.dtype == np.uint8 and img.max() > img.min()
+    assert calls == ["gne"]
+    # the same spot (and one within the same 1e-3 cell) comes from the cache: the generator is not run again
+    again = gne_decode.decode_at(run, "gne", x + 2e-4, y - 2e-4, step=1e-3)
+    assert calls == ["gne"] and np.array_equal(again, img)
+    # it is the generator's own decoding of that point, as the engine decodes it
+    z = np.array([[round(x / 1e-3) * 1e-3, round(y / 1e-3) * 1e-3]], np.float32)
+    expected = (np.clip(engine.decode(gne_decode.generator(run, "gne"), z)[0], 0, 1) * 255).round()
+    assert np.abs(expected.reshape(img.shape) - img.astype(float)).max() <= 1
+    calls.clear()
+    # the VAE side has its own generator: a different image at the same point
+    vae = gne_decode.decode_at(run, "vae", x, y, step=1e-3)
+    assert calls == ["vae"] and vae.shape == img.shape and not np.array_equal(vae, img)
+    # a new spot runs the generator once more; each call is fast on the CPU (measured, printed, not asserted)
+    start = time.perf_counter()
+    for i in range(50):
+        gne_decode.decode_at(run, "gne", x + 0.01 * (i + 1), y, step=1e-3)
+    per_call = (time.perf_counter() - start) / 50
+    assert calls.count("gne") == 50
+    print(f"decode_at: {per_call * 1e3:.2f} ms per uncached call")
+    with pytest.raises(ValueError, match="step"):
+        gne_decode.decode_at(run, "gne", x, y, step=0)
+    gne_decode.clear()

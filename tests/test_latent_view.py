@@ -77,3 +77,49 @@ def test_view_does_not_import_torch():
     code = "import sys, dashboard.views.latent; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_plane_has_a_decode_layer_and_the_grid_figure_names_each_cells_point():
+    """Hovering anywhere on the plane reaches the transparent decode layer (trace LATENT_DECODE, spanning well
+    beyond the points); the grid figure's cells sit at the latent points the engine decoded."""
+    rng = np.random.default_rng(0)
+    coords = rng.normal(size=(50, 2)).astype(np.float32)
+    plane = gne.Plane(coords, np.zeros(50), rng.integers(0, 3, 50), np.arange(50))
+    fig = figures.plane_figure("gne", plane, ["a", "b", "c"], run_id="r")
+    layer, cell = fig.data[figures.LATENT_DECODE], fig.data[figures.LATENT_CELL]
+    assert layer.type == "heatmap" and layer.hoverinfo == "none" and cell.type == "scatter" and len(cell.x) == 0
+    n = len(layer.z)
+    x0, x1 = layer.x0 - layer.dx / 2, layer.x0 + (n - 0.5) * layer.dx
+    y0, y1 = layer.y0 - layer.dy / 2, layer.y0 + (n - 0.5) * layer.dy
+    (ax0, ax1), (ay0, ay1) = fig.layout.xaxis.range, fig.layout.yaxis.range
+    assert x0 < ax0 < coords[:, 0].min() and coords[:, 0].max() < ax1 < x1
+    assert y0 < ay0 < coords[:, 1].min() and coords[:, 1].max() < ay1 < y1
+    extent = np.array([[-1.0, 3.0], [-2.0, 2.0]])
+    grid = figures.grid_figure("vae", "data:image/png;base64,", extent, 5, run_id="r")
+    heat = grid.data[0]
+    xs, ys = figures.grid_cells(extent, 5)
+    # the engine's grid_points: row-major, first row at the top (largest y)
+    points = np.stack(np.meshgrid(np.linspace(-1, 3, 5), np.linspace(2, -2, 5)), -1).reshape(-1, 2)
+    for r in range(5):
+        for c in range(5):
+            hr = list(heat.y).index(ys[r])
+            assert heat.customdata[hr][c] == [r + 1, c + 1]
+            assert np.allclose((heat.x[c], heat.y[hr]), points[r * 5 + c])
+    image = grid.layout.images[0]
+    assert image.x < xs[0] and image.x + image.sizex > xs[-1] and image.y > ys[0] and image.y - image.sizey < ys[-1]
+    marker = figures.cell_marker((0.5, -0.25), 5)
+    assert list(marker.x) == [0.5] and list(marker.y) == [-0.25]
+
+
+def test_a_collapsed_plane_is_named_beside_it(tmp_path):
+    """The collapse warning is drawn in the view next to the collapsed plane (not only in the status line)."""
+    from dashboard.views.latent import callbacks
+    from models.store import Run
+
+    run = Run("r", tmp_path, {"kind": gne.KIND, "metrics": {"gne_knn": 0.71, "vae_knn": 0.33, "n_classes": 10}})
+    alert = callbacks.collapse_alert(run, "vae")
+    text = "".join(c if isinstance(c, str) else c.children for c in alert.children)
+    assert "VAE plane collapsed" in text and "0.33" in text and "0.71" in text and "alert-danger" in alert.className
+    assert callbacks.collapse_alert(run, "gne") is None
+    fine = Run("s", tmp_path, {"kind": gne.KIND, "metrics": {"gne_knn": 0.71, "vae_knn": 0.69, "n_classes": 10}})
+    assert callbacks.collapse_alert(fine, "vae") is None and callbacks.collapse_alert(fine, "gne") is None

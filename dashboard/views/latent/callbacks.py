@@ -34,16 +34,17 @@ def _draw(app: dash.Dash, config: AppConfig) -> None:
                   Output("latent-metrics", "children"), Output("latent-move-info", "children"),
                   Output("latent-selection", "data"),
                   Output("latent-selection-info", "children", allow_duplicate=True),
+                  *[Output(f"latent-{side}-collapse", "children") for side in gne.SIDES],
                   *SHOWN, Input("latent-heldout", "data"), Input("tabs", "active_tab"), State("selection", "data"),
                   prevent_initial_call="initial_duplicate")
     def draw(run_id, name, _version, heldout_ref, tab, selection):
         if tab != TAB_ID:
-            return no_update, no_update, no_update, no_update, no_update, no_update
+            return (no_update,) * 8
         try:
             run, note = data.run_for_view(config, run_id, name)
             if run is None:
-                msg = f"{note}: press “Train GNE + VAE”"
-                return figures.empty_figure(msg), figures.empty_figure(msg), msg, "", None, ""
+                msg = empty_message(note)
+                return figures.empty_figure(msg), figures.empty_figure(msg), msg, "", None, "", None, None
             class_names = state.dataset(config, run.manifest["dataset"]).class_names
             held, moved = data.heldout(config, run, heldout_ref), data.moved(run)
             gne_fig, vae_fig = (figures.plane_figure(side, data.plane(run, side), class_names, run_id=run.id,
@@ -63,34 +64,88 @@ def _draw(app: dash.Dash, config: AppConfig) -> None:
                 fig.data[figures.LATENT_TRAIN].selectedpoints = picked
             gne_fig.update_layout(shapes=handle)
             return (gne_fig, vae_fig, info, figures.moved_text(moved, m, data.parent_mse(config, m)), held_sel,
-                    text)
+                    text, *[collapse_alert(run, side) for side in gne.SIDES])
         except Exception as exc:
             msg = describe_error(exc)
-            return figures.empty_figure(msg), figures.empty_figure(msg), msg, "", None, ""
+            return figures.empty_figure(msg), figures.empty_figure(msg), msg, "", None, "", None, None
 
-    @app.callback(*[Output(f"latent-{s}-{what}", "src") for s in gne.SIDES for what in ("grid", "neighbours")],
+    @app.callback(*[Output(f"latent-{s}-{what}", prop) for s in gne.SIDES
+                    for what, prop in (("grid", "figure"), ("neighbours-box", "children"), ("grids", "hidden"))],
                   Input("latent-grid-size", "value"), *SHOWN, Input("tabs", "active_tab"))
     def grids(size_pos, run_id, name, _version, tab):
         if tab != TAB_ID:
-            return [no_update] * 4
-        run, _note = data.run_for_view(config, run_id, name)
-        if run is None:
-            return [None] * 4
-        k = gne.GRID_SIZES[int(size_pos or 0)]
-        return [src for side in gne.SIDES for src in data.grid_images(config, run, side, k)]
+            return [no_update] * 6
+        try:
+            run, note = data.run_for_view(config, run_id, name)
+            if run is None:
+                msg = empty_message(note)
+                return [figures.empty_figure(msg), html.Div(msg, className="small text-muted"), True] * 2
+            k = gne.GRID_SIZES[int(size_pos or 0)]
+            out = []
+            for side in gne.SIDES:
+                fig = data.grid_figure(config, run, side, k)
+                _decoded, neighbours = data.grid_images(config, run, side, k)
+                missing = f"{run.id} stored no {k}×{k} grid of {side.upper()} images (vector data, or another size)"
+                out += [fig if fig is not None else figures.empty_figure(missing),
+                        html.Img(id=f"latent-{side}-neighbours", src=neighbours, alt=f"{side} nearest neighbours",
+                                 className="gallery tile-img latent-grid") if neighbours
+                        else html.Div(missing, className="small text-muted"), False]
+            return out
+        except Exception as exc:
+            msg = describe_error(exc)
+            return [figures.empty_figure(msg), html.Div(msg, className="small text-danger"), False] * 2
 
     for side in gne.SIDES:
         @app.callback(Output(f"latent-{side}-tooltip", "show"), Output(f"latent-{side}-tooltip", "bbox"),
                       Output(f"latent-{side}-tooltip", "children"),
                       Input(f"latent-{side}-scatter", "hoverData"), State("run-picker", "value"),
                       State("dataset-picker", "value"))
-        def hover(hover_data, run_id, name):
+        def hover(hover_data, run_id, name, side=side):
+            """A point shows its sample's card; empty space (the transparent decode layer) the image the
+            side's generator decodes there."""
             point = hover_data["points"][0] if hover_data else {}
+            run, _note = data.run_for_view(config, run_id, name)
+            if point.get("curveNumber") == figures.LATENT_DECODE and run is not None and "bbox" in point:
+                try:
+                    card = data.decode_card(run, side, float(point["x"]), float(point["y"]))
+                except Exception as exc:
+                    card = html.Div(describe_error(exc), className="tooltip-card text-danger")
+                return True, point["bbox"], card
             if "customdata" not in point:
                 return False, no_update, no_update
-            run, _note = data.run_for_view(config, run_id, name)
             card = data.hover_card(config, run, name, point, heldout_trace=figures.LATENT_HELDOUT)
             return True, point["bbox"], card
+
+        @app.callback(Output(f"latent-{side}-scatter", "figure", allow_duplicate=True),
+                      Input(f"latent-{side}-grid", "clickData"), State("latent-grid-size", "value"),
+                      prevent_initial_call=True)
+        def mark_cell(click, size_pos):
+            """A clicked cell of the decoded grid is marked where it sits on the plane."""
+            point = (click or {}).get("points", [{}])[0]
+            if "x" not in point or "y" not in point:
+                return no_update
+            patch = Patch()
+            k = gne.GRID_SIZES[int(size_pos or 0)]
+            patch["data"][figures.LATENT_CELL] = figures.cell_marker((point["x"], point["y"]), k).to_plotly_json()
+            return patch
+
+
+def empty_message(note: str) -> str:
+    """The empty state: why nothing is shown and what to do next."""
+    return f"{note}: set epochs and press “Train GNE + VAE”" if note else figures.EMPTY_MESSAGE
+
+
+def collapse_alert(run, side: str):
+    """A collapsed plane says so beside itself (all its decodes look alike), not only in the status line."""
+    if not gne.collapsed(run, side):
+        return None
+    m = run.metrics
+    other = gne.SIDES[1 - gne.SIDES.index(side)]
+    return html.Div([html.B(f"⚠ {side.upper()} plane collapsed: "),
+                     f"its 2-D 10-NN accuracy is {m[f'{side}_knn']:.2f} against {m[f'{other}_knn']:.2f} on the "
+                     f"{other.upper()} plane, so its decoded images look alike. Train longer or with a smaller "
+                     "--kl-weight (1e-3) for a fair comparison."],
+                    className="alert alert-danger py-1 px-2 my-1 small", role="alert")
 
 
 def selection_space(run) -> str:

@@ -2,6 +2,7 @@
 ``state.arrays`` (memoised: runs never change) and the GNE face's typed readers."""
 from __future__ import annotations
 
+import numpy as np
 from dash import html
 
 from models.store import Run, StoreError
@@ -11,7 +12,7 @@ from ... import images, state
 from ...cards import sample_card
 from ...config import AppConfig
 
-GRID_PIXELS = 320  # each decoded / nearest-sample grid is drawn this wide
+GRID_PIXELS = 560  # the nearest-sample grid is drawn this wide (as wide as the decoded grid figure)
 
 
 def run_for_view(config: AppConfig, run_id: str | None, dataset_name: str | None) -> tuple[Run | None, str]:
@@ -69,3 +70,39 @@ def hover_card(config: AppConfig, run: Run | None, dataset_name: str | None, poi
              f"{split} sample · ({point['x']:.2f}, {point['y']:.2f})"]
     image = ds.images[idx] if ds.images is not None else None
     return sample_card(image, lines, key=(name, split, idx))
+
+
+DECODE_PIXELS = 112   # the decoded image in the hover card
+GRID_FIGURE_PIXELS = 800  # the decoded grid's tiled image is made this wide (crisp when zoomed in)
+
+
+def grid_figure(config: AppConfig, run: Run, side: str, k: int):
+    """``side``'s decoded k×k grid as a zoomable, hoverable figure (None when the run has no such grid)."""
+    from . import figures
+
+    shape = gne.image_shape(run)
+    grid = gne.latent_grid(run, side, k, read=state.arrays)
+    if grid is None or not shape:
+        return None
+    source = images.png_data_uri(images.tile(grid.images.reshape(k * k, *shape), k, k, pad=1),
+                                 size=GRID_FIGURE_PIXELS)
+    return figures.grid_figure(side, source, grid.extent, k, run_id=run.id)
+
+
+def decode_step(run: Run, side: str) -> float:
+    """The fine grid decoded points are rounded to (and cached on): 1/2000 of the plane's larger extent."""
+    coords = plane(run, side).coords
+    span = float(np.max(np.ptp(coords[:, :2], axis=0))) if len(coords) else 1.0
+    return max(span, 1e-6) / 2000.0
+
+
+def decode_card(run: Run, side: str, x: float, y: float) -> html.Div:
+    """The hover card of an empty spot of the plane: the image ``side``'s generator decodes there.
+
+    Imports the torch side (``gne_decode``) on the first hover only; the decoding is cached per fine-grid cell.
+    """
+    from models.studies import gne_decode
+
+    image = gne_decode.decode_at(run, side, x, y, step=decode_step(run, side))
+    return sample_card(image, [f"decoded at ({x:.2f}, {y:.2f})", f"{side.upper()} generator"],
+                       size=DECODE_PIXELS, image_class="decoded-img")

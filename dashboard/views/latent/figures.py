@@ -11,13 +11,21 @@ from dashboard.figures import class_color, empty_figure, label_scatter, selected
 from models.studies.gne import Heldout, Metrics, Moved, Plane
 
 __all__ = ["LATENT_TRAIN", "LATENT_HELDOUT", "LATENT_BEFORE", "LATENT_AFTER", "latent_scatter", "latent_handle",
-           "handle_center", "handle_size", "TITLES", "plane_figure", "metrics_text", "heldout_text", "moved_text", "empty_figure"]
+           "handle_center", "handle_size", "TITLES", "plane_figure", "metrics_text", "heldout_text", "moved_text", "empty_figure",
+           "LATENT_DECODE", "LATENT_CELL", "DECODE_CELLS", "decode_layer", "cell_marker", "grid_cells", "grid_figure",
+           "GRID_FIGURE_HEIGHT", "EMPTY_MESSAGE"]
 
 TITLES = {"gne": "GNE (learned points)", "vae": "VAE (encoder means)"}
 
 # Trace order is fixed so callbacks can tell points apart by ``curveNumber``:
 # 0 training samples, 1 held-out samples, 2 moved points before, 3 moved points after, 4 before→after lines.
 LATENT_TRAIN, LATENT_HELDOUT, LATENT_BEFORE, LATENT_AFTER = 0, 1, 2, 3
+# 5: an invisible heat map under the points, so hovering empty space gives (x, y) to decode there;
+# 6: the marker of the decoded-grid cell last clicked.
+LATENT_DECODE, LATENT_CELL = 5, 6
+DECODE_CELLS = 160          # the hover layer's cells per axis: the decoded image follows the pointer on this grid
+GRID_FIGURE_HEIGHT = 620    # px: ≥ 28 px per cell of a 20×20 grid (the plot area is about 560 px square)
+EMPTY_MESSAGE = "no GNE run yet: set epochs and press “Train GNE + VAE”"
 
 
 def latent_scatter(coords: np.ndarray, labels: np.ndarray, class_names: Sequence[str], *,
@@ -129,4 +137,72 @@ def plane_figure(side: str, plane: Plane, class_names: Sequence[str], *, run_id:
                          title=f"{TITLES[side]} · {len(plane.coords):,} samples", uirevision=f"latent-{side}-{run_id}")
     train = fig.data[LATENT_TRAIN]
     train.selected, train.unselected = selected_style(train.marker.size), unselected_style()
+    fig.add_trace(decode_layer(plane.coords))
+    fig.add_trace(cell_marker(None))
+    # the axes span the points (the hover layer reaches far beyond, so every spot of the plot decodes,
+    # also where the equal aspect widens one axis, and after zooming out a little)
+    lo, hi = _bounds(plane.coords, 0.06)
+    fig.update_layout(hovermode="closest", xaxis_range=[lo[0], hi[0]], yaxis_range=[lo[1], hi[1]])
+    return fig
+
+
+def _bounds(coords: np.ndarray, pad: float) -> tuple[np.ndarray, np.ndarray]:
+    """The first two axes' min and max, widened by ``pad`` × the larger extent (the same on both axes)."""
+    pts = np.asarray(coords, dtype=float).reshape(len(coords), -1)[:, :2] if len(coords) else np.zeros((1, 2))
+    lo, hi = pts.min(axis=0), pts.max(axis=0)
+    span = max(float(np.max(hi - lo)), 1e-6)
+    return lo - pad * span, hi + pad * span
+
+
+def decode_layer(coords: np.ndarray, cells: int = DECODE_CELLS) -> go.Heatmap:
+    """A transparent ``cells``×``cells`` heat map over the plane's points: Plotly reports hovers only on
+    traces, so this makes every spot of the plane hoverable (its cell centre is decoded). Points still win
+    the hover where the pointer is near one (a heat map's hover distance is the largest there is)."""
+    lo, hi = _bounds(coords, 0.5)
+    d = (hi - lo) / cells
+    return go.Heatmap(z=np.zeros((cells, cells), dtype=np.int8).tolist(), x0=float(lo[0] + d[0] / 2), dx=float(d[0]),
+                      y0=float(lo[1] + d[1] / 2), dy=float(d[1]), showscale=False, hoverinfo="none", name="decode",
+                      colorscale=[[0, "rgba(0,0,0,0)"], [1, "rgba(0,0,0,0)"]], zmin=0, zmax=1, showlegend=False)
+
+
+def cell_marker(center: Sequence[float] | None, k: int | None = None) -> go.Scatter:
+    """Where a clicked cell of the decoded grid sits on the plane (empty when none was clicked). An SVG
+    trace, not WebGL: it marks a place, it is no sample trace (selection styles leave it as it is)."""
+    x, y = ([float(center[0])], [float(center[1])]) if center is not None else ([], [])
+    return go.Scatter(x=x, y=y, mode="markers", name="grid cell" + (f" ({k}×{k})" if k else ""),
+                      hoverinfo="skip", showlegend=False, unselected=dict(marker=dict(opacity=1)),
+                      marker=dict(symbol="square-x-open", size=26, color="#111", line=dict(width=3)))
+
+
+def grid_cells(extent: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The latent x of each grid column and y of each grid row (row 0 at the top), as the engine decoded them."""
+    ext = np.asarray(extent, dtype=float)
+    return np.linspace(ext[0, 0], ext[0, 1], k), np.linspace(ext[1, 1], ext[1, 0], k)
+
+
+def grid_figure(side: str, source: str, extent: np.ndarray, k: int, *, run_id: str = "") -> go.Figure:
+    """The decoded k×k grid as a zoomable figure in the plane's own coordinates: the tiled image (``source``,
+    a PNG data URI) behind a transparent k×k heat map whose hover names each cell's latent point and
+    whose click (``clickData`` x, y) is that point."""
+    xs, ys = grid_cells(extent, k)
+    dx = (xs[-1] - xs[0]) / (k - 1) if k > 1 else 1.0
+    dy = (ys[0] - ys[-1]) / (k - 1) if k > 1 else 1.0
+    rows = np.arange(k)[::-1]                   # heat-map rows go up in y; grid row 0 is the top
+    custom = [[[int(r) + 1, c + 1] for c in range(k)] for r in rows]
+    fig = go.Figure(go.Heatmap(
+        z=np.zeros((k, k), dtype=np.int8).tolist(), x=xs.tolist(), y=ys[::-1].tolist(), customdata=custom,
+        showscale=False, colorscale=[[0, "rgba(0,0,0,0)"], [1, "rgba(0,0,0,0)"]], zmin=0, zmax=1, xgap=0, ygap=0,
+        hovertemplate="row %{customdata[0]}, column %{customdata[1]}<br>latent (%{x:.3f}, %{y:.3f})"
+                      "<br>click: show it on the plane<extra></extra>"))
+    x0, x1 = float(xs[0] - dx / 2), float(xs[-1] + dx / 2)
+    y0, y1 = float(ys[-1] - dy / 2), float(ys[0] + dy / 2)
+    fig.update_layout(
+        images=[dict(source=source, xref="x", yref="y", x=x0, y=y1, sizex=x1 - x0, sizey=y1 - y0,
+                     sizing="stretch", layer="below")],
+        xaxis=dict(range=[x0, x1], showgrid=False, zeroline=False, title=dict(text="x", standoff=2)),
+        yaxis=dict(range=[y0, y1], showgrid=False, zeroline=False, title=dict(text="y", standoff=2)),
+        height=GRID_FIGURE_HEIGHT, margin=dict(l=50, r=10, t=34, b=40), plot_bgcolor="white", dragmode="zoom",
+        title=dict(text=f"{TITLES[side].split(' ')[0]} decoded {k}×{k} grid · hover a cell, click it to find it on the "
+                        "plane", x=0.01, font=dict(size=13)),
+        uirevision=f"latent-grid-{side}-{run_id}-{k}")
     return fig

@@ -12,7 +12,7 @@ from dash import dcc, html
 from models.studies import gne
 
 from ...config import AppConfig
-from .figures import empty_figure
+from .figures import EMPTY_MESSAGE, GRID_FIGURE_HEIGHT, empty_figure
 
 TAB_ID = "latent"
 LABEL = "Latent plane"
@@ -32,20 +32,26 @@ def grid_marks() -> dict[int, str]:
     return {i: str(k) for i, k in enumerate(gne.GRID_SIZES)}
 
 
+GRID_CONFIG = {"displaylogo": False, "scrollZoom": True}
+
+
 def _side(side: str) -> dbc.Col:
     return dbc.Col([
-        dcc.Graph(id=f"latent-{side}-scatter", figure=empty_figure("train GNE + VAE to see the plane"),
+        dcc.Graph(id=f"latent-{side}-scatter", figure=empty_figure(EMPTY_MESSAGE),
                   clear_on_unhover=True, style={"height": "46vh"}, config=GRAPH_CONFIG,
                   className="keeps-selection"),  # a click places the move's handle (assets/selection.js)
         dcc.Tooltip(id=f"latent-{side}-tooltip", direction="right"),
-        dbc.Row([
-            dbc.Col([html.Div("decoded grid", className="small text-muted"),
-                     html.Img(id=f"latent-{side}-grid", className="gallery tile-img latent-grid",
-                              alt=f"{side} decoded grid")], width=6),
-            dbc.Col([html.Div("nearest real sample", className="small text-muted"),
-                     html.Img(id=f"latent-{side}-neighbours", className="gallery tile-img latent-grid",
-                              alt=f"{side} nearest neighbours")], width=6),
-        ], className="g-2 mt-1"),
+        html.Div(id=f"latent-{side}-collapse"),   # the collapse warning of this plane, in the view itself
+        html.Div([  # hidden until there is a run: the empty state is said once, on the plane
+            html.Div("hover the plane: points show their sample, empty space the image decoded there",
+                     className="small text-muted"),
+            dcc.Graph(id=f"latent-{side}-grid", figure=empty_figure(EMPTY_MESSAGE), config=GRID_CONFIG,
+                      clear_on_unhover=True, className="latent-grid-figure",
+                      style={"height": f"{GRID_FIGURE_HEIGHT}px", "maxWidth": f"{GRID_FIGURE_HEIGHT}px"}),
+            html.Div("nearest real sample of each grid cell", className="small text-muted mt-1"),
+            html.Div(id=f"latent-{side}-neighbours-box", className="latent-neighbours",
+                     children=html.Div(EMPTY_MESSAGE, className="small text-muted")),
+        ], id=f"latent-{side}-grids", hidden=True),
     ], md=6)
 
 
@@ -91,4 +97,4 @@ def layout(config: AppConfig):
         dbc.Row([_side(side) for side in gne.SIDES], className="g-3"),
         dcc.Store(id="latent-selection"),   # {"run", "ids" (run positions), "center", "radius", "target"}
         dcc.Store(id="latent-heldout"),     # {"run", "limit"}: a placement in the result cache (gne.heldout_key)
-    ])
+    ], id="latent-view")
