@@ -96,7 +96,7 @@ def test_paper_architecture_trains_on_28_and_64_pixel_images(size, resize):
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory):
     store = RunStore(tmp_path_factory.mktemp("runs"))
-    cfg = dnm.Config(lattice="4x5", pretrain_iterations=80, som_iterations=1000, epochs=1, limit=300, seed=0)
+    cfg = dnm.Config(lattice="4x5", pretrain_iterations=300, som_iterations=1000, epochs=1, limit=300, seed=0)
     return dnm.run(cfg, store=store)
 
 
