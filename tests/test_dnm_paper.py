@@ -156,7 +156,7 @@ def test_help_lists_the_paper_flags_with_defaults(capsys):
     with pytest.raises(SystemExit):
         dnm.main(["--help"])
     out = " ".join(capsys.readouterr().out.split())
-    for flag, default in [("--architecture", "compact"), ("--pretrain-iterations", "None"), ("--resize", "None"),
+    for flag, default in [("--architecture", "paper"), ("--pretrain-iterations", "None"), ("--resize", "None"),
                           ("--som-iterations", "10000"), ("--sigma0", "10.0"), ("--eta0", "0.3"),
                           ("--alpha", "2000.0")]:
         assert flag in out

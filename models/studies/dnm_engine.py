@@ -258,8 +258,8 @@ def report_md(config: Config, metrics: dict, dataset: str, n: int, image_shape, 
         "- **Architecture**: " + ("the paper's (5×5 convolutions 10–8–5 at full resolution, dense code, "
                                   "mirror decoder)." if config.architecture == "paper" else
                                   "`compact` halves images above 16 px at each convolution (stride 2), so the "
-                                  "dense layers are 16–64× smaller; `--architecture paper` keeps full "
-                                  "resolution as the paper does."),
+                                  "dense layers are 16–64× smaller and a run needs about half the CPU time; "
+                                  "`--architecture paper` (the default) keeps full resolution as the paper does."),
         "- **Joint SOM updates** follow their own decaying neighbourhood "
         f"(σ {config.joint_sigma[0]:g} → {config.joint_sigma[1]:g}, η {config.joint_eta:g}) after the paper's "
         "pre-training schedule, batch-wise (one tensor update per batch, equal to online updates to first order).",
