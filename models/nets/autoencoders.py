@@ -12,7 +12,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-__all__ = ["ConvAutoencoder", "SparseConvAutoencoder", "image_shape_of", "as_images"]
+__all__ = ["ConvAutoencoder", "SparseConvAutoencoder", "image_shape_of", "as_images", "DNM_ARCHITECTURES",
+           "dnm_autoencoder"]
 
 
 def image_shape_of(shape: Sequence[int]) -> tuple[int, int, int]:
@@ -151,3 +152,23 @@ class SparseConvAutoencoder(nn.Module):
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         z = self.encode(x)
         return z, self.decode_logits(z)
+
+
+# -- the deep neural map's two architectures ------------------------------------------------
+DNM_ARCHITECTURES = ("compact", "paper")
+
+
+def dnm_autoencoder(image_shape: Sequence[int], code: int = 100, architecture: str = "compact") -> ConvAutoencoder:
+    """The DNM's autoencoder, ``architecture``:
+
+    * ``"paper"`` — Pesteie et al.'s network as published: 5×5 convolutions with 10, 8 and 5 maps at the
+      image's full resolution (stride 1, "same" padding), a dense code of ``code`` units (paper: 100), and a
+      mirror decoder (dense, then 5×5 transposed convolutions 5 → 8 → 10 → channels, sigmoid). Its dense
+      layers grow with the image (5·H·W → code: 3,920 inputs at 28×28, 20,480 at 64×64).
+    * ``"compact"`` — the same layers, but images above 16 px are halved at each convolution (stride 2), so
+      the dense layers are 16–64× smaller and an epoch is faster on a CPU; at ≤ 16 px both are the same.
+    """
+    if architecture not in DNM_ARCHITECTURES:
+        raise ValueError(f"architecture must be one of {', '.join(DNM_ARCHITECTURES)} (got {architecture!r})")
+    return ConvAutoencoder(image_shape, code=code, channels=(10, 8, 5),
+                           stride=1 if architecture == "paper" else None)
