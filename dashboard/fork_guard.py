@@ -51,3 +51,32 @@ class GuardedDiskcacheManager(dash.DiskcacheManager):
     result_ready = guarded(dash.DiskcacheManager.result_ready)
     get_result = guarded(dash.DiskcacheManager.get_result)
     get_updated_props = guarded(dash.DiskcacheManager.get_updated_props)
+
+
+# --- torch in the web process -------------------------------------------------------------------
+# A job forked after the web process ran torch on more than one thread hangs at its first parallel
+# torch op (libgomp's thread pool does not survive fork; measured: a matmul in the child never
+# returns). The web process runs torch only for small things (the Latent plane decodes one point
+# on hover), so it runs torch on one thread, which never starts the pool; each job gets the
+# machine's threads back (:func:`job_threads`).
+
+_JOB_THREADS: int | None = None
+
+
+def torch_in_web_process():
+    """Import torch for a small computation in the web process, on one thread (see above)."""
+    global _JOB_THREADS
+    import torch
+
+    if _JOB_THREADS is None:
+        _JOB_THREADS = torch.get_num_threads()
+        torch.set_num_threads(1)
+    return torch
+
+
+def job_threads() -> None:
+    """In a job: give torch back the threads the web process held back (no-op when it never did)."""
+    if _JOB_THREADS is not None:
+        import torch
+
+        torch.set_num_threads(_JOB_THREADS)

@@ -23,6 +23,8 @@ from dash import Input, Output, State, html, no_update
 
 from models.progress import Cancelled, Progress, ProgressFn
 
+from .fork_guard import job_threads
+
 SESSION = State("session-id", "data")  # one id per browser tab (sessionStorage): survives a reload
 
 
@@ -146,6 +148,7 @@ def job(app: dash.Dash, *, trigger: Input | str, states: Sequence[State] = (), o
             from .job_records import JobRecords
 
             *values, version, session = args
+            job_threads()  # torch's threads, held back in the web process, are the job's again
             label = title(*values) if callable(title) else title
             records = JobRecords(records_path)
             job_id = records.start(kind, label, session or "", {"values": values})

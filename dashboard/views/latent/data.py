@@ -101,6 +101,9 @@ def decode_card(run: Run, side: str, x: float, y: float) -> html.Div:
 
     Imports the torch side (``gne_decode``) on the first hover only; the decoding is cached per fine-grid cell.
     """
+    from ...fork_guard import torch_in_web_process
+
+    torch_in_web_process()  # one thread: a job forked later must not inherit torch's thread pool
     from models.studies import gne_decode
 
     image = gne_decode.decode_at(run, side, x, y, step=decode_step(run, side))
