@@ -262,3 +262,50 @@ def test_npz_with_images_keeps_features_as_pixels(data_dir):
     np.savez(data_dir / "emb.npz", features=rng.random((30, 4)) * 7, labels=labels, images=images)
     emb = datasets.load("arrays:emb.npz", data_dir=data_dir)
     assert np.allclose(emb.features.max(0), 1.0) and np.allclose(emb.features.min(0), 0.0)
+
+
+# -- 1. --split for the training studies: the present split by default, an absent one refused -----
+SPLIT_RUNS = {
+    "gne": ["--epochs", "1", "--limit", "120", "--batch-size", "60", "--grid-sizes", "3", "--heldout", "30"],
+    "landscape": ["--models", "1", "--epochs", "1", "--limit", "120", "--count-slices", "5", "--min-members", "5",
+                  "--cluster-sample", "100", "--directions", "2", "--radii", "1"],
+    "dnm": ["--lattice", "3x4", "--epochs", "1", "--pretrain-epochs", "1", "--som-iterations", "100",
+            "--limit", "120"],
+}
+
+
+@pytest.mark.parametrize("kind", sorted(SPLIT_RUNS))
+def test_training_studies_use_the_present_split_and_record_it(kind, data_dir, store_dir, capsys):
+    from models.store import RunStore
+
+    write_test_split_only(data_dir, n=200)
+    face = study(kind)
+    common = ["--dataset", "mnist", "--data-dir", str(data_dir), "--store-dir", str(store_dir), "--device", "cpu"]
+    assert face.main(common + SPLIT_RUNS[kind]) == 0, capsys.readouterr().err[-2000:]
+    run = RunStore(store_dir).list(kind=kind)[0]
+    assert run.manifest["config"]["split"] == "test"                      # resolved: the split that is there
+    assert face.Config.from_record(run.config).split == "test"
+    if kind == "gne":                                                     # held out = test samples not trained on
+        assert run.metrics["heldout_n"] == 30 and "left out of training" in run.metrics["heldout_source"]
+    capsys.readouterr()
+
+    assert face.main(common + SPLIT_RUNS[kind] + ["--split", "train"]) == 2
+    err = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert len(err) == 1 and err[0].startswith("error:"), err
+    assert "present splits: test" in err[0] and "train-images" in err[0], err
+    assert len(RunStore(store_dir).list(kind=kind)) == 1                  # nothing stored
+
+    assert face.main(common + SPLIT_RUNS[kind] + ["--split", "test"]) == 0
+    assert face.main(common + SPLIT_RUNS[kind] + ["--split", "validation"]) == 2
+    assert "no split 'validation'" in capsys.readouterr().err
+
+
+def test_split_defaults_to_train_when_it_is_there(store_dir):
+    from models.store import RunStore
+    from models.studies import dnm
+
+    run = dnm.run(dnm.Config(dataset="digits", lattice="3x3", epochs=1, pretrain_epochs=1, som_iterations=50,
+                             limit=60, device="cpu"), store=RunStore(store_dir))
+    assert run.config["split"] == "train"
+    with pytest.raises(ValueError, match="split must name"):
+        dnm.Config(split="")
