@@ -309,3 +309,64 @@ def test_split_defaults_to_train_when_it_is_there(store_dir):
     assert run.config["split"] == "train"
     with pytest.raises(ValueError, match="split must name"):
         dnm.Config(split="")
+
+
+# -- 2. hardness: report.md beside hardness.csv, depths told apart in the figure ----------------
+def test_hardness_report_holds_the_numbers_of_its_csv(tmp_path):
+    import csv
+    import io
+
+    from models.store import RunStore
+    from models.studies import hardness
+
+    config = hardness.Config(dataset="digits", depths=(1, 2), activations=("relu", "tanh"), runs=2, epochs=3,
+                             per_class=6, perplexity=5, tsne_iter=50, n_jobs=1, device="cpu")
+    run = hardness.run(config, store=RunStore(tmp_path / "runs"))
+    report = run.file("report.md").read_text()
+    rows = list(csv.DictReader(io.StringIO(run.file("hardness.csv").read_text())))
+    assert "falls layer by layer" in report                                     # the paper's statement
+    nets = hardness.networks(run)
+    for act in config.activations:
+        for depth in config.depths:
+            line = next(l for l in report.splitlines() if l.startswith(f"| {act} | {depth} | "))
+            for layer in hardness.layer_names(depth):
+                kls = [float(r["kl"]) for r in rows if r["activation"] == act and int(r["depth"]) == depth
+                       and r["layer"] == layer and r["method"] == "tsne"]
+                assert len(kls) == config.runs
+                short = "in" if layer == "input" else ("out" if layer == "logits" else layer[6:])
+                assert f"{short} {np.mean(kls):.3f} ± {np.std(kls):.3f}" in line, (layer, line)
+            mine = [n for n in nets if n["activation"] == act and n["depth"] == depth]
+            accs = [n["test_accuracy"] for n in mine]
+            assert f"{np.mean(accs):.3f} ± {np.std(accs):.3f}" in line, line
+            assert f"{np.mean([n['train_loss'][-1] for n in mine]):.3f}" in line, line
+            assert line.rstrip(" |").endswith(str(config.epochs)), line
+    png = run.file("hardness.png").read_bytes()
+    assert png[:4] == b"\x89PNG"
+
+
+def test_hardness_accuracy_scatter_marks_each_depth():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from unittest import mock
+
+    from models.studies import hardness_engine
+
+    nets = [{"name": f"{a}-d{d}-r{r}", "activation": a, "depth": d, "run": r, "test_accuracy": 0.9}
+            for a in ("relu", "tanh") for d in (1, 3) for r in (0, 1)]
+    rows = [{"activation": n["activation"], "depth": n["depth"], "run": n["run"], "layer": layer, "method": "tsne",
+             "kl": 1.0 + i} for n in nets for i, layer in enumerate(["input"] + [f"hidden{k}" for k in
+                                                                           range(1, n["depth"] + 1)] + ["logits"])]
+    import matplotlib.axes
+
+    seen = []
+    real = matplotlib.axes.Axes.scatter
+
+    def spy(self, *args, **kwargs):
+        seen.append(kwargs.get("marker"))
+        return real(self, *args, **kwargs)
+
+    with mock.patch.object(matplotlib.axes.Axes, "scatter", spy):
+        png = hardness_engine.hardness_png(rows, nets)
+    assert png[:4] == b"\x89PNG"
+    assert len(seen) == 4 and len(set(seen)) == 2                             # one marker per depth
