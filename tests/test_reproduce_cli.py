@@ -370,3 +370,17 @@ def test_hardness_accuracy_scatter_marks_each_depth():
         png = hardness_engine.hardness_png(rows, nets)
     assert png[:4] == b"\x89PNG"
     assert len(seen) == 4 and len(set(seen)) == 2                             # one marker per depth
+
+
+# -- 6. a normal run of GNE and landscape prints no warnings either ----------------------------
+@pytest.mark.parametrize("kind", ["gne", "landscape"])
+def test_gne_and_landscape_command_lines_print_no_warnings(kind, data_dir, store_dir):
+    write_test_split_only(data_dir, n=200)
+    cmd = [sys.executable, "-m", f"models.studies.{kind}", "--dataset", "mnist", "--data-dir", str(data_dir),
+           "--store-dir", str(store_dir), "--device", "cpu", *SPLIT_RUNS[kind]]
+    done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "PYTHONWARNINGS": "default"})
+    assert done.returncode == 0, done.stderr[-2000:]
+    text = re.sub(r"\[[#.]+\][^\r\n]*", "", done.stderr)  # the progress bar
+    assert "Warning" not in text and "worker stopped" not in text, text[-2000:]
+    assert Path(done.stdout.strip().splitlines()[-1]).is_dir()
