@@ -262,3 +262,125 @@ def test_npz_with_images_keeps_features_as_pixels(data_dir):
     np.savez(data_dir / "emb.npz", features=rng.random((30, 4)) * 7, labels=labels, images=images)
     emb = datasets.load("arrays:emb.npz", data_dir=data_dir)
     assert np.allclose(emb.features.max(0), 1.0) and np.allclose(emb.features.min(0), 0.0)
+
+
+# -- 1. --split for the training studies: the present split by default, an absent one refused -----
+SPLIT_RUNS = {
+    "gne": ["--epochs", "1", "--limit", "120", "--batch-size", "60", "--grid-sizes", "3", "--heldout", "30"],
+    "landscape": ["--models", "1", "--epochs", "1", "--limit", "120", "--count-slices", "5", "--min-members", "5",
+                  "--cluster-sample", "100", "--directions", "2", "--radii", "1"],
+    "dnm": ["--lattice", "3x4", "--epochs", "1", "--pretrain-epochs", "1", "--som-iterations", "100",
+            "--limit", "120"],
+}
+
+
+@pytest.mark.parametrize("kind", sorted(SPLIT_RUNS))
+def test_training_studies_use_the_present_split_and_record_it(kind, data_dir, store_dir, capsys):
+    from models.store import RunStore
+
+    write_test_split_only(data_dir, n=200)
+    face = study(kind)
+    common = ["--dataset", "mnist", "--data-dir", str(data_dir), "--store-dir", str(store_dir), "--device", "cpu"]
+    assert face.main(common + SPLIT_RUNS[kind]) == 0, capsys.readouterr().err[-2000:]
+    run = RunStore(store_dir).list(kind=kind)[0]
+    assert run.manifest["config"]["split"] == "test"                      # resolved: the split that is there
+    assert face.Config.from_record(run.config).split == "test"
+    if kind == "gne":                                                     # held out = test samples not trained on
+        assert run.metrics["heldout_n"] == 30 and "left out of training" in run.metrics["heldout_source"]
+    capsys.readouterr()
+
+    assert face.main(common + SPLIT_RUNS[kind] + ["--split", "train"]) == 2
+    err = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert len(err) == 1 and err[0].startswith("error:"), err
+    assert "present splits: test" in err[0] and "train-images" in err[0], err
+    assert len(RunStore(store_dir).list(kind=kind)) == 1                  # nothing stored
+
+    assert face.main(common + SPLIT_RUNS[kind] + ["--split", "test"]) == 0
+    assert face.main(common + SPLIT_RUNS[kind] + ["--split", "validation"]) == 2
+    assert "no split 'validation'" in capsys.readouterr().err
+
+
+def test_split_defaults_to_train_when_it_is_there(store_dir):
+    from models.store import RunStore
+    from models.studies import dnm
+
+    run = dnm.run(dnm.Config(dataset="digits", lattice="3x3", epochs=1, pretrain_epochs=1, som_iterations=50,
+                             limit=60, device="cpu"), store=RunStore(store_dir))
+    assert run.config["split"] == "train"
+    with pytest.raises(ValueError, match="split must name"):
+        dnm.Config(split="")
+
+
+# -- 2. hardness: report.md beside hardness.csv, depths told apart in the figure ----------------
+def test_hardness_report_holds_the_numbers_of_its_csv(tmp_path):
+    import csv
+    import io
+
+    from models.store import RunStore
+    from models.studies import hardness
+
+    config = hardness.Config(dataset="digits", depths=(1, 2), activations=("relu", "tanh"), runs=2, epochs=3,
+                             per_class=6, perplexity=5, tsne_iter=50, n_jobs=1, device="cpu")
+    run = hardness.run(config, store=RunStore(tmp_path / "runs"))
+    report = run.file("report.md").read_text()
+    rows = list(csv.DictReader(io.StringIO(run.file("hardness.csv").read_text())))
+    assert "falls layer by layer" in report                                     # the paper's statement
+    nets = hardness.networks(run)
+    for act in config.activations:
+        for depth in config.depths:
+            line = next(l for l in report.splitlines() if l.startswith(f"| {act} | {depth} | "))
+            for layer in hardness.layer_names(depth):
+                kls = [float(r["kl"]) for r in rows if r["activation"] == act and int(r["depth"]) == depth
+                       and r["layer"] == layer and r["method"] == "tsne"]
+                assert len(kls) == config.runs
+                short = "in" if layer == "input" else ("out" if layer == "logits" else layer[6:])
+                assert f"{short} {np.mean(kls):.3f} ± {np.std(kls):.3f}" in line, (layer, line)
+            mine = [n for n in nets if n["activation"] == act and n["depth"] == depth]
+            accs = [n["test_accuracy"] for n in mine]
+            assert f"{np.mean(accs):.3f} ± {np.std(accs):.3f}" in line, line
+            assert f"{np.mean([n['train_loss'][-1] for n in mine]):.3f}" in line, line
+            assert line.rstrip(" |").endswith(str(config.epochs)), line
+    png = run.file("hardness.png").read_bytes()
+    assert png[:4] == b"\x89PNG"
+
+
+def test_hardness_accuracy_scatter_marks_each_depth():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from unittest import mock
+
+    from models.studies import hardness_engine
+
+    nets = [{"name": f"{a}-d{d}-r{r}", "activation": a, "depth": d, "run": r, "test_accuracy": 0.9}
+            for a in ("relu", "tanh") for d in (1, 3) for r in (0, 1)]
+    rows = [{"activation": n["activation"], "depth": n["depth"], "run": n["run"], "layer": layer, "method": "tsne",
+             "kl": 1.0 + i} for n in nets for i, layer in enumerate(["input"] + [f"hidden{k}" for k in
+                                                                           range(1, n["depth"] + 1)] + ["logits"])]
+    import matplotlib.axes
+
+    seen = []
+    real = matplotlib.axes.Axes.scatter
+
+    def spy(self, *args, **kwargs):
+        seen.append(kwargs.get("marker"))
+        return real(self, *args, **kwargs)
+
+    with mock.patch.object(matplotlib.axes.Axes, "scatter", spy):
+        png = hardness_engine.hardness_png(rows, nets)
+    assert png[:4] == b"\x89PNG"
+    assert len(seen) == 4 and len(set(seen)) == 2                             # one marker per depth
+
+
+# -- 6. a normal run of GNE and landscape prints no warnings either ----------------------------
+@pytest.mark.parametrize("kind", ["gne", "landscape"])
+def test_gne_and_landscape_command_lines_print_no_warnings(kind, data_dir, store_dir):
+    write_test_split_only(data_dir, n=200)
+    cmd = [sys.executable, "-m", f"models.studies.{kind}", "--dataset", "mnist", "--data-dir", str(data_dir),
+           "--store-dir", str(store_dir), "--device", "cpu", *SPLIT_RUNS[kind]]
+    done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "PYTHONWARNINGS": "default"})
+    assert done.returncode == 0, done.stderr[-2000:]
+    text = re.sub(r"\[[#.]+\][^\r\n]*", "", done.stderr)  # the progress bar
+    assert "Warning" not in text and "worker stopped" not in text, text[-2000:]
+    assert Path(done.stdout.strip().splitlines()[-1]).is_dir()

@@ -49,6 +49,17 @@ def option(default: Any, help: str, *, flag: str | None = None, choices: Iterabl
     return dataclasses.field(default=default, metadata=meta)
 
 
+def split_option() -> Any:
+    """The ``--split`` field every training study shares: which split of ``--dataset`` to train on.
+
+    None means train, or the split that is present when only one is (MNIST with only its test files);
+    :func:`with_split` resolves it when the run starts, so the stored config names the split used.
+    """
+    field = option(None, "split of --dataset to train on, e.g. test (none: train, or the split that is present "
+                         "when only one is, e.g. MNIST with only its t10k files)")
+    return dataclasses.field(default=None, metadata={**field.metadata, "split": True})
+
+
 def _unwrap(hint: Any) -> tuple[Any, bool, bool]:
     """(element type, optional?, sequence?) of a field's type hint such as ``tuple[int, ...] | None``."""
     optional = False
@@ -91,6 +102,10 @@ class StudyConfig:
         if not isinstance(self.dataset, str) or not self.dataset:
             raise ValueError(f"dataset must be a dataset name (got {self.dataset!r})")
         check_int("seed", self.seed, low=0)
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if f.metadata.get("split") and value is not None and (not isinstance(value, str) or not value):
+                raise ValueError(f"split must name a split such as train or test (got {value!r})")
         self.check()
 
     def check(self) -> None:
@@ -203,6 +218,32 @@ def command_line(face: str) -> Callable[[list[str] | None], int]:
     return main
 
 
+def resolve_split(dataset: str, split: str | None, data_dir: Any = None) -> str:
+    """The split of ``dataset`` a study uses: ``split`` when given (a built-in dataset must have its
+    files, else a ``DatasetError`` naming the splits that are present), else
+    :func:`models.datasets.default_split` (train, or the split that is present)."""
+    from .. import datasets
+
+    if split is None:
+        return datasets.default_split(dataset, data_dir)
+    if ":" in dataset or dataset not in datasets.available():
+        return split
+    entry = datasets.describe(dataset)
+    if split not in entry.splits:
+        raise datasets.DatasetError(f"{dataset} has no split {split!r}; choose one of {', '.join(entry.splits)}")
+    present = datasets.present_splits(dataset, data_dir)
+    if split not in present:
+        raise datasets.DatasetError(f"{datasets.missing_message(dataset, data_dir if data_dir is not None else datasets.DEFAULT_DATA_DIR, split)}"
+                                    f" (present splits: {', '.join(present) or 'none'}; choose one with --split)")
+    return split
+
+
+def with_split(config: "StudyConfig", data_dir: Any = None) -> "StudyConfig":
+    """``config`` with its ``split`` resolved (:func:`resolve_split`), so the run's stored config
+    (its manifest) names the split it was trained on."""
+    return config.replace(split=resolve_split(config.dataset, getattr(config, "split"), data_dir))
+
+
 def check_kind(run: "Run", kind: str) -> "Run":
     """``run`` if it is of ``kind``; a reader handed another study's run says so."""
     if run.kind != kind:
@@ -210,4 +251,5 @@ def check_kind(run: "Run", kind: str) -> "Run":
     return run
 
 
-__all__ = ["StudyConfig", "Study", "option", "lazy_run", "command_line", "check_kind"]
+__all__ = ["StudyConfig", "Study", "option", "split_option", "resolve_split", "with_split", "lazy_run",
+           "command_line", "check_kind"]

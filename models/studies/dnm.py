@@ -27,7 +27,7 @@ from typing import Callable, Iterable
 import numpy as np
 
 from ..nets.lattice import LATTICES, parse_lattice
-from .base import StudyConfig, check_kind, command_line, lazy_run, option
+from .base import StudyConfig, check_kind, command_line, lazy_run, option, split_option
 from ..validation import check_choice, check_float, check_int
 
 if typing.TYPE_CHECKING:  # pragma: no cover
@@ -78,6 +78,7 @@ class Config(StudyConfig):
     joint_eta: float = option(0.05, "SOM learning rate during joint training")
     limit: int | None = option(None, "train on at most this many samples (all when not given)")
     device: str | None = option(None, "torch device (cuda when available, else cpu)", record=False)
+    split: str | None = split_option()
 
     def check(self) -> None:
         parse_lattice(self.lattice)

@@ -16,6 +16,7 @@ from ..nets.autoencoders import as_images, dnm_autoencoder, image_shape_of
 from ..nets.som import SOM
 from ..progress import ProgressFn, report, scaled
 from ..store import Run, RunStore
+from .base import with_split
 from .dnm import (ARRAYS, KIND, REFERENCE, Config, gradient_energy, lattice_summary, prototype_errors,
                   sharpness_ratios)
 from ..training import batches, default_device, fit, seed_everything
@@ -271,7 +272,8 @@ def report_md(config: Config, metrics: dict, dataset: str, n: int, image_shape, 
 
 def run(config: Config, *, store: RunStore, data_dir=None, progress: ProgressFn | None = None) -> Run:
     """Load the dataset, train, and save a ``dnm`` run; return the stored run."""
-    ds = datasets.load(config.dataset, data_dir=data_dir, limit=config.limit, seed=config.seed)
+    config = with_split(config, data_dir)  # the split trained on (train, or the one present) goes into the manifest
+    ds = datasets.load(config.dataset, data_dir=data_dir, split=config.split, limit=config.limit, seed=config.seed)
     out = train(config, ds, progress=progress)
     with store.writer(KIND, dataset=config.dataset, config=config.record(), seed=config.seed) as w:
         w.metrics.update(out["metrics"])

@@ -26,7 +26,7 @@ from typing import Callable, Iterable, Mapping
 
 import numpy as np
 
-from .base import StudyConfig, check_kind, command_line, lazy_run, option
+from .base import StudyConfig, check_kind, command_line, lazy_run, option, split_option
 from ..validation import check_choice, check_float, check_int
 
 if typing.TYPE_CHECKING:  # pragma: no cover
@@ -82,6 +82,7 @@ class Config(StudyConfig):
                              "points, generator frozen; VAE: its encoder) and store their 10-NN accuracy "
                              "against the training plane (0: skip)")
     init: str = option("random", "GNE's starting points (vae: the VAE's means, and its decoder)", choices=INITS)
+    split: str | None = split_option()
     limit: int | None = option(None, "use at most this many training samples (None: all)")
     device: str | None = option(None, "cpu, cuda or cuda:N (None: cuda when available)", record=False)
     grid_sizes: tuple[int, ...] = option(GRID_SIZES, "k of each k×k decoded grid stored with the run")
@@ -164,8 +165,8 @@ def summary(run_: "Run") -> Iterable[str]:
     if "gne_knn" in raw:
         yield f"2-D 10-NN accuracy: GNE {raw['gne_knn']:.3f} · VAE {raw['vae_knn']:.3f}"
     if "heldout_gne_knn" in raw:
-        yield (f"held-out ({raw['heldout_n']} test samples) 10-NN accuracy against the training plane: GNE "
-               f"{raw['heldout_gne_knn']:.3f} · VAE {raw['heldout_vae_knn']:.3f}")
+        yield (f"held-out ({raw['heldout_n']} {raw.get('heldout_source', 'test samples')}) 10-NN accuracy "
+               f"against the training plane: GNE {raw['heldout_gne_knn']:.3f} · VAE {raw['heldout_vae_knn']:.3f}")
     warning = collapse_warning(run_)
     if warning:
         yield warning

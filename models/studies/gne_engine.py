@@ -18,6 +18,7 @@ from ..nets.vae import VAE, Encoder, elbo_loss
 from ..progress import ProgressFn, report, scaled
 from ..store import Run, RunStore
 from ..training import adam, batches, default_device, fit, seed_everything, to_tensor
+from .base import resolve_split, with_split
 from .gne import KIND, SIDES, Config, knn_accuracy
 
 __all__ = ["run", "resolve_device", "train_vae", "train_gne", "gne_step", "decode", "reconstruction_error", "encode",
@@ -175,7 +176,35 @@ def _grids(side: str, generator: DenseGenerator, embedding: np.ndarray, sizes: S
 
 def load_data(config: Config, data_dir=None) -> datasets.Dataset:
     """The training samples a run with ``config`` uses (the same ones for its moved children)."""
-    return datasets.load(config.dataset, data_dir=data_dir, split="train", limit=config.limit, seed=config.seed)
+    split = resolve_split(config.dataset, config.split, data_dir)  # runs stored before --split: train
+    return datasets.load(config.dataset, data_dir=data_dir, split=split, limit=config.limit, seed=config.seed)
+
+
+def heldout_data(config: Config, ds: datasets.Dataset, data_dir=None) -> tuple[datasets.Dataset, str]:
+    """``config.heldout`` samples no network saw, and where they came from: the test split when it is
+    present and not the one trained on, else (MNIST with only its test files) the trained split's samples
+    left out by ``--limit``."""
+    if config.split != "test" and "test" in _present(config.dataset, data_dir):
+        test = datasets.load(config.dataset, data_dir=data_dir, split="test", limit=config.heldout, seed=config.seed)
+        return test, "test samples"
+    full = datasets.load(config.dataset, data_dir=data_dir, split=ds.split, seed=config.seed)
+    used = ds.index if ds.index is not None else np.arange(ds.n)
+    rest = np.setdiff1d(np.arange(full.n), used)
+    if rest.size == 0:
+        raise ValueError(f"--heldout {config.heldout}: {config.dataset} has no test split apart from the "
+                         f"{ds.split} split trained on, and training used all of it; give --limit below {full.n}")
+    take = np.random.default_rng(config.seed).choice(rest, size=min(config.heldout, rest.size), replace=False)
+    return full.subset(np.sort(take)), f"{ds.split}-split samples left out of training"
+
+
+def _present(dataset: str, data_dir) -> list[str]:
+    if ":" in dataset or dataset not in datasets.available():
+        try:
+            datasets.load(dataset, data_dir=data_dir, split="test", limit=1)
+            return ["test"]
+        except datasets.DatasetError:
+            return []
+    return datasets.present_splits(dataset, data_dir)
 
 
 def generator_name(generator: DenseGenerator) -> str:
@@ -226,7 +255,8 @@ def save(store: RunStore, config: Config, ds: datasets.Dataset, gne: GNE, vae: V
 def run(config: Config, *, store: RunStore, data_dir=None, progress: ProgressFn | None = None) -> Run:
     """Train VAE then GNE (from the VAE when ``config.init == 'vae'``) and store both; returns the run."""
     device = resolve_device(config.device)
-    report(progress, 0, 1, f"loading {config.dataset}")
+    config = with_split(config, data_dir)  # the split trained on (train, or the one present) goes into the manifest
+    report(progress, 0, 1, f"loading {config.dataset} ({config.split})")
     ds = load_data(config, data_dir)
     X = ds.features
     vae, vh = train_vae(X, config, image_shape=ds.image_shape, progress=scaled(progress, 0.0, 0.45))
@@ -240,10 +270,11 @@ def run(config: Config, *, store: RunStore, data_dir=None, progress: ProgressFn 
         from .gne_points import place
 
         report(progress, 0.86, 1, f"placing {config.heldout} held-out samples")
-        test = datasets.load(config.dataset, data_dir=data_dir, split="test", limit=config.heldout, seed=config.seed)
+        test, source = heldout_data(config, ds, data_dir)
         held = place(gne, vae, test)
         train_planes = {"gne": gne.embedding.detach().cpu().numpy(), "vae": encode(vae, X)}
         metrics["heldout_n"] = int(test.n)
+        metrics["heldout_source"] = source
         for side in SIDES:
             metrics[f"heldout_{side}_knn"] = knn_accuracy(train_planes[side], ds.labels, query=held[side],
                                                           query_labels=held["labels"])

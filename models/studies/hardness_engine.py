@@ -319,6 +319,8 @@ def write_run(w, config: Config, nets: list[dict], results: dict[tuple[str, str]
     w.manifest["summary"] = config.label
     w.add_file("hardness.csv", hardness_csv(rows))
     w.add_file("hardness.png", hardness_png(rows, networks))
+    w.add_file("report.md", hardness_report(config, rows, networks, split=w.manifest.get("split", ""),
+                                            samples=len(sample)))
 
 
 # -- outputs -------------------------------------------------------------------------
@@ -326,6 +328,67 @@ def hardness_csv(rows: list[dict]) -> str:
     lines = [",".join(CSV_COLUMNS)]
     for r in rows:
         lines.append(",".join(f"{r[c]:.6g}" if isinstance(r[c], float) else str(r[c]) for c in CSV_COLUMNS))
+    return "\n".join(lines) + "\n"
+
+
+DEPTH_MARKERS = ("o", "s", "^", "D", "v", "P", "X")
+
+#: what the paper reports, set beside our numbers in report.md
+PAPER_STATEMENT = ("Kuzma & Farkaš: the t-SNE KL divergence of a layer's activations (its *hardness*) falls layer "
+                   "by layer from the input to the last hidden layer, for all four activations (logsig, tanh, "
+                   "softsign, ReLU), in MLPs of 1–7 hidden layers of 100 units trained 100 epochs with SGD and "
+                   "momentum, measured on a balanced sample of 100 per class over several runs.")
+
+
+def _mean_sd(values) -> str:
+    values = np.asarray([v for v in values if v is not None and np.isfinite(v)], dtype=float)
+    if not values.size:
+        return "–"
+    return f"{values.mean():.3f}" + (f" ± {values.std():.3f}" if values.size > 1 else "")
+
+
+def hardness_report(config: Config, rows: list[dict], networks: list[dict], *, split: str = "",
+                    samples: int = 0, method: str = "tsne") -> str:
+    """report.md: per activation and depth, the mean KL per layer ± its spread (standard deviation) over
+    runs, test accuracy, the training loss's plateau and the epochs run, beside the paper's statement."""
+    lr = f"{config.lr:g}" if config.lr is not None else "per activation: " + ", ".join(
+        sorted({f"{n['activation']} {n['lr']:g}" for n in networks}))
+    stopping = f"after {config.early_stopping} epochs without progress" if config.early_stopping else "off"
+    lines = ["# Hardness (embedding complexity): report", "",
+             f"Dataset `{config.dataset}` ({split or 'train/test'}); {samples} test samples "
+             f"({config.per_class} per class) embedded per layer with t-SNE (perplexity {config.perplexity:g}, "
+             f"{config.tsne_iter} iterations). Networks: width {config.width}, {config.epochs} epochs of SGD "
+             f"(lr {lr}, momentum {config.momentum:g}, batch {config.batch_size}), early stopping {stopping}; "
+             f"{config.runs} run(s) each.", "",
+             "**Paper.** " + PAPER_STATEMENT, "",
+             "**Ours.** KL per layer is the mean ± standard deviation over runs; *falls* says whether the mean "
+             "falls at every layer from the input to the last hidden layer. The plateau is the training loss's "
+             "largest change over the last 5 epochs, as a share of its first epoch's value.", "",
+             "| activation | depth | runs | KL per layer (input → hidden → out) | falls | test accuracy | "
+             "final training loss | plateau | epochs run |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for act, depth in dict.fromkeys((n["activation"], n["depth"]) for n in networks):
+        layers, table = layer_table(rows, act, depth, method)
+        means = np.nanmean(table, 0) if table.size else np.array([])
+        per_layer = " → ".join(f"{'in' if l == 'input' else ('out' if l == 'logits' else l[6:])} "
+                               f"{_mean_sd(table[:, i])}" for i, l in enumerate(layers))
+        hidden = [i for i, l in enumerate(layers) if l == "input" or l.startswith("hidden")]
+        steps = np.diff(means[hidden]) if means.size else np.array([])
+        falls = "yes" if steps.size and np.all(steps < 0) else (
+            "no (rises at " + ", ".join(layers[hidden[i + 1]] for i in np.flatnonzero(steps >= 0)) + ")")
+        mine = [n for n in networks if n["activation"] == act and n["depth"] == depth]
+        losses = [np.asarray(n["train_loss"], dtype=float) for n in mine if n.get("train_loss")]
+        plateau = [float((l[-5:].max() - l[-5:].min()) / l[0]) for l in losses if l.size and l[0] > 0]
+        epochs = sorted({int(n["epochs"]) for n in mine})
+        stopped = sum(bool(n.get("stopped_early")) for n in mine)
+        lines.append(f"| {act} | {depth} | {len(mine)} | {per_layer} | {falls} | "
+                     f"{_mean_sd([n['test_accuracy'] for n in mine])} | {_mean_sd([l[-1] for l in losses])} | "
+                     f"{(f'{max(plateau):.1%}' if plateau else '–')} | "
+                     f"{'–'.join(map(str, (epochs[0], epochs[-1]))) if len(epochs) > 1 else epochs[0]}"
+                     f"{f' ({stopped} stopped early)' if stopped else ''} |")
+    lines += ["", "Files: `hardness.csv` (every network, layer and method), `hardness.png` (one panel per "
+              "activation and depth: runs as translucent bars, the mean as a bold line; accuracy against mean "
+              "hidden-layer KL, colour = activation, marker = depth)."]
     return "\n".join(lines) + "\n"
 
 
@@ -350,12 +413,25 @@ def hardness_png(rows: list[dict], networks: list[dict]) -> bytes:
         ax.set_ylabel("KL (hardness)")
     ax = axes[0][-1]
     points = accuracy_points(rows, networks)
-    for act in dict.fromkeys(p["activation"] for p in points):
-        mine = [p for p in points if p["activation"] == act]
-        ax.scatter([p["kl"] for p in mine], [p["test_accuracy"] for p in mine], label=act)
+    depth_of = {n["name"]: n["depth"] for n in networks}
+    acts = list(dict.fromkeys(p["activation"] for p in points))
+    depths = sorted({depth_of[p["name"]] for p in points})
+    colour = {a: f"C{i}" for i, a in enumerate(acts)}
+    marker = {d: DEPTH_MARKERS[i % len(DEPTH_MARKERS)] for i, d in enumerate(depths)}
+    for act in acts:  # colour: activation; marker: depth (the paper tells depths apart in this scatter)
+        for d in depths:
+            mine = [p for p in points if p["activation"] == act and depth_of[p["name"]] == d]
+            if mine:
+                ax.scatter([p["kl"] for p in mine], [p["test_accuracy"] for p in mine], color=colour[act],
+                           marker=marker[d], s=36, alpha=0.85, edgecolors="black", linewidths=0.4)
+    from matplotlib.lines import Line2D
+
+    handles = [Line2D([], [], color=colour[a], marker="o", ls="", label=a) for a in acts]
+    handles += [Line2D([], [], color="grey", marker=marker[d], ls="", label=f"depth {d}") for d in depths]
+    ax.legend(handles=handles, fontsize=7, ncol=2 if len(handles) > 5 else 1)
     ax.set_xlabel("mean hidden-layer KL")
     ax.set_ylabel("test accuracy")
-    ax.legend(fontsize=8)
+    ax.set_title("accuracy vs hardness")
     fig.tight_layout()
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=110)

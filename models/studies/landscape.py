@@ -22,7 +22,7 @@ from typing import Callable, Iterable
 
 import numpy as np
 
-from .base import StudyConfig, check_kind, command_line, lazy_run, option
+from .base import StudyConfig, check_kind, command_line, lazy_run, option, split_option
 from ..validation import check_float, check_int
 
 if typing.TYPE_CHECKING:  # pragma: no cover
@@ -76,6 +76,7 @@ class Config(StudyConfig):
     radii: tuple[float, ...] = option((0.5, 1.0, 2.0), "radii of the continuity spheres, in units of the "
                                                        "slice's bandwidth")
     directions: int = option(8, "points decoded on each continuity sphere")
+    split: str | None = split_option()
     limit: int | None = option(None, "train on at most this many samples (all when not given)")
     device: str | None = option(None, "torch device (cuda when available, else cpu)", record=False)
 

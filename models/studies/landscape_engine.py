@@ -14,6 +14,7 @@ from ..nets.autoencoders import SparseConvAutoencoder, as_images, image_shape_of
 from ..progress import ProgressFn, report, scaled
 from ..store import Run, RunStore
 from ..training import batches, default_device, fit, seed_everything
+from .base import with_split
 from .landscape import KIND, Config, group
 from .landscape_clusters import (active_units, consistency_row, diverse_slices, knn_classifier, rank_slices,
                                  significant, slice_clusters, sphere_directions)
@@ -259,7 +260,8 @@ def report_md(config: Config, metrics: dict, dataset: str, n: int, image_shape) 
 
 def run(config: Config, *, store: RunStore, data_dir=None, progress: ProgressFn | None = None) -> Run:
     """Load the dataset, train, and save a ``landscape`` run (arrays, weights, PNG figures, report.md)."""
-    ds = datasets.load(config.dataset, data_dir=data_dir, limit=config.limit, seed=config.seed)
+    config = with_split(config, data_dir)  # the split trained on (train, or the one present) goes into the manifest
+    ds = datasets.load(config.dataset, data_dir=data_dir, split=config.split, limit=config.limit, seed=config.seed)
     out = train_landscapes(config, ds, progress=progress)
     with store.writer(KIND, dataset=config.dataset, config=config.record(), seed=config.seed) as w:
         m = out["metrics"]
