@@ -28,14 +28,14 @@ def layout(config: AppConfig):
             html.Div("Continuity: decoded samples on spheres of growing radius around the chosen centre "
                      "(click a centre; rows = radius, columns = directions)", className="small text-muted mt-1"),
             html.Img(id="landscape-strips", className="gallery", style={"maxWidth": "480px"}),
+            html.Div("Consistency across models", className="panel-title mt-3 mb-1"),
+            html.Div(id="landscape-table"),
         ], md=8),
         dbc.Col([
             dbc.InputGroup([dbc.InputGroupText("model"),
                             dbc.Select(id="landscape-model", value="1", options=[{"label": "1", "value": "1"}])],
                            size="sm", className="mb-2"),
             html.Div(id="landscape-status", className="small text-muted mb-2"),
-            html.Div("Consistency across models", className="panel-title mb-1"),
-            html.Div(id="landscape-table"),
             html.Hr(),
             html.Div("Train sparse autoencoders", className="panel-title mb-1"),
             dbc.InputGroup([dbc.InputGroupText("models"),
@@ -64,7 +64,15 @@ TITLES = {"completeness": COMPLETENESS,
           "median_active_units": "median number of active latent units per sample"}
 
 
+#: grey of the mosaic's frame and of its empty cells (images.cell_mosaic's gap)
+EMPTY_FILL = 70
+#: short headers so the table fits its column (the full meaning is each header's tooltip)
+HEADERS = {"median_active_units": "active units"}
+
+
 def _cell(column: str, value, row: dict):
+    if column == "kept" and isinstance(value, bool):
+        return html.Td("✓" if value else "✗", className="text-center", title=TITLES.get(column))
     if column == "completeness" and isinstance(value, bool):
         missing = row.get("missing") or []
         title = COMPLETENESS + ("" if value else f" · missing: {', '.join(map(str, missing))}" if missing else "")
@@ -79,7 +87,7 @@ def consistency_table(rows: list[dict]) -> html.Div:
     """The consistency table across models, one column per ``landscape.TABLE_COLUMNS`` entry, scrolling
     horizontally inside its card when the column is narrow; completeness as ✓/✗ with its definition."""
     columns = landscape.TABLE_COLUMNS
-    head = html.Thead(html.Tr([html.Th(c.replace("_", " "), title=TITLES.get(c))
+    head = html.Thead(html.Tr([html.Th(HEADERS.get(c, c.replace("_", " ")), title=TITLES.get(c))
                                for c in columns]))
     body = html.Tbody([html.Tr([_cell(c, r.get(c, ""), r) for c in columns]) for r in rows])
     table = dbc.Table([head, body], bordered=True, size="sm", striped=True, className="small mb-1",
@@ -111,8 +119,10 @@ def register_callbacks(app: dash.Dash, config: AppConfig) -> None:
             return (figures.empty_figure("no slice had enough significant samples"), note, consistency_table(rows),
                     options)
         S, C = g.shape
-        imgs = g.images.reshape(S * C, *g.images.shape[2:])
-        mosaic = images.cell_mosaic(imgs, S, C)
+        imgs = g.images.reshape(S * C, *g.images.shape[2:]).copy()
+        empty = (g.sizes <= 0).reshape(-1)  # a slice with fewer clusters: its cells take the frame's colour,
+        imgs[empty] = EMPTY_FILL if imgs.dtype == np.uint8 else EMPTY_FILL / 255.0  # not a black "image"
+        mosaic = images.cell_mosaic(imgs, S, C, fill=EMPTY_FILL)
         uri = images.png_data_uri(mosaic, size=min(1200, max(mosaic.shape[:2]) * 6))
         sizes = np.where(g.sizes > 0, g.sizes, np.nan)
         fig = figures.image_grid_figure(uri, S, C, values=sizes, overlay="none",
