@@ -98,12 +98,14 @@ def records_of(app: dash.Dash):
     return JobRecords(app.server.config["LAYERSCOPE"].store_dir / ".jobs.sqlite")
 
 
-def job(app: dash.Dash, *, trigger: Input | str, states: Sequence[State] = (), outputs: Sequence[Output] = (),
+def job(app: dash.Dash, *, trigger: Input | str, inputs: Sequence[Input] = (), states: Sequence[State] = (),
+        outputs: Sequence[Output] = (),
         title: str | Callable[..., str], buttons: Sequence[str] = (), running: Sequence = (),
         failed: Callable[[str], tuple] | None = None, initial: bool = False, status: str | None = None) -> Callable:
     """Register ``work(progress, *state_values) -> Done`` as a cancellable background job.
 
-    ``trigger`` is the button id (its ``n_clicks`` starts the job) or any ``Input``; ``buttons``
+    ``trigger`` is the button id (its ``n_clicks`` starts the job) or any ``Input``; ``inputs`` are
+    further inputs that start it too (their values come first, then the ``states``'); ``buttons``
     (the trigger included) are disabled while it runs. ``outputs`` are the job's own outputs,
     filled from ``Done.values``; on an error they get ``failed(message)`` (default: unchanged) and
     the message goes to the job panel, on Cancel they stay unchanged and the panel says
@@ -141,7 +143,7 @@ def job(app: dash.Dash, *, trigger: Input | str, states: Sequence[State] = (), o
 
         said = [Output(status, "children")] if status else []
 
-        @app.callback(*shell, *said, *outputs, trigger_input, *states, State("store-version", "data"), SESSION,
+        @app.callback(*shell, *said, *outputs, trigger_input, *inputs, *states, State("store-version", "data"), SESSION,
                       **options)
         @functools.wraps(work)
         def callback(_trigger, *args):

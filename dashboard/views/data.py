@@ -13,7 +13,7 @@ from typing import Sequence
 import dash
 import dash_bootstrap_components as dbc
 import numpy as np
-from dash import Input, Output, State, dcc, html, no_update
+from dash import Input, Output, State, ctx, dcc, html, no_update
 
 from models import datasets
 from models.progress import Progress
@@ -33,7 +33,9 @@ def layout(config: AppConfig):
     downloadable = datasets.downloadable()
     return dbc.Row([
         dbc.Col([
-            legend.legend(TAB_ID),
+            html.Div([dbc.Select(id="data-split", options=[{"label": "train split", "value": "train"}],
+                                 value="train", size="sm", className="data-split me-3"),
+                      legend.legend(TAB_ID)], className="d-flex align-items-center"),
             dcc.Graph(id="data-scatter", figure=figures.empty_figure("loading…"), clear_on_unhover=True,
                       style={"height": "68vh"}, config={"displaylogo": False, "scrollZoom": True}),
             dcc.Tooltip(id="data-tooltip", direction="right"),
@@ -58,12 +60,33 @@ def layout(config: AppConfig):
     ], className="g-3")
 
 
-def pca_result(config: AppConfig, name: str) -> tuple[np.ndarray, dict]:
+def splits_of(config: AppConfig, name: str | None) -> list[str]:
+    """The splits the Data tab can show: a built-in's present splits; one split for a person's files."""
+    name = name or config.default_dataset
+    if ":" in name:
+        return ["train"]
+    try:
+        return datasets.present_splits(name, config.data_dir) or ["train"]
+    except Exception:  # not a built-in: its files are one split
+        return ["train"]
+
+
+def split_to_follow(selection: dict | None, name: str | None, splits: list[str], current: str | None) -> str | None:
+    """The split of ``name`` a new selection lives in, when the tab shows another one (a selection made
+    in Layers is on the test split: Data follows it so the same samples light up), else None."""
+    space = (selection or {}).get("space") or ""
+    dataset_, _, split = space.partition(":")
+    if not (selection or {}).get("ids") or dataset_ != name or split not in splits or split == current:
+        return None
+    return split
+
+
+def pca_result(config: AppConfig, name: str, split: str = "train") -> tuple[np.ndarray, dict]:
     """The dataset's PCA coordinates, computed once and cached under (dataset, split, method)."""
-    key = {"dataset": name, "split": "train", "method": "pca", "version": 1}
+    ds = state.dataset(config, name, split)
+    key = {"dataset": name, "split": ds.split or split, "method": "pca", "version": 1}
 
     def compute():
-        ds = state.dataset(config, name)
         proj = project(ds.features, "pca")
         return {"coords": proj.coords}, {"seconds": proj.seconds, **proj.extra}
 
@@ -72,21 +95,35 @@ def pca_result(config: AppConfig, name: str) -> tuple[np.ndarray, dict]:
 
 
 def register_callbacks(app: dash.Dash, config: AppConfig) -> None:
-    @job(app, trigger=Input("dataset-picker", "value"), initial=True, title=lambda name, *_: f"PCA of {name}",
+    @app.callback(Output("data-split", "options"), Output("data-split", "value"),
+                  Input("dataset-picker", "value"), Input("selection", "data"), State("data-split", "value"))
+    def split_choice(name, selection, current):
+        """The splits of the picked dataset; the one a new selection lives in is shown (see split_to_follow)."""
+        splits = splits_of(config, name)
+        options = [{"label": f"{s} split", "value": s} for s in splits]
+        if ctx.triggered_id == "selection":
+            follow = split_to_follow(selection, name or config.default_dataset, splits, current)
+            return (options, follow) if follow else (no_update, no_update)
+        return options, current if current in splits else splits[0]
+
+    @job(app, trigger=Input("dataset-picker", "value"), inputs=[Input("data-split", "value")], initial=True,
+         title=lambda split, name, *_: f"PCA of {name}" + (f" ({split})" if split and split != "train" else ""),
          outputs=[Output("data-scatter", "figure"), Output("data-gallery", "src"), Output("data-status", "children"),
                   Output("data-shown", "data")],
          states=[State("dataset-picker", "value"), State("selection", "data"), State(legend.store_id(TAB_ID), "data")],
          buttons=["data-download-button"],
          failed=lambda message: (figures.empty_figure(message), None, message, None))
-    def show_dataset(progress, name, selection=None, hidden=None):
+    def show_dataset(progress, split, name, selection=None, hidden=None):
+        """``split`` (the input) comes before the states: the picked ``name``, the selection, hidden classes."""
         progress(Progress(0.1, 1.0, "loading"))
-        ds = state.dataset(config, name)
+        ds = state.dataset(config, name, split or "train")
         progress(Progress(0.4, 1.0, "projecting"))
-        coords, meta = pca_result(config, name)
+        coords, meta = pca_result(config, name, split or "train")
         ratio = meta.get("explained_variance_ratio", [0, 0])
-        fig = figures.label_scatter(coords, ds.labels, ds.class_names, title=f"{name}: PCA of {ds.n:,} samples",
+        fig = figures.label_scatter(coords, ds.labels, ds.class_names,
+                                    title=f"{name} ({ds.split or 'train'}): PCA of {ds.n:,} samples",
                                     axis_titles=(f"PC1 ({100 * ratio[0]:.0f}%)", f"PC2 ({100 * ratio[1]:.0f}%)"),
-                                    uirevision=f"data-{name}")
+                                    uirevision=f"data-{name}-{ds.split}")
         where = sel.space(name, ds.split or "train")
         size = 5 if ds.n < 5000 else 3
         fig.update_traces(selectedpoints=sel.positions(selection, where, np.arange(ds.n)),
@@ -99,7 +136,8 @@ def register_callbacks(app: dash.Dash, config: AppConfig) -> None:
         skipped = ds.meta.get("skipped", 0)
         if skipped:  # the files themselves are listed in the dataset line's tooltip
             status += f" · {skipped:,} unreadable image{'s' if skipped != 1 else ''} skipped"
-        return Done(values=(fig, gallery, status, {"space": where, "n": int(ds.n), "dataset": name, "traces": 1}))
+        return Done(values=(fig, gallery, status, {"space": where, "n": int(ds.n), "dataset": name,
+                                                   "split": ds.split or "train", "traces": 1}))
 
     @app.callback(Output("selection", "data", allow_duplicate=True),
                   Output("data-scatter", "figure", allow_duplicate=True), Input("data-scatter", "selectedData"),
@@ -121,20 +159,20 @@ def register_callbacks(app: dash.Dash, config: AppConfig) -> None:
     upload.register(app, config)
 
     def classes(shown):
-        ds = state.dataset(config, shown.get("dataset"))
+        ds = state.dataset(config, shown.get("dataset"), shown.get("split") or "train")
         return ds.labels, ds.class_names
 
     legend.connect(app, TAB_ID, "data-scatter", "data-shown", classes)
 
     @app.callback(Output("data-tooltip", "show"), Output("data-tooltip", "bbox"), Output("data-tooltip", "children"),
-                  Input("data-scatter", "hoverData"), State("dataset-picker", "value"))
-    def hover(hover_data, name):
-        if not hover_data:
+                  Input("data-scatter", "hoverData"), State("data-shown", "data"))
+    def hover(hover_data, shown):
+        if not hover_data or not shown:
             return False, no_update, no_update
         point = hover_data["points"][0]
         idx = int(point.get("customdata", point.get("pointNumber", 0)))
-        ds = state.dataset(config, name)
-        return True, point["bbox"], dataset_card(ds, idx, key=(name, "train"))
+        ds = state.dataset(config, shown["dataset"], shown.get("split") or "train")
+        return True, point["bbox"], dataset_card(ds, idx, key=(shown["dataset"], ds.split or "train"))
 
     @job(app, trigger="data-download-button", states=[State("data-download-name", "value")],
          outputs=[Output("dataset-picker", "options")], title=lambda name: f"download {name}")
