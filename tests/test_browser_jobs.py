@@ -273,6 +273,7 @@ def test_training_runs_on_a_celery_worker_and_a_second_job_is_cancelled(tmp_path
         page.click("#job-cancel")
         page.wait_for_function("document.querySelector('#job-result').innerText.includes('cancelled')",
                                timeout=60_000)
+        page.wait_for_selector("#job-list [data-status='cancelled']", timeout=30_000)  # the list's next poll
         assert _rows(page, "cancelled") == 1
         assert len([p for p in (tmp_path / "runs").iterdir() if p.name.startswith("hardness-")]) == 1
     worker_log = (tmp_path / "worker.log").read_text()
