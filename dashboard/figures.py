@@ -338,7 +338,7 @@ def methods_figure(results: Sequence[tuple[str, np.ndarray, dict]], labels: np.n
 
 # -- Maps and Landscape (deep neural maps, sparse generative landscapes) ------------------
 LATTICE_OVERLAYS = {"none": "prototypes only", "majority": "majority class", "purity": "purity",
-                    "hits": "hit count", "u_matrix": "U-matrix"}
+                    "hits": "hit count", "u_matrix": "U-matrix", "prototype_mse": "prototype error (blur)"}
 
 
 def image_grid_figure(mosaic_uri: str, rows: int, cols: int, *, values: np.ndarray | None = None,

@@ -163,3 +163,17 @@ def test_help_lists_the_paper_flags_with_defaults(capsys):
         after = out[out.rindex(flag + " "):]
         assert f"(default: {default})" in after[:600], (flag, after[:600])
     assert "paper: 500" in out and "{compact,paper}" in out
+
+
+def test_maps_overlay_shows_each_nodes_prototype_error(tiny_run):
+    """The Maps tab's "prototype error" overlay is the per-node prototype MSE (NaN on empty nodes)."""
+    from dashboard.figures import LATTICE_OVERLAYS
+
+    run = tiny_run
+    lat = dnm.lattice(run)
+    values = lat.overlay("prototype_mse")
+    assert "prototype_mse" in LATTICE_OVERLAYS
+    assert values is not None and values.shape == lat.shape
+    empty = lat.hits == 0
+    assert np.isnan(values[empty]).all() and np.isfinite(values[~empty]).all()
+    assert np.isclose(np.nanmean(values), run.metrics["prototype_mse"])

@@ -212,6 +212,7 @@ class Lattice:
     class_counts: np.ndarray       # nodes × classes
     bmu: np.ndarray                # per sample
     labels: np.ndarray             # per sample
+    prototype_mse: np.ndarray | None = None   # rows × cols: members vs their decoded prototype, NaN where empty
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -227,7 +228,8 @@ class Lattice:
         nodes have no hit count (NaN), so they stay uncoloured."""
         if name == "hits":
             return np.where(self.hits > 0, self.hits, np.nan)
-        return {"majority": self.majority, "purity": self.purity, "u_matrix": self.u_matrix}.get(name)
+        return {"majority": self.majority, "purity": self.purity, "u_matrix": self.u_matrix,
+                "prototype_mse": self.prototype_mse}.get(name)
 
     def node(self, index: int) -> Node:
         rows, cols = self.shape
@@ -244,7 +246,7 @@ def lattice(run_: "Run", *, arrays: ArraysFn = _read) -> Lattice:
     a = arrays(check_kind(run_, KIND), ARRAYS)
     return Lattice(prototype_images=a["prototype_images"], hits=a["hits"], majority=a["majority"],
                    purity=a["purity"], u_matrix=a["u_matrix"], class_counts=a["class_counts"], bmu=a["bmu"],
-                   labels=a["labels"])
+                   labels=a["labels"], prototype_mse=a.get("prototype_mse"))  # runs before it lack it
 
 
 def node_members(lattice_: Lattice, node: int) -> np.ndarray:
