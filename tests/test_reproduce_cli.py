@@ -384,3 +384,21 @@ def test_gne_and_landscape_command_lines_print_no_warnings(kind, data_dir, store
     text = re.sub(r"\[[#.]+\][^\r\n]*", "", done.stderr)  # the progress bar
     assert "Warning" not in text and "worker stopped" not in text, text[-2000:]
     assert Path(done.stdout.strip().splitlines()[-1]).is_dir()
+
+
+def test_ui_heldout_placement_on_a_test_split_only_folder_uses_left_out_samples(data_dir, store_dir):
+    """The Latent tab's "Place held-out samples" follows the command line's rule: with only MNIST's
+    test files, the samples come from that split, never ones the networks trained on."""
+    from models.store import RunStore
+    from models.studies import gne
+    from models.studies.gne_points import place_heldout
+
+    write_test_split_only(data_dir, n=200, size=12)
+    run = gne.run(gne.Config(dataset="mnist", epochs=2, limit=150, batch_size=64), store=RunStore(store_dir),
+                  data_dir=data_dir)
+    assert run.config["split"] == "test"
+    out = place_heldout(run, data_dir=data_dir, limit=30, steps=5)
+    held = gne.Heldout.from_arrays(out)
+    trained = set(gne.plane(run, "gne").index.tolist())
+    assert held.split == "test" and len(held.index) == 30
+    assert not trained & set(held.index.tolist())  # none of them was trained on

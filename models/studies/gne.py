@@ -307,11 +307,15 @@ class Heldout:
     vae: np.ndarray               # M×d encoder means
     vae_error: np.ndarray
     labels: np.ndarray
-    index: np.ndarray             # positions in the test split
+    index: np.ndarray             # positions in ``split``
+    split: str = "test"           # where they came from (the trained split, when it is the only one)
 
     @classmethod
     def from_arrays(cls, arrays: Mapping[str, np.ndarray]) -> "Heldout":
-        return cls(**{f.name: arrays[f.name] for f in dataclasses.fields(cls)})
+        values = {f.name: arrays[f.name] for f in dataclasses.fields(cls) if f.name in arrays}
+        if "split" in values:  # stored as a 0-d string array; placements cached before it: "test"
+            values["split"] = str(values["split"])
+        return cls(**values)
 
     def coords(self, side: str) -> np.ndarray:
         return getattr(self, _side(side))

@@ -221,17 +221,26 @@ def run_move(run: Run, ids: Sequence[int], *, store: RunStore, displacement: Seq
 
 def place_heldout(run: Run, *, data_dir=None, limit: int | None = 200, steps: int = 200,
                   progress: ProgressFn | None = None) -> dict[str, np.ndarray]:
-    """Place the test split on a run's GNE plane (new-point embedding) and through its VAE encoder.
+    """Place ``limit`` samples no network of ``run`` saw on its GNE plane (new-point embedding) and
+    through its VAE encoder: test samples when the dataset has a test split apart from the one trained
+    on, else (MNIST with only its test files) samples of the trained split left out by ``--limit`` — the
+    command line's ``--heldout`` rule (``gne_engine.heldout_data``).
 
     Returns the arrays of the face's :class:`~models.studies.gne.Heldout`: ``gne``,
     ``gne_error``, ``gne_start``, ``gne_start_error``, ``vae``, ``vae_error``, ``labels``,
-    ``index`` (positions in the test split).
+    ``index`` (positions in ``split``) and ``split``.
     """
+    import dataclasses
+
+    from .gne_engine import heldout_data, load_data
+
     check_kind(run, KIND)
-    ds = datasets.load(run.manifest["dataset"], data_dir=data_dir, split="test", limit=limit,
-                       seed=int(run.manifest.get("seed") or 0))
+    config = dataclasses.replace(_config_of(run), heldout=int(limit or 200))
+    ds, _source = heldout_data(config, load_data(config, data_dir), data_dir)
     gne, vae = load_models(run)
-    return place(gne, vae, ds, steps=steps, progress=progress)
+    out = place(gne, vae, ds, steps=steps, progress=progress)
+    out["split"] = np.array(ds.split or "test")
+    return out
 
 
 def place(gne: GNE, vae: VAE, ds: datasets.Dataset, *, steps: int = 200,

@@ -99,8 +99,8 @@ def _draw(app: dash.Dash, config: AppConfig) -> None:
         @app.callback(Output(f"latent-{side}-tooltip", "show"), Output(f"latent-{side}-tooltip", "bbox"),
                       Output(f"latent-{side}-tooltip", "children"),
                       Input(f"latent-{side}-scatter", "hoverData"), State("run-picker", "value"),
-                      State("dataset-picker", "value"))
-        def hover(hover_data, run_id, name, side=side):
+                      State("dataset-picker", "value"), State("latent-heldout", "data"))
+        def hover(hover_data, run_id, name, heldout_ref, side=side):
             """A point shows its sample's card; empty space (the transparent decode layer) the image the
             side's generator decodes there."""
             point = hover_data["points"][0] if hover_data else {}
@@ -113,7 +113,9 @@ def _draw(app: dash.Dash, config: AppConfig) -> None:
                 return True, point["bbox"], card
             if "customdata" not in point:
                 return False, no_update, no_update
-            card = data.hover_card(config, run, name, point, heldout_trace=figures.LATENT_HELDOUT)
+            held = data.heldout(config, run, heldout_ref) if run is not None else None
+            card = data.hover_card(config, run, name, point, heldout_trace=figures.LATENT_HELDOUT,
+                                   heldout_split=held.split if held is not None else "test")
             return True, point["bbox"], card
 
         @app.callback(Output(f"latent-{side}-scatter", "figure", allow_duplicate=True),

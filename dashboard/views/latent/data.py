@@ -59,15 +59,17 @@ def grid_images(config: AppConfig, run: Run, side: str, k: int) -> tuple[str | N
 
 
 def hover_card(config: AppConfig, run: Run | None, dataset_name: str | None, point: dict, *,
-               heldout_trace: int) -> html.Div:
-    """The card of a hovered point: a training sample, or a held-out one (trace ``heldout_trace``)."""
+               heldout_trace: int, heldout_split: str = "test") -> html.Div:
+    """The card of a hovered point: a training sample, or a held-out one (trace ``heldout_trace``,
+    taken from ``heldout_split``: the test split, or the trained one when it is the only split)."""
     name = run.manifest["dataset"] if run else dataset_name
-    split = "test" if point.get("curveNumber") == heldout_trace else "train"
+    held = point.get("curveNumber") == heldout_trace
+    split = heldout_split if held else "train"
     ds = state.dataset(config, name, split)
     idx = int(point["customdata"])
     number = int(ds.index[idx]) if ds.index is not None else idx
     lines = [f"#{number} · class {ds.class_names[int(ds.labels[idx])]}",
-             f"{split} sample · ({point['x']:.2f}, {point['y']:.2f})"]
+             f"{'held-out ' if held else ''}{ds.split or split} sample · ({point['x']:.2f}, {point['y']:.2f})"]
     image = ds.images[idx] if ds.images is not None else None
     return sample_card(image, lines, key=(name, split, idx))
 

@@ -110,7 +110,8 @@ def metrics_text(run_id: str, m: Metrics) -> list[str]:
 
 
 def heldout_text(held: Heldout) -> str:
-    return (f"held-out: {len(held.index)} test samples · GNE new-point mse {held.gne_error.mean():.4f} (from "
+    where = "test samples" if held.split == "test" else f"{held.split}-split samples left out of training"
+    return (f"held-out: {len(held.index)} {where} · GNE new-point mse {held.gne_error.mean():.4f} (from "
             f"{held.gne_start_error.mean():.4f} at the starting guess) · VAE encoder mse {held.vae_error.mean():.4f}")
 
 
