@@ -34,6 +34,9 @@ def background_manager(config: AppConfig):
 def create_app(config: AppConfig | None = None) -> dash.Dash:
     config = config or AppConfig()
     config.store.cleanup()
+    from models.datasets.upload import sweep_staging
+
+    sweep_staging(config.data_dir)  # uploads whose page closed before their check ran
     views = load_views()
     app = dash.Dash(
         "layerscope",

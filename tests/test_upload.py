@@ -86,3 +86,22 @@ def test_model_file_goes_to_the_models_folder(tmp_path):
     with pytest.raises(upload.UploadError):
         upload.accept("whole.pt", whole.getvalue(), data_dir=data, model_dir=models)
     assert not (models / "whole.pt").exists()
+
+
+def test_stale_staging_folders_are_swept_and_fresh_ones_kept(tmp_path):
+    import os
+    import time
+
+    from models.datasets.upload import STAGING_PREFIX, sweep_staging
+
+    old, fresh = tmp_path / f"{STAGING_PREFIX}old", tmp_path / f"{STAGING_PREFIX}fresh"
+    for folder in (old, fresh):
+        folder.mkdir()
+        (folder / "x.npz").write_bytes(b"0")
+    hour_ago = time.time() - 7200
+    os.utime(old, (hour_ago, hour_ago))
+    keep = tmp_path / "uploads"
+    keep.mkdir()
+    os.utime(keep, (hour_ago, hour_ago))
+    assert sweep_staging(tmp_path) == [old]
+    assert not old.exists() and fresh.exists() and keep.exists()

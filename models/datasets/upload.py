@@ -146,3 +146,21 @@ def _check_model(name: str, folder: Path) -> str:
     except Exception as exc:
         raise UploadError(f"{name}: not a model LayerScope can run ({type(exc).__name__}: {exc})") from None
     return f"a {getattr(model, 'fmt', '') or type(model).__name__} model".replace("a  ", "a ")
+
+
+def sweep_staging(data_dir: str | os.PathLike, older_than: float = 3600.0) -> list[Path]:
+    """Remove staging folders an upload left behind (the page closed before its check ran) once they
+    are ``older_than`` seconds old; a fresh one may still be checked by a running job. Returns what went."""
+    import time
+
+    root, now, gone = Path(data_dir), time.time(), []
+    if not root.is_dir():
+        return gone
+    for folder in root.glob(f"{STAGING_PREFIX}*"):
+        try:
+            if folder.is_dir() and not folder.is_symlink() and now - folder.stat().st_mtime > older_than:
+                shutil.rmtree(folder, ignore_errors=True)
+                gone.append(folder)
+        except OSError:
+            continue
+    return gone
