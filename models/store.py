@@ -208,7 +208,7 @@ class RunStore:
             "seed": seed,
             "metrics": {},
             "versions": library_versions(),
-            "created": stamp.isoformat(timespec="seconds"),
+            "created": stamp.isoformat(timespec="milliseconds"),  # two runs of one second still order
             "status": "complete",
         }
         writer = RunWriter(tmp, manifest)

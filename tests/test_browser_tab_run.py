@@ -38,13 +38,16 @@ def test_each_tab_names_its_run_and_offers_its_kind(tmp_path, artifacts):
         page.wait_for_selector("#tab-run-bar", state="hidden")
 
         # Maps: the Run picker holds the newest run (the dnm one): the bar names it, nothing to explain
+        page.wait_for_function("document.querySelector('#run-picker').innerText.includes('dnm')", timeout=30_000)
         page.click("#tabs >> text=Maps")
         page.wait_for_function(f"{SHOWN}.startsWith('dnm')", timeout=20_000)
         assert _bar(page)[1] == ""
 
         # Layers cannot draw a dnm run: its bar names the hardness run it draws and says why
         page.click("#tabs >> text=Layers")
-        page.wait_for_function(f"{SHOWN}.startsWith('hardness')", timeout=20_000)
+        page.wait_for_function(f"{SHOWN}.startsWith('hardness') && "
+                               "document.querySelector('#tab-run-note').innerText.includes('cannot draw')",
+                               timeout=20_000)
         assert "tanh" in _bar(page)[0] and "cannot draw" in _bar(page)[1]  # the newest hardness run
         options = [o for o in page.locator("#tab-run-picker option").all_inner_texts() if o]  # "" = placeholder
         assert len(options) == 2 and all(o.startswith("hardness") for o in options), options

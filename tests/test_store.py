@@ -164,3 +164,14 @@ def test_results_cached_for_a_run_that_never_landed_are_removed(tmp_path):
     cache.put({"run": killed, "layer": 1}, {"x": np.zeros(3)})
     store.cleanup()
     assert sorted(p.name for p in (store.root / ".cache").iterdir()) == sorted([landed, "digits"])
+
+
+def test_runs_made_within_one_second_list_newest_first(store_dir):
+    """The run just made is the newest even when an older one was made in the same second (the Run
+    picker and every tab's "newest run" rely on it; ids alone would order by kind)."""
+    store = RunStore(store_dir)
+    for _ in range(3):
+        first = store.save("zeta", dataset="digits", config={}, seed=0)
+        second = store.save("alpha", dataset="digits", config={}, seed=0)
+        assert [r.id for r in store.list()[:2]] == [second, first]
+        store.delete(first), store.delete(second)
