@@ -19,7 +19,7 @@ SELECTED_JS = """(id) => { const gd = document.querySelector(`#${id} .js-plotly-
 
 
 def drag_box(page, graph, trace, point, half=28, dx=0, modifier=None):
-    a = point_position(page, graph, trace, point)
+    a = stable_position(page, graph, trace, point)
     if modifier:
         page.keyboard.down(modifier)
     page.mouse.move(a["x"] - half + dx, a["y"] - half)
@@ -28,6 +28,19 @@ def drag_box(page, graph, trace, point, half=28, dx=0, modifier=None):
     page.mouse.up()
     if modifier:
         page.keyboard.up(modifier)
+
+
+def stable_position(page, graph, trace, point, tries=20):
+    """The point's position once the page has stopped moving (a status line above a graph that grows
+    after a selection would move the graph under a box drawn at the old position)."""
+    a = point_position(page, graph, trace, point)
+    for _ in range(tries):
+        page.wait_for_timeout(150)
+        b = point_position(page, graph, trace, point)
+        if abs(a["x"] - b["x"]) < 0.5 and abs(a["y"] - b["y"]) < 0.5:
+            return b
+        a = b
+    return a
 
 
 def inner_point(page, graph, trace, exclude=(), n=200) -> int:

@@ -87,13 +87,13 @@ def layout(config: AppConfig):
             dbc.InputGroupText("epochs"),
             dbc.Button("Move and train on", id="latent-move-button", color="danger", outline=True, disabled=True),
         ], size="sm", style={"maxWidth": "360px"}),
-    ], className="d-flex align-items-center flex-wrap gap-2")
+    ], className="d-flex align-items-center flex-wrap gap-2 latent-move-row")
     return html.Div([
         dbc.Row([dbc.Col(train, md="auto"), dbc.Col(grid, md="auto"), dbc.Col(heldout, md="auto")],
                 className="g-3 align-items-center mb-2"),
         html.Div(id="latent-metrics", className="small mb-1"),
         move,
-        html.Div(id="latent-move-info", className="small text-muted mb-2"),
+        html.Div(id="latent-move-info", className="small text-muted mb-2 latent-move-info"),
         dbc.Row([_side(side) for side in gne.SIDES], className="g-3"),
         dcc.Store(id="latent-selection"),   # {"run", "ids" (run positions), "center", "radius", "target"}
         dcc.Store(id="latent-heldout"),     # {"run", "limit"}: a placement in the result cache (gne.heldout_key)
