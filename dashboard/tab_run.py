@@ -11,7 +11,7 @@ from types import ModuleType
 
 import dash
 import dash_bootstrap_components as dbc
-from dash import Input, Output, State, ctx, html, no_update
+from dash import Input, Output, ctx, html, no_update
 
 from models.store import Run, StoreError
 
@@ -64,10 +64,9 @@ def register(app: dash.Dash, config: AppConfig, views: list[ModuleType]) -> None
                   Output("run-picker", "value", allow_duplicate=True),
                   Input("tabs", "active_tab"), Input("run-picker", "value"), Input("store-version", "data"),
                   Input("dataset-picker", "value"), Input("tab-run-picker", "value"),
-                  *[Input(store, "data") for store in own.values()],
-                  State("tab-run-picker", "value"), prevent_initial_call="initial_duplicate")
-    def follow(tab, run_id, _version, dataset, chosen, *rest):
-        drawn = dict(zip(own, rest[:-1]))
+                  *[Input(store, "data") for store in own.values()], prevent_initial_call="initial_duplicate")
+    def follow(tab, run_id, _version, dataset, chosen, *stores):
+        drawn = dict(zip(own, stores))
         """Keep the bar on what the open tab draws; a run chosen in the bar becomes the picked run."""
         pick = no_update
         if ctx.triggered_id == "tab-run-picker" and chosen and chosen != run_id:

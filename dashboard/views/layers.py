@@ -196,12 +196,8 @@ def register_callbacks(app: dash.Dash, config: AppConfig) -> None:
                 {"run": run.id, "network": network, "space": where, "traces": len(panels)})
 
     def classes(shown_):
-        """Labels and class names of a hardness run's sample (a captured model's panels keep their colour bar)."""
-        if "step" in shown_:
-            return None
-        run = state.run(config, shown_["run"])
-        return (state.arrays(run, "sample")["labels"],
-                state.dataset(config, run.manifest.get("dataset"), "test").class_names)
+        """A captured model's panels keep their colour bar; a hardness run's sample gets the legend."""
+        return None if "step" in shown_ else sample_classes(config, shown_)
 
     legend.connect(app, TAB_ID, "layers-graph", "layers-shown", classes)
 
@@ -294,6 +290,13 @@ def selection_patch(selected: dict | None, n_traces: int) -> Patch:
     for k in range(n_traces):
         patch["data"][k]["selectedpoints"] = picked
     return patch
+
+
+def sample_classes(config: AppConfig, shown_: dict) -> tuple[np.ndarray, list]:
+    """Labels and class names of the sample of the hardness run ``shown_`` describes (the legend's classes)."""
+    run = state.run(config, shown_["run"])
+    return (state.arrays(run, "sample")["labels"],
+            state.dataset(config, run.manifest.get("dataset"), "test").class_names)
 
 
 def shown_index(config: AppConfig, shown_: dict) -> np.ndarray:

@@ -143,12 +143,9 @@ def register_callbacks(app: dash.Dash, config: AppConfig) -> None:
         return Done(values=(fig, dbc.Table([html.Thead(header), html.Tbody(body)], size="sm", striped=True), shown_,
                             _timing_note(results)))
 
-    def classes(shown_):
-        run = state.run(config, shown_["run"])
-        return (state.arrays(run, "sample")["labels"],
-                state.dataset(config, run.manifest.get("dataset"), "test").class_names)
+    from .layers import sample_classes
 
-    legend.connect(app, TAB_ID, "methods-graph", "methods-shown", classes)
+    legend.connect(app, TAB_ID, "methods-graph", "methods-shown", lambda shown_: sample_classes(config, shown_))
 
     @app.callback(Output("selection", "data", allow_duplicate=True),
                   Output("methods-graph", "figure", allow_duplicate=True), Input("methods-graph", "selectedData"),

@@ -11,6 +11,7 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
+from .mosaic import mosaic
 from .. import datasets
 from ..nets.autoencoders import as_images, dnm_autoencoder, image_shape_of
 from ..nets.som import SOM
@@ -190,15 +191,6 @@ def train(config: Config, ds: datasets.Dataset, *, progress: ProgressFn | None =
             "image_size": tuple(int(v) for v in X.shape[-2:])}
 
 
-def _mosaic(images: np.ndarray, rows: int, cols: int, pad: int = 1) -> np.ndarray:
-    """``rows·cols`` uint8 images (N×H×W or N×H×W×3) tiled row by row, ``pad`` grey pixels between."""
-    h, w = images.shape[1:3]
-    out = np.full((rows * (h + pad) + pad, cols * (w + pad) + pad, *images.shape[3:]), 96, np.uint8)
-    for i, im in enumerate(images[:rows * cols]):
-        r, c = divmod(i, cols)
-        out[pad + r * (h + pad):pad + r * (h + pad) + h, pad + c * (w + pad):pad + c * (w + pad) + w] = im
-    return out
-
 
 def lattice_png(prototype_images: np.ndarray, rows: int, cols: int, *, min_width: int = 800,
                 max_width: int = 2400) -> bytes:
@@ -211,9 +203,9 @@ def lattice_png(prototype_images: np.ndarray, rows: int, cols: int, *, min_width
     matplotlib.use("Agg")
     from matplotlib import image as mpimg
 
-    mosaic = _mosaic(prototype_images, rows, cols)
-    scale = max(1, min(min_width // mosaic.shape[1] + (mosaic.shape[1] < min_width), max_width // mosaic.shape[1]))
-    big = np.repeat(np.repeat(mosaic, scale, axis=0), scale, axis=1)
+    tiled = mosaic(prototype_images, rows, cols)
+    scale = max(1, min(min_width // tiled.shape[1] + (tiled.shape[1] < min_width), max_width // tiled.shape[1]))
+    big = np.repeat(np.repeat(tiled, scale, axis=0), scale, axis=1)
     buf = io.BytesIO()
     if big.ndim == 2:
         mpimg.imsave(buf, big, cmap="gray", vmin=0, vmax=255, format="png")

@@ -9,6 +9,7 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
+from .mosaic import mosaic
 from .. import datasets
 from ..nets.autoencoders import SparseConvAutoencoder, as_images, image_shape_of
 from ..progress import ProgressFn, report, scaled
@@ -172,15 +173,6 @@ def train_landscapes(config: Config, ds, *, progress: ProgressFn | None = None) 
     return {"arrays": groups, "metrics": metrics, "models": models}
 
 
-def _mosaic(images: np.ndarray, rows: int, cols: int, pad: int = 1) -> np.ndarray:
-    """``rows·cols`` images (N×H×W or N×H×W×3, uint8) tiled into one image with ``pad`` grey pixels between."""
-    h, w = images.shape[1:3]
-    out = np.full((rows * (h + pad) + pad, cols * (w + pad) + pad, *images.shape[3:]), 96, np.uint8)
-    for i, im in enumerate(images[:rows * cols]):
-        r, c = divmod(i, cols)
-        out[pad + r * (h + pad):pad + r * (h + pad) + h, pad + c * (w + pad):pad + c * (w + pad) + w] = im
-    return out
-
 
 def _png(mosaic: np.ndarray, title: str, ylabels: list[str] | None = None, row_height: int = 1) -> bytes:
     import io
@@ -214,7 +206,7 @@ def figures(arrays: dict, model: int, strips: int = 4) -> dict[str, bytes]:
         return {}
     imgs = arrays["images"].reshape(S * C, *arrays["images"].shape[2:])
     labels = ["(" + ",".join(map(str, sl)) + ")" for sl in arrays["slices"].tolist()]
-    out = {f"landscape-model{model}.png": _png(_mosaic(imgs, S, C), f"model {model}: cluster centres,\n"
+    out = {f"landscape-model{model}.png": _png(mosaic(imgs, S, C), f"model {model}: cluster centres,\n"
                                                "slices × clusters by size", labels)}
     sph, R, D = arrays["spheres"], arrays["spheres"].shape[2], arrays["spheres"].shape[3]
     order = np.argsort(-arrays["sizes"].ravel(), kind="stable")[:strips]
@@ -228,7 +220,7 @@ def figures(arrays: dict, model: int, strips: int = 4) -> dict[str, bytes]:
         names += [f"{labels[s]} c{c} r={r:g}" for r in arrays["radii"].tolist()]
     if tiles:
         strip = np.concatenate(tiles)
-        out[f"continuity-model{model}.png"] = _png(_mosaic(strip, len(names), D + 1),
+        out[f"continuity-model{model}.png"] = _png(mosaic(strip, len(names), D + 1),
                                                   f"model {model}: continuity\n(centre, then points on spheres)",
                                                   names)
     return out
