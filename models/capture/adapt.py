@@ -23,7 +23,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .formats import ModelError
+from .errors import ModelError
 
 NORMALISATIONS = ("unit", "none", "minus1", "imagenet", "custom")
 PRESETS = {"imagenet": ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225)), "minus1": ((0.5,), (0.5,))}

@@ -22,6 +22,8 @@ from typing import Sequence
 import numpy as np
 import torch
 
+from .errors import ModelError
+
 OUTPUT = "output"
 
 
@@ -270,7 +272,6 @@ class OnnxModel(Backend):
             model = onnx.load(str(path))
             model = onnx.shape_inference.infer_shapes(model)
         except Exception as exc:
-            from .formats import ModelError
             raise ModelError(f"{source}: not a readable ONNX model ({type(exc).__name__}: {exc})") from None
         self._model = model
         graph = model.graph

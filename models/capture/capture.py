@@ -16,7 +16,7 @@ import torch
 
 from .adapt import InputPlan, dataset_text, plan_input, reduce, shape_text
 from .backends import OUTPUT, Backend, Layer
-from .formats import ModelError
+from .errors import ModelError
 from .layers import check_layers, default_layers
 from ..progress import ProgressFn, report
 

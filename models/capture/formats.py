@@ -32,6 +32,8 @@ import re
 import zipfile
 from pathlib import Path
 
+from .errors import ModelError
+
 ONNX = (".onnx",)
 EXPORT = (".pt2",)
 SCRIPT = (".ts", ".torchscript", ".jit")
@@ -52,10 +54,6 @@ ARCHITECTURES = {
 EXPORT_HINT = ("export it without pickles: torch.export.save(torch.export.export(model, (example,)), 'model.pt2'), "
                "torch.jit.script(model).save('model.ts'), torch.onnx.export(model, (example,), 'model.onnx'), "
                "or save model.state_dict() and load it with a factory 'package.module:function'")
-
-
-class ModelError(ValueError):
-    """A model could not be found, loaded or fitted; the message names the file, the value and the fix."""
 
 
 def model_dir_of(data_dir: str | os.PathLike | None, model_dir: str | os.PathLike | None = None) -> Path:
