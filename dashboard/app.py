@@ -11,6 +11,7 @@ from models.store import StoreError
 from . import job_panel, legend, state, tab_run
 from .config import AppConfig
 from .jobs import records_of
+from .numbers import metric_text
 from .security import guard_hosts
 from .layout import shell
 from .views import load_views, selection
@@ -108,7 +109,7 @@ def _register_shell(app: dash.Dash, config: AppConfig) -> None:
         except StoreError as exc:
             return str(exc), True
         metrics = {k: v for k, v in run.metrics.items() if isinstance(v, (int, float))}
-        text = ", ".join(f"{k} {v:.4g}" for k, v in list(metrics.items())[:6])
+        text = ", ".join(f"{k} {metric_text(v)}" for k, v in list(metrics.items())[:6])
         return f"{run.id}" + (f" — {text}" if text else ""), False
 
     @app.callback(Output("tabs", "active_tab", allow_duplicate=True), Input("focus", "data"),

@@ -65,28 +65,29 @@ def test_layer_tree_defaults_and_a_misfit(app_config):
     assert "32" in str(err.value)
 
 
-def test_projections_are_chained_cached_and_drawn(app_config, run):
+def test_projections_are_chained_stored_and_drawn(app_config, run):
     names = runs.layer_names(run)
     assert names == ["conv1", "fc1", "output"] and face.steps(run) == [0, 5]
     assert runs.cached_panels(app_config.results, run, 5, "tsne") is None
     fig, text = panels.figure(app_config, run, 5, "tsne", "label")
     assert "press Project" in fig.layout.annotations[0].text
-    maps = runs.project_run(app_config.results, run, 5, "tsne")
+    maps = runs.project_run(app_config.store, run, 5, "tsne")
     assert [n for n, _ in maps] == names and all(xy.shape == (120, 2) for _, xy in maps)
+    projection = runs.projection_run(run, 5, "tsne")  # a run of the projection study, every sample
+    assert projection.kind == "projection" and projection.manifest["projection"]["run"] == run.id
     found, positions = runs.cached_panels(app_config.results, run, 5, "tsne")
     assert [n for n, _ in found] == names and len(positions) == 120
     fig, text = panels.figure(app_config, run, 5, "tsne", "correct", focus_layer="fc1")
-    assert [t.type for t in fig.data] == ["scattergl"] * 3 and "step 5" in text
+    assert [t.type for t in fig.data] == ["scattergl"] * 3 and "step 5" in text and "120 of 120 samples" in text
     assert "▶ fc1" in fig.layout.annotations[1].text
     card = str(panels.card(app_config, run, 5, 3, "fc1").to_plotly_json())
     idx = int(face.sample(run)["index"][3])
     assert f"#{idx} · fc1" in card and "label" in card and "prediction" in card and "data:image/png" in card
-    # a second look reads the cache; a half-cached chain continues from the last cached map
-    again = runs.project_run(app_config.results, run, 5, "tsne")
+    # a second look reads the stored run: nothing is recomputed, no second run is written
+    again = runs.project_run(app_config.store, run, 5, "tsne")
     np.testing.assert_array_equal(again[2][1], maps[2][1])
-    app_config.results._path(runs.projection_keys(run, 5, "tsne")[2]).unlink()
-    resumed = runs.project_run(app_config.results, run, 5, "tsne")
-    assert resumed[2][1].shape == (120, 2)
+    assert len(app_config.store.list("projection")) == 1
+    assert runs.cached_panels(app_config.results, run, 0, "tsne") is None  # another step is its own projection
     assert runs.step_of(run, None) == 5 and runs.step_of(run, 0) == 0 and runs.step_of(run, 7) == 5
     low, high, marks, value, style = panels.step_controls(run)
     assert (low, high, value) == (0, 5, 5) and set(marks) == {0, 5} and "display" not in style

@@ -277,7 +277,7 @@ def register_callbacks(app: dash.Dash, config: AppConfig) -> None:
         if not capture_runs.is_capture(run):
             raise ValueError("Project lays out a capture run's layers: pick one (Your model tab captures one)")
         step, method = capture_runs.step_of(run, step), method if method in capture_runs.PROJECT_METHODS else "tsne"
-        maps = capture_runs.project_run(config.results, run, step, method, progress=progress)
+        maps = capture_runs.project_run(config.store, run, step, method, progress=progress)
         return Done(message=f"projected {len(maps)} layers of {run.id} (step {step}, {method})",
                     values=((projected or 0) + 1,))
 

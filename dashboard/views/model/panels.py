@@ -12,6 +12,7 @@ from ... import figures, state
 from ...cards import label_lines, sample_card
 from ...config import AppConfig
 from . import runs
+from .shown_points import count_text, typed_points
 
 
 def shown(config: AppConfig, run_id: str | None, kind: str, dataset: str | None):
@@ -55,9 +56,10 @@ def figure(config: AppConfig, run, step, method: str, colour: str, focus_layer: 
     index = np.asarray(sample["index"])[positions]
     fig = figures.layers_figure(panels, labels, face.class_names(run), predictions=preds, index=index,
                                 colour=colour, focus=focus_layer, uirevision=f"layers-{run.id}-{step}-{method}")
+    typed_points(fig)
     acc = "" if preds is None else f" · accuracy {np.mean(preds == labels):.3f}"
-    text = (f"{len(positions):,} samples · step {step} · {method}{acc} · each layer started from the previous "
-            "one's map and aligned to it · drag a box to link panels")
+    text = (f"{count_text(len(positions), len(sample['labels']))} · step {step} · {method}{acc} · each layer "
+            "started from the previous one's map and aligned to it · drag a box to link panels")
     return fig, text
 
 

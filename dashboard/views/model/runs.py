@@ -1,6 +1,7 @@
-"""Capture runs as the other tabs see them: projections of every captured layer for Layers,
-per-layer hardness for Hardness, each computed once in a job and cached in ``config.results``
-(``ResultCache(store/.cache)``) under (run, step, layer, method, params, sample).
+"""Capture runs as the other tabs see them: projections of every captured layer for Layers (a run of the
+projection study, :mod:`models.studies.project`, every sample), per-layer hardness for Hardness (computed
+once in a job and cached in ``config.results``, ``ResultCache(store/.cache)``, under (run, step, layer,
+method, params, sample)).
 
 Pure of Dash: functions take the results cache and a run, so tests call them directly.
 """
@@ -9,12 +10,14 @@ from __future__ import annotations
 import numpy as np
 
 from models.projections import procrustes_align
+from models.store import RunStore
 from models.studies import capture as face
+from models.studies import project as project_face
 
 KIND = face.KIND
-PROJECT_METHODS = ("tsne", "umap")
-METHOD_PARAMS = {"tsne": {"perplexity": 30.0}, "umap": {"n_neighbors": 15, "min_dist": 0.1}}
-MAX_PROJECT = 10_000     # samples per panel; bigger runs are shown through a seeded subset
+PROJECT_METHODS = ("tsne", "umap", "pca")
+METHOD_PARAMS = {"tsne": {"perplexity": 30.0}, "umap": {"n_neighbors": 15}, "pca": {}}
+MAX_PROJECT = project_face.MAX_SAMPLES  # every sample in every panel (the projection study's cap: 100,000)
 HARDNESS_SAMPLE = 1_000  # balanced sample whose t-SNE KL is a layer's hardness
 SEED = 0
 
@@ -63,48 +66,40 @@ def _vectors(run, layer: str, step: int, positions: np.ndarray) -> np.ndarray:
     return np.asarray(face.activations(run, layer, step)[positions], dtype=np.float32)
 
 
-def projection_keys(run, step: int, method: str) -> list[dict]:
-    names = layer_names(run)
-    positions, tag = projection_sample(face.sample(run)["labels"].shape[0])
-    return [_key(run, step, name, method, METHOD_PARAMS[method], tag, names[:i]) for i, name in enumerate(names)]
+def store_of(run) -> RunStore:
+    """The store holding ``run`` (a run's folder is ``<store>/<run id>``): where its projection runs are."""
+    return RunStore(run.path.parent)
 
 
-def project_run(results, run, step: int, method: str, *, progress=None) -> list[tuple[str, np.ndarray]]:
-    """Every captured layer of ``step`` projected as a chain (:func:`models.projections.chain.project_layers`),
-    each layer cached as it finishes; cached layers are read, not recomputed."""
-    from models.projections.chain import project_layers
+def projection_run(run, step: int, method: str):
+    """The newest projection run (:mod:`models.studies.project`) of every layer of ``run`` at ``step``, or None."""
+    return project_face.find(store_of(run), run, step, method)
 
-    names = layer_names(run)
-    keys = projection_keys(run, step, method)
-    positions, _ = projection_sample(face.sample(run)["labels"].shape[0])
-    hits = [results.get(k) for k in keys]
-    if all(h is not None for h in hits):
-        return [(name, hit[0]["coords"]) for name, hit in zip(names, hits)]
-    first = next(i for i, h in enumerate(hits) if h is None)
-    arrays = [_vectors(run, name, step, positions) for name in names[first:]]
 
-    def keep(i: int, proj) -> None:
-        results.put(keys[i], {"coords": proj.coords, "positions": positions},
-                    {"seconds": proj.seconds, "kl": proj.extra.get("kl_divergence")})
-
-    start = hits[first - 1][0]["coords"] if first else None  # continue the chain from the last cached map
-    maps = project_layers(arrays, method, seed=SEED, progress=progress, names=names[first:], start=start,
-                          on_layer=lambda i, p: keep(first + i, p), **METHOD_PARAMS[method])
-    cached = [(name, hit[0]["coords"]) for name, hit in zip(names[:first], hits[:first])]
-    return cached + [(name, p.coords) for name, p in zip(names[first:], maps)]
+def project_run(store, run, step: int, method: str, *, progress=None) -> list[tuple[str, np.ndarray]]:
+    """Every captured layer of ``step``, every sample, through the projection study (one run of kind
+    ``projection``, each layer started from the previous one's map, each layer's k-NN graph computed once);
+    an existing projection run is read, not recomputed."""
+    found = projection_run(run, step, method)
+    if found is None:
+        config = project_face.Config(run=run.id, step=int(step), method=method, **METHOD_PARAMS[method])
+        found = project_face.run(config, store=store, progress=progress)
+    return [(name, project_face.coords(found, name)) for name in layer_names(run)]
 
 
 def cached_panels(results, run, step: int, method: str) -> tuple[list[tuple[str, np.ndarray]], np.ndarray] | None:
-    """(panels aligned to their left neighbour by Procrustes, sample positions) if every layer is cached."""
-    hits = [results.get(k) for k in projection_keys(run, step, method)]
-    if not hits or any(h is None for h in hits):
+    """(panels aligned to their left neighbour by Procrustes, sample positions: all of them) when a projection
+    run of every layer exists, else None. ``results`` is unused (kept for the callers' signature)."""
+    found = projection_run(run, step, method)
+    if found is None:
         return None
     panels, previous = [], None
-    for name, (arrays, _meta) in zip(layer_names(run), hits):
-        xy = arrays["coords"] if previous is None else procrustes_align(arrays["coords"], previous)
+    for name in layer_names(run):
+        xy = project_face.coords(found, name)
+        xy = xy if previous is None else procrustes_align(xy, previous).astype(np.float32)
         panels.append((name, xy))
         previous = xy
-    return panels, hits[0][0]["positions"]
+    return panels, np.arange(len(panels[0][1]))
 
 
 # -- hardness ---------------------------------------------------------------------------

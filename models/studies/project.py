@@ -1,0 +1,107 @@
+"""Project a capture run's layers to 2-D, every sample: the maps the Layers tab draws.
+
+Each chosen layer of one step of a capture run (:mod:`.capture`) is laid out with t-SNE (openTSNE),
+UMAP (umap-learn) or PCA, in network order, each layer started from the previous layer's map (see
+:mod:`models.projections.chain`). Every sample is projected (up to :data:`MAX_SAMPLES`), not a
+subset: the run holds one N × 2 float32 array per layer in the capture's sample order. Each layer's
+k-NN graph is computed once (pynndescent) and cached beside the runs, so t-SNE's affinities and
+UMAP's fuzzy graph of the same layer share it.
+
+    python -m models.studies.project --run capture-20261206-… --method umap
+"""
+from __future__ import annotations
+
+import dataclasses
+import sys
+from typing import Iterable
+
+import numpy as np
+
+from .base import StudyConfig, check_kind, command_line, lazy_run, option
+from ..validation import check_choice, check_float, check_int
+
+KIND = "projection"
+TITLE = "Project a capture's layers"
+METHODS = ("tsne", "umap", "pca")
+MAX_SAMPLES = 100_000  # every sample of a capture up to this many; beyond, the run is refused
+
+
+@dataclasses.dataclass(frozen=True)
+class Config(StudyConfig):
+    # the dataset is the capture run's: not a flag, not recorded (the run's manifest names it)
+    dataset: str = option("capture", "dataset (taken from the capture run)", cli=False, record=False)
+    run: str | None = option(None, "the capture run to project (its id, as python -m models.studies.capture printed)")
+    method: str = option("tsne", "projection: tsne (openTSNE), umap (umap-learn) or pca", choices=METHODS)
+    step: int | None = option(None, "the captured step (checkpoint) to project (default: the last)")
+    layers: tuple[str, ...] | None = option(None, "layers to project, in any order (default: every captured layer); "
+                                            "they are projected in network order")
+    perplexity: float = option(30.0, "t-SNE perplexity (its k-NN graph holds 3 × perplexity neighbours)")
+    n_neighbors: int = option(15, "UMAP neighbours")
+    n_jobs: int = option(1, "threads for the k-NN graph and t-SNE", record=False)
+
+    def check(self) -> None:
+        if self.run is not None and (not isinstance(self.run, str) or not self.run):
+            raise ValueError(f"run must be a run id (got {self.run!r})")
+        check_choice("method", self.method, METHODS)
+        if self.step is not None:
+            check_int("step", self.step, low=0)
+        if self.layers is not None and (not self.layers or not all(isinstance(n, str) and n for n in self.layers)):
+            raise ValueError(f"layers must name at least one layer (got {self.layers!r})")
+        check_float("perplexity", self.perplexity, 1.0)
+        check_int("n_neighbors", self.n_neighbors, low=2)
+        check_int("n_jobs", self.n_jobs, low=1)
+
+
+run = lazy_run(f"{__package__}.project_engine")
+
+
+# -- readers -------------------------------------------------------------------
+def info(run) -> dict:
+    """The run's ``projection`` record: ``layers`` {name: file}, ``run`` (the capture), ``step``, ``method``."""
+    return check_kind(run, KIND).manifest["projection"]
+
+
+def layer_names(run) -> list[str]:
+    """The projected layers in network order."""
+    return list(info(run)["layers"])
+
+
+def coords(run, layer: str) -> np.ndarray:
+    """``layer``'s N × 2 map (float32, the capture's sample order)."""
+    files = info(run)["layers"]
+    if layer not in files:
+        raise ValueError(f"run {run.id} did not project layer {layer!r}; it has {list(files)}")
+    out = np.load(run.file(files[layer]), allow_pickle=False)  # run.file keeps the name inside the run
+    if out.ndim != 2 or out.shape[1] != 2 or out.dtype != np.float32:
+        raise ValueError(f"run {run.id}: {files[layer]} is not an N × 2 float32 array (got {out.dtype} {out.shape})")
+    return out
+
+
+def find(store, source, step: int, method: str, layers: Iterable[str] | None = None):
+    """The newest projection run of ``source`` (a capture run) at ``step`` with ``method`` that holds
+    every one of ``layers`` (default: every captured layer) for all its samples; None if there is none."""
+    from .capture import layers as captured
+
+    wanted = list(layers) if layers is not None else [layer["name"] for layer in captured(source)]
+    for candidate in store.list(KIND):
+        record = candidate.manifest.get("projection", {})
+        if (record.get("run") == source.id and record.get("step") == int(step) and record.get("method") == method
+                and set(wanted) <= set(record.get("layers", {}))):
+            return candidate
+    return None
+
+
+def summary(run) -> Iterable[str]:
+    record = info(run)
+    yield (f"projected {record['samples']:,} samples × {len(record['layers'])} layers of {record['run']} "
+           f"(step {record['step']}, {record['method']})")
+    for name in record["layers"]:
+        kl = record.get("kl", {}).get(name)
+        seconds = record.get("seconds", {}).get(name, 0.0)
+        yield f"  {name:<24} {seconds:7.1f} s" + ("" if kl is None else f"  KL {kl:.3f}")
+
+
+main = command_line(__name__)
+
+if __name__ == "__main__":
+    sys.exit(main())
