@@ -151,3 +151,19 @@ def test_knn_graph_lists_each_point_first_then_its_nearest():
     assert idx[0, 1] == 1 and idx[1, 1] == 0
     with pytest.raises(ValueError, match="k must be"):
         knn_module.knn_graph(X[:5], 10)
+
+
+def test_counts_read_as_integers_and_points_travel_as_typed_arrays():
+    import plotly.graph_objects as go
+    from plotly.io.json import to_json_plotly
+
+    from dashboard.numbers import metric_text
+    from dashboard.views.model.shown_points import count_text, typed_points
+
+    assert metric_text(20000) == "20,000" and metric_text(20000.0) == "20,000" and metric_text(0.91234) == "0.9123"
+    assert metric_text(3) == "3" and metric_text(True) == "True"
+    assert count_text(20_000, 20_000) == "20,000 of 20,000 samples" and count_text(10_000, 70_000).startswith("10,000 of")
+    fig = go.Figure(go.Scattergl(x=np.zeros(N, np.float32), y=np.ones(N, np.float32), customdata=list(range(N))))
+    typed_points(fig)
+    text = to_json_plotly(fig)
+    assert text.count('"bdata"') == 3 and len(text) < 4 * N  # base64, not 20,000 numbers in a list

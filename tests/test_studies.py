@@ -3,6 +3,7 @@ reachable from the command line with every config field as a flag, and its face 
 from __future__ import annotations
 
 import dataclasses
+import importlib
 import json
 import subprocess
 import sys
@@ -28,9 +29,15 @@ def test_registry_finds_every_study_by_kind():
         study("no-such-kind")
 
 
-@pytest.mark.parametrize("kind", sorted(STUDIES))
-def test_config_is_frozen_validated_and_carries_the_seed(kind):
-    face = study(kind)
+def _face(module: str):
+    """A study's face by its module name (``project`` writes runs of kind ``projection``)."""
+    return importlib.import_module(f"models.studies.{module}")
+
+
+@pytest.mark.parametrize("module", sorted(STUDIES))
+def test_config_is_frozen_validated_and_carries_the_seed(module):
+    face = _face(module)
+    assert study(face.KIND) is face
     config = face.Config()
     assert isinstance(config, StudyConfig) and config.seed == 0
     with pytest.raises(dataclasses.FrozenInstanceError):
@@ -50,7 +57,7 @@ def test_study_faces_import_without_torch():
 
 @pytest.mark.parametrize("kind", sorted(STUDIES))
 def test_help_lists_every_config_field_with_its_default(kind):
-    face = study(kind)
+    face = _face(kind)
     out = subprocess.run([sys.executable, "-m", f"models.studies.{kind}", "--help"], cwd=ROOT,
                          capture_output=True, text=True, check=True).stdout
     for f in dataclasses.fields(face.Config):

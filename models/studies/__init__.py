@@ -1,6 +1,7 @@
 """The studies: one face module per study (see :mod:`models.studies.base` for the protocol).
 
-``STUDIES`` names them in the order the UI lists them; :func:`studies` imports their faces
+``STUDIES`` names their modules in the order the UI lists them (a module is named for its kind, except
+``project``, whose runs are of kind ``projection``); :func:`studies` imports their faces
 (light: no torch) keyed by run kind, and :func:`study` finds one by kind. The command lines,
 the dashboard's "New run…" menu and the tests all find studies here, so adding a study is
 adding its module and its name below.
@@ -11,7 +12,7 @@ import importlib
 from functools import lru_cache
 from types import ModuleType
 
-STUDIES: tuple[str, ...] = ("hardness", "gne", "dnm", "landscape", "explore", "capture", "projection")
+STUDIES: tuple[str, ...] = ("hardness", "gne", "dnm", "landscape", "explore", "capture", "project")
 
 
 @lru_cache(maxsize=1)
