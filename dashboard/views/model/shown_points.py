@@ -19,4 +19,7 @@ def typed_points(fig) -> None:
     carry ``pointIndex``, which the views read)."""
     for trace in fig.data:
         if trace.customdata is not None and not isinstance(trace.customdata, np.ndarray):
-            trace.customdata = np.asarray(trace.customdata)
+            custom = np.asarray(trace.customdata)
+            # int32: Plotly keeps int64 as a list (JavaScript has no Int64Array); sample indices fit
+            trace.customdata = None  # Plotly ignores setting a value equal to the current one: clear it first
+            trace.customdata = custom.astype(np.int32) if custom.dtype.kind in "iu" else custom
