@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from tests.browser import browser_page, hover_card, hover_point, running_app, settled_screenshot, wait_for_points
+from tests.browser import browser_page, hover_point, running_app, settled_screenshot, wait_for_points
 from tests.projection_data import big_capture
 from tests.test_browser_selection import drag_box, inner_point
 
@@ -51,9 +51,18 @@ def test_twenty_thousand_samples_in_every_panel(tmp_path, artifacts):
         wait_for_points(page, "layers-graph", trace=layers - 1, minimum=N)
         settled_screenshot(page, artifacts / "layers_20000.png")
 
-        text = hover_card(page, "layers-tooltip", lambda p: hover_point(page, "layers-graph", 1, p),
-                          (0, 4000, 12000, 19999), words=("label", "prediction"))
-        assert "#" in text
+        # the arrays file has no images: the card names the sample, its label and the model's prediction
+        for point in (19999, 12000, 4000, 0):
+            hover_point(page, "layers-graph", 1, point)
+            try:
+                page.wait_for_function("""() => { const t = document.getElementById('layers-tooltip');
+                    return t && /#\\d+ · \\S+/.test(t.innerText) && t.innerText.includes('prediction'); }""",
+                                       timeout=8_000)
+                break
+            except Exception:
+                page.mouse.move(5, 5)
+        text = page.locator("#layers-tooltip").inner_text()
+        assert "label" in text and "prediction" in text and "#" in text, text
         page.mouse.move(5, 5)
 
         point = inner_point(page, "layers-graph", 0)
