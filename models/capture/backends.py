@@ -263,14 +263,13 @@ class OnnxModel(Backend):
 
     format = "onnx"
 
-    def __init__(self, path, *, source: str):
+    def __init__(self, path, *, source: str, model=None):
         import onnx
         from onnx import helper
 
         self.source, self.device = source, "cpu"
-        try:
-            model = onnx.load(str(path))
-            model = onnx.shape_inference.infer_shapes(model)
+        try:  # ``model``: the ModelProto onnx_check validated (external data inlined), else the file
+            model = onnx.shape_inference.infer_shapes(model if model is not None else onnx.load(str(path)))
         except Exception as exc:
             raise ModelError(f"{source}: not a readable ONNX model ({type(exc).__name__}: {exc})") from None
         self._model = model
