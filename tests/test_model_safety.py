@@ -399,6 +399,48 @@ def test_onnx_empty_unparsable_and_input_less_files_are_model_errors(models_dir)
     refused("noinput.onnx", models_dir, "no inputs")
 
 
+# --- TorchScript ---------------------------------------------------------------------------------------
+
+def _script_writing(flag: Path) -> nn.Module:
+    class Writes(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.w = nn.Parameter(torch.ones(4))
+            self.path = str(flag)
+
+        def forward(self, x):
+            return x * self.w
+
+        @torch.jit.export
+        def __getstate__(self):
+            return (self.w, self.training, self.path)
+
+        @torch.jit.export
+        def __setstate__(self, state: tuple[torch.Tensor, bool, str]):
+            torch.save(state[0], state[2])
+            self.w, self.training, self.path = state[0], state[1], state[2]
+
+    return torch.jit.script(Writes())
+
+
+def test_torchscript_that_writes_a_file_while_loading_is_refused(models_dir, flag):
+    _script_writing(flag).save(str(models_dir / "writes.ts"))
+    torch.jit.load(str(models_dir / "writes.ts"))  # plain torch.jit.load runs __setstate__: the file appears
+    assert flag.exists()
+    flag.unlink()
+    refused("writes.ts", models_dir, "refused before loading")
+    assert not flag.exists()
+
+
+def test_torchscript_reading_a_file_is_refused(models_dir, secret_cwd):
+    class Reads(nn.Module):
+        def forward(self, x):
+            return x + torch.from_file("private.txt", False, 4, dtype=torch.uint8).float()
+
+    torch.jit.script(Reads()).save(str(models_dir / "reads.ts"))
+    _no_secret(refused("reads.ts", models_dir, "torch.from_file"))
+
+
 # --- state_dict sidecars, names -------------------------------------------------------------------------
 
 def _mlp_state(models_dir: Path, args: dict) -> None:

@@ -104,6 +104,12 @@ def _is_torchscript(path: Path) -> bool:
         return False
 
 
+def _inspect_script(path: Path, where: str, root: Path) -> None:
+    from .script_check import check_script
+
+    check_script(path, where)
+
+
 def _load_script(path: Path, where: str, checked, device: str):
     from .backends import ScriptModel
     from .formats import _script
@@ -125,7 +131,7 @@ register(ModelFormat("onnx", (".onnx",), _inspect_onnx, _load_onnx,
                      "torch.onnx.export(model, (example,), 'model.onnx')"))
 register(ModelFormat("torch.export", (".pt2",), _inspect_export, _load_export,
                      "torch.export.save(torch.export.export(model, (example,)), 'model.pt2')"))
-register(ModelFormat("torchscript", SCRIPT + (".pt", ".pth"), _inspect_archive, _load_script,
+register(ModelFormat("torchscript", SCRIPT + (".pt", ".pth"), _inspect_script, _load_script,
                      "torch.jit.script(model).save('model.ts')", recognises=_is_torchscript))
 register(ModelFormat("state_dict", (".pt", ".pth", ".safetensors"), _inspect_archive, _load_state,
                      "save model.state_dict() with a sidecar <file>.json naming its architecture"))
