@@ -299,6 +299,44 @@ def test_pt2_zip_bomb_is_refused_from_its_directory_in_bounded_memory(models_dir
     assert out["peak_kib"] < PEAK_LIMIT_KIB, f"peak {out['peak_kib'] / 1024:.0f} MiB"
 
 
+def test_pt2_member_inflating_past_its_declared_size_is_stopped(models_dir):
+    """A member whose directory entry lies (declares 64 bytes, inflates to 64 MiB) is read no further."""
+    import struct
+
+    content = members(export_pt2(models_dir / "clean.pt2"))
+    liar = models_dir / "liar.pt2"
+    with zipfile.ZipFile(liar, "w", zipfile.ZIP_STORED) as zf:
+        for name, data in content.items():
+            if name.endswith("data/weights/weight_0"):
+                zf.writestr(zipfile.ZipInfo(name), bytes(64 << 20), compress_type=zipfile.ZIP_DEFLATED)
+            else:
+                zf.writestr(name, data)
+    raw = bytearray(liar.read_bytes())
+    with zipfile.ZipFile(liar) as zf:
+        info = next(i for i in zf.infolist() if i.filename.endswith("data/weights/weight_0"))
+    declared = 4 * 3 * 4  # fc1.weight: 3 × 4 float32
+    struct.pack_into("<I", raw, info.header_offset + 22, declared)  # the local header's uncompressed size
+    central = raw.index(b"PK\x01\x02")
+    while raw[central + 46:central + 46 + len(info.filename)] != info.filename.encode():
+        central = raw.index(b"PK\x01\x02", central + 4)
+    struct.pack_into("<I", raw, central + 24, declared)  # and the central directory's
+    liar.write_bytes(bytes(raw))
+    message = refused("liar.pt2", models_dir, "weight_0")
+    assert "inflates past" in message or "damaged" in message, message
+
+
+def test_model_size_limit_is_read_from_the_environment(models_dir, monkeypatch):
+    export_pt2(models_dir / "tiny.pt2")
+    pad = numpy_helper.from_array(np.ones(256, np.float32), "pad")  # unused: only makes the file bigger
+    onnx.save(_onnx_model([helper.make_node("Identity", ["x"], ["y"])], inits=[pad]), str(models_dir / "id.onnx"))
+    assert (models_dir / "id.onnx").stat().st_size > 100
+    monkeypatch.setenv("LAYERSCOPE_MAX_MODEL_BYTES", "100")
+    refused("tiny.pt2", models_dir, "LAYERSCOPE_MAX_MODEL_BYTES")
+    refused("id.onnx", models_dir, "LAYERSCOPE_MAX_MODEL_BYTES")
+    monkeypatch.delenv("LAYERSCOPE_MAX_MODEL_BYTES")
+    assert formats.load("id.onnx", model_dir=models_dir).input_name == "x"
+
+
 # --- ONNX ----------------------------------------------------------------------------------------------
 
 def _external(tensor: TensorProto, location: str, length: int | None = None) -> TensorProto:
@@ -518,7 +556,8 @@ def test_upload_box_and_models_list_read_the_registry(tmp_path):
     assert upload.MODEL_SUFFIXES == model_formats.SUFFIXES == formats.SUFFIXES
     assert {".onnx", ".pt2", ".ts", ".pt", ".safetensors"} <= set(model_formats.SUFFIXES)
     assert all(fmt.inspect and fmt.load and fmt.hint for fmt in model_formats.FORMATS.values())
-    drop = next(c for c in view.box(SimpleNamespace(data_dir=tmp_path)).children if getattr(c, "id", "") == "data-upload")
+    children = view.box(SimpleNamespace(data_dir=tmp_path)).children
+    drop = next(c for c in children if getattr(c, "id", "") == "data-upload")
     assert set(model_formats.SUFFIXES) <= set(drop.accept.split(","))
     (tmp_path / "m").mkdir()
     for suffix in model_formats.SUFFIXES + (".pkl",):

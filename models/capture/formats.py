@@ -38,6 +38,7 @@ from pathlib import Path
 from .errors import ModelError
 from .model_formats import SUFFIXES, format_of
 from .model_limits import check_bytes, check_model_name, shown
+
 DEFAULT_MODEL_DIR = "models"  # inside the data directory
 _FACTORY = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
 

@@ -234,7 +234,7 @@ def _check_target(target: str, where: str) -> None:
 def _check_tree_spec(text: str, where: str) -> None:
     """A module signature's input/output structure: plain containers, contexts without imports."""
     try:
-        protocol, spec = json.loads(text)
+        _protocol, spec = json.loads(text)
     except (ValueError, TypeError) as exc:
         raise ModelError(f"{where}: a signature's tree spec is not readable ({exc})") from None
     stack = [spec]

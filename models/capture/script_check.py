@@ -32,7 +32,8 @@ def check_script(path: Path, where: str) -> None:
             try:
                 tree = ast.parse(source)
             except SyntaxError as exc:
-                raise ModelError(f"{where}: its TorchScript code {info.filename!r} does not parse ({exc.msg})") from None
+                raise ModelError(f"{where}: its TorchScript code {info.filename!r} does not parse "
+                                 f"({exc.msg})") from None
             for node in ast.walk(tree):
                 name = (node.attr if isinstance(node, ast.Attribute) else node.id if isinstance(node, ast.Name)
                         else node.name if isinstance(node, ast.FunctionDef) else None)
