@@ -233,6 +233,40 @@ def test_pt2_signature_that_imports_a_module_is_refused(models_dir):
     assert "antigravity" not in sys.modules
 
 
+def test_pt2_symbolic_size_that_is_python_code_is_refused(models_dir, flag):
+    """torch hands ``expr_str`` to ``sympy.sympify``, which evaluates it: a dynamic batch is written
+    ``Symbol('s0', ...)``; one that is a call to Python is refused before torch sees it."""
+    program = torch.export.export(Tiny().eval(), (torch.zeros(2, 4),),
+                                  dynamic_shapes={"x": {0: torch.export.Dim("batch", min=1)}})
+    torch.export.save(program, str(models_dir / "dynamic.pt2"))
+    assert formats.load("dynamic.pt2", model_dir=models_dir).forward(torch.zeros(5, 4), [])["output"].shape == (5, 2)
+    raw = members(models_dir / "dynamic.pt2")
+    name = next(n for n in raw if n.endswith("models/model.json"))
+    text = raw[name].decode()
+    assert "expr_str" in text
+    evil_expr = f"__import__('pathlib').Path({str(flag)!r}).touch() or s0"
+
+    def change(content, prefix):
+        program = json.loads(content[name])
+        stack = [program]
+        while stack:
+            item = stack.pop()
+            if isinstance(item, dict):
+                if "expr_str" in item:
+                    item["expr_str"] = evil_expr
+                stack.extend(item.values())
+            elif isinstance(item, list):
+                stack.extend(item)
+        content[name] = json.dumps(program).encode()
+
+    tampered(models_dir / "dynamic.pt2", models_dir / "evil.pt2", change)
+    springs(models_dir / "evil.pt2")  # plain torch.export.load evaluates it
+    assert flag.exists()
+    flag.unlink()
+    refused("evil.pt2", models_dir, "symbolic size", "Python code")
+    assert not flag.exists()
+
+
 def test_pt2_guard_code_is_never_executed(models_dir, flag):
     def edit(program):
         program["guards_code"] = [f"__import__('pathlib').Path({str(flag)!r}).touch() is None"]

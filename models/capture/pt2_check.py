@@ -12,9 +12,11 @@
 - ``data/aotinductor/…`` (and any shared library): compiled code torch opens with ``dlopen``;
 - the program itself (``models/<model>.json``): a node's target is looked up by name under ``torch``
   and called when the model runs (``torch.os.system`` would be a callable); a tree spec's context may
-  name any module to import (``__enum__``, ``defaultdict``); ``guards_code`` is ``exec``-ed.
+  name any module to import (``__enum__``, ``defaultdict``); a symbolic size (``expr_str``) goes to
+  ``sympy.sympify``, which ``eval``s it; ``guards_code`` is ``exec``-ed.
   Targets must be ATen operators (less those that read or write files) or the few symbolic and
-  control-flow operators export writes; tree specs plain tuples, lists and dicts; guards are dropped.
+  control-flow operators export writes; tree specs plain tuples, lists and dicts; symbolic sizes
+  arithmetic on symbols and sympy's own functions (checked with :mod:`ast`, never run); guards dropped.
 
 Every member's declared size is checked first (:mod:`.zip_check`); weights are checked against the
 bytes their records hold, so no declared shape allocates more than the file carries. What passes is
@@ -22,6 +24,7 @@ copied, member by member, into a new in-memory archive that holds only what was 
 """
 from __future__ import annotations
 
+import ast
 import io
 import json
 import re
@@ -47,6 +50,20 @@ _SYMBOLIC = {f"_operator.{n}" for n in ("getitem", "add", "sub", "mul", "floordi
     f"torch.sym_{n}" for n in ("int", "float", "ite", "max", "min", "sqrt", "not")}
 _HIGHER_ORDER = {f"torch.ops.higher_order.{n}" for n in (
     "cond", "while_loop", "map_impl", "scan", "wrap_with_set_grad_enabled", "wrap_with_autocast", "invoke_subgraph")}
+_SYMBOL = re.compile(r"[a-z][a-z0-9]{0,15}")
+_SYMPY_CALLS = {"Symbol", "Integer", "Rational", "Float", "Add", "Mul", "Pow", "Max", "Min", "Abs", "Eq", "Ne", "Lt",
+                "Le", "Gt", "Ge", "StrictLessThan", "StrictGreaterThan", "LessThan", "GreaterThan", "Equality",
+                "Unequality", "And", "Or", "Not", "floor", "ceiling", "sqrt", "Mod", "FloorDiv", "ModularIndexing",
+                "Where", "PythonMod", "CleanDiv", "CeilToInt", "FloorToInt", "CeilDiv", "LShift", "RShift",
+                "PowByNatural", "FloatPow", "FloatTrueDiv", "IntTrueDiv", "IsNonOverlappingAndDenseIndicator",
+                "TruncToFloat", "TruncToInt", "RoundToInt", "RoundDecimal", "ToFloat", "Identity", "Piecewise",
+                "ExprCondPair"}
+_SYMPY_NAMES = {"oo", "zoo", "nan", "true", "false", "True", "False", "pi", "E"}
+_SYMBOL_ASSUMPTIONS = {"positive", "negative", "nonnegative", "nonpositive", "integer", "real", "finite", "zero",
+                       "nonzero", "even", "odd", "rational"}
+_SYMPY_SYNTAX = (ast.Expression, ast.BinOp, ast.UnaryOp, ast.Compare, ast.BoolOp, ast.Load, ast.Add, ast.Sub,
+                 ast.Mult, ast.Div, ast.FloorDiv, ast.Mod, ast.Pow, ast.USub, ast.UAdd, ast.Not, ast.Lt, ast.LtE,
+                 ast.Gt, ast.GtE, ast.Eq, ast.NotEq, ast.And, ast.Or, ast.BitAnd, ast.BitOr)
 _TREE_TYPES = {None, "builtins.tuple", "builtins.list", "builtins.dict", "collections.OrderedDict",
                "torch.fx.immutable_collections.immutable_list", "torch.fx.immutable_collections.immutable_dict"}
 
@@ -211,6 +228,8 @@ def _walk(value, where: str) -> None:
             for key, sub in item.items():
                 if key in ("in_spec", "out_spec") and isinstance(sub, str):
                     _check_tree_spec(sub, where)
+                elif key == "expr_str":
+                    _check_sym_expr(sub, where)
                 elif key in ("as_custom_obj", "custom_obj", "custom_obj_values") and sub:
                     raise ModelError(f"{where}: the program uses a custom object, which torch would unpickle; "
                                      "export the model without custom objects")
@@ -229,6 +248,35 @@ def _check_target(target: str, where: str) -> None:
     raise ModelError(f"{where}: the program calls {target[:120]!r}, which is not an ATen operator LayerScope runs "
                      "(custom operators, Python functions and file operations are refused: they would run code "
                      "outside the program)")
+
+
+def _check_sym_expr(text, where: str) -> None:
+    """A symbolic size (``Symbol('s77', positive=True, integer=True)``, ``FloorDiv(s0, 2)``…): torch
+    hands it to ``sympy.sympify``, which ``eval``s it, so only arithmetic on known sympy names passes."""
+    try:
+        tree = ast.parse(text, mode="eval") if isinstance(text, str) and len(text) <= 10_000 else None
+    except (SyntaxError, ValueError):
+        tree = None
+    bad = tree is None
+    for node in ast.walk(tree) if tree is not None else ():
+        if isinstance(node, ast.Call):
+            ok = (isinstance(node.func, ast.Name) and node.func.id in _SYMPY_CALLS
+                  and all(isinstance(k.value, ast.Constant) and isinstance(k.value.value, bool) for k in node.keywords))
+        elif isinstance(node, ast.Name):
+            ok = node.id in _SYMPY_CALLS or node.id in _SYMPY_NAMES or bool(_SYMBOL.fullmatch(node.id))
+        elif isinstance(node, ast.Constant):
+            ok = isinstance(node.value, (int, float, bool)) or (isinstance(node.value, str)
+                                                                 and bool(_SYMBOL.fullmatch(node.value)))
+        elif isinstance(node, ast.keyword):
+            ok = node.arg in _SYMBOL_ASSUMPTIONS
+        else:
+            ok = isinstance(node, _SYMPY_SYNTAX)
+        if not ok:
+            bad = True
+            break
+    if bad:
+        raise ModelError(f"{where}: the program holds a symbolic size {str(text)[:80]!r} that is not plain "
+                         "arithmetic; torch would evaluate it as Python code, so it is refused")
 
 
 def _check_tree_spec(text: str, where: str) -> None:
