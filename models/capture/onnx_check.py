@@ -40,6 +40,9 @@ def checked_model(path: Path, where: str, root: Path, lim: ModelLimits | None = 
     for what, tensor in _tensors(model):
         if tensor.data_location == _EXTERNAL:
             total += _inline(tensor, what, path, where, Path(root).resolve(), lim, total)
+            if total + path.stat().st_size >= _PROTOBUF_MAX:
+                raise ModelError(f"{where}: with its external data it is over the 2 GiB onnxruntime can take from "
+                                 "memory; LayerScope reads models up to that size")
     inits = {i.name for i in model.graph.initializer} | {s.values.name for s in model.graph.sparse_initializer}
     inputs = [i for i in model.graph.input if i.name not in inits]
     if not inputs:
