@@ -124,7 +124,7 @@ def test_a_cell_names_its_pair_and_the_jump_to_layers(world):
     assert ref_b["run"] == b.id
     focus, note = data.layers_jump(config.store, ref_a, ref_b)
     assert focus["layers"] == ["fc1"] and b.id in note
-    s_a, s_b = data.step_pair(data.cka_steps(within), a.id, "fc1", 0)
+    s_a, s_b = data.step_pair(data.cka_steps(within), data.cka(within), "fc1", 0)
     assert (s_a["step"], s_b["step"], s_a["layer"], s_b["layer"]) == (0, 10, "fc1", "fc1")
     focus, note = data.layers_jump(config.store, s_a, s_b)
     assert focus["step"] == 0 and "step slider to 10" in note
@@ -244,3 +244,26 @@ def test_linear_cka_of_the_helper_is_the_formula(world):
     x = np.random.default_rng(0).normal(size=(50, 4))
     q, _ = np.linalg.qr(np.random.default_rng(1).normal(size=(4, 4)))
     assert linear_cka(x, x @ q * 3.0) == pytest.approx(1.0)
+
+
+def test_the_study_itself_runs_from_the_form_and_its_run_draws(world):
+    """The form's config through the real study (models.studies.compare): the run it writes is one the tab
+    draws, and a clicked pair's movers come back ranked for the list."""
+    from dashboard.views.compare.callbacks import draw_run
+    from models.studies import compare
+
+    config, a, b, *_ = world
+    cfg = data.compare_config("digits", a.id, b.id, [0, 10], ["conv2", "fc1", "output"], "linear", [0, 10],
+                              ["conv2", "fc1", "output"], 5)
+    assert cfg.runs == (a.id, b.id) and cfg.steps is None and cfg.layers is None and cfg.k == 5
+    run = compare.run(cfg, store=config.store, data_dir=config.data_dir)
+    heat, steps_fig, curves, text = draw_run(run)
+    assert heat.data[0].type == "heatmap" and np.asarray(heat.data[0].z, float).shape == (3, 3)
+    assert steps_fig is not None and curves is not None and run.id in text
+    assert {t.name for t in curves.data} == {"A · step 0", "A · step 10", "B"}
+    ref_a, ref_b = data.cell_pair(data.cka(run), "conv2", "fc1")
+    found = data.movers_between(config, ref_a, ref_b, 5)
+    assert found["total"] == len(face.sample(a)["labels"]) and np.all(np.diff(found["kept"]) >= 0)
+    assert len(found["labels"]) == len(found["index"]) and -1 not in found["labels"]
+    stored = data.movers(run)
+    assert stored is not None and len(stored["index"]) == min(data.MOVERS_SHOWN, stored["total"])

@@ -6,8 +6,6 @@ import dash
 import numpy as np
 from dash import Input, Output, State, ctx, html, no_update
 
-from models.store import StoreError
-
 from ... import figures as shell_figures
 from ... import state
 from ...cards import sample_card
@@ -20,11 +18,8 @@ HIDDEN = {"display": "none"}
 
 
 def register_callbacks(app: dash.Dash, config: AppConfig) -> None:
-    def source(run_id):
-        try:
-            return state.run(config, run_id) if run_id else None
-        except StoreError:
-            return None
+    def source(ref):
+        return data.open_source(config, ref)
 
     @app.callback(Output("compare-run-a", "options"), Output("compare-run-a", "value"),
                   Output("compare-run-b", "options"), Output("compare-run-b", "value"),
@@ -32,9 +27,8 @@ def register_callbacks(app: dash.Dash, config: AppConfig) -> None:
                   *state.RUN_INPUTS, State("compare-run-a", "value"), State("compare-run-b", "value"))
     def sources(run_id, _version, dataset, current_a, current_b):
         """Capture and hardness runs of the dataset; A stays, else the picked run if it is one, else the newest."""
-        runs = data.source_runs(config, dataset)
-        ids = [r.id for r in runs]
-        options = data.source_options(runs)
+        options = data.source_options(data.source_runs(config, dataset))
+        ids = [o["value"] for o in options]
         a = current_a if current_a in ids else (run_id if run_id in ids else (ids[0] if ids else None))
         b = current_b if current_b in ids and current_b != a else None
         metrics = [{"label": label, "value": value} for value, label in data.metric_choices()]
@@ -46,12 +40,12 @@ def register_callbacks(app: dash.Dash, config: AppConfig) -> None:
                   Input("compare-run-a", "value"), Input("compare-run-b", "value"))
     def parts(run_a, run_b):
         """Every step and layer of run A, ticked; the steps only when A holds several."""
-        run = source(run_a)
-        steps, layers = data.source_steps(run), data.source_layers(run)
+        run, network = source(run_a)
+        steps, layers = data.source_steps(run), data.source_layers(run, network)
         note = ""
         if run is not None:
-            other = source(run_b)
-            shape = (f"A's {len(layers)} layers × B's {len(data.source_layers(other))} layers"
+            other, other_net = source(run_b)
+            shape = (f"A's {len(layers)} layers × B's {len(data.source_layers(other, other_net))} layers"
                      if other is not None else f"A's {len(layers)} layers with each other")
             over = f", and each layer over {len(steps)} steps" if len(steps) > 1 else ""
             note = f"{shape}{over}; probe and k-NN accuracy of every layer"
@@ -61,11 +55,12 @@ def register_callbacks(app: dash.Dash, config: AppConfig) -> None:
     @job(app, trigger="compare-start", status="compare-job",
          states=[State("dataset-picker", "value"), State("compare-run-a", "value"), State("compare-run-b", "value"),
                  State("compare-steps", "value"), State("compare-layers", "value"), State("compare-metric", "value"),
-                 State("compare-steps", "options"), State("compare-layers", "options")],
+                 State("compare-steps", "options"), State("compare-layers", "options"), State("compare-k", "value")],
          title=lambda _ds, a, b, *_: f"compare {a}" + (f" × {b}" if b else ""))
-    def compare(progress, dataset, run_a, run_b, steps, layers, metric, step_options, layer_options):
+    def compare(progress, dataset, run_a, run_b, steps, layers, metric, step_options, layer_options, k):
         cfg = data.compare_config(dataset or config.default_dataset, run_a, run_b, steps, layers, metric,
-                                  [o["value"] for o in step_options or []], [o["value"] for o in layer_options or []])
+                                  [o["value"] for o in step_options or []], [o["value"] for o in layer_options or []],
+                                  k)
         from models.studies import compare as study
 
         run = study.run(cfg, store=config.store, data_dir=config.data_dir, progress=progress)
@@ -118,7 +113,7 @@ def register_callbacks(app: dash.Dash, config: AppConfig) -> None:
             found = data.cka_steps(run)
             if found is None:
                 return no_update, no_update, no_update
-            ref_a, ref_b = data.step_pair(found, data.cka(run)["run_a"], first, second)
+            ref_a, ref_b = data.step_pair(found, data.cka(run), first, second)
         focus, jump_note = data.layers_jump(config.store, ref_a, ref_b)
         k = int(k) if isinstance(k, (int, float)) and 2 <= k <= 200 else 10
         hint = f"opened {data.pair_title(ref_a, ref_b)} in Layers" + (f" · {jump_note}" if jump_note else "")

@@ -23,9 +23,9 @@ from ...config import AppConfig
 
 KIND = "compare"
 SOURCE_KINDS = (capture_face.KIND, hardness_face.KIND)  # runs whose layers a comparison reads
-METRICS = (("linear", "linear CKA"), ("rbf", "RBF CKA"))
+METRICS = (("linear", "linear CKA"), ("linear-debiased", "linear CKA, debiased (minibatch)"), ("rbf", "RBF CKA"))
 MOVERS_SHOWN = 48   # thumbnails in the movers list (the most moved first)
-NETWORK_SEP = "/"   # a hardness run's layer, as the study names it: "<network>/<layer>"
+NETWORK_SEP = ":"   # one network of a hardness run, as the study names it: "<run>:<network>"
 
 
 # -- sources -------------------------------------------------------------------------------------
@@ -35,21 +35,48 @@ def source_runs(config: AppConfig, dataset: str | None) -> list[Run]:
 
 
 def source_options(runs: Sequence[Run]) -> list[dict]:
-    return [{"label": state.run_label(r), "value": r.id} for r in runs]
+    """One option per capture run and per network of a hardness run (``RUN:NETWORK``, as the study names it)."""
+    options = []
+    for r in runs:
+        if r.kind == capture_face.KIND:
+            options.append({"label": state.run_label(r), "value": r.id})
+        else:
+            options += [{"label": f"{state.run_label(r)} · {net['name']}", "value": f"{r.id}{NETWORK_SEP}{net['name']}"}
+                        for net in hardness_face.networks(r)]
+    return options
+
+
+def split_ref(ref: str | None) -> tuple[str | None, str | None]:
+    """(run id, network or None) of a source's name."""
+    if not ref:
+        return None, None
+    run_id, _, network = str(ref).partition(NETWORK_SEP)
+    return run_id, network or None
+
+
+def open_source(config: AppConfig, ref: str | None) -> tuple[Run | None, str | None]:
+    """(the run a source names, its network): (None, None) when it is gone."""
+    run_id, network = split_ref(ref)
+    try:
+        return (state.run(config, run_id), network) if run_id else (None, None)
+    except Exception:
+        return None, None
 
 
 def source_steps(run: Run | None) -> list[int]:
-    """The steps of a capture run (checkpoints); a hardness run has one (none to choose)."""
+    """The steps of a capture run (checkpoints); a hardness network has one (none to choose)."""
     return capture_face.steps(run) if run is not None and run.kind == capture_face.KIND else []
 
 
-def source_layers(run: Run | None) -> list[str]:
-    """The layers a comparison may use, in network order (a hardness run: ``network/layer`` of each network)."""
+def source_layers(run: Run | None, network: str | None = None) -> list[str]:
+    """The layers a comparison may use, in network order (a hardness run: those of ``network``, default its first)."""
     if run is None:
         return []
     if run.kind == capture_face.KIND:
         return [layer["name"] for layer in capture_face.layers(run)]
-    return [f"{net['name']}{NETWORK_SEP}{layer}" for net in hardness_face.networks(run) for layer in net["layers"]]
+    nets = hardness_face.networks(run)
+    net = next((n for n in nets if n["name"] == network), nets[0] if nets else None)
+    return list(net["layers"]) if net else []
 
 
 def metric_choices() -> list[tuple[str, str]]:
@@ -66,7 +93,7 @@ def metric_choices() -> list[tuple[str, str]]:
 
 def compare_config(dataset: str, run_a: str | None, run_b: str | None, steps: Sequence | None,
                    layers: Sequence[str] | None, metric: str | None, available_steps: Sequence[int] = (),
-                   available_layers: Sequence[str] = ()):
+                   available_layers: Sequence[str] = (), k=None):
     """The study's ``Config`` from the form (``ValueError`` naming the field to fix).
 
     Every step or every layer ticked is sent as "all" (None), so the run's config reads as the
@@ -91,6 +118,13 @@ def compare_config(dataset: str, run_a: str | None, run_b: str | None, steps: Se
     }
     if metric:
         record["metric"] = metric
+    if k not in (None, ""):
+        try:
+            record["k"] = int(k)
+        except (TypeError, ValueError):
+            raise ValueError(f"k must be a whole number of neighbours from 2 to 200 (got {k!r})") from None
+        if not 2 <= record["k"] <= 200:
+            raise ValueError(f"k must be from 2 to 200 (got {record['k']})")
     return compare.Config.from_record(record)
 
 
@@ -134,7 +168,13 @@ def curve_panels(run: Run | None) -> list[tuple[str, dict, bool]]:
     metrics, panels = run.metrics, []
     for key, title in (("probe", "linear-probe accuracy"), ("knn", "k-NN accuracy")):
         by_step = metrics.get(f"{key}_steps") or {}
-        lines = step_lines(by_step) if len(by_step) > 1 else split_lines(metrics.get(key) or {})
+        models = split_lines(metrics.get(key) or {})
+        if len(by_step) > 1:  # a line per step of A, and B's when there is a B
+            two = "B" in models
+            lines = {(f"A · {name}" if two else name): line for name, line in step_lines(by_step).items()}
+            lines.update({"B": models["B"]} if two else {})
+        else:
+            lines = models
         panels.append((title, lines, True))
     if metrics.get("hardness"):
         panels.append(("hardness (t-SNE KL)", split_lines(metrics["hardness"]), False))
@@ -171,20 +211,26 @@ def ranked(found: dict, limit: int = MOVERS_SHOWN) -> dict:
 
 
 # -- a click on a cell -----------------------------------------------------------------------------
-def _ref(run_id: str, step, layer: str) -> dict:
-    return {"run": run_id, "step": None if step is None else int(step), "layer": layer}
+def _ref(run_id: str, step, layer: str, network: str | None = None) -> dict:
+    ref = {"run": run_id, "step": None if step is None else int(step), "layer": layer}
+    if network:
+        ref["network"] = network
+    return ref
 
 
 def cell_pair(found: dict, row: str, col: str) -> tuple[dict, dict]:
     """(reference of the row layer, of the column layer) of a layer × layer (or A × B) cell."""
-    run_a = found["run_a"]
-    return _ref(run_a, found.get("step_a"), row), _ref(found.get("run_b") or run_a, found.get("step_b",
-                                                                                            found.get("step_a")), col)
+    run_a, run_b = found["run_a"], found.get("run_b")
+    net_a = found.get("network_a")
+    net_b = found.get("network_b") if run_b else net_a
+    step_b = found.get("step_b") if found.get("step_b") is not None else found.get("step_a")
+    return _ref(run_a, found.get("step_a"), row, net_a), _ref(run_b or run_a, step_b, col, net_b)
 
 
-def step_pair(found: dict, run_a: str, layer: str, step) -> tuple[dict, dict]:
-    """(the layer at ``step``, the same layer at the last step) of a layer × step cell."""
-    return _ref(run_a, step, layer), _ref(run_a, found["steps"][-1], layer)
+def step_pair(found: dict, cka_: dict, layer: str, step) -> tuple[dict, dict]:
+    """(the layer at ``step``, the same layer at the last step) of a layer × step cell of run A."""
+    run_a, net = cka_["run_a"], cka_.get("network_a")
+    return _ref(run_a, step, layer, net), _ref(run_a, found["steps"][-1], layer, net)
 
 
 def layers_jump(store, ref_a: dict, ref_b: dict) -> tuple[dict, str]:
@@ -196,16 +242,15 @@ def layers_jump(store, ref_a: dict, ref_b: dict) -> tuple[dict, str]:
         run = store.load(ref_a["run"])
     except Exception:
         run = None
-    same = ref_b["run"] == ref_a["run"]
+    same = (ref_b["run"], ref_b.get("network")) == (ref_a["run"], ref_a.get("network"))
     names = list(dict.fromkeys([ref_a["layer"], ref_b["layer"]] if same else [ref_a["layer"]]))
-    focus: dict[str, Any] = {"tab": "layers", "run": ref_a["run"]}
+    focus: dict[str, Any] = {"tab": "layers", "run": ref_a["run"], "layer": ref_a["layer"], "layers": names}
     if run is not None and run.kind == hardness_face.KIND:
-        network, _, layer = ref_a["layer"].rpartition(NETWORK_SEP)
-        focus.update(network=network or None, layer=layer,
-                     layers=[n.rpartition(NETWORK_SEP)[2] for n in names if n.rpartition(NETWORK_SEP)[0] == network])
+        focus.update(network=ref_a.get("network") or hardness_face.networks(run)[0]["name"], method="tsne")
     else:
-        focus.update(layer=ref_a["layer"], layers=names, step=ref_a.get("step"))
-    note = "" if same else f"{ref_b['layer']} is a layer of run B ({ref_b['run']}): pick that run in Layers to see it"
+        focus.update(step=ref_a.get("step"))
+    where = ref_b["run"] + (f" network {ref_b['network']}" if ref_b.get("network") else "")
+    note = "" if same else f"{ref_b['layer']} is a layer of run B ({where}): pick that run in Layers to see it"
     if same and ref_a.get("step") != ref_b.get("step") and ref_b.get("step") is not None:
         note = f"Layers shows step {ref_a.get('step')}; move its step slider to {ref_b['step']} for the other side"
     return focus, note
@@ -246,7 +291,7 @@ def sample_labels(config: AppConfig, run_id: str, index: np.ndarray) -> np.ndarr
 # -- the samples behind the movers -----------------------------------------------------------------
 def source_split(run: Run) -> str:
     """The dataset split a source run's samples index: a capture's own split, a hardness study's test split."""
-    return capture_face.split(run) if run.kind == capture_face.KIND else "test"
+    return capture_face.split(run) if run.kind == capture_face.KIND else str(run.manifest.get("sample_split", "test"))
 
 
 def selection_space(config: AppConfig, run_id: str | None) -> str | None:
