@@ -191,6 +191,17 @@ def dash_no_update():
     return no_update
 
 
+def test_the_page_has_every_id_the_callbacks_use(world, app):
+    from dashboard.views import compare
+
+    text = str(compare.layout(world[0]).to_plotly_json())
+    for id_ in ("compare-run-a", "compare-run-b", "compare-steps", "compare-layers", "compare-metric", "compare-k",
+                "compare-start", "compare-job", "compare-cka", "compare-steps-heat", "compare-curves", "compare-pair",
+                "compare-movers", "compare-movers-select", "compare-movers-data", "compare-movers-job"):
+        assert f"'{id_}'" in text, id_
+    assert compare in __import__("dashboard.views", fromlist=["VIEWS"]).VIEWS and compare.TRAINS == "compare"
+
+
 def test_sources_and_parts_fill_the_form(world, app):
     config, a, b, within, _ = world
     sources = callback(app, "compare-run-a.options")
@@ -208,15 +219,19 @@ def test_sources_and_parts_fill_the_form(world, app):
 def test_a_click_jumps_to_layers_and_asks_for_the_movers(world, app):
     config, a, b, within, across = world
     open_pair = callback(app, "compare-pair.data")
-    click = {"points": [{"customdata": ["conv2", "fc1"], "z": 0.5}]}
+    click = {"points": [{"x": 1, "y": 0, "z": 0.5}]}  # what Plotly sends for a heatmap cell: its column and row
     triggered("compare-cka.clickData", click)
-    focus, pair, hint = open_pair(click, None, within.id, "digits", 7)
+    focus, pair, hint, asked = open_pair(click, None, within.id, "digits", 7, 2)
+    assert asked == 3  # the movers job starts
     assert focus["tab"] == "layers" and focus["run"] == a.id and focus["layers"] == ["conv2", "fc1"]
     assert pair["a"]["layer"] == "conv2" and pair["b"]["layer"] == "fc1" and pair["k"] == 7
     assert "conv2" in hint and "Layers" in hint
-    triggered("compare-steps-heat.clickData", {"points": [{"customdata": ["fc1", 0]}]})
-    focus, pair, _ = open_pair(None, {"points": [{"customdata": ["fc1", 0]}]}, within.id, "digits", None)
-    assert focus["step"] == 0 and pair["b"]["step"] == 10 and pair["k"] == 10
+    steps_click = {"points": [{"x": 0, "y": 1}]}
+    triggered("compare-steps-heat.clickData", steps_click)
+    focus, pair, *_ = open_pair(None, steps_click, within.id, "digits", None, None)
+    assert focus["step"] == 0 and pair["b"]["step"] == 10 and pair["k"] == 10 and pair["a"]["layer"] == "fc1"
+    triggered("compare-cka.clickData", {"points": [{"x": 7, "y": 0}]})
+    assert open_pair({"points": [{"x": 7, "y": 0}]}, None, within.id, "digits", 7, 1)[3] is dash_no_update()
     # Layers follows the jump to run A (the Run picker held the compare run)
     found = writers(app, "run-picker.value", {"id": "focus", "property": "data"})
     assert len(found) == 1

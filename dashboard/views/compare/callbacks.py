@@ -93,33 +93,38 @@ def register_callbacks(app: dash.Dash, config: AppConfig) -> None:
         return None if found is None else {**found, "compare": run.id}
 
     @app.callback(Output("focus", "data", allow_duplicate=True), Output("compare-pair", "data"),
-                  Output("compare-cka-hint", "children"),
+                  Output("compare-cka-hint", "children"), Output("compare-pair-go", "n_clicks"),
                   Input("compare-cka", "clickData"), Input("compare-steps-heat", "clickData"),
                   State("run-picker", "value"), State("dataset-picker", "value"), State("compare-k", "value"),
-                  prevent_initial_call=True)
-    def open_pair(click, step_click, run_id, dataset, k):
+                  State("compare-pair-go", "n_clicks"), prevent_initial_call=True)
+    def open_pair(click, step_click, run_id, dataset, k, asked):
         """A cell opens its two layers in Layers (run A, its step) and lists the pair's movers here."""
         run, _ = state.run_for_view(config, run_id, data.KIND, dataset)
         clicked = click if ctx.triggered_id == "compare-cka" else step_click
+        nothing = (no_update,) * 4
         if run is None or not clicked or not clicked.get("points"):
-            return no_update, no_update, no_update
-        first, second = clicked["points"][0]["customdata"]
+            return nothing
+        point = clicked["points"][0]
         if ctx.triggered_id == "compare-cka":
             found = data.cka(run)
-            if found is None:
-                return no_update, no_update, no_update
-            ref_a, ref_b = data.cell_pair(found, first, second)
+            cell = None if found is None else data.clicked_cell(point, found["layers_a"], found["layers_b"])
+            if cell is None:
+                return nothing
+            ref_a, ref_b = data.cell_pair(found, *cell)
         else:
             found = data.cka_steps(run)
-            if found is None:
-                return no_update, no_update, no_update
-            ref_a, ref_b = data.step_pair(found, data.cka(run), first, second)
+            cell = None if found is None else data.clicked_cell(point, found["layers"], found["steps"])
+            if cell is None:
+                return nothing
+            ref_a, ref_b = data.step_pair(found, data.cka(run), *cell)
         focus, jump_note = data.layers_jump(config.store, ref_a, ref_b)
         k = int(k) if isinstance(k, (int, float)) and 2 <= k <= 200 else 10
         hint = f"opened {data.pair_title(ref_a, ref_b)} in Layers" + (f" · {jump_note}" if jump_note else "")
-        return focus, {"a": ref_a, "b": ref_b, "k": k, "compare": run.id}, hint
+        # the movers job starts from a (hidden) button: a dcc.Store sets its own props when it mounts,
+        # which would start the job on every page load
+        return focus, {"a": ref_a, "b": ref_b, "k": k, "compare": run.id}, hint, (asked or 0) + 1
 
-    @job(app, trigger=Input("compare-pair", "data"), status="compare-movers-job",
+    @job(app, trigger="compare-pair-go", status="compare-movers-job",
          states=[State("compare-pair", "data")], outputs=[Output("compare-movers-data", "data", allow_duplicate=True)],
          title=lambda pair: f"movers {data.pair_title(pair['a'], pair['b'])}" if pair else "movers")
     def pair_movers(progress, pair):

@@ -38,11 +38,15 @@ def source_options(runs: Sequence[Run]) -> list[dict]:
     """One option per capture run and per network of a hardness run (``RUN:NETWORK``, as the study names it)."""
     options = []
     for r in runs:
+        created = r.manifest.get("created", "")[:16].replace("T", " ")
         if r.kind == capture_face.KIND:
-            options.append({"label": state.run_label(r), "value": r.id})
+            records = r.manifest.get("capture", {}).get("steps", [])
+            model = records[-1].get("model", "") if records else ""
+            many = f" · {len(records)} steps" if len(records) > 1 else ""
+            options.append({"label": f"{r.id} · {model}{many} · {created}", "value": r.id})
         else:
-            options += [{"label": f"{state.run_label(r)} · {net['name']}", "value": f"{r.id}{NETWORK_SEP}{net['name']}"}
-                        for net in hardness_face.networks(r)]
+            options += [{"label": f"{r.id} · network {net['name']} · {created}",
+                         "value": f"{r.id}{NETWORK_SEP}{net['name']}"} for net in hardness_face.networks(r)]
     return options
 
 
@@ -211,6 +215,18 @@ def ranked(found: dict, limit: int = MOVERS_SHOWN) -> dict:
 
 
 # -- a click on a cell -----------------------------------------------------------------------------
+def clicked_cell(point: dict, rows: Sequence, cols: Sequence) -> tuple | None:
+    """(row, column) of a clicked heatmap cell: the heatmaps draw on integer axes (x = column, y = row);
+    None for a point outside them (Plotly's heatmap clicks carry x/y, not always the cell's customdata)."""
+    try:
+        x, y = int(round(float(point["x"]))), int(round(float(point["y"])))
+    except (KeyError, TypeError, ValueError):
+        return None
+    if not (0 <= y < len(rows) and 0 <= x < len(cols)):
+        return None
+    return rows[y], cols[x]
+
+
 def _ref(run_id: str, step, layer: str, network: str | None = None) -> dict:
     ref = {"run": run_id, "step": None if step is None else int(step), "layer": layer}
     if network:

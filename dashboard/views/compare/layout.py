@@ -12,14 +12,15 @@ from . import data
 
 TAB_ID = "compare"
 LABEL = "Compare"
-EMPTY = ("no comparison yet: pick run A above (a capture run from Your model, or a hardness run) — and a run B "
-         "to compare two models — then press Compare")
+EMPTY = ("no comparison yet: pick run A above (a capture run from Your model, or a hardness run),<br>"
+         "and a run B to compare two models, then press Compare")
 GRAPH_CONFIG = {"displaylogo": False, "toImageButtonOptions": {"format": "svg"}}
 
 
 def _field(label, control, width=None, id_=None):
-    return html.Div([dbc.Label(label, className="small mb-0"), control], className="me-3 mb-1", id=id_,
-                    style={"width": width} if width else None)
+    extra = {"id": id_} if id_ else {}
+    return html.Div([dbc.Label(label, className="small mb-0"), control], className="me-3 mb-1",
+                    style={"width": width} if width else None, **extra)
 
 
 def form() -> dbc.Card:
@@ -70,6 +71,7 @@ def layout(config: AppConfig):
         form(),
         html.Div(id="compare-status", className="small text-muted mb-1"),
         dcc.Store(id="compare-pair", data=None),  # the clicked cell: {"a": ref, "b": ref, "k": k}
+        html.Button(id="compare-pair-go", n_clicks=0, style={"display": "none"}),  # starts the movers job
         dbc.Row([
             dbc.Col([dcc.Graph(id="compare-cka", figure=figures.empty_figure(EMPTY), config=GRAPH_CONFIG),
                      html.Div("click a cell: both layers open in Layers, and their movers are listed below",
