@@ -112,5 +112,9 @@ def test_compare_from_the_form_click_a_cell_land_in_layers(tmp_path, artifacts):
         pick(page, "compare-run-b", b.id)
         page.click("#compare-start")
         page.wait_for_function("""(id) => { const gd = document.querySelector('#compare-cka .js-plotly-plot');
-            return gd && gd.layout && gd.layout.xaxis.title.text.includes(id); }""", arg=b.id, timeout=180_000)
+            return gd && gd.layout && gd.layout.xaxis.title.text === 'B · step 0'
+                && document.querySelector('#compare-status').textContent.includes(id); }""", arg=b.id,
+                               timeout=180_000)
+        z = page.evaluate("() => document.querySelector('#compare-cka .js-plotly-plot').data[0].z")
+        assert len(z) == 3 and len(z[0]) == 3 and not all(abs(z[i][i] - 1) < 1e-6 for i in range(3))
         settled_screenshot(page, artifacts / "compare_a_x_b.png")

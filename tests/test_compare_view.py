@@ -100,7 +100,7 @@ def test_a_compare_run_is_read_as_the_view_draws_it(world):
     assert found["layers_a"] == found["layers_b"] == ["conv2", "fc1", "output"]
     assert np.allclose(np.diag(found["matrix"]), 1.0)
     assert data.axis_titles(found) == ("layer (step 10)", "layer")
-    assert data.axis_titles(data.cka(across))[0].startswith(f"A: {a.id}")
+    assert data.axis_titles(data.cka(across)) == ("A · step 10", "B · step 0")
     assert data.cka_steps(within)["steps"] == [0, 10] and data.cka_steps(across) is None
     panels = data.curve_panels(within)
     assert [p[0] for p in panels] == ["linear-probe accuracy", "k-NN accuracy"]
@@ -282,3 +282,33 @@ def test_the_study_itself_runs_from_the_form_and_its_run_draws(world):
     assert len(found["labels"]) == len(found["index"]) and -1 not in found["labels"]
     stored = data.movers(run)
     assert stored is not None and len(stored["index"]) == min(data.MOVERS_SHOWN, stored["total"])
+
+
+def test_a_hardness_network_is_a_source_and_its_cells_open_that_network(tmp_path):
+    """One network of a hardness run is compared (RUN:NETWORK); a cell opens that network in Layers."""
+    from dashboard.views.compare.callbacks import draw_run
+    from models.studies import compare, hardness
+
+    config = AppConfig(data_dir=tmp_path / "data", store_dir=tmp_path / "runs", cache_dir=tmp_path / "cache")
+    cfg = hardness.Config(depths=[2], activations=["tanh"], runs=2, epochs=2, per_class=8, perplexity=8,
+                          methods=["tsne"], n_jobs=1, tsne_iter=250)
+    source = hardness.run(cfg, store=config.store)
+    options = data.source_options(data.source_runs(config, "digits"))
+    assert [o["value"] for o in options] == [f"{source.id}:tanh-d2-r0", f"{source.id}:tanh-d2-r1"]
+    run, network = data.open_source(config, options[1]["value"])
+    assert run.id == source.id and network == "tanh-d2-r1"
+    assert data.source_layers(run, network) == ["input", "hidden1", "hidden2", "logits"]
+    assert data.source_steps(run) == []
+    cfg = data.compare_config("digits", options[1]["value"], None, [], data.source_layers(run, network), "linear",
+                              [], data.source_layers(run, network), 5)
+    made = compare.run(cfg, store=config.store, data_dir=config.data_dir)
+    heat, steps_fig, curves, _ = draw_run(made)
+    assert steps_fig is None and [a.text for a in curves.layout.annotations][-1] == "hardness (t-SNE KL)"
+    ref_a, ref_b = data.cell_pair(data.cka(made), "hidden1", "logits")
+    assert ref_a["network"] == ref_b["network"] == "tanh-d2-r1"
+    focus, note = data.layers_jump(config.store, ref_a, ref_b)
+    assert focus == {"tab": "layers", "run": source.id, "layer": "hidden1", "layers": ["hidden1", "logits"],
+                     "network": "tanh-d2-r1", "method": "tsne"} and note == ""
+    assert data.selection_space(config, source.id) == "digits:test"
+    found = data.movers_between(config, ref_a, ref_b, 5)
+    assert found["total"] == 80 and -1 not in found["labels"]

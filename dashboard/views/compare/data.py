@@ -156,7 +156,7 @@ def metric_label(found: dict) -> str:
 def axis_titles(found: dict) -> tuple[str, str]:
     """(row title, column title) of the layer × layer heatmap: model A × model B, or A's layers twice."""
     if found.get("run_b"):
-        return f"A: {found['run_a']} (step {found.get('step_a')})", f"B: {found['run_b']} (step {found.get('step_b')})"
+        return f"A · step {found.get('step_a')}", f"B · step {found.get('step_b')}"  # the run ids: in the status line
     if found.get("step_b") is not None and found.get("step_a") != found.get("step_b"):
         return f"step {found.get('step_a')}", f"step {found.get('step_b')}"
     return f"layer (step {found.get('step_a')})", "layer"
