@@ -171,18 +171,19 @@ def triggered(prop_id: str, value):
 def test_draw_the_run_the_picker_holds_and_empty_before_any(world, app, tmp_path):
     config, a, b, within, across = world
     draw = callback(app, "compare-cka.figure")
-    heat, steps, steps_style, curves, curves_style, status, movers = draw(within.id, 0, "digits", None)
+    heat, steps, steps_style, curves, curves_style, status, movers, line, hint = draw(within.id, 0, "digits", None)
+    assert line == "" and hint.startswith("click a cell")  # the run's own movers replace a pair's: that job's line goes too
     assert heat.data[0].type == "heatmap" and steps_style == {} and curves_style == {}
     np.testing.assert_allclose(np.asarray(heat.data[0].z, float), data.cka(within)["matrix"])
     assert within.id in status and movers["compare"] == within.id and len(movers["index"]) <= data.MOVERS_SHOWN
-    heat, steps, steps_style, *_ , movers = draw(across.id, 0, "digits", {"compare": across.id, "index": [1]})
-    assert steps_style == {"display": "none"} and movers is dash_no_update()  # the pair's movers stay
+    heat, steps, steps_style, *_, movers, line, _hint = draw(across.id, 0, "digits", {"compare": across.id, "index": [1]})
+    assert steps_style == {"display": "none"} and movers is dash_no_update() and line is dash_no_update()  # the pair's stay
     assert len(heat.data[0].customdata[0]) == len(data.cka(across)["layers_b"])
     empty = AppConfig(data_dir=tmp_path / "d", store_dir=tmp_path / "r", cache_dir=tmp_path / "c")
     from dashboard.app import create_app
 
     first = callback(create_app(empty), "compare-cka.figure")(None, 0, "digits", None)
-    assert "no comparison yet" in first[0].layout.annotations[0].text and first[-1] is None
+    assert "no comparison yet" in first[0].layout.annotations[0].text and first[-3] is None
 
 
 def dash_no_update():

@@ -12,7 +12,7 @@ from ...cards import sample_card
 from ...config import AppConfig
 from ...jobs import Done, describe_error, job
 from . import data, figures
-from .layout import EMPTY
+from .layout import EMPTY, HINT
 
 HIDDEN = {"display": "none"}
 
@@ -71,22 +71,24 @@ def register_callbacks(app: dash.Dash, config: AppConfig) -> None:
     @app.callback(Output("compare-cka", "figure"), Output("compare-steps-heat", "figure"),
                   Output("compare-steps-box", "style"), Output("compare-curves", "figure"),
                   Output("compare-curves", "style"), Output("compare-status", "children"),
-                  Output("compare-movers-data", "data"),
-                  *state.RUN_INPUTS, State("compare-movers-data", "data"))
+                  Output("compare-movers-data", "data"), Output("compare-movers-job", "children", allow_duplicate=True),
+                  Output("compare-cka-hint", "children", allow_duplicate=True), *state.RUN_INPUTS, State("compare-movers-data", "data"), prevent_initial_call="initial_duplicate")
     def draw(run_id, _version, dataset, movers):
+        """The shown compare run; its stored movers replace a pair's movers (and that job's line) of another run."""
         run, note = state.run_for_view(config, run_id, data.KIND, dataset)
         if run is None:
             return (shell_figures.empty_figure(EMPTY), shell_figures.empty_figure(""), HIDDEN,
-                    shell_figures.empty_figure(""), HIDDEN, note, None)
+                    shell_figures.empty_figure(""), HIDDEN, note, None, "", HINT)
         try:
             heat, steps_fig, curves, text = draw_run(run)
         except Exception as exc:  # a damaged run says so where its figures would be
             message = f"cannot draw {run.id}: {describe_error(exc)}"
             return (shell_figures.empty_figure(message), shell_figures.empty_figure(""), HIDDEN,
-                    shell_figures.empty_figure(""), HIDDEN, note, None)
+                    shell_figures.empty_figure(""), HIDDEN, note, None, "", HINT)
         stored = no_update if (movers or {}).get("compare") == run.id else stored_movers(run)
         return (heat, steps_fig or shell_figures.empty_figure(""), {} if steps_fig else HIDDEN, curves,
-                {} if curves is not None else HIDDEN, " · ".join(filter(None, (note, text))), stored)
+                {} if curves is not None else HIDDEN, " · ".join(filter(None, (note, text))), stored,
+                *((no_update, no_update) if stored is no_update else ("", HINT)))
 
     def stored_movers(run):
         found = data.movers(run)

@@ -14,6 +14,7 @@ TAB_ID = "compare"
 LABEL = "Compare"
 EMPTY = ("no comparison yet: pick run A above (a capture run from Your model, or a hardness run),<br>"
          "and a run B to compare two models, then press Compare")
+HINT = "click a cell: both layers open in Layers, and their movers are listed below"
 GRAPH_CONFIG = {"displaylogo": False, "toImageButtonOptions": {"format": "svg"}}
 
 
@@ -74,8 +75,7 @@ def layout(config: AppConfig):
         html.Button(id="compare-pair-go", n_clicks=0, style={"display": "none"}),  # starts the movers job
         dbc.Row([
             dbc.Col([dcc.Graph(id="compare-cka", figure=figures.empty_figure(EMPTY), config=GRAPH_CONFIG),
-                     html.Div("click a cell: both layers open in Layers, and their movers are listed below",
-                              className="small text-muted", id="compare-cka-hint")], lg=7),
+                     html.Div(HINT, className="small text-muted", id="compare-cka-hint")], lg=7),
             dbc.Col(html.Div(dcc.Graph(id="compare-steps-heat", figure=figures.empty_figure(""), config=GRAPH_CONFIG),
                              id="compare-steps-box", style={"display": "none"}), lg=5),
         ], className="g-2"),
