@@ -49,7 +49,8 @@ def test_compare_from_the_form_click_a_cell_land_in_layers(tmp_path, artifacts):
         page.wait_for_selector("#compare-job .job-status-done", timeout=60_000)
         page.wait_for_function(HEAT_JS, arg="compare-steps-heat", timeout=30_000)
         wait_for_points(page, "compare-curves", trace=0, minimum=3)
-        ticks = page.evaluate("() => [...document.querySelectorAll('#compare-cka .ytick text')].map(e => e.textContent)")
+        ticks = page.evaluate("() => [...document.querySelectorAll('#compare-cka .ytick text')]"
+                              ".map(e => e.textContent)")
         assert ticks == ["conv2", "fc1", "output"], ticks
         z = page.evaluate("() => document.querySelector('#compare-cka .js-plotly-plot').data[0].z")
         assert all(abs(z[i][i] - 1) < 1e-6 for i in range(3)) and all(0 <= v <= 1.0 + 1e-9 for r in z for v in r)

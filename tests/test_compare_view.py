@@ -11,7 +11,7 @@ from dashboard import figures as shell_figures
 from dashboard.config import AppConfig
 from dashboard.views.compare import data, figures
 from models.studies import capture as face
-from tests.compare_fake import compare_run, capture_run, linear_cka
+from tests.compare_fake import capture_run, compare_run, linear_cka
 
 
 # -- figures ------------------------------------------------------------------------------------------
@@ -53,7 +53,8 @@ def test_step_heatmap_and_curves():
     assert models == {"A": (["a", "b"], [0.5, 0.7]), "B": (["a", "c"], [0.2, 0.9])}
     curves = figures.depth_curves([("probe", models, True), ("hardness", {"A": (["a", "b"], [3.0, 1.5])}, False),
                                    ("empty", {}, True)])
-    assert [t.name for t in curves.data] == ["A", "B", "A"] and [t.showlegend for t in curves.data] == [True, True, False]
+    assert [t.name for t in curves.data] == ["A", "B", "A"]
+    assert [t.showlegend for t in curves.data] == [True, True, False]
     assert curves.data[0].line.color == curves.data[2].line.color  # one colour per model in every panel
     assert list(curves.layout.yaxis.range) == [0, 1.03] and curves.layout.yaxis2.range is None
     assert len(curves.layout.annotations) == 2  # the empty panel is left out
@@ -172,12 +173,13 @@ def test_draw_the_run_the_picker_holds_and_empty_before_any(world, app, tmp_path
     config, a, b, within, across = world
     draw = callback(app, "compare-cka.figure")
     heat, steps, steps_style, curves, curves_style, status, movers, line, hint = draw(within.id, 0, "digits", None)
-    assert line == "" and hint.startswith("click a cell")  # the run's own movers replace a pair's: that job's line goes too
+    assert line == "" and hint.startswith("click a cell")  # the run's own movers replace a pair's, and its line
     assert heat.data[0].type == "heatmap" and steps_style == {} and curves_style == {}
     np.testing.assert_allclose(np.asarray(heat.data[0].z, float), data.cka(within)["matrix"])
     assert within.id in status and movers["compare"] == within.id and len(movers["index"]) <= data.MOVERS_SHOWN
-    heat, steps, steps_style, *_, movers, line, _hint = draw(across.id, 0, "digits", {"compare": across.id, "index": [1]})
-    assert steps_style == {"display": "none"} and movers is dash_no_update() and line is dash_no_update()  # the pair's stay
+    heat, _, steps_style, *_, movers, line, _ = draw(across.id, 0, "digits", {"compare": across.id, "index": [1]})
+    assert steps_style == {"display": "none"}
+    assert movers is dash_no_update() and line is dash_no_update()  # the movers of a pair of this run stay
     assert len(heat.data[0].customdata[0]) == len(data.cka(across)["layers_b"])
     empty = AppConfig(data_dir=tmp_path / "d", store_dir=tmp_path / "r", cache_dir=tmp_path / "c")
     from dashboard.app import create_app

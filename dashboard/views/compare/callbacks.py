@@ -71,8 +71,10 @@ def register_callbacks(app: dash.Dash, config: AppConfig) -> None:
     @app.callback(Output("compare-cka", "figure"), Output("compare-steps-heat", "figure"),
                   Output("compare-steps-box", "style"), Output("compare-curves", "figure"),
                   Output("compare-curves", "style"), Output("compare-status", "children"),
-                  Output("compare-movers-data", "data"), Output("compare-movers-job", "children", allow_duplicate=True),
-                  Output("compare-cka-hint", "children", allow_duplicate=True), *state.RUN_INPUTS, State("compare-movers-data", "data"), prevent_initial_call="initial_duplicate")
+                  Output("compare-movers-data", "data"),
+                  Output("compare-movers-job", "children", allow_duplicate=True),
+                  Output("compare-cka-hint", "children", allow_duplicate=True),
+                  *state.RUN_INPUTS, State("compare-movers-data", "data"), prevent_initial_call="initial_duplicate")
     def draw(run_id, _version, dataset, movers):
         """The shown compare run; its stored movers replace a pair's movers (and that job's line) of another run."""
         run, note = state.run_for_view(config, run_id, data.KIND, dataset)
