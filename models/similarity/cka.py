@@ -19,6 +19,8 @@ at once); everything runs in NumPy, or in torch on the GPU when ``device`` names
 from __future__ import annotations
 
 import math
+import os
+import shutil
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -177,6 +179,8 @@ def resolve_device(device: str | None) -> str | None:
     """``"auto"``: ``"cuda"`` when torch sees a GPU, else None (NumPy); anything else as given."""
     if device != "auto":
         return device
+    if not (os.path.exists("/proc/driver/nvidia/version") or shutil.which("nvidia-smi")):
+        return None  # no NVIDIA driver: do not pay torch's import to learn there is no GPU
     try:
         import torch
     except ImportError:  # pragma: no cover - torch ships with LayerScope

@@ -307,6 +307,52 @@ def most_similar(layers_a: list[str], layers_b: list[str], matrix: np.ndarray,
     return out
 
 
+@dataclasses.dataclass(frozen=True)
+class Result:
+    """A compare run's numbers, typed: what ``layerscope.compare`` returns (``Result.of(run)``)."""
+
+    run: "Run"
+    metric: str
+    layers_a: list[str]
+    layers_b: list[str]
+    cka: np.ndarray                      # len(layers_a) × len(layers_b)
+    run_a: str
+    run_b: str | None
+    step_a: int
+    step_b: int
+    steps: list[int]                     # run A's steps (cka_steps columns)
+    cka_steps: np.ndarray | None         # layers_a × steps, each layer vs itself at the last step
+    probe: dict[str, float]
+    knn: dict[str, float]
+    probe_steps: dict[str, dict[str, float]]
+    knn_steps: dict[str, dict[str, float]]
+    hardness: dict[str, float]
+    movers_from: dict
+    movers_to: dict
+    movers_index: np.ndarray
+    movers_kept: np.ndarray
+
+    @classmethod
+    def of(cls, run: "Run") -> "Result":
+        info, steps, moved = cka(run), cka_steps(run), movers(run)
+        return cls(run=run, metric=info["metric"], layers_a=list(info["layers_a"]), layers_b=list(info["layers_b"]),
+                   cka=np.array(info["matrix"], dtype=float), run_a=info["run_a"], run_b=info["run_b"],
+                   step_a=info["step_a"], step_b=info["step_b"],
+                   steps=list(steps["steps"]) if steps else [info["step_a"]],
+                   cka_steps=np.array(steps["matrix"], dtype=float) if steps else None,
+                   probe=probe(run), knn=knn(run), probe_steps=probe_steps(run), knn_steps=knn_steps(run),
+                   hardness=hardness(run), movers_from=moved["from"], movers_to=moved["to"],
+                   movers_index=moved["index"], movers_kept=moved["kept"])
+
+    @property
+    def run_id(self) -> str:
+        return self.run.id
+
+    def most_similar(self) -> list[tuple[str, str, float]]:
+        """For each of A's layers, the most similar layer of B (of A, itself left out, with one run)."""
+        return most_similar(self.layers_a, self.layers_b, self.cka, exclude_self=self.run_b is None)
+
+
 def summary(run: "Run") -> Iterable[str]:
     """The command line's report: the correspondence, and each layer's probe and k-NN accuracy."""
     info = cka(run)
