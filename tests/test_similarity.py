@@ -164,3 +164,25 @@ def test_movers_keep_every_neighbour_under_rotation_and_scale_and_few_between_un
                   for row, m in zip(a, rng.integers(0, 9, 100))])  # m of a row's neighbours kept, any order
     want = [len(set(r) & set(s)) / 8 for r, s in zip(a, b)]
     assert np.allclose(kept_share(a, b), want) and np.allclose(kept_share(a[:10], b[:10]), want[:10])
+
+
+def test_both_exact_linear_paths_agree_and_memmapped_layers_are_read_in_place(tmp_path):
+    """Features' cross products and streamed Gram rows are two routes to the same numbers."""
+    from models.similarity import cka as cka_module
+
+    rng = np.random.default_rng(8)
+    Z = rng.normal(size=(600, 4))
+    layers = [np.maximum(Z @ rng.normal(size=(4, w)) + rng.normal(size=(600, w)), 0) + 2 for w in (3, 200, 450)]
+    files = []
+    for i, X in enumerate(layers):
+        np.save(tmp_path / f"l{i}.npy", X.astype(np.float32))
+        files.append(np.load(tmp_path / f"l{i}.npy", mmap_mode="r"))
+    assert cka_module._gram_rows_cheaper(files, files, True, 600, 1 << 30)
+    rows = cka_module._gram_rows(files, files, True, None, None)
+    feats = cka_module._blocked(files, files, True, "linear", None, 1.0, None, 1 << 30, None)
+    assert np.abs(rows - feats).max() <= 1e-6
+    assert np.abs(cka_module._gram_rows(files[:1], files, False, None, None) - feats[:1]).max() <= 1e-6
+    for i in range(3):
+        for j in range(3):
+            assert abs(rows[i, j] - direct_linear_cka(layers[i].astype(np.float32).astype(float),
+                                                      layers[j].astype(np.float32).astype(float))) <= 1e-6

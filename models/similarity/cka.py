@@ -19,6 +19,7 @@ at once); everything runs in NumPy, or in torch on the GPU when ``device`` names
 from __future__ import annotations
 
 import math
+import mmap
 import os
 import shutil
 from typing import Any, Callable, Sequence
@@ -235,7 +236,91 @@ def cka_matrix(A: Sequence[ArrayLike], B: Sequence[ArrayLike] | None = None, *, 
         m = check_int("max_samples", max_samples, low=4)
         rows = np.sort(np.random.default_rng(seed).choice(n, m, replace=False)) if n > m else None
         return _blocked(A, B, same, "rbf", rows, rbf_scale, device, memory, progress)
+    if _gram_rows_cheaper(A, B, same, n, memory):
+        return _gram_rows(A, B, same, device, progress)
     return _blocked(A, B, same, "linear", None, rbf_scale, device, memory, progress)
+
+
+GRAM_ROWS = 256  # rows of every layer's Gram held at once by _gram_rows
+
+
+def _gram_rows_cheaper(A, B, same: bool, n: int, memory: int) -> bool:
+    """Whether streaming row blocks of the n × n Grams costs fewer flops than the features' cross products.
+
+    Features: 2n·p·q per pair (p·q summed over pairs); Grams: n²·p per layer (half of each symmetric
+    Gram) plus n² per pair. Gram rows need every centred layer held at once, so only under ``memory``.
+    """
+    wa = [np.shape(X)[1] for X in A]
+    wb = wa if same else [np.shape(X)[1] for X in B]
+    held = 4 * n * (sum(wa) + (0 if same else sum(wb)))
+    if held > memory or max(wa + wb) > n:
+        return False
+    if same:
+        total = sum(wa)
+        feat = n * (total * total + sum(w * w for w in wa))  # Σ_{a≤b} 2n·pa·pb
+        gram = n * n * total + n * n * len(wa) * (len(wa) + 1) / 2
+    else:
+        feat = 2 * n * sum(wa) * sum(wb)
+        gram = n * n * (sum(wa) + sum(wb)) + n * n * len(wa) * len(wb)
+    return gram < feat
+
+
+def _release(X: ArrayLike) -> None:
+    """Drop a memmap's pages from this process once read (the page cache keeps them; our RSS does not)."""
+    mm = getattr(X, "_mmap", None)
+    if mm is not None and hasattr(mm, "madvise") and hasattr(mmap, "MADV_DONTNEED"):
+        try:
+            mm.madvise(mmap.MADV_DONTNEED)
+        except (OSError, ValueError):  # pragma: no cover - a closed or odd mapping: nothing to release
+            pass
+
+
+def _gram_rows(A, B, same: bool, device, progress: ProgressFn | None) -> np.ndarray:
+    """Exact linear CKA of all pairs from row blocks of every layer's centred Gram.
+
+    <K_a, K_b> is summed block by block over the upper triangle of blocks (K is symmetric: an
+    off-diagonal block counts twice), so each Gram costs n²·p/2 and no n × n matrix is ever held:
+    only ``GRAM_ROWS`` × n of every layer at once.
+    """
+    layers = list(A) if same else list(A) + list(B)
+    n = np.shape(layers[0])[0]
+    ops = _Ops(device, np.float64 if n * sum(np.shape(X)[1] for X in layers) <= SMALL else np.float32)
+    held = []
+    for X in layers:
+        Xc = ops.array(X)
+        held.append(Xc - Xc.mean(0, keepdims=True) if ops.torch is None else Xc - Xc.mean(0, keepdim=True))
+        _release(X)
+    L = len(held)
+    acc = np.zeros((L, L))
+    root2 = math.sqrt(2.0)
+    if ops.torch is None:
+        buf = np.empty((L, GRAM_ROWS, n), dtype=ops.dtype)
+    else:
+        buf = ops.torch.empty((L, GRAM_ROWS, n), dtype=ops.tdtype, device=ops.device)
+    starts = list(range(0, n, GRAM_ROWS))
+    for t, start in enumerate(starts):
+        stop = min(n, start + GRAM_ROWS)
+        r, width = stop - start, n - start
+        for l, Xc in enumerate(held):
+            block = buf[l, :r, :width]
+            if ops.torch is None:
+                np.matmul(Xc[start:stop], Xc[start:].T, out=block)
+            else:
+                ops.torch.matmul(Xc[start:stop], Xc[start:].T, out=block)
+            block[:, r:] *= root2  # the block below the diagonal, not computed, equals this one
+        F = buf[:, :r, :width].reshape(L, -1)
+        acc += ops.host(F @ F.T)
+        report(progress, t + 1, len(starts), "CKA (linear, Gram rows)")
+    d = np.sqrt(np.clip(np.diag(acc), 0, None))
+    la = len(A)
+    rows_, cols_ = (slice(0, la), slice(0, la)) if same else (slice(0, la), slice(la, None))
+    denom = np.outer(d[rows_], d[cols_])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = np.where(denom > 0, acc[rows_, cols_] / denom, 0.0)
+    out = np.clip(out, 0.0, 1.0)
+    if same:
+        np.fill_diagonal(out, np.where(d > 0, 1.0, 0.0))
+    return out
 
 
 def _prepare(ops: _Ops, X: ArrayLike, kind: str, rows, scale: float):
