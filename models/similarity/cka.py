@@ -408,23 +408,29 @@ def _debiased(A, B, same: bool, batch_size: int, seed: int, device, progress) ->
     """Nguyen et al.: Σ_batches HSIC₁(Kᵢ, Lᵢ) / sqrt(Σ HSIC₁(Kᵢ, Kᵢ) · Σ HSIC₁(Lᵢ, Lᵢ)), linear kernels."""
     n = np.shape(A[0])[0]
     order = np.random.default_rng(seed).permutation(n)
-    batches = [np.sort(b) for b in np.array_split(order, max(1, n // batch_size)) if len(b) >= 4]
+    count = max(1, -(-n // batch_size))  # batches of at most batch_size samples
+    batches = [np.sort(b) for b in np.array_split(order, count) if len(b) >= 4]
     layers = list(A) if same else list(A) + list(B)
-    ops = _Ops(device, np.float32 if batch_size * batch_size * len(layers) > SMALL else np.float64)
-    H = np.zeros((len(layers), len(layers)))
+    L, top = len(layers), max(len(b) for b in batches)
+    ops = _Ops(device, np.float32 if top * top * L > SMALL else np.float64)
+    if ops.torch is None:
+        grams = np.empty((L, top, top), dtype=ops.dtype)
+    else:
+        grams = ops.torch.empty((L, top, top), dtype=ops.tdtype, device=ops.device)
+    H = np.zeros((L, L))
     for t, rows in enumerate(batches):
         b = len(rows)
-        grams, sums = [], []
-        for X in layers:
+        for l, X in enumerate(layers):  # each layer's b × b Gram, its diagonal zeroed (unbiased HSIC)
             Xb = ops.array(X, rows)
-            K = ops.fill_diagonal_zero(Xb @ Xb.T)
-            grams.append(K.reshape(-1))
-            sums.append(K.sum(1))
-        F, R = ops.stack(grams), ops.stack(sums)
-        del grams
+            K = grams[l, :b, :b]
+            if ops.torch is None:
+                np.matmul(Xb, Xb.T, out=K)
+            else:
+                ops.torch.matmul(Xb, Xb.T, out=K)
+            ops.fill_diagonal_zero(K)
+        F = grams[:, :b, :b].reshape(L, -1)
         tr = ops.host(F @ F.T)
-        del F
-        R64 = ops.host(R)
+        R64 = ops.host(grams[:, :b, :b].sum(2))
         s = R64.sum(1)
         H += (tr + np.outer(s, s) / ((b - 1) * (b - 2)) - 2.0 / (b - 2) * (R64 @ R64.T)) / (b * (b - 3))
         report(progress, t + 1, len(batches), "CKA (debiased minibatch)")
