@@ -186,3 +186,20 @@ def test_both_exact_linear_paths_agree_and_memmapped_layers_are_read_in_place(tm
         for j in range(3):
             assert abs(rows[i, j] - direct_linear_cka(layers[i].astype(np.float32).astype(float),
                                                       layers[j].astype(np.float32).astype(float))) <= 1e-6
+
+
+@pytest.mark.parametrize("metric", ["linear", "linear-debiased", "rbf"])
+def test_the_torch_path_a_gpu_takes_gives_the_numpy_numbers(metric):
+    """``device`` runs the same code on torch tensors (here on the CPU: the GPU path, minus the GPU)."""
+    pytest.importorskip("torch")
+    from models.similarity import cka as cka_module
+
+    rng = np.random.default_rng(9)
+    Z = rng.normal(size=(300, 4))
+    layers = [np.tanh(Z @ rng.normal(size=(4, w))) + 0.2 * rng.normal(size=(300, w)) for w in (6, 120, 400)]
+    want = cka_matrix(layers, metric=metric, batch_size=100)
+    got = cka_matrix(layers, metric=metric, batch_size=100, device="cpu")
+    assert np.abs(got - want).max() <= 1e-6
+    if metric == "linear":
+        assert np.abs(cka_module._gram_rows(layers, layers, True, "cpu", None) - want).max() <= 1e-6
+        assert np.abs(cka_matrix(layers[:1], layers, device="cpu") - want[:1]).max() <= 1e-6
