@@ -250,3 +250,14 @@ def test_in_an_mlp_hardness_network_probe_accuracy_rises_with_depth_while_hardne
     info = compare.cka(run)
     assert info["run_a"] == source.id and info["network_a"] == "relu-d3-r0" and info["step_a"] == 0
     assert run.config["runs"] == [f"{source.id}:relu-d3-r0"]
+
+
+def test_stored_movers_on_a_subsample_are_found_again_by_movers_between(runs):
+    store = RunStore(runs["root"])
+    run = compare.run(compare.Config(runs=(runs["a"].id,), steps=(2,), probe_samples=50, k=5, seed=3), store=store)
+    stored = compare.movers(run)
+    assert stored["from"]["layer"] == "0" and stored["to"]["layer"] == "output"  # one step: first vs last layer
+    assert stored["index"].shape == (50,) and "cka_steps" not in run.metrics and "probe_steps" not in run.metrics
+    index, kept = compare.movers_between(store, stored["from"], stored["to"], k=5, max_samples=50, seed=3)
+    assert np.array_equal(index, stored["index"]) and np.array_equal(kept, stored["kept"])
+    assert set(stored["index"]) <= set(layerscope.sample(runs["a"])["index"])

@@ -225,10 +225,21 @@ def sample_index(store, run_id: str) -> np.ndarray:
     return open_source(_store_of(store), run_id).sample()["index"]
 
 
-def movers_between(store, ref_a: Mapping, ref_b: Mapping, k: int = 10) -> tuple[np.ndarray, np.ndarray]:
+def sample_rows(n: int, limit: int | None, seed: int, salt: int = 1) -> np.ndarray | None:
+    """A sorted, seeded subsample of ``limit`` of ``n`` rows (None: all). The study draws its probe and
+    movers rows with ``salt`` 1, so :func:`movers_between` with the run's ``probe_samples`` and ``seed``
+    finds the stored movers again."""
+    if limit is None or n <= limit:
+        return None
+    return np.sort(np.random.default_rng([seed, salt]).choice(n, limit, replace=False))
+
+
+def movers_between(store, ref_a: Mapping, ref_b: Mapping, k: int = 10, max_samples: int | None = 5000,
+                   seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """``(index, kept)`` for any two layers: ``ref`` = ``{"run": id, "step": s, "layer": name}`` (plus
     ``"network"`` for a hardness run); ``kept[i]`` is the share of sample ``index[i]``'s k nearest
-    neighbours in A that are still among its k nearest in B."""
+    neighbours in A that are still among its k nearest in B. On at most ``max_samples`` samples (seeded,
+    as the study draws them; exact k-NN costs n²)."""
     from ..similarity.movers import movers
 
     store = _store_of(store)
@@ -237,7 +248,12 @@ def movers_between(store, ref_a: Mapping, ref_b: Mapping, k: int = 10) -> tuple[
     if a.ref != b.ref:
         same_samples(a, b)
     X, Y = a.vectors(ref_a["layer"], ref_a.get("step")), b.vectors(ref_b["layer"], ref_b.get("step"))
-    return a.sample()["index"], movers(X, Y, check_int("k", k, low=1))
+    index = a.sample()["index"]
+    rows = sample_rows(len(index), max_samples, seed)
+    if rows is not None:
+        X, Y, index = np.asarray(X[rows]), np.asarray(Y[rows]), index[rows]
+    k = check_int("k", k, low=1)
+    return index, movers(X, Y, min(k, len(index) - 1))
 
 
 def cka(run: "Run") -> dict:

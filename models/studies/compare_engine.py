@@ -17,7 +17,7 @@ from ..similarity.movers import kept_share
 from ..similarity.probes import folds as probe_folds
 from ..similarity.probes import knn_predict, probe_accuracy
 from ..store import RunStore
-from .compare import B_PREFIX, KIND, Config, Source, most_similar, open_source, same_samples
+from .compare import B_PREFIX, KIND, Config, Source, most_similar, open_source, same_samples, sample_rows
 
 
 # -- what is compared ----------------------------------------------------------------------------
@@ -68,13 +68,6 @@ def _layers(source: Source, wanted: Sequence[str] | None, what: str) -> list[str
     return [layer for layer in have if layer in wanted]  # network order, whatever order they were named in
 
 
-def _rows(n: int, limit: int | None, seed: int, salt: int) -> np.ndarray | None:
-    """A sorted, seeded subsample of ``limit`` rows (None: all rows)."""
-    if limit is None or n <= limit:
-        return None
-    return np.sort(np.random.default_rng([seed, salt]).choice(n, limit, replace=False))
-
-
 def _take(X: np.ndarray, rows: np.ndarray | None) -> np.ndarray:
     return X if rows is None else np.asarray(X[rows])
 
@@ -97,7 +90,7 @@ def run(config: Config, *, store: RunStore, data_dir=None, progress: ProgressFn 
     n = len(index_all)
     if n < 4:
         raise ValueError(f"run {a.ref} holds {n} samples; compare needs at least 4")
-    rows = _rows(n, config.max_samples, config.seed, 0)
+    rows = sample_rows(n, config.max_samples, config.seed, 0)
     labels, index = _take(labels_all, rows), _take(index_all, rows)
     device = resolve_device(None if config.device == "cpu" else config.device)
     options = dict(metric=config.metric, batch_size=config.batch_size, max_samples=config.rbf_samples,
@@ -130,12 +123,15 @@ def run(config: Config, *, store: RunStore, data_dir=None, progress: ProgressFn 
         metrics["cka_steps"] = {"layers": layers_a, "steps": steps_a, "matrix": grid.tolist()}
 
     # 3. what each layer knows: linear probe and k-NN accuracy (on a seeded subsample)
-    probe_rows = _rows(len(labels), config.probe_samples, config.seed, 1)
+    probe_rows = sample_rows(len(labels), config.probe_samples, config.seed, 1)
     p_labels = _take(labels, probe_rows)
     neighbours: dict[str, np.ndarray] = {}  # layer ("step|layer" for other steps) → k-NN lists, reused by the movers
 
     def scores(vectors, names, part):
-        splits = probe_folds(p_labels, config.folds, config.seed)
+        try:
+            splits = probe_folds(p_labels, config.folds, config.seed)
+        except ValueError as exc:
+            raise ValueError(f"{exc}; --no-probes skips the probes") from None
         probe, knn = {}, {}
         for i, (name, X) in enumerate(zip(names, vectors)):
             X = _take(X, probe_rows)
