@@ -293,22 +293,24 @@ def _gram_rows(A, B, same: bool, device, progress: ProgressFn | None) -> np.ndar
     L = len(held)
     acc = np.zeros((L, L))
     root2 = math.sqrt(2.0)
-    if ops.torch is None:
-        buf = np.empty((L, GRAM_ROWS, n), dtype=ops.dtype)
+    rows = min(GRAM_ROWS, n)
+    if ops.torch is None:  # one flat buffer, viewed per block as a contiguous L × r × width array
+        flat = np.empty(L * rows * n, dtype=ops.dtype)
     else:
-        buf = ops.torch.empty((L, GRAM_ROWS, n), dtype=ops.tdtype, device=ops.device)
-    starts = list(range(0, n, GRAM_ROWS))
+        flat = ops.torch.empty(L * rows * n, dtype=ops.tdtype, device=ops.device)
+    starts = list(range(0, n, rows))
     for t, start in enumerate(starts):
-        stop = min(n, start + GRAM_ROWS)
+        stop = min(n, start + rows)
         r, width = stop - start, n - start
+        buf = flat[:L * r * width].reshape(L, r, width)
         for l, Xc in enumerate(held):
-            block = buf[l, :r, :width]
+            block = buf[l]
             if ops.torch is None:
                 np.matmul(Xc[start:stop], Xc[start:].T, out=block)
             else:
                 ops.torch.matmul(Xc[start:stop], Xc[start:].T, out=block)
             block[:, r:] *= root2  # the block below the diagonal, not computed, equals this one
-        F = buf[:, :r, :width].reshape(L, -1)
+        F = buf.reshape(L, -1)
         acc += ops.host(F @ F.T)
         report(progress, t + 1, len(starts), "CKA (linear, Gram rows)")
     d = np.sqrt(np.clip(np.diag(acc), 0, None))
@@ -325,8 +327,10 @@ def _gram_rows(A, B, same: bool, device, progress: ProgressFn | None) -> np.ndar
 
 def _prepare(ops: _Ops, X: ArrayLike, kind: str, rows, scale: float):
     """A layer as what its cross terms need: ('feat', centred X) or ('gram', centred Gram)."""
+    source = X
     X = ops.array(X, rows)
     X = X - X.mean(0, keepdims=True) if ops.torch is None else X - X.mean(0, keepdim=True)
+    _release(source)
     n, p = X.shape
     if kind == "linear" and p <= n:
         return ("feat", X, float(((X.T @ X) ** 2).sum()) ** 0.5)
