@@ -253,7 +253,7 @@ def _gram_rows_cheaper(A, B, same: bool, n: int, memory: int) -> bool:
     wa = [np.shape(X)[1] for X in A]
     wb = wa if same else [np.shape(X)[1] for X in B]
     held = 4 * n * (sum(wa) + (0 if same else sum(wb)))
-    if held > memory or max(wa + wb) > n:
+    if held > memory:
         return False
     if same:
         total = sum(wa)
