@@ -267,11 +267,12 @@ def heatmap_png(info: dict, steps: dict | None = None) -> bytes:
     matplotlib.use("Agg")
     from matplotlib.figure import Figure
 
-    panels = [(np.array(info["matrix"]), info["layers_a"], info["layers_b"],
-               f"{info['metric']} CKA", "B" if info["run_b"] else "A", "A")]
+    a = f"A: {info['run_a']} · step {info['step_a']}"
+    b = f"B: {info['run_b']} · step {info['step_b']}" if info["run_b"] else a
+    panels = [(np.array(info["matrix"]), info["layers_a"], info["layers_b"], f"{info['metric']} CKA", b, a)]
     if steps:
         panels.append((np.array(steps["matrix"]), steps["layers"], [str(s) for s in steps["steps"]],
-                       "each layer vs itself at the last step", "step", "layer"))
+                       "each layer vs itself at the last step", "step", "layer of A"))
     fig = Figure(figsize=(5.2 * len(panels), 4.6), dpi=110, layout="constrained")
     axes = fig.subplots(1, len(panels), squeeze=False)[0]
     for ax, (M, rows_, cols, title, xlabel, ylabel) in zip(axes, panels):
@@ -279,8 +280,8 @@ def heatmap_png(info: dict, steps: dict | None = None) -> bytes:
         ax.set_xticks(range(len(cols)), cols, rotation=60, ha="right", fontsize=7)
         ax.set_yticks(range(len(rows_)), rows_, fontsize=7)
         ax.set_title(title, fontsize=9)
-        ax.set_xlabel(xlabel)
-        ax.set_ylabel(ylabel)
+        ax.set_xlabel(xlabel, fontsize=8)
+        ax.set_ylabel(ylabel, fontsize=8)
         if M.size <= 144:
             for (i, j), v in np.ndenumerate(M):
                 ax.text(j, i, f"{v:.2f}", ha="center", va="center", fontsize=6, color="w" if v < 0.6 else "k")
