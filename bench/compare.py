@@ -78,33 +78,41 @@ def _peak_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def _cpu() -> float:
+    """CPU seconds of this process, all threads: on a loaded machine, what the task itself needed."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def _task(job: str, paths, options: dict, queue) -> None:
     from models.similarity.cka import cka_matrix
 
     out = {}
     if job == "pairs":
         layers = _load(paths)
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), _cpu()
         M = cka_matrix(layers, metric=options["metric"], device=options["device"])
-        out = {"seconds": time.perf_counter() - t0, "peak_mib": _peak_mib(), "matrix": M}
+        out = {"seconds": time.perf_counter() - t0, "cpu": _cpu() - c0, "peak_mib": _peak_mib(), "matrix": M}
     elif job == "steps":
         steps = options["steps"]
         by_layer = [paths[i * steps:(i + 1) * steps] for i in range(len(paths) // steps)]
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), _cpu()
         rows = []
         for files in by_layer:
             arrays = _load(files)
             rows.append(cka_matrix([arrays[-1]], arrays, device=options["device"])[0])
-        out = {"seconds": time.perf_counter() - t0, "peak_mib": _peak_mib(), "matrix": np.array(rows)}
+        out = {"seconds": time.perf_counter() - t0, "cpu": _cpu() - c0, "peak_mib": _peak_mib(),
+               "matrix": np.array(rows)}
     elif job == "ratio":
         layers = _load(paths, options["rows"])
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), _cpu()
         ours = cka_matrix(layers, device=options["device"])
-        t_ours = time.perf_counter() - t0
-        t0 = time.perf_counter()
+        t_ours, c_ours = time.perf_counter() - t0, _cpu() - c0
+        t0, c0 = time.perf_counter(), _cpu()
         theirs = peer_cka_matrix(layers)
-        t_peer = time.perf_counter() - t0
-        out = {"ours": t_ours, "peer": t_peer, "max_diff": float(np.abs(ours - theirs).max()), "peak_mib": _peak_mib()}
+        t_peer, c_peer = time.perf_counter() - t0, _cpu() - c0
+        out = {"ours": t_ours, "peer": t_peer, "cpu_ours": c_ours, "cpu_peer": c_peer,
+               "max_diff": float(np.abs(ours - theirs).max()), "peak_mib": _peak_mib()}
     queue.put(out)
 
 
@@ -152,17 +160,19 @@ def main(argv: list[str] | None = None) -> int:
               f"written in {time.perf_counter() - t0:.1f} s")
         if "pairs" not in args.skip:
             r = run_child("pairs", paths, metric="linear", device=device)
-            print(f"(1) all pairs, exact linear CKA: {r['seconds']:.1f} s, peak RSS {r['peak_mib']:.0f} MiB "
+            print(f"(1) all pairs, exact linear CKA: {r['seconds']:.1f} s ({r['cpu']:.1f} CPU s), peak RSS {r['peak_mib']:.0f} MiB "
                   f"(targets ≤ 30 s, ≤ 2048 MiB) · load {load_average()}")
         if "debiased" not in args.skip:
             r2 = run_child("pairs", paths, metric="linear-debiased", device=device)
             diff = f", max |debiased − exact| {np.abs(r2['matrix'] - r['matrix']).max():.4f}" if "pairs" not in args.skip else ""
-            print(f"(1b) all pairs, debiased minibatch CKA (batches of 1,024): {r2['seconds']:.1f} s, "
+            print(f"(1b) all pairs, debiased minibatch CKA (batches of 1,024): {r2['seconds']:.1f} s "
+                  f"({r2['cpu']:.1f} CPU s), "
                   f"peak RSS {r2['peak_mib']:.0f} MiB{diff} · load {load_average()}")
         if "ratio" not in args.skip:
             r3 = run_child("ratio", paths, rows=args.peer_samples, device=device)
             print(f"(3) ratio at {args.peer_samples:,} samples, same {args.layers} layers: ours {r3['ours']:.2f} s, "
-                  f"plain NumPy Gram CKA {r3['peer']:.2f} s → {r3['peer'] / r3['ours']:.1f}× "
+                  f"plain NumPy Gram CKA {r3['peer']:.2f} s → {r3['peer'] / r3['ours']:.1f}× (CPU s: "
+                  f"{r3['cpu_ours']:.1f} vs {r3['cpu_peer']:.1f} → {r3['cpu_peer'] / r3['cpu_ours']:.1f}×) "
                   f"(max |Δ| {r3['max_diff']:.1e}; peer would hold {args.layers * 8 * args.samples**2 / 2**30:.0f} GiB "
                   f"of Grams at {args.samples:,}) · load {load_average()}")
         for path in paths:
@@ -174,7 +184,7 @@ def main(argv: list[str] | None = None) -> int:
                 step_paths += write_layers(folder, args.samples, [d] * args.steps, seed=100 + i, prefix=f"s{i}")
             r4 = run_child("steps", step_paths, steps=args.steps, device=device)
             print(f"(2) layer × step: {args.step_layers} layers (widths {step_dims}) × {args.steps} steps × "
-                  f"{args.samples:,} samples: {r4['seconds']:.1f} s, peak RSS {r4['peak_mib']:.0f} MiB "
+                  f"{args.samples:,} samples: {r4['seconds']:.1f} s ({r4['cpu']:.1f} CPU s), peak RSS {r4['peak_mib']:.0f} MiB "
                   f"(target ≤ 30 s; data written in {time.perf_counter() - t0:.0f} s) · load {load_average()}")
     return 0
 
