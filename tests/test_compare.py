@@ -184,6 +184,7 @@ def test_readers_the_compare_tab_calls(runs):
     with pytest.raises(ValueError, match="different samples"):
         compare.movers_between(store, {"run": a.id, "step": 2, "layer": "0"},
                                {"run": runs["other"].id, "step": 0, "layer": "0"})
+    assert compare.comparable_runs(store, a.id) == [runs["b"].id]
 
 
 # -- the papers' results, on data the tests make ----------------------------------------------------

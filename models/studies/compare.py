@@ -256,6 +256,29 @@ def movers_between(store, ref_a: Mapping, ref_b: Mapping, k: int = 10, max_sampl
     return index, movers(X, Y, min(k, len(index) - 1))
 
 
+def comparable_runs(store, ref: str) -> list[str]:
+    """Refs (``RUN``, or ``RUN:NETWORK`` for each hardness network) of the other runs in ``store`` that hold
+    the same samples as ``ref``, newest first: what a second-run picker offers."""
+    store = _store_of(store)
+    a = open_source(store, ref)
+    out = []
+    for run in store.list():
+        if run.kind not in SOURCE_KINDS:
+            continue
+        try:
+            b = open_source(store, run.id)
+            same_samples(a, b)
+        except (ValueError, StoreError, KeyError, OSError):
+            continue
+        if run.kind == "hardness":
+            from . import hardness
+
+            out += [f"{run.id}:{net['name']}" for net in hardness.networks(run) if f"{run.id}:{net['name']}" != a.ref]
+        elif run.id != a.id:
+            out.append(run.id)
+    return out
+
+
 def cka(run: "Run") -> dict:
     """``metrics.cka``: ``layers_a``, ``layers_b``, ``matrix`` (list of rows), ``metric``, runs and steps."""
     return dict(check_kind(run, KIND).metrics["cka"])
