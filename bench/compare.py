@@ -30,20 +30,30 @@ def widths(count: int, top: int) -> list[int]:
     return [int(round(w)) for w in np.geomspace(64, top, count)]
 
 
-def write_layers(folder: Path, n: int, dims: list[int], seed: int, prefix: str = "layer") -> list[Path]:
-    """Layers that share structure (ReLU maps of one latent, plus noise), written in row chunks."""
+def write_layers(folder: Path, n: int, dims: list[int], seed: int, prefix: str = "layer",
+                 drift: float | None = None) -> list[Path]:
+    """Layers that share structure (ReLU maps of one latent, plus noise), written in row chunks.
+
+    ``drift``: a training run instead — one width, each step's map the previous one plus ``drift`` × a
+    random change (no noise: cheap to write, and the steps converge as training does)."""
     from numpy.lib.format import open_memmap
 
     rng = np.random.default_rng(seed)
     latent = rng.normal(size=(n, 32)).astype(np.float32)
     paths = []
+    W = rng.normal(size=(32, dims[0])).astype(np.float32) / np.sqrt(32)
     for i, d in enumerate(dims):
-        W = rng.normal(size=(32, d)).astype(np.float32) / np.sqrt(32)
+        if drift is None:
+            W = rng.normal(size=(32, d)).astype(np.float32) / np.sqrt(32)
+        else:
+            W = W + drift / (1 + i) * rng.normal(size=W.shape).astype(np.float32) / np.sqrt(32)
         path = folder / f"{prefix}-{i:03d}.npy"
         out = open_memmap(path, mode="w+", dtype=np.float32, shape=(n, d))
         for start in range(0, n, 2000):
             block = latent[start:start + 2000] @ W
-            out[start:start + 2000] = np.maximum(block + rng.standard_normal(block.shape, dtype=np.float32), 0)
+            if drift is None:
+                block += rng.standard_normal(block.shape, dtype=np.float32)
+            out[start:start + 2000] = np.maximum(block, 0)
         out.flush()
         del out
         paths.append(path)
@@ -202,7 +212,8 @@ def main(argv: list[str] | None = None) -> int:
             t0 = time.perf_counter()
             step_paths = []
             for i, d in enumerate(step_dims):
-                step_paths += write_layers(folder, args.samples, [d] * args.steps, seed=100 + i, prefix=f"s{i}")
+                step_paths += write_layers(folder, args.samples, [d] * args.steps, seed=100 + i, prefix=f"s{i}",
+                                           drift=0.5)
             r4 = run_child("steps", step_paths, steps=args.steps, device=device)
             print(f"(2) layer × step: {args.step_layers} layers (widths {step_dims}) × {args.steps} steps × "
                   f"{args.samples:,} samples: {r4['seconds']:.1f} s ({r4['cpu']:.1f} CPU s), peak RSS {r4['peak_mib']:.0f} MiB "

@@ -33,7 +33,7 @@ METRICS = ("linear", "linear-debiased", "rbf")
 BATCH_SIZE = 1024       # debiased minibatch size: b² floats per layer per batch
 RBF_SAMPLES = 2000      # RBF CKA on at most this many samples (its Grams are n × n)
 MEMORY = 1 << 30        # bytes of centred layers held at once by cka_matrix
-SMALL = 20_000_000      # below n·p this many, work in float64 (exact to 1e-12); above, float32
+SMALL = 2_000_000       # below n·p this many, work in float64 (exact to 1e-12); above, float32 (≈1e-6)
 
 ArrayLike = Any  # np.ndarray, a read-only memmap, or anything np.asarray takes
 
