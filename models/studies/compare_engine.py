@@ -93,6 +93,11 @@ def run(config: Config, *, store: RunStore, data_dir=None, progress: ProgressFn 
     rows = sample_rows(n, config.max_samples, config.seed, 0)
     labels, index = _take(labels_all, rows), _take(index_all, rows)
     device = resolve_device(None if config.device == "cpu" else config.device)
+    if device == "cuda":
+        import torch
+
+        if not torch.cuda.is_available():
+            raise ValueError("device cuda was asked for, but torch sees no GPU here; use --device auto or cpu")
     options = dict(metric=config.metric, batch_size=config.batch_size, max_samples=config.rbf_samples,
                    seed=config.seed, device=device)
     layers_a, steps_a, step_a = plan["layers_a"], plan["steps_a"], plan["step_a"]
