@@ -19,6 +19,9 @@ at once); everything runs in NumPy, or in torch on the GPU when ``device`` names
 from __future__ import annotations
 
 import math
+import mmap
+import os
+import shutil
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -30,7 +33,7 @@ METRICS = ("linear", "linear-debiased", "rbf")
 BATCH_SIZE = 1024       # debiased minibatch size: b² floats per layer per batch
 RBF_SAMPLES = 2000      # RBF CKA on at most this many samples (its Grams are n × n)
 MEMORY = 1 << 30        # bytes of centred layers held at once by cka_matrix
-SMALL = 20_000_000      # below n·p this many, work in float64 (exact to 1e-12); above, float32
+SMALL = 2_000_000       # below n·p this many, work in float64 (exact to 1e-12); above, float32 (≈1e-6)
 
 ArrayLike = Any  # np.ndarray, a read-only memmap, or anything np.asarray takes
 
@@ -177,6 +180,8 @@ def resolve_device(device: str | None) -> str | None:
     """``"auto"``: ``"cuda"`` when torch sees a GPU, else None (NumPy); anything else as given."""
     if device != "auto":
         return device
+    if not (os.path.exists("/proc/driver/nvidia/version") or shutil.which("nvidia-smi")):
+        return None  # no NVIDIA driver: do not pay torch's import to learn there is no GPU
     try:
         import torch
     except ImportError:  # pragma: no cover - torch ships with LayerScope
@@ -231,13 +236,101 @@ def cka_matrix(A: Sequence[ArrayLike], B: Sequence[ArrayLike] | None = None, *, 
         m = check_int("max_samples", max_samples, low=4)
         rows = np.sort(np.random.default_rng(seed).choice(n, m, replace=False)) if n > m else None
         return _blocked(A, B, same, "rbf", rows, rbf_scale, device, memory, progress)
+    if _gram_rows_cheaper(A, B, same, n, memory):
+        return _gram_rows(A, B, same, device, progress)
     return _blocked(A, B, same, "linear", None, rbf_scale, device, memory, progress)
+
+
+GRAM_ROWS = 256  # rows of every layer's Gram held at once by _gram_rows
+
+
+def _gram_rows_cheaper(A, B, same: bool, n: int, memory: int) -> bool:
+    """Whether streaming row blocks of the n × n Grams costs fewer flops than the features' cross products.
+
+    Features: 2n·p·q per pair (p·q summed over pairs); Grams: n²·p per layer (half of each symmetric
+    Gram) plus n² per pair. Gram rows need every centred layer held at once, so only under ``memory``.
+    """
+    wa = [np.shape(X)[1] for X in A]
+    wb = wa if same else [np.shape(X)[1] for X in B]
+    held = 4 * n * (sum(wa) + (0 if same else sum(wb)))
+    if held > memory:
+        return False
+    if same:
+        total = sum(wa)
+        feat = n * (total * total + sum(w * w for w in wa))  # Σ_{a≤b} 2n·pa·pb
+        gram = n * n * total + n * n * len(wa) * (len(wa) + 1) / 2
+    else:
+        feat = 2 * n * sum(wa) * sum(wb)
+        gram = n * n * (sum(wa) + sum(wb)) + n * n * len(wa) * len(wb)
+    return gram < feat
+
+
+def _release(X: ArrayLike) -> None:
+    """Drop a memmap's pages from this process once read (the page cache keeps them; our RSS does not)."""
+    mm = getattr(X, "_mmap", None)
+    if mm is not None and hasattr(mm, "madvise") and hasattr(mmap, "MADV_DONTNEED"):
+        try:
+            mm.madvise(mmap.MADV_DONTNEED)
+        except (OSError, ValueError):  # pragma: no cover - a closed or odd mapping: nothing to release
+            pass
+
+
+def _gram_rows(A, B, same: bool, device, progress: ProgressFn | None) -> np.ndarray:
+    """Exact linear CKA of all pairs from row blocks of every layer's centred Gram.
+
+    <K_a, K_b> is summed block by block over the upper triangle of blocks (K is symmetric: an
+    off-diagonal block counts twice), so each Gram costs n²·p/2 and no n × n matrix is ever held:
+    only ``GRAM_ROWS`` × n of every layer at once.
+    """
+    layers = list(A) if same else list(A) + list(B)
+    n = np.shape(layers[0])[0]
+    ops = _Ops(device, np.float64 if n * sum(np.shape(X)[1] for X in layers) <= SMALL else np.float32)
+    held = []
+    for X in layers:
+        Xc = ops.array(X)
+        held.append(Xc - Xc.mean(0, keepdims=True) if ops.torch is None else Xc - Xc.mean(0, keepdim=True))
+        _release(X)
+    L = len(held)
+    acc = np.zeros((L, L))
+    root2 = math.sqrt(2.0)
+    rows = min(GRAM_ROWS, n)
+    if ops.torch is None:  # one flat buffer, viewed per block as a contiguous L × r × width array
+        flat = np.empty(L * rows * n, dtype=ops.dtype)
+    else:
+        flat = ops.torch.empty(L * rows * n, dtype=ops.tdtype, device=ops.device)
+    starts = list(range(0, n, rows))
+    for t, start in enumerate(starts):
+        stop = min(n, start + rows)
+        r, width = stop - start, n - start
+        buf = flat[:L * r * width].reshape(L, r, width)
+        for l, Xc in enumerate(held):
+            block = buf[l]
+            if ops.torch is None:
+                np.matmul(Xc[start:stop], Xc[start:].T, out=block)
+            else:
+                ops.torch.matmul(Xc[start:stop], Xc[start:].T, out=block)
+            block[:, r:] *= root2  # the block below the diagonal, not computed, equals this one
+        F = buf.reshape(L, -1)
+        acc += ops.host(F @ F.T)
+        report(progress, t + 1, len(starts), "CKA (linear, Gram rows)")
+    d = np.sqrt(np.clip(np.diag(acc), 0, None))
+    la = len(A)
+    rows_, cols_ = (slice(0, la), slice(0, la)) if same else (slice(0, la), slice(la, None))
+    denom = np.outer(d[rows_], d[cols_])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = np.where(denom > 0, acc[rows_, cols_] / denom, 0.0)
+    out = np.clip(out, 0.0, 1.0)
+    if same:
+        np.fill_diagonal(out, np.where(d > 0, 1.0, 0.0))
+    return out
 
 
 def _prepare(ops: _Ops, X: ArrayLike, kind: str, rows, scale: float):
     """A layer as what its cross terms need: ('feat', centred X) or ('gram', centred Gram)."""
+    source = X
     X = ops.array(X, rows)
     X = X - X.mean(0, keepdims=True) if ops.torch is None else X - X.mean(0, keepdim=True)
+    _release(source)
     n, p = X.shape
     if kind == "linear" and p <= n:
         return ("feat", X, float(((X.T @ X) ** 2).sum()) ** 0.5)
@@ -319,23 +412,29 @@ def _debiased(A, B, same: bool, batch_size: int, seed: int, device, progress) ->
     """Nguyen et al.: Σ_batches HSIC₁(Kᵢ, Lᵢ) / sqrt(Σ HSIC₁(Kᵢ, Kᵢ) · Σ HSIC₁(Lᵢ, Lᵢ)), linear kernels."""
     n = np.shape(A[0])[0]
     order = np.random.default_rng(seed).permutation(n)
-    batches = [np.sort(b) for b in np.array_split(order, max(1, n // batch_size)) if len(b) >= 4]
+    count = max(1, -(-n // batch_size))  # batches of at most batch_size samples
+    batches = [np.sort(b) for b in np.array_split(order, count) if len(b) >= 4]
     layers = list(A) if same else list(A) + list(B)
-    ops = _Ops(device, np.float32 if batch_size * batch_size * len(layers) > SMALL else np.float64)
-    H = np.zeros((len(layers), len(layers)))
+    L, top = len(layers), max(len(b) for b in batches)
+    ops = _Ops(device, np.float32 if top * top * L > SMALL else np.float64)
+    if ops.torch is None:
+        grams = np.empty((L, top, top), dtype=ops.dtype)
+    else:
+        grams = ops.torch.empty((L, top, top), dtype=ops.tdtype, device=ops.device)
+    H = np.zeros((L, L))
     for t, rows in enumerate(batches):
         b = len(rows)
-        grams, sums = [], []
-        for X in layers:
+        for l, X in enumerate(layers):  # each layer's b × b Gram, its diagonal zeroed (unbiased HSIC)
             Xb = ops.array(X, rows)
-            K = ops.fill_diagonal_zero(Xb @ Xb.T)
-            grams.append(K.reshape(-1))
-            sums.append(K.sum(1))
-        F, R = ops.stack(grams), ops.stack(sums)
-        del grams
+            K = grams[l, :b, :b]
+            if ops.torch is None:
+                np.matmul(Xb, Xb.T, out=K)
+            else:
+                ops.torch.matmul(Xb, Xb.T, out=K)
+            ops.fill_diagonal_zero(K)
+        F = grams[:, :b, :b].reshape(L, -1)
         tr = ops.host(F @ F.T)
-        del F
-        R64 = ops.host(R)
+        R64 = ops.host(grams[:, :b, :b].sum(2))
         s = R64.sum(1)
         H += (tr + np.outer(s, s) / ((b - 1) * (b - 2)) - 2.0 / (b - 2) * (R64 @ R64.T)) / (b * (b - 3))
         report(progress, t + 1, len(batches), "CKA (debiased minibatch)")

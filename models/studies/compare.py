@@ -225,10 +225,21 @@ def sample_index(store, run_id: str) -> np.ndarray:
     return open_source(_store_of(store), run_id).sample()["index"]
 
 
-def movers_between(store, ref_a: Mapping, ref_b: Mapping, k: int = 10) -> tuple[np.ndarray, np.ndarray]:
+def sample_rows(n: int, limit: int | None, seed: int, salt: int = 1) -> np.ndarray | None:
+    """A sorted, seeded subsample of ``limit`` of ``n`` rows (None: all). The study draws its probe and
+    movers rows with ``salt`` 1, so :func:`movers_between` with the run's ``probe_samples`` and ``seed``
+    finds the stored movers again."""
+    if limit is None or n <= limit:
+        return None
+    return np.sort(np.random.default_rng([seed, salt]).choice(n, limit, replace=False))
+
+
+def movers_between(store, ref_a: Mapping, ref_b: Mapping, k: int = 10, max_samples: int | None = 5000,
+                   seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """``(index, kept)`` for any two layers: ``ref`` = ``{"run": id, "step": s, "layer": name}`` (plus
     ``"network"`` for a hardness run); ``kept[i]`` is the share of sample ``index[i]``'s k nearest
-    neighbours in A that are still among its k nearest in B."""
+    neighbours in A that are still among its k nearest in B. On at most ``max_samples`` samples (seeded,
+    as the study draws them; exact k-NN costs n²)."""
     from ..similarity.movers import movers
 
     store = _store_of(store)
@@ -237,7 +248,35 @@ def movers_between(store, ref_a: Mapping, ref_b: Mapping, k: int = 10) -> tuple[
     if a.ref != b.ref:
         same_samples(a, b)
     X, Y = a.vectors(ref_a["layer"], ref_a.get("step")), b.vectors(ref_b["layer"], ref_b.get("step"))
-    return a.sample()["index"], movers(X, Y, check_int("k", k, low=1))
+    index = a.sample()["index"]
+    rows = sample_rows(len(index), max_samples, seed)
+    if rows is not None:
+        X, Y, index = np.asarray(X[rows]), np.asarray(Y[rows]), index[rows]
+    k = check_int("k", k, low=1)
+    return index, movers(X, Y, min(k, len(index) - 1))
+
+
+def comparable_runs(store, ref: str) -> list[str]:
+    """Refs (``RUN``, or ``RUN:NETWORK`` for each hardness network) of the other runs in ``store`` that hold
+    the same samples as ``ref``, newest first: what a second-run picker offers."""
+    store = _store_of(store)
+    a = open_source(store, ref)
+    out = []
+    for run in store.list():
+        if run.kind not in SOURCE_KINDS:
+            continue
+        try:
+            b = open_source(store, run.id)
+            same_samples(a, b)
+        except (ValueError, StoreError, KeyError, OSError):
+            continue
+        if run.kind == "hardness":
+            from . import hardness
+
+            out += [f"{run.id}:{net['name']}" for net in hardness.networks(run) if f"{run.id}:{net['name']}" != a.ref]
+        elif run.id != a.id:
+            out.append(run.id)
+    return out
 
 
 def cka(run: "Run") -> dict:
@@ -305,6 +344,52 @@ def most_similar(layers_a: list[str], layers_b: list[str], matrix: np.ndarray,
         j = int(np.nanargmax(M[i]))
         out.append((a, layers_b[j], float(M[i, j])))
     return out
+
+
+@dataclasses.dataclass(frozen=True)
+class Result:
+    """A compare run's numbers, typed: what ``layerscope.compare`` returns (``Result.of(run)``)."""
+
+    run: "Run"
+    metric: str
+    layers_a: list[str]
+    layers_b: list[str]
+    cka: np.ndarray                      # len(layers_a) × len(layers_b)
+    run_a: str
+    run_b: str | None
+    step_a: int
+    step_b: int
+    steps: list[int]                     # run A's steps (cka_steps columns)
+    cka_steps: np.ndarray | None         # layers_a × steps, each layer vs itself at the last step
+    probe: dict[str, float]
+    knn: dict[str, float]
+    probe_steps: dict[str, dict[str, float]]
+    knn_steps: dict[str, dict[str, float]]
+    hardness: dict[str, float]
+    movers_from: dict
+    movers_to: dict
+    movers_index: np.ndarray
+    movers_kept: np.ndarray
+
+    @classmethod
+    def of(cls, run: "Run") -> "Result":
+        info, steps, moved = cka(run), cka_steps(run), movers(run)
+        return cls(run=run, metric=info["metric"], layers_a=list(info["layers_a"]), layers_b=list(info["layers_b"]),
+                   cka=np.array(info["matrix"], dtype=float), run_a=info["run_a"], run_b=info["run_b"],
+                   step_a=info["step_a"], step_b=info["step_b"],
+                   steps=list(steps["steps"]) if steps else [info["step_a"]],
+                   cka_steps=np.array(steps["matrix"], dtype=float) if steps else None,
+                   probe=probe(run), knn=knn(run), probe_steps=probe_steps(run), knn_steps=knn_steps(run),
+                   hardness=hardness(run), movers_from=moved["from"], movers_to=moved["to"],
+                   movers_index=moved["index"], movers_kept=moved["kept"])
+
+    @property
+    def run_id(self) -> str:
+        return self.run.id
+
+    def most_similar(self) -> list[tuple[str, str, float]]:
+        """For each of A's layers, the most similar layer of B (of A, itself left out, with one run)."""
+        return most_similar(self.layers_a, self.layers_b, self.cka, exclude_self=self.run_b is None)
 
 
 def summary(run: "Run") -> Iterable[str]:

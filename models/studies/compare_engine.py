@@ -17,7 +17,7 @@ from ..similarity.movers import kept_share
 from ..similarity.probes import folds as probe_folds
 from ..similarity.probes import knn_predict, probe_accuracy
 from ..store import RunStore
-from .compare import B_PREFIX, KIND, Config, Source, most_similar, open_source, same_samples
+from .compare import B_PREFIX, KIND, Config, Source, most_similar, open_source, same_samples, sample_rows
 
 
 # -- what is compared ----------------------------------------------------------------------------
@@ -68,13 +68,6 @@ def _layers(source: Source, wanted: Sequence[str] | None, what: str) -> list[str
     return [layer for layer in have if layer in wanted]  # network order, whatever order they were named in
 
 
-def _rows(n: int, limit: int | None, seed: int, salt: int) -> np.ndarray | None:
-    """A sorted, seeded subsample of ``limit`` rows (None: all rows)."""
-    if limit is None or n <= limit:
-        return None
-    return np.sort(np.random.default_rng([seed, salt]).choice(n, limit, replace=False))
-
-
 def _take(X: np.ndarray, rows: np.ndarray | None) -> np.ndarray:
     return X if rows is None else np.asarray(X[rows])
 
@@ -97,9 +90,14 @@ def run(config: Config, *, store: RunStore, data_dir=None, progress: ProgressFn 
     n = len(index_all)
     if n < 4:
         raise ValueError(f"run {a.ref} holds {n} samples; compare needs at least 4")
-    rows = _rows(n, config.max_samples, config.seed, 0)
+    rows = sample_rows(n, config.max_samples, config.seed, 0)
     labels, index = _take(labels_all, rows), _take(index_all, rows)
     device = resolve_device(None if config.device == "cpu" else config.device)
+    if device == "cuda":
+        import torch
+
+        if not torch.cuda.is_available():
+            raise ValueError("device cuda was asked for, but torch sees no GPU here; use --device auto or cpu")
     options = dict(metric=config.metric, batch_size=config.batch_size, max_samples=config.rbf_samples,
                    seed=config.seed, device=device)
     layers_a, steps_a, step_a = plan["layers_a"], plan["steps_a"], plan["step_a"]
@@ -130,12 +128,15 @@ def run(config: Config, *, store: RunStore, data_dir=None, progress: ProgressFn 
         metrics["cka_steps"] = {"layers": layers_a, "steps": steps_a, "matrix": grid.tolist()}
 
     # 3. what each layer knows: linear probe and k-NN accuracy (on a seeded subsample)
-    probe_rows = _rows(len(labels), config.probe_samples, config.seed, 1)
+    probe_rows = sample_rows(len(labels), config.probe_samples, config.seed, 1)
     p_labels = _take(labels, probe_rows)
     neighbours: dict[str, np.ndarray] = {}  # layer ("step|layer" for other steps) → k-NN lists, reused by the movers
 
     def scores(vectors, names, part):
-        splits = probe_folds(p_labels, config.folds, config.seed)
+        try:
+            splits = probe_folds(p_labels, config.folds, config.seed)
+        except ValueError as exc:
+            raise ValueError(f"{exc}; --no-probes skips the probes") from None
         probe, knn = {}, {}
         for i, (name, X) in enumerate(zip(names, vectors)):
             X = _take(X, probe_rows)
@@ -271,11 +272,12 @@ def heatmap_png(info: dict, steps: dict | None = None) -> bytes:
     matplotlib.use("Agg")
     from matplotlib.figure import Figure
 
-    panels = [(np.array(info["matrix"]), info["layers_a"], info["layers_b"],
-               f"{info['metric']} CKA", "B" if info["run_b"] else "A", "A")]
+    a = f"A: {info['run_a']} · step {info['step_a']}"
+    b = f"B: {info['run_b']} · step {info['step_b']}" if info["run_b"] else a
+    panels = [(np.array(info["matrix"]), info["layers_a"], info["layers_b"], f"{info['metric']} CKA", b, a)]
     if steps:
         panels.append((np.array(steps["matrix"]), steps["layers"], [str(s) for s in steps["steps"]],
-                       "each layer vs itself at the last step", "step", "layer"))
+                       "each layer vs itself at the last step", "step", "layer of A"))
     fig = Figure(figsize=(5.2 * len(panels), 4.6), dpi=110, layout="constrained")
     axes = fig.subplots(1, len(panels), squeeze=False)[0]
     for ax, (M, rows_, cols, title, xlabel, ylabel) in zip(axes, panels):
@@ -283,8 +285,8 @@ def heatmap_png(info: dict, steps: dict | None = None) -> bytes:
         ax.set_xticks(range(len(cols)), cols, rotation=60, ha="right", fontsize=7)
         ax.set_yticks(range(len(rows_)), rows_, fontsize=7)
         ax.set_title(title, fontsize=9)
-        ax.set_xlabel(xlabel)
-        ax.set_ylabel(ylabel)
+        ax.set_xlabel(xlabel, fontsize=8)
+        ax.set_ylabel(ylabel, fontsize=8)
         if M.size <= 144:
             for (i, j), v in np.ndenumerate(M):
                 ax.text(j, i, f"{v:.2f}", ha="center", va="center", fontsize=6, color="w" if v < 0.6 else "k")
