@@ -1,8 +1,9 @@
 """The Compare tab in a real browser, on the real study: two captures of a small CNN on digits (one over two
 steps, one from another seed) and a third on other samples; Compare from the form (working → done), the
 heatmaps and curves; a click on a cell lands in Layers on those two layers of run A; back in Compare the
-pair's movers are listed with their images and "Select these" makes them the shared selection; two runs on
-different samples fail with the study's reason in the view; A × B draws the cross-model heatmap.
+pair's movers are listed with their images and "Select these" makes them the shared selection; a run on
+other samples is not offered as run B; a form that cannot run fails with its reason in the view; A × B
+draws the cross-model heatmap.
 Every state is a screenshot in tests/artifacts/compare_*.png."""
 from __future__ import annotations
 
@@ -26,7 +27,7 @@ def pick(page, dropdown: str, text: str) -> None:
 
 
 def test_compare_from_the_form_click_a_cell_land_in_layers(tmp_path, artifacts):
-    other = capture_run(tmp_path, seed=5, steps=(0,), per_class=4)   # other samples: the study refuses it
+    other = capture_run(tmp_path, seed=5, steps=(0,), per_class=4)   # other samples: not a run B
     b = capture_run(tmp_path, seed=3, steps=(0,))                     # another seed, the same samples
     a = capture_run(tmp_path, seed=0, steps=(0, 10))                  # two checkpoints; the newest run
     with running_app(tmp_path) as url, browser_page() as page:
@@ -100,13 +101,18 @@ def test_compare_from_the_form_click_a_cell_land_in_layers(tmp_path, artifacts):
             .every(t => Array.isArray(t.selectedpoints) && t.selectedpoints.length === 48)""", timeout=30_000)
         settled_screenshot(page, artifacts / "compare_movers_in_layers.png")
 
-        # two runs on different samples: failed, with the study's reason, in the view
+        # run B offers only runs on A's samples; a form the study cannot run fails with the reason in the view
         page.get_by_role("tab", name="Compare").click()
-        pick(page, "compare-run-b", other.id)
+        page.click("#compare-run-b")
+        offered = page.get_by_role("option").all_inner_texts()
+        assert any(b.id in o for o in offered) and not any(other.id in o for o in offered), offered
+        page.keyboard.press("Escape")
+        for box in page.locator("#compare-layers input").all()[1:]:
+            box.uncheck()
         page.click("#compare-start")
         page.wait_for_selector("#compare-job .job-status-failed", timeout=120_000)
         reason = page.locator("#compare-job").inner_text()
-        assert "different samples" in reason, reason
+        assert "tick at least two layers" in reason, reason
         settled_screenshot(page, artifacts / "compare_failed.png")
 
         # A × B: a model's layers against another's

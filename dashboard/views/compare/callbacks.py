@@ -24,15 +24,18 @@ def register_callbacks(app: dash.Dash, config: AppConfig) -> None:
     @app.callback(Output("compare-run-a", "options"), Output("compare-run-a", "value"),
                   Output("compare-run-b", "options"), Output("compare-run-b", "value"),
                   Output("compare-metric", "options"),
-                  *state.RUN_INPUTS, State("compare-run-a", "value"), State("compare-run-b", "value"))
+                  *state.RUN_INPUTS, Input("compare-run-a", "value"), State("compare-run-b", "value"))
     def sources(run_id, _version, dataset, current_a, current_b):
-        """Capture and hardness runs of the dataset; A stays, else the picked run if it is one, else the newest."""
+        """Capture and hardness runs of the dataset; A stays, else the picked run if it is one, else the newest;
+        B offers the runs holding A's samples."""
         options = data.source_options(data.source_runs(config, dataset))
         ids = [o["value"] for o in options]
         a = current_a if current_a in ids else (run_id if run_id in ids else (ids[0] if ids else None))
-        b = current_b if current_b in ids and current_b != a else None
+        same = set(data.comparable(config, a))  # B: only runs on the same samples as A
+        b_options = [o for o in options if o["value"] in same]
+        b = current_b if current_b in same else None
         metrics = [{"label": label, "value": value} for value, label in data.metric_choices()]
-        return options, a, [o for o in options if o["value"] != a], b, metrics
+        return options, a, b_options, b, metrics
 
     @app.callback(Output("compare-steps", "options"), Output("compare-steps", "value"),
                   Output("compare-steps-field", "style"), Output("compare-layers", "options"),

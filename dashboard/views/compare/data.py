@@ -67,6 +67,18 @@ def open_source(config: AppConfig, ref: str | None) -> tuple[Run | None, str | N
         return None, None
 
 
+def comparable(config: AppConfig, ref: str | None) -> list[str]:
+    """The sources holding the same samples as ``ref`` (what run B may be); [] without ``ref``."""
+    if not ref:
+        return []
+    from models.studies import compare
+
+    try:
+        return compare.comparable_runs(config.store, ref)
+    except (ValueError, OSError, KeyError):
+        return []
+
+
 def source_steps(run: Run | None) -> list[int]:
     """The steps of a capture run (checkpoints); a hardness network has one (none to choose)."""
     return capture_face.steps(run) if run is not None and run.kind == capture_face.KIND else []
