@@ -135,7 +135,8 @@ def register_callbacks(app: dash.Dash, config: AppConfig) -> None:
                   State("run-picker", "value"), prevent_initial_call=True)
     def jump_run(focus, run_id):
         """A jump here naming another run of this tab's kinds (Compare's run A) picks that run."""
-        if not isinstance(focus, dict) or focus.get("tab") != TAB_ID or not focus.get("run") or focus["run"] == run_id:
+        jump = focus if isinstance(focus, dict) and focus.get("tab") == TAB_ID else {}
+        if not jump.get("run") or jump["run"] == run_id:
             return no_update
         try:
             return focus["run"] if state.run(config, focus["run"]).kind in KINDS else no_update
