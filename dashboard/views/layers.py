@@ -57,6 +57,11 @@ def focus_for(focus, run) -> dict:
     return {}
 
 
+def marked(jump: dict):
+    """The panels a jump marks: ``layers`` (Compare's clicked pair) or its one ``layer`` (Hardness)."""
+    return jump.get("layers") or jump.get("layer")
+
+
 def _field(label, control, width=None):
     return html.Div([dbc.Label(label, className="small mb-0"), control], className="me-2",
                     style={"width": width} if width else None)
@@ -126,6 +131,18 @@ def register_callbacks(app: dash.Dash, config: AppConfig) -> None:
         value = int(jump["step"]) if jump.get("step") is not None and int(jump["step"]) in marks else value
         return low, high, marks, value, style, {}, {"display": "none"}, {"display": "none"}
 
+    @app.callback(Output("run-picker", "value", allow_duplicate=True), Input("focus", "data"),
+                  State("run-picker", "value"), prevent_initial_call=True)
+    def jump_run(focus, run_id):
+        """A jump here naming another run of this tab's kinds (Compare's run A) picks that run."""
+        jump = focus if isinstance(focus, dict) and focus.get("tab") == TAB_ID else {}
+        if not jump.get("run") or jump["run"] == run_id:
+            return no_update
+        try:
+            return focus["run"] if state.run(config, focus["run"]).kind in KINDS else no_update
+        except Exception:
+            return no_update
+
     @app.callback(Output("layers-network", "options"), Output("layers-network", "value"),
                   Output("layers-method", "options"), Output("layers-method", "value"),
                   *state.RUN_INPUTS,
@@ -158,8 +175,7 @@ def register_callbacks(app: dash.Dash, config: AppConfig) -> None:
         if capture_runs.is_capture(run):
             try:
                 method = method or "tsne"
-                fig, text = capture_panels.figure(config, run, step, method, colour,
-                                                  focus_for(focus, run).get("layer"))
+                fig, text = capture_panels.figure(config, run, step, method, colour, marked(focus_for(focus, run)))
                 index = capture_panels.sample_index(config, run, step, method)
             except Exception as exc:
                 return figures.empty_figure(describe_error(exc)), note, None
@@ -181,7 +197,7 @@ def register_callbacks(app: dash.Dash, config: AppConfig) -> None:
         except Exception as exc:
             return figures.empty_figure(describe_error(exc)), note, None
         jump = focus_for(focus, run)
-        layer = jump.get("layer") if jump.get("network") == network else None
+        layer = marked(jump) if jump.get("network") == network else None
         where = sel.space(run.manifest.get("dataset"), "test")
         fig = figures.layers_figure(panels, sample["labels"], ds.class_names, predictions=preds,
                                     index=sample["index"], colour=colour, focus=layer,

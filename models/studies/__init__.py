@@ -11,7 +11,7 @@ import importlib
 from functools import lru_cache
 from types import ModuleType
 
-STUDIES: tuple[str, ...] = ("hardness", "gne", "dnm", "landscape", "explore", "capture")
+STUDIES: tuple[str, ...] = ("hardness", "gne", "dnm", "landscape", "explore", "capture", "compare")
 
 
 @lru_cache(maxsize=1)
