@@ -1,4 +1,4 @@
-"""The bar above the tabs: which run the open tab shows, and the runs of its kind (issue 13).
+"""The bar above the tabs: which run the open tab shows, and the runs of its kind.
 
 The left panel's Run picker holds any run; a tab shows a run of its own kind (a Maps tab cannot
 draw a hardness run). So a person always sees, above the view, *which* run it draws and can switch
@@ -66,8 +66,8 @@ def register(app: dash.Dash, config: AppConfig, views: list[ModuleType]) -> None
                   Input("dataset-picker", "value"), Input("tab-run-picker", "value"),
                   *[Input(store, "data") for store in own.values()], prevent_initial_call="initial_duplicate")
     def follow(tab, run_id, _version, dataset, chosen, *stores):
-        drawn = dict(zip(own, stores))
         """Keep the bar on what the open tab draws; a run chosen in the bar becomes the picked run."""
+        drawn = dict(zip(own, stores))
         pick = no_update
         if ctx.triggered_id == "tab-run-picker" and chosen and chosen != run_id:
             run_id = pick = chosen  # and draw the bar as the Run picker's new value will (no second round)

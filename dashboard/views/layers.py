@@ -19,6 +19,7 @@ import dash_bootstrap_components as dbc
 import numpy as np
 from dash import Input, Output, Patch, State, ctx, dcc, html, no_update
 
+from models.errors import UserError
 from models.projections import procrustes_align
 from models.studies import hardness as study
 
@@ -275,7 +276,7 @@ def register_callbacks(app: dash.Dash, config: AppConfig) -> None:
     def project(progress, run_id, dataset, step, method, projected):
         run, _ = shown(run_id, dataset)
         if not capture_runs.is_capture(run):
-            raise ValueError("Project lays out a capture run's layers: pick one (Your model tab captures one)")
+            raise UserError("Project lays out a capture run's layers: pick one (Your model tab captures one)")
         step, method = capture_runs.step_of(run, step), method if method in capture_runs.PROJECT_METHODS else "tsne"
         maps = capture_runs.project_run(config.results, run, step, method, progress=progress)
         return Done(message=f"projected {len(maps)} layers of {run.id} (step {step}, {method})",
