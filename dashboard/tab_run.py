@@ -27,15 +27,6 @@ def kinds_of(view: ModuleType) -> tuple[str, ...]:
     return tuple(dict.fromkeys(k for k in (getattr(view, "KIND", None), getattr(view, "TRAINS", None)) if k))
 
 
-def shown_run(runs: list[Run], picked: Run | None, kinds: tuple[str, ...]) -> Run | None:
-    """What ``state.run_for_view`` draws: the picked run when it is of one of ``kinds``, else the
-    newest run of the first kind (the view's own); None when there is none."""
-    if picked is not None and picked.kind in kinds:
-        return picked
-    own = [r for r in runs if r.kind == kinds[0]]
-    return own[0] if own else None
-
-
 def note(kinds: tuple[str, ...], picked: Run | None, shown: Run | None, dataset: str | None) -> str:
     if shown is None:
         return f"no {' or '.join(kinds)} run for {dataset or 'this dataset'} yet: train one in this tab"
@@ -79,7 +70,7 @@ def register(app: dash.Dash, config: AppConfig, views: list[ModuleType]) -> None
             picked = state.run(config, run_id) if run_id else None
         except StoreError:
             picked = None
-        shown = shown_run(runs, picked, mine)
+        shown = state.shown_run(picked, runs, mine)  # the rule every tab draws by
         if tab in own:  # what the view's own store holds (None: nothing drawn yet)
             shown = next((r for r in runs if r.id == drawn.get(tab)), None)
         if shown is not None and shown.id not in {r.id for r in runs}:

@@ -21,7 +21,6 @@ from models.studies import hardness as study
 from .. import figures, state
 from ..config import AppConfig
 from ..jobs import Done, job
-from .model import panels as capture_panels
 from .model import runs as capture_runs
 
 TAB_ID = "hardness"
@@ -139,7 +138,7 @@ def layout(config: AppConfig):
 
 def register_callbacks(app: dash.Dash, config: AppConfig) -> None:
     def shown(run_id, dataset):
-        return capture_panels.shown(config, run_id, KIND, dataset)
+        return state.run_for_view(config, run_id, KINDS, dataset)
 
     @app.callback(Output("hardness-depth", "options"), Output("hardness-depth", "value"),
                   Output("hardness-method", "options"), Output("hardness-compute", "style"),

@@ -33,7 +33,6 @@ from .model import runs as capture_runs
 
 TAB_ID = "layers"
 LABEL = "Layers"
-TRAINS = "hardness"
 KIND = study.KIND
 KINDS = (KIND, "capture")  # a captured model draws here too
 
@@ -110,7 +109,7 @@ def layout(config: AppConfig):
 
 def register_callbacks(app: dash.Dash, config: AppConfig) -> None:
     def shown(run_id, dataset):
-        return capture_panels.shown(config, run_id, KIND, dataset)
+        return state.run_for_view(config, run_id, KINDS, dataset)
 
     @app.callback(Output("layers-step", "min"), Output("layers-step", "max"), Output("layers-step", "marks"),
                   Output("layers-step", "value"), Output("layers-step-box", "style"),

@@ -61,7 +61,7 @@ def run_activation_options(config: AppConfig, max_runs: int = MAX_RUNS) -> list[
             try:
                 keys = embedding_keys(npz, sample)
             except datasets.DatasetError as exc:  # a corrupt archive is named, not left out in silence
-                options.append({"label": f"run {run.kind} · {run.id[-6:]} · {npz.stem}: unreadable ({exc})",
+                options.append({"label": f"run {run.kind} · {run.id[-6:]} · unreadable: {exc}",
                                 "value": f"unreadable:{run.id}/{npz.stem}", "disabled": True})
                 continue
             options += [{"label": f"run {run.kind} · {run.id[-6:]} · {npz.stem}/{key}",
