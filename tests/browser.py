@@ -124,7 +124,7 @@ def running_app(tmp: Path, *, data_dir: Path | None = None, env: dict | None = N
                     break
                 except OSError:
                     if proc.poll() is not None or time.monotonic() > deadline:
-                        raise RuntimeError(f"app did not start:\n{(tmp / 'app.log').read_text()}")
+                        raise RuntimeError(f"app did not start:\n{(tmp / 'app.log').read_text()}") from None
                     time.sleep(0.3)
             yield url
         except BaseException:

@@ -19,6 +19,7 @@ import dash_bootstrap_components as dbc
 import numpy as np
 from dash import Input, Output, Patch, State, ctx, dcc, html, no_update
 
+from models.errors import UserError
 from models.projections import procrustes_align
 from models.studies import hardness as study
 
@@ -32,7 +33,6 @@ from .model import runs as capture_runs
 
 TAB_ID = "layers"
 LABEL = "Layers"
-TRAINS = "hardness"
 KIND = study.KIND
 KINDS = (KIND, "capture")  # a captured model draws here too
 
@@ -114,7 +114,7 @@ def layout(config: AppConfig):
 
 def register_callbacks(app: dash.Dash, config: AppConfig) -> None:
     def shown(run_id, dataset):
-        return capture_panels.shown(config, run_id, KIND, dataset)
+        return state.run_for_view(config, run_id, KINDS, dataset)
 
     @app.callback(Output("layers-step", "min"), Output("layers-step", "max"), Output("layers-step", "marks"),
                   Output("layers-step", "value"), Output("layers-step-box", "style"),
@@ -291,7 +291,7 @@ def register_callbacks(app: dash.Dash, config: AppConfig) -> None:
     def project(progress, run_id, dataset, step, method, projected):
         run, _ = shown(run_id, dataset)
         if not capture_runs.is_capture(run):
-            raise ValueError("Project lays out a capture run's layers: pick one (Your model tab captures one)")
+            raise UserError("Project lays out a capture run's layers: pick one (Your model tab captures one)")
         step, method = capture_runs.step_of(run, step), method if method in capture_runs.PROJECT_METHODS else "tsne"
         maps = capture_runs.project_run(config.results, run, step, method, progress=progress)
         return Done(message=f"projected {len(maps)} layers of {run.id} (step {step}, {method})",
