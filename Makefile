@@ -10,6 +10,7 @@ run: install
 	$(PY) app.py $(ARGS)
 
 test: install-dev chromium redis
+	$(PY) -m ruff check .
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 install: $(VENV)/.installed

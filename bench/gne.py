@@ -25,7 +25,7 @@ from models.studies import gne_engine as engine
 
 def machine() -> str:
     dev = engine.resolve_device(None)
-    load = " · load average %.1f" % os.getloadavg()[0] if hasattr(os, "getloadavg") else ""
+    load = f" · load average {os.getloadavg()[0]:.1f}" if hasattr(os, "getloadavg") else ""
     return (f"{platform.platform()} · {platform.processor() or platform.machine()} · {os.cpu_count()} cores "
             f"({torch.get_num_threads()} torch threads) · torch {torch.__version__} · device {dev}{load}")
 

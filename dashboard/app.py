@@ -10,6 +10,7 @@ from models.store import StoreError
 
 from . import job_panel, legend, state, tab_run
 from .config import AppConfig
+from .contract import check_views
 from .jobs import records_of
 from .numbers import metric_text
 from .security import guard_hosts
@@ -39,13 +40,13 @@ def create_app(config: AppConfig | None = None) -> dash.Dash:
 
     sweep_staging(config.data_dir)  # uploads whose page closed before their check ran
     views = load_views()
+    check_views(views, config)  # a tab's id outside its prefix, or two tabs training one kind: fail at start
     app = dash.Dash(
         "layerscope",
         title="LayerScope",
         assets_folder=str(_assets()),
         background_callback_manager=background_manager(config),
-        suppress_callback_exceptions=True,
-    )
+    )  # callbacks are checked against the whole page (Dash builds the layout once as its validation layout)
     guard_hosts(app.server, config.host, config.allow_hosts)
     app.server.config["LAYERSCOPE"] = config  # what jobs.job reads to find the job records
     app.layout = lambda: shell(config, views)  # a function: options are re-read on each page load

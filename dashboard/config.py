@@ -7,7 +7,7 @@ from functools import cached_property
 from pathlib import Path
 
 from models.cache import ResultCache
-from models.store import RunStore
+from models.store import CACHE, RunStore
 
 
 @dataclass(frozen=True)
@@ -51,4 +51,4 @@ class AppConfig:
     @cached_property
     def results(self) -> ResultCache:
         """Computed projections and scores, next to the runs so every worker shares them."""
-        return ResultCache(self.store_dir / ".cache")
+        return ResultCache(self.store_dir / CACHE)

@@ -221,14 +221,15 @@ def colour_marker(mode: str, labels: np.ndarray, predictions: np.ndarray | None,
 
 def layers_figure(panels: Sequence[tuple[str, np.ndarray]], labels: np.ndarray, class_names: Sequence[str], *,
                   predictions: np.ndarray | None = None, index: np.ndarray | None = None, colour: str = "label",
-                  selected: Sequence[int] | None = None, focus: str | None = None, max_cols: int = 4,
+                  selected: Sequence[int] | None = None, focus: str | Sequence[str] | None = None, max_cols: int = 4,
                   uirevision: str = "layers") -> go.Figure:
     """Every representation as one figure of Scattergl subplots (one WebGL context for all panels).
 
     ``panels`` is ``[(title, n×2 coords), …]`` over the same samples in the same order, so
     point ``i`` of every trace is the same sample: a selection in one panel is shown in all
     by setting each trace's ``selectedpoints`` (the view patches only that). ``customdata``
-    holds the sample index; ``focus`` names a panel to mark (e.g. the layer clicked in Hardness).
+    holds the sample index; ``focus`` names a panel (or panels) to mark (the layer clicked in Hardness, the
+    pair clicked in Compare).
     """
     from plotly.subplots import make_subplots
 
@@ -239,7 +240,8 @@ def layers_figure(panels: Sequence[tuple[str, np.ndarray]], labels: np.ndarray, 
         if np.asarray(coords).shape != (n, 2):
             raise ValueError(f"panel {title!r} has shape {np.asarray(coords).shape}, expected ({n}, 2)")
     rows, cols = grid_shape(len(panels), max_cols)
-    titles = [f"<b>▶ {t}</b>" if t == focus else t for t, _ in panels]
+    marked = {focus} if isinstance(focus, str) else set(focus or ())
+    titles = [f"<b>▶ {t}</b>" if t in marked else t for t, _ in panels]
     fig = make_subplots(rows=rows, cols=cols, subplot_titles=titles, horizontal_spacing=0.02,
                         vertical_spacing=0.08 if rows > 1 else 0.02)
     custom = np.arange(n) if index is None else np.asarray(index)

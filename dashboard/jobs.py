@@ -21,6 +21,7 @@ import dash
 import dash_bootstrap_components as dbc
 from dash import Input, Output, State, html, no_update
 
+from models.errors import UserError
 from models.progress import Cancelled, Progress, ProgressFn
 
 from .fork_guard import job_threads
@@ -66,12 +67,9 @@ def reporter(send: Callable[[tuple], Any], title: str, every: float = 0.25) -> P
 
 
 def describe_error(exc: BaseException) -> str:
-    """A message a person can act on: our own errors as they are, others with their type."""
-    from models.datasets import DatasetError
-    from models.store import StoreError
-
-    known = (DatasetError, StoreError, ValueError, FileNotFoundError, FloatingPointError)
-    if isinstance(exc, known):
+    """A message a person can act on: a :class:`~models.errors.UserError` as it is; anything else is a bug,
+    named with its type, and its traceback goes to the log (stderr)."""
+    if isinstance(exc, UserError):
         return str(exc)
     traceback.print_exception(exc)
     return f"{type(exc).__name__}: {exc}"

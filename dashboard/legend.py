@@ -1,4 +1,4 @@
-"""A categorical legend a person can click: one chip per class (issue 13).
+"""A categorical legend a person can click: one chip per class.
 
 Click a chip (or Enter on it) to hide that class (its points fade to almost nothing in every panel),
 click again to show it; double-click a chip to isolate the class, and again to show all.

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Sequence
 
 from dash import Input
 
@@ -75,25 +76,37 @@ def arrays(run_: Run, name: str) -> dict:
     return _arrays(str(run_.path), name)
 
 
-def run_for_view(config: AppConfig, run_id: str | None, kind: str,
-                 dataset_name: str | None = None) -> tuple[Run | None, str]:
-    """The run a tab of ``kind`` shows, and a note saying why when it is not the picked one.
+def shown_run(picked: Run | None, runs: Sequence[Run], kinds: Sequence[str]) -> Run | None:
+    """The one rule for which run a tab draws: ``picked`` when it is of one of the tab's ``kinds``, else the
+    newest of ``runs`` (newest first) of the first kind (the tab's own); None when there is none.
 
-    The picked run when it is of ``kind``; else the newest run of ``kind`` for the dataset,
+    Every tab follows it through :func:`run_for_view`, and the run bar above the tabs through this, so the
+    bar always names the run the tab below it draws.
+    """
+    if picked is not None and picked.kind in kinds:
+        return picked
+    return next((r for r in runs if r.kind == kinds[0]), None)
+
+
+def run_for_view(config: AppConfig, run_id: str | None, kinds: str | Sequence[str],
+                 dataset_name: str | None = None) -> tuple[Run | None, str]:
+    """The run a tab drawing runs of ``kinds`` (a kind, or several: its own first) shows (:func:`shown_run`),
+    and a note saying why when it is not the picked one: the newest run of its own kind for the dataset,
     with a note naming both (never a silent swap); else ``(None, what to do)``.
     """
+    kinds = (kinds,) if isinstance(kinds, str) else tuple(kinds)
     picked = None
     if run_id:
         try:
             picked = run(config, run_id)
         except StoreError:
             picked = None
-        if picked is not None and picked.kind == kind:
+        if picked is not None and picked.kind in kinds:
             return picked, ""
-    runs = config.store.list(kind=kind, dataset=dataset_name)
-    if not runs:
+    kind = kinds[0]
+    shown = shown_run(picked, config.store.list(kind=kind, dataset=dataset_name), kinds)
+    if shown is None:
         return None, f"no {kind} run for {dataset_name or 'this dataset'} yet"
-    shown = runs[0]
     why = f"the picked run is a {picked.kind} run; " if picked is not None else ""
     return shown, f"{why}showing the newest {kind} run, {shown.id}"
 

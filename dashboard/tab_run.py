@@ -1,4 +1,4 @@
-"""The bar above the tabs: which run the open tab shows, and the runs of its kind (issue 13).
+"""The bar above the tabs: which run the open tab shows, and the runs of its kind.
 
 The left panel's Run picker holds any run; a tab shows a run of its own kind (a Maps tab cannot
 draw a hardness run). So a person always sees, above the view, *which* run it draws and can switch
@@ -25,15 +25,6 @@ def kinds_of(view: ModuleType) -> tuple[str, ...]:
     if kinds:
         return tuple(kinds)
     return tuple(dict.fromkeys(k for k in (getattr(view, "KIND", None), getattr(view, "TRAINS", None)) if k))
-
-
-def shown_run(runs: list[Run], picked: Run | None, kinds: tuple[str, ...]) -> Run | None:
-    """What ``state.run_for_view`` draws: the picked run when it is of one of ``kinds``, else the
-    newest run of the first kind (the view's own); None when there is none."""
-    if picked is not None and picked.kind in kinds:
-        return picked
-    own = [r for r in runs if r.kind == kinds[0]]
-    return own[0] if own else None
 
 
 def note(kinds: tuple[str, ...], picked: Run | None, shown: Run | None, dataset: str | None) -> str:
@@ -66,8 +57,8 @@ def register(app: dash.Dash, config: AppConfig, views: list[ModuleType]) -> None
                   Input("dataset-picker", "value"), Input("tab-run-picker", "value"),
                   *[Input(store, "data") for store in own.values()], prevent_initial_call="initial_duplicate")
     def follow(tab, run_id, _version, dataset, chosen, *stores):
-        drawn = dict(zip(own, stores))
         """Keep the bar on what the open tab draws; a run chosen in the bar becomes the picked run."""
+        drawn = dict(zip(own, stores))
         pick = no_update
         if ctx.triggered_id == "tab-run-picker" and chosen and chosen != run_id:
             run_id = pick = chosen  # and draw the bar as the Run picker's new value will (no second round)
@@ -79,7 +70,7 @@ def register(app: dash.Dash, config: AppConfig, views: list[ModuleType]) -> None
             picked = state.run(config, run_id) if run_id else None
         except StoreError:
             picked = None
-        shown = shown_run(runs, picked, mine)
+        shown = state.shown_run(picked, runs, mine)  # the rule every tab draws by
         if tab in own:  # what the view's own store holds (None: nothing drawn yet)
             shown = next((r for r in runs if r.id == drawn.get(tab)), None)
         if shown is not None and shown.id not in {r.id for r in runs}:

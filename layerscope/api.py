@@ -129,3 +129,41 @@ def load_run(root: str | os.PathLike, run_id: str | None = None):
     if not runs:
         raise ValueError(f"no capture runs in {store.root}")
     return runs[0]
+
+
+def compare(run_a: Any, run_b: Any = None, *, root: str | os.PathLike | None = None, steps: Sequence[int] | None = None,
+            layers: Sequence[str] | None = None, step_b: int | None = None, layers_b: Sequence[str] | None = None,
+            metric: str = "linear", k: int = 10, folds: int = 5, probes: bool = True,
+            max_samples: int | None = None, probe_samples: int = 5000, seed: int = 0, device: str = "auto",
+            progress=None):
+    """Compare the layers of one run (layer × layer, layer × step) or of two runs on the same samples.
+
+    ``run_a``/``run_b``: a run id (``RUN:NETWORK`` for a hardness network), a run (``Capture.close()``
+    returns one) or a closed :class:`Capture`; ``root`` is their store (default: the run's own folder's
+    parent, else ``runs``). Writes a run of kind ``compare`` to that store and returns its numbers as a
+    ``Result`` (``cka`` matrix, ``probe``/``knn`` per layer, ``most_similar()``, movers …), the same the
+    command line ``python -m models.studies.compare --runs A [B]`` writes.
+    """
+    face = module("studies.compare")
+    RunStore = module("store").RunStore
+
+    def ref(value):
+        if isinstance(value, Capture):
+            value = value.close()
+        if hasattr(value, "path") and hasattr(value, "id"):
+            return value.id, Path(value.path).parent
+        if isinstance(value, str):
+            return value, None
+        raise TypeError(f"a run must be a run id, a run or a Capture (got {type(value).__name__})")
+
+    id_a, where = ref(run_a)
+    runs = [id_a]
+    if run_b is not None:
+        id_b, where_b = ref(run_b)
+        runs.append(id_b)
+        where = where or where_b
+    store = RunStore(root if root is not None else (where or "runs"))
+    config = face.Config(runs=tuple(runs), steps=steps, layers=layers, step_b=step_b, layers_b=layers_b,
+                         metric=metric, k=k, folds=folds, probes=probes, max_samples=max_samples,
+                         probe_samples=probe_samples, seed=seed, device=device)
+    return face.Result.of(face.run(config, store=store, progress=progress))

@@ -18,13 +18,14 @@ def main(argv: list[str] | None = None) -> int:
     datasets, formats = module("datasets"), module("capture.formats")
     plan_input, probe = module("capture.adapt").plan_input, module("capture.capture").probe
     default_layers, describe = module("capture.layers").default_layers, module("capture.layers").describe
+    user_error = module("errors").UserError  # a bad dataset, model or layer; anything else is a bug (traceback)
 
     try:
         ds = datasets.load(args.dataset, data_dir=args.data_dir, limit=8, normalize=False)
         model = formats.load(args.model, model_dir=formats.model_dir_of(args.data_dir, args.model_dir),
                              allow_factory=True)
         tree = probe(model, ds, plan_input(ds, args.input_shape or model.input_shape, source=model.source))
-    except (datasets.DatasetError, ValueError) as exc:
+    except user_error as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     chosen = set(default_layers(tree))

@@ -4,4 +4,6 @@ Nothing here imports Dash or Plotly, and importing this package does not import 
 the web process stays light and torch is touched only inside jobs.
 """
 
-__all__ = ["datasets", "store", "progress", "training", "projections"]
+# what ``from models import *`` loads: the light modules only (``training`` and ``nets`` import torch; a job
+# imports them by name)
+__all__ = ["datasets", "store", "progress", "projections", "studies", "errors"]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 import time
 from dataclasses import dataclass, field
-from typing import Callable, Optional
+from typing import Callable
 
 
 @dataclass(frozen=True)
@@ -27,7 +27,7 @@ class Progress:
         return 0.0 if self.total <= 0 else min(1.0, max(0.0, self.done / self.total))
 
 
-ProgressFn = Callable[[Progress], Optional[bool]]
+ProgressFn = Callable[[Progress], bool | None]
 
 
 class Cancelled(Exception):
@@ -50,7 +50,7 @@ def scaled(progress: ProgressFn | None, start: float, stop: float) -> ProgressFn
     if progress is None:
         return None
 
-    def inner(p: Progress) -> Optional[bool]:
+    def inner(p: Progress) -> bool | None:
         frac = start + (stop - start) * p.fraction
         return progress(Progress(frac, 1.0, p.message, p.metrics))
 

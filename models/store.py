@@ -25,6 +25,8 @@ from typing import Any, Iterator, Mapping
 
 import numpy as np
 
+from .errors import UserError
+
 MANIFEST = "manifest.json"
 CACHE = ".cache"  # models.cache.ResultCache's folder inside the store, one sub-folder per run
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
@@ -47,7 +49,7 @@ os.register_at_fork(after_in_child=_unlock_npz_in_child)
 _TRACKED = ("numpy", "scipy", "scikit-learn", "torch", "openTSNE", "umap-learn", "pandas")
 
 
-class StoreError(Exception):
+class StoreError(UserError):
     """A run is missing, malformed, or a name would leave the store."""
 
 
@@ -171,9 +173,14 @@ class RunWriter:
 class RunStore:
     """A folder of runs with atomic writes.
 
-    >>> store = RunStore("runs")                                     # doctest: +SKIP
-    >>> run_id = store.save("demo", dataset="digits", config={}, seed=0, arrays={"x": {"a": [1]}})
-    >>> store.load(run_id).arrays("x")["a"]
+    >>> import tempfile
+    >>> store = RunStore(tempfile.mkdtemp())
+    >>> run_id = store.save("demo", dataset="digits", config={}, seed=0, arrays={"x": {"a": [1, 2]}})
+    >>> store.load(run_id).arrays("x")["a"].tolist()
+    [1, 2]
+    >>> store.load(run_id).kind
+    'demo'
+    >>> shutil.rmtree(store.root)
     """
 
     def __init__(self, root: str | os.PathLike):

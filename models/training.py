@@ -16,6 +16,7 @@ from typing import Any, Callable, Iterable
 import numpy as np
 import torch
 
+from .errors import TrainingDiverged
 from .progress import Cancelled, ProgressFn, report
 
 __all__ = ["default_device", "seed_everything", "fit", "History", "Cancelled", "batches", "to_tensor"]
@@ -127,8 +128,8 @@ def fit(model: torch.nn.Module, optimizer: torch.optim.Optimizer, step: StepFn,
         Receives ``Progress(epoch, epochs, message, loss=…, …)`` after every epoch and
         every few batches; returning ``True`` cancels (raises :class:`Cancelled`).
 
-    Non-finite losses stop training with ``FloatingPointError`` rather than silently
-    producing garbage.
+    Non-finite losses stop training with :class:`~models.errors.TrainingDiverged` (a
+    ``FloatingPointError`` a person fixes by lowering the rate) rather than silently producing garbage.
     """
     history = History()
     best, best_state, waited = math.inf, None, 0
@@ -162,7 +163,7 @@ def fit(model: torch.nn.Module, optimizer: torch.optim.Optimizer, step: StepFn,
                 report(progress, frac, epochs, message, loss=sums["loss"] / count)
         record = {"epoch": epoch + 1, **{k: v / max(1, count) for k, v in sums.items()}}
         if not math.isfinite(record["loss"]):
-            raise FloatingPointError(f"loss became {record['loss']} at epoch {epoch + 1}; lower the learning rate")
+            raise TrainingDiverged(f"loss became {record['loss']} at epoch {epoch + 1}; lower the learning rate")
         if validate is not None:
             model.eval()
             with torch.no_grad():

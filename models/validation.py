@@ -1,7 +1,7 @@
 """Checks made once at a boundary (a config, a projection call), with messages that name the
 parameter, the value received and what was expected, as scikit-learn's do.
 
-Every check raises ``ValueError`` (or the ``error`` class given, a subclass) and returns the value
+Every check raises :class:`~models.errors.ConfigError` (a ``ValueError``; or the ``error`` class given) and returns the value
 in its canonical type, so a caller writes ``k = check_int("k", k, low=2)`` and trusts ``k`` after.
 """
 from __future__ import annotations
@@ -11,9 +11,11 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 
+from .errors import ConfigError
+
 
 def check_int(name: str, value: Any, low: int | None = 1, high: int | None = None, *,
-              error: type[ValueError] = ValueError) -> int:
+              error: type[ValueError] = ConfigError) -> int:
     """``value`` as an ``int`` in ``[low, high]``; bools and non-integral numbers are refused."""
     ok = isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
     if ok and (low is None or value >= low) and (high is None or value <= high):
@@ -28,7 +30,7 @@ def check_int(name: str, value: Any, low: int | None = 1, high: int | None = Non
 
 
 def check_float(name: str, value: Any, low: float | None = None, high: float | None = None, *,
-                low_open: bool = False, high_open: bool = False, error: type[ValueError] = ValueError) -> float:
+                low_open: bool = False, high_open: bool = False, error: type[ValueError] = ConfigError) -> float:
     """``value`` as a finite ``float`` in the interval given (closed unless ``*_open``)."""
     ok = isinstance(value, (int, float, np.number)) and not isinstance(value, (bool, np.bool_)) \
         and math.isfinite(float(value))
@@ -51,7 +53,7 @@ def check_float(name: str, value: Any, low: float | None = None, high: float | N
     raise error(f"{name} must be {span} (got {value!r})")
 
 
-def check_choice(name: str, value: Any, choices: Iterable[Any], *, error: type[ValueError] = ValueError) -> Any:
+def check_choice(name: str, value: Any, choices: Iterable[Any], *, error: type[ValueError] = ConfigError) -> Any:
     """``value`` if it is one of ``choices``."""
     choices = list(choices)
     if value in choices:
@@ -60,7 +62,7 @@ def check_choice(name: str, value: Any, choices: Iterable[Any], *, error: type[V
 
 
 def check_choices(name: str, values: Sequence[Any], choices: Iterable[Any], *,
-                  error: type[ValueError] = ValueError) -> tuple:
+                  error: type[ValueError] = ConfigError) -> tuple:
     """A non-empty tuple of ``values``, each one of ``choices``."""
     choices = list(choices)
     values = tuple(values) if not isinstance(values, str) else (values,)

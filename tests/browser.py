@@ -124,7 +124,7 @@ def running_app(tmp: Path, *, data_dir: Path | None = None, env: dict | None = N
                     break
                 except OSError:
                     if proc.poll() is not None or time.monotonic() > deadline:
-                        raise RuntimeError(f"app did not start:\n{(tmp / 'app.log').read_text()}")
+                        raise RuntimeError(f"app did not start:\n{(tmp / 'app.log').read_text()}") from None
                     time.sleep(0.3)
             yield url
         except BaseException:
@@ -201,13 +201,15 @@ def hover_card(page, tooltip_id: str, hover, targets, words=(), timeout: float =
     Image and text are awaited together: a second hover event can briefly put "Loading..."
     back between them. Returns the card's text; raises if no target produced a card.
     """
+    # the text is read in the same evaluation that saw the card: read afterwards, a later hover event
+    # could already have put "Loading..." back (a race seen under load)
     shown = """([id, words]) => { const t = document.getElementById(id);
-                return !!(t && t.querySelector('img.tooltip-img') && words.every(w => t.innerText.includes(w))); }"""
+                const ok = !!(t && t.querySelector('img.tooltip-img') && words.every(w => t.innerText.includes(w)));
+                return ok ? t.innerText : false; }"""
     for target in targets:
         hover(target)
         try:
-            page.wait_for_function(shown, arg=[tooltip_id, list(words)], timeout=timeout)
-            return page.locator(f"#{tooltip_id}").inner_text()
+            return page.wait_for_function(shown, arg=[tooltip_id, list(words)], timeout=timeout).json_value()
         except Exception:
             continue
     raise AssertionError(f"no sample card in #{tooltip_id}: {page.locator(f'#{tooltip_id}').inner_text()!r}")

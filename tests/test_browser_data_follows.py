@@ -1,5 +1,5 @@
-"""Follow a selection from Layers into Data (issue 13: "select a cluster and follow it through every
-tab"): Layers draws the test split's sample, so Data switches to the test split and highlights the
+"""Follow a selection from Layers into Data (a person selects a cluster and follows it
+through every tab): Layers draws the test split's sample, so Data switches to the test split and highlights the
 same samples, by dataset index."""
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Data and Maps on the shared selection, and the Data tab's upload box, in a real browser (issue 13):
+"""Data and Maps on the shared selection, and the Data tab's upload box, in a real browser:
 a box in the Data scatter selects samples (count in the header, same points highlighted), a DNM trained
 on the same split outlines the nodes holding them, a box over nodes selects their members; an npz
 uploaded through the box appears in the dataset picker, a broken one is refused in the view."""

@@ -1,4 +1,4 @@
-"""A job's outcome is said in the view that started it, not only in the sidebar (issue 13)."""
+"""A job's outcome is said in the view that started it, not only in the sidebar."""
 from __future__ import annotations
 
 import numpy as np

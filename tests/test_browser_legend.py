@@ -1,4 +1,4 @@
-"""The Layers legend in a real browser: click a class to hide it, double-click to isolate it (issue 13)."""
+"""The Layers legend in a real browser: click a class to hide it, double-click to isolate it."""
 from __future__ import annotations
 
 import pytest

@@ -1,4 +1,4 @@
-"""One selection in a real browser (issue 13): box/lasso replaces, Shift adds, Alt subtracts, Esc
+"""One selection in a real browser: box/lasso replaces, Shift adds, Alt subtracts, Esc
 and the shell's Clear empty it; every Layers panel and both Latent planes show the same samples;
 the count in the header matches; Export CSV writes the selection; no tooltip stays after a lasso."""
 from __future__ import annotations

@@ -2,7 +2,6 @@
 switching dataset redraws, and a job's progress panel works."""
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
 from tests.browser import browser_page, hover_card, hover_point, running_app, wait_for_points

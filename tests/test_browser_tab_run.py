@@ -1,4 +1,4 @@
-"""The bar above every tab: which run the open tab draws, and the runs of its kind (issue 13)."""
+"""The bar above every tab: which run the open tab draws, and the runs of its kind."""
 from __future__ import annotations
 
 import pytest

@@ -3,7 +3,6 @@ hooks gives; pickles, misfits and paths leaving the models folder are refused wi
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path

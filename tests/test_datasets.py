@@ -587,7 +587,7 @@ def test_download_server_404(data_dir, mirror):
 
 def test_download_only_idx_datasets_and_table_is_complete(data_dir):
     raises(("cannot download 'svhn'", "mnist, fashion-mnist, kmnist", "train_32x32.mat"), download, "svhn", data_dir)
-    for name, (url, table) in ((n, ds.describe(n).download) for n in ds.downloadable()):
+    for _name, (url, table) in ((n, ds.describe(n).download) for n in ds.downloadable()):
         assert url.startswith("http") and sorted(table) == sorted(f"{b}.gz" for s in ("train", "test")
                                                                       for b in ds.idx.FILES[s])
         for size, sha, md5 in table.values():

@@ -1,7 +1,6 @@
 """The offline download error names the files and the absolute folder to put them in (README's promise)."""
 import urllib.error
 import urllib.request
-from pathlib import Path
 
 import pytest
 

@@ -91,3 +91,20 @@ def test_vectors_list_offers_a_hardness_runs_hidden_layers(tmp_path):
                            "predictions": np.arange(n) % 2}})
     values = sorted(o["value"] for o in run_activation_options(config))
     assert values == [f"run:{run_id}/act-relu-d1-r0/hidden1", f"run:{run_id}/act-relu-d1-r0/logits"]
+
+
+def test_vectors_list_names_a_corrupt_archive_instead_of_hiding_it(tmp_path):
+    from dashboard.config import AppConfig
+    from dashboard.views.explore.data import run_activation_options
+
+    config = AppConfig(store_dir=tmp_path / "runs", cache_dir=tmp_path / "cache", data_dir=tmp_path / "data")
+    n = 20
+    run_id = config.store.save("demo", dataset="digits", config={}, seed=0,
+                               arrays={"acts": {"labels": np.arange(n) % 2, "hidden1": np.ones((n, 3))}})
+    good = run_activation_options(config)
+    assert [o["value"] for o in good] == [f"run:{run_id}/acts/hidden1"]
+    (config.store.root / run_id / "broken.npz").write_bytes(b"PK\x03\x04 cut short")
+    options = run_activation_options(config)
+    (bad,) = [o for o in options if o.get("disabled")]
+    assert bad["value"] == f"unreadable:{run_id}/broken" and "broken.npz: corrupt .npz" in bad["label"]
+    assert [o for o in options if not o.get("disabled")] == good

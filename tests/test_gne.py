@@ -29,7 +29,7 @@ def run(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def run_old_kl(tmp_path_factory):
-    """The same run at the old default KL weight 1e-2, where the VAE plane collapses (issue 12)."""
+    """The same run at the old default KL weight 1e-2, where the VAE plane collapses."""
     store = RunStore(tmp_path_factory.mktemp("gne-runs-kl"))
     config = study.Config(epochs=15, batch_size=64, limit=600, grid_sizes=(5,), device="cpu", seed=0, kl_weight=1e-2)
     return study.run(config, store=store)
@@ -85,7 +85,7 @@ def test_run_is_stored_with_metrics_embeddings_and_grids(run):
 
 def test_gne_reconstructs_better_than_the_vae_at_equal_epochs(run_old_kl):
     """Against the VAE at KL weight 1e-2 (the old default). With the fair default (1e-3) the two tie on
-    MSE, as the issue measured on MNIST: see test_fair_vae_ties_gne."""
+    MSE, as measured on MNIST (REPRODUCTION.md): see test_fair_vae_ties_gne."""
     X = datasets.load("digits", limit=600).features
     mean_image_mse = float(((X - X.mean(axis=0)) ** 2).mean())
     m = run_old_kl.metrics

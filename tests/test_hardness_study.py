@@ -11,7 +11,6 @@ import torch
 
 from models import datasets
 from models.activations import capture
-from models.cache import ResultCache
 from models.nets.mlp import ACTIVATIONS, MLP, default_lr
 from models.progress import Cancelled
 from models.store import RunStore

@@ -1,7 +1,6 @@
 """Job records: the truth the job panel reads — lifecycle, cancel requests, dead processes reaped."""
 from __future__ import annotations
 
-import multiprocessing
 import os
 import subprocess
 import sys

@@ -1,4 +1,4 @@
-"""Issue 12 (items 1, 2, 6): datasets with only some splits, hardness defaults that train fully,
+"""What reproducing the studies on real data needs: datasets with only some splits, hardness defaults that train fully,
 every study flag documented, no warnings on stderr, .mat arrays, pixels kept as pixels, and a
 hardness run's hidden layers as Explore sources."""
 from __future__ import annotations

@@ -7,7 +7,6 @@ import signal
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 
 import numpy as np
@@ -175,3 +174,13 @@ def test_runs_made_within_one_second_list_newest_first(store_dir):
         second = store.save("alpha", dataset="digits", config={}, seed=0)
         assert [r.id for r in store.list()[:2]] == [second, first]
         store.delete(first), store.delete(second)
+
+
+def test_the_stores_doctest_runs_and_passes():
+    """The example in ``RunStore``'s docstring is real code: it runs here and must give what it shows."""
+    import doctest
+
+    import models.store
+
+    result = doctest.testmod(models.store, verbose=False)
+    assert result.attempted >= 4 and result.failed == 0

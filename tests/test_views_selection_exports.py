@@ -1,4 +1,4 @@
-"""Pure pieces of the Data/Maps/Landscape views (issue 13): the shared drag helper, Maps' nodes → members
+"""Pure pieces of the Data/Maps/Landscape views: the shared drag helper, Maps' nodes → members
 and outlines, the Landscape table's ✓/✗ with its definition."""
 import numpy as np
 

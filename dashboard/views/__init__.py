@@ -19,9 +19,9 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from . import data, explore, hardness, landscape, latent, layers, maps, methods, model
+from . import compare, data, explore, hardness, landscape, latent, layers, maps, methods, model
 
-VIEWS: tuple[ModuleType, ...] = (data, layers, model, hardness, methods, latent, maps, landscape, explore)
+VIEWS: tuple[ModuleType, ...] = (data, layers, model, hardness, compare, methods, latent, maps, landscape, explore)
 
 
 def load_views() -> list[ModuleType]:

@@ -15,12 +15,12 @@ import dash_bootstrap_components as dbc
 import numpy as np
 from dash import Input, Output, State, dcc, html, no_update
 
+from models.errors import UserError
 from models.studies import hardness as study
 
 from .. import figures, state
 from ..config import AppConfig
 from ..jobs import Done, job
-from .model import panels as capture_panels
 from .model import runs as capture_runs
 
 TAB_ID = "hardness"
@@ -64,9 +64,9 @@ def _check(name, value, low, high):
     try:
         v = int(value)
     except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a whole number from {low} to {high}") from None
+        raise UserError(f"{name} must be a whole number from {low} to {high}") from None
     if not low <= v <= high:
-        raise ValueError(f"{name} must be from {low} to {high} (got {v})")
+        raise UserError(f"{name} must be from {low} to {high} (got {v})")
     return v
 
 
@@ -74,10 +74,10 @@ def grid_values(activations, depths, runs, epochs, per_class) -> tuple[tuple, tu
     """The form's values, checked, in the study's order (ValueError names the field to fix)."""
     acts = tuple(a for a in study.ACTIVATIONS if a in (activations or []))
     if not acts:
-        raise ValueError("tick at least one activation")
+        raise UserError("tick at least one activation")
     ds = tuple(sorted({int(d) for d in depths or []}))
     if not ds:
-        raise ValueError(f"tick at least one depth (1 to {study.MAX_DEPTH})")
+        raise UserError(f"tick at least one depth (1 to {study.MAX_DEPTH})")
     return (acts, ds, _check("runs", runs, 1, 10), _check("epochs", epochs, 1, 500),
             _check("per class", per_class, 5, 1000))
 
@@ -138,7 +138,7 @@ def layout(config: AppConfig):
 
 def register_callbacks(app: dash.Dash, config: AppConfig) -> None:
     def shown(run_id, dataset):
-        return capture_panels.shown(config, run_id, KIND, dataset)
+        return state.run_for_view(config, run_id, KINDS, dataset)
 
     @app.callback(Output("hardness-depth", "options"), Output("hardness-depth", "value"),
                   Output("hardness-method", "options"), Output("hardness-compute", "style"),
@@ -203,7 +203,7 @@ def register_callbacks(app: dash.Dash, config: AppConfig) -> None:
         """The work of the grid before it starts: networks × epochs ≈ time (an estimate)."""
         try:
             acts, ds, runs, epochs, per_class = grid_values(activations, depths, runs, epochs, per_class)
-        except ValueError as exc:
+        except UserError as exc:
             return html.Span(f"fix the form: {exc}", className="text-danger"), True
         n_train, n_classes = _train_size(config, dataset)
         networks, seconds = estimate(acts, ds, runs, epochs, per_class, n_train, n_classes)
@@ -239,7 +239,7 @@ def register_callbacks(app: dash.Dash, config: AppConfig) -> None:
     def compute(progress, run_id, dataset, computed):
         run, _ = shown(run_id, dataset)
         if not capture_runs.is_capture(run):
-            raise ValueError("Compute scores a capture run's layers: pick one (Your model tab captures one)")
+            raise UserError("Compute scores a capture run's layers: pick one (Your model tab captures one)")
         names, table = capture_runs.hardness_table(config.results, run, compute=True, progress=progress)
         worst = names[int(table[-1].argmax())]
         return Done(message=f"hardness of {len(names)} layers × {len(table)} steps of {run.id}; hardest: {worst}",

@@ -19,6 +19,7 @@ import dash_bootstrap_components as dbc
 import numpy as np
 from dash import Input, Output, Patch, State, ctx, dcc, html, no_update
 
+from models.errors import UserError
 from models.projections import procrustes_align
 from models.studies import hardness as study
 
@@ -32,7 +33,6 @@ from .model import runs as capture_runs
 
 TAB_ID = "layers"
 LABEL = "Layers"
-TRAINS = "hardness"
 KIND = study.KIND
 KINDS = (KIND, "capture")  # a captured model draws here too
 
@@ -55,6 +55,11 @@ def focus_for(focus, run) -> dict:
     if isinstance(focus, dict) and focus.get("tab") == TAB_ID and run is not None and focus.get("run") == run.id:
         return focus
     return {}
+
+
+def marked(jump: dict):
+    """The panels a jump marks: ``layers`` (Compare's clicked pair) or its one ``layer`` (Hardness)."""
+    return jump.get("layers") or jump.get("layer")
 
 
 def _field(label, control, width=None):
@@ -109,7 +114,7 @@ def layout(config: AppConfig):
 
 def register_callbacks(app: dash.Dash, config: AppConfig) -> None:
     def shown(run_id, dataset):
-        return capture_panels.shown(config, run_id, KIND, dataset)
+        return state.run_for_view(config, run_id, KINDS, dataset)
 
     @app.callback(Output("layers-step", "min"), Output("layers-step", "max"), Output("layers-step", "marks"),
                   Output("layers-step", "value"), Output("layers-step-box", "style"),
@@ -125,6 +130,18 @@ def register_callbacks(app: dash.Dash, config: AppConfig) -> None:
         jump = focus_for(focus, run)
         value = int(jump["step"]) if jump.get("step") is not None and int(jump["step"]) in marks else value
         return low, high, marks, value, style, {}, {"display": "none"}, {"display": "none"}
+
+    @app.callback(Output("run-picker", "value", allow_duplicate=True), Input("focus", "data"),
+                  State("run-picker", "value"), prevent_initial_call=True)
+    def jump_run(focus, run_id):
+        """A jump here naming another run of this tab's kinds (Compare's run A) picks that run."""
+        jump = focus if isinstance(focus, dict) and focus.get("tab") == TAB_ID else {}
+        if not jump.get("run") or jump["run"] == run_id:
+            return no_update
+        try:
+            return focus["run"] if state.run(config, focus["run"]).kind in KINDS else no_update
+        except Exception:
+            return no_update
 
     @app.callback(Output("layers-network", "options"), Output("layers-network", "value"),
                   Output("layers-method", "options"), Output("layers-method", "value"),
@@ -158,8 +175,7 @@ def register_callbacks(app: dash.Dash, config: AppConfig) -> None:
         if capture_runs.is_capture(run):
             try:
                 method = method or "tsne"
-                fig, text = capture_panels.figure(config, run, step, method, colour,
-                                                  focus_for(focus, run).get("layer"))
+                fig, text = capture_panels.figure(config, run, step, method, colour, marked(focus_for(focus, run)))
                 index = capture_panels.sample_index(config, run, step, method)
             except Exception as exc:
                 return figures.empty_figure(describe_error(exc)), note, None
@@ -181,7 +197,7 @@ def register_callbacks(app: dash.Dash, config: AppConfig) -> None:
         except Exception as exc:
             return figures.empty_figure(describe_error(exc)), note, None
         jump = focus_for(focus, run)
-        layer = jump.get("layer") if jump.get("network") == network else None
+        layer = marked(jump) if jump.get("network") == network else None
         where = sel.space(run.manifest.get("dataset"), "test")
         fig = figures.layers_figure(panels, sample["labels"], ds.class_names, predictions=preds,
                                     index=sample["index"], colour=colour, focus=layer,
@@ -275,7 +291,7 @@ def register_callbacks(app: dash.Dash, config: AppConfig) -> None:
     def project(progress, run_id, dataset, step, method, projected):
         run, _ = shown(run_id, dataset)
         if not capture_runs.is_capture(run):
-            raise ValueError("Project lays out a capture run's layers: pick one (Your model tab captures one)")
+            raise UserError("Project lays out a capture run's layers: pick one (Your model tab captures one)")
         step, method = capture_runs.step_of(run, step), method if method in capture_runs.PROJECT_METHODS else "tsne"
         maps = capture_runs.project_run(config.store, run, step, method, progress=progress)
         return Done(message=f"projected {len(maps)} layers of {run.id} (step {step}, {method})",

@@ -14,6 +14,7 @@ import dash
 import dash_bootstrap_components as dbc
 from dash import Input, Output, State, dcc, html, no_update
 
+from models.errors import UserError
 from models.studies import hardness as study
 
 from .. import figures, legend, state
@@ -42,9 +43,9 @@ def method_params(*values) -> dict[str, dict]:
         try:
             number = float(value)
         except (TypeError, ValueError):
-            raise ValueError(f"{label} must be a number (got {value!r})") from None
+            raise UserError(f"{label} must be a number (got {value!r})") from None
         if number < low or (name == "n_neighbors" and number != int(number)):
-            raise ValueError(f"{label} must be {'a whole number ' if name == 'n_neighbors' else ''}≥ {low} "
+            raise UserError(f"{label} must be {'a whole number ' if name == 'n_neighbors' else ''}≥ {low} "
                              f"(got {value})")
         out[method] = {name: number if name == "perplexity" else int(number)}
     return out

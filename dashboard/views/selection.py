@@ -1,4 +1,4 @@
-"""One selection per browser tab, shared by every view (issue 13).
+"""One selection per browser tab, shared by every view.
 
 The shell holds ``dcc.Store(id="selection")`` = ``{"space": str | None, "ids": [int, …]}``: sample
 indices (positions in a dataset split, e.g. ``"digits:test"``, or in a run's own sample, e.g.
@@ -19,8 +19,6 @@ from dash import Input, Output, Patch, State, dcc, html, no_update
 
 STORE = "selection"
 MODE = "selection-mode"
-MODES = ("replace", "add", "subtract")
-
 
 
 def space(dataset: str | None, split: str) -> str:

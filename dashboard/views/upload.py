@@ -25,8 +25,8 @@ def box(config: AppConfig) -> html.Div:
         html.Div("Bring your own file", className="panel-title mb-1"),
         dcc.Upload(id="data-upload", accept=accept, multiple=False, className="data-upload small",
                    children=html.Div([html.B("Drop a file here or click"), html.Br(),
-                                      f"arrays ({', '.join(ARRAY_SUFFIXES)}) or a model (.onnx, .pt2, TorchScript "
-                                      f".pt/.ts) · at most {size_text(uploads.MAX_UPLOAD_BYTES)}"])),
+                                      f"arrays ({', '.join(ARRAY_SUFFIXES)}) or a model ({', '.join(uploads.MODEL_SUFFIXES)}) "
+                                      f"· at most {size_text(uploads.MAX_UPLOAD_BYTES)}"])),
         html.Div("Checked with the same loaders as files you copy in (pickles refused) before anything is "
                  f"written: arrays to {(config.data_dir / uploads.UPLOAD_FOLDER).resolve()}, models to the "
                  "Your model tab's folder.", className="small text-muted mt-1"),

@@ -179,9 +179,3 @@ def reduce(t: torch.Tensor, pooling: str) -> torch.Tensor:
         return t.reshape(len(t), -1)
     raise ModelError(f"pooling must be one of {', '.join(POOLINGS)} (got {pooling!r})")
 
-
-def reduced_dim(shape: tuple[int, ...], pooling: str) -> int:
-    """The vector width a layer of per-sample ``shape`` gets under ``pooling`` (before any PCA)."""
-    if len(shape) <= 1:
-        return int(shape[0]) if shape else 1
-    return int(shape[0]) if pooling in ("mean", "max") else int(math.prod(shape))

@@ -62,7 +62,7 @@ class Backend:
         x = torch.as_tensor(x)
         unknown = [n for n in names if n != OUTPUT and n not in self.names()]
         if unknown:
-            raise ValueError(f"layers {unknown} are not in {self.source}; choose from {self.names()[:30]}")
+            raise ModelError(f"layers {unknown} are not in {self.source}; choose from {self.names()[:30]}")
         fb = self.fixed_batch
         if not fb or len(x) == fb:
             return self._forward(x, names)
@@ -139,7 +139,7 @@ class TorchModel(Backend):
             self.module.train(was_training)
         out = _first_tensor(out)
         if out is None:
-            raise ValueError(f"{self.source} returned no tensor")
+            raise ModelError(f"{self.source} returned no tensor")
         return out
 
     def _forward(self, x, names):
@@ -155,7 +155,7 @@ class TorchModel(Backend):
         out = self._run(x, {n: hook_for(n) for n in names if n != OUTPUT})
         missing = [n for n in names if n != OUTPUT and n not in got]
         if missing:
-            raise ValueError(f"layers {missing} of {self.source} were not called by its forward pass")
+            raise ModelError(f"layers {missing} of {self.source} were not called by its forward pass")
         got[OUTPUT] = out.detach()
         return got
 
@@ -263,14 +263,13 @@ class OnnxModel(Backend):
 
     format = "onnx"
 
-    def __init__(self, path, *, source: str):
+    def __init__(self, path, *, source: str, model=None):
         import onnx
         from onnx import helper
 
         self.source, self.device = source, "cpu"
-        try:
-            model = onnx.load(str(path))
-            model = onnx.shape_inference.infer_shapes(model)
+        try:  # ``model``: the ModelProto onnx_check validated (external data inlined), else the file
+            model = onnx.shape_inference.infer_shapes(model if model is not None else onnx.load(str(path)))
         except Exception as exc:
             raise ModelError(f"{source}: not a readable ONNX model ({type(exc).__name__}: {exc})") from None
         self._model = model

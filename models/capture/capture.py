@@ -119,7 +119,7 @@ class CaptureWriter:
         if OUTPUT not in names:
             names = list(names) + [OUTPUT]
         if self.layers is not None and [layer["name"] for layer in self.layers] != names:
-            raise ValueError(f"step {step} captures {names} but earlier steps captured "
+            raise ModelError(f"step {step} captures {names} but earlier steps captured "
                              f"{[layer['name'] for layer in self.layers]}; every step captures the same layers")
         by_name = {layer.name: layer for layer in tree}
         index = len(self.steps)

@@ -18,27 +18,27 @@ Formats, chosen by the file's suffix (or, for ``.pt``/``.pth``, by what the file
   person's own code returns an ``nn.Module``; ``weights`` (a state_dict file) is loaded into it.
   It is their code on their machine.
 
-A whole pickled model (``torch.save(model)``) is refused: ``weights_only=True`` stops at the first
-class it would import, before anything in the file runs, and the message says how to export.
-Every failure is a :class:`ModelError` naming the file, the value and the fix.
+Each format is an entry of :mod:`.model_formats` (suffixes, pre-load check, loader, hint): the file
+is inspected *before* any deserialiser touches it (:mod:`.pt2_check`, :mod:`.onnx_check`,
+:mod:`.zip_check`) and only what was checked is loaded. A whole pickled model (``torch.save(model)``)
+is refused: ``weights_only=True`` stops at the first class it would import, before anything in the
+file runs, and the message says how to export. Every failure is a :class:`ModelError` naming the
+file, the value and the fix.
 """
 from __future__ import annotations
 
 import importlib
+import io
 import json
 import os
 import pickle
 import re
-import zipfile
 from pathlib import Path
 
 from .errors import ModelError
+from .model_formats import SUFFIXES, format_of
+from .model_limits import check_bytes, check_model_name, shown
 
-ONNX = (".onnx",)
-EXPORT = (".pt2",)
-SCRIPT = (".ts", ".torchscript", ".jit")
-STATE = (".pt", ".pth", ".safetensors")
-SUFFIXES = ONNX + EXPORT + SCRIPT + STATE
 DEFAULT_MODEL_DIR = "models"  # inside the data directory
 _FACTORY = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
 
@@ -66,6 +66,7 @@ def model_dir_of(data_dir: str | os.PathLike | None, model_dir: str | os.PathLik
 def model_path(model_dir: str | os.PathLike, relative: str | os.PathLike) -> Path:
     """``model_dir / relative`` as a real file, refusing paths and symlinks that leave the folder."""
     root = Path(model_dir).expanduser().resolve()
+    check_model_name(str(relative))
     if Path(relative).is_absolute() or ".." in Path(relative).parts:
         raise ModelError(f"{relative}: model paths are relative to the models folder {root} and stay inside it; "
                          "copy the file into that folder")
@@ -73,7 +74,11 @@ def model_path(model_dir: str | os.PathLike, relative: str | os.PathLike) -> Pat
     if path == root or root not in path.parents:
         raise ModelError(f"{relative}: resolves to {path}, outside the models folder {root}; "
                          "copy the file into that folder (links that leave it are refused)")
-    if not path.is_file():
+    try:
+        found = path.is_file()
+    except OSError as exc:
+        raise ModelError(f"model {shown(str(relative))}: cannot be opened ({exc.strerror})") from None
+    if not found:
         raise ModelError(f"{relative}: no such model file in {root}; put it there or pass --model-dir")
     return path
 
@@ -114,21 +119,15 @@ def load(spec, *, model_dir: str | os.PathLike | None = None, weights: str | Non
                              "and the Python API only; export the model to a file for the app")
         module = _from_factory(spec)
         if weights:
-            _load_weights(module, _read_state(model_path(_root(model_dir), weights)), weights)
+            weights_path = model_path(_root(model_dir), weights)
+            format_of(weights_path, weights).inspect(weights_path, weights, _root(model_dir))
+            _load_weights(module, _read_state(weights_path), weights)
         return backends.TorchModel(module, source=spec, fmt="factory", device=device)
-    path = model_path(_root(model_dir), spec)
-    suffix = path.suffix.lower()
-    if suffix in ONNX:
-        return backends.OnnxModel(path, source=spec)
-    if suffix in EXPORT:
-        module, shape = _export_program(path, spec)
-        return backends.TorchModel(module, source=spec, fmt="torch.export", device=device, input_shape=shape)
-    if suffix in SCRIPT or (suffix in (".pt", ".pth") and _is_torchscript(path)):
-        return backends.ScriptModel(_script(path, spec), source=spec, device=device)
-    if suffix in STATE:
-        module, shape = _own_architecture(path, spec)
-        return backends.TorchModel(module, source=spec, fmt="state_dict", device=device, input_shape=shape)
-    raise ModelError(f"{spec}: unknown model format {suffix!r}; use one of {', '.join(SUFFIXES)}")
+    root = _root(model_dir)
+    path = model_path(root, spec)
+    fmt = format_of(path, spec)
+    checked = fmt.inspect(path, spec, root)  # before any deserialiser sees the file
+    return fmt.load(path, spec, checked, device)
 
 
 def _root(model_dir) -> Path:
@@ -151,14 +150,6 @@ def _from_factory(spec: str):
         raise ModelError(f"{spec}: cannot import the factory ({exc}); run from the folder that holds "
                          f"{module_name.split('.')[0]} or install it") from None
     return _check_module(fn(), spec)
-
-
-def _is_torchscript(path: Path) -> bool:
-    try:
-        with zipfile.ZipFile(path) as zf:
-            return any(n.split("/", 2)[1:2] == ["code"] for n in zf.namelist())
-    except (zipfile.BadZipFile, OSError):
-        return False
 
 
 def _read_state(path: Path) -> dict:
@@ -193,11 +184,15 @@ def _load_weights(module, state: dict, where: str) -> None:
         raise ModelError(f"{where}: weights do not fit the model: {str(exc).splitlines()[1:3]}") from None
 
 
-def _export_program(path: Path, spec: str):
+def _export_program(path: Path, spec: str, archive: bytes | None = None):
     import torch
 
+    if archive is None:
+        from .pt2_check import sanitized
+
+        archive = sanitized(path, spec)  # only checked members; never the file itself
     try:
-        program = torch.export.load(str(path))
+        program = torch.export.load(io.BytesIO(archive))
     except Exception as exc:  # torch raises many types for a bad archive
         raise ModelError(f"{spec}: not a torch.export program ({type(exc).__name__}: {exc}); "
                          "save one with torch.export.save(torch.export.export(model, (example,)), 'model.pt2')") from None
@@ -239,14 +234,53 @@ def _own_architecture(path: Path, spec: str):
     if arch not in ARCHITECTURES:
         raise ModelError(f"{side.name}: architecture {arch!r} is not one of {', '.join(ARCHITECTURES)}")
     module_name, _, cls = ARCHITECTURES[arch].partition(":")
+    build = getattr(importlib.import_module(module_name), cls)
+    _check_sizes(args, state, side.name, spec)
+    import torch
+
     try:
-        module = getattr(importlib.import_module(module_name), cls)(**args)
-    except (TypeError, ValueError) as exc:
+        with torch.device("meta"):  # shapes only: nothing allocated
+            skeleton = build(**args)
+    except (TypeError, ValueError, RuntimeError, OverflowError, MemoryError) as exc:
+        raise ModelError(f"{side.name}: arguments {args} do not build a {arch}: {exc}") from None
+    _check_shapes(skeleton, state, side.name, spec)
+    try:
+        module = build(**args)
+    except (TypeError, ValueError, RuntimeError, OverflowError, MemoryError) as exc:
         raise ModelError(f"{side.name}: arguments {args} do not build a {arch}: {exc}") from None
     _load_weights(module, state, spec)
     shape = (int(args["in_features"]),) if "in_features" in args else (
         tuple(int(v) for v in args["image_shape"]) if "image_shape" in args else None)
     return module, shape
+
+
+def _check_sizes(args: dict, state: dict, where: str, spec: str) -> None:
+    """Refuse a sidecar size no weights could match before anything is built: no layer count or width
+    can exceed the number of values the state_dict holds (``{"width": 1000000000}``)."""
+    held = sum(int(t.numel()) for t in state.values())
+    check_bytes(sum(int(t.numel()) * t.element_size() for t in state.values()), spec, "its weights")
+    for key, value in args.items():
+        for v in value if isinstance(value, (list, tuple)) else [value]:
+            if isinstance(v, bool) or not isinstance(v, int):
+                continue
+            if v < 0 or v > max(held, 1):
+                raise ModelError(f"{where}: \"{key}\": {v:,} cannot describe {spec}, whose weights hold "
+                                 f"{held:,} values in all; fix the sidecar (inferred from the weights: "
+                                 f"{json.dumps(infer_architecture(state))})")
+
+
+def _check_shapes(skeleton, state: dict, where: str, spec: str) -> None:
+    """The sidecar's architecture (built on the meta device) has the state_dict's names and shapes."""
+    want = {k: tuple(v.shape) for k, v in skeleton.state_dict().items()}
+    got = {k: tuple(v.shape) for k, v in state.items()}
+    if want == got:
+        return
+    missing = [k for k in want if k not in got][:3]
+    extra = [k for k in got if k not in want][:3]
+    wrong = [f"{k}: {got[k]} vs {want[k]}" for k in want if k in got and got[k] != want[k]][:3]
+    raise ModelError(f"{where}: the architecture it names does not fit the weights of {spec} "
+                     f"(missing {missing}, unexpected {extra}, shapes weights vs sidecar {wrong}); "
+                     f"inferred from the weights: {json.dumps(infer_architecture(state))}")
 
 
 def infer_architecture(state: dict) -> dict:

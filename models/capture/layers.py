@@ -13,6 +13,7 @@ from typing import Sequence
 import numpy as np
 
 from .backends import OUTPUT, Backend, Layer
+from .errors import ModelError
 
 
 def layer_tree(model: Backend, sample: np.ndarray) -> list[Layer]:
@@ -46,7 +47,7 @@ def check_layers(tree: Sequence[Layer], names: Sequence[str], source: str) -> li
     known = {layer.name for layer in tree}
     unknown = [n for n in names if n not in known]
     if unknown:
-        raise ValueError(f"layers {unknown} are not layers of {source}; choose from "
+        raise ModelError(f"layers {unknown} are not layers of {source}; choose from "
                          f"{', '.join(sorted(known, key=[layer.name for layer in tree].index)[:40])}")
     return list(dict.fromkeys(names))
 

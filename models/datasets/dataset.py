@@ -12,12 +12,14 @@ from pathlib import Path
 
 import numpy as np
 
+from ..errors import UserError
+
 DEFAULT_DATA_DIR = Path("data")
 #: bytes of one feature value (float32): an image's pixels cost this much again once loaded
 FEATURE_BYTES = 4
 
 
-class DatasetError(Exception):
+class DatasetError(UserError):
     """A dataset could not be loaded; the message says which file and what to do."""
 
 

@@ -83,6 +83,8 @@ def read_image_set(paths: Sequence[Path], where: Path) -> tuple[np.ndarray, list
         try:
             arrays.append(_read_image(p, lim))
             kept.append(i)
+        except DatasetError:  # over the pixel limit: refused, not skipped (a DatasetError is a ValueError too)
+            raise
         except errors as exc:
             warnings.append(f"{p}: unreadable image skipped ({type(exc).__name__}: {exc})")
             continue

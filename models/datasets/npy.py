@@ -95,16 +95,6 @@ def check_npz(path: Path, keys: Iterable[str]) -> dict[str, Header]:
     return headers
 
 
-def npz_members(path: Path) -> list[str]:
-    """The array names of an .npz (its ``.npy`` members without the suffix), from the zip directory."""
-    try:
-        with zipfile.ZipFile(path) as zf:
-            names = zf.namelist()
-    except (zipfile.BadZipFile, OSError) as exc:
-        raise DatasetError(f"{path}: corrupt .npz ({exc}); save it again") from None
-    return [n[:-4] if n.endswith(".npy") else n for n in names]
-
-
 def read_error(exc: BaseException, where: str) -> DatasetError:
     """A failure while reading an array's data, named: a short read is a truncated file."""
     text = str(exc)

@@ -21,6 +21,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..capture import model_formats
 from .arrays import ARRAY_SUFFIXES
 from .dataset import DatasetError
 from .limits import size_text
@@ -29,7 +30,7 @@ from .limits import size_text
 MAX_UPLOAD_BYTES = int(os.environ.get("LAYERSCOPE_MAX_UPLOAD_MB", "200")) * (1 << 20)
 UPLOAD_FOLDER = "uploads"
 STAGING_PREFIX = ".upload-"
-MODEL_SUFFIXES = (".onnx", ".pt2", ".ts", ".torchscript", ".jit", ".pt", ".pth", ".safetensors")
+MODEL_SUFFIXES = model_formats.SUFFIXES  # the model formats' registry
 _NAME = re.compile(r"[^A-Za-z0-9._-]")
 
 

@@ -12,6 +12,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from .choices import DNM_ARCHITECTURES
+
 __all__ = ["ConvAutoencoder", "SparseConvAutoencoder", "image_shape_of", "as_images", "DNM_ARCHITECTURES",
            "dnm_autoencoder"]
 
@@ -155,7 +157,6 @@ class SparseConvAutoencoder(nn.Module):
 
 
 # -- the deep neural map's two architectures ------------------------------------------------
-DNM_ARCHITECTURES = ("compact", "paper")
 
 
 def dnm_autoencoder(image_shape: Sequence[int], code: int = 100, architecture: str = "compact") -> ConvAutoencoder:

@@ -13,7 +13,7 @@ import math
 import torch
 from torch import nn
 
-from ..studies.gne import GENERATORS  # the one list: the study's config and --help offer these
+from .choices import GENERATORS
 
 __all__ = ["ResidualBlock", "DenseGenerator", "DeconvGenerator", "make_generator", "GNE", "GENERATORS"]
 

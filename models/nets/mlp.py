@@ -16,7 +16,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..studies.hardness import ACTIVATIONS, MAX_DEPTH  # one list, in the light study face
+from .choices import ACTIVATIONS, MAX_DEPTH
 
 #: initialisation gain and SGD learning rate per activation (momentum 0.9, batch 128)
 SETTINGS: dict[str, dict] = {

@@ -6,10 +6,11 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import UserError
 from ..validation import check_float, check_int
 
 
-class ProjectionError(ValueError):
+class ProjectionError(UserError):
     """Bad input or parameters for a projection; the message names the parameter."""
 
 

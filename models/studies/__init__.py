@@ -12,7 +12,8 @@ import importlib
 from functools import lru_cache
 from types import ModuleType
 
-STUDIES: tuple[str, ...] = ("hardness", "gne", "dnm", "landscape", "explore", "capture", "project")
+STUDIES: tuple[str, ...] = ("hardness", "gne", "dnm", "landscape", "explore", "capture", "compare",
+                            "project")
 
 
 @lru_cache(maxsize=1)

@@ -25,10 +25,11 @@ import importlib
 import sys
 import types
 import typing
-from typing import Any, Callable, Iterable, Protocol
+from typing import Any, Callable, Iterable
 
 import numpy as np
 
+from ..errors import ConfigError, UserError
 from ..progress import ProgressFn
 from ..validation import check_int
 
@@ -100,16 +101,22 @@ class StudyConfig:
                 value = float(value)
             object.__setattr__(self, f.name, value)
         if not isinstance(self.dataset, str) or not self.dataset:
-            raise ValueError(f"dataset must be a dataset name (got {self.dataset!r})")
+            raise ConfigError(f"dataset must be a dataset name (got {self.dataset!r})")
         check_int("seed", self.seed, low=0)
         for f in dataclasses.fields(self):
             value = getattr(self, f.name)
             if f.metadata.get("split") and value is not None and (not isinstance(value, str) or not value):
-                raise ValueError(f"split must name a split such as train or test (got {value!r})")
-        self.check()
+                raise ConfigError(f"split must name a split such as train or test (got {value!r})")
+        try:
+            self.check()
+        except UserError:
+            raise
+        except ValueError as exc:  # check() only validates: a ValueError it raises names a bad setting
+            raise ConfigError(str(exc)) from exc
 
     def check(self) -> None:
-        """Raise ``ValueError`` naming the field, the value and what was expected."""
+        """Raise :class:`~models.errors.ConfigError` (or ``ValueError``, taken as one) naming the field, the
+        value and what was expected."""
 
     def replace(self, **changes: Any) -> "StudyConfig":
         return dataclasses.replace(self, **changes)
@@ -154,21 +161,6 @@ class StudyConfig:
         return cls(**values)
 
 
-class Study(Protocol):
-    """What ``models.studies.STUDIES`` holds: a study's face module."""
-
-    KIND: str
-    TITLE: str
-    Config: type[StudyConfig]
-
-    def run(self, config: StudyConfig, *, store: "RunStore", data_dir: Any = None,
-            progress: ProgressFn | None = None) -> "Run": ...
-
-    def summary(self, run: "Run") -> Iterable[str]: ...
-
-    def main(self, argv: list[str] | None = None) -> int: ...
-
-
 RunFn = Callable[..., "Run"]
 
 
@@ -188,8 +180,9 @@ def lazy_run(engine: str) -> RunFn:
 def command_line(face: str) -> Callable[[list[str] | None], int]:
     """A face's ``main``: parse every config flag plus ``--data-dir``/``--store-dir``, run, print.
 
-    Bad input (a config check, an unknown dataset) prints one ``error:`` line and returns 2 with
-    nothing stored (see :func:`models.studies.cli.finish`).
+    Bad input (a config check, an unknown dataset: a :class:`~models.errors.UserError`) prints one
+    ``error:`` line and returns 2 with nothing stored; a bug prints its traceback and returns 1 (see
+    :func:`models.studies.cli.finish`).
     """
 
     def main(argv: list[str] | None = None) -> int:
@@ -207,7 +200,7 @@ def command_line(face: str) -> Callable[[list[str] | None], int]:
         args = parser.parse_args(argv)
         try:
             config = study.Config.from_args(args)
-        except ValueError as exc:
+        except UserError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2
         store = RunStore(args.store_dir)
@@ -241,15 +234,15 @@ def resolve_split(dataset: str, split: str | None, data_dir: Any = None) -> str:
 def with_split(config: "StudyConfig", data_dir: Any = None) -> "StudyConfig":
     """``config`` with its ``split`` resolved (:func:`resolve_split`), so the run's stored config
     (its manifest) names the split it was trained on."""
-    return config.replace(split=resolve_split(config.dataset, getattr(config, "split"), data_dir))
+    return config.replace(split=resolve_split(config.dataset, config.split, data_dir))
 
 
 def check_kind(run: "Run", kind: str) -> "Run":
     """``run`` if it is of ``kind``; a reader handed another study's run says so."""
     if run.kind != kind:
-        raise ValueError(f"run {run.id} is a {run.kind} run, not a {kind} run")
+        raise UserError(f"run {run.id} is a {run.kind} run, not a {kind} run")
     return run
 
 
-__all__ = ["StudyConfig", "Study", "option", "split_option", "resolve_split", "with_split", "lazy_run",
+__all__ = ["StudyConfig", "option", "split_option", "resolve_split", "with_split", "lazy_run",
            "command_line", "check_kind"]

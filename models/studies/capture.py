@@ -17,6 +17,7 @@ from typing import Iterable
 
 import numpy as np
 
+from ..errors import UserError
 from .base import StudyConfig, check_kind, command_line, lazy_run, option
 from ..validation import check_choice, check_int
 
@@ -114,7 +115,7 @@ def _step(run, step: int | None) -> dict:
     for record in records:
         if record["step"] == step:
             return record
-    raise ValueError(f"run {run.id} has no step {step}; it has {[r['step'] for r in records]}")
+    raise UserError(f"run {run.id} has no step {step}; it has {[r['step'] for r in records]}")
 
 
 def _array(run, fname: str) -> np.ndarray:
@@ -126,7 +127,7 @@ def activations(run, layer: str, step: int | None = None) -> np.ndarray:
     """``layer``'s vectors (samples × dims, memory-mapped, read-only) at ``step`` (default: the last)."""
     record = _step(run, step)
     if layer not in record["files"]:
-        raise ValueError(f"run {run.id} did not capture layer {layer!r}; it has {list(record['files'])}")
+        raise UserError(f"run {run.id} did not capture layer {layer!r}; it has {list(record['files'])}")
     return _array(run, record["files"][layer])
 
 

@@ -15,7 +15,7 @@ study's light face (config, readers, command line); the training is in ``dnm_eng
     python -m models.studies.dnm --dataset coil20 --architecture paper --pretrain-iterations 500 --resize 64
 
 Each run also writes ``lattice.png`` (the decoded prototypes as a mosaic, the paper's figure) and
-``report.md`` (the metrics beside the reference figures, and where this study differs from the paper).
+``report.md`` (the metrics, and where this study differs from the paper; reference figures: REPRODUCTION.md).
 """
 from __future__ import annotations
 
@@ -26,6 +26,7 @@ from typing import Callable, Iterable
 
 import numpy as np
 
+from ..nets.choices import DNM_ARCHITECTURES as ARCHITECTURES
 from ..nets.lattice import LATTICES, parse_lattice
 from .base import StudyConfig, check_kind, command_line, lazy_run, option, split_option
 from ..validation import check_choice, check_float, check_int
@@ -36,10 +37,6 @@ if typing.TYPE_CHECKING:  # pragma: no cover
 KIND = "dnm"
 TITLE = "Deep neural map"
 ARRAYS = "lattice"   # the name of the run's array group the Maps tab reads
-ARCHITECTURES = ("compact", "paper")   # = models.nets.autoencoders.DNM_ARCHITECTURES (kept torch-free here)
-# what issue 12 observed with this study on real data (20×30 lattice), the reference report.md prints
-REFERENCE = {"mnist": {"purity": 0.80, "topographic_error": 0.114},
-             "coil20": {"purity": 0.958, "topographic_error": 0.029}}
 
 
 @dataclass(frozen=True)
@@ -107,11 +104,6 @@ class Config(StudyConfig):
     def shape(self) -> tuple[int, int]:
         """(rows, cols) of the lattice."""
         return parse_lattice(self.lattice)
-
-    @property
-    def summary(self) -> str:
-        """One line naming the map: ``20x30 rect · 20 joint epochs``."""
-        return f"{self.lattice} {self.topology} · {self.architecture} · {self.epochs} joint epochs"
 
     @property
     def pretraining(self) -> str:

@@ -18,7 +18,7 @@ from ..nets.som import SOM
 from ..progress import ProgressFn, report, scaled
 from ..store import Run, RunStore
 from .base import with_split
-from .dnm import (ARRAYS, KIND, REFERENCE, Config, gradient_energy, lattice_summary, prototype_errors,
+from .dnm import (ARRAYS, KIND, Config, gradient_energy, lattice_summary, prototype_errors,
                   sharpness_ratios)
 from ..training import batches, default_device, fit, seed_everything
 
@@ -76,7 +76,7 @@ def _as_numpy_images(X: torch.Tensor) -> np.ndarray:
 def train(config: Config, ds: datasets.Dataset, *, progress: ProgressFn | None = None) -> dict:
     """Train a DNM on ``ds`` and return its parts (model, som, arrays, metrics, history)."""
     if ds.images is None:
-        raise ValueError(f"dataset {ds.name!r} has no images; a DNM needs image data")
+        raise datasets.DatasetError(f"dataset {ds.name!r} has no images; a DNM needs image data")
     rows, cols = config.shape
     device = default_device(config.device)
     gen = seed_everything(config.seed)
@@ -215,11 +215,9 @@ def lattice_png(prototype_images: np.ndarray, rows: int, cols: int, *, min_width
 
 
 def report_md(config: Config, metrics: dict, dataset: str, n: int, image_shape, image_size) -> str:
-    """A short report: the run's metrics beside the reference figures, and where the study differs from the paper."""
+    """A short report: the run's metrics and where the study differs from the paper. Reference figures (on real
+    MNIST and COIL-20) are in REPRODUCTION.md: printed here they would sit beside runs on any other data set."""
     rows, cols = config.shape
-    ref_name = "coil20" if "coil" in dataset.lower() else "mnist"
-    ref = REFERENCE[ref_name]
-    label = {"mnist": "MNIST, 20×30, issue 12", "coil20": "COIL-20 32×32, 20×30, issue 12"}[ref_name]
     fmt = lambda v, d=3: "—" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:.{d}f}"  # noqa: E731
     lines = [
         f"# Deep neural map · {dataset} ({n:,} images, {'×'.join(map(str, image_shape))} → "
@@ -228,17 +226,18 @@ def report_md(config: Config, metrics: dict, dataset: str, n: int, image_shape, 
         f"{config.code} · pre-training {config.pretraining} · SOM {config.som_iterations:,} iterations "
         f"(σ0 = {config.sigma0:g}, η0 = {config.eta0:g}, α = {config.alpha:g}) · {config.epochs} joint epochs "
         f"(γ = {config.gamma:g}, β = {config.beta:g}) · {metrics['seconds']:.0f} s", "",
-        f"| metric | this run | reference ({label}) |", "|---|---|---|",
-        f"| purity (mean majority share of occupied nodes) | {fmt(metrics['purity'])} | {fmt(ref['purity'])} |",
-        f"| topographic error | {fmt(metrics['topographic_error'])} | {fmt(ref['topographic_error'])} |",
-        f"| quantization error | {fmt(metrics['quantization_error'], 4)} | — |",
-        f"| occupied nodes | {metrics['occupied_nodes']} of {rows * cols} | — |",
-        f"| reconstruction MSE (autoencoder) | {fmt(metrics['recon_mse'], 4)} | — |",
-        f"| prototype MSE (members vs their node's decoded prototype) | {fmt(metrics['prototype_mse'], 4)} | — |",
+        "| metric | this run | note |", "|---|---|---|",
+        f"| purity (mean majority share of occupied nodes) | {fmt(metrics['purity'])} | |",
+        f"| topographic error | {fmt(metrics['topographic_error'])} | |",
+        f"| quantization error | {fmt(metrics['quantization_error'], 4)} | |",
+        f"| occupied nodes | {metrics['occupied_nodes']} of {rows * cols} | |",
+        f"| reconstruction MSE (autoencoder) | {fmt(metrics['recon_mse'], 4)} | |",
+        f"| prototype MSE (members vs their node's decoded prototype) | {fmt(metrics['prototype_mse'], 4)} | |",
         f"| prototype sharpness (gradient energy, prototype / members) | {fmt(metrics['prototype_sharpness'], 2)} "
         f"| 1 = as sharp as the samples |", "",
-        "The reference figures are what this study gave on the real data sets (issue 12); the paper shows its "
-        "maps as images (its lattice of prototypes is `lattice.png` here) rather than as these numbers.", "",
+        "Reference figures (what this study gave on real MNIST and COIL-20) are in the project's REPRODUCTION.md; "
+        "the paper shows its maps as images (its lattice of prototypes is `lattice.png` here) rather than as "
+        "numbers.", "",
         "## Where this study differs from the paper", "",
         "- **Optimiser**: Adam throughout (pre-training lr "
         f"{config.lr:g}, joint lr {config.joint_lr:g}); the joint rate is kept small so KL(P‖Q) refines rather "

@@ -235,14 +235,6 @@ class InputSummary:
     seconds: dict = field(default_factory=dict)  # time per stage
 
 
-def sample_arrays(run: "Run") -> dict[str, np.ndarray]:
-    """Per sample: ``coords``, ``neighbors``/``distances``, ``mistake_score``, ``suggested``,
-    ``outlier_score``, ``predictions``, ``cluster``, ``labels``, ``index`` (and with
-    --flip-labels ``true_labels``, ``flipped``). The dashboard reads them through its own
-    memo (``state.arrays(run, ARRAYS)``)."""
-    return check_kind(run, KIND).arrays(ARRAYS)
-
-
 def clusters(run: "Run") -> list[ErrorCluster]:
     """The run's error clusters, largest first."""
     raw = json.loads(check_kind(run, KIND).file("clusters.json").read_text())

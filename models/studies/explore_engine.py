@@ -16,9 +16,10 @@ import numpy as np
 from .. import datasets
 from ..cache import ResultCache
 from ..datasets import Dataset, DatasetError
+from ..errors import ConfigError
 from ..neighbors import EXACT_BELOW, knn_graph, unit_rows
 from ..progress import ProgressFn, report, scaled
-from ..store import Run, RunStore, to_jsonable
+from ..store import CACHE, Run, RunStore, to_jsonable
 from .explore import ARRAYS, KIND, METHODS, PCA_DIMS, VERSION, Config, load_source
 from .explore_scores import (error_clusters, flip_labels, mistake_scores, neighbour_votes,
                                            precision_at_k, probabilities)
@@ -115,7 +116,7 @@ def analyse(ds: Dataset, *, method: str = "umap", k: int = 15, seed: int = 0, ca
     if method not in METHODS:
         raise ValueError(f"method must be one of {', '.join(METHODS)} (got {method!r})")
     if not isinstance(k, (int, np.integer)) or not 1 <= k < ds.n:
-        raise ValueError(f"k must be an integer in 1..{ds.n - 1} (got {k!r})")
+        raise ConfigError(f"k must be an integer in 1..{ds.n - 1} (got {k!r})")
     summary = check_inputs(ds)
     key = {"dataset": ds.name, "split": ds.split, "fingerprint": fingerprint(ds), "method": method, "k": int(k),
            "seed": int(seed), "exact_below": int(exact_below), "kind": KIND, "version": VERSION}
@@ -218,7 +219,7 @@ def run(config: Config, *, store: RunStore, data_dir=None, progress: ProgressFn 
     ds = load_source(config.source, data_dir=data_dir, store=store, split=config.split)
     inputs = check_inputs(ds, data_dir)
     ds = replace(ds, meta={**ds.meta, "missing_images": inputs["missing_images"]})
-    cache = ResultCache(Path(store.root) / ".cache")
+    cache = ResultCache(Path(store.root) / CACHE)
     options = dict(method=config.method, k=config.k, cache=cache, progress=progress)
     metrics = None
     if config.flip_labels:

@@ -26,6 +26,7 @@ from typing import Callable, Iterable, Mapping
 
 import numpy as np
 
+from ..nets.choices import GENERATORS  # make_generator's kinds, torch-free
 from .base import StudyConfig, check_kind, command_line, lazy_run, option, split_option
 from ..validation import check_choice, check_float, check_int
 
@@ -37,7 +38,6 @@ KIND = "gne"
 TITLE = "Generative neural embedding vs VAE"
 GRID_SIZES = (5, 8, 10, 12, 15, 20)
 INITS = ("random", "vae")
-GENERATORS = ("auto", "dense", "deconv")  # models.nets.gne.make_generator's kinds (it imports them from here)
 SIDES = ("gne", "vae")
 # bump when place_heldout changes what it computes, so cached placements are not reused
 HELDOUT_VERSION = 1
@@ -45,8 +45,8 @@ HELDOUT_VERSION = 1
 __all__ = ["KIND", "TITLE", "GRID_SIZES", "INITS", "GENERATORS", "SIDES", "HELDOUT_VERSION", "Config", "run",
            "summary", "main", "Plane", "Grid", "Metrics", "Moved", "Heldout", "plane", "latent_grid", "grid_sizes",
            "image_shape", "metrics", "moved", "heldout_key", "cached_heldout", "knn_accuracy", "collapsed",
-           "collapse_warning", "COLLAPSE_SHARE", "PAPER"]
-# what the paper (and the issue's MNIST measurements) report, printed beside ours in report.md
+           "collapse_warning", "COLLAPSE_SHARE", "PAPER", "check_side"]
+# what the paper claims (qualitative: no data set's numbers), printed beside ours in report.md
 PAPER = {"speed": "GNE 1.85–2.2× faster per epoch (dense generator)", "vae_knn": "spread (Figure 2)",
          "mse": "GNE ≤ VAE"}
 
@@ -141,7 +141,7 @@ def collapsed(run_: "Run", side: str) -> bool:
     """Whether ``side``'s plane collapsed (its 10-NN accuracy below :data:`COLLAPSE_SHARE` of the better
     plane's, or below twice chance); False for a run that did not measure it."""
     m = check_kind(run_, KIND).metrics
-    side = _side(side)
+    side = check_side(side)
     mine, other = m.get(f"{side}_knn"), m.get(f"{SIDES[1 - SIDES.index(side)]}_knn")
     if mine is None or other is None:
         return False
@@ -183,7 +183,8 @@ def _read(run_: "Run", name: str) -> Mapping[str, np.ndarray]:
     return run_.arrays(name)
 
 
-def _side(side: str) -> str:
+def check_side(side: str) -> str:
+    """``side`` if it is one of :data:`SIDES` ("gne", "vae")."""
     return check_choice("side", side, SIDES)
 
 
@@ -200,7 +201,7 @@ class Plane:
 def plane(run_: "Run", side: str, *, read: ArraysFn = _read) -> Plane:
     """The ``side`` ("gne" or "vae") embedding of ``run_``; ``read`` loads arrays (e.g. a memoised reader)."""
     emb = read(check_kind(run_, KIND), "embeddings")
-    side = _side(side)
+    side = check_side(side)
     return Plane(emb[side], emb[f"{side}_error"], emb["labels"], emb["index"])
 
 
@@ -229,7 +230,7 @@ def image_shape(run_: "Run") -> tuple[int, ...] | None:
 def latent_grid(run_: "Run", side: str, k: int, *, read: ArraysFn = _read) -> Grid | None:
     """The stored k×k grid of ``side``, or None when the run did not store that size."""
     grids = read(check_kind(run_, KIND), "grids")
-    side, k = _side(side), int(k)
+    side, k = check_side(side), int(k)
     if f"{side}_images_{k}" not in grids:
         return None
     return Grid(k, grids[f"{side}_images_{k}"], grids[f"{side}_neighbours_{k}"], grids[f"{side}_extent"])
@@ -318,7 +319,7 @@ class Heldout:
         return cls(**values)
 
     def coords(self, side: str) -> np.ndarray:
-        return getattr(self, _side(side))
+        return getattr(self, check_side(side))
 
 
 def heldout_key(run_id: str, limit: int) -> dict:

@@ -17,9 +17,8 @@ import torch
 
 from ..store import Run
 from .base import check_kind
-from .gne import KIND, _side
-from .gne_points import _config_of
-from .gne_engine import generator_for
+from .gne import KIND, check_side
+from .gne_models import config_of, generator_for
 
 __all__ = ["generator", "decode_at", "quantize", "clear"]
 
@@ -33,7 +32,7 @@ def _key(run: Run) -> tuple[str, str]:
 @lru_cache(maxsize=16)
 def _generator(key: tuple[str, str], side: str) -> torch.nn.Module:
     run = _RUNS[key]
-    cfg, config = run.config, _config_of(run)
+    cfg, config = run.config, config_of(run)
     shape = tuple(cfg["image_shape"]) if cfg.get("image_shape") else None
     state = run.weights(side, map_location="cpu")   # weights_only=True
     prefix = "generator."
@@ -47,7 +46,7 @@ def generator(run: Run, side: str) -> torch.nn.Module:
     check_kind(run, KIND)
     key = _key(run)
     _RUNS[key] = run
-    return _generator(key, _side(side))
+    return _generator(key, check_side(side))
 
 
 def quantize(value: float, step: float) -> int:
@@ -79,7 +78,7 @@ def decode_at(run: Run, side: str, x: float, y: float, *, step: float = 1e-3) ->
     if not step > 0:
         raise ValueError(f"step must be > 0 (got {step!r})")
     generator(run, side)   # registers the run and checks kind and side
-    return _decoded(_key(run), _side(side), quantize(x, step), quantize(y, step), float(step))
+    return _decoded(_key(run), check_side(side), quantize(x, step), quantize(y, step), float(step))
 
 
 def clear() -> None:

@@ -14,14 +14,17 @@ import torch
 
 from .. import datasets
 from ..cache import ResultCache
+from ..errors import UserError
 from ..nets.gne import GNE, DenseGenerator
-from ..nets.vae import VAE, Encoder
+from ..nets.vae import VAE
 from ..progress import ProgressFn, report, scaled
 from ..store import Run, RunStore
 from .base import check_kind
-from .gne import KIND, Config, Heldout, Moved, heldout_key
-from .gne_engine import (device_of, encode, generator_for, gne_step, grid_extent, grid_points,
-                                       load_data, reconstruction_error, resolve_device, save)
+from .gne import KIND, Heldout, Moved, heldout_key
+from .gne_data import heldout_data, load_data
+from .gne_models import (config_of, device_of, encode, gne_step, grid_extent, grid_points, load_models,
+                         reconstruction_error)
+from .gne_save import save
 from ..training import adam, batches, fit, seed_everything, to_tensor
 
 __all__ = ["NewPoints", "embed_new", "move_points", "load_models", "run_move", "place_heldout", "place", "heldout"]
@@ -133,13 +136,13 @@ def move_points(model: GNE, X: np.ndarray, ids: Sequence[int], *, displacement: 
     ids = np.unique(np.asarray(ids, dtype=np.int64))
     n = model.n_samples
     if ids.size == 0:
-        raise ValueError("ids must name at least one sample to move (got none)")
+        raise UserError("ids must name at least one sample to move (got none)")
     if ids.min() < 0 or ids.max() >= n:
-        raise ValueError(f"ids must be sample indices in [0, {n}) (got {ids.min()}..{ids.max()})")
+        raise UserError(f"ids must be sample indices in [0, {n}) (got {ids.min()}..{ids.max()})")
     if (displacement is None) == (targets is None):
         raise ValueError("give exactly one of displacement (a d-vector) or targets (len(ids)×d)")
     if epochs < 0:
-        raise ValueError(f"epochs must be ≥ 0 (got {epochs!r})")
+        raise UserError(f"epochs must be ≥ 0 (got {epochs!r})")
     if len(X) != n:
         raise ValueError(f"X has {len(X)} samples but the GNE has {n} points")
     dev = model.embedding.device
@@ -147,12 +150,12 @@ def move_points(model: GNE, X: np.ndarray, ids: Sequence[int], *, displacement: 
     if displacement is not None:
         d = np.asarray(displacement, np.float32).ravel()
         if d.size != model.embedding.shape[1]:
-            raise ValueError(f"displacement must have {model.embedding.shape[1]} values (got {d.size})")
+            raise UserError(f"displacement must have {model.embedding.shape[1]} values (got {d.size})")
         tgt = before + d
     else:
         tgt = np.asarray(targets, np.float32)
         if tgt.shape != before.shape:
-            raise ValueError(f"targets must be {before.shape[0]}×{before.shape[1]} (got {tgt.shape})")
+            raise UserError(f"targets must be {before.shape[0]}×{before.shape[1]} (got {tgt.shape})")
     idx_t = to_tensor(ids, dev, torch.long)
     tgt_t = to_tensor(tgt, dev)
     with torch.no_grad():
@@ -173,26 +176,6 @@ def move_points(model: GNE, X: np.ndarray, ids: Sequence[int], *, displacement: 
 
 
 # -- runs ------------------------------------------------------------------------
-def _config_of(run: Run) -> Config:
-    """The config ``run`` was trained with (older runs kept the seed only in the manifest)."""
-    return Config.from_record({**run.config, "seed": int(run.manifest.get("seed") or 0), "device": None})
-
-
-def load_models(run: Run, device: str | None = None) -> tuple[GNE, VAE]:
-    """Rebuild a run's GNE and VAE from its config and weights (read with ``weights_only=True``)."""
-    check_kind(run, KIND)
-    cfg, config = run.config, _config_of(run)
-    dev = resolve_device(device)
-    shape = tuple(cfg["image_shape"]) if cfg.get("image_shape") else None
-    gne_state, vae_state = run.weights("gne", map_location=str(dev)), run.weights("vae", map_location=str(dev))
-    n = int(gne_state["embedding"].shape[0])
-    gne = GNE(n, generator_for(config, cfg["dim"], shape), noise=config.noise)
-    gne.load_state_dict(gne_state)
-    vae = VAE(Encoder(cfg["dim"], config.latent_dim, width=config.width), generator_for(config, cfg["dim"], shape))
-    vae.load_state_dict(vae_state)
-    return gne.to(dev).eval(), vae.to(dev).eval()
-
-
 def run_move(run: Run, ids: Sequence[int], *, store: RunStore, displacement: Sequence[float] | None = None,
              targets: np.ndarray | None = None, pin: bool = True, epochs: int = 5, data_dir=None,
              progress: ProgressFn | None = None) -> Run:
@@ -202,11 +185,11 @@ def run_move(run: Run, ids: Sequence[int], *, store: RunStore, displacement: Seq
     ``before``, ``targets``, ``after``.
     """
     check_kind(run, KIND)
-    config = _config_of(run)
+    config = config_of(run)
     ds = load_data(config, data_dir)
     gne, vae = load_models(run)
     if len(ds.features) != gne.n_samples:
-        raise ValueError(f"the dataset {config.dataset} now has {ds.n} samples but run {run.id} has {gne.n_samples}")
+        raise UserError(f"the dataset {config.dataset} now has {ds.n} samples but run {run.id} has {gne.n_samples}")
     moved = move_points(gne, ds.features, ids, displacement=displacement, targets=targets, pin=pin, epochs=epochs,
                         batch_size=config.batch_size, lr=config.lr, embedding_lr=config.embedding_lr,
                         progress=scaled(progress, 0, 0.9), seed=config.seed)
@@ -224,7 +207,7 @@ def place_heldout(run: Run, *, data_dir=None, limit: int | None = 200, steps: in
     """Place ``limit`` samples no network of ``run`` saw on its GNE plane (new-point embedding) and
     through its VAE encoder: test samples when the dataset has a test split apart from the one trained
     on, else (MNIST with only its test files) samples of the trained split left out by ``--limit`` — the
-    command line's ``--heldout`` rule (``gne_engine.heldout_data``).
+    command line's ``--heldout`` rule (``gne_data.heldout_data``).
 
     Returns the arrays of the face's :class:`~models.studies.gne.Heldout`: ``gne``,
     ``gne_error``, ``gne_start``, ``gne_start_error``, ``vae``, ``vae_error``, ``labels``,
@@ -232,10 +215,8 @@ def place_heldout(run: Run, *, data_dir=None, limit: int | None = 200, steps: in
     """
     import dataclasses
 
-    from .gne_engine import heldout_data, load_data
-
     check_kind(run, KIND)
-    config = dataclasses.replace(_config_of(run), heldout=int(limit or 200))
+    config = dataclasses.replace(config_of(run), heldout=int(limit or 200))
     ds, _source = heldout_data(config, load_data(config, data_dir), data_dir)
     gne, vae = load_models(run)
     out = place(gne, vae, ds, steps=steps, progress=progress)

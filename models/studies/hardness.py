@@ -35,6 +35,7 @@ from typing import Iterable, Mapping, Sequence
 
 import numpy as np
 
+from ..nets.choices import ACTIVATIONS, MAX_DEPTH  # the paper's activations and depth; torch-free
 from ..projections import METHODS
 from .base import StudyConfig, check_kind, command_line, lazy_run, option
 from ..validation import check_choices, check_float, check_int
@@ -44,10 +45,6 @@ if typing.TYPE_CHECKING:  # pragma: no cover
 
 KIND = "hardness"
 TITLE = "Layer hardness (MLP grid)"
-#: the paper's activations, in the order the seeds and figures use (models.nets.mlp builds them)
-ACTIVATIONS = ("logsig", "tanh", "softsign", "relu")
-#: the deepest MLP of the paper (models.nets.mlp imports both from here: one list, no torch)
-MAX_DEPTH = 7
 #: one row of ``metrics.hardness`` and of ``hardness.csv``
 CSV_COLUMNS = ("activation", "depth", "run", "layer", "method", "kl", "trustworthiness", "continuity",
                "knn_preservation", "knn_accuracy", "seconds")

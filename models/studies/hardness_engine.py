@@ -16,9 +16,10 @@ import numpy as np
 
 from .. import datasets
 from ..cache import ResultCache
+from ..errors import ConfigError
 from ..progress import ProgressFn, report, scaled
 from ..projections import joint_affinities, kl_divergence, project, quality
-from ..store import Run, RunStore
+from ..store import CACHE, Run, RunStore
 from .hardness import (CSV_COLUMNS, KIND, SCORES, Config, accuracy_points, layer_activations,
                                      layer_names, layer_table, network_name, network_seed, sample_tag)
 
@@ -227,14 +228,14 @@ def run(config: Config, *, store: RunStore, data_dir=None, progress: ProgressFn 
     """Train, read, project and score every network of ``config``; write ONE run and return it."""
     from joblib import delayed
 
-    cache = ResultCache(store.root / ".cache")
+    cache = ResultCache(store.root / CACHE)
     report(progress, 0, 1, "loading data")
     data_dir = None if data_dir is None else str(data_dir)
     train, test, split_note = datasets.train_test(config.dataset, data_dir=data_dir, holdout=config.split_holdout,
                                                   seed=config.seed)
     sample = datasets.balanced_indices(test.labels, config.per_class, config.seed)
     if len(sample) <= config.perplexity:
-        raise ValueError(f"per_class={config.per_class} gives {len(sample)} samples; "
+        raise ConfigError(f"per_class={config.per_class} gives {len(sample)} samples; "
                          f"perplexity {config.perplexity} needs more")
     labels = test.labels[sample]
     specs = config.grid()

@@ -103,11 +103,6 @@ class Config(StudyConfig):
         if self.limit is not None:
             check_int("limit", self.limit, low=1)
 
-    @property
-    def summary(self) -> str:
-        """One line naming the run: ``3 models · 40 epochs``."""
-        return f"{self.models} models · {self.epochs} epochs"
-
 
 run = lazy_run(f"{__package__}.landscape_engine")
 

@@ -146,7 +146,7 @@ def train_landscapes(config: Config, ds, *, progress: ProgressFn | None = None) 
     """Train ``config.models`` sparse autoencoders (seeds seed, seed+1, …), keep the successful ones by
     loss, and map each one's landscape; the run's metrics are over the kept models."""
     if ds.images is None:
-        raise ValueError(f"dataset {ds.name!r} has no images; a landscape needs image data")
+        raise datasets.DatasetError(f"dataset {ds.name!r} has no images; a landscape needs image data")
     classifier = knn_classifier(ds.features, ds.labels)
     groups, rows, models = {}, [], []
     for i in range(config.models):

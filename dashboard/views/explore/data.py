@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import zipfile
+import zlib
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
 from pathlib import Path
@@ -52,26 +53,38 @@ def run_activation_options(config: AppConfig, max_runs: int = MAX_RUNS) -> list[
         if run.kind == capture.KIND:
             options += capture_options(run)
             continue
-        sample = _headers(run.path / "sample.npz").get("labels")  # a hardness run's layers take its sample's labels
+        try:
+            sample = _headers(run.path / "sample.npz").get("labels")  # a hardness run's layers take its sample's labels
+        except datasets.DatasetError:
+            sample = None  # named below, with the archive itself
         for npz in sorted(run.path.glob("*.npz")):
+            try:
+                keys = embedding_keys(npz, sample)
+            except datasets.DatasetError as exc:  # a corrupt archive is named, not left out in silence
+                options.append({"label": f"run {run.kind} · {run.id[-6:]} · unreadable: {exc}",
+                                "value": f"unreadable:{run.id}/{npz.stem}", "disabled": True})
+                continue
             options += [{"label": f"run {run.kind} · {run.id[-6:]} · {npz.stem}/{key}",
-                         "value": f"run:{run.id}/{npz.stem}/{key}"} for key in embedding_keys(npz, sample)]
+                         "value": f"run:{run.id}/{npz.stem}/{key}"} for key in keys]
     return options
 
 
 def _headers(npz: Path) -> dict:
-    """The ``.npy`` headers of an archive's members (their data unread); {} when unreadable."""
+    """The ``.npy`` headers of an archive's members (their data unread); {} when there is no archive,
+    a ``DatasetError`` naming it when it is unreadable (corrupt, truncated, not a zip)."""
     from models.datasets.npy import read_header
 
+    if not npz.is_file():
+        return {}
     try:
         with zipfile.ZipFile(npz) as zf:
             headers = {}
             for name in zf.namelist():
                 if name.endswith(".npy"):
                     with zf.open(name) as fh:
-                        headers[name[:-4]] = read_header(fh, f"{npz}:{name}")
-    except Exception:  # a missing or unreadable archive offers nothing
-        return {}
+                        headers[name[:-4]] = read_header(fh, f"{npz.name}:{name}")
+    except (zipfile.BadZipFile, OSError, EOFError, zlib.error) as exc:
+        raise datasets.DatasetError(f"{npz.name}: corrupt .npz ({exc})") from None
     return headers
 
 

@@ -31,7 +31,7 @@ def map_figure(shown: Shown, color: str | None, label: str | None, pred: str | N
     index = np.flatnonzero(mask)
     values, kind, names, title = color_values(a, shown.dataset, color or "label")
     marker = figures.explore_marker(values[index], kind, names, title)
-    greyed = "" if mask.all() else f" (others greyed)"
+    greyed = "" if mask.all() else " (others greyed)"
     return figures.explore_scatter(a["coords"], index, marker, selected=shown.valid(selection),
                                    title=f"{len(index):,} of {shown.n:,} samples{greyed} · colour: {title}",
                                    uirevision=f"explore-{shown.run.id}", greyed=np.flatnonzero(~mask))

@@ -10,6 +10,7 @@ import dash
 import numpy as np
 from dash import Input, Output, Patch, State, html, no_update
 
+from models.errors import UserError
 from models.studies import gne
 
 from ... import state
@@ -271,7 +272,7 @@ def _jobs(app: dash.Dash, config: AppConfig) -> None:
             return Done(message="train GNE + VAE first", values=(no_update,))
         limit = int(count or 0)
         if limit < 1:
-            raise ValueError(f"held-out count must be a positive integer (got {count!r})")
+            raise UserError(f"held-out count must be a positive integer (got {count!r})")
         held = heldout(run, cache=config.results, limit=limit, data_dir=config.data_dir, progress=progress)
         return Done(message=f"placed {len(held.index)} held-out samples: GNE mse {held.gne_error.mean():.4f}, "
                             f"VAE mse {held.vae_error.mean():.4f}",

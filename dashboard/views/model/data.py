@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from models.capture import formats
+from models.errors import UserError
 from models.studies import capture as face
 
 from ...config import AppConfig
@@ -29,7 +30,7 @@ def numbers(text, cast=float, what: str = "values") -> tuple | None:
     try:
         return tuple(cast(v) for v in str(text).replace(",", " ").split())
     except ValueError:
-        raise ValueError(f"{what} must be numbers separated by spaces (got {text!r})") from None
+        raise UserError(f"{what} must be numbers separated by spaces (got {text!r})") from None
 
 
 def input_shape(text, channels, detected) -> tuple[int, ...] | None:
@@ -50,7 +51,7 @@ def capture_config(dataset, model_file, layers, pooling, sample, per_class, spli
                    channels, resize, normalisation, mean, std, detected=None) -> face.Config:
     """The capture study's config from the form (raises ValueError with what to fix)."""
     if not model_file:
-        raise ValueError("pick a model file first (put .onnx, .pt2, .ts or .pt files in the models folder)")
+        raise UserError("pick a model file first (put .onnx, .pt2, .ts or .pt files in the models folder)")
     return face.Config(
         dataset=dataset, model=(model_file,), layers=tuple(layers) if layers else None, pooling=pooling or "mean",
         input_shape=input_shape(shape_text, channels, detected), normalisation=normalisation or "unit",

@@ -15,18 +15,6 @@ from . import runs
 from .shown_points import count_text, typed_points
 
 
-def shown(config: AppConfig, run_id: str | None, kind: str, dataset: str | None):
-    """The picked run when it is a capture run, else what ``state.run_for_view`` shows for ``kind``."""
-    if run_id:
-        try:
-            picked = state.run(config, run_id)
-        except Exception:  # deleted meanwhile: fall through to the newest run of kind
-            picked = None
-        if runs.is_capture(picked):
-            return picked, ""
-    return state.run_for_view(config, run_id, kind, dataset)
-
-
 def capture_dataset(config: AppConfig, run):
     """The dataset split the run was captured on (for images)."""
     return state.dataset(config, run.manifest.get("dataset"), face.split(run))

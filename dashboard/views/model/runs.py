@@ -123,7 +123,8 @@ def hardness_table(results, run, *, compute: bool = False, progress=None) -> tup
             hit = results.get(key)
             if hit is None and compute:
                 report(progress, done, total, f"hardness of {name} at step {step}")
-                hit = results.get_or_compute(key, lambda name=name, step=step: _hardness(run, name, step, positions))
+                hit = results.get_or_compute(
+                    key, lambda name=name, step=step, positions=positions: _hardness(run, name, step, positions))
             if hit is None:
                 return None
             table[s, j] = float(hit[1]["kl"])
