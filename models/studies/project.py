@@ -18,6 +18,7 @@ from typing import Iterable
 import numpy as np
 
 from .base import StudyConfig, check_kind, command_line, lazy_run, option
+from ..errors import ConfigError, UserError
 from ..validation import check_choice, check_float, check_int
 
 KIND = "projection"
@@ -41,12 +42,12 @@ class Config(StudyConfig):
 
     def check(self) -> None:
         if self.run is not None and (not isinstance(self.run, str) or not self.run):
-            raise ValueError(f"run must be a run id (got {self.run!r})")
+            raise ConfigError(f"run must be a run id (got {self.run!r})")
         check_choice("method", self.method, METHODS)
         if self.step is not None:
             check_int("step", self.step, low=0)
         if self.layers is not None and (not self.layers or not all(isinstance(n, str) and n for n in self.layers)):
-            raise ValueError(f"layers must name at least one layer (got {self.layers!r})")
+            raise ConfigError(f"layers must name at least one layer (got {self.layers!r})")
         check_float("perplexity", self.perplexity, 1.0)
         check_int("n_neighbors", self.n_neighbors, low=2)
         check_int("n_jobs", self.n_jobs, low=1)
@@ -70,10 +71,10 @@ def coords(run, layer: str) -> np.ndarray:
     """``layer``'s N × 2 map (float32, the capture's sample order)."""
     files = info(run)["layers"]
     if layer not in files:
-        raise ValueError(f"run {run.id} did not project layer {layer!r}; it has {list(files)}")
+        raise UserError(f"run {run.id} did not project layer {layer!r}; it has {list(files)}")
     out = np.load(run.file(files[layer]), allow_pickle=False)  # run.file keeps the name inside the run
     if out.ndim != 2 or out.shape[1] != 2 or out.dtype != np.float32:
-        raise ValueError(f"run {run.id}: {files[layer]} is not an N × 2 float32 array (got {out.dtype} {out.shape})")
+        raise UserError(f"run {run.id}: {files[layer]} is not an N × 2 float32 array (got {out.dtype} {out.shape})")
     return out
 
 

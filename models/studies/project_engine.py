@@ -15,6 +15,7 @@ from ..cache import ResultCache
 from ..progress import ProgressFn, report, scaled
 from ..projections.chain import WARM, _umap_init
 from ..projections.knn_graph import knn_graph, tsne_affinities, umap_knn
+from ..errors import UserError
 from ..store import CACHE, StoreError
 from . import capture as captured
 from .base import check_kind
@@ -88,11 +89,11 @@ def _pca(X, config: Config) -> np.ndarray:
 
 def _source(store, config: Config):
     if config.run is None:
-        raise ValueError("give the capture run to project (--run RUN; python -m models.studies.capture makes one)")
+        raise UserError("give the capture run to project (--run RUN; python -m models.studies.capture makes one)")
     try:
         source = store.load(config.run)
     except StoreError as exc:
-        raise ValueError(str(exc)) from None
+        raise UserError(str(exc)) from None
     return check_kind(source, captured.KIND)
 
 
@@ -102,7 +103,7 @@ def _layers(source, config: Config) -> list[str]:
         return names
     unknown = [n for n in config.layers if n not in names]
     if unknown:
-        raise ValueError(f"run {source.id} did not capture layer(s) {', '.join(map(repr, unknown))}; "
+        raise UserError(f"run {source.id} did not capture layer(s) {', '.join(map(repr, unknown))}; "
                          f"it has {', '.join(names)}")
     return [n for n in names if n in set(config.layers)]  # network order, whatever order they were given in
 
@@ -112,13 +113,13 @@ def run(config: Config, *, store, data_dir=None, progress: ProgressFn | None = N
     steps = captured.steps(source)
     step = steps[-1] if config.step is None else int(config.step)
     if step not in steps:
-        raise ValueError(f"run {source.id} has no step {step}; it has {', '.join(map(str, steps))}")
+        raise UserError(f"run {source.id} has no step {step}; it has {', '.join(map(str, steps))}")
     names = _layers(source, config)
     n = int(captured.sample(source, step)["labels"].shape[0])
     if n > MAX_SAMPLES:
-        raise ValueError(f"run {source.id} holds {n:,} samples; projections take at most {MAX_SAMPLES:,}")
+        raise UserError(f"run {source.id} holds {n:,} samples; projections take at most {MAX_SAMPLES:,}")
     if n < 5:
-        raise ValueError(f"run {source.id} holds {n} samples; a projection needs at least 5")
+        raise UserError(f"run {source.id} holds {n} samples; a projection needs at least 5")
     cache = ResultCache(store.root / CACHE)
     tsne_k = min(n - 1, int(3 * config.perplexity))
     k = {"tsne": tsne_k, "umap": min(n - 1, config.n_neighbors), "pca": 0}[config.method]
@@ -129,7 +130,7 @@ def run(config: Config, *, store, data_dir=None, progress: ProgressFn | None = N
             report(progress, i, len(names), f"projecting {name} ({i + 1}/{len(names)}, {config.method}, {n:,} samples)")
             X = np.asarray(captured.activations(source, name, step), dtype=np.float32)
             if not np.isfinite(X).all():
-                raise ValueError(f"layer {name!r} of run {source.id} holds NaN or infinite values at step {step}")
+                raise UserError(f"layer {name!r} of run {source.id} holds NaN or infinite values at step {step}")
             t0 = time.perf_counter()
             if config.method == "pca":
                 Y = _pca(X, config)
@@ -142,7 +143,7 @@ def run(config: Config, *, store, data_dir=None, progress: ProgressFn | None = N
                 else:
                     Y = _umap(X, graph, previous, config)
             if Y.shape != (n, 2) or not np.isfinite(Y).all():
-                raise ValueError(f"{config.method} gave no finite map of layer {name!r}; try other parameters")
+                raise UserError(f"{config.method} gave no finite map of layer {name!r}; try other parameters")
             seconds[name] = round(time.perf_counter() - t0, 3)
             files[name] = f"layer{i:03d}.npy"
             np.save(writer.path / files[name], np.ascontiguousarray(Y, dtype=np.float32), allow_pickle=False)
