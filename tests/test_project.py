@@ -79,6 +79,10 @@ def small(tmp_path):
 def test_each_layer_graph_is_computed_once_and_shared_by_tsne_and_umap(small, monkeypatch):
     data, store, run = small
     monkeypatch.setattr(knn_module, "EXACT_BELOW", 0)  # NN-descent even at this size
+    # short t-SNE schedules: what is counted here is the graphs, not the optimisation
+    monkeypatch.setattr(engine, "TSNE_FIRST", {"early_exaggeration_iter": 50, "n_iter": 50})
+    monkeypatch.setitem(engine.WARM, "tsne", {"early_exaggeration_iter": 10, "n_iter": 50})
+    monkeypatch.setitem(engine.WARM, "umap", {"n_epochs": 30})
     calls = []
     real = engine.knn_graph
     monkeypatch.setattr(engine, "knn_graph", lambda X, k, **kw: calls.append((len(X), k)) or real(X, k, **kw))

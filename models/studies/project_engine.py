@@ -22,6 +22,7 @@ from .base import check_kind
 from .project import KIND, MAX_SAMPLES, Config
 
 TSNE_CALLBACK_EVERY = 50  # iterations between progress reports (and chances to cancel) inside a t-SNE layer
+TSNE_FIRST = {"early_exaggeration_iter": 250, "n_iter": 750}  # the first layer's schedule (openTSNE's, longer)
 
 
 def graph_key(run_id: str, step: int, layer: str, k: int, seed: int) -> dict:
@@ -46,7 +47,7 @@ def layer_graph(cache: ResultCache, run_id: str, step: int, layer: str, X: np.nd
 def _tsne(X, graph, previous, config: Config, progress: ProgressFn | None) -> tuple[np.ndarray, float]:
     from openTSNE import TSNE, initialization
 
-    schedule = {"early_exaggeration_iter": 250, "n_iter": 750} if previous is None else dict(WARM["tsne"])
+    schedule = dict(TSNE_FIRST) if previous is None else dict(WARM["tsne"])
     init = (initialization.pca(X, random_state=config.seed, verbose=False) if previous is None
             else initialization.rescale(np.asarray(previous, dtype=np.float64)))
     total = schedule["early_exaggeration_iter"] + schedule["n_iter"]
