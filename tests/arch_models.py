@@ -147,3 +147,16 @@ def export_all(model: nn.Module, kind: str, folder: Path, name: str, formats=("o
         torch.jit.trace(model, args).save(str(folder / files["ts"])) if kind == "text" else \
             torch.jit.script(model).save(str(folder / files["ts"]))
     return files
+
+
+def make_vit() -> nn.Module:
+    """Factories the tests name as ``tests.arch_models:make_vit`` (the live-module format)."""
+    return make("vit")
+
+
+def make_resnet() -> nn.Module:
+    return make("resnet")
+
+
+def make_text() -> nn.Module:
+    return make("text")
