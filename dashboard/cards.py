@@ -27,7 +27,7 @@ def sample_card(image: np.ndarray | None, lines: Sequence[str], *, key: Hashable
     if text is not None:
         cut = text if len(text) <= TEXT_CHARS else text[:TEXT_CHARS - 1] + "…"
         children.append(html.Div(cut, className="tooltip-text",
-                                 style={"maxWidth": "280px", "whiteSpace": "normal", "fontStyle": "italic"}))
+                                 style={"minWidth": "220px", "maxWidth": "300px", "whiteSpace": "normal", "fontStyle": "italic"}))
     if image is not None:
         src = images.thumbnail(key, image, size=size) if key is not None else images.png_data_uri(image, size=size)
         children.append(html.Img(src=src, className=f"tooltip-img {image_class}".strip()))

@@ -9,7 +9,7 @@ import torch
 from models.store import RunStore
 from models.studies import capture as face
 from tests.arch_models import export_all, make
-from tests.browser import browser_page, hover_card, hover_point, running_app, settled_screenshot, wait_for_points
+from tests.browser import browser_page, hover_point, running_app, settled_screenshot, wait_for_points
 
 pytestmark = pytest.mark.browser
 
@@ -42,7 +42,17 @@ def test_hover_shows_the_text_of_a_token_sample(tmp_path, artifacts):
             return !!(gd && gd._fullData && gd._fullData.length >= n && gd._fullData[0].x.length > 0); }""",
                                arg=len(names), timeout=180_000)
         wait_for_points(page, "layers-graph", trace=1, minimum=30)
-        text = hover_card(page, "layers-tooltip", lambda p: hover_point(page, "layers-graph", 1, p),
-                          (0, 7, 21, 40), words=("sentence", "label"))
-        assert "sentence" in text and " w" in text
+        shown = """() => { const t = document.getElementById('layers-tooltip');
+                    return !!(t && t.querySelector('.tooltip-text') && t.innerText.includes('label')); }"""
+        text = ""
+        for point in (0, 7, 21, 40):
+            hover_point(page, "layers-graph", 1, point)
+            try:
+                page.wait_for_function(shown, timeout=8_000)
+            except Exception:
+                continue
+            text = page.locator("#layers-tooltip").inner_text()
+            break
+        assert text.startswith("sentence ") and " w" in text and "blocks.0" in text, text
+        assert page.locator("#layers-tooltip img").count() == 0  # a text, not an image
         settled_screenshot(page, artifacts / "model_tokens_hover.png")

@@ -536,11 +536,13 @@ class OnnxModel(Backend):
         each scope standing for the last of them inside it; parents before children."""
         n = batch_size(x)
         got = self.forward(x, [name for name in self.names() if not self._meta[name][3]])
+        first = next(iter(x.values())) if isinstance(x, dict) else torch.as_tensor(x)
+        varied = n >= 2 and not bool(torch.equal(first, first[:1].expand_as(first)))  # else nothing could vary
 
         def activation(t: torch.Tensor) -> bool:
             if t.ndim < 2 or t.shape[0] != n or not t.is_floating_point():
                 return False
-            return n < 2 or not bool(torch.equal(t, t[:1].expand_as(t)))
+            return not varied or not bool(torch.equal(t, t[:1].expand_as(t)))
 
         kept = {name for name, t in got.items() if name != OUTPUT and activation(t)}
         shapes = {self._tensors[name]: tuple(got[name].shape[1:]) for name in kept}
