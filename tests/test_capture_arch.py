@@ -177,3 +177,40 @@ def test_a_bad_pooling_is_refused_before_anything_runs(world):
     with pytest.raises(ModelError, match="token sequence"):
         capture(world, dataset="arrays:digits16.npz", layers=("blocks.0",), pooling="blocks.0=max",
                 **spec(world, "vit", "pt2"))
+
+
+def test_default_ticks_are_thinned_evenly_and_keep_the_last_block():
+    from models.capture.backends import Layer, assign_layouts
+
+    tree = [Layer("embed", "Embedding", 1, (9, 8), True)]
+    for i in range(20):
+        tree += [Layer(f"blocks.{i}", "Block", 1, (9, 8), True), Layer(f"blocks.{i}.fc", "Linear", 2, (9, 8), True)]
+    tree += [Layer("norm", "LayerNorm", 1, (9, 8), True), Layer("head", "Linear", 1, (3,), True, True),
+             Layer("output", "output", 0, (3,), False, True)]
+    picks = default_layers(assign_layouts(tree))
+    blocks = [p for p in picks if p.startswith("blocks.")]
+    assert len(picks) - 2 <= 12 + 1 and picks[0] == "embed" and picks[-2:] == ["norm", "output"]
+    assert "blocks.0" in blocks and "blocks.19" in blocks and len(blocks) >= 9
+    gaps = np.diff([int(b.split(".")[1]) for b in blocks])
+    assert gaps.max() - gaps.min() <= 1  # evenly spaced
+    layouts = {layer.name: layer.layout for layer in assign_layouts(tree)}
+    assert layouts["blocks.3"] == "sequence" and layouts["head"] == "vector"
+
+
+def test_pooling_by_layout_with_a_mask_and_channels_last():
+    from models.capture.adapt import reduce
+
+    t = torch.arange(2 * 3 * 4, dtype=torch.float32).reshape(2, 3, 4)
+    mask = torch.tensor([[1, 1, 0], [1, 1, 1]])
+    assert torch.allclose(reduce(t, "mean", "sequence", mask)[0], t[0, :2].mean(0))
+    assert torch.allclose(reduce(t, "mean", "sequence", mask)[1], t[1].mean(0))
+    assert torch.allclose(reduce(t, "cls", "sequence"), t[:, 0])
+    assert torch.allclose(reduce(t, "mean", "map"), t.mean(2))  # C×L: over L
+    hwc = torch.rand(2, 5, 5, 7)
+    assert torch.allclose(reduce(hwc, "max", "map_last"), hwc.amax((1, 2)))
+    from models.capture import pooling
+
+    assert pooling.choose("blocks.1", "sequence", "max, blocks.1=cls") == "cls"
+    assert pooling.choose("blocks.2", "sequence", "max") == "mean" and pooling.choose("c", "map", "max") == "max"
+    assert pooling.choose("blocks.2", "sequence", {"sequences": "flatten"}) == "flatten"
+    assert pooling.what_it_gives((17, 64), "sequence", "mean") == "17 tokens × 64 → 64 (mean over tokens)"

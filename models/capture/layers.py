@@ -54,7 +54,9 @@ def default_layers(tree: Sequence[Layer], limit: int = MAX_DEFAULT) -> list[str]
         numbered = len(children) >= 2 and all(re.fullmatch(rf"{re.escape(layer.name)}\.\d+", c.name) for c in children)
         return bool(children) and (layer.type in CONTAINERS or numbered) and all(kids.get(c.name) for c in children)
 
-    def units(siblings: list[Layer]) -> list[str]:
+    repeated: set[str] = set()  # items of a ModuleList/Sequential of blocks: the ones thinned
+
+    def units(siblings: list[Layer], inside: bool = False) -> list[str]:
         picks, group = [], None
         for layer in siblings:
             if layer.final:
@@ -62,10 +64,12 @@ def default_layers(tree: Sequence[Layer], limit: int = MAX_DEFAULT) -> list[str]
                 continue
             if is_container(layer):
                 group = None
-                picks += units(kids[layer.name])
+                picks += units(kids[layer.name], inside=True)
             elif kids.get(layer.name):
                 group = None
                 picks.append(layer.name)
+                if inside or re.search(r"\.\d+$", layer.name):
+                    repeated.add(layer.name)
             elif layer.params and "Norm" not in layer.type or group is None and layer.params:
                 group = layer
                 picks.append(layer.name)
@@ -76,7 +80,14 @@ def default_layers(tree: Sequence[Layer], limit: int = MAX_DEFAULT) -> list[str]
 
     picks = units(top)
     if len(picks) > limit:
-        picks = [picks[i] for i in sorted(set(np.linspace(0, len(picks) - 1, limit).round().astype(int)))]
+        # thin the repeated blocks evenly (first and last kept), then anything else still over the limit
+        blocks = [p for p in picks if p in repeated]
+        room = max(2, limit - (len(picks) - len(blocks)))
+        if len(blocks) > room:
+            keep = {blocks[i] for i in np.linspace(0, len(blocks) - 1, room).round().astype(int)}
+            picks = [p for p in picks if p not in repeated or p in keep]
+        if len(picks) > limit:
+            picks = [picks[i] for i in sorted(set(np.linspace(0, len(picks) - 1, limit).round().astype(int)))]
     before = [layer for layer in modules if not layer.final]
     if before:
         last = before[-1]
