@@ -214,3 +214,20 @@ def test_pooling_by_layout_with_a_mask_and_channels_last():
     assert pooling.choose("blocks.2", "sequence", "max") == "mean" and pooling.choose("c", "map", "max") == "max"
     assert pooling.choose("blocks.2", "sequence", {"sequences": "flatten"}) == "flatten"
     assert pooling.what_it_gives((17, 64), "sequence", "mean") == "17 tokens × 64 → 64 (mean over tokens)"
+
+
+def test_the_model_tab_form_makes_a_pooling_spec():
+    from dashboard.views.model import data
+
+    assert data.pooling_spec("max", "cls", "blocks.1=flatten, head=mean") == "max, sequences=cls, blocks.1=flatten, head=mean"
+    assert data.pooling_spec(None, "mean", "") == "mean"
+    with pytest.raises(ValueError, match="pooling"):
+        data.pooling_spec("mean", None, "blocks.1=median")
+    cfg = data.capture_config("digits", "m.onnx", None, "mean", "all", 1, "train", False, "", "", True, "unit", "", "",
+                              "flatten", "blocks.0=cls")
+    assert cfg.pooling == "mean, sequences=flatten, blocks.0=cls"
+    tree = {"layers": [{"name": "blocks.0", "type": "Block", "depth": 1, "shape": [17, 64], "layout": "sequence"},
+                       {"name": "output", "type": "output", "depth": 0, "shape": [10], "layout": "vector"}]}
+    labels = [o["label"] for o in data.tree_options(tree)]
+    assert labels[0] == "blocks.0 · Block · 17 tokens × 64 → mean 64 · cls 64 · flatten 1088"
+    assert labels[1] == "output · output · 10"
