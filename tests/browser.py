@@ -201,13 +201,14 @@ def hover_card(page, tooltip_id: str, hover, targets, words=(), timeout: float =
     Image and text are awaited together: a second hover event can briefly put "Loading..."
     back between them. Returns the card's text; raises if no target produced a card.
     """
+    # the text is read in the same check that saw the card: a later read could see "Loading..." again
     shown = """([id, words]) => { const t = document.getElementById(id);
-                return !!(t && t.querySelector('img.tooltip-img') && words.every(w => t.innerText.includes(w))); }"""
+                return (t && t.querySelector('img.tooltip-img') && words.every(w => t.innerText.includes(w)))
+                       ? t.innerText : false; }"""
     for target in targets:
         hover(target)
         try:
-            page.wait_for_function(shown, arg=[tooltip_id, list(words)], timeout=timeout)
-            return page.locator(f"#{tooltip_id}").inner_text()
+            return page.wait_for_function(shown, arg=[tooltip_id, list(words)], timeout=timeout).json_value()
         except Exception:
             continue
     raise AssertionError(f"no sample card in #{tooltip_id}: {page.locator(f'#{tooltip_id}').inner_text()!r}")
