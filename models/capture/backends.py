@@ -73,6 +73,11 @@ LAST_AXIS_TYPES = {"Linear", "LayerNorm", "RMSNorm", "Embedding", "MultiheadAtte
                    "Softmax", "Gather", "Attention", "Gelu", "GELU"}
 
 
+#: of those, the ones that make an H×W×C output a channels-last map (ConvNeXt's LayerNorm, a Linear on NHWC);
+#: a 3-d MatMul or Softmax is attention's heads × tokens × tokens, no image
+CHANNELS_LAST_TYPES = {"Linear", "LayerNorm", "RMSNorm", "LayerNormalization"}
+
+
 def assign_layouts(layers: list[Layer]) -> list[Layer]:
     """Each layer's layout from its type and per-sample shape; an activation keeps the layout of the
     map it follows (a ReLU after a Conv1d is a C×L map, not a token sequence)."""
@@ -87,7 +92,7 @@ def assign_layouts(layers: list[Layer]) -> list[Layer]:
             layout = "map"
         elif len(shape) == 2:
             layout = "sequence" if kind in LAST_AXIS_TYPES or shape != last_map else "map"
-        elif len(shape) == 3 and (kind in LAST_AXIS_TYPES or (shape == last_map_last and shape != last_map)):
+        elif len(shape) == 3 and (kind in CHANNELS_LAST_TYPES or (shape == last_map_last and shape != last_map)):
             layout = "map_last"
         else:
             layout = "map"
