@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
 
 from models.store import RunStore
 from models.studies import capture as face
 from tests.arch_models import export_all, make
-from tests.browser import browser_page, hover_point, running_app, settled_screenshot, wait_for_points
+from tests.browser import (
+    browser_page,
+    hover_point,
+    running_app,
+    settled_screenshot,
+    wait_for_points,
+)
 
 pytestmark = pytest.mark.browser
 

@@ -17,7 +17,7 @@ from models.capture.capture import probe
 from models.capture.layers import default_layers
 from models.store import RunStore
 from models.studies import capture as face
-from tests.arch_models import example, export_all, make
+from tests.arch_models import export_all, make
 
 TOL = 1e-4
 FORMATS = ("onnx", "onnx2", "pt2", "ts")
@@ -72,7 +72,7 @@ def images16(world):
 
 @pytest.mark.parametrize("fmt", FORMATS + ("module",))
 def test_vit_and_resnet_blocks_equal_their_own_output_pooled(world, fmt):
-    ds, args = images16(world)
+    _, args = images16(world)
     vit = make("vit")
     # given out of order, captured in network order; blocks mean over tokens, the patch map over H×W
     run = capture(world, dataset="arrays:digits16.npz", layers=("blocks.3", "patch", "blocks.0"),
@@ -131,7 +131,7 @@ def test_resnet_default_ticks_open_its_stages(world):
 
 
 def test_default_capture_of_a_vit_pools_its_blocks_over_tokens(world):
-    ds, args = images16(world)
+    _, args = images16(world)
     run = capture(world, dataset="arrays:digits16.npz", **spec(world, "vit", "onnx2"))
     names = [layer["name"] for layer in face.layers(run)]
     assert names[:5] == ["patch", "blocks.0", "blocks.1", "blocks.2", "blocks.3"]

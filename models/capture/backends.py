@@ -150,7 +150,7 @@ class Backend:
         for start in range(0, n, fb):
             pad = fb - min(fb, n - start)
 
-            def part(t):
+            def part(t, start=start, pad=pad):
                 chunk = t[start:start + fb]
                 return torch.cat([chunk, chunk[:1].expand(pad, *chunk.shape[1:])]) if pad else chunk
 

@@ -14,12 +14,12 @@ from typing import Sequence
 import numpy as np
 import torch
 
+from ..progress import ProgressFn, report
 from . import pooling as pooling_rules
 from .adapt import InputPlan, dataset_text, plan_input, reduce, shape_text
 from .backends import OUTPUT, Backend, Layer
 from .errors import ModelError
 from .layers import check_layers, default_layers
-from ..progress import ProgressFn, report
 
 FORMAT_VERSION = 1
 MAX_DIM = 512       # flattened maps wider than this are reduced by PCA

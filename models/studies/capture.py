@@ -17,9 +17,9 @@ from typing import Iterable
 
 import numpy as np
 
-from .base import StudyConfig, check_kind, command_line, lazy_run, option
 from ..capture import pooling as pooling_rules
 from ..validation import check_choice, check_int
+from .base import StudyConfig, check_kind, command_line, lazy_run, option
 
 KIND = "capture"
 TITLE = "Capture your own model"
