@@ -12,15 +12,22 @@ from dash import html
 
 from . import images
 
+TEXT_CHARS = 240  # of a sample's text shown on hover
+
 
 def sample_card(image: np.ndarray | None, lines: Sequence[str], *, key: Hashable | None = None,
-                size: int = 96, extra: Sequence = (), image_class: str = "") -> html.Div:
+                size: int = 96, extra: Sequence = (), image_class: str = "", text: str | None = None) -> html.Div:
     """Image (thumbnail made once per ``key``; uncached when ``key`` is None), then one line each.
 
+    ``text`` (a token dataset's sample text) shows where an image would, cut to :data:`TEXT_CHARS`;
     ``extra`` holds further components (a strip of member images, say) placed after the lines;
     ``image_class`` adds a class to the image (a view's own styling).
     """
     children = []
+    if text is not None:
+        cut = text if len(text) <= TEXT_CHARS else text[:TEXT_CHARS - 1] + "…"
+        children.append(html.Div(cut, className="tooltip-text",
+                                 style={"minWidth": "220px", "maxWidth": "300px", "whiteSpace": "normal", "fontStyle": "italic"}))
     if image is not None:
         src = images.thumbnail(key, image, size=size) if key is not None else images.png_data_uri(image, size=size)
         children.append(html.Img(src=src, className=f"tooltip-img {image_class}".strip()))

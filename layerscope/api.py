@@ -44,19 +44,24 @@ class Capture:
 
     ``model`` is an ``nn.Module`` (captured where it lives, in eval mode, its mode restored after),
     a model file in ``model_dir`` or a ``package.module:function`` factory. ``layers`` defaults to
-    the top-level blocks, the penultimate layer and the output. The run appears in the store
-    when :meth:`close` is called (or the ``with`` block ends without an error).
+    the top-level blocks, the penultimate layer and the output; given ones are captured in network
+    order. ``pooling`` is the conv maps' pooling (``"mean"``, ``"max"``, ``"flatten"``), a spec such as
+    ``"mean, blocks.1=cls"``, or a dict ``{"blocks.1": "cls", "sequences": "flatten"}``; token sequences
+    default to the mean over their tokens. The run appears in the store when :meth:`close` is
+    called (or the ``with`` block ends without an error).
     """
 
     def __init__(self, root: str | os.PathLike = "runs", *, dataset: Any = "digits", model: Any = None,
                  layers: Sequence[str] | None = None, data_dir: str | os.PathLike | None = None,
                  model_dir: str | os.PathLike | None = None, split: str = "train", per_class: int | None = None,
-                 limit: int | None = None, seed: int = 0, pooling: str = "mean", float16: bool = False,
+                 limit: int | None = None, seed: int = 0, pooling: str | dict = "mean", float16: bool = False,
                  batch_size: int = 256, input_shape: Sequence[int] | None = None, normalisation: str = "unit",
                  mean: Sequence[float] | None = None, std: Sequence[float] | None = None, resize: bool = True,
                  device: str | None = None, name: str | None = None):
         CaptureWriter = module("capture.capture").CaptureWriter
         RunStore = module("store").RunStore
+        rules = module("capture.pooling")
+        pooling = rules.text(*rules.parse(pooling))  # a bad spec fails here, before anything is written
 
         self.ds, shape = _dataset(dataset, data_dir=data_dir, split=split, per_class=per_class, limit=limit, seed=seed)
         self.model, self.layers, self.batch_size, self.device = model, list(layers) if layers else None, batch_size, device

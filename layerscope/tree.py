@@ -12,6 +12,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data-dir", default="data", help="folder holding the datasets' files")
     parser.add_argument("--dataset", default="digits", help="dataset whose samples probe the model")
     parser.add_argument("--input-shape", type=int, nargs="+", default=None, help="model input per sample")
+    parser.add_argument("--pooling", default="mean", help="pooling spec each line's result follows, e.g. 'mean, blocks.1=cls'")
     args = parser.parse_args(argv)
     from layerscope._loader import module
 
@@ -24,12 +25,14 @@ def main(argv: list[str] | None = None) -> int:
         ds = datasets.load(args.dataset, data_dir=args.data_dir, limit=8, normalize=False)
         model = formats.load(args.model, model_dir=formats.model_dir_of(args.data_dir, args.model_dir),
                              allow_factory=True)
-        tree = probe(model, ds, plan_input(ds, args.input_shape or model.input_shape, source=model.source))
+        tree = probe(model, ds, plan_input(ds, args.input_shape or model.input_shape, source=model.source,
+                                           inputs=model.inputs))
+        lines = describe(tree, args.pooling)
     except user_error as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     chosen = set(default_layers(tree))
-    for layer, line in zip(tree, describe(tree)):
+    for layer, line in zip(tree, lines):
         print(("* " if layer.name in chosen else "  ") + line)
     print("(* = captured by default)")
     return 0

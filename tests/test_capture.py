@@ -142,9 +142,9 @@ def test_layer_tree_and_default_selection(dirs):
         shapes = {layer.name: layer.shape for layer in tree}
         assert shapes["conv1"] == (4, 8, 8) and shapes["pool1"] == (4, 4, 4) and shapes["output"] == (10,), fmt
         assert default_layers(tree)[-1] == "output"
-        assert {"conv1", "conv2", "fc1"} <= set(default_layers(tree)), fmt
+        assert {"relu1", "relu2", "relu3"} <= set(default_layers(tree)), fmt  # each block ends at its activation
     model = formats.load(files["pt2"], model_dir=models_dir)
-    assert default_layers(probe(model, ds, plan_input(ds, None, source="x"))) == ["conv1", "conv2", "fc1", "relu3", "output"]
+    assert default_layers(probe(model, ds, plan_input(ds, None, source="x"))) == ["relu1", "relu2", "relu3", "output"]
     assert model.input_shape == (None, 8, 8) or model.input_shape == (1, 8, 8)
 
 
@@ -276,9 +276,9 @@ def test_command_line_captures_digits_and_refuses_a_bad_model(dirs, tmp_path):
     out = _cli("--model", "my_cnn.onnx", "--dataset", "digits", "--per-class", "5",
                "--data-dir", str(data), "--store-dir", str(tmp_path / "runs"))
     assert out.returncode == 0, out.stderr
-    assert "step 0: my_cnn.onnx (onnx" in out.stdout and "conv1" in out.stdout
+    assert "step 0: my_cnn.onnx (onnx" in out.stdout and "relu1" in out.stdout
     run = RunStore(tmp_path / "runs").list(kind="capture")[0]
-    assert face.activations(run, "fc1").shape == (50, 16)
+    assert face.activations(run, "relu3").shape == (50, 16)
     (models_dir / "broken.onnx").write_bytes(b"not onnx")
     for bad in ("broken.onnx", "missing.onnx", "../x.onnx"):
         out = _cli("--model", bad, "--data-dir", str(data), "--store-dir", str(tmp_path / "runs"))

@@ -10,6 +10,12 @@ Keras exports, or ``H×W``), grey ↔ RGB, resize (bilinear, antialiased), and n
 
 A dataset that cannot be fitted raises :class:`ModelError` naming both shapes.
 
+A model whose input is integer token ids (or any model, given a token dataset: an arrays file with
+``input_ids``) is fed the dataset's ``tokens`` by name: an input whose name holds ``mask`` gets the
+``attention_mask`` (1 for a real token, 0 for padding, as Hugging Face; all ones when the dataset has
+none), the other one the ``input_ids``. A model with integer inputs given images or plain vectors
+raises :class:`ModelError`: it needs a token dataset.
+
 Feature maps (``C×H×W`` or ``C×L`` per sample) become vectors by :func:`reduce`: global average
 pooling (``mean``, default), spatial ``max``, or ``flatten`` (then PCA to 512 when wider, fitted in
 :mod:`models.capture.capture`).
@@ -55,14 +61,34 @@ class InputPlan:
     normalisation: str = "unit"
     mean: tuple[float, ...] | None = None
     std: tuple[float, ...] | None = None
+    feeds: tuple[tuple[str, str, str], ...] = ()  # tokens: (model input, dataset column or "ones", int|float|bool)
 
     def describe(self) -> dict:
-        return {"source": self.source, "shape": list(self.shape), "layout": self.layout,
-                "channels": list(self.channels), "resize": [list(s) for s in self.size] if self.size else None,
-                "normalisation": self.normalisation, "mean": self.mean, "std": self.std}
+        out = {"source": self.source, "shape": list(self.shape), "layout": self.layout,
+               "channels": list(self.channels), "resize": [list(s) for s in self.size] if self.size else None,
+               "normalisation": self.normalisation, "mean": self.mean, "std": self.std}
+        if self.feeds:
+            out["feeds"] = {model_input: column for model_input, column, _ in self.feeds}
+        return out
 
-    def batch(self, ds, idx: np.ndarray) -> torch.Tensor:
-        """The model inputs (float32) of the samples at ``idx`` of ``ds``."""
+    def mask(self, ds, idx: np.ndarray) -> torch.Tensor | None:
+        """The attention mask (N×T, 1 = a real token) of the samples at ``idx``, for masked means; else None."""
+        tokens = getattr(ds, "tokens", None)
+        if self.source != "tokens" or not tokens or tokens.get("attention_mask") is None:
+            return None
+        return torch.from_numpy(np.ascontiguousarray(tokens["attention_mask"][idx]))
+
+    def batch(self, ds, idx: np.ndarray):
+        """The model inputs of the samples at ``idx`` of ``ds``: float32 images or vectors, or for a token
+        dataset ``{input name: ids or mask}`` (one tensor when the model takes one input)."""
+        if self.source == "tokens":
+            ids = ds.tokens["input_ids"][idx]
+            out = {}
+            for model_input, column, kind in self.feeds:
+                values = np.ones_like(ids) if column == "ones" else ds.tokens[column][idx]
+                t = torch.from_numpy(np.ascontiguousarray(values, dtype=np.int64))
+                out[model_input] = t.float() if kind == "float" else t.bool() if kind == "bool" else t
+            return next(iter(out.values())) if len(out) == 1 else out
         if self.source == "features":
             x = torch.from_numpy(np.ascontiguousarray(ds.features[idx], dtype=np.float32))
             x = _normalise(x.reshape(len(idx), *self.shape), self, channel_dim=0 if self.layout == "hwc" else 1)
@@ -122,9 +148,47 @@ def _stats(normalisation: str, mean, std, channels: int):
     return mean, std
 
 
+def token_plan(ds, inputs, source: str) -> InputPlan:
+    """How a token dataset feeds a model's inputs, matched by name (see the module's docstring)."""
+    ids = ds.tokens["input_ids"]
+    length = int(ids.shape[1])
+    inputs = list(inputs or [])
+    if not inputs:
+        return InputPlan("tokens", (length,), "tokens", feeds=(("input_ids", "input_ids", "int"),))
+    feeds, ids_taken = [], False
+    for value in inputs:
+        kind = "float" if value.integer is False else "int"
+        fixed = value.shape[0] if value.shape else None
+        if fixed not in (None, length):
+            raise ModelError(f"model {source} input {value.name!r} takes {fixed} tokens per sample but dataset "
+                             f"{ds.name} gives {length}; pad or cut the dataset's input_ids to {fixed}")
+        if "mask" in value.name.lower():
+            has = ds.tokens.get("attention_mask") is not None
+            feeds.append((value.name, "attention_mask" if has else "ones", kind))
+        elif not ids_taken:
+            feeds.append((value.name, "input_ids", "int"))
+            ids_taken = True
+        else:
+            raise ModelError(f"model {source} takes inputs {[i.name for i in inputs]}; LayerScope feeds a token "
+                             "dataset's input_ids and attention_mask by name (an input named like 'mask' gets "
+                             f"the mask) and has nothing for {value.name!r}")
+    if not ids_taken:
+        raise ModelError(f"model {source} takes inputs {[i.name for i in inputs]}: none can take input_ids")
+    return InputPlan("tokens", (length,), "tokens", feeds=tuple(feeds))
+
+
 def plan_input(ds, input_shape, *, source: str, normalisation: str = "unit", mean=None, std=None,
-               resize: bool = True) -> InputPlan:
-    """How ``ds`` feeds a model whose per-sample input is ``input_shape`` (``None`` to guess)."""
+               resize: bool = True, inputs=None) -> InputPlan:
+    """How ``ds`` feeds a model whose per-sample input is ``input_shape`` (``None`` to guess); ``inputs``
+    (:class:`models.capture.backends.ModelInput`) say which take token ids."""
+    integer = bool(inputs) and any(i.integer for i in inputs)
+    if getattr(ds, "tokens", None) and (integer or not inputs or inputs[0].integer is None):
+        return token_plan(ds, inputs, source)
+    if integer:
+        names = ", ".join(f"{i.name} ({'integers' if i.integer else 'floats'})" for i in inputs)
+        raise ModelError(f"model {source} takes token ids ({names}) but dataset {ds.name} gives {dataset_text(ds)}; "
+                         "it needs a token dataset: an arrays file (.npz) holding input_ids (N×T integers), "
+                         "labels, and optionally attention_mask and texts")
     if input_shape is None or len(input_shape) == 0:
         if ds.images is not None:
             input_shape = (1 if ds.images.ndim == 3 else 3, *ds.images.shape[1:3])
@@ -165,17 +229,31 @@ def plan_input(ds, input_shape, *, source: str, normalisation: str = "unit", mea
     return InputPlan("images", final, layout, (c0, channels), ((h0, w0), (h, w)), normalisation, mean, std)
 
 
-def reduce(t: torch.Tensor, pooling: str) -> torch.Tensor:
-    """A batch of per-sample outputs as vectors: maps are pooled over their spatial dimensions."""
+def reduce(t: torch.Tensor, pooling: str, layout: str | None = None, mask: torch.Tensor | None = None) -> torch.Tensor:
+    """A batch of per-sample outputs as vectors, pooled the way their ``layout`` says
+    (:mod:`.pooling`): maps over their spatial axes (channels first, or last for ``map_last``),
+    sequences over their tokens (``mask``, N×T with 1 for a real token, makes the mean skip padding;
+    ``cls`` takes the first token). Without a layout, what is not a vector is a channels-first map."""
     if t.ndim <= 1:
         return t.reshape(len(t), -1) if t.ndim == 1 else t.reshape(1, 1)
-    if t.ndim == 2:
-        return t
-    if pooling == "mean":
-        return t.float().mean(dim=tuple(range(2, t.ndim)))
-    if pooling == "max":
-        return t.float().amax(dim=tuple(range(2, t.ndim)))
+    if t.ndim == 2 or layout == "vector":
+        return t.reshape(len(t), -1)
     if pooling == "flatten":
         return t.reshape(len(t), -1)
+    if layout == "sequence":
+        if pooling == "cls":
+            return t[:, 0].reshape(len(t), -1)
+        if pooling != "mean":
+            raise ModelError(f"pooling of a token sequence must be mean, cls or flatten (got {pooling!r})")
+        t = t.float()
+        if mask is not None and mask.ndim == 2 and mask.shape == t.shape[:2]:
+            m = mask.to(t.device, torch.float32).reshape(*mask.shape, *([1] * (t.ndim - 2)))
+            return ((t * m).sum(1) / m.sum(1).clamp_min(1.0)).reshape(len(t), -1)
+        return t.mean(1).reshape(len(t), -1)
+    axes = tuple(range(1, t.ndim - 1)) if layout == "map_last" else tuple(range(2, t.ndim))
+    if pooling == "mean":
+        return t.float().mean(dim=axes)
+    if pooling == "max":
+        return t.float().amax(dim=axes)
     raise ModelError(f"pooling must be one of {', '.join(POOLINGS)} (got {pooling!r})")
 

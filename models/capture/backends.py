@@ -7,16 +7,22 @@
   (a new function over the same module; only direct children are reachable this way).
 - :class:`OnnxModel`: node outputs are added as graph outputs with the ``onnx`` package (shapes
   from shape inference kept as value_info) and run on onnxruntime's CPU provider. Layers are the
-  node outputs plus one per module scope of the node names (``/features/features.0/Conv`` →
-  ``features.0``: the last output inside that scope), so ONNX exported from torch keeps the
-  torch module names.
+  module scopes torch's exporters record (``/blocks.0/norm1/LayerNormalization`` from
+  ``dynamo=False``, the ``namespace`` metadata from ``dynamo=True``: ``blocks.0``, ``blocks.0.norm1``,
+  each the last activation inside it) and, under them, the per-sample activations of single nodes
+  (``blocks.0.norm1.LayerNormalization``); shape arithmetic (integer tensors, scalars, tensors whose
+  first axis is not the batch, constants broadcast over the batch) is left out.
 
-Every runner's :meth:`Backend.forward` returns ``{name: tensor}`` with ``"output"`` (the model's
-first output) always included; :meth:`Backend.tree` runs one batch through every layer.
+Every runner's :meth:`Backend.forward` takes one tensor or ``{input name: tensor}`` and returns
+``{name: tensor}`` with ``"output"`` (the model's first output) always included; :meth:`Backend.tree`
+runs one batch through every layer and lists parents before children, in network order, each with
+its layout (:mod:`.pooling`).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+import inspect
+import re
+from dataclasses import dataclass, replace
 from typing import Sequence
 
 import numpy as np
@@ -37,16 +43,89 @@ class Layer:
     shape: tuple[int, ...]
     params: bool = False   # holds weights (a layer proper, not an activation or a reshape)
     final: bool = False    # its output is the model's output
+    layout: str = ""       # vector, map, map_last or sequence (:mod:`.pooling`); set by the tree
+    module: bool = True    # a module (or an ONNX module scope), not a single ONNX node
 
     def as_dict(self) -> dict:
         return {"name": self.name, "type": self.type, "depth": self.depth, "shape": list(self.shape),
-                "params": self.params, "final": self.final}
+                "params": self.params, "final": self.final, "layout": self.layout, "module": self.module}
+
+
+@dataclass(frozen=True)
+class ModelInput:
+    """One input of a model: its name, per-sample shape (``None`` entries free; ``None`` unknown)
+    and whether it takes integers (token ids; ``None`` when the file does not say)."""
+
+    name: str
+    shape: tuple | None = None
+    integer: bool | None = None
+
+
+#: module and ONNX op types whose output is a channels-first map (C×L for 1-d ones)
+MAP_TYPES = {"Conv1d", "Conv2d", "Conv3d", "ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d", "BatchNorm1d",
+             "BatchNorm2d", "BatchNorm3d", "MaxPool1d", "MaxPool2d", "MaxPool3d", "AvgPool1d", "AvgPool2d", "AvgPool3d",
+             "AdaptiveAvgPool1d", "AdaptiveAvgPool2d", "AdaptiveMaxPool1d", "AdaptiveMaxPool2d", "InstanceNorm1d",
+             "InstanceNorm2d", "GroupNorm", "Upsample", "Conv", "ConvTranspose", "BatchNormalization", "MaxPool",
+             "AveragePool", "GlobalAveragePool", "GlobalMaxPool", "InstanceNormalization", "Resize"}
+#: types acting on the last axis: a 2-d output is tokens × features, a 3-d one a channels-last map
+LAST_AXIS_TYPES = {"Linear", "LayerNorm", "RMSNorm", "Embedding", "MultiheadAttention", "TransformerEncoderLayer",
+                   "TransformerDecoderLayer", "TransformerEncoder", "LayerNormalization", "MatMul", "Gemm",
+                   "Softmax", "Gather", "Attention", "Gelu", "GELU"}
+
+
+#: of those, the ones that make an H×W×C output a channels-last map (ConvNeXt's LayerNorm, a Linear on NHWC);
+#: a 3-d MatMul or Softmax is attention's heads × tokens × tokens, no image
+CHANNELS_LAST_TYPES = {"Linear", "LayerNorm", "RMSNorm", "LayerNormalization"}
+
+
+def assign_layouts(layers: list[Layer]) -> list[Layer]:
+    """Each layer's layout from its type and per-sample shape; an activation keeps the layout of the
+    map it follows (a ReLU after a Conv1d is a C×L map, not a token sequence)."""
+    out, last_map, last_map_last = [], None, None
+    for layer in layers:
+        shape, kind = tuple(layer.shape), layer.type
+        if layer.layout:
+            layout = layer.layout
+        elif len(shape) <= 1:
+            layout = "vector"
+        elif kind in MAP_TYPES:
+            layout = "map"
+        elif len(shape) == 2:
+            layout = "sequence" if kind in LAST_AXIS_TYPES or shape != last_map else "map"
+        elif len(shape) == 3 and (kind in CHANNELS_LAST_TYPES or (shape == last_map_last and shape != last_map)):
+            layout = "map_last"
+        else:
+            layout = "map"
+        if layout == "map":
+            last_map = shape
+        elif layout == "map_last":
+            last_map_last = shape
+        out.append(replace(layer, layout=layout))
+    return out
+
+
+def nest(layers: list[Layer]) -> list[Layer]:
+    """Depths from the modules present: a ModuleList is never called, so ``blocks.0`` sits at depth 1."""
+    names = {layer.name for layer in layers}
+    out = []
+    for layer in layers:
+        parts = layer.name.split(".")
+        above = sum(".".join(parts[:i]) in names for i in range(1, len(parts)))
+        out.append(replace(layer, depth=above + 1) if layer.name != OUTPUT else layer)
+    return out
+
+
+def _short_type(path) -> str:
+    """``torch.nn.modules.conv.Conv2d`` (or the class) → ``Conv2d``."""
+    name = getattr(path, "__name__", None) or str(path)
+    return re.split(r"[.:]", name.strip("<>' ").removeprefix("class '"))[-1] or name
 
 
 class Backend:
     format = ""
     source = ""
-    input_shape: tuple | None = None   # per sample; None entries are free
+    input_shape: tuple | None = None   # per sample of the first input; None entries are free
+    inputs: list[ModelInput] = []       # every input, in the order the model takes them
     fixed_batch: int | None = None
     device = "cpu"
 
@@ -56,28 +135,48 @@ class Backend:
     def _forward(self, x: torch.Tensor, names: Sequence[str]) -> dict[str, torch.Tensor]:
         raise NotImplementedError
 
-    def forward(self, x: np.ndarray | torch.Tensor, names: Sequence[str]) -> dict[str, torch.Tensor]:
-        """Activations of ``names`` (and ``"output"``) for the batch ``x``; a model exported with a
-        fixed batch size gets the batch in chunks of that size, the last one padded."""
-        x = torch.as_tensor(x)
+    def forward(self, x, names: Sequence[str]) -> dict[str, torch.Tensor]:
+        """Activations of ``names`` (and ``"output"``) for the batch ``x`` (a tensor, or ``{input
+        name: tensor}`` for a model of several inputs); a model exported with a fixed batch size gets
+        the batch in chunks of that size, the last one padded."""
+        x = {k: torch.as_tensor(v) for k, v in x.items()} if isinstance(x, dict) else torch.as_tensor(x)
         unknown = [n for n in names if n != OUTPUT and n not in self.names()]
         if unknown:
             raise ModelError(f"layers {unknown} are not in {self.source}; choose from {self.names()[:30]}")
-        fb = self.fixed_batch
-        if not fb or len(x) == fb:
+        fb, n = self.fixed_batch, batch_size(x)
+        if not fb or n == fb:
             return self._forward(x, names)
         parts = []
-        for start in range(0, len(x), fb):
-            chunk = x[start:start + fb]
-            pad = fb - len(chunk)
-            if pad:
-                chunk = torch.cat([chunk, chunk[:1].expand(pad, *chunk.shape[1:])])
-            out = self._forward(chunk, names)
+        for start in range(0, n, fb):
+            pad = fb - min(fb, n - start)
+
+            def part(t, start=start, pad=pad):
+                chunk = t[start:start + fb]
+                return torch.cat([chunk, chunk[:1].expand(pad, *chunk.shape[1:])]) if pad else chunk
+
+            out = self._forward({k: part(v) for k, v in x.items()} if isinstance(x, dict) else part(x), names)
             parts.append({k: v[:fb - pad] for k, v in out.items()})
         return {k: torch.cat([p[k] for p in parts]) for k in parts[0]}
 
     def names(self) -> list[str]:
         raise NotImplementedError
+
+
+def batch_size(x) -> int:
+    return len(next(iter(x.values()))) if isinstance(x, dict) else len(x)
+
+
+def _as_model_dtype(t: torch.Tensor, device) -> torch.Tensor:
+    """Floats as float32, integers and booleans as they are (token ids stay ids)."""
+    return t.to(device, torch.float32) if t.is_floating_point() else t.to(device)
+
+
+def _positional(x, inputs: Sequence[ModelInput]) -> tuple:
+    """The model's positional arguments: one tensor, or a dict ordered by the model's input names."""
+    if not isinstance(x, dict):
+        return (x,)
+    names = [i.name for i in inputs if i.name in x]
+    return tuple(x[n] for n in names) if names else tuple(x.values())
 
 
 def _first_tensor(value):
@@ -108,10 +207,23 @@ class TorchModel(Backend):
     def __init__(self, module: torch.nn.Module, *, source: str, fmt: str, device: str | None = "cpu",
                  input_shape: tuple | None = None):
         self.module, self.source, self.format = module, source, fmt
+        exported = getattr(module, "_layerscope_export", None) or {}  # set by formats for a .pt2
+        self._types: dict[str, str] = exported.get("types", {})
         if fmt == "torch.export" and input_shape is not None:  # the signature includes the batch
             self.fixed_batch = input_shape[0]
             input_shape = input_shape[1:]
         self.input_shape = input_shape
+        if exported.get("inputs"):
+            self.inputs = [ModelInput(n, tuple(shape[1:]) if shape else None, integer)
+                           for n, shape, integer in exported["inputs"]]
+        else:
+            try:
+                params = [p for p in inspect.signature(module.forward).parameters.values()
+                          if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+            except (TypeError, ValueError):
+                params = []
+            self.inputs = [ModelInput(p.name, input_shape if i == 0 else None) for i, p in enumerate(params)
+                           if i == 0 or p.default is inspect.Parameter.empty] or [ModelInput("x", input_shape)]
         if fmt == "module" and device is None:  # a live model stays where its owner put it
             param = next(module.parameters(), None)
             self.device = str(param.device) if param is not None else "cpu"
@@ -126,13 +238,14 @@ class TorchModel(Backend):
     def names(self) -> list[str]:
         return list(self._modules)
 
-    def _run(self, x: torch.Tensor, hooks: dict) -> torch.Tensor:
+    def _run(self, x, hooks: dict, pre_hooks: dict | None = None) -> torch.Tensor:
         handles = [self._modules[n].register_forward_hook(h) for n, h in hooks.items()]
+        handles += [self._modules[n].register_forward_pre_hook(h) for n, h in (pre_hooks or {}).items()]
         was_training = self.module.training
         self.module.eval()
         try:
             with torch.no_grad():
-                out = self.module(x.to(self.device, torch.float32))
+                out = self.module(*(_as_model_dtype(t, self.device) for t in _positional(x, self.inputs)))
         finally:
             for h in handles:
                 h.remove()
@@ -160,23 +273,34 @@ class TorchModel(Backend):
         return got
 
     def tree(self, x):
-        order: list[tuple[str, torch.Tensor]] = []
+        started: list[str] = []
+        outputs: dict[str, torch.Tensor] = {}
+
+        def pre_for(name):
+            def hook(_m, _i):
+                if name not in started:
+                    started.append(name)  # parents start before their children: network order
+            return hook
 
         def hook_for(name):
             def hook(_m, _i, output):
                 t = _first_tensor(output)
                 if t is not None:
-                    order[:] = [o for o in order if o[0] != name] + [(name, t)]
+                    outputs[name] = t  # a module called twice keeps its last call
             return hook
 
-        out = self._run(torch.as_tensor(x), {n: hook_for(n) for n in self._modules})
+        x = {k: torch.as_tensor(v) for k, v in x.items()} if isinstance(x, dict) else torch.as_tensor(x)
+        out = self._run(x, {n: hook_for(n) for n in self._modules}, {n: pre_for(n) for n in self._modules})
         layers = []
-        for name, t in order:
-            mod = self._modules[name]
+        for name in started:
+            if name not in outputs:
+                continue
+            mod, t = self._modules[name], outputs[name]
             has_params = any(True for _ in mod.parameters())
-            layers.append(Layer(name, type(mod).__name__, name.count(".") + 1, tuple(t.shape[1:]),
-                                has_params, t is out))
-        return layers + [Layer(OUTPUT, "output", 0, tuple(out.shape[1:]), False, True)]
+            kind = self._types.get(name) or type(mod).__name__
+            layers.append(Layer(name, kind, name.count(".") + 1, tuple(t.shape[1:]), has_params, t is out))
+        layers = nest(layers)
+        return assign_layouts(layers + [Layer(OUTPUT, "output", 0, tuple(out.shape[1:]), False, True)])
 
 
 class ScriptModel(Backend):
@@ -190,6 +314,11 @@ class ScriptModel(Backend):
         module.to(self.device)
         module.eval()
         self._fn, self._names, self._types = self._capture_function(module)
+        try:
+            args = [a.name for a in module.forward.schema.arguments][1:]
+        except (AttributeError, RuntimeError):
+            args = ["x"]
+        self.inputs = [ModelInput(name) for name in args] or [ModelInput("x")]
 
     @staticmethod
     def _capture_function(module):
@@ -228,7 +357,7 @@ class ScriptModel(Backend):
 
     def _all(self, x):
         with torch.no_grad():
-            out = self._fn(self.module._c, x.to(self.device, torch.float32))
+            out = self._fn(self.module._c, *(_as_model_dtype(t, self.device) for t in _positional(x, self.inputs)))
         first = _first_tensor(out[0])
         got = {}
         for name, value in zip(self._names, out[1:]):
@@ -242,20 +371,53 @@ class ScriptModel(Backend):
         return result
 
     def tree(self, x):
-        first, got = self._all(torch.as_tensor(x))
+        first, got = self._all({k: torch.as_tensor(v) for k, v in x.items()} if isinstance(x, dict)
+                               else torch.as_tensor(x))
         layers = []
         for name in self.names():
             mod = getattr_path(self.module, name)
             has_params = any(True for _ in mod.parameters())
             layers.append(Layer(name, mod.original_name, name.count(".") + 1, tuple(got[name].shape[1:]),
                                 has_params, got[name] is first))
-        return layers + [Layer(OUTPUT, "output", 0, tuple(first.shape[1:]), False, True)]
+        layers = nest(layers)
+        return assign_layouts(layers + [Layer(OUTPUT, "output", 0, tuple(first.shape[1:]), False, True)])
 
 
 def getattr_path(module, dotted: str):
     for part in dotted.split("."):
         module = getattr(module, part)
     return module
+
+
+_FLOAT_TYPES = {1, 10, 11, 16}  # ONNX float, float16, double, bfloat16
+_INT_TYPES = {2, 3, 4, 5, 6, 7, 9, 12, 13}
+
+
+def _scope_path(node) -> list[tuple[str, str]]:
+    """[(module name, module type)] from the outermost scope in, of an ONNX node exported from torch:
+    ``dynamo=True`` records a ``namespace`` (``: Net/blocks.0: Block/blocks.0.norm1: LayerNorm/op: aten…``),
+    ``dynamo=False`` names nodes ``/blocks.0/norm1/LayerNormalization`` (segments relative or full)."""
+    meta = {p.key: p.value for p in node.metadata_props}
+    if "namespace" in meta:
+        path = []
+        for part in meta["namespace"].split("/")[1:-1]:
+            name, _, kind = part.partition(": ")
+            if name and not kind.startswith(("aten.", "<built-in", "_operator")):
+                path.append((name, _short_type(kind)))
+        return path
+    if not node.name.startswith("/"):
+        return []
+    path, full = [], ""
+    for seg in [p for p in node.name.split("/") if p][:-1]:
+        head, _, last = full.rpartition(".")
+        if not full or seg.startswith(full + "."):
+            full = seg                                   # /features/features.0: the full name
+        elif seg.startswith(last + "."):
+            full = f"{head}.{seg}" if head else seg      # /blocks.0/mlp/mlp.0: relative to the parent's parent
+        else:
+            full = f"{full}.{seg}"                        # /blocks.0/norm1: relative to the parent
+        path.append((full, "scope"))
+    return path
 
 
 class OnnxModel(Backend):
@@ -277,31 +439,55 @@ class OnnxModel(Backend):
         inits = {i.name for i in graph.initializer}
         inputs = [i for i in graph.input if i.name not in inits]
         self.input_name = inputs[0].name
-        dims = [d.dim_value if d.HasField("dim_value") else None for d in inputs[0].type.tensor_type.shape.dim]
-        self.fixed_batch = dims[0] if dims else None
-        self.input_shape = tuple(dims[1:]) if dims else None
-        self._in_dtype = helper.tensor_dtype_to_np_dtype(inputs[0].type.tensor_type.elem_type)
+        self._in_dtypes, self.inputs = {}, []
+        for i, value in enumerate(inputs):
+            tt = value.type.tensor_type
+            dims = [d.dim_value if d.HasField("dim_value") else None for d in tt.shape.dim]
+            if i == 0:
+                self.fixed_batch = dims[0] if dims else None
+                self.input_shape = tuple(dims[1:]) if dims else None
+            self._in_dtypes[value.name] = helper.tensor_dtype_to_np_dtype(tt.elem_type)
+            self.inputs.append(ModelInput(value.name, tuple(dims[1:]) if dims else None, tt.elem_type in _INT_TYPES))
         self._info = {v.name: v for v in list(graph.value_info) + list(graph.output)}
         self._outputs = [o.name for o in graph.output]
-        self._tensors: dict[str, str] = {}    # layer name -> tensor name
-        self._meta: dict[str, tuple[str, int, bool]] = {}  # layer -> (type, depth, params)
-        scopes: dict[str, tuple[str, int, bool]] = {}
-        for node in graph.node:
+        elem = {name: v.type.tensor_type.elem_type for name, v in self._info.items()}
+        self._tensors: dict[str, str] = {}                  # layer name -> tensor name
+        self._meta: dict[str, tuple[str, int, bool, bool]] = {}  # layer -> (type, depth, params, module)
+        self._members: dict[str, list[str]] = {}             # scope -> its node layers' tensors, in order
+        self._first: dict[str, int] = {}                     # layer -> index of the node it starts at
+        self._perm: dict[str, tuple] = {}                    # tensor -> Transpose permutation
+        counts: dict[str, int] = {}
+        for index, node in enumerate(graph.node):
             if node.op_type == "Constant" or not node.output:
                 continue
             params = any(i in inits for i in node.input)
-            parts = [p for p in node.name.split("/") if p][:-1] if node.name.startswith("/") else []
-            for depth, scope in enumerate(parts, start=1):
-                old = scopes.get(scope)
-                scopes[scope] = (node.output[0], depth, params or (old[2] if old else False))
+            path = _scope_path(node)
+            for depth, (scope, kind) in enumerate(path, start=1):
+                if scope not in self._meta:
+                    self._meta[scope] = (kind, depth, params, True)
+                    self._first[scope] = index
+                    self._members[scope] = []
+                elif params and not self._meta[scope][2]:
+                    self._meta[scope] = (self._meta[scope][0], depth, True, True)
+            prefix = path[-1][0] + "." if path else ""
             for out in node.output:
-                if out:
-                    self._tensors[out] = out
-                    self._meta[out] = (node.op_type, len(parts) + 1, params)
-        for scope, (tensor, depth, params) in scopes.items():
-            if scope not in self._tensors:
-                self._tensors[scope] = tensor
-                self._meta[scope] = ("scope", depth, params)
+                if not out or (out in elem and elem[out] not in _FLOAT_TYPES):
+                    continue  # shape arithmetic and indices: never an activation
+                base = f"{prefix}{node.op_type}" if (path or "/" in out or ":" in out) else out
+                counts[base] = counts.get(base, -1) + 1
+                name = base if counts[base] == 0 else f"{base}_{counts[base]}"
+                self._tensors[name] = out
+                self._meta[name] = (node.op_type, len(path) + 1, params, False)
+                self._first[name] = index
+                for scope, _ in path:
+                    self._members[scope].append(out)
+                if node.op_type == "Transpose":
+                    perm = [tuple(a.ints) for a in node.attribute if a.name == "perm"]
+                    self._perm[out] = perm[0] if perm else ()
+        for scope, members in self._members.items():
+            if members:
+                self._tensors[scope] = members[-1]  # the last activation inside the scope is its output
+        self._meta = {k: v for k, v in self._meta.items() if k in self._tensors}
         self._sessions: dict[tuple, object] = {}
 
     def names(self):
@@ -328,10 +514,20 @@ class OnnxModel(Backend):
                                                            providers=["CPUExecutionProvider"])
         return self._sessions[tensors]
 
+    def _feed(self, x) -> dict:
+        if not isinstance(x, dict):
+            x = {self.input_name: x}
+        feed = {}
+        for value in self.inputs:
+            if value.name not in x:
+                raise ModelError(f"{self.source} needs input {value.name!r}; got {', '.join(x)}")
+            feed[value.name] = np.ascontiguousarray(torch.as_tensor(x[value.name]).cpu().numpy(),
+                                                    dtype=self._in_dtypes[value.name])
+        return feed
+
     def _run(self, x, names):
         tensors = tuple(dict.fromkeys([self._outputs[0]] + [self._tensors[n] for n in names if n != OUTPUT]))
-        feed = {self.input_name: np.ascontiguousarray(torch.as_tensor(x).cpu().numpy(), dtype=self._in_dtype)}
-        values = dict(zip(tensors, self._session(tensors).run(list(tensors), feed)))
+        values = dict(zip(tensors, self._session(tensors).run(list(tensors), self._feed(x))))
         got = {n: torch.from_numpy(np.asarray(values[self._tensors[n]])) for n in names if n != OUTPUT}
         got[OUTPUT] = torch.from_numpy(np.asarray(values[self._outputs[0]]))
         return got
@@ -340,17 +536,36 @@ class OnnxModel(Backend):
         return self._run(x, names)
 
     def tree(self, x):
-        names = self.names()
-        got = self.forward(x, names)
-        final = self._outputs[0]
-        layers = [Layer(n, self._meta[n][0], self._meta[n][1], tuple(got[n].shape[1:]), self._meta[n][2],
-                        self._tensors[n] == final) for n in names if got[n].ndim >= 1]
-        layers.sort(key=lambda layer: self._order(layer.name))
-        return layers + [Layer(OUTPUT, "output", 0, tuple(got[OUTPUT].shape[1:]), False, True)]
+        """Per-sample activations only (float, batch first, not one constant broadcast over the batch),
+        each scope standing for the last of them inside it; parents before children."""
+        n = batch_size(x)
+        got = self.forward(x, [name for name in self.names() if not self._meta[name][3]])
+        first = next(iter(x.values())) if isinstance(x, dict) else torch.as_tensor(x)
+        varied = n >= 2 and not bool(torch.equal(first, first[:1].expand_as(first)))  # else nothing could vary
 
-    def _order(self, name):
-        tensor = self._tensors[name]
-        for i, node in enumerate(self._model.graph.node):
-            if tensor in node.output:
-                return (i, self._meta[name][0] != "scope")
-        return (len(self._model.graph.node), True)
+        def activation(t: torch.Tensor) -> bool:
+            if t.ndim < 2 or t.shape[0] != n or not t.is_floating_point():
+                return False
+            return not varied or not bool(torch.equal(t, t[:1].expand_as(t)))
+
+        kept = {name for name, t in got.items() if name != OUTPUT and activation(t)}
+        shapes = {self._tensors[name]: tuple(got[name].shape[1:]) for name in kept}
+        final = self._outputs[0]
+        shapes.setdefault(final, tuple(got[OUTPUT].shape[1:]))
+        for scope, members in self._members.items():
+            alive = [m for m in members if m in shapes]
+            if alive:
+                self._tensors[scope] = alive[-1]
+                kept.add(scope)
+        layers = []
+        for name in sorted(kept, key=lambda k: (self._first[k], not self._meta[k][3], self._meta[k][1])):
+            kind, depth, params, module = self._meta[name]
+            tensor = self._tensors[name]
+            layout = "map_last" if self._perm.get(tensor, ())[-1:] == (1,) and len(shapes[tensor]) == 3 else ""
+            layers.append(Layer(name, kind, depth, shapes[tensor], params, tensor == final, layout, module))
+        layers = assign_layouts(layers)
+        # a dynamo=False scope has no module type: it takes the layout of the node whose output it is
+        node_of = {self._tensors[layer.name]: layer.layout for layer in layers if not layer.module}
+        layers = [replace(layer, layout=node_of.get(self._tensors[layer.name], layer.layout))
+                  if layer.module and layer.type == "scope" else layer for layer in layers]
+        return layers + assign_layouts([Layer(OUTPUT, "output", 0, tuple(got[OUTPUT].shape[1:]), False, True)])

@@ -14,11 +14,12 @@ from typing import Sequence
 import numpy as np
 import torch
 
+from ..progress import ProgressFn, report
+from . import pooling as pooling_rules
 from .adapt import InputPlan, dataset_text, plan_input, reduce, shape_text
 from .backends import OUTPUT, Backend, Layer
 from .errors import ModelError
 from .layers import check_layers, default_layers
-from ..progress import ProgressFn, report
 
 FORMAT_VERSION = 1
 MAX_DIM = 512       # flattened maps wider than this are reduced by PCA
@@ -29,7 +30,7 @@ SAMPLE = "sample"   # sample.npz: index, labels
 def probe(model: Backend, ds, plan: InputPlan) -> list[Layer]:
     """The layer tree from a forward pass of a few samples; a model that cannot take the adapted
     inputs raises :class:`ModelError` naming both shapes."""
-    x = plan.batch(ds, np.arange(min(4, ds.n)))
+    x = plan.batch(ds, np.arange(min(4, ds.n)))  # several samples: what varies across them is an activation
     try:
         return model.tree(x)
     except Exception as exc:  # torch and onnxruntime raise many types for a shape mismatch
@@ -41,15 +42,16 @@ def probe(model: Backend, ds, plan: InputPlan) -> list[Layer]:
 class _LayerSink:
     """One layer of one step: pooled vectors into a memory-mapped file (PCA'd when flattened wide)."""
 
-    def __init__(self, folder, fname: str, n: int, dtype, pooling: str):
+    def __init__(self, folder, fname: str, n: int, dtype, pooling: str, layout: str = ""):
         self.folder, self.fname, self.n, self.dtype, self.pooling = folder, fname, n, dtype, pooling
+        self.layout = layout
         self.array = None
         self.pending: list[tuple[int, torch.Tensor]] = []
         self.pca: tuple[torch.Tensor, torch.Tensor] | None = None
         self.info: dict = {}
 
-    def write(self, start: int, t: torch.Tensor, *, last: bool) -> None:
-        v = reduce(t, self.pooling).float()
+    def write(self, start: int, t: torch.Tensor, *, last: bool, mask: torch.Tensor | None = None) -> None:
+        v = reduce(t, self.pooling, self.layout, mask).float()
         wide = t.ndim > 2 and self.pooling == "flatten" and v.shape[1] > MAX_DIM
         if wide and self.pca is None:
             self.pending.append((start, v.cpu()))
@@ -118,21 +120,28 @@ class CaptureWriter:
         names = check_layers(tree, layers, model.source) if layers else default_layers(tree)
         if OUTPUT not in names:
             names = list(names) + [OUTPUT]
+        by_name = {layer.name: layer for layer in tree}
+        choices = {}
+        for name in names:
+            try:
+                choices[name] = pooling_rules.choose(name, by_name[name].layout or "vector", self.pooling)
+            except ValueError as exc:
+                raise ModelError(f"{model.source}: {exc}") from None
         if self.layers is not None and [layer["name"] for layer in self.layers] != names:
             raise ModelError(f"step {step} captures {names} but earlier steps captured "
                              f"{[layer['name'] for layer in self.layers]}; every step captures the same layers")
-        by_name = {layer.name: layer for layer in tree}
         index = len(self.steps)
         folder = self.writer.path
-        sinks = {name: _LayerSink(folder, f"act-{index:03d}-{i:03d}.npy", n, self.dtype, self.pooling)
-                 for i, name in enumerate(names)}
+        sinks = {name: _LayerSink(folder, f"act-{index:03d}-{i:03d}.npy", n, self.dtype, choices[name],
+                                  by_name[name].layout) for i, name in enumerate(names)}
         preds = scores = None
         for start in range(0, n, batch_size):
             idx = np.arange(start, min(n, start + batch_size))
             got = model.forward(plan.batch(ds, idx), names)
+            mask = plan.mask(ds, idx)
             last = idx[-1] == n - 1
             for name in names:
-                sinks[name].write(start, got[name], last=last)
+                sinks[name].write(start, got[name], last=last, mask=mask)
             s = _scores(got[OUTPUT])
             if s is not None:
                 if scores is None:
@@ -158,8 +167,7 @@ class CaptureWriter:
                 record["accuracy"] = float((np.asarray(preds) == ds.labels).mean())
             del scores, preds
         if self.layers is None:
-            self.layers = [{"name": name, "type": by_name[name].type, "shape": list(by_name[name].shape),
-                            "reduce": self._reduction(by_name[name].shape)} for name in names]
+            self.layers = [self._layer_record(by_name[name], choices[name]) for name in names]
             self.plan = plan
         self.steps.append(record)
         self._update_manifest()
@@ -174,7 +182,7 @@ class CaptureWriter:
         if not given and self.ds.images is not None:
             shapes.append((self.ds.dim,))
         for i, shape in enumerate(shapes):
-            plan = plan_input(self.ds, shape, source=model.source,
+            plan = plan_input(self.ds, shape, source=model.source, inputs=model.inputs,
                               normalisation=self.options.get("normalisation", "unit"),
                               mean=self.options.get("mean"), std=self.options.get("std"),
                               resize=self.options.get("resize", True))
@@ -185,8 +193,14 @@ class CaptureWriter:
                     raise
         raise AssertionError("unreachable")
 
-    def _reduction(self, shape) -> str:
-        return "none" if len(shape) <= 1 else self.pooling
+    @staticmethod
+    def _layer_record(layer: Layer, choice: str) -> dict:
+        """A layer's manifest entry: ``reduce`` is the pooling used (``none`` for vectors), ``layout``
+        what its per-sample output is, ``pooled`` the two in words."""
+        layout = layer.layout or "vector"
+        reduce_ = "none" if layout == "vector" or len(layer.shape) <= 1 else choice
+        return {"name": layer.name, "type": layer.type, "shape": list(layer.shape), "reduce": reduce_,
+                "layout": layout, "pooled": pooling_rules.what_it_gives(layer.shape, layout, reduce_)}
 
     def _update_manifest(self) -> None:
         ds = self.ds

@@ -185,6 +185,8 @@ def _load_weights(module, state: dict, where: str) -> None:
 
 
 def _export_program(path: Path, spec: str, archive: bytes | None = None):
+    import warnings
+
     import torch
 
     if archive is None:
@@ -192,7 +194,9 @@ def _export_program(path: Path, spec: str, archive: bytes | None = None):
 
         archive = sanitized(path, spec)  # only checked members; never the file itself
     try:
-        program = torch.export.load(io.BytesIO(archive))
+        with warnings.catch_warnings():  # torch's own deprecation notice (LeafSpec), not the person's doing
+            warnings.filterwarnings("ignore", message=r".*treespec, LeafSpec.*deprecated", category=FutureWarning)
+            program = torch.export.load(io.BytesIO(archive))
     except Exception as exc:  # torch raises many types for a bad archive
         raise ModelError(f"{spec}: not a torch.export program ({type(exc).__name__}: {exc}); "
                          "save one with torch.export.save(torch.export.export(model, (example,)), 'model.pt2')") from None
@@ -200,7 +204,23 @@ def _export_program(path: Path, spec: str, archive: bytes | None = None):
     inputs = [n for n in program.graph.nodes if n.op == "placeholder" and n.name in program.graph_signature.user_inputs]
     if inputs and hasattr(inputs[0].meta.get("val"), "shape"):
         shape = tuple(int(d) if str(d).lstrip("-").isdigit() else None for d in inputs[0].meta["val"].shape)
-    return torch.export.unflatten(program), shape
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r".*treespec, LeafSpec.*deprecated", category=FutureWarning)
+        module = torch.export.unflatten(program)
+    # what unflatten loses: each submodule's real type (all are InterpreterModule) and the inputs' dtypes
+    types = {}
+    for node in program.graph.nodes:
+        for fqn, kind in (node.meta.get("nn_module_stack") or {}).values():
+            name = getattr(kind, "__name__", None) or str(kind)
+            types.setdefault(fqn, name.rsplit(".", 1)[-1])
+    signature = []
+    for node in inputs:
+        val = node.meta.get("val")
+        dims = tuple(int(d) if str(d).lstrip("-").isdigit() else None for d in val.shape) if hasattr(val, "shape") else None
+        integer = None if not hasattr(val, "dtype") else not (val.dtype.is_floating_point or val.dtype.is_complex)
+        signature.append((node.name, dims, integer))
+    module._layerscope_export = {"types": types, "inputs": signature}
+    return module, shape
 
 
 def _script(path: Path, spec: str):

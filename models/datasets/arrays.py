@@ -23,6 +23,7 @@ from .images import image_paths_to_images
 from .limits import check_array_bytes, declared_bytes
 from .npy import check_npy, check_npz, read_error
 from .registry import UserKind, register_kind
+from .tokens import TOKEN_KEYS, bag_of_tokens, token_columns
 
 ARRAY_SUFFIXES = (".npz", ".npy", ".mat", ".parquet", ".csv")
 
@@ -97,7 +98,7 @@ def _first_key(keys: Sequence[str], choices: Sequence[str]) -> str | None:
     return next((k for k in choices if k in keys), None)
 
 
-_NPZ_OPTIONAL = ("images", "predictions", "scores", "image_paths", "class_names", "split")
+_NPZ_OPTIONAL = ("images", "predictions", "scores", "image_paths", "class_names", "split") + TOKEN_KEYS
 
 
 def _read_npz(path: Path) -> dict:
@@ -118,12 +119,12 @@ def _read_npz(path: Path) -> dict:
         # images alone are features too: their pixels
         fkey = _first_key(keys, ("features", "X", "embeddings", "images"))
         lkey = _first_key(keys, ("labels", "y"))
-        if fkey is None or lkey is None:
-            raise DatasetError(f"{path}: expected arrays 'features' (or 'X'/'embeddings'/'images') and 'labels' "
-                               f"(or 'y'), found {keys}")
-        wanted = {"features": fkey, "labels": lkey, **{k: k for k in _NPZ_OPTIONAL if k in keys}}
+        if (fkey is None and "input_ids" not in keys) or lkey is None:
+            raise DatasetError(f"{path}: expected arrays 'features' (or 'X'/'embeddings'/'images', or 'input_ids' "
+                               f"for tokens) and 'labels' (or 'y'), found {keys}")
+        wanted = {**({"features": fkey} if fkey else {}), "labels": lkey, **{k: k for k in _NPZ_OPTIONAL if k in keys}}
         headers = check_npz(path, wanted.values())  # before numpy allocates anything
-        if headers[fkey].dtype.kind == "c":
+        if fkey and headers[fkey].dtype.kind == "c":
             raise DatasetError(f"{path}: features {fkey!r} are complex numbers ({headers[fkey].dtype}); store real "
                                "values (e.g. the magnitude, or real and imaginary parts as separate dimensions)")
         cols = {col: _npz_get(npz, key, path) for col, key in wanted.items()}
@@ -368,7 +369,10 @@ def _arrays_dataset(path: Path, data_dir: Path, cols: dict, split: str) -> Datas
             raise DatasetError(f"{path}: scores must be numbers of shape N×C, got {scores.dtype} {scores.shape}")
         meta["scores"] = scores.astype(np.float32)
     images = cols.get("images")
-    features = np.asarray(cols["features"])
+    tokens, texts = token_columns(cols, n, path)
+    if texts is not None:
+        meta["texts"] = texts
+    features = np.asarray(cols["features"]) if "features" in cols else bag_of_tokens(tokens)
     if _are_pixels(features, images):
         features = images_to_features(np.asarray(images))
         meta["pixel_features"] = True  # pixels/255 already: registry.load must not min–max scale them
@@ -379,7 +383,7 @@ def _arrays_dataset(path: Path, data_dir: Path, cols: dict, split: str) -> Datas
             images, meta["missing_images"], meta["warnings"] = image_paths_to_images(paths, data_dir)
     rel = path.relative_to(data_dir.resolve()).as_posix()
     return Dataset(name=f"arrays:{rel}", features=features, labels=labels, class_names=names,
-                   images=images, source=str(path), split=split, meta=meta)
+                   images=images, source=str(path), split=split, meta=meta, tokens=tokens)
 
 
 def _are_pixels(features: np.ndarray, images) -> bool:

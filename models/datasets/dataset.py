@@ -30,8 +30,10 @@ class Dataset:
     ``features`` is float32 N×D (in [0, 1] for images), ``labels`` int64 N,
     ``images`` uint8 N×H×W or N×H×W×3 (``None`` for pure vectors), ``index`` the
     position of each sample in the full split (so subsets can be traced back),
-    ``meta`` extra per-sample columns (predictions, scores, image paths) and notes
-    (e.g. ``skipped``: unreadable files left out).
+    ``meta`` extra per-sample columns (predictions, scores, image paths, ``texts`` shown on hover)
+    and notes (e.g. ``skipped``: unreadable files left out). ``tokens`` holds a token dataset's
+    model inputs (``input_ids`` int64 N×T, optional ``attention_mask`` N×T, 1 = a real token); its
+    ``features`` are then a bag of tokens (:mod:`.tokens`), so every view still has vectors.
     """
 
     name: str
@@ -43,6 +45,7 @@ class Dataset:
     split: str = "train"
     index: np.ndarray | None = None
     meta: dict = field(default_factory=dict)
+    tokens: dict | None = None
 
     @property
     def n(self) -> int:
@@ -68,7 +71,8 @@ class Dataset:
                 for k, v in self.meta.items()}
         return replace(self, features=self.features[idx], labels=self.labels[idx],
                        images=None if self.images is None else self.images[idx],
-                       index=base[idx], meta=meta)
+                       index=base[idx], meta=meta,
+                       tokens=None if self.tokens is None else {k: v[idx] for k, v in self.tokens.items()})
 
 
 # -- validation ------------------------------------------------------------

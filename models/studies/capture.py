@@ -18,8 +18,9 @@ from typing import Iterable
 import numpy as np
 
 from ..errors import UserError
-from .base import StudyConfig, check_kind, command_line, lazy_run, option
+from ..capture import pooling as pooling_rules
 from ..validation import check_choice, check_int
+from .base import StudyConfig, check_kind, command_line, lazy_run, option
 
 KIND = "capture"
 TITLE = "Capture your own model"
@@ -38,8 +39,10 @@ class Config(StudyConfig):
     weights: str | None = option(None, "state_dict (.pt/.safetensors in the models folder) loaded into a factory's model")
     steps: tuple[int, ...] | None = option(None, "step (epoch) of each model file, in order (default 0, 1, …)")
     layers: tuple[str, ...] | None = option(None, "layers to capture (default: top-level blocks, penultimate, output)")
-    pooling: str = option("mean", "conv maps to vectors: global average (mean), spatial max, or flatten "
-                          "(PCA to 512 when wider)", choices=POOLINGS)
+    pooling: str = option("mean", "how layers become vectors: a plain choice sets conv maps' (mean: global average, "
+                          "max, or flatten, PCA to 512 when wider); token sequences default to the mean over "
+                          "tokens (cls: the first token, flatten); per layer or layout: 'max,blocks.1=cls,"
+                          "sequences=flatten'")
     input_shape: tuple[int, ...] | None = option(None, "model input per sample, e.g. 1 28 28 (default: the "
                                                  "file's signature, else the dataset's)")
     normalisation: str = option("unit", "inputs: unit=[0,1], none=0–255, minus1=[-1,1], imagenet or custom mean/std",
@@ -65,7 +68,9 @@ class Config(StudyConfig):
                 raise ValueError(f"steps gives {len(self.steps)} steps for {len(self.model)} model files; give one per file")
             if len(set(self.steps)) != len(self.steps):
                 raise ValueError(f"steps must differ from each other (got {list(self.steps)})")
-        check_choice("pooling", self.pooling, POOLINGS)
+        if not isinstance(self.pooling, str):
+            raise ValueError(f"pooling must be text such as 'mean' or 'mean,blocks.1=cls' (got {self.pooling!r})")
+        pooling_rules.parse(self.pooling)
         check_choice("normalisation", self.normalisation, NORMALISATIONS)
         check_choice("split", self.split, SPLITS)
         check_choice("device", self.device, DEVICES)
@@ -98,8 +103,9 @@ def _info(run) -> dict:
 
 
 def layers(run) -> list[dict]:
-    """The captured layers in forward order: ``name``, ``type``, ``shape`` (per sample, before
-    pooling), ``reduce`` (none, mean, max, flatten); ``"output"`` is last."""
+    """The captured layers in network order: ``name``, ``type``, ``shape`` (per sample, before
+    pooling), ``reduce`` (none, mean, max, flatten, cls), and in runs written since layouts exist
+    ``layout`` (vector, map, map_last, sequence) and ``pooled`` (in words); ``"output"`` is last."""
     return [dict(layer) for layer in _info(run)["layers"]]
 
 
@@ -158,7 +164,8 @@ def summary(run) -> Iterable[str]:
     last = info["steps"][-1]
     for layer in info["layers"]:
         shape = "×".join(map(str, layer["shape"]))
-        yield f"  {layer['name']:<24} {shape:>14} → {last['dims'][layer['name']]} ({layer['reduce']})"
+        pooled = layer.get("pooled") or f"{shape} ({layer['reduce']})"
+        yield f"  {layer['name']:<24} {pooled} → {last['dims'][layer['name']]} stored"
 
 
 main = command_line(__name__)

@@ -14,7 +14,8 @@ from . import data
 FORM = [State("model-layers", "value"), State("model-pooling", "value"), State("model-sample", "value"),
         State("model-per-class", "value"), State("model-split", "value"), State("model-float16", "value"),
         State("model-input-shape", "value"), State("model-channels", "value"), State("model-resize", "value"),
-        State("model-normalisation", "value"), State("model-mean", "value"), State("model-std", "value")]
+        State("model-normalisation", "value"), State("model-mean", "value"), State("model-std", "value"),
+        State("model-pooling-sequences", "value"), State("model-pooling-layers", "value")]
 
 
 def _alert(message: str, color: str = "danger") -> dbc.Alert:

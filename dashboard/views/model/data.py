@@ -6,6 +6,7 @@ from pathlib import Path
 
 from models.capture import formats
 from models.errors import UserError
+from models.capture import pooling as pooling_rules
 from models.studies import capture as face
 
 from ...config import AppConfig
@@ -47,13 +48,27 @@ def input_shape(text, channels, detected) -> tuple[int, ...] | None:
     return shape
 
 
+def pooling_spec(maps, sequences=None, per_layer=None) -> str:
+    """The pooling spec (:mod:`models.capture.pooling`) of the form: maps' choice, the sequences'
+    choice when not the mean, and per-layer overrides typed as ``blocks.1=cls, head=flatten``."""
+    parts = [maps or "mean"]
+    if sequences and sequences != "mean":
+        parts.append(f"sequences={sequences}")
+    if per_layer and str(per_layer).strip():
+        _, overrides = pooling_rules.parse(str(per_layer))
+        parts += [f"{k}={v}" for k, v in overrides.items()]
+    return ", ".join(parts)
+
+
 def capture_config(dataset, model_file, layers, pooling, sample, per_class, split, float16, shape_text,
-                   channels, resize, normalisation, mean, std, detected=None) -> face.Config:
+                   channels, resize, normalisation, mean, std, sequences=None, per_layer=None,
+                   detected=None) -> face.Config:
     """The capture study's config from the form (raises ValueError with what to fix)."""
     if not model_file:
         raise UserError("pick a model file first (put .onnx, .pt2, .ts or .pt files in the models folder)")
     return face.Config(
-        dataset=dataset, model=(model_file,), layers=tuple(layers) if layers else None, pooling=pooling or "mean",
+        dataset=dataset, model=(model_file,), layers=tuple(layers) if layers else None,
+        pooling=pooling_spec(pooling, sequences, per_layer),
         input_shape=input_shape(shape_text, channels, detected), normalisation=normalisation or "unit",
         mean=numbers(mean, what="mean"), std=numbers(std, what="std"), resize=bool(resize),
         split=split or "train", per_class=int(per_class or 50) if sample == "per_class" else None,
@@ -84,9 +99,12 @@ def tree_options(tree: dict | None) -> list[dict]:
         return []
     options = []
     for layer in tree["layers"]:
-        shape = "×".join(map(str, layer["shape"])) or "scalar"
+        layout = layer.get("layout") or "vector"
+        shape = pooling_rules.shape_words(layer["shape"], layout)
+        choices = pooling_rules.choices_text(layer["shape"], layout)
         indent = "\u2003" * max(0, layer["depth"] - 1)
-        options.append({"label": f"{indent}{layer['name']} · {layer['type']} · {shape}", "value": layer["name"]})
+        label = f"{indent}{layer['name']} · {layer['type']} · {shape}" + (f" → {choices}" if choices else "")
+        options.append({"label": label, "value": layer["name"]})
     return options
 
 

@@ -45,9 +45,14 @@ def layout(config: AppConfig):
     capture = dbc.Card(dbc.CardBody([
         html.Div("Capture", className="panel-title mb-1"),
         html.Div([
-            _field("pooling (conv maps)", dbc.RadioItems(id="model-pooling", inline=True, value="mean", options=[
+            _field("conv maps", dbc.RadioItems(id="model-pooling", inline=True, value="mean", options=[
                 {"label": {"mean": "mean", "max": "max", "flatten": "flatten (PCA ≤ 512)"}[p], "value": p}
                 for p in face.POOLINGS])),
+            _field("token sequences", dbc.RadioItems(id="model-pooling-sequences", inline=True, value="mean", options=[
+                {"label": {"mean": "mean over tokens", "cls": "first (CLS) token", "flatten": "flatten"}[p],
+                 "value": p} for p in ("mean", "cls", "flatten")])),
+            _field("per layer", dbc.Input(id="model-pooling-layers", size="sm", debounce=True,
+                                          placeholder="blocks.1=cls, head=flatten"), "200px"),
             _field("samples", dbc.RadioItems(id="model-sample", inline=True, value="per_class", options=[
                 {"label": "per class", "value": "per_class"}, {"label": "all", "value": "all"}])),
             _field("per class", dbc.Input(id="model-per-class", type="number", min=1, step=1, value=50, size="sm"),
@@ -60,7 +65,8 @@ def layout(config: AppConfig):
     ]), className="mb-2")
     tree = dbc.Card(dbc.CardBody([
         html.Div([html.Span("Layers", className="panel-title me-3"),
-                  html.Span("ticked: captured (default: each top-level block, the penultimate layer, the output)",
+                  html.Span("ticked: captured in network order (default: each top-level block, the penultimate "
+                            "layer, the output) · each line: shape → what each pooling gives",
                             className="small text-muted")]),
         dbc.Checklist(id="model-layers", options=[], value=[], className="model-tree small",
                       style={"maxHeight": "420px", "overflowY": "auto", "fontFamily": "monospace"}),

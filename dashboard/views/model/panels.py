@@ -59,14 +59,19 @@ def card(config: AppConfig, run, step, position: int, layer: str | None) -> html
     sample = face.sample(run, step)
     idx = int(sample["index"][row])
     pred = None if sample["predictions"] is None else int(sample["predictions"][row])
+    text = None
     try:
         ds = capture_dataset(config, run)
         image = ds.images[idx] if ds.images is not None else None
         key = (ds.name, ds.split, idx)
+        texts = ds.meta.get("texts")
+        if texts is not None:  # a token dataset: its text instead of an image
+            position = np.flatnonzero(np.asarray(ds.index) == idx) if ds.index is not None else [idx]
+            text = str(texts[int(position[0])]) if len(position) else None
     except Exception:  # the dataset is not here: the card still names the sample
         image, key = None, None
     lines = [f"#{idx}" + (f" · {layer}" if layer else ""), *label_lines(face.class_names(run), sample["labels"][row], pred)]
-    return sample_card(image, lines, key=key)
+    return sample_card(image, lines, key=key, text=text)
 
 
 _INDEX: dict[tuple, np.ndarray] = {}
