@@ -13,7 +13,6 @@ import pytest
 
 from models.progress import Cancelled
 from models.projections import knn_graph as knn_module
-from models.store import RunStore
 from models.studies import capture as capture_face
 from models.studies import project as face
 from models.studies import project_engine as engine
