@@ -74,8 +74,7 @@ def _register_shell(app: dash.Dash, config: AppConfig) -> None:
         except (DatasetError, MemoryError) as exc:  # the message replaces the old count: nothing stale
             text = str(exc) if isinstance(exc, DatasetError) else f"{name}: out of memory while loading"
             return dbc.Alert(text, color="warning", className="small p-2 mb-0")
-        shape = "×".join(map(str, ds.image_shape)) if ds.image_shape else f"{ds.dim}-d vectors"
-        line = f"{ds.n:,} training samples · {shape} · {ds.n_classes} classes"
+        line = state.dataset_line(ds)  # the split that is there: "10,000 test samples" for MNIST's test files
         skipped = ds.meta.get("skipped", 0)
         if not skipped:
             return line

@@ -101,7 +101,8 @@ def records_of(app: dash.Dash):
 def job(app: dash.Dash, *, trigger: Input | str, inputs: Sequence[Input] = (), states: Sequence[State] = (),
         outputs: Sequence[Output] = (),
         title: str | Callable[..., str], buttons: Sequence[str] = (), running: Sequence = (),
-        failed: Callable[[str], tuple] | None = None, initial: bool = False, status: str | None = None) -> Callable:
+        failed: Callable[[str], tuple] | None = None, initial: bool = False, status: str | None = None,
+        panel_errors: bool = True) -> Callable:
     """Register ``work(progress, *state_values) -> Done`` as a cancellable background job.
 
     ``trigger`` is the button id (its ``n_clicks`` starts the job) or any ``Input``; ``inputs`` are
@@ -112,6 +113,9 @@ def job(app: dash.Dash, *, trigger: Input | str, inputs: Sequence[Input] = (), s
     "cancelled". ``title`` (or ``title(*state_values)``) names the job in the job list.
     ``status`` names a :func:`job_status` in the view: it says "working…" while the job runs and
     then what came of it (done, failed with the message, cancelled), in the view itself.
+    ``panel_errors=False`` keeps a failure out of the panel's result line (the job list still says
+    it failed): for work whose view shows its own failure (``failed``), so no red box fills the
+    sidebar while the person is on another tab.
 
     Every job is a record (:mod:`.job_records`) owned by the browser tab that started it: the
     tab's session id is one of the callback's arguments, so two tabs with the same settings get
@@ -167,7 +171,8 @@ def job(app: dash.Dash, *, trigger: Input | str, inputs: Sequence[Input] = (), s
                     message = describe_error(exc)
                     records.finish(job_id, "failed", f"{label}: {message}")
                     own = failed(message) if failed else (no_update,) * n_own
-                    return (no_update, no_update, error_alert(exc), *say(label, f"failed: {message}", "failed")) + tuple(own)
+                    result = error_alert(exc) if panel_errors else ""
+                    return (no_update, no_update, result, *say(label, f"failed: {message}", "failed")) + tuple(own)
             run_id = getattr(done.run, "id", None)
             text = done.message if isinstance(done.message, str) else ""
             if initial and run_id is None:

@@ -40,7 +40,7 @@ def note(kinds: tuple[str, ...], picked: Run | None, shown: Run | None, dataset:
     if shown is None:
         return f"no {' or '.join(kinds)} run for {dataset or 'this dataset'} yet: train one in this tab"
     if picked is not None and picked.id != shown.id:
-        return f"the Run picker holds a {picked.kind} run, which this tab cannot draw"
+        return f"the Run picker holds {state.article(picked.kind)} run, which this tab cannot draw"
     return ""
 
 

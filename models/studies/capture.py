@@ -17,7 +17,7 @@ from typing import Iterable
 
 import numpy as np
 
-from .base import StudyConfig, check_kind, command_line, lazy_run, option
+from .base import StudyConfig, check_kind, command_line, lazy_run, option, split_option
 from ..validation import check_choice, check_int
 
 KIND = "capture"
@@ -46,7 +46,7 @@ class Config(StudyConfig):
     mean: tuple[float, ...] | None = option(None, "mean per channel for --normalisation custom")
     std: tuple[float, ...] | None = option(None, "std per channel for --normalisation custom")
     resize: bool = option(True, "resize images to the model's input size")
-    split: str = option("train", "dataset split to run over", choices=SPLITS)
+    split: str | None = split_option()  # none: train, or the split that is present (like every study)
     per_class: int | None = option(None, "balanced sample of this many per class (default: every sample)")
     limit: int | None = option(None, "at most this many samples (after --per-class)")
     batch_size: int = option(256, "samples per forward pass", record=False)
@@ -66,7 +66,8 @@ class Config(StudyConfig):
                 raise ValueError(f"steps must differ from each other (got {list(self.steps)})")
         check_choice("pooling", self.pooling, POOLINGS)
         check_choice("normalisation", self.normalisation, NORMALISATIONS)
-        check_choice("split", self.split, SPLITS)
+        if self.split is not None:
+            check_choice("split", self.split, SPLITS)
         check_choice("device", self.device, DEVICES)
         check_int("batch_size", self.batch_size, low=1)
         if self.per_class is not None:
