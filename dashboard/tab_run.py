@@ -80,8 +80,9 @@ def register(app: dash.Dash, config: AppConfig, views: list[ModuleType]) -> None
         except StoreError:
             picked = None
         shown = shown_run(runs, picked, mine)
-        if tab in own:  # what the view's own store holds (None: nothing drawn yet)
-            shown = next((r for r in runs if r.id == drawn.get(tab)), None)
+        if tab in own:  # what the view's own store holds (None: nothing drawn yet), or the run just chosen here
+            wanted = chosen if ctx.triggered_id == "tab-run-picker" and chosen else drawn.get(tab)
+            shown = next((r for r in runs if r.id == wanted), None)
         if shown is not None and shown.id not in {r.id for r in runs}:
             runs = [shown, *runs]  # a run made from another source (arrays, a model) stays listed
         options = [{"label": state.run_label(r), "value": r.id} for r in runs]
