@@ -50,19 +50,33 @@ def reporter(send: Callable[[tuple], Any], title: str, every: float = 0.25) -> P
     right after a fast one (training in 0.3 s, then a long projection) never shows the old 0%.
     Whatever ``send`` returns is passed back: True asks the job to stop.
     """
-    last = {"time": 0.0, "message": None}
+    last = {"time": 0.0, "message": None, "start": None}
 
     def forward(p: Progress) -> Any:
         now = time.monotonic()
+        if last["start"] is None:
+            last["start"] = now
         new_phase = p.message != last["message"]
         if p.fraction < 1.0 and not new_phase and now - last["time"] < every:
             return None
         last.update(time=now, message=p.message)
         metrics = "  ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in p.metrics.items())
         pct = int(round(100 * p.fraction))
-        return send((pct, f"{pct}%", f"{title}: {p.message}  {metrics}".strip()))
+        left = time_left(now - last["start"], p.fraction)
+        return send((pct, f"{pct}%", f"{title}: {p.message}  {metrics}".strip() + (f" · {left}" if left else "")))
 
     return forward
+
+
+def time_left(elapsed: float, fraction: float, *, after: float = 3.0, least: float = 0.05) -> str:
+    """``~2 min left``, measured on this job so far (its first epochs calibrate it, on whatever machine
+    runs it); "" until it has run ``after`` seconds and done ``least`` of its work, and at the end."""
+    if elapsed < after or not least <= fraction < 1.0:
+        return ""
+    seconds = elapsed * (1.0 - fraction) / fraction
+    text = f"{max(1, round(seconds))} s" if seconds < 90 else (
+        f"{seconds / 60:.0f} min" if seconds < 5400 else f"{seconds / 3600:.1f} h")
+    return f"~{text} left"
 
 
 def describe_error(exc: BaseException) -> str:
