@@ -34,6 +34,7 @@ def test_test_only_mnist_own_model_nothing_unasked_one_selection(tmp_path, artif
     import torch
 
     from models.store import RunStore
+    from models.studies import capture as face
     from models.studies.explore import capture_source
     from tests.test_capture import make_cnn
 
@@ -115,11 +116,30 @@ def test_test_only_mnist_own_model_nothing_unasked_one_selection(tmp_path, artif
         # the run bar holds the drawn run, never "nothing drawn yet" beside a drawn plot
         page.wait_for_function("() => document.querySelector('#tab-run-picker').value !== ''")
         assert "nothing drawn yet" not in page.locator("#tab-run-note").inner_text()
-        ids = page.evaluate("""() => { const rows = [...document.querySelectorAll('#explore-mistakes .explore-row-title')];
-                                       return rows.map(r => parseInt(r.textContent.slice(1))); }""")
-        sample_index = set(int(i) for i in __import__("models.studies.capture", fromlist=["sample"]).sample(run)["index"])
-        assert ids and set(ids) <= sample_index  # numbered by the dataset index, like Layers and Data
+        # each row is numbered by its sample's dataset index (as in Layers and Data), not its row in the run
+        rows = page.evaluate("""() => [...document.querySelectorAll('#explore-mistakes .explore-row')].map(b =>
+                                    [JSON.parse(b.id).index, parseInt(b.querySelector('.explore-row-title').textContent.slice(1))])""")
+        index = face.sample(run)["index"]
+        assert rows and all(shown == int(index[position]) for position, shown in rows), rows
+        assert any(shown != position for position, shown in rows)
         settled_screenshot(page, artifacts / "last_mile_explore_selected.png")
+
+        # a second map, then the first picked again in the bar above the tab: the picker keeps it, the map
+        # draws it (the same samples ringed), and no "nothing drawn yet" beside it
+        first = page.eval_on_selector("#tab-run-picker", "s => s.value")
+        page.fill("#explore-k", "10")
+        page.click("#explore-compute")
+        page.wait_for_function("(first) => { const s = document.querySelector('#tab-run-picker');"
+                               " return s.options.length >= 2 && s.value && s.value !== first; }", arg=first,
+                               timeout=120_000)
+        page.select_option("#tab-run-picker", first)
+        page.wait_for_timeout(2000)
+        page.wait_for_function(f"() => ({RINGS_JS})() === {count}", timeout=20_000)
+        assert page.eval_on_selector("#tab-run-picker", "s => s.value") == first
+        assert "nothing drawn yet" not in page.locator("#tab-run-note").inner_text()
+        page.wait_for_function("() => document.querySelector('#run-picker').innerText.includes('explore ·')",
+                               timeout=10_000)  # the Run panel names it too (not a blank box)
+        settled_screenshot(page, artifacts / "last_mile_explore_picked.png")
 
         # a reload keeps the tab and the picked model, and starts no layer search
         searches = len([j for j in _jobs(tmp_path) if j.kind.endswith("find_layers")])
