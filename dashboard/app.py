@@ -87,7 +87,7 @@ def _register_shell(app: dash.Dash, config: AppConfig) -> None:
     def run_options(name, _version, current):
         runs = config.store.list(dataset=name)
         if current and current not in {r.id for r in runs}:
-            try:  # a run just made, or picked in a tab's bar, from another source (an arrays file, a model) stays picked
+            try:  # a run just made, or picked in a tab's bar, from another source (arrays, a model) stays picked
                 picked = state.run(config, current)
                 if ctx.triggered_id in ("store-version", "run-picker"):
                     runs = [picked, *runs]

@@ -58,7 +58,8 @@ def test_test_only_mnist_own_model_nothing_unasked_one_selection(tmp_path, artif
         # Your model: only the split MNIST has here; picking the model finds its layers, split untouched
         page.get_by_role("tab", name="Your model").click()
         page.wait_for_selector("#model-split option[value='test']", state="attached")
-        assert page.eval_on_selector_all("#model-split option", "os => os.map(o => o.value).filter(Boolean)") == ["test"]
+        offered = page.eval_on_selector_all("#model-split option", "os => os.map(o => o.value).filter(Boolean)")
+        assert offered == ["test"]
         assert page.eval_on_selector("#model-split", "s => s.value") == "test"
         assert _jobs(tmp_path) == []  # opening the tab starts nothing either
         page.click("#model-file")
@@ -118,7 +119,7 @@ def test_test_only_mnist_own_model_nothing_unasked_one_selection(tmp_path, artif
         assert "nothing drawn yet" not in page.locator("#tab-run-note").inner_text()
         # each row is numbered by its sample's dataset index (as in Layers and Data), not its row in the run
         rows = page.evaluate("""() => [...document.querySelectorAll('#explore-mistakes .explore-row')].map(b =>
-                                    [JSON.parse(b.id).index, parseInt(b.querySelector('.explore-row-title').textContent.slice(1))])""")
+            [JSON.parse(b.id).index, parseInt(b.querySelector('.explore-row-title').textContent.slice(1))])""")
         index = face.sample(run)["index"]
         assert rows and all(shown == int(index[position]) for position, shown in rows), rows
         assert any(shown != position for position, shown in rows)

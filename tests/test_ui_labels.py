@@ -3,7 +3,6 @@ dataset has, the split and size a hardness grid embeds, the split an accuracy wa
 estimate scaled by this machine's measured speed, the model a run came from, and "an explore run"."""
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
 from dashboard import calibration, state
@@ -115,7 +114,8 @@ def test_an_explore_run_takes_an():
     shown = Run("other", None, shown.manifest)
     assert note(("hardness",), picked, shown, "digits") == \
         "the Run picker holds an explore run, which this tab cannot draw"
-    assert note(("explore",), _run("hardness", "digits"), picked, "digits").startswith("the Run picker holds a hardness")
+    hardness = _run("hardness", "digits")
+    assert note(("explore",), hardness, picked, "digits").startswith("the Run picker holds a hardness")
     assert state.article("umap") == "an umap" and state.article("dnm") == "a dnm"
 
 

@@ -303,7 +303,8 @@ def promise(networks: int, acts, depths, runs: int, epochs: int, per_class: int,
         time_ = (f"≈ {_duration(seconds)} (a rough estimate, not yet measured on this machine: the first grid "
                  "calibrates it; the Jobs panel shows the time left once training starts)")
     else:
-        time_ = f"≈ {_duration(seconds * factor)} on this machine (an estimate calibrated by the grids it has trained)"
+        time_ = (f"≈ {_duration(seconds * factor)} on this machine "
+                 "(an estimate calibrated by the grids it has trained)")
     return (f"{networks} network{'s' * (networks > 1)} ({len(acts)} activation{'s' * (len(acts) > 1)} × "
             f"{len(depths)} depth{'s' * (len(depths) > 1)} × {runs} run{'s' * (runs > 1)}) × {epochs} epochs on "
             f"{size}, then t-SNE of every layer on {sample} {time_}")

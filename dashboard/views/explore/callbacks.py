@@ -126,7 +126,8 @@ def register_callbacks(app: dash.Dash, config: AppConfig) -> None:
             return shared_figures.empty_figure(EMPTY_MAP)
         try:
             s = shown(config, run_id)  # the shared selection, read here too: a new run draws it at once
-            return figures.map_figure(s, color, label, pred, s.positions_of(shared_selection.ids_in(selection, s.space)))
+            picked = s.positions_of(shared_selection.ids_in(selection, s.space))
+            return figures.map_figure(s, color, label, pred, picked)
         except Exception as exc:
             return shared_figures.empty_figure(describe_error(exc))
 
