@@ -75,8 +75,7 @@ def _register_shell(app: dash.Dash, config: AppConfig) -> None:
         except (DatasetError, MemoryError) as exc:  # the message replaces the old count: nothing stale
             text = str(exc) if isinstance(exc, DatasetError) else f"{name}: out of memory while loading"
             return dbc.Alert(text, color="warning", className="small p-2 mb-0")
-        shape = "×".join(map(str, ds.image_shape)) if ds.image_shape else f"{ds.dim}-d vectors"
-        line = f"{ds.n:,} training samples · {shape} · {ds.n_classes} classes"
+        line = state.dataset_line(ds)  # the split that is there: "10,000 test samples" for MNIST's test files
         skipped = ds.meta.get("skipped", 0)
         if not skipped:
             return line
@@ -85,19 +84,22 @@ def _register_shell(app: dash.Dash, config: AppConfig) -> None:
                                     title="\n".join(warnings[:20]), className="text-warning", id="dataset-skipped")]
 
     @app.callback(Output("run-picker", "options"), Output("run-picker", "value"),
-                  Input("dataset-picker", "value"), Input("store-version", "data"), State("run-picker", "value"))
+                  Input("dataset-picker", "value"), Input("store-version", "data"), Input("run-picker", "value"))
     def run_options(name, _version, current):
         runs = config.store.list(dataset=name)
         if current and current not in {r.id for r in runs}:
-            try:  # a run just made from another source (an arrays file, a model) stays picked
+            try:  # a run just made, or picked in a tab's bar, from another source (arrays, a model) stays picked
                 picked = state.run(config, current)
-                if ctx.triggered_id == "store-version":
+                if ctx.triggered_id in ("store-version", "run-picker"):
                     runs = [picked, *runs]
             except StoreError:
                 pass
         options = [{"label": state.run_label(r), "value": r.id} for r in runs]
         ids = {r.id for r in runs}
-        return options, (current if current in ids else (runs[0].id if runs else None))
+        value = current if current in ids else (runs[0].id if runs else None)
+        if ctx.triggered_id == "run-picker":  # only the options follow a pick: the pick itself stands
+            return options, no_update if value == current or not current else value
+        return options, value
 
     @app.callback(Output("run-info", "children"), Output("run-delete-button", "disabled"),
                   Input("run-picker", "value"))
