@@ -90,12 +90,12 @@ def stage(filename: str | None, content: bytes, *, data_dir: str | os.PathLike,
           max_bytes: int = MAX_UPLOAD_BYTES) -> Path:
     """Check size and name, then write ``content`` into a fresh hidden folder of the data folder (the
     dataset picker skips hidden entries); returns the staged file for :func:`install`."""
+    if not isinstance(content, (bytes, bytearray)):
+        raise UploadError(f"{filename}: the upload arrived as {type(content).__name__}, not a file's bytes")
     if len(content) > max_bytes:
         raise UploadError(f"{filename}: {size_text(len(content))} is more than the {size_text(max_bytes)} an upload "
                           f"may hold; copy large files into {Path(data_dir).resolve()}{os.sep} instead")
     name = safe_name(filename)
-    if not isinstance(content, (bytes, bytearray)):
-        raise UploadError(f"{name}: the upload arrived as {type(content).__name__}, not a file's bytes")
     if not content:
         raise UploadError(f"{name}: the file is empty")
     data_dir = Path(data_dir).resolve()
