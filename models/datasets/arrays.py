@@ -5,6 +5,11 @@ arrays only, features under ``X``/``features``/``fea``/``data``, labels under ``
 An ``.npz`` or ``.mat`` whose features are the pixels of its images keeps them as pixels/255, like
 every image dataset (never min–max scaled per feature). Labels may be class ids or class names; optional columns add predictions, scores, image paths
 (their images are loaded for thumbnails) and a split. Pickle is refused everywhere.
+
+Class ids are kept as given, never remapped (id 7 stays class "7", and ``scores`` columns and
+``predictions`` follow the same ids), so the largest id sets the number of classes: ids must be below
+:attr:`~.limits.Limits.max_classes` (100,000; a label of 10¹² would ask for a trillion class names),
+checked before the class list is built, and so must the number of distinct class names.
 """
 from __future__ import annotations
 
