@@ -12,9 +12,10 @@ from . import job_panel, legend, state, tab_run
 from .config import AppConfig
 from .contract import check_views
 from .jobs import records_of
-from .security import guard_hosts
+from .security import guard_hosts, guard_requests, max_request_bytes
 from .layout import shell
 from .views import load_views, selection
+from .views import upload as upload_view
 
 
 def background_manager(config: AppConfig):
@@ -35,7 +36,7 @@ def background_manager(config: AppConfig):
 def create_app(config: AppConfig | None = None) -> dash.Dash:
     config = config or AppConfig()
     config.store.cleanup()
-    from models.datasets.upload import sweep_staging
+    from models.datasets.upload import MAX_UPLOAD_BYTES, sweep_staging
 
     sweep_staging(config.data_dir)  # uploads whose page closed before their check ran
     views = load_views()
@@ -47,6 +48,8 @@ def create_app(config: AppConfig | None = None) -> dash.Dash:
         background_callback_manager=background_manager(config),
     )  # callbacks are checked against the whole page (Dash builds the layout once as its validation layout)
     guard_hosts(app.server, config.host, config.allow_hosts)
+    guard_requests(app.server, app.callback_map, max_request_bytes(MAX_UPLOAD_BYTES), upload_view.BIG_OUTPUT,
+                   app.config.routes_pathname_prefix)
     app.server.config["LAYERSCOPE"] = config  # what jobs.job reads to find the job records
     app.layout = lambda: shell(config, views)  # a function: options are re-read on each page load
     _register_shell(app, config)
