@@ -122,7 +122,7 @@ def run(config: Config, *, store: RunStore, data_dir=None, progress: ProgressFn 
         grid = np.zeros((len(layers_a), len(steps_a)))
         part = scaled(progress, share[1], 0.6)
         for i, (layer, X_last) in enumerate(zip(layers_a, vec_a)):
-            others = [_take(a.vectors(layer, s), rows) for s in steps_a]
+            others = [_vectors(a, [layer], s, rows)[0] for s in steps_a]
             grid[i] = cka_matrix([X_last], others, **options)[0]
             report(part, i + 1, len(layers_a), "CKA over steps")
         metrics["cka_steps"] = {"layers": layers_a, "steps": steps_a, "matrix": grid.tolist()}
