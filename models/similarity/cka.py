@@ -292,7 +292,6 @@ def _gram_rows(A, B, same: bool, device, progress: ProgressFn | None) -> np.ndar
         _release(X)
     L = len(held)
     acc = np.zeros((L, L))
-    root2 = math.sqrt(2.0)
     rows = min(GRAM_ROWS, n)
     if ops.torch is None:  # one flat buffer, viewed per block as a contiguous L × r × width array
         flat = np.empty(L * rows * n, dtype=ops.dtype)
@@ -309,9 +308,11 @@ def _gram_rows(A, B, same: bool, device, progress: ProgressFn | None) -> np.ndar
                 np.matmul(Xc[start:stop], Xc[start:].T, out=block)
             else:
                 ops.torch.matmul(Xc[start:stop], Xc[start:].T, out=block)
-            block[:, r:] *= root2  # the block below the diagonal, not computed, equals this one
+        # an off-diagonal block stands for itself and its mirror below the diagonal (counted twice);
+        # the diagonal block (the first r columns) once
         F = buf.reshape(L, -1)
-        acc += ops.host(F @ F.T)
+        diagonal = buf[:, :, :r].reshape(L, -1)
+        acc += 2.0 * ops.host(F @ F.T) - ops.host(diagonal @ diagonal.T)
         report(progress, t + 1, len(starts), "CKA (linear, Gram rows)")
     d = np.sqrt(np.clip(np.diag(acc), 0, None))
     la = len(A)
