@@ -27,7 +27,7 @@ import numpy as np
 
 
 def widths(count: int, top: int) -> list[int]:
-    return [int(round(w)) for w in np.geomspace(64, top, count)]
+    return [round(float(w)) for w in np.geomspace(64, top, count)]
 
 
 def write_layers(folder: Path, n: int, dims: list[int], seed: int, prefix: str = "layer",

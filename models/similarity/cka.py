@@ -22,7 +22,8 @@ import math
 import mmap
 import os
 import shutil
-from typing import Any, Callable, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -361,7 +362,7 @@ def _cross(a, b) -> float:
 
 
 def _size(X: ArrayLike, kind: str, m: int) -> int:
-    n, p = np.shape(X)
+    p = np.shape(X)[1]
     return 8 * (m * m if kind == "rbf" or p > m else m * p)
 
 
@@ -388,7 +389,7 @@ def _blocked(A, B, same: bool, kind: str, rows, scale: float, device, memory: in
     blocks_a, blocks_b = _blocks(A, kind, m, memory), (None if same else _blocks(B, kind, m, memory))
     total = len(A) * (len(A) + 1) // 2 if same else len(A) * len(B)
     done = 0
-    prep = lambda X: _prepare(ops, X, kind, rows, scale)  # noqa: E731
+    prep = lambda X: _prepare(ops, X, kind, rows, scale)
     for bi, block_i in enumerate(blocks_a):
         held_i = {i: prep(A[i]) for i in block_i}
         for block_j in (blocks_a[bi:] if same else blocks_b):
@@ -453,5 +454,16 @@ def cka(X: ArrayLike, Y: ArrayLike, metric: str = "linear", **options) -> float:
     return float(cka_matrix([X], [Y], metric=metric, **options)[0, 0])
 
 
-__all__ = ["METRICS", "center", "linear_cka", "hsic_unbiased", "gram_rbf", "median_distance", "rbf_cka",
-           "minibatch_cka", "cka_matrix", "cka", "resolve_device"]
+__all__ = [
+    "METRICS",
+    "center",
+    "cka",
+    "cka_matrix",
+    "gram_rbf",
+    "hsic_unbiased",
+    "linear_cka",
+    "median_distance",
+    "minibatch_cka",
+    "rbf_cka",
+    "resolve_device",
+]
