@@ -22,14 +22,14 @@ from __future__ import annotations
 import dataclasses
 import sys
 import typing
-from typing import Iterable, Mapping
+from collections.abc import Iterable, Mapping
 
 import numpy as np
 
 from ..similarity.cka import METRICS
 from ..store import RunStore, StoreError
-from .base import StudyConfig, check_kind, command_line, lazy_run, option
 from ..validation import check_choice, check_int
+from .base import StudyConfig, check_kind, command_line, lazy_run, option
 
 if typing.TYPE_CHECKING:  # pragma: no cover
     from ..store import Run
@@ -65,9 +65,9 @@ class Config(StudyConfig):
                          record=False)
 
     def check(self) -> None:
-        if self.runs is not None:
-            if not 1 <= len(self.runs) <= 2 or not all(isinstance(r, str) and r for r in self.runs):
-                raise ValueError(f"runs must name one or two runs (got {list(self.runs)})")
+        if self.runs is not None and (not 1 <= len(self.runs) <= 2
+                                      or not all(isinstance(r, str) and r for r in self.runs)):
+            raise ValueError(f"runs must name one or two runs (got {list(self.runs)})")
         if self.steps is not None:
             if not self.steps:
                 raise ValueError("steps must name at least one step (got [])")
@@ -98,7 +98,7 @@ run = lazy_run(f"{__package__}.compare_engine")
 class Source:
     """One side of a comparison: a capture run, or one network of a hardness run."""
 
-    run: "Run"
+    run: Run
     network: str | None = None
 
     @property
@@ -279,54 +279,54 @@ def comparable_runs(store, ref: str) -> list[str]:
     return out
 
 
-def cka(run: "Run") -> dict:
+def cka(run: Run) -> dict:
     """``metrics.cka``: ``layers_a``, ``layers_b``, ``matrix`` (list of rows), ``metric``, runs and steps."""
     return dict(check_kind(run, KIND).metrics["cka"])
 
 
-def cka_matrix(run: "Run") -> np.ndarray:
+def cka_matrix(run: Run) -> np.ndarray:
     """The main CKA matrix as an array (A's layers × B's layers)."""
     return np.array(cka(run)["matrix"], dtype=float)
 
 
-def cka_steps(run: "Run") -> dict | None:
+def cka_steps(run: Run) -> dict | None:
     """``metrics.cka_steps`` (``layers``, ``steps``, ``matrix`` rows = layers), None with one step."""
     value = check_kind(run, KIND).metrics.get("cka_steps")
     return dict(value) if value else None
 
 
-def probe(run: "Run") -> dict[str, float]:
+def probe(run: Run) -> dict[str, float]:
     """Linear-probe accuracy per layer (B's layers as ``"B:" + layer``)."""
     return dict(check_kind(run, KIND).metrics.get("probe", {}))
 
 
-def knn(run: "Run") -> dict[str, float]:
+def knn(run: Run) -> dict[str, float]:
     """Leave-one-out k-NN accuracy per layer (B's layers as ``"B:" + layer``)."""
     return dict(check_kind(run, KIND).metrics.get("knn", {}))
 
 
-def probe_steps(run: "Run") -> dict[str, dict[str, float]]:
+def probe_steps(run: Run) -> dict[str, dict[str, float]]:
     """``{str(step): {layer: accuracy}}`` of run A's steps (empty with one step)."""
     return dict(check_kind(run, KIND).metrics.get("probe_steps", {}))
 
 
-def knn_steps(run: "Run") -> dict[str, dict[str, float]]:
+def knn_steps(run: Run) -> dict[str, dict[str, float]]:
     return dict(check_kind(run, KIND).metrics.get("knn_steps", {}))
 
 
-def hardness(run: "Run") -> dict[str, float]:
+def hardness(run: Run) -> dict[str, float]:
     """``{layer: t-SNE KL}`` when the compared run is a hardness network, else empty."""
     return dict(check_kind(run, KIND).metrics.get("hardness", {}))
 
 
-def movers(run: "Run") -> dict:
+def movers(run: Run) -> dict:
     """The stored movers: ``from``/``to`` refs, ``k``, and the arrays ``index``, ``kept``, ``labels``."""
     info = dict(check_kind(run, KIND).metrics["movers"])
     arrays = run.arrays("movers")
     return {**info, "index": arrays["index"], "kept": arrays["kept"], "labels": arrays["labels"]}
 
 
-def correspondence(run: "Run") -> list[tuple[str, str, float]]:
+def correspondence(run: Run) -> list[tuple[str, str, float]]:
     """For each of A's layers, B's most similar layer and its CKA (on A × A, the most similar other layer)."""
     info = cka(run)
     return most_similar(info["layers_a"], info["layers_b"], np.array(info["matrix"], dtype=float),
@@ -350,7 +350,7 @@ def most_similar(layers_a: list[str], layers_b: list[str], matrix: np.ndarray,
 class Result:
     """A compare run's numbers, typed: what ``layerscope.compare`` returns (``Result.of(run)``)."""
 
-    run: "Run"
+    run: Run
     metric: str
     layers_a: list[str]
     layers_b: list[str]
@@ -372,7 +372,7 @@ class Result:
     movers_kept: np.ndarray
 
     @classmethod
-    def of(cls, run: "Run") -> "Result":
+    def of(cls, run: Run) -> Result:
         info, steps, moved = cka(run), cka_steps(run), movers(run)
         return cls(run=run, metric=info["metric"], layers_a=list(info["layers_a"]), layers_b=list(info["layers_b"]),
                    cka=np.array(info["matrix"], dtype=float), run_a=info["run_a"], run_b=info["run_b"],
@@ -392,7 +392,7 @@ class Result:
         return most_similar(self.layers_a, self.layers_b, self.cka, exclude_self=self.run_b is None)
 
 
-def summary(run: "Run") -> Iterable[str]:
+def summary(run: Run) -> Iterable[str]:
     """The command line's report: the correspondence, and each layer's probe and k-NN accuracy."""
     info = cka(run)
     other = f" vs {info['run_b']} (step {info['step_b']})" if info.get("run_b") else ""

@@ -6,7 +6,7 @@ stores nothing; the run is written atomically by :meth:`models.store.RunStore.wr
 from __future__ import annotations
 
 import io
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -17,7 +17,16 @@ from ..similarity.movers import kept_share
 from ..similarity.probes import folds as probe_folds
 from ..similarity.probes import knn_predict, probe_accuracy
 from ..store import RunStore
-from .compare import B_PREFIX, KIND, Config, Source, most_similar, open_source, same_samples, sample_rows
+from .compare import (
+    B_PREFIX,
+    KIND,
+    Config,
+    Source,
+    most_similar,
+    open_source,
+    same_samples,
+    sample_rows,
+)
 
 
 # -- what is compared ----------------------------------------------------------------------------
@@ -98,8 +107,8 @@ def run(config: Config, *, store: RunStore, data_dir=None, progress: ProgressFn 
 
         if not torch.cuda.is_available():
             raise ValueError("device cuda was asked for, but torch sees no GPU here; use --device auto or cpu")
-    options = dict(metric=config.metric, batch_size=config.batch_size, max_samples=config.rbf_samples,
-                   seed=config.seed, device=device)
+    options = {"metric": config.metric, "batch_size": config.batch_size, "max_samples": config.rbf_samples,
+               "seed": config.seed, "device": device}
     layers_a, steps_a, step_a = plan["layers_a"], plan["steps_a"], plan["step_a"]
     many_steps = len(steps_a) > 1
     metrics: dict = {}
@@ -115,14 +124,14 @@ def run(config: Config, *, store: RunStore, data_dir=None, progress: ProgressFn 
                       "run_b": b.id if b is not None else None, "step_a": step_a,
                       "step_b": plan["step_b"] if b is not None else step_a,
                       "network_a": a.network, "network_b": b.network if b is not None else None,
-                      "samples": int(len(labels))}
+                      "samples": len(labels)}
 
     # 2. layer × step: each layer at every step against itself at the last step
     if many_steps:
         grid = np.zeros((len(layers_a), len(steps_a)))
         part = scaled(progress, share[1], 0.6)
         for i, (layer, X_last) in enumerate(zip(layers_a, vec_a)):
-            others = [_take(a.vectors(layer, s), rows) for s in steps_a]
+            others = [_vectors(a, [layer], s, rows)[0] for s in steps_a]
             grid[i] = cka_matrix([X_last], others, **options)[0]
             report(part, i + 1, len(layers_a), "CKA over steps")
         metrics["cka_steps"] = {"layers": layers_a, "steps": steps_a, "matrix": grid.tolist()}
@@ -250,18 +259,18 @@ def compare_report(config: Config, metrics: dict) -> str:
                         [[layer] + list(map(float, row)) for layer, row in zip(steps["layers"], steps["matrix"])])
     if "probe" in metrics:
         lines += ["", "## What each layer knows", "",
-                  f"Linear probe: logistic regression on standardized features, {config.folds}-fold stratified "
-                  f"cross-validation; k-NN: leave-one-out majority of {config.k} nearest neighbours.", ""]
+                  (f"Linear probe: logistic regression on standardized features, {config.folds}-fold stratified "
+                   f"cross-validation; k-NN: leave-one-out majority of {config.k} nearest neighbours."), ""]
         hard = metrics.get("hardness", {})
         header = ["layer", "probe accuracy", "k-NN accuracy"] + (["hardness (t-SNE KL)"] if hard else [])
         lines += _table(header, [[layer, metrics["probe"][layer], metrics["knn"][layer]]
                                  + ([float(hard[layer]) if layer in hard else "–"] if hard else [])
                                  for layer in metrics["probe"]])
     mv = metrics["movers"]
-    describe = lambda r: f"`{r['run']}` step {r['step']} {r['layer']}"  # noqa: E731
+    describe = lambda r: f"`{r['run']}` step {r['step']} {r['layer']}"
     lines += ["", "## Movers", "",
-              f"Share of each sample's {mv['k']} nearest neighbours kept from {describe(mv['from'])} to "
-              f"{describe(mv['to'])}: mean {mv['mean_kept']:.3f} (movers.npz: index, kept, labels).", ""]
+              (f"Share of each sample's {mv['k']} nearest neighbours kept from {describe(mv['from'])} to "
+               f"{describe(mv['to'])}: mean {mv['mean_kept']:.3f} (movers.npz: index, kept, labels)."), ""]
     return "\n".join(lines)
 
 
