@@ -27,6 +27,7 @@ from collections.abc import Iterable, Mapping
 import numpy as np
 
 from ..similarity.cka import METRICS
+from ..errors import UserError
 from ..store import RunStore, StoreError
 from ..validation import check_choice, check_int
 from .base import StudyConfig, check_kind, command_line, lazy_run, option
@@ -67,10 +68,10 @@ class Config(StudyConfig):
     def check(self) -> None:
         if self.runs is not None and (not 1 <= len(self.runs) <= 2
                                       or not all(isinstance(r, str) and r for r in self.runs)):
-            raise ValueError(f"runs must name one or two runs (got {list(self.runs)})")
+            raise UserError(f"runs must name one or two runs (got {list(self.runs)})")
         if self.steps is not None:
             if not self.steps:
-                raise ValueError("steps must name at least one step (got [])")
+                raise UserError("steps must name at least one step (got [])")
             for s in self.steps:
                 check_int("steps", s, low=None)
         if self.step_b is not None:
@@ -78,7 +79,7 @@ class Config(StudyConfig):
         for name in ("layers", "layers_b"):
             value = getattr(self, name)
             if value is not None and (not value or not all(isinstance(v, str) and v for v in value)):
-                raise ValueError(f"{name} must name at least one layer (got {list(value)})")
+                raise UserError(f"{name} must name at least one layer (got {list(value)})")
         check_choice("metric", self.metric, METRICS)
         check_choice("device", self.device, DEVICES)
         check_int("k", self.k, low=1)
@@ -144,9 +145,9 @@ class Source:
     def vectors(self, layer: str, step: int | None = None) -> np.ndarray:
         """``layer``'s vectors at ``step`` (default: the last), samples × dims (may be a read-only memmap)."""
         if layer not in self.layers():
-            raise ValueError(f"run {self.ref} has no layer {layer!r}; it has {self.layers()}")
+            raise UserError(f"run {self.ref} has no layer {layer!r}; it has {self.layers()}")
         if step is not None and step not in self.steps():
-            raise ValueError(f"run {self.ref} has no step {step}; it has {self.steps()}")
+            raise UserError(f"run {self.ref} has no step {step}; it has {self.steps()}")
         if self.kind == "capture":
             from . import capture
 
@@ -172,41 +173,41 @@ class Source:
 def open_source(store: RunStore, ref: str, network: str | None = None) -> Source:
     """The run ``ref`` names (``RUN`` or ``RUN:NETWORK``), checked to be a capture or hardness run."""
     if not isinstance(ref, str) or not ref:
-        raise ValueError(f"a run must be named by its id (got {ref!r})")
+        raise UserError(f"a run must be named by its id (got {ref!r})")
     run_id, _, net = ref.partition(":")
     network = network or net or None
     try:
         run = store.load(run_id)
     except StoreError as exc:
-        raise ValueError(str(exc)) from None
+        raise UserError(str(exc)) from None
     if run.kind not in SOURCE_KINDS:
-        raise ValueError(f"run {run_id} is a {run.kind or 'unknown'} run; compare reads capture or hardness runs")
+        raise UserError(f"run {run_id} is a {run.kind or 'unknown'} run; compare reads capture or hardness runs")
     if run.kind == "capture":
         if network is not None:
-            raise ValueError(f"run {run_id} is a capture run: it has no networks (got {ref!r})")
+            raise UserError(f"run {run_id} is a capture run: it has no networks (got {ref!r})")
         return Source(run)
     from . import hardness
 
     names = [n["name"] for n in hardness.networks(run)]
     if not names:
-        raise ValueError(f"hardness run {run_id} holds no networks")
+        raise UserError(f"hardness run {run_id} holds no networks")
     if network is None:
         network = names[0]
     if network not in names:
-        raise ValueError(f"hardness run {run_id} has no network {network!r}; it has {names}")
+        raise UserError(f"hardness run {run_id} has no network {network!r}; it has {names}")
     return Source(run, network)
 
 
 def same_samples(a: Source, b: Source) -> None:
     """Refuse (ValueError) unless ``a`` and ``b`` hold the same samples in the same order."""
     if (a.dataset, a.split) != (b.dataset, b.split):
-        raise ValueError(f"runs {a.ref} and {b.ref} hold different samples: {a.dataset} ({a.split}) vs "
+        raise UserError(f"runs {a.ref} and {b.ref} hold different samples: {a.dataset} ({a.split}) vs "
                          f"{b.dataset} ({b.split}); capture both on the same samples")
     ia, ib = a.sample()["index"], b.sample()["index"]
     if ia.shape != ib.shape or not np.array_equal(ia, ib):
         detail = (f"{ia.size:,} vs {ib.size:,} samples" if ia.shape != ib.shape
                   else f"{int(np.sum(ia != ib)):,} of {ia.size:,} sample indices differ")
-        raise ValueError(f"runs {a.ref} and {b.ref} hold different samples ({detail}); capture both with the "
+        raise UserError(f"runs {a.ref} and {b.ref} hold different samples ({detail}); capture both with the "
                          "same --dataset, --split, --per-class, --limit and --seed")
 
 

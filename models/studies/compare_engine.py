@@ -16,6 +16,7 @@ from ..similarity.knn import knn_indices
 from ..similarity.movers import kept_share
 from ..similarity.probes import folds as probe_folds
 from ..similarity.probes import knn_predict, probe_accuracy
+from ..errors import UserError
 from ..store import RunStore
 from .compare import (
     B_PREFIX,
@@ -36,7 +37,7 @@ def resolve(config: Config, store: RunStore) -> tuple[Config, Source, Source | N
     if refs is None:
         runs = store.list(kind="capture")
         if not runs:
-            raise ValueError(f"no capture run in {store.root}; name one with --runs")
+            raise UserError(f"no capture run in {store.root}; name one with --runs")
         refs = (runs[0].id,)
     a = open_source(store, refs[0])
     b = open_source(store, refs[1]) if len(refs) > 1 else None
@@ -47,7 +48,7 @@ def resolve(config: Config, store: RunStore) -> tuple[Config, Source, Source | N
     if config.steps is not None:
         unknown = [s for s in config.steps if s not in steps_a]
         if unknown:
-            raise ValueError(f"run {a.ref} has no step {unknown[0]}; it has {steps_a}")
+            raise UserError(f"run {a.ref} has no step {unknown[0]}; it has {steps_a}")
         steps_a = [s for s in steps_a if s in config.steps]  # in the order the run holds them
     plan = {"layers_a": layers_a, "steps_a": steps_a, "step_a": steps_a[-1]}
     if b is not None:
@@ -56,10 +57,10 @@ def resolve(config: Config, store: RunStore) -> tuple[Config, Source, Source | N
             wanted = config.layers
         plan["layers_b"] = _layers(b, wanted, "layers_b")
         if config.step_b is not None and config.step_b not in b.steps():
-            raise ValueError(f"run {b.ref} has no step {config.step_b}; it has {b.steps()}")
+            raise UserError(f"run {b.ref} has no step {config.step_b}; it has {b.steps()}")
         plan["step_b"] = config.step_b if config.step_b is not None else b.steps()[-1]
     elif config.layers_b is not None or config.step_b is not None:
-        raise ValueError("layers_b and step_b need a second run (--runs A B)")
+        raise UserError("layers_b and step_b need a second run (--runs A B)")
     stored = config.replace(dataset=a.dataset or config.dataset, runs=tuple(s.ref for s in (a, b) if s),
                             steps=tuple(steps_a), layers=tuple(layers_a),
                             layers_b=tuple(plan["layers_b"]) if b is not None else None,
@@ -73,7 +74,7 @@ def _layers(source: Source, wanted: Sequence[str] | None, what: str) -> list[str
         return have
     unknown = [layer for layer in wanted if layer not in have]
     if unknown:
-        raise ValueError(f"run {source.ref} has no layer {unknown[0]!r} ({what}); it has {have}")
+        raise UserError(f"run {source.ref} has no layer {unknown[0]!r} ({what}); it has {have}")
     return [layer for layer in have if layer in wanted]  # network order, whatever order they were named in
 
 
@@ -86,7 +87,7 @@ def _vectors(source: Source, layers: Sequence[str], step: int, rows) -> list[np.
     for layer in layers:
         X = _take(source.vectors(layer, step), rows)
         if not np.all(np.isfinite(X)):
-            raise ValueError(f"run {source.ref} layer {layer!r} at step {step} holds NaN or infinite values")
+            raise UserError(f"run {source.ref} layer {layer!r} at step {step} holds NaN or infinite values")
         out.append(X)
     return out
 
@@ -98,7 +99,7 @@ def run(config: Config, *, store: RunStore, data_dir=None, progress: ProgressFn 
     index_all = a.sample()["index"]
     n = len(index_all)
     if n < 4:
-        raise ValueError(f"run {a.ref} holds {n} samples; compare needs at least 4")
+        raise UserError(f"run {a.ref} holds {n} samples; compare needs at least 4")
     rows = sample_rows(n, config.max_samples, config.seed, 0)
     labels, index = _take(labels_all, rows), _take(index_all, rows)
     device = resolve_device(None if config.device == "cpu" else config.device)
@@ -106,7 +107,7 @@ def run(config: Config, *, store: RunStore, data_dir=None, progress: ProgressFn 
         import torch
 
         if not torch.cuda.is_available():
-            raise ValueError("device cuda was asked for, but torch sees no GPU here; use --device auto or cpu")
+            raise UserError("device cuda was asked for, but torch sees no GPU here; use --device auto or cpu")
     options = {"metric": config.metric, "batch_size": config.batch_size, "max_samples": config.rbf_samples,
                "seed": config.seed, "device": device}
     layers_a, steps_a, step_a = plan["layers_a"], plan["steps_a"], plan["step_a"]
@@ -145,7 +146,7 @@ def run(config: Config, *, store: RunStore, data_dir=None, progress: ProgressFn 
         try:
             splits = probe_folds(p_labels, config.folds, config.seed)
         except ValueError as exc:
-            raise ValueError(f"{exc}; --no-probes skips the probes") from None
+            raise UserError(f"{exc}; --no-probes skips the probes") from None
         probe, knn = {}, {}
         for i, (name, X) in enumerate(zip(names, vectors)):
             X = _take(X, probe_rows)
