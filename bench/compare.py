@@ -27,7 +27,7 @@ import numpy as np
 
 
 def widths(count: int, top: int) -> list[int]:
-    return [int(round(w)) for w in np.geomspace(64, top, count)]
+    return [round(float(w)) for w in np.geomspace(64, top, count)]
 
 
 def write_layers(folder: Path, n: int, dims: list[int], seed: int, prefix: str = "layer",
@@ -170,6 +170,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--step-layers", type=int, default=6)
     p.add_argument("--step-max-width", type=int, default=1024)
     p.add_argument("--peer-samples", type=int, default=2000)
+    p.add_argument("--threads", type=int, default=None, help="BLAS threads of tasks 1, 1b and 2 (default: all cores)")
     p.add_argument("--ratio-threads", type=int, nargs="+", default=[1, 2], help="BLAS threads of the ratio runs")
     p.add_argument("--device", default="auto", help="auto (CUDA when present), or a torch device; cpu: NumPy")
     p.add_argument("--skip", nargs="*", default=[], choices=["pairs", "debiased", "steps", "ratio"])
@@ -179,6 +180,7 @@ def main(argv: list[str] | None = None) -> int:
     step_dims = widths(args.step_layers, args.step_max_width)
     print(f"machine: {platform.platform()} · {platform.processor() or platform.machine()} · {os.cpu_count()} cores · "
           f"python {platform.python_version()} · numpy {np.__version__} · device {args.device} · "
+          f"BLAS threads {args.threads or 'all'} · "
           f"load average before: {load_average()}")
     with tempfile.TemporaryDirectory(prefix="bench-compare-") as tmp:
         folder = Path(tmp)
@@ -188,11 +190,11 @@ def main(argv: list[str] | None = None) -> int:
               f"(Σ {sum(dims):,}; {4 * args.samples * sum(dims) / 2**30:.2f} GiB float32 on disk), "
               f"written in {time.perf_counter() - t0:.1f} s")
         if "pairs" not in args.skip:
-            r = run_child("pairs", paths, metric="linear", device=device)
+            r = run_child("pairs", paths, metric="linear", device=device, threads=args.threads)
             print(f"(1) all pairs, exact linear CKA: {r['seconds']:.1f} s ({r['cpu']:.1f} CPU s), peak RSS {r['peak_mib']:.0f} MiB "
                   f"(targets ≤ 30 s, ≤ 2048 MiB) · load {load_average()}")
         if "debiased" not in args.skip:
-            r2 = run_child("pairs", paths, metric="linear-debiased", device=device)
+            r2 = run_child("pairs", paths, metric="linear-debiased", device=device, threads=args.threads)
             diff = f", max |debiased − exact| {np.abs(r2['matrix'] - r['matrix']).max():.4f}" if "pairs" not in args.skip else ""
             print(f"(1b) all pairs, debiased minibatch CKA (batches of 1,024): {r2['seconds']:.1f} s "
                   f"({r2['cpu']:.1f} CPU s), "
@@ -214,7 +216,7 @@ def main(argv: list[str] | None = None) -> int:
             for i, d in enumerate(step_dims):
                 step_paths += write_layers(folder, args.samples, [d] * args.steps, seed=100 + i, prefix=f"s{i}",
                                            drift=0.5)
-            r4 = run_child("steps", step_paths, steps=args.steps, device=device)
+            r4 = run_child("steps", step_paths, steps=args.steps, device=device, threads=args.threads)
             print(f"(2) layer × step: {args.step_layers} layers (widths {step_dims}) × {args.steps} steps × "
                   f"{args.samples:,} samples: {r4['seconds']:.1f} s ({r4['cpu']:.1f} CPU s), peak RSS {r4['peak_mib']:.0f} MiB "
                   f"(target ≤ 30 s; data written in {time.perf_counter() - t0:.0f} s) · load {load_average()}")

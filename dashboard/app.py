@@ -13,9 +13,10 @@ from .config import AppConfig
 from .contract import check_views
 from .jobs import records_of
 from .numbers import metric_text
-from .security import guard_hosts
+from .security import guard_hosts, guard_requests, max_request_bytes
 from .layout import shell
 from .views import load_views, selection
+from .views import upload as upload_view
 
 
 def background_manager(config: AppConfig):
@@ -36,7 +37,7 @@ def background_manager(config: AppConfig):
 def create_app(config: AppConfig | None = None) -> dash.Dash:
     config = config or AppConfig()
     config.store.cleanup()
-    from models.datasets.upload import sweep_staging
+    from models.datasets.upload import MAX_UPLOAD_BYTES, sweep_staging
 
     sweep_staging(config.data_dir)  # uploads whose page closed before their check ran
     views = load_views()
@@ -48,6 +49,8 @@ def create_app(config: AppConfig | None = None) -> dash.Dash:
         background_callback_manager=background_manager(config),
     )  # callbacks are checked against the whole page (Dash builds the layout once as its validation layout)
     guard_hosts(app.server, config.host, config.allow_hosts)
+    guard_requests(app.server, app.callback_map, max_request_bytes(MAX_UPLOAD_BYTES), upload_view.BIG_OUTPUT,
+                   app.config.routes_pathname_prefix)
     app.server.config["LAYERSCOPE"] = config  # what jobs.job reads to find the job records
     app.layout = lambda: shell(config, views)  # a function: options are re-read on each page load
     _register_shell(app, config)
@@ -76,8 +79,7 @@ def _register_shell(app: dash.Dash, config: AppConfig) -> None:
         except (DatasetError, MemoryError) as exc:  # the message replaces the old count: nothing stale
             text = str(exc) if isinstance(exc, DatasetError) else f"{name}: out of memory while loading"
             return dbc.Alert(text, color="warning", className="small p-2 mb-0")
-        shape = "×".join(map(str, ds.image_shape)) if ds.image_shape else f"{ds.dim}-d vectors"
-        line = f"{ds.n:,} training samples · {shape} · {ds.n_classes} classes"
+        line = state.dataset_line(ds)  # the split that is there: "10,000 test samples" for MNIST's test files
         skipped = ds.meta.get("skipped", 0)
         if not skipped:
             return line
@@ -86,19 +88,22 @@ def _register_shell(app: dash.Dash, config: AppConfig) -> None:
                                     title="\n".join(warnings[:20]), className="text-warning", id="dataset-skipped")]
 
     @app.callback(Output("run-picker", "options"), Output("run-picker", "value"),
-                  Input("dataset-picker", "value"), Input("store-version", "data"), State("run-picker", "value"))
+                  Input("dataset-picker", "value"), Input("store-version", "data"), Input("run-picker", "value"))
     def run_options(name, _version, current):
         runs = config.store.list(dataset=name)
         if current and current not in {r.id for r in runs}:
-            try:  # a run just made from another source (an arrays file, a model) stays picked
+            try:  # a run just made, or picked in a tab's bar, from another source (arrays, a model) stays picked
                 picked = state.run(config, current)
-                if ctx.triggered_id == "store-version":
+                if ctx.triggered_id in ("store-version", "run-picker"):
                     runs = [picked, *runs]
             except StoreError:
                 pass
         options = [{"label": state.run_label(r), "value": r.id} for r in runs]
         ids = {r.id for r in runs}
-        return options, (current if current in ids else (runs[0].id if runs else None))
+        value = current if current in ids else (runs[0].id if runs else None)
+        if ctx.triggered_id == "run-picker":  # only the options follow a pick: the pick itself stands
+            return options, no_update if value == current or not current else value
+        return options, value
 
     @app.callback(Output("run-info", "children"), Output("run-delete-button", "disabled"),
                   Input("run-picker", "value"))

@@ -310,8 +310,9 @@ def hardness_figure(tables: Sequence[tuple[str, list[str], np.ndarray]], *, uire
     return fig
 
 
-def hardness_accuracy_figure(points: Sequence[dict]) -> go.Figure:
-    """Mean hidden-layer hardness vs test accuracy, one point per network, coloured by activation."""
+def hardness_accuracy_figure(points: Sequence[dict], split: str = "test") -> go.Figure:
+    """Mean hidden-layer hardness vs accuracy on ``split`` (the run's: ``train`` for a capture of the train
+    split), one point per network, coloured by activation."""
     if not points:
         return empty_figure("no networks yet")
     fig = go.Figure()
@@ -322,9 +323,9 @@ def hardness_accuracy_figure(points: Sequence[dict]) -> go.Figure:
                                  name=act, marker=dict(size=10, color=class_color(k)),
                                  text=[p["name"] for p in mine],
                                  hovertemplate="%{text}<br>mean hidden KL %{x:.3f}<br>accuracy %{y:.3f}<extra></extra>"))
-    fig.update_layout(**BASE_LAYOUT, height=300, xaxis_title="mean hidden-layer KL", yaxis_title="test accuracy",
+    fig.update_layout(**BASE_LAYOUT, height=300, xaxis_title="mean hidden-layer KL", yaxis_title=f"{split} accuracy",
                       yaxis_range=[0, 1.03],
-                      title=dict(text="hardness vs test accuracy", x=0.01))
+                      title=dict(text=f"hardness vs {split} accuracy", x=0.01))
     return fig
 
 

@@ -18,6 +18,7 @@ from .job_records import JobRecord
 
 ACTIVE_POLL_MS = 500
 IDLE_POLL_MS = 4000
+HIDDEN = {"display": "none"}
 STATUS_COLOUR = {"running": "primary", "cancelling": "warning", "done": "success", "failed": "danger",
                  "cancelled": "secondary", "interrupted": "warning"}
 
@@ -27,13 +28,16 @@ def job_panel() -> dbc.Card:
     return dbc.Card([
         dbc.CardHeader("Jobs", className="panel-title"),
         dbc.CardBody([
-            dbc.Progress(id="job-progress", value=0, label="", striped=True, animated=False, className="mb-2",
-                         style={"height": "18px"}),
+            html.Div([  # this tab's running job: shown only while one runs (no empty bar, no dead Cancel at rest)
+                dbc.Progress(id="job-progress", value=0, label="", striped=True, animated=False, className="mb-2",
+                             style={"height": "18px"}),
+                dbc.Button("Cancel", id="job-cancel", color="danger", outline=True, size="sm", disabled=True,
+                           className="mb-2", title="Stop this tab's running jobs (nothing half-written is kept)"),
+            ], id="job-current", style=HIDDEN),
             html.Div(id="job-message", className="job-message small text-muted mb-2"),
             html.Div(id="job-result", className="small mb-2"),
-            dbc.Button("Cancel", id="job-cancel", color="danger", outline=True, size="sm", disabled=True,
-                       title="Stop this tab's running jobs (nothing half-written is kept)"),
             html.Div(id="job-list", className="job-list small mt-2"),
+            dcc.Store(id="job-list-drawn", data=None),  # what the list shows: redrawn only when that changes
             html.Div(id="job-workers", className="small text-warning mt-1"),
         ]),
         # one id per browser tab; sessionStorage keeps it through a reload (a new tab gets a new one)
@@ -42,8 +46,12 @@ def job_panel() -> dbc.Card:
     ], className="panel mb-2", id="job-panel")
 
 
-def _age(seconds: float) -> str:
+def _age(seconds: float, coarse: bool = False) -> str:
+    """``12 s`` / ``3 min`` / ``1.5 h``; ``coarse``: under a minute reads ``<1 min`` (an ended job's row
+    then stays the same from one poll to the next, so the list is not redrawn every second)."""
     seconds = max(0.0, seconds)
+    if coarse and seconds < 60:
+        return "<1 min"
     if seconds < 90:
         return f"{seconds:.0f} s"
     return f"{seconds / 60:.0f} min" if seconds < 5400 else f"{seconds / 3600:.1f} h"
@@ -65,17 +73,26 @@ def job_row(job: JobRecord, session: str | None, now: float) -> html.Div:
                        outline=True, className="py-0 px-1", disabled=job.status == "cancelling"),
         ]))
     else:
-        tail = [html.Span(f"{job.message} · {_age(now - (job.ended or job.created))} ago", className="text-muted")]
+        tail = [html.Span(f"{job.message} · {_age(now - (job.ended or job.created), coarse=True)} ago",
+                          className="text-muted")]
         if job.run_id:
             tail.append(dbc.Button("open run", id={"type": "job-row-open", "run": job.run_id}, size="sm",
                                    color="link", className="py-0 px-1"))
         children.append(html.Div(tail))
     return html.Div(children, className="job-row" + (" job-row-mine" if mine else ""),
-                    id=f"job-row-{job.id}", **{"data-status": job.status})
+                    id=f"job-row-{job.id}", key=job.id, **{"data-status": job.status})  # keyed: updated in place
+
+
+def list_signature(jobs: list[JobRecord], session: str | None, now: float) -> list:
+    """What the job list shows, as data: the list is sent again only when this changes."""
+    return [[j.id, j.status, j.owner == session, j.title, j.message, j.run_id,
+             int(round(100 * j.progress)) if j.active else None,
+             _age(now - j.created) if j.active else _age(now - (j.ended or j.created), coarse=True)] for j in jobs]
 
 
 def panel_state(jobs: list[JobRecord], session: str | None, now: float) -> tuple:
-    """(bar value, bar label, message, Cancel disabled, list rows, poll interval, bar animated) for this tab."""
+    """(bar value, bar label, message, Cancel disabled, list rows, poll interval, bar animated, style of the
+    bar and Cancel: hidden when this tab runs nothing) for this tab."""
     mine = [j for j in jobs if j.owner == session]
     active_mine = [j for j in mine if j.active]
     rows = [job_row(j, session, now) for j in jobs]
@@ -83,9 +100,9 @@ def panel_state(jobs: list[JobRecord], session: str | None, now: float) -> tuple
     if active_mine:
         job = active_mine[0]
         pct = int(round(100 * job.progress))
-        return pct, f"{pct}%", job.message or job.title, False, rows, interval, True
+        return pct, f"{pct}%", job.message or job.title, False, rows, interval, True, {}
     message = mine[0].message if mine else ""
-    return 0, "", message, True, rows, interval, False
+    return 0, "", message, True, rows, interval, False, HIDDEN
 
 
 def celery_workers(celery_app, every: float = 10.0):
@@ -114,12 +131,17 @@ def register(app: dash.Dash, records, workers=None) -> None:
     @app.callback(Output("job-progress", "value"), Output("job-progress", "label"),
                   Output("job-message", "children"), Output("job-cancel", "disabled"),
                   Output("job-list", "children"), Output("job-poll", "interval"), Output("job-progress", "animated"),
-                  Output("job-workers", "children"),
+                  Output("job-current", "style"), Output("job-workers", "children"), Output("job-list-drawn", "data"),
                   Input("job-poll", "n_intervals"), Input("session-id", "data"),
-                  Input("job-result", "children"))
-    def poll(_n, session, _result):
+                  Input("job-result", "children"), State("job-list-drawn", "data"))
+    def poll(_n, session, _result, drawn):
         records.reap()
-        return (*panel_state(records.recent(limit=8), session, time.time()), workers() if workers else "")
+        jobs, now = records.recent(limit=8), time.time()
+        *head, rows, interval, animated, current = panel_state(jobs, session, now)
+        signature = list_signature(jobs, session, now)
+        if signature == drawn:  # nothing in the list changed: its rows (and their buttons) stay as they are
+            rows, signature = no_update, no_update
+        return (*head, rows, interval, animated, current, workers() if workers else "", signature)
 
     @app.callback(Output("job-poll", "n_intervals"), Input("job-cancel", "n_clicks"),
                   Input({"type": "job-row-cancel", "job": ALL}, "n_clicks"), State("session-id", "data"),

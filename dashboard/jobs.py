@@ -51,19 +51,33 @@ def reporter(send: Callable[[tuple], Any], title: str, every: float = 0.25) -> P
     right after a fast one (training in 0.3 s, then a long projection) never shows the old 0%.
     Whatever ``send`` returns is passed back: True asks the job to stop.
     """
-    last = {"time": 0.0, "message": None}
+    last = {"time": 0.0, "message": None, "start": None}
 
     def forward(p: Progress) -> Any:
         now = time.monotonic()
+        if last["start"] is None:
+            last["start"] = now
         new_phase = p.message != last["message"]
         if p.fraction < 1.0 and not new_phase and now - last["time"] < every:
             return None
         last.update(time=now, message=p.message)
         metrics = "  ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in p.metrics.items())
         pct = int(round(100 * p.fraction))
-        return send((pct, f"{pct}%", f"{title}: {p.message}  {metrics}".strip()))
+        left = time_left(now - last["start"], p.fraction)
+        return send((pct, f"{pct}%", f"{title}: {p.message}  {metrics}".strip() + (f" · {left}" if left else "")))
 
     return forward
+
+
+def time_left(elapsed: float, fraction: float, *, after: float = 3.0, least: float = 0.05) -> str:
+    """``~2 min left``, measured on this job so far (its first epochs calibrate it, on whatever machine
+    runs it); "" until it has run ``after`` seconds and done ``least`` of its work, and at the end."""
+    if elapsed < after or not least <= fraction < 1.0:
+        return ""
+    seconds = elapsed * (1.0 - fraction) / fraction
+    text = f"{max(1, round(seconds))} s" if seconds < 90 else (
+        f"{seconds / 60:.0f} min" if seconds < 5400 else f"{seconds / 3600:.1f} h")
+    return f"~{text} left"
 
 
 def describe_error(exc: BaseException) -> str:
@@ -99,7 +113,8 @@ def records_of(app: dash.Dash):
 def job(app: dash.Dash, *, trigger: Input | str, inputs: Sequence[Input] = (), states: Sequence[State] = (),
         outputs: Sequence[Output] = (),
         title: str | Callable[..., str], buttons: Sequence[str] = (), running: Sequence = (),
-        failed: Callable[[str], tuple] | None = None, initial: bool = False, status: str | None = None) -> Callable:
+        failed: Callable[[str], tuple] | None = None, initial: bool = False, status: str | None = None,
+        panel_errors: bool = True) -> Callable:
     """Register ``work(progress, *state_values) -> Done`` as a cancellable background job.
 
     ``trigger`` is the button id (its ``n_clicks`` starts the job) or any ``Input``; ``inputs`` are
@@ -110,6 +125,9 @@ def job(app: dash.Dash, *, trigger: Input | str, inputs: Sequence[Input] = (), s
     "cancelled". ``title`` (or ``title(*state_values)``) names the job in the job list.
     ``status`` names a :func:`job_status` in the view: it says "working…" while the job runs and
     then what came of it (done, failed with the message, cancelled), in the view itself.
+    ``panel_errors=False`` keeps a failure out of the panel's result line (the job list still says
+    it failed): for work whose view shows its own failure (``failed``), so no red box fills the
+    sidebar while the person is on another tab.
 
     Every job is a record (:mod:`.job_records`) owned by the browser tab that started it: the
     tab's session id is one of the callback's arguments, so two tabs with the same settings get
@@ -165,7 +183,8 @@ def job(app: dash.Dash, *, trigger: Input | str, inputs: Sequence[Input] = (), s
                     message = describe_error(exc)
                     records.finish(job_id, "failed", f"{label}: {message}")
                     own = failed(message) if failed else (no_update,) * n_own
-                    return (no_update, no_update, error_alert(exc), *say(label, f"failed: {message}", "failed")) + tuple(own)
+                    result = error_alert(exc) if panel_errors else ""
+                    return (no_update, no_update, result, *say(label, f"failed: {message}", "failed")) + tuple(own)
             run_id = getattr(done.run, "id", None)
             text = done.message if isinstance(done.message, str) else ""
             if initial and run_id is None:

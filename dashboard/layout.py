@@ -54,6 +54,8 @@ def left_panel(config: AppConfig, views: list[ModuleType] = ()) -> html.Div:
         job_panel(),
         dcc.Store(id="store-version", data=0),
         dcc.Store(id="focus", data=None),  # a jump between tabs, e.g. Hardness bar → Layers panel
+        # the model picked in Your model, kept through a reload of this browser tab (restored without a new search)
+        dcc.Store(id="model-kept", storage_type="session"),
     ], className="left-panel")
 
 
@@ -61,7 +63,8 @@ def shell(config: AppConfig, views: list[ModuleType]) -> html.Div:
     """The whole page: header, left panel, tabs (one per view)."""
     tabs = dbc.Tabs([dbc.Tab(view.layout(config), label=view.LABEL, tab_id=view.TAB_ID,
                              id=f"tab-{view.TAB_ID}") for view in views],
-                    id="tabs", active_tab=views[0].TAB_ID if views else None, className="view-tabs")
+                    id="tabs", active_tab=views[0].TAB_ID if views else None, className="view-tabs",
+                    persistence=True, persistence_type="session")  # a reload keeps the open tab
     header = html.Div([
         html.Span("LayerScope", className="brand"),
         html.Span("look inside neural networks through their embeddings", className="tagline"),

@@ -107,11 +107,36 @@ def run_for_view(config: AppConfig, run_id: str | None, kinds: str | Sequence[st
     shown = shown_run(picked, config.store.list(kind=kind, dataset=dataset_name), kinds)
     if shown is None:
         return None, f"no {kind} run for {dataset_name or 'this dataset'} yet"
-    why = f"the picked run is a {picked.kind} run; " if picked is not None else ""
+    why = f"the picked run is {article(picked.kind)} run; " if picked is not None else ""
     return shown, f"{why}showing the newest {kind} run, {shown.id}"
 
 
+def article(word: str) -> str:
+    """``"a hardness"`` / ``"an explore"``: the article a word takes (by its first letter)."""
+    return f"{'an' if word[:1].lower() in 'aeiou' else 'a'} {word}"
+
+
+def run_model(run: Run) -> str:
+    """The model file(s) a run was made from (a capture run: ``my_cnn.onnx``, or ``a.onnx +2``), else ""."""
+    models = run.config.get("model")
+    if isinstance(models, str):
+        models = [models]
+    if not models or not isinstance(models, (list, tuple)):
+        return ""
+    first = Path(str(models[0])).name
+    return first + (f" +{len(models) - 1}" if len(models) > 1 else "")
+
+
 def run_label(run: Run) -> str:
+    """``capture · my_cnn.onnx · arrays:usps.npz · 2026-12-06 21:10``: kind, the model (when a run has
+    one, so two captures of one dataset tell apart), dataset, time, summary."""
     created = run.manifest.get("created", "")[:16].replace("T", " ")
     summary = run.manifest.get("summary") or run.config.get("summary") or ""
-    return f"{run.kind} · {run.manifest.get('dataset', '?')} · {created}" + (f" · {summary}" if summary else "")
+    parts = [run.kind, run_model(run), run.manifest.get("dataset", "?"), created, summary]
+    return " · ".join(p for p in parts if p)
+
+
+def dataset_line(ds: datasets.Dataset) -> str:
+    """``10,000 test samples · 28×28 · 10 classes``: the size of the split that is there, named."""
+    shape = "×".join(map(str, ds.image_shape)) if ds.image_shape else f"{ds.dim}-d vectors"
+    return f"{ds.n:,} {ds.split} samples · {shape} · {ds.n_classes} classes"

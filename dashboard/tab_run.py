@@ -31,7 +31,7 @@ def note(kinds: tuple[str, ...], picked: Run | None, shown: Run | None, dataset:
     if shown is None:
         return f"no {' or '.join(kinds)} run for {dataset or 'this dataset'} yet: train one in this tab"
     if picked is not None and picked.id != shown.id:
-        return f"the Run picker holds a {picked.kind} run, which this tab cannot draw"
+        return f"the Run picker holds {state.article(picked.kind)} run, which this tab cannot draw"
     return ""
 
 
@@ -71,8 +71,9 @@ def register(app: dash.Dash, config: AppConfig, views: list[ModuleType]) -> None
         except StoreError:
             picked = None
         shown = state.shown_run(picked, runs, mine)  # the rule every tab draws by
-        if tab in own:  # what the view's own store holds (None: nothing drawn yet)
-            shown = next((r for r in runs if r.id == drawn.get(tab)), None)
+        if tab in own:  # what the view's own store holds (None: nothing drawn yet), or the run just chosen here
+            wanted = chosen if ctx.triggered_id == "tab-run-picker" and chosen else drawn.get(tab)
+            shown = next((r for r in runs if r.id == wanted), None)
         if shown is not None and shown.id not in {r.id for r in runs}:
             runs = [shown, *runs]  # a run made from another source (arrays, a model) stays listed
         options = [{"label": state.run_label(r), "value": r.id} for r in runs]

@@ -188,11 +188,14 @@ def hover_point(page, graph_id: str, trace: int = 0, point: int = 0) -> None:
     page.mouse.move(pos["x"], pos["y"], steps=6)
 
 
-def settled_screenshot(page, path) -> None:
-    """Screenshot once Dash has no callback loading and the tab fade has ended (what a person sees)."""
+def settled_screenshot(page, path, full_page: bool = True) -> None:
+    """Screenshot once Dash has no callback loading and the tab fade has ended (what a person sees).
+
+    A full-page capture squeezes the viewport while it runs, so graphs sized in ``vh`` may re-lay out
+    afterwards: mid-test, before drawing on such a graph, pass ``full_page=False``."""
     page.wait_for_function("!document.querySelector('[data-dash-is-loading=\"true\"]')", timeout=30_000)
     page.wait_for_timeout(400)
-    page.screenshot(path=str(path), full_page=True)
+    page.screenshot(path=str(path), full_page=full_page)
 
 
 def hover_card(page, tooltip_id: str, hover, targets, words=(), timeout: float = 8_000) -> str:

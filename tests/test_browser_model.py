@@ -26,9 +26,13 @@ def test_pick_tick_capture_project_hover(tmp_path, artifacts):
         page.wait_for_selector("text=LayerScope")
         page.get_by_role("tab", name="Your model").click()
 
-        # the first file (sorted) is not a model: the loader's message shows in the tab
+        # nothing is picked for the person (a pick starts the layer search); picking a file that is not a
+        # model shows the loader's message in the tab, not as a red box in the sidebar
+        page.click("#model-file")
+        page.get_by_role("listbox").get_by_text("broken.onnx", exact=True).click()
         page.wait_for_selector("#model-message .alert-danger", timeout=60_000)
         assert "broken.onnx" in page.locator("#model-message").inner_text()
+        assert page.locator("#job-result .alert-danger").count() == 0
 
         page.click("#model-file")
         page.get_by_role("listbox").get_by_text("my_cnn.onnx", exact=True).click()

@@ -30,9 +30,28 @@ def drag_box(page, graph, trace, point, half=28, dx=0, modifier=None):
         page.keyboard.up(modifier)
 
 
+LAID_OUT_JS = """(id) => { const gd = document.querySelector(`#${id} .js-plotly-plot`);
+    const r = gd && gd.getBoundingClientRect();
+    return !!(gd && gd._fullLayout && r.height > 0 && Math.abs(gd._fullLayout.height - r.height) < 1
+              && Math.abs(gd._fullLayout.width - r.width) < 1); }"""
+
+
+SHOWS_DRAWN_JS = """(id) => { const gd = document.querySelector(`#${id} .js-plotly-plot`), l = gd._fullLayout;
+    const drawn = gd.layout.meta && gd.layout.meta.ranges, r = [l.xaxis.range, l.yaxis.range];
+    if (!drawn) return false;
+    const tol = (i) => 1e-6 * (drawn[i][1] - drawn[i][0]);
+    const same = [0, 1].map(i => Math.abs(r[i][0] - drawn[i][0]) < tol(i) && Math.abs(r[i][1] - drawn[i][1]) < tol(i));
+    const holds = [0, 1].map(i => r[i][0] <= drawn[i][0] + tol(i) && r[i][1] >= drawn[i][1] - tol(i));
+    return (same[0] || same[1]) && holds[0] && holds[1]; }"""  # the region drawn, one axis widened for the aspect
+
+
 def stable_position(page, graph, trace, point, tries=20):
     """The point's position once the page has stopped moving (a status line above a graph that grows
-    after a selection would move the graph under a box drawn at the old position)."""
+    after a selection would move the graph under a box drawn at the old position) and the plot is laid out
+    at its container's size: a plot sized in ``vh`` that the window squeezed (a full-page screenshot
+    collapses the viewport while it captures) re-lays itself out up to half a second after the window is
+    back, and a box drawn before that lands on other points."""
+    page.wait_for_function(LAID_OUT_JS, arg=graph, timeout=20_000)
     a = point_position(page, graph, trace, point)
     for _ in range(tries):
         page.wait_for_timeout(150)
@@ -205,6 +224,17 @@ def test_latent_selection_links_both_planes(runs, artifacts):
         assert set(gne_sel) < set(union)
         wait_count(page, len(union))
         settled_screenshot(page, artifacts / "selection_latent_linked.png")
+        # the window squeezed and restored, as a full-page screenshot does while it captures (for longer than
+        # Plotly's 100 ms resize delay under load): the planes (46vh high) re-lay out twice and must show the
+        # same region after, so the Alt box below covers the first box's points (it did not: the equal aspect
+        # had widened the ranges at 1 px high and kept them)
+        size = page.viewport_size
+        page.set_viewport_size({"width": size["width"], "height": 1})
+        page.wait_for_timeout(300)
+        page.set_viewport_size(size)
+        for plane in ("latent-gne-scatter", "latent-vae-scatter"):
+            page.wait_for_function(f"(id) => ({LAID_OUT_JS})(id) && ({SHOWS_DRAWN_JS})(id)", arg=plane,
+                                   timeout=20_000)
 
         # Alt in GNE takes the first box away again
         drag_box(page, "latent-gne-scatter", 0, 0, half=30, modifier="Alt")

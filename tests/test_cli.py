@@ -10,14 +10,21 @@ import pytest
 from models.studies import STUDIES
 
 
+def _cli_fields(study: str) -> set[str]:
+    config = importlib.import_module(f"models.studies.{study}").Config
+    return {f.name for f in dataclasses.fields(config) if f.metadata.get("cli", True)}
+
+
+#: the flag that names what a study reads: a dataset, or (studies of runs) the runs it reads
+_SOURCE = {"dataset": "--dataset", "runs": "--runs", "run": "--run"}
+
+
 @pytest.mark.parametrize("study", STUDIES)
-def test_unknown_dataset_is_one_error_line_and_exit_2(study, tmp_path, capsys):
-    face = importlib.import_module(f"models.studies.{study}")
-    if not any(f.name == "dataset" and f.metadata.get("cli", True) for f in dataclasses.fields(face.Config)):
-        pytest.skip(f"{study} takes its dataset from the runs it reads (no --dataset)")
-    main = face.main
+def test_unknown_source_is_one_error_line_and_exit_2(study, tmp_path, capsys):
+    main = importlib.import_module(f"models.studies.{study}").main
     store = tmp_path / "runs"
-    code = main(["--dataset", "no-such-set", "--data-dir", str(tmp_path / "data"), "--store-dir", str(store)])
+    field = next(name for name in _SOURCE if name in _cli_fields(study))
+    code = main([_SOURCE[field], "no-such-set", "--data-dir", str(tmp_path / "data"), "--store-dir", str(store)])
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2
     assert err[-1].startswith("error: ") and "no-such-set" in err[-1]

@@ -56,7 +56,7 @@ def runs(tmp_path_factory):
 
 def cli(*args, store):
     return subprocess.run([sys.executable, "-m", "models.studies.compare", "--store-dir", str(store), *args],
-                          cwd=ROOT, capture_output=True, text=True, timeout=300,
+                          cwd=ROOT, capture_output=True, text=True, timeout=300, check=False,
                           env={**os.environ, "OMP_NUM_THREADS": "1"})
 
 

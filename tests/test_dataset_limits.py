@@ -23,7 +23,7 @@ import pytest
 from PIL import Image
 
 from models.datasets import DatasetError, load
-from models.datasets.limits import ENV_ARRAY_BYTES, ENV_IMAGE_PIXELS, Limits, limits
+from models.datasets.limits import ENV_ARRAY_BYTES, ENV_CLASSES, ENV_COLUMNS, ENV_IMAGE_PIXELS, Limits, limits
 from tests.conftest import write_idx, write_mnist_like
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -65,13 +65,13 @@ def load_in_child(name: str, data_dir: Path, **env: str) -> dict:
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
-def refused(name: str, data_dir: Path, *fragments: str, **env: str) -> str:
-    """``name`` fails with a DatasetError holding every fragment, using under 1 GiB; its message."""
+def refused(name: str, data_dir: Path, *fragments: str, peak_kib: int = GIB_KIB, **env: str) -> str:
+    """``name`` fails with a DatasetError holding every fragment, using under ``peak_kib`` (1 GiB); its message."""
     out = load_in_child(name, data_dir, **env)
     assert out["error"] == "DatasetError", out
     for fragment in fragments:
         assert fragment in out["message"], f"{fragment!r} not in {out['message']!r}"
-    assert out["peak_kib"] < GIB_KIB, f"peak {out['peak_kib'] / 1024:.0f} MiB for {name}"
+    assert out["peak_kib"] < peak_kib, f"peak {out['peak_kib'] / 1024:.0f} MiB for {name}"
     return out["message"]
 
 
@@ -128,9 +128,10 @@ def png_claiming(width: int, height: int) -> bytes:
 
 # -- limits themselves ---------------------------------------------------------
 def test_limits_defaults_and_environment():
-    assert Limits() == Limits(max_array_bytes=4 << 30, max_image_pixels=50_000_000)
-    lim = Limits.from_env({ENV_ARRAY_BYTES: "1_000", ENV_IMAGE_PIXELS: "2000"})
-    assert (lim.max_array_bytes, lim.max_image_pixels) == (1000, 2000)
+    assert Limits() == Limits(max_array_bytes=4 << 30, max_image_pixels=50_000_000, max_classes=100_000,
+                              max_columns=65_536)
+    lim = Limits.from_env({ENV_ARRAY_BYTES: "1_000", ENV_IMAGE_PIXELS: "2000", ENV_CLASSES: "7", ENV_COLUMNS: "9"})
+    assert (lim.max_array_bytes, lim.max_image_pixels, lim.max_classes, lim.max_columns) == (1000, 2000, 7, 9)
     with pytest.raises(DatasetError, match=ENV_ARRAY_BYTES):
         Limits.from_env({ENV_ARRAY_BYTES: "lots"})
     with pytest.raises(DatasetError, match=ENV_IMAGE_PIXELS):
@@ -234,6 +235,125 @@ def test_complex_features_are_refused(data_dir, fmt):
     with pytest.raises(DatasetError, match="complex") as info:
         load(f"arrays:c.{fmt}", data_dir=data_dir)
     assert str(data_dir / f"c.{fmt}") in str(info.value)
+
+
+# -- what loading allocates, not what the file stores (issue 18) ---------------------------
+#: a child that imports the loaders (numpy, pandas, pyarrow, scipy) and loads nothing peaks near here
+BASE_KIB = 400 << 10
+MIB = 1 << 20
+
+
+def npz_streamed(path: Path, n: int, d: int, dtype: str = "|u1") -> Path:
+    """An .npz of ``n``×``d`` uint8 features (a sparse pattern of ones) written row block by row block into
+    a deflated member, so the test never holds them; 200 MB of them compress to under 1 MB."""
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+        with zf.open("features.npy", "w", force_zip64=True) as fh:
+            np.lib.format.write_array_header_1_0(fh, {"descr": dtype, "fortran_order": False, "shape": (n, d)})
+            row = np.zeros(d, np.uint8)
+            row[::7] = 1
+            block = np.tile(row, (1000, 1)).tobytes()
+            for i in range(0, n, 1000):
+                fh.write(block[: min(1000, n - i) * d])
+        zf.writestr("labels.npy", npy_of(np.arange(n) % 2))
+    return path
+
+
+def test_uint8_npz_is_counted_as_the_float32_features_it_becomes(data_dir):
+    """200 MB of uint8 stored (under a 300 MB limit) become 800 MB of float32: refused before numpy reads them
+    (it peaked at 2.4 GB when the limit counted 1 byte a value)."""
+    path = npz_streamed(data_dir / "u8.npz", 200_000, 1000)
+    assert path.stat().st_size < 1 << 20
+    message = refused("arrays:u8.npz", data_dir, str(path), "over the limit", "float32", ENV_ARRAY_BYTES,
+                      peak_kib=BASE_KIB, **{ENV_ARRAY_BYTES: str(300 * MIB)})
+    assert "uint8" in message
+
+
+def test_uint8_npz_within_the_limit_loads_within_it(data_dir):
+    """What the check counts is what loading takes: 20 MB of uint8 (100 MB counted) load under a 120 MB limit,
+    and the load's peak stays within the limit above what the interpreter holds before loading."""
+    npz_streamed(data_dir / "u8.npz", 20_000, 1000)
+    npz_streamed(data_dir / "tiny.npz", 20, 1000)
+    idle = load_in_child("arrays:tiny.npz", data_dir)["peak_kib"]  # the same child, loading the same kind of file
+    out = load_in_child("arrays:u8.npz", data_dir, **{ENV_ARRAY_BYTES: str(120 * MIB)})
+    assert out["error"] is None and out["n"] == 20_000, out
+    assert out["peak_kib"] - idle < 120 * 1024, f"{(out['peak_kib'] - idle) / 1024:.0f} MiB over the idle child"
+
+
+def test_npy_uint8_is_counted_as_float32_too(data_dir):
+    np.save(data_dir / "u8.npy", np.zeros((1000, 1000), np.uint8))
+    np.save(data_dir / "u8.labels.npy", np.arange(1000) % 2)
+    refused("arrays:u8.npy", data_dir, str(data_dir / "u8.npy"), "float32", "over the limit",
+            **{ENV_ARRAY_BYTES: str(3 * MIB)})  # 1 MB stored, 5 MB once loaded
+
+
+def test_csv_header_of_a_million_columns_is_refused_before_parsing(data_dir):
+    """10⁶ columns took 90 s and 3.2 GB in pandas; the header line is measured first."""
+    path = data_dir / "wide.csv"
+    path.write_text(",".join(f"f{i}" for i in range(1_000_000)) + ",label\n" + "0," * 1_000_000 + "1\n")
+    refused("arrays:wide.csv", data_dir, str(path), "header line is longer", peak_kib=BASE_KIB)
+
+
+def test_csv_with_more_columns_than_the_limit_is_refused_before_parsing(data_dir):
+    path = data_dir / "wide.csv"
+    path.write_text("a," * 100_000 + "label\n" + "0," * 100_000 + "1\n")  # a 200 KB header
+    refused("arrays:wide.csv", data_dir, str(path), "100,001 columns", ENV_COLUMNS, peak_kib=BASE_KIB)
+
+
+@pytest.mark.parametrize("top", [10 ** 12, 30_000_000, 2 ** 64 - 1])
+def test_huge_class_ids_are_refused_before_a_class_list_is_built(data_dir, top):
+    """A label of 10¹² asked for a trillion class names (MemoryError); 3×10⁷ made 30,000,001 classes."""
+    path = data_dir / "ids.csv"
+    path.write_text(f"f0,f1,label\n0,1,0\n1,0,{top}\n1,1,1\n")
+    refused("arrays:ids.csv", data_dir, str(path), f"largest class id is {top}", "at row 1", ENV_CLASSES,
+            peak_kib=BASE_KIB)
+
+
+@pytest.mark.parametrize("fmt", ["npz", "npy", "mat", "parquet"])
+def test_class_ids_over_the_limit_are_refused_in_every_arrays_format(data_dir, fmt):
+    features, labels = np.ones((4, 3), np.float32), np.array([0, 1, 1, 100_000])
+    path = data_dir / f"ids.{fmt}"
+    if fmt == "npz":
+        np.savez(path, features=features, labels=labels)
+    elif fmt == "npy":
+        np.save(path, features)
+        np.save(data_dir / "ids.labels.npy", labels)
+    elif fmt == "mat":
+        from scipy.io import savemat
+
+        savemat(path, {"X": features.astype(np.float64), "y": labels.astype(np.float64)})
+    else:
+        import pandas as pd
+
+        pd.DataFrame({"f0": features[:, 0], "f1": features[:, 1], "label": labels}).to_parquet(path)
+    with pytest.raises(DatasetError, match="100,001 classes") as info:
+        load(f"arrays:ids.{fmt}", data_dir=data_dir)
+    assert str(path) in str(info.value)
+    labels[-1] = 99_999  # the largest id allowed
+    if fmt == "npz":
+        np.savez(path, features=features, labels=labels)
+        assert load("arrays:ids.npz", data_dir=data_dir).n_classes == 100_000
+
+
+def test_class_ids_as_floats_or_names_are_bounded_too(data_dir, monkeypatch):
+    np.savez(data_dir / "f.npz", features=np.ones((3, 2)), labels=np.array([0.0, 1.0, 1e300]))
+    with pytest.raises(DatasetError, match="largest class id is 1e"):
+        load("arrays:f.npz", data_dir=data_dir)
+    np.savez(data_dir / "s.npz", features=np.ones((12, 2)), labels=np.array([f"c{i}" for i in range(12)]))
+    assert load("arrays:s.npz", data_dir=data_dir).n_classes == 12
+    monkeypatch.setenv(ENV_CLASSES, "11")
+    with pytest.raises(DatasetError, match="12 distinct names.*over the limit of 11"):
+        load("arrays:s.npz", data_dir=data_dir)
+
+
+def test_parquet_that_decodes_to_far_more_than_it_stores_is_refused(data_dir):
+    """Run-length encoding stores 20 million zeros in a few hundred KB: the footer's value counts are checked."""
+    import pandas as pd
+
+    path = data_dir / "zeros.parquet"
+    pd.DataFrame({"f0": np.zeros(5_000_000), "label": np.arange(5_000_000) % 2}).to_parquet(path)
+    assert path.stat().st_size < 1 << 20
+    refused("arrays:zeros.parquet", data_dir, str(path), "over the limit", peak_kib=BASE_KIB,
+            **{ENV_ARRAY_BYTES: str(100 * MIB)})
 
 
 # -- names -----------------------------------------------------------------------

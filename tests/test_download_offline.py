@@ -26,4 +26,16 @@ def test_offline_error_names_files_and_absolute_folder(tmp_path, monkeypatch, na
     files = list(REGISTRY[name].download[1])
     assert all(f in message for f in files), message
     assert "no route to host" in message
-    assert not any(p.is_file() for p in (tmp_path / "relative-data" / name).iterdir())  # nothing half-written
+    assert not (tmp_path / "relative-data" / name).exists()  # nothing half-written, no empty folder left behind
+
+
+def test_a_failed_download_keeps_a_folder_that_was_there(tmp_path, monkeypatch):
+    """Only a folder the download made is removed: one the person had (with their files) stays."""
+    monkeypatch.setattr(urllib.request, "build_opener", lambda *a, **k: _Offline())
+    name = datasets.downloadable()[0]
+    mine = tmp_path / name / "notes.txt"
+    mine.parent.mkdir(parents=True)
+    mine.write_text("mine")
+    with pytest.raises(DatasetError):
+        datasets.download(name, tmp_path)
+    assert mine.read_text() == "mine"

@@ -10,7 +10,7 @@ import pytest
 
 from dashboard import job_records
 from dashboard.job_records import Heartbeat, JobRecords
-from dashboard.job_panel import ACTIVE_POLL_MS, IDLE_POLL_MS, panel_state
+from dashboard.job_panel import ACTIVE_POLL_MS, HIDDEN, IDLE_POLL_MS, list_signature, panel_state
 
 
 @pytest.fixture
@@ -90,16 +90,34 @@ def test_panel_follows_this_tabs_running_job_and_lists_every_tab(records):
     mine = records.start("k", "train A", "tab-a")
     records.report(mine, 0.25, "epoch 3")
     other = records.start("k", "train B", "tab-b")
-    value, label, message, cancel_disabled, rows, interval, animated = panel_state(records.recent(), "tab-a",
-                                                                                   time.time())
+    value, label, message, cancel_disabled, rows, interval, animated, shown = panel_state(records.recent(), "tab-a",
+                                                                                          time.time())
     assert (value, label, cancel_disabled, animated) == (25, "25%", False, True) and "epoch 3" in message
-    assert len(rows) == 2 and interval == ACTIVE_POLL_MS
-    value, _, _, cancel_disabled, _, _, _ = panel_state(records.recent(), "tab-c", time.time())
-    assert (value, cancel_disabled) == (0, True)  # a tab with no job of its own: bar at rest
+    assert len(rows) == 2 and interval == ACTIVE_POLL_MS and shown == {}  # its bar and Cancel show
+    value, _, _, cancel_disabled, _, _, _, shown = panel_state(records.recent(), "tab-c", time.time())
+    assert (value, cancel_disabled, shown) == (0, True, HIDDEN)  # a tab with no job of its own: no bar, no Cancel
     records.finish(mine, "cancelled", "train A: cancelled")
     records.finish(other, "done", "train B: done")
-    value, _, message, cancel_disabled, _, interval, _ = panel_state(records.recent(), "tab-a", time.time())
-    assert (value, message, cancel_disabled, interval) == (0, "train A: cancelled", True, IDLE_POLL_MS)
+    value, _, message, cancel_disabled, _, interval, _, shown = panel_state(records.recent(), "tab-a", time.time())
+    assert (value, message, cancel_disabled, interval, shown) == (0, "train A: cancelled", True, IDLE_POLL_MS, HIDDEN)
+
+
+def test_the_list_is_redrawn_only_when_what_it_shows_changes(records):
+    """An ended job's row reads the same from one poll to the next, so the list (and its buttons) is not
+    replaced every second; a new job, a status or a progress change redraws it."""
+    done = records.start("k", "train A", "tab-a")
+    records.finish(done, "done", "train A: done", "run-1")
+    now = time.time()
+    first = list_signature(records.recent(), "tab-a", now)
+    assert list_signature(records.recent(), "tab-a", now + 1) == first
+    assert list_signature(records.recent(), "tab-a", now + 30) == first
+    running = records.start("k", "train B", "tab-a")
+    second = list_signature(records.recent(), "tab-a", now + 31)
+    assert second != first
+    records.report(running, 0.5, "epoch 5")
+    assert list_signature(records.recent(), "tab-a", now + 31) != second
+    rows = panel_state(records.recent(), "tab-a", now)[4]
+    assert [r.key for r in rows] == [running, done]  # keyed rows: React updates each in place
 
 
 def test_a_discarded_job_leaves_the_list(records):

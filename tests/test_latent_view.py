@@ -92,6 +92,7 @@ def test_plane_has_a_decode_layer_and_the_grid_figure_names_each_cells_point():
     x0, x1 = layer.x0 - layer.dx / 2, layer.x0 + (n - 0.5) * layer.dx
     y0, y1 = layer.y0 - layer.dy / 2, layer.y0 + (n - 0.5) * layer.dy
     (ax0, ax1), (ay0, ay1) = fig.layout.xaxis.range, fig.layout.yaxis.range
+    assert fig.layout.meta["ranges"] == [[ax0, ax1], [ay0, ay1]]  # what a window resize starts from (latent.js)
     assert x0 < ax0 < coords[:, 0].min() and coords[:, 0].max() < ax1 < x1
     assert y0 < ay0 < coords[:, 1].min() and coords[:, 1].max() < ay1 < y1
     extent = np.array([[-1.0, 3.0], [-2.0, 2.0]])

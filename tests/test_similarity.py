@@ -5,7 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from models.similarity.cka import (cka_matrix, gram_rbf, hsic_unbiased, linear_cka, minibatch_cka, rbf_cka)
+from models.similarity.cka import (
+    cka_matrix,
+    gram_rbf,
+    hsic_unbiased,
+    linear_cka,
+    minibatch_cka,
+    rbf_cka,
+)
 from models.similarity.knn import knn_indices
 from models.similarity.movers import kept_share, movers
 from models.similarity.probes import folds, knn_accuracy, probe_accuracy
@@ -96,7 +103,7 @@ def test_minibatch_estimator_is_the_average_of_song_et_al_unbiased_hsic():
     X, Y = related(rng, 90, 5, 7)
     order = np.random.default_rng(0).permutation(90)
     batches = [np.sort(b) for b in np.array_split(order, 3)]
-    k = lambda Z: Z @ Z.T  # noqa: E731
+    k = lambda Z: Z @ Z.T
     xy = sum(hsic_unbiased(k(X[b]), k(Y[b])) for b in batches)
     xx = sum(hsic_unbiased(k(X[b]), k(X[b])) for b in batches)
     yy = sum(hsic_unbiased(k(Y[b]), k(Y[b])) for b in batches)

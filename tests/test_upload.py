@@ -105,3 +105,66 @@ def test_stale_staging_folders_are_swept_and_fresh_ones_kept(tmp_path):
     os.utime(keep, (hour_ago, hour_ago))
     assert sweep_staging(tmp_path) == [old]
     assert not old.exists() and fresh.exists() and keep.exists()
+
+
+def test_staged_uploads_are_bounded(tmp_path):
+    """Staged files whose check never runs (the page closed, or a script posting) stopped piling up."""
+    data = tmp_path / "data"
+    waiting = [upload.stage(f"v{i}.npz", _good(), data_dir=data) for i in range(upload.MAX_PENDING_UPLOADS)]
+    with pytest.raises(upload.UploadError, match="still waiting for their check"):
+        upload.stage("one-more.npz", _good(), data_dir=data)
+    assert len(upload.pending_uploads(data)) == upload.MAX_PENDING_UPLOADS
+    upload.install(waiting[0], data_dir=data, model_dir=data / "models")  # a check ran: room for one more
+    assert upload.stage("one-more.npz", _good(), data_dir=data).is_file()
+
+
+def test_content_that_is_not_bytes_is_refused_before_staging(tmp_path):
+    data = tmp_path / "data"
+    with pytest.raises(upload.UploadError, match="arrived as int"):
+        upload.stage("x.npz", 12345, data_dir=data)
+    with pytest.raises(upload.UploadError, match="not a staged upload"):
+        upload.staged_path(data, 7)
+    assert upload.pending_uploads(data) == []
+
+
+_STAGE_AND_DIE = """
+import sys
+from models.datasets import upload
+path = upload.stage("v.npz", b"PK not checked", data_dir=sys.argv[1])
+if sys.argv[2] == "claimed":  # a check started in another process, which then died mid-check
+    upload._mark(path.parent / upload.CHECKER)
+"""
+
+
+def _staged_by_a_dead_process(data: Path, how: str) -> Path:
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[1]
+    before = set(upload.pending_uploads(data))
+    subprocess.run([sys.executable, "-c", _STAGE_AND_DIE, str(data), how], cwd=root, check=True,
+                   env={**__import__("os").environ, "PYTHONPATH": str(root)})
+    (folder,) = set(upload.pending_uploads(data)) - before
+    return folder
+
+
+def test_staging_folders_of_dead_processes_are_swept_at_once(tmp_path):
+    """After a crash, the staging folders of gone processes went only once an hour old; a fresh folder
+    whose process lives (a check may be running) stays."""
+    data = tmp_path / "data"
+    unclaimed = _staged_by_a_dead_process(data, "unclaimed")
+    claimed = _staged_by_a_dead_process(data, "claimed")
+    alive = upload.stage("mine.npz", _good(), data_dir=data).parent  # swept the other two on its way
+    assert not unclaimed.exists() and not claimed.exists() and alive.exists()
+    again = _staged_by_a_dead_process(data, "claimed")
+    assert upload.sweep_staging(data) == [again] and alive.exists()
+
+
+def test_the_app_sweeps_staging_folders_of_dead_jobs_at_start(tmp_path):
+    from dashboard.app import create_app
+    from dashboard.config import AppConfig
+
+    data = tmp_path / "data"
+    dead = _staged_by_a_dead_process(data, "claimed")
+    create_app(AppConfig(store_dir=tmp_path / "runs", cache_dir=tmp_path / "cache", data_dir=data))
+    assert not dead.exists()

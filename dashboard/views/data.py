@@ -21,7 +21,7 @@ from models.projections import project
 
 from .. import cards, figures, images, legend, state
 from ..config import AppConfig
-from ..jobs import Done, job
+from ..jobs import Done, job, job_status
 from . import selection as sel
 from . import upload
 
@@ -52,6 +52,7 @@ def layout(config: AppConfig):
                            value=downloadable[0]),
                 dbc.Button("Download", id="data-download-button", color="primary", outline=True),
             ], size="sm"),
+            job_status("data-download-job"),  # working… / done / failed (offline: which file to put where), here
             html.Div(f"Files are checked by SHA-256 and saved under {config.data_dir}.",
                      className="small text-muted mt-1"),
             html.Hr(),
@@ -75,7 +76,7 @@ def split_to_follow(selection: dict | None, name: str | None, splits: list[str],
     """The split of ``name`` a new selection lives in, when the tab shows another one (a selection made
     in Layers is on the test split: Data follows it so the same samples light up), else None."""
     space = (selection or {}).get("space") or ""
-    dataset_, _, split = space.partition(":")
+    dataset_, _, split = space.rpartition(":")  # "arrays:usps.npz:train" names the file, then the split
     if not (selection or {}).get("ids") or dataset_ != name or split not in splits or split == current:
         return None
     return split
@@ -174,7 +175,7 @@ def register_callbacks(app: dash.Dash, config: AppConfig) -> None:
         ds = state.dataset(config, shown["dataset"], shown.get("split") or "train")
         return True, point["bbox"], dataset_card(ds, idx, key=(shown["dataset"], ds.split or "train"))
 
-    @job(app, trigger="data-download-button", states=[State("data-download-name", "value")],
+    @job(app, trigger="data-download-button", states=[State("data-download-name", "value")], status="data-download-job",
          outputs=[Output("dataset-picker", "options")], title=lambda name: f"download {name}")
     def download(progress, name):
         mirror = os.environ.get("LAYERSCOPE_MIRROR")  # e.g. a local copy of the canonical files: <mirror>/<name>/<file>

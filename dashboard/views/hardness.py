@@ -10,6 +10,10 @@ ONE run, with an estimate of the work shown before it starts (:func:`estimate`);
 one panel per activation and the depth picker offers the trained depths."""
 from __future__ import annotations
 
+import time
+from functools import lru_cache
+from typing import NamedTuple
+
 import dash
 import dash_bootstrap_components as dbc
 import numpy as np
@@ -18,7 +22,7 @@ from dash import Input, Output, State, dcc, html, no_update
 from models.errors import UserError
 from models.studies import hardness as study
 
-from .. import figures, state
+from .. import calibration, figures, state
 from ..config import AppConfig
 from ..jobs import Done, job
 from .model import runs as capture_runs
@@ -35,6 +39,7 @@ TRAINS = study.KIND  # "New run… → Layer hardness" opens this tab's grid for
 STEP_SECONDS, DEPTH_STEP_SECONDS = 3.5e-4, 8e-5
 LAYER_SECONDS, PAIR_SECONDS = 0.5, 2e-6
 BATCH = 32
+CALIBRATION = "hardness-grid"  # the name this machine's measured speed is kept under (dashboard.calibration)
 
 
 def estimate(activations, depths, runs, epochs, per_class, n_train: int | None, n_classes: int = 10) -> tuple[int, float]:
@@ -173,7 +178,8 @@ def register_callbacks(app: dash.Dash, config: AppConfig) -> None:
         rows = run.metrics.get("hardness", [])
         tables = study.kl_tables(rows, int(depth), method, run.config.get("activations", study.ACTIVATIONS))
         fig = figures.hardness_figure(tables, uirevision=f"hardness-{run.id}")
-        acc = figures.hardness_accuracy_figure(study.accuracy_points(rows, study.networks(run), method))
+        acc = figures.hardness_accuracy_figure(study.accuracy_points(rows, study.networks(run), method),
+                                               split=accuracy_split(run))
         return fig, acc, _summary(run), note
 
     @app.callback(Output("focus", "data", allow_duplicate=True),
@@ -205,14 +211,10 @@ def register_callbacks(app: dash.Dash, config: AppConfig) -> None:
             acts, ds, runs, epochs, per_class = grid_values(activations, depths, runs, epochs, per_class)
         except UserError as exc:
             return html.Span(f"fix the form: {exc}", className="text-danger"), True
-        n_train, n_classes = _train_size(config, dataset)
-        networks, seconds = estimate(acts, ds, runs, epochs, per_class, n_train, n_classes)
-        size = f"{n_train:,} training samples" if n_train else "its training samples"
-        return (f"{networks} network{'s' * (networks > 1)} ({len(acts)} activation{'s' * (len(acts) > 1)} × "
-                f"{len(ds)} depth{'s' * (len(ds) > 1)} × {runs} run{'s' * (runs > 1)}) × {epochs} epochs on "
-                f"{size}, then t-SNE of every layer on {per_class * n_classes:,} test samples ≈ "
-                f"{_duration(seconds)} on this machine (an estimate from a measured ~0.4 ms per mini-batch "
-                f"step and ~0.5 s per projected layer; your machine may differ)"), False
+        plan = grid_plan(config, dataset)
+        networks, seconds = estimate(acts, ds, runs, epochs, per_class, plan.n_train, plan.n_classes)
+        return promise(networks, acts, ds, runs, epochs, per_class, plan, seconds,
+                       calibration.factor(config.store_dir, CALIBRATION)), False
 
     @job(app, trigger="hardness-train",
          states=[State("dataset-picker", "value"), State("hardness-train-activations", "value"),
@@ -228,7 +230,12 @@ def register_callbacks(app: dash.Dash, config: AppConfig) -> None:
         acts, ds, runs, epochs, per_class = grid_values(activations, depths, runs, epochs, per_class)
         cfg = study.Config(dataset=dataset or config.default_dataset, activations=acts, depths=ds, runs=runs,
                            epochs=epochs, per_class=per_class, n_jobs=1)
+        plan = grid_plan(config, cfg.dataset)
+        started = time.monotonic()
         run = study.run(cfg, store=config.store, data_dir=config.data_dir, progress=progress)
+        # this machine's speed: the next estimate is scaled by measured / estimated
+        calibration.record(config.store_dir, CALIBRATION, time.monotonic() - started,
+                           estimate(acts, ds, runs, epochs, per_class, plan.n_train, plan.n_classes)[1])
         acc = run.metrics.get("mean_test_accuracy", float("nan"))
         message = f"trained {run.id}: {len(cfg.grid())} networks, mean test accuracy {acc:.3f}"
         return Done(run=run, message=message, values=(html.Span(message, className="text-success"),))
@@ -246,13 +253,61 @@ def register_callbacks(app: dash.Dash, config: AppConfig) -> None:
                     values=((computed or 0) + 1,))
 
 
-def _train_size(config: AppConfig, dataset) -> tuple[int | None, int]:
-    """(train samples, classes) of ``dataset`` for the estimate; (None, 10) when it cannot be loaded now."""
+class Plan(NamedTuple):
+    """What a grid on a dataset trains on and embeds: sizes, and the split its sample comes from."""
+
+    n_train: int | None          # None: the dataset cannot be loaded now
+    n_classes: int
+    test_counts: tuple[int, ...]  # samples per class of the set the t-SNE sample is drawn from
+    train_split: str
+    test_split: str
+
+
+@lru_cache(maxsize=8)
+def _plan(name: str, data_dir: str) -> Plan:
+    from models import datasets
+
+    train, test, _note = datasets.train_test(name, data_dir=data_dir)  # the study's own split of the data
+    counts = tuple(int(c) for c in np.bincount(np.asarray(test.labels, dtype=np.int64)) if c)
+    return Plan(train.n, train.n_classes, counts, train.split, test.split)
+
+
+def grid_plan(config: AppConfig, dataset: str | None) -> Plan:
+    """The grid's :class:`Plan` on ``dataset`` (the study's train/test split: both splits, or a
+    held-out share of the only one present); unknown sizes when it cannot be loaded now."""
     try:
-        ds = state.dataset(config, dataset)
+        return _plan(dataset or config.default_dataset, str(config.data_dir))
     except Exception:
-        return None, 10
-    return int(ds.n), int(ds.n_classes)
+        return Plan(None, 10, (), "train", "test")
+
+
+def sample_size(plan: Plan, per_class: int) -> int | None:
+    """How many samples the t-SNE of every layer sees: ``per_class`` of each class, all of a smaller one."""
+    return sum(min(int(per_class), c) for c in plan.test_counts) if plan.test_counts else None
+
+
+def sample_words(plan: Plan) -> str:
+    """``test samples``, or ``samples held out of the train split`` when that is the only split present."""
+    if plan.train_split != plan.test_split:
+        return f"{plan.test_split} samples"
+    return f"samples held out of the {plan.train_split} split (its only split)"
+
+
+def promise(networks: int, acts, depths, runs: int, epochs: int, per_class: int, plan: Plan, seconds: float,
+            factor: float | None) -> str:
+    """The form's promise: what will be trained and embedded, on which split, and about how long it takes here."""
+    size = f"{plan.n_train:,} training samples" if plan.n_train else "its training samples"
+    n = sample_size(plan, per_class)
+    sample = f"{n:,} {sample_words(plan)}" if n is not None else f"up to {per_class} {sample_words(plan)} per class"
+    if factor is None:
+        time_ = (f"≈ {_duration(seconds)} (a rough estimate, not yet measured on this machine: the first grid "
+                 "calibrates it; the Jobs panel shows the time left once training starts)")
+    else:
+        time_ = (f"≈ {_duration(seconds * factor)} on this machine "
+                 "(an estimate calibrated by the grids it has trained)")
+    return (f"{networks} network{'s' * (networks > 1)} ({len(acts)} activation{'s' * (len(acts) > 1)} × "
+            f"{len(depths)} depth{'s' * (len(depths) > 1)} × {runs} run{'s' * (runs > 1)}) × {epochs} epochs on "
+            f"{size}, then t-SNE of every layer on {sample} {time_}")
 
 
 def capture_figures(config: AppConfig, run):
@@ -267,7 +322,15 @@ def capture_figures(config: AppConfig, run):
     records = run.manifest["capture"]["steps"]
     points = [{"activation": "capture", "name": f"step {r['step']}", "kl": float(np.nanmean(row[:-1] if len(row) > 1 else row)),
                "test_accuracy": r["accuracy"]} for r, row in zip(records, table) if r.get("accuracy") is not None]
-    return bars, figures.hardness_accuracy_figure(points), _capture_summary(run)
+    return bars, figures.hardness_accuracy_figure(points, split=capture_runs.face.split(run)), _capture_summary(run)
+
+
+def accuracy_split(run) -> str:
+    """The set a hardness run's accuracy was measured on: ``test``, or ``held-out`` when the study drew it
+    from the only split present (its manifest's ``split`` note says so)."""
+    if str(run.manifest.get("split", "")).startswith("only the"):
+        return "held-out"
+    return run.manifest.get("sample_split") or "test"
 
 
 def _capture_summary(run):

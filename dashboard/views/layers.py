@@ -32,6 +32,7 @@ from .model import panels as capture_panels
 from .model import runs as capture_runs
 
 TAB_ID = "layers"
+PROJECTING = "working… laying out the captured layers (progress and Cancel in the Jobs panel)"
 LABEL = "Layers"
 KIND = study.KIND
 KINDS = (KIND, "capture")  # a captured model draws here too
@@ -80,6 +81,7 @@ def layout(config: AppConfig):
         ], id="layers-step-box", style={"display": "none"}),
         dbc.Button("Project", id="layers-project", color="primary", size="sm", className="me-2",
                    style={"display": "none"}),
+        job_status("layers-project-job"),  # "working…" while the layers are laid out, then how it went
         dcc.Store(id="layers-projected", data=0),
         dcc.Store(id="layers-shown", data=None),  # {run, network, space, traces}: what the figure shows
         dbc.Button("Export CSV", id="layers-export", color="secondary", outline=True, size="sm", className="ms-auto",
@@ -104,6 +106,8 @@ def layout(config: AppConfig):
         train,
         controls,
         legend.legend(TAB_ID),
+        html.Div(PROJECTING, id="layers-projecting", className="layers-projecting text-muted",
+                 style={"display": "none"}),  # in the graph's place while Project runs
         dcc.Graph(id="layers-graph", figure=figures.empty_figure("pick or train a hardness run"),
                   clear_on_unhover=True, config={"displaylogo": False, "scrollZoom": True,
                                                  "toImageButtonOptions": {"format": "svg"}}),
@@ -183,8 +187,11 @@ def register_callbacks(app: dash.Dash, config: AppConfig) -> None:
                 return fig, " · ".join(filter(None, (note, text))), None
             where = capture_panels.selection_space(run)
             picked = sel.positions(selection, where, index)
-            for trace in fig.data:
+            labels, _ = capture_classes(config, {"run": run.id, "step": step})
+            for trace in fig.data:  # the class chips above replace the colour bar; hidden classes stay faded
                 trace.selectedpoints = picked
+                trace.marker.showscale = False
+                trace.marker.opacity = legend.opacity(labels, hidden)
             return (fig, " · ".join(filter(None, (note, text))),
                     {"run": run.id, "step": step, "method": method, "space": where, "traces": len(fig.data)})
         if run is None or not network:
@@ -212,8 +219,8 @@ def register_callbacks(app: dash.Dash, config: AppConfig) -> None:
                 {"run": run.id, "network": network, "space": where, "traces": len(panels)})
 
     def classes(shown_):
-        """A captured model's panels keep their colour bar; a hardness run's sample gets the legend."""
-        return None if "step" in shown_ else sample_classes(config, shown_)
+        """The clickable class legend, for a captured model's panels as for a hardness run's sample."""
+        return capture_classes(config, shown_) if "step" in shown_ else sample_classes(config, shown_)
 
     legend.connect(app, TAB_ID, "layers-graph", "layers-shown", classes)
 
@@ -284,7 +291,9 @@ def register_callbacks(app: dash.Dash, config: AppConfig) -> None:
         acc = run.metrics.get("mean_test_accuracy", float("nan"))
         return Done(run=run, message=f"trained {run.id}: mean test accuracy {acc:.3f}")
 
-    @job(app, trigger="layers-project", outputs=[Output("layers-projected", "data")],
+    @job(app, trigger="layers-project", outputs=[Output("layers-projected", "data")], status="layers-project-job",
+         running=[(Output("layers-graph", "style"), {"display": "none"}, {}),
+                  (Output("layers-projecting", "style"), {}, {"display": "none"})],
          states=[State("run-picker", "value"), State("dataset-picker", "value"), State("layers-step", "value"),
                  State("layers-method", "value"), State("layers-projected", "data")],
          title=lambda _run, _ds, step, method, _n: f"project captured layers ({method or 'tsne'}, step {step})")
@@ -313,6 +322,15 @@ def sample_classes(config: AppConfig, shown_: dict) -> tuple[np.ndarray, list]:
     run = state.run(config, shown_["run"])
     return (state.arrays(run, "sample")["labels"],
             state.dataset(config, run.manifest.get("dataset"), "test").class_names)
+
+
+def capture_classes(config: AppConfig, shown_: dict) -> tuple[np.ndarray, list]:
+    """Labels of the points a capture run's panels draw (its projected sample, in order) and its class names."""
+    run = state.run(config, shown_["run"])
+    step = capture_runs.step_of(run, shown_.get("step"))
+    labels = np.asarray(capture_runs.face.sample(run, step)["labels"])
+    positions, _ = capture_runs.projection_sample(len(labels))
+    return labels[positions], capture_runs.face.class_names(run)
 
 
 def shown_index(config: AppConfig, shown_: dict) -> np.ndarray:

@@ -19,6 +19,10 @@ from ..config import AppConfig
 from ..jobs import Done, job
 
 
+#: the output of the one callback whose requests carry a whole file (the app lets only it send big bodies)
+BIG_OUTPUT = "data-upload-staged.data"
+
+
 def box(config: AppConfig) -> html.Div:
     accept = ",".join(ARRAY_SUFFIXES + uploads.MODEL_SUFFIXES)
     return html.Div([
@@ -37,6 +41,9 @@ def box(config: AppConfig) -> html.Div:
 
 def decode(contents: str | None) -> bytes:
     """The bytes of a ``dcc.Upload`` ``contents`` data URL."""
+    if contents is not None and not isinstance(contents, str):
+        raise uploads.UploadError(f"the upload arrived as {type(contents).__name__}, not a file's data; "
+                                  "choose the file again")
     if not contents or "," not in contents:
         raise uploads.UploadError("no file arrived; choose the file again")
     try:
@@ -60,7 +67,11 @@ def register(app: dash.Dash, config: AppConfig) -> None:
                   Input("data-upload", "contents"), State("data-upload", "filename"), State("data-upload-go", "data"),
                   prevent_initial_call=True)
     def staged(contents, filename, go):
-        try:
+        try:  # what the page sends is checked before anything is staged
+            if filename is not None and not isinstance(filename, str):
+                raise uploads.UploadError(f"the file name arrived as {type(filename).__name__}; choose the file again")
+            if go is not None and (not isinstance(go, int) or isinstance(go, bool) or go < 0):
+                raise uploads.UploadError("the page's upload counter is damaged; reload the page")
             path = uploads.stage(filename, decode(contents), data_dir=config.data_dir)
         except uploads.UploadError as exc:
             return dash.no_update, dash.no_update, refused(str(exc))

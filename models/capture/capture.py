@@ -114,7 +114,7 @@ class CaptureWriter:
                  batch_size: int = 256, progress: ProgressFn | None = None) -> dict:
         """Capture ``layers`` (default: :func:`default_layers`) of ``model`` over the whole dataset."""
         if any(s["step"] == step for s in self.steps):
-            raise ValueError(f"step {step} is already in this run; give each checkpoint its own step")
+            raise ModelError(f"step {step} is already in this run; give each checkpoint its own step")
         ds, n = self.ds, self.ds.n
         plan, tree = self.fit_input(model)
         names = check_layers(tree, layers, model.source) if layers else default_layers(tree)
@@ -216,7 +216,7 @@ class CaptureWriter:
     def finish(self) -> None:
         """Write the samples' positions in the dataset and their labels (call once, last)."""
         if not self.steps:
-            raise ValueError("a capture run needs at least one step; call add_step first")
+            raise ModelError("a capture run needs at least one step; call add_step first")
         index = self.ds.index if self.ds.index is not None else np.arange(self.ds.n)
         self.writer.add_arrays(SAMPLE, {"index": np.asarray(index, dtype=np.int64),
                                         "labels": np.asarray(self.ds.labels, dtype=np.int64)})

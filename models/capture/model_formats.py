@@ -78,7 +78,7 @@ def _inspect_export(path: Path, where: str, root: Path) -> bytes:
 
 def _load_export(path: Path, where: str, checked: bytes, device: str):
     from .backends import TorchModel
-    from .formats import _export_program
+    from .loaders import _export_program
 
     module, shape = _export_program(path, where, checked)
     return TorchModel(module, source=where, fmt="torch.export", device=device, input_shape=shape)
@@ -112,14 +112,14 @@ def _inspect_script(path: Path, where: str, root: Path) -> None:
 
 def _load_script(path: Path, where: str, checked, device: str):
     from .backends import ScriptModel
-    from .formats import _script
+    from .loaders import _script
 
     return ScriptModel(_script(path, where), source=where, device=device)
 
 
 def _load_state(path: Path, where: str, checked, device: str):
     from .backends import TorchModel
-    from .formats import _own_architecture
+    from .loaders import _own_architecture
 
     module, shape = _own_architecture(path, where)
     return TorchModel(module, source=where, fmt="state_dict", device=device, input_shape=shape)

@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import math
 
+from .errors import ModelError
+
 LAYOUTS = ("vector", "map", "map_last", "sequence")
 POOLINGS = {"vector": ("none",), "map": ("mean", "max", "flatten"), "map_last": ("mean", "max", "flatten"),
             "sequence": ("mean", "cls", "flatten")}
@@ -40,14 +42,14 @@ def parse(spec: str | dict | None) -> tuple[str, dict[str, str]]:
         name, eq, choice = item.rpartition("=")
         if not eq:
             if choice not in MAP_POOLINGS:
-                raise ValueError(f"pooling {choice!r}: a plain choice sets conv maps' pooling, one of "
+                raise ModelError(f"pooling {choice!r}: a plain choice sets conv maps' pooling, one of "
                                  f"{', '.join(MAP_POOLINGS)}; give NAME=CHOICE (e.g. blocks.1=cls) for one layer")
             default = choice
             continue
         if not name or choice not in ALL_POOLINGS:
-            raise ValueError(f"pooling {item!r}: expected NAME=CHOICE with CHOICE one of {', '.join(ALL_POOLINGS)}")
+            raise ModelError(f"pooling {item!r}: expected NAME=CHOICE with CHOICE one of {', '.join(ALL_POOLINGS)}")
         if name in GROUPS and choice not in POOLINGS[GROUPS[name][0]]:
-            raise ValueError(f"pooling {item!r}: {name} take {', '.join(POOLINGS[GROUPS[name][0]])}")
+            raise ModelError(f"pooling {item!r}: {name} take {', '.join(POOLINGS[GROUPS[name][0]])}")
         overrides[name] = choice
     return default, overrides
 
@@ -63,12 +65,12 @@ def choose(name: str, layout: str, spec: str | dict | None) -> str:
     allowed = POOLINGS[layout]
     if layout == "vector":
         if overrides.get(name, "none") not in ("none", "flatten", "mean"):
-            raise ValueError(f"pooling {name}={overrides[name]}: {name} is a vector; it is kept as it is")
+            raise ModelError(f"pooling {name}={overrides[name]}: {name} is a vector; it is kept as it is")
         return "none"
     group = next(g for g, layouts in GROUPS.items() if layout in layouts)
     choice = overrides.get(name) or overrides.get(group) or (default if group == "maps" else "mean")
     if choice not in allowed:
-        raise ValueError(f"pooling {name}={choice}: {name} is {describe_layout(layout)}; choose one of "
+        raise ModelError(f"pooling {name}={choice}: {name} is {describe_layout(layout)}; choose one of "
                          f"{', '.join(allowed)}")
     return choice
 

@@ -5,9 +5,15 @@ arrays only, features under ``X``/``features``/``fea``/``data``, labels under ``
 An ``.npz`` or ``.mat`` whose features are the pixels of its images keeps them as pixels/255, like
 every image dataset (never min–max scaled per feature). Labels may be class ids or class names; optional columns add predictions, scores, image paths
 (their images are loaded for thumbnails) and a split. Pickle is refused everywhere.
+
+Class ids are kept as given, never remapped (id 7 stays class "7", and ``scores`` columns and
+``predictions`` follow the same ids), so the largest id sets the number of classes: ids must be below
+:attr:`~.limits.Limits.max_classes` (100,000; a label of 10¹² would ask for a trillion class names),
+checked before the class list is built, and so must the number of distinct class names.
 """
 from __future__ import annotations
 
+import csv
 import json
 import os
 import re
@@ -20,7 +26,8 @@ import numpy as np
 
 from .dataset import FEATURE_BYTES, Dataset, DatasetError, images_to_features
 from .images import image_paths_to_images
-from .limits import check_array_bytes, declared_bytes
+from .limits import (MAX_HEADER_BYTES, check_array_bytes, check_classes, check_columns, declared_bytes, limits,
+                     size_text)
 from .npy import check_npy, check_npz, read_error
 from .registry import UserKind, register_kind
 from .tokens import TOKEN_KEYS, bag_of_tokens, token_columns
@@ -50,23 +57,38 @@ def _encode_labels(values: np.ndarray, class_names: list[str] | None, where: Pat
             row = int(np.flatnonzero(bad)[0])
             raise DatasetError(f"{where}: {what} must be whole numbers or class names; "
                                f"found {values[row]!r} at row {row}")
+        _check_ids(values, where, what)  # before the cast: 1e300 is whole but no int64
         values, kind = values.astype(np.int64), "i"
     if kind in "iu":
+        _check_ids(values, where, what)  # before the cast: a uint64 over 2**63 would wrap negative
         ids = values.astype(np.int64)
-        if ids.size and ids.min() < 0:
-            raise DatasetError(f"{where}: {what} must be non-negative class ids, found {int(ids.min())}")
         top = int(ids.max()) + 1 if ids.size else 0
         names = list(class_names) if class_names is not None else [str(i) for i in range(top)]
         return ids, names
     if kind in "US":
         strings = values.astype(str)
         names = list(class_names) if class_names is not None else sorted(set(strings.tolist()))
+        check_classes(len(names), where, f"{what} ({len(names):,} distinct names)")
         lookup = {n: i for i, n in enumerate(names)}
         unknown = [s for s in strings.tolist() if s not in lookup]
         if unknown:
             raise DatasetError(f"{where}: {what} {unknown[0]!r} is not one of the class names {names}")
         return np.array([lookup[s] for s in strings.tolist()], dtype=np.int64), names
     raise DatasetError(f"{where}: {what} must be integers or class names, got dtype {values.dtype}")
+
+
+def _check_ids(values: np.ndarray, where: Path, what: str) -> None:
+    """Class ids must be non-negative and below the class limit: the class list is built from the
+    largest id (10¹² would ask for a trillion names), so it is checked first."""
+    if not values.size:
+        return
+    low, high = values.min(), values.max()
+    if low < 0:
+        row = int(np.argmin(values))
+        raise DatasetError(f"{where}: {what} must be non-negative class ids, found {low.item()!r} at row {row}")
+    if high >= limits().max_classes:
+        row = int(np.argmax(values))
+        check_classes(int(high) + 1, where, f"{what} (the largest class id is {high.item()!r}, at row {row})")
 
 
 def _object_labels(values: np.ndarray, where: Path, what: str) -> np.ndarray:
@@ -123,13 +145,16 @@ def _read_npz(path: Path) -> dict:
             raise DatasetError(f"{path}: expected arrays 'features' (or 'X'/'embeddings'/'images', or 'input_ids' "
                                f"for tokens) and 'labels' (or 'y'), found {keys}")
         wanted = {**({"features": fkey} if fkey else {}), "labels": lkey, **{k: k for k in _NPZ_OPTIONAL if k in keys}}
-        headers = check_npz(path, wanted.values())  # before numpy allocates anything
+        headers = check_npz(path, wanted.values(), features=fkey)  # before numpy allocates anything
         if fkey and headers[fkey].dtype.kind == "c":
             raise DatasetError(f"{path}: features {fkey!r} are complex numbers ({headers[fkey].dtype}); store real "
                                "values (e.g. the magnitude, or real and imaginary parts as separate dimensions)")
-        cols = {col: _npz_get(npz, key, path) for col, key in wanted.items()}
+        read = {key: _npz_get(npz, key, path) for key in dict.fromkeys(wanted.values())}  # each member once
+        cols = {col: read[key] for col, key in wanted.items()}
     if "class_names" in cols:
-        cols["class_names"] = [str(c) for c in np.asarray(cols["class_names"]).reshape(-1).tolist()]
+        names = np.asarray(cols["class_names"]).reshape(-1)
+        check_classes(names.size, path, "its class_names")
+        cols["class_names"] = [str(c) for c in names.tolist()]
     return cols
 
 
@@ -215,7 +240,7 @@ def _read_npy(path: Path) -> dict:
     if sidecar is None:
         raise DatasetError(f"{path}: no labels file next to it; expected {path.stem}.labels.npy "
                            f"or {path.stem}_labels.npy in {path.parent}")
-    check_npy([path, sidecar])  # before numpy allocates anything
+    check_npy([path, sidecar], features=path)  # before numpy allocates anything
     return {"features": _load_npy(path), "labels": _load_npy(sidecar)}
 
 
@@ -283,25 +308,66 @@ def _table_features(df, path: Path) -> tuple[np.ndarray, list]:
     return _numeric_block(df, numeric, path), numeric
 
 
-def _table_bytes(path: Path, kind: str) -> int:
-    """What reading a table will take, known before reading it: a parquet file's uncompressed size
-    from its footer; a CSV's size × 4 (a number of 2+ characters becomes an 8-byte float)."""
+#: what reading a table allocates per value at its peak (measured: about 24 bytes): pandas' parsed float64
+#: columns and the frame's float64 block they are joined into, then the float32 features
+TABLE_VALUE_BYTES = 8 + 8 + 2 * FEATURE_BYTES
+#: a parquet value is an Arrow column's first (measured: about 34 bytes in all)
+PARQUET_VALUE_BYTES = 12 + TABLE_VALUE_BYTES
+#: what pandas spends per column besides its values (index, dtype inference, block bookkeeping); measured
+#: at about 3 KB (10⁶ columns took 3.2 GB)
+TABLE_COLUMN_BYTES = 4 << 10
+#: bytes of a parquet leaf value by its physical type (variable-length ones are counted by their size)
+_PARQUET_WIDTH = {"BOOLEAN": 1, "INT32": 4, "INT64": 8, "INT96": 12, "FLOAT": 4, "DOUBLE": 8}
+
+
+def _csv_columns(path: Path) -> int:
+    """The columns of a CSV's header line, read before pandas parses anything: a header longer than
+    :data:`MAX_HEADER_BYTES` is refused without reading further."""
+    with path.open("rb") as fh:
+        head = fh.read(MAX_HEADER_BYTES + 1)
+    end = head.find(b"\n")
+    if end < 0 and len(head) > MAX_HEADER_BYTES:
+        raise DatasetError(f"{path}: the header line is longer than {size_text(MAX_HEADER_BYTES)}; a CSV's first line "
+                           "names its columns (store wide vectors in an .npz as features N×D)")
+    line = (head if end < 0 else head[:end]).decode("utf-8", errors="replace")
+    return len(next(csv.reader([line]), [])) if line.strip() else 0
+
+
+def _table_bytes(path: Path, kind: str) -> tuple[int, int]:
+    """(columns, bytes reading the table will allocate), known before reading it: a parquet file's
+    columns and value counts from its footer; a CSV's header, and one value per 2 bytes of the file (a
+    digit and its comma) at :data:`TABLE_VALUE_BYTES` each; each column adds pandas' overhead."""
     if kind == "parquet":
         import pyarrow.parquet as pq
 
         try:
             meta = pq.ParquetFile(path).metadata
+            columns = meta.num_columns
+            check_columns(columns, path)
+            nbytes = 0
+            for i in range(meta.num_row_groups):
+                group = meta.row_group(i)
+                for j in range(group.num_columns):
+                    chunk = group.column(j)
+                    width = _PARQUET_WIDTH.get(chunk.physical_type)
+                    # a dictionary- or run-length-encoded chunk stores far less than it decodes to: count values
+                    nbytes += chunk.num_values * PARQUET_VALUE_BYTES if width else 2 * chunk.total_uncompressed_size
+        except DatasetError:
+            raise
         except Exception as exc:  # pyarrow raises many types for a bad footer
             raise DatasetError(f"{path}: cannot read as parquet ({type(exc).__name__}: {exc})") from None
-        return sum(meta.row_group(i).total_byte_size for i in range(meta.num_row_groups))
-    return path.stat().st_size * 4
+        return columns, nbytes + columns * TABLE_COLUMN_BYTES
+    columns = _csv_columns(path)
+    check_columns(columns, path)
+    return columns, path.stat().st_size * TABLE_VALUE_BYTES // 2 + columns * TABLE_COLUMN_BYTES
 
 
 def _read_table(path: Path) -> dict:
     import pandas as pd
 
     kind = "parquet" if path.suffix.lower() == ".parquet" else "CSV"
-    check_array_bytes(_table_bytes(path, kind), path, f"the {kind} table")
+    columns, nbytes = _table_bytes(path, kind)  # before pandas parses anything
+    check_array_bytes(nbytes, path, f"the {kind} table ({columns:,} columns)")
     try:
         df = pd.read_parquet(path) if kind == "parquet" else pd.read_csv(path)
     except Exception as exc:  # pandas/pyarrow raise many types for a bad file
@@ -397,7 +463,11 @@ def _are_pixels(features: np.ndarray, images) -> bool:
     if features.reshape(features.shape[0], -1).shape != flat.shape or features.dtype.kind not in "uif":
         return False
     same = features.reshape(flat.shape)
-    return bool(np.array_equal(same, flat) or np.allclose(same, flat / 255.0, atol=1e-3))
+    # a block of rows at a time: comparing all at once makes float64 copies of every pixel
+    step = max(1, (1 << 24) // max(1, flat.shape[1]))
+    blocks = [(same[i:i + step], flat[i:i + step]) for i in range(0, flat.shape[0], step)]
+    return (all(np.array_equal(f, g) for f, g in blocks)
+            or all(np.allclose(f, g / 255.0, atol=1e-3) for f, g in blocks))
 
 
 def _load_arrays(path: Path, *, data_dir: str | os.PathLike, split: str = "train") -> Dataset:

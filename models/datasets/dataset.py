@@ -92,9 +92,10 @@ def validate(ds: Dataset, *, need_classes: bool = True) -> Dataset:
         raise DatasetError(f"{where}: features are complex numbers ({feats.dtype}); store real values "
                            "(e.g. the magnitude, or real and imaginary parts as separate dimensions)")
     feats = feats.astype(np.float32, copy=False)
-    bad = ~np.isfinite(feats)
-    if bad.any():
-        rows = np.flatnonzero(bad.any(axis=1))
+    # a float64 sum per row is non-finite exactly when the row holds NaN or ±inf (finite float32 values
+    # cannot overflow it): no N×D mask, so validating allocates nothing the size of the features
+    rows = np.flatnonzero(~np.isfinite(feats.sum(axis=1, dtype=np.float64)))
+    if rows.size:
         raise DatasetError(f"{where}: {len(rows)} sample(s) contain NaN or infinite values "
                            f"(first at row {int(rows[0])}); clean or drop them first")
     labels = np.asarray(ds.labels)
@@ -126,11 +127,18 @@ def images_to_features(images: np.ndarray) -> np.ndarray:
     return (images.reshape(images.shape[0], -1).astype(np.float32) / 255.0)
 
 
-def normalize_features(x: np.ndarray) -> np.ndarray:
-    """Min–max scale each dimension to [0, 1] (constant dimensions become 0)."""
-    lo, hi = x.min(axis=0), x.max(axis=0)
-    span = np.where(hi > lo, hi - lo, 1.0)
-    return ((x - lo) / span).astype(np.float32)
+def normalize_features(x: np.ndarray, *, inplace: bool = False) -> np.ndarray:
+    """Min–max scale each dimension to [0, 1] (constant dimensions become 0), as float32.
+
+    ``inplace`` scales a writeable float32 ``x`` itself (the loader's own array: no second copy of
+    the features); otherwise one float32 copy is made and scaled.
+    """
+    own = inplace and isinstance(x, np.ndarray) and x.dtype == np.float32 and x.flags.writeable
+    out = x if own else np.array(x, dtype=np.float32)
+    lo, hi = out.min(axis=0), out.max(axis=0)
+    out -= lo
+    out /= np.where(hi > lo, hi - lo, np.float32(1))
+    return out
 
 
 def safe_path(data_dir: str | os.PathLike, relative: str | os.PathLike) -> Path:

@@ -109,17 +109,23 @@ def download(name: str, data_dir: str | os.PathLike | None = None, *, progress: 
         table = {f: (None, h, None) for f, h in checksums.items()}
     url_root = (base_url or url_root).rstrip("/") + "/"
     folder = Path(data_dir if data_dir is not None else DEFAULT_DATA_DIR) / name
+    made = not folder.exists()
     folder.mkdir(parents=True, exist_ok=True)
     opener = urllib.request.build_opener()  # reads proxy settings now, not at first import
     paths = []
-    for k, (fname, (size, sha256, md5)) in enumerate(table.items(), start=1):
-        target, url = folder / fname, url_root + fname
-        message = f"{name}: {fname} ({k}/{len(table)})"
-        if target.is_file() and _digests(target)[0] == sha256.lower():
-            report(progress, 1, 1, message + " already here")
-        else:
-            _download_one(opener, url, target, size, sha256, md5, progress, message, files=", ".join(table))
-        paths.append(target)
+    try:
+        for k, (fname, (size, sha256, md5)) in enumerate(table.items(), start=1):
+            target, url = folder / fname, url_root + fname
+            message = f"{name}: {fname} ({k}/{len(table)})"
+            if target.is_file() and _digests(target)[0] == sha256.lower():
+                report(progress, 1, 1, message + " already here")
+            else:
+                _download_one(opener, url, target, size, sha256, md5, progress, message, files=", ".join(table))
+            paths.append(target)
+    except BaseException:
+        if made and not any(folder.iterdir()):  # a failed first download (offline) leaves no empty folder behind
+            folder.rmdir()
+        raise
     return paths
 
 

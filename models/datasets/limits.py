@@ -2,11 +2,13 @@
 anything is allocated, so a small file that claims a huge array fails with a message instead of
 taking the machine's memory.
 
-:class:`Limits` holds the caps (defaults: 4 GiB of decoded arrays per dataset file, 50 megapixels
-per image, dataset names of at most 1,024 characters); :func:`limits` reads them from the
-environment (``LAYERSCOPE_MAX_ARRAY_BYTES``, ``LAYERSCOPE_MAX_IMAGE_PIXELS``) each time, so a
-person can raise them for a big machine without code changes. The ``check_*`` helpers raise
-:class:`DatasetError` naming the file.
+:class:`Limits` holds the caps (defaults: 4 GiB of memory for the arrays one dataset file makes —
+what loading allocates, the float32 features included, not what the file stores —, 50 megapixels
+per image, 100,000 classes, 65,536 table columns, dataset names of at most 1,024 characters);
+:func:`limits` reads them from the environment (``LAYERSCOPE_MAX_ARRAY_BYTES``,
+``LAYERSCOPE_MAX_IMAGE_PIXELS``, ``LAYERSCOPE_MAX_CLASSES``, ``LAYERSCOPE_MAX_COLUMNS``) each
+time, so a person can raise them for a big machine without code changes. The ``check_*`` helpers
+raise :class:`DatasetError` naming the file.
 """
 from __future__ import annotations
 
@@ -20,6 +22,10 @@ GIB = 1 << 30
 #: environment variables that override the defaults (a plain integer; ``_`` separators allowed)
 ENV_ARRAY_BYTES = "LAYERSCOPE_MAX_ARRAY_BYTES"
 ENV_IMAGE_PIXELS = "LAYERSCOPE_MAX_IMAGE_PIXELS"
+ENV_CLASSES = "LAYERSCOPE_MAX_CLASSES"
+ENV_COLUMNS = "LAYERSCOPE_MAX_COLUMNS"
+#: the longest header line a CSV may have (read before pandas parses anything)
+MAX_HEADER_BYTES = 4 << 20
 #: the longest path component most file systems accept (bytes of UTF-8)
 MAX_COMPONENT_BYTES = 255
 #: deflate cannot expand data by more than about 1032:1; a gzip claiming more is truncated
@@ -30,20 +36,26 @@ MAX_DEFLATE_RATIO = 1032
 class Limits:
     """The caps every loader applies.
 
-    ``max_array_bytes``: decoded bytes of the arrays one dataset file may declare (all the arrays
-    read from it together, at their stored dtype); ``max_image_pixels``: width × height of one
-    image before it is decoded; ``max_name_length``: characters in a dataset name.
+    ``max_array_bytes``: memory the arrays read from one dataset file may take once loaded (all of
+    them together: each at its stored dtype, plus the features as float32); ``max_image_pixels``:
+    width × height of one image before it is decoded; ``max_classes``: classes of one dataset (a
+    class id must be below it); ``max_columns``: columns of a CSV or parquet table;
+    ``max_name_length``: characters in a dataset name.
     """
 
     max_array_bytes: int = 4 * GIB
     max_image_pixels: int = 50_000_000
     max_name_length: int = 1024
+    max_classes: int = 100_000
+    max_columns: int = 65_536
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> "Limits":
         environ = os.environ if environ is None else environ
         return cls(max_array_bytes=_env_int(environ, ENV_ARRAY_BYTES, cls.max_array_bytes),
-                   max_image_pixels=_env_int(environ, ENV_IMAGE_PIXELS, cls.max_image_pixels))
+                   max_image_pixels=_env_int(environ, ENV_IMAGE_PIXELS, cls.max_image_pixels),
+                   max_classes=_env_int(environ, ENV_CLASSES, cls.max_classes),
+                   max_columns=_env_int(environ, ENV_COLUMNS, cls.max_columns))
 
 
 def _env_int(environ: Mapping[str, str], key: str, default: int) -> int:
@@ -75,7 +87,7 @@ def check_array_bytes(nbytes: int, where, what: str, lim: Limits | None = None) 
     """Refuse ``what`` in ``where`` when its declared ``nbytes`` exceed the array cap."""
     lim = lim or limits()
     if nbytes > lim.max_array_bytes:
-        raise DatasetError(f"{where}: {what} would take {size_text(nbytes)} decoded, over the limit of "
+        raise DatasetError(f"{where}: {what} would take {size_text(nbytes)} once loaded, over the limit of "
                            f"{size_text(lim.max_array_bytes)}; raise {ENV_ARRAY_BYTES} if this file is real")
 
 
@@ -85,6 +97,24 @@ def declared_bytes(shape: Iterable[int], itemsize: int) -> int:
     for d in shape:
         count *= int(d)
     return count * int(itemsize)
+
+
+def check_classes(count: int, where, what: str, lim: Limits | None = None) -> None:
+    """Refuse ``count`` classes (the largest class id + 1, or the distinct names) over the class cap,
+    before a list of class names that long is built."""
+    lim = lim or limits()
+    if count > lim.max_classes:
+        raise DatasetError(f"{where}: {what} make {count:,} classes, over the limit of {lim.max_classes:,}; class ids "
+                           f"must lie in 0..{lim.max_classes - 1:,} (number the classes 0..C-1, or store class names), "
+                           f"or raise {ENV_CLASSES} if the classes are real")
+
+
+def check_columns(count: int, where, lim: Limits | None = None) -> None:
+    """Refuse a table of more than ``max_columns`` columns before it is parsed."""
+    lim = lim or limits()
+    if count > lim.max_columns:
+        raise DatasetError(f"{where}: {count:,} columns, over the limit of {lim.max_columns:,}; store wide vectors "
+                           f"in an .npz (features N×D) or raise {ENV_COLUMNS}")
 
 
 def check_pixels(width: int, height: int, where, lim: Limits | None = None) -> None:

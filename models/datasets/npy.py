@@ -1,7 +1,9 @@
 """.npy and .npz files checked before numpy allocates: each array's header (shape, dtype) is read
 without its data and compared with the bytes really there (the file's size, or the member's
 uncompressed size in the zip directory) and with the array limit (:mod:`.limits`), so a small
-file claiming 10¹¹ × 1000 values is refused by name instead of raising ``MemoryError``.
+file claiming 10¹¹ × 1000 values is refused by name instead of raising ``MemoryError``. The limit
+counts what loading allocates: every array at its stored dtype plus the features again as float32
+(a 200 KB file of uint8 features inflating to 300 MB becomes 1.2 GB of float32).
 """
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ from typing import BinaryIO, Iterable, NamedTuple
 
 import numpy as np
 
-from .dataset import DatasetError
+from .dataset import FEATURE_BYTES, DatasetError
 from .limits import check_array_bytes, declared_bytes, size_text
 
 
@@ -53,8 +55,14 @@ def _check_stored(header: Header, stored: int, where: str) -> None:
                            "of data are there; save the file again")
 
 
-def check_npy(paths: Iterable[Path]) -> None:
-    """Refuse ``.npy`` files (read together) that are truncated or together exceed the array limit."""
+def float_features_bytes(header: Header) -> int:
+    """What the features of ``header`` cost again once converted to float32 (nothing when they are)."""
+    return 0 if header.dtype == np.float32 else declared_bytes(header.shape, FEATURE_BYTES)
+
+
+def check_npy(paths: Iterable[Path], features: Path | None = None) -> None:
+    """Refuse ``.npy`` files (read together) that are truncated or together exceed the array limit;
+    ``features`` (one of ``paths``) is counted again as float32."""
     total, where = 0, []
     for path in paths:
         try:
@@ -64,16 +72,19 @@ def check_npy(paths: Iterable[Path]) -> None:
         except OSError as exc:
             raise DatasetError(f"{path}: cannot read ({exc.strerror or exc})") from None
         _check_stored(header, size - header.offset, str(path))
-        check_array_bytes(header.nbytes, path, f"the array its header declares ({header.describe()})")
-        total += header.nbytes
+        nbytes = header.nbytes + (float_features_bytes(header) if path == features else 0)
+        check_array_bytes(nbytes, path, f"the array its header declares ({header.describe()}"
+                          + (", with its float32 copy)" if nbytes > header.nbytes else ")"))
+        total += nbytes
         where.append(path)
     if len(where) > 1:
         check_array_bytes(total, where[0], f"together with {', '.join(p.name for p in where[1:])}, the arrays")
 
 
-def check_npz(path: Path, keys: Iterable[str]) -> dict[str, Header]:
+def check_npz(path: Path, keys: Iterable[str], features: str | None = None) -> dict[str, Header]:
     """The headers of the members ``keys`` of the .npz at ``path``, each checked against its
-    uncompressed size in the zip directory, and all of them together against the array limit."""
+    uncompressed size in the zip directory, and all of them together against the array limit (the
+    ``features`` key counted again as float32)."""
     headers: dict[str, Header] = {}
     try:
         with zipfile.ZipFile(path) as zf:
@@ -90,8 +101,14 @@ def check_npz(path: Path, keys: Iterable[str]) -> dict[str, Header]:
     except (zipfile.BadZipFile, OSError, EOFError, zlib.error) as exc:
         raise DatasetError(f"{path}: corrupt .npz ({exc}); save it again") from None
     total = sum(h.nbytes for h in headers.values())
-    check_array_bytes(total, path, "its arrays (" + ", ".join(f"{k}: {h.describe()}" for k, h in headers.items())
-                      + f"; {size_text(total)} in all)")
+    extra = 0
+    if features in headers:  # images beside features may become the features (pixels/255, float32)
+        pixels = "images" in headers and features != "images"
+        extra = declared_bytes(headers[features].shape, FEATURE_BYTES) if pixels else \
+            float_features_bytes(headers[features])
+    copy = f" and {size_text(extra)} of float32 features made from {features!r}" if extra else ""
+    check_array_bytes(total + extra, path, "its arrays (" + ", ".join(f"{k}: {h.describe()}" for k, h in headers.items())
+                      + f"; {size_text(total)} in all{copy})")
     return headers
 
 

@@ -147,7 +147,7 @@ def load(name: str, *, data_dir: str | os.PathLike | None = None, split: str = "
     # image features are pixels already in [0, 1]; vectors a person brings are scaled
     # even when images ride along with them (thumbnails only)
     if normalize and (ds.images is None or name.startswith("arrays:")) and not ds.meta.get("pixel_features"):
-        ds = replace(ds, features=normalize_features(ds.features))
+        ds = replace(ds, features=normalize_features(ds.features, inplace=True))  # validate's copy: ours
     return sample(ds, limit=limit, per_class=per_class, seed=seed)
 
 

@@ -7,5 +7,14 @@ from .cka import METRICS, cka_matrix, linear_cka, minibatch_cka, rbf_cka
 from .movers import kept_share, movers
 from .probes import knn_accuracy, probe_accuracy
 
-__all__ = ["METRICS", "cka_matrix", "linear_cka", "minibatch_cka", "rbf_cka", "kept_share", "movers",
-           "knn_accuracy", "probe_accuracy"]
+__all__ = [
+           "METRICS",
+           "cka_matrix",
+           "kept_share",
+           "knn_accuracy",
+           "linear_cka",
+           "minibatch_cka",
+           "movers",
+           "probe_accuracy",
+           "rbf_cka",
+]

@@ -22,7 +22,8 @@ import math
 import mmap
 import os
 import shutil
-from typing import Any, Callable, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -292,7 +293,6 @@ def _gram_rows(A, B, same: bool, device, progress: ProgressFn | None) -> np.ndar
         _release(X)
     L = len(held)
     acc = np.zeros((L, L))
-    root2 = math.sqrt(2.0)
     rows = min(GRAM_ROWS, n)
     if ops.torch is None:  # one flat buffer, viewed per block as a contiguous L × r × width array
         flat = np.empty(L * rows * n, dtype=ops.dtype)
@@ -309,9 +309,11 @@ def _gram_rows(A, B, same: bool, device, progress: ProgressFn | None) -> np.ndar
                 np.matmul(Xc[start:stop], Xc[start:].T, out=block)
             else:
                 ops.torch.matmul(Xc[start:stop], Xc[start:].T, out=block)
-            block[:, r:] *= root2  # the block below the diagonal, not computed, equals this one
+        # an off-diagonal block stands for itself and its mirror below the diagonal (counted twice);
+        # the diagonal block (the first r columns) once
         F = buf.reshape(L, -1)
-        acc += ops.host(F @ F.T)
+        diagonal = buf[:, :, :r].reshape(L, -1)
+        acc += 2.0 * ops.host(F @ F.T) - ops.host(diagonal @ diagonal.T)
         report(progress, t + 1, len(starts), "CKA (linear, Gram rows)")
     d = np.sqrt(np.clip(np.diag(acc), 0, None))
     la = len(A)
@@ -360,7 +362,7 @@ def _cross(a, b) -> float:
 
 
 def _size(X: ArrayLike, kind: str, m: int) -> int:
-    n, p = np.shape(X)
+    p = np.shape(X)[1]
     return 8 * (m * m if kind == "rbf" or p > m else m * p)
 
 
@@ -387,7 +389,7 @@ def _blocked(A, B, same: bool, kind: str, rows, scale: float, device, memory: in
     blocks_a, blocks_b = _blocks(A, kind, m, memory), (None if same else _blocks(B, kind, m, memory))
     total = len(A) * (len(A) + 1) // 2 if same else len(A) * len(B)
     done = 0
-    prep = lambda X: _prepare(ops, X, kind, rows, scale)  # noqa: E731
+    prep = lambda X: _prepare(ops, X, kind, rows, scale)
     for bi, block_i in enumerate(blocks_a):
         held_i = {i: prep(A[i]) for i in block_i}
         for block_j in (blocks_a[bi:] if same else blocks_b):
@@ -452,5 +454,16 @@ def cka(X: ArrayLike, Y: ArrayLike, metric: str = "linear", **options) -> float:
     return float(cka_matrix([X], [Y], metric=metric, **options)[0, 0])
 
 
-__all__ = ["METRICS", "center", "linear_cka", "hsic_unbiased", "gram_rbf", "median_distance", "rbf_cka",
-           "minibatch_cka", "cka_matrix", "cka", "resolve_device"]
+__all__ = [
+    "METRICS",
+    "center",
+    "cka",
+    "cka_matrix",
+    "gram_rbf",
+    "hsic_unbiased",
+    "linear_cka",
+    "median_distance",
+    "minibatch_cka",
+    "rbf_cka",
+    "resolve_device",
+]

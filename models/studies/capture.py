@@ -20,7 +20,7 @@ import numpy as np
 from ..errors import UserError
 from ..capture import pooling as pooling_rules
 from ..validation import check_choice, check_int
-from .base import StudyConfig, check_kind, command_line, lazy_run, option
+from .base import StudyConfig, check_kind, command_line, lazy_run, option, split_option
 
 KIND = "capture"
 TITLE = "Capture your own model"
@@ -50,7 +50,7 @@ class Config(StudyConfig):
     mean: tuple[float, ...] | None = option(None, "mean per channel for --normalisation custom")
     std: tuple[float, ...] | None = option(None, "std per channel for --normalisation custom")
     resize: bool = option(True, "resize images to the model's input size")
-    split: str = option("train", "dataset split to run over", choices=SPLITS)
+    split: str | None = split_option()  # none: train, or the split that is present (like every study)
     per_class: int | None = option(None, "balanced sample of this many per class (default: every sample)")
     limit: int | None = option(None, "at most this many samples (after --per-class)")
     batch_size: int = option(256, "samples per forward pass", record=False)
@@ -72,7 +72,8 @@ class Config(StudyConfig):
             raise ValueError(f"pooling must be text such as 'mean' or 'mean,blocks.1=cls' (got {self.pooling!r})")
         pooling_rules.parse(self.pooling)
         check_choice("normalisation", self.normalisation, NORMALISATIONS)
-        check_choice("split", self.split, SPLITS)
+        if self.split is not None:
+            check_choice("split", self.split, SPLITS)
         check_choice("device", self.device, DEVICES)
         check_int("batch_size", self.batch_size, low=1)
         if self.per_class is not None:

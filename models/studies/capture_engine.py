@@ -5,10 +5,12 @@ from .. import datasets
 from ..capture import formats
 from ..capture.capture import CaptureWriter
 from ..progress import ProgressFn, scaled
+from .base import with_split
 from .capture import KIND, Config
 
 
 def run(config: Config, *, store, data_dir=None, progress: ProgressFn | None = None):
+    config = with_split(config, data_dir)  # the split captured (train, or the one present) goes into the manifest
     ds = datasets.load(config.dataset, data_dir=data_dir, split=config.split, per_class=config.per_class,
                        limit=config.limit, seed=config.seed, normalize=False)
     model_dir = formats.model_dir_of(data_dir, config.model_dir)

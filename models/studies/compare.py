@@ -22,14 +22,15 @@ from __future__ import annotations
 import dataclasses
 import sys
 import typing
-from typing import Iterable, Mapping
+from collections.abc import Iterable, Mapping
 
 import numpy as np
 
 from ..similarity.cka import METRICS
+from ..errors import UserError
 from ..store import RunStore, StoreError
-from .base import StudyConfig, check_kind, command_line, lazy_run, option
 from ..validation import check_choice, check_int
+from .base import StudyConfig, check_kind, command_line, lazy_run, option
 
 if typing.TYPE_CHECKING:  # pragma: no cover
     from ..store import Run
@@ -65,12 +66,12 @@ class Config(StudyConfig):
                          record=False)
 
     def check(self) -> None:
-        if self.runs is not None:
-            if not 1 <= len(self.runs) <= 2 or not all(isinstance(r, str) and r for r in self.runs):
-                raise ValueError(f"runs must name one or two runs (got {list(self.runs)})")
+        if self.runs is not None and (not 1 <= len(self.runs) <= 2
+                                      or not all(isinstance(r, str) and r for r in self.runs)):
+            raise UserError(f"runs must name one or two runs (got {list(self.runs)})")
         if self.steps is not None:
             if not self.steps:
-                raise ValueError("steps must name at least one step (got [])")
+                raise UserError("steps must name at least one step (got [])")
             for s in self.steps:
                 check_int("steps", s, low=None)
         if self.step_b is not None:
@@ -78,7 +79,7 @@ class Config(StudyConfig):
         for name in ("layers", "layers_b"):
             value = getattr(self, name)
             if value is not None and (not value or not all(isinstance(v, str) and v for v in value)):
-                raise ValueError(f"{name} must name at least one layer (got {list(value)})")
+                raise UserError(f"{name} must name at least one layer (got {list(value)})")
         check_choice("metric", self.metric, METRICS)
         check_choice("device", self.device, DEVICES)
         check_int("k", self.k, low=1)
@@ -98,7 +99,7 @@ run = lazy_run(f"{__package__}.compare_engine")
 class Source:
     """One side of a comparison: a capture run, or one network of a hardness run."""
 
-    run: "Run"
+    run: Run
     network: str | None = None
 
     @property
@@ -144,9 +145,9 @@ class Source:
     def vectors(self, layer: str, step: int | None = None) -> np.ndarray:
         """``layer``'s vectors at ``step`` (default: the last), samples × dims (may be a read-only memmap)."""
         if layer not in self.layers():
-            raise ValueError(f"run {self.ref} has no layer {layer!r}; it has {self.layers()}")
+            raise UserError(f"run {self.ref} has no layer {layer!r}; it has {self.layers()}")
         if step is not None and step not in self.steps():
-            raise ValueError(f"run {self.ref} has no step {step}; it has {self.steps()}")
+            raise UserError(f"run {self.ref} has no step {step}; it has {self.steps()}")
         if self.kind == "capture":
             from . import capture
 
@@ -172,41 +173,41 @@ class Source:
 def open_source(store: RunStore, ref: str, network: str | None = None) -> Source:
     """The run ``ref`` names (``RUN`` or ``RUN:NETWORK``), checked to be a capture or hardness run."""
     if not isinstance(ref, str) or not ref:
-        raise ValueError(f"a run must be named by its id (got {ref!r})")
+        raise UserError(f"a run must be named by its id (got {ref!r})")
     run_id, _, net = ref.partition(":")
     network = network or net or None
     try:
         run = store.load(run_id)
     except StoreError as exc:
-        raise ValueError(str(exc)) from None
+        raise UserError(str(exc)) from None
     if run.kind not in SOURCE_KINDS:
-        raise ValueError(f"run {run_id} is a {run.kind or 'unknown'} run; compare reads capture or hardness runs")
+        raise UserError(f"run {run_id} is a {run.kind or 'unknown'} run; compare reads capture or hardness runs")
     if run.kind == "capture":
         if network is not None:
-            raise ValueError(f"run {run_id} is a capture run: it has no networks (got {ref!r})")
+            raise UserError(f"run {run_id} is a capture run: it has no networks (got {ref!r})")
         return Source(run)
     from . import hardness
 
     names = [n["name"] for n in hardness.networks(run)]
     if not names:
-        raise ValueError(f"hardness run {run_id} holds no networks")
+        raise UserError(f"hardness run {run_id} holds no networks")
     if network is None:
         network = names[0]
     if network not in names:
-        raise ValueError(f"hardness run {run_id} has no network {network!r}; it has {names}")
+        raise UserError(f"hardness run {run_id} has no network {network!r}; it has {names}")
     return Source(run, network)
 
 
 def same_samples(a: Source, b: Source) -> None:
     """Refuse (ValueError) unless ``a`` and ``b`` hold the same samples in the same order."""
     if (a.dataset, a.split) != (b.dataset, b.split):
-        raise ValueError(f"runs {a.ref} and {b.ref} hold different samples: {a.dataset} ({a.split}) vs "
+        raise UserError(f"runs {a.ref} and {b.ref} hold different samples: {a.dataset} ({a.split}) vs "
                          f"{b.dataset} ({b.split}); capture both on the same samples")
     ia, ib = a.sample()["index"], b.sample()["index"]
     if ia.shape != ib.shape or not np.array_equal(ia, ib):
         detail = (f"{ia.size:,} vs {ib.size:,} samples" if ia.shape != ib.shape
                   else f"{int(np.sum(ia != ib)):,} of {ia.size:,} sample indices differ")
-        raise ValueError(f"runs {a.ref} and {b.ref} hold different samples ({detail}); capture both with the "
+        raise UserError(f"runs {a.ref} and {b.ref} hold different samples ({detail}); capture both with the "
                          "same --dataset, --split, --per-class, --limit and --seed")
 
 
@@ -279,54 +280,54 @@ def comparable_runs(store, ref: str) -> list[str]:
     return out
 
 
-def cka(run: "Run") -> dict:
+def cka(run: Run) -> dict:
     """``metrics.cka``: ``layers_a``, ``layers_b``, ``matrix`` (list of rows), ``metric``, runs and steps."""
     return dict(check_kind(run, KIND).metrics["cka"])
 
 
-def cka_matrix(run: "Run") -> np.ndarray:
+def cka_matrix(run: Run) -> np.ndarray:
     """The main CKA matrix as an array (A's layers × B's layers)."""
     return np.array(cka(run)["matrix"], dtype=float)
 
 
-def cka_steps(run: "Run") -> dict | None:
+def cka_steps(run: Run) -> dict | None:
     """``metrics.cka_steps`` (``layers``, ``steps``, ``matrix`` rows = layers), None with one step."""
     value = check_kind(run, KIND).metrics.get("cka_steps")
     return dict(value) if value else None
 
 
-def probe(run: "Run") -> dict[str, float]:
+def probe(run: Run) -> dict[str, float]:
     """Linear-probe accuracy per layer (B's layers as ``"B:" + layer``)."""
     return dict(check_kind(run, KIND).metrics.get("probe", {}))
 
 
-def knn(run: "Run") -> dict[str, float]:
+def knn(run: Run) -> dict[str, float]:
     """Leave-one-out k-NN accuracy per layer (B's layers as ``"B:" + layer``)."""
     return dict(check_kind(run, KIND).metrics.get("knn", {}))
 
 
-def probe_steps(run: "Run") -> dict[str, dict[str, float]]:
+def probe_steps(run: Run) -> dict[str, dict[str, float]]:
     """``{str(step): {layer: accuracy}}`` of run A's steps (empty with one step)."""
     return dict(check_kind(run, KIND).metrics.get("probe_steps", {}))
 
 
-def knn_steps(run: "Run") -> dict[str, dict[str, float]]:
+def knn_steps(run: Run) -> dict[str, dict[str, float]]:
     return dict(check_kind(run, KIND).metrics.get("knn_steps", {}))
 
 
-def hardness(run: "Run") -> dict[str, float]:
+def hardness(run: Run) -> dict[str, float]:
     """``{layer: t-SNE KL}`` when the compared run is a hardness network, else empty."""
     return dict(check_kind(run, KIND).metrics.get("hardness", {}))
 
 
-def movers(run: "Run") -> dict:
+def movers(run: Run) -> dict:
     """The stored movers: ``from``/``to`` refs, ``k``, and the arrays ``index``, ``kept``, ``labels``."""
     info = dict(check_kind(run, KIND).metrics["movers"])
     arrays = run.arrays("movers")
     return {**info, "index": arrays["index"], "kept": arrays["kept"], "labels": arrays["labels"]}
 
 
-def correspondence(run: "Run") -> list[tuple[str, str, float]]:
+def correspondence(run: Run) -> list[tuple[str, str, float]]:
     """For each of A's layers, B's most similar layer and its CKA (on A × A, the most similar other layer)."""
     info = cka(run)
     return most_similar(info["layers_a"], info["layers_b"], np.array(info["matrix"], dtype=float),
@@ -350,7 +351,7 @@ def most_similar(layers_a: list[str], layers_b: list[str], matrix: np.ndarray,
 class Result:
     """A compare run's numbers, typed: what ``layerscope.compare`` returns (``Result.of(run)``)."""
 
-    run: "Run"
+    run: Run
     metric: str
     layers_a: list[str]
     layers_b: list[str]
@@ -372,7 +373,7 @@ class Result:
     movers_kept: np.ndarray
 
     @classmethod
-    def of(cls, run: "Run") -> "Result":
+    def of(cls, run: Run) -> Result:
         info, steps, moved = cka(run), cka_steps(run), movers(run)
         return cls(run=run, metric=info["metric"], layers_a=list(info["layers_a"]), layers_b=list(info["layers_b"]),
                    cka=np.array(info["matrix"], dtype=float), run_a=info["run_a"], run_b=info["run_b"],
@@ -392,7 +393,7 @@ class Result:
         return most_similar(self.layers_a, self.layers_b, self.cka, exclude_self=self.run_b is None)
 
 
-def summary(run: "Run") -> Iterable[str]:
+def summary(run: Run) -> Iterable[str]:
     """The command line's report: the correspondence, and each layer's probe and k-NN accuracy."""
     info = cka(run)
     other = f" vs {info['run_b']} (step {info['step_b']})" if info.get("run_b") else ""

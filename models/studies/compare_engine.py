@@ -6,7 +6,7 @@ stores nothing; the run is written atomically by :meth:`models.store.RunStore.wr
 from __future__ import annotations
 
 import io
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -16,8 +16,18 @@ from ..similarity.knn import knn_indices
 from ..similarity.movers import kept_share
 from ..similarity.probes import folds as probe_folds
 from ..similarity.probes import knn_predict, probe_accuracy
+from ..errors import UserError
 from ..store import RunStore
-from .compare import B_PREFIX, KIND, Config, Source, most_similar, open_source, same_samples, sample_rows
+from .compare import (
+    B_PREFIX,
+    KIND,
+    Config,
+    Source,
+    most_similar,
+    open_source,
+    same_samples,
+    sample_rows,
+)
 
 
 # -- what is compared ----------------------------------------------------------------------------
@@ -27,7 +37,7 @@ def resolve(config: Config, store: RunStore) -> tuple[Config, Source, Source | N
     if refs is None:
         runs = store.list(kind="capture")
         if not runs:
-            raise ValueError(f"no capture run in {store.root}; name one with --runs")
+            raise UserError(f"no capture run in {store.root}; name one with --runs")
         refs = (runs[0].id,)
     a = open_source(store, refs[0])
     b = open_source(store, refs[1]) if len(refs) > 1 else None
@@ -38,7 +48,7 @@ def resolve(config: Config, store: RunStore) -> tuple[Config, Source, Source | N
     if config.steps is not None:
         unknown = [s for s in config.steps if s not in steps_a]
         if unknown:
-            raise ValueError(f"run {a.ref} has no step {unknown[0]}; it has {steps_a}")
+            raise UserError(f"run {a.ref} has no step {unknown[0]}; it has {steps_a}")
         steps_a = [s for s in steps_a if s in config.steps]  # in the order the run holds them
     plan = {"layers_a": layers_a, "steps_a": steps_a, "step_a": steps_a[-1]}
     if b is not None:
@@ -47,10 +57,10 @@ def resolve(config: Config, store: RunStore) -> tuple[Config, Source, Source | N
             wanted = config.layers
         plan["layers_b"] = _layers(b, wanted, "layers_b")
         if config.step_b is not None and config.step_b not in b.steps():
-            raise ValueError(f"run {b.ref} has no step {config.step_b}; it has {b.steps()}")
+            raise UserError(f"run {b.ref} has no step {config.step_b}; it has {b.steps()}")
         plan["step_b"] = config.step_b if config.step_b is not None else b.steps()[-1]
     elif config.layers_b is not None or config.step_b is not None:
-        raise ValueError("layers_b and step_b need a second run (--runs A B)")
+        raise UserError("layers_b and step_b need a second run (--runs A B)")
     stored = config.replace(dataset=a.dataset or config.dataset, runs=tuple(s.ref for s in (a, b) if s),
                             steps=tuple(steps_a), layers=tuple(layers_a),
                             layers_b=tuple(plan["layers_b"]) if b is not None else None,
@@ -64,7 +74,7 @@ def _layers(source: Source, wanted: Sequence[str] | None, what: str) -> list[str
         return have
     unknown = [layer for layer in wanted if layer not in have]
     if unknown:
-        raise ValueError(f"run {source.ref} has no layer {unknown[0]!r} ({what}); it has {have}")
+        raise UserError(f"run {source.ref} has no layer {unknown[0]!r} ({what}); it has {have}")
     return [layer for layer in have if layer in wanted]  # network order, whatever order they were named in
 
 
@@ -77,7 +87,7 @@ def _vectors(source: Source, layers: Sequence[str], step: int, rows) -> list[np.
     for layer in layers:
         X = _take(source.vectors(layer, step), rows)
         if not np.all(np.isfinite(X)):
-            raise ValueError(f"run {source.ref} layer {layer!r} at step {step} holds NaN or infinite values")
+            raise UserError(f"run {source.ref} layer {layer!r} at step {step} holds NaN or infinite values")
         out.append(X)
     return out
 
@@ -89,7 +99,7 @@ def run(config: Config, *, store: RunStore, data_dir=None, progress: ProgressFn 
     index_all = a.sample()["index"]
     n = len(index_all)
     if n < 4:
-        raise ValueError(f"run {a.ref} holds {n} samples; compare needs at least 4")
+        raise UserError(f"run {a.ref} holds {n} samples; compare needs at least 4")
     rows = sample_rows(n, config.max_samples, config.seed, 0)
     labels, index = _take(labels_all, rows), _take(index_all, rows)
     device = resolve_device(None if config.device == "cpu" else config.device)
@@ -97,9 +107,9 @@ def run(config: Config, *, store: RunStore, data_dir=None, progress: ProgressFn 
         import torch
 
         if not torch.cuda.is_available():
-            raise ValueError("device cuda was asked for, but torch sees no GPU here; use --device auto or cpu")
-    options = dict(metric=config.metric, batch_size=config.batch_size, max_samples=config.rbf_samples,
-                   seed=config.seed, device=device)
+            raise UserError("device cuda was asked for, but torch sees no GPU here; use --device auto or cpu")
+    options = {"metric": config.metric, "batch_size": config.batch_size, "max_samples": config.rbf_samples,
+               "seed": config.seed, "device": device}
     layers_a, steps_a, step_a = plan["layers_a"], plan["steps_a"], plan["step_a"]
     many_steps = len(steps_a) > 1
     metrics: dict = {}
@@ -115,14 +125,14 @@ def run(config: Config, *, store: RunStore, data_dir=None, progress: ProgressFn 
                       "run_b": b.id if b is not None else None, "step_a": step_a,
                       "step_b": plan["step_b"] if b is not None else step_a,
                       "network_a": a.network, "network_b": b.network if b is not None else None,
-                      "samples": int(len(labels))}
+                      "samples": len(labels)}
 
     # 2. layer × step: each layer at every step against itself at the last step
     if many_steps:
         grid = np.zeros((len(layers_a), len(steps_a)))
         part = scaled(progress, share[1], 0.6)
         for i, (layer, X_last) in enumerate(zip(layers_a, vec_a)):
-            others = [_take(a.vectors(layer, s), rows) for s in steps_a]
+            others = [_vectors(a, [layer], s, rows)[0] for s in steps_a]
             grid[i] = cka_matrix([X_last], others, **options)[0]
             report(part, i + 1, len(layers_a), "CKA over steps")
         metrics["cka_steps"] = {"layers": layers_a, "steps": steps_a, "matrix": grid.tolist()}
@@ -136,7 +146,7 @@ def run(config: Config, *, store: RunStore, data_dir=None, progress: ProgressFn 
         try:
             splits = probe_folds(p_labels, config.folds, config.seed)
         except ValueError as exc:
-            raise ValueError(f"{exc}; --no-probes skips the probes") from None
+            raise UserError(f"{exc}; --no-probes skips the probes") from None
         probe, knn = {}, {}
         for i, (name, X) in enumerate(zip(names, vectors)):
             X = _take(X, probe_rows)
@@ -250,18 +260,18 @@ def compare_report(config: Config, metrics: dict) -> str:
                         [[layer] + list(map(float, row)) for layer, row in zip(steps["layers"], steps["matrix"])])
     if "probe" in metrics:
         lines += ["", "## What each layer knows", "",
-                  f"Linear probe: logistic regression on standardized features, {config.folds}-fold stratified "
-                  f"cross-validation; k-NN: leave-one-out majority of {config.k} nearest neighbours.", ""]
+                  (f"Linear probe: logistic regression on standardized features, {config.folds}-fold stratified "
+                   f"cross-validation; k-NN: leave-one-out majority of {config.k} nearest neighbours."), ""]
         hard = metrics.get("hardness", {})
         header = ["layer", "probe accuracy", "k-NN accuracy"] + (["hardness (t-SNE KL)"] if hard else [])
         lines += _table(header, [[layer, metrics["probe"][layer], metrics["knn"][layer]]
                                  + ([float(hard[layer]) if layer in hard else "–"] if hard else [])
                                  for layer in metrics["probe"]])
     mv = metrics["movers"]
-    describe = lambda r: f"`{r['run']}` step {r['step']} {r['layer']}"  # noqa: E731
+    describe = lambda r: f"`{r['run']}` step {r['step']} {r['layer']}"
     lines += ["", "## Movers", "",
-              f"Share of each sample's {mv['k']} nearest neighbours kept from {describe(mv['from'])} to "
-              f"{describe(mv['to'])}: mean {mv['mean_kept']:.3f} (movers.npz: index, kept, labels).", ""]
+              (f"Share of each sample's {mv['k']} nearest neighbours kept from {describe(mv['from'])} to "
+               f"{describe(mv['to'])}: mean {mv['mean_kept']:.3f} (movers.npz: index, kept, labels)."), ""]
     return "\n".join(lines)
 
 

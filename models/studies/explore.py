@@ -150,8 +150,10 @@ def _run_activations(source: str, *, data_dir, store) -> "Dataset":
     if base is not None and base.images is not None and "index" in arrays:
         images = base.images[np.asarray(arrays["index"], dtype=np.int64)]
     meta = {k: arrays[k] for k in ("predictions", "scores") if k in arrays}
+    index = np.asarray(arrays["index"], dtype=np.int64) if "index" in arrays else None  # positions in the run's split
     ds = Dataset(name=source, features=feats, labels=labels, class_names=names, images=images,
-                 source=f"{found.path}/{name}.npz:{key}", meta=meta)
+                 source=f"{found.path}/{name}.npz:{key}", meta=meta, index=index,
+                 split=base.split if base is not None else "train")
     return datasets.validate(ds)
 
 
@@ -198,8 +200,10 @@ def _capture_layer(found, name: str, key: str, *, data_dir) -> "Dataset":
     except DatasetError:
         pass
     meta = {k: np.asarray(sample[k]) for k in ("predictions", "scores") if sample[k] is not None}
+    # index: each sample's position in the captured split, so the tab numbers and selects them like Layers and Data
     ds = Dataset(name=capture_source(found.id, step, layer), features=feats, labels=np.asarray(sample["labels"]),
-                 class_names=names, images=images, source=f"{found.path}:{layer}@{step}", meta=meta)
+                 class_names=names, images=images, source=f"{found.path}:{layer}@{step}", meta=meta,
+                 split=capture.split(found), index=np.asarray(sample["index"], dtype=np.int64))
     return datasets.validate(ds)
 
 

@@ -6,6 +6,8 @@ import dash
 import numpy as np
 from dash import Input, Output, State, ctx, html, no_update
 
+from models.errors import UserError
+
 from ... import figures as shell_figures
 from ... import state
 from ...cards import sample_card
@@ -136,7 +138,7 @@ def register_callbacks(app: dash.Dash, config: AppConfig) -> None:
          title=lambda pair: f"movers {data.pair_title(pair['a'], pair['b'])}" if pair else "movers")
     def pair_movers(progress, pair):
         if not pair:
-            raise ValueError("click a heatmap cell to pick two layers")
+            raise UserError("click a heatmap cell to pick two layers")
         found = data.movers_between(config, pair["a"], pair["b"], pair["k"])
         n = found["total"]
         return Done(message=f"{n:,} samples: mean share of {pair['k']} neighbours kept {found['mean_kept']:.2f}",

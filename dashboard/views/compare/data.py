@@ -14,6 +14,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from models.errors import UserError
 from models.store import Run
 from models.studies import capture as capture_face
 from models.studies import hardness as hardness_face
@@ -116,15 +117,15 @@ def compare_config(dataset: str, run_a: str | None, run_b: str | None, steps: Se
     command line would have written it.
     """
     if not run_a:
-        raise ValueError("pick run A: a capture run (Your model tab) or a hardness run (Layers / Hardness tab)")
+        raise UserError("pick run A: a capture run (Your model tab) or a hardness run (Layers / Hardness tab)")
     if run_b and run_b == run_a:
-        raise ValueError("run B is run A: pick another run, or none to compare A's layers with each other")
+        raise UserError("run B is run A: pick another run, or none to compare A's layers with each other")
     steps = sorted(int(s) for s in steps or [])
     if available_steps and not steps:
-        raise ValueError("tick at least one step")
+        raise UserError("tick at least one step")
     layers = [l for l in available_layers if l in set(layers or [])] if available_layers else list(layers or [])
     if available_layers and len(layers) < (1 if run_b else 2):
-        raise ValueError("tick at least two layers (or one layer and a run B)")
+        raise UserError("tick at least two layers (or one layer and a run B)")
     from models.studies import compare
 
     record: dict[str, Any] = {
@@ -138,9 +139,9 @@ def compare_config(dataset: str, run_a: str | None, run_b: str | None, steps: Se
         try:
             record["k"] = int(k)
         except (TypeError, ValueError):
-            raise ValueError(f"k must be a whole number of neighbours from 2 to 200 (got {k!r})") from None
+            raise UserError(f"k must be a whole number of neighbours from 2 to 200 (got {k!r})") from None
         if not 2 <= record["k"] <= 200:
-            raise ValueError(f"k must be from 2 to 200 (got {record['k']})")
+            raise UserError(f"k must be from 2 to 200 (got {record['k']})")
     return compare.Config.from_record(record)
 
 

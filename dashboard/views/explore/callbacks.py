@@ -26,10 +26,6 @@ DEFAULT_K = 15     # neighbours per sample when the k box is empty
 GALLERY_K = 12     # similar samples shown when the k box is empty
 
 
-def explore_space(run_id: str) -> str:
-    """The shared selection's space for an explore run: positions in that run's samples."""
-    return f"explore:{run_id}"
-
 
 def register_list(app: dash.Dash, config: AppConfig, what: str) -> None:
     """A ranked list ("mistakes" or "outliers") paging through every sample of the run: Prev/Next move
@@ -103,8 +99,8 @@ def register_callbacks(app: dash.Dash, config: AppConfig) -> None:
     @app.callback(Output("explore-label", "options"), Output("explore-pred", "options"),
                   Output("explore-color", "options"), Output("explore-clusters", "children"),
                   Output("explore-status", "children"), Output("explore-selection", "data", allow_duplicate=True),
-                  Input("explore-run", "data"), prevent_initial_call=True)
-    def show_run(run_id):
+                  Input("explore-run", "data"), State("selection", "data"), prevent_initial_call=True)
+    def show_run(run_id, selection):
         if not run_id:
             return ([ANY], pred_options([]), color_options(), None,
                     "no explore run for these vectors yet: press Compute", [])
@@ -115,20 +111,23 @@ def register_callbacks(app: dash.Dash, config: AppConfig) -> None:
             status = figures.status_line(s)
         except Exception as exc:
             return (no_update,) * 4 + (describe_error(exc), [])
+        picked = s.positions_of(shared_selection.ids_in(selection, s.space))  # a selection made elsewhere shows here
         return (label_options(s.names), pred_options(s.names), color_options(meta_columns(s.dataset)), clusters,
-                status, [])
+                status, picked)
 
     for what in ("mistakes", "outliers"):
         register_list(app, config, what)
 
     @app.callback(Output("explore-scatter", "figure"),
                   Input("explore-run", "data"), Input("explore-color", "value"), Input("explore-label", "value"),
-                  Input("explore-pred", "value"), State("explore-selection", "data"))
+                  Input("explore-pred", "value"), State("selection", "data"))
     def draw(run_id, color, label, pred, selection):
         if not run_id:
             return shared_figures.empty_figure(EMPTY_MAP)
         try:
-            return figures.map_figure(shown(config, run_id), color, label, pred, selection)
+            s = shown(config, run_id)  # the shared selection, read here too: a new run draws it at once
+            picked = s.positions_of(shared_selection.ids_in(selection, s.space))
+            return figures.map_figure(s, color, label, pred, picked)
         except Exception as exc:
             return shared_figures.empty_figure(describe_error(exc))
 
@@ -144,29 +143,38 @@ def register_callbacks(app: dash.Dash, config: AppConfig) -> None:
         trig = ctx.triggered_id
         if trig is None or not run_id:
             return no_update
-        where = explore_space(run_id)
+        s = shown(config, run_id)
+        where = s.space  # the dataset split the samples come from: ids are dataset indices, as in Layers and Data
         if isinstance(trig, dict):
             if not ctx.triggered[0]["value"]:
                 return no_update  # a list re-rendered, nobody clicked
             if trig["type"] == "explore-row":
-                return shared_selection.combine(None, where, [int(trig["index"])], "replace")
-            for c in shown(config, run_id).clusters:
+                return shared_selection.combine(None, where, s.ids_at([trig["index"]]), "replace")
+            for c in s.clusters:
                 if c.id == trig["index"]:
-                    return shared_selection.combine(None, where, c.members, "replace")
+                    return shared_selection.combine(None, where, s.ids_at(c.members), "replace")
             return no_update
         if trig == "explore-scatter" and ctx.triggered[0]["prop_id"].endswith("clickData"):
             pts = [p for p in (click or {}).get("points", []) if p.get("curveNumber", 0) == 0]
-            return shared_selection.combine(None, where, [int(pts[0]["customdata"])], "replace") if pts else no_update
+            return (shared_selection.combine(None, where, s.ids_at([pts[0]["customdata"]]), "replace") if pts
+                    else no_update)
         if not shared_selection.is_drag(selected):
             return no_update  # a deselect by the person clears through assets/selection.js
         pts = [p for p in selected.get("points", []) if p.get("curveNumber", 0) == 0]
-        return shared_selection.combine(selection, where, [int(p["customdata"]) for p in pts], mode)
+        return shared_selection.combine(selection, where, s.ids_at([p["customdata"] for p in pts]), mode)
 
     @app.callback(Output("explore-selection", "data"), Input("selection", "data"), State("explore-run", "data"),
                   State("explore-selection", "data"), prevent_initial_call=True)
     def follow(selection, run_id, current):
-        """The map's selection is the shared one when it indexes this run's samples, else none."""
-        wanted = shared_selection.ids_in(selection, explore_space(run_id)) if run_id else []
+        """The map's selection (positions in this run) is the shared one when its samples are this run's
+        dataset split's (a selection made in Layers or Data lights the same samples here), else none."""
+        wanted = []
+        if run_id:
+            try:
+                s = shown(config, run_id)
+            except Exception:  # the run or its vectors went away: nothing to light
+                return no_update if not current else []
+            wanted = s.positions_of(shared_selection.ids_in(selection, s.space))
         return no_update if list(current or []) == wanted else wanted
 
     @app.callback(Output("explore-scatter", "figure", allow_duplicate=True),
@@ -218,4 +226,5 @@ def register_callbacks(app: dash.Dash, config: AppConfig) -> None:
         sel = np.asarray(selection or [], dtype=np.int64)
         if sel.size == 0:
             sel = np.flatnonzero(filter_mask(a["labels"], a["predictions"], label, pred))
-        return dcc.send_string(selection_csv(sel, a, s.names, s.dataset), f"explore-{run_id}-selection.csv")
+        numbered = {**a, "index": s.ids}  # dataset indices, as the tab shows them
+        return dcc.send_string(selection_csv(sel, numbered, s.names, s.dataset), f"explore-{run_id}-selection.csv")

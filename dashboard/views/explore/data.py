@@ -137,15 +137,50 @@ class Shown:
     def summary(self) -> study.InputSummary:
         return study.input_summary(self.run)
 
+    space: str = ""    # the shared selection's space its samples live in, e.g. "mnist:test" (see :func:`space_of`)
+
+    @cached_property
+    def ids(self) -> np.ndarray:
+        """Each position's dataset index (what the tab numbers samples by, "#921", and selects by, like
+        Layers and Data): the vectors' own index (a capture's sample), else the run's ``index``."""
+        index = self.dataset.index
+        if index is not None and len(index) == self.n:
+            return np.asarray(index, dtype=np.int64)
+        return np.asarray(self.arrays["index"], dtype=np.int64)
+
     def valid(self, selection) -> list[int]:
         """The selection's positions that exist in this run (a store may carry a stale one)."""
         return [int(i) for i in (selection or []) if 0 <= int(i) < self.n]
+
+    def positions_of(self, ids) -> list[int]:
+        """Positions of the samples with dataset index ``ids`` (the shared selection's ids)."""
+        if not len(ids or []):
+            return []
+        return np.flatnonzero(np.isin(self.ids, np.asarray(list(ids), dtype=np.int64))).tolist()
+
+    def ids_at(self, positions) -> list[int]:
+        """Dataset indices of ``positions`` (what the shared selection holds)."""
+        return [int(self.ids[int(p)]) for p in positions if 0 <= int(p) < self.n]
 
 
 def shown(config: AppConfig, run_id: str) -> Shown:
     """The explore run ``run_id`` (raises ``StoreError``/``DatasetError`` with a message to show)."""
     run = state.run(config, run_id)
-    return Shown(run=run, arrays=state.arrays(run, study.ARRAYS), dataset=run_dataset(config, run))
+    ds = run_dataset(config, run)
+    return Shown(run=run, arrays=state.arrays(run, study.ARRAYS), dataset=ds, space=space_of(config, run, ds))
+
+
+def space_of(config: AppConfig, run: Run, ds: Dataset) -> str:
+    """The selection space of an explore run's samples: the dataset split they come from ("digits:train",
+    a capture's "mnist:test", a hardness run's sample "digits:test"), so one selection reaches every tab."""
+    source = study.source(run)
+    if source.startswith("run:"):
+        try:
+            found = state.run(config, source[len("run:"):].split("/")[0])
+        except Exception:  # the source run was deleted: its samples match nothing
+            return f"explore:{run.id}"
+        return f"{found.manifest.get('dataset')}:{ds.split}"
+    return f"{source}:{ds.split}"
 
 
 @lru_cache(maxsize=4)
@@ -159,7 +194,7 @@ def run_dataset(config: AppConfig, run: Run) -> Dataset:
     source = study.source(run)
     if source.startswith(("run:", "arrays:")):
         return _source_dataset(str(config.data_dir), str(config.store_dir), source)
-    return state.dataset(config, source)
+    return state.dataset(config, source, run.config.get("split") or "train")
 
 
 _UNIT: dict[tuple, np.ndarray] = {}

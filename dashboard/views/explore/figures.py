@@ -78,7 +78,7 @@ def ranked_rows(shown: Shown, what: str, page: int = 0) -> tuple[html.Div, str, 
                   else f"labelled {names[a['labels'][i]]} · predicted {names[a['predictions'][i]]}")
         rows.append(html.Button([
             thumb(ds, i),
-            html.Div([html.Div(f"#{int(a['index'][i])} · {detail}", className="explore-row-title"),
+            html.Div([html.Div(f"#{int(shown.ids[i])} · {detail}", className="explore-row-title"),
                       html.Div(f"{what} score {a[score][i]:.3f}", className="small text-muted")]),
         ], id={"type": "explore-row", "index": int(i)}, className="explore-row", n_clicks=0))
     body = html.Div([html.Div(RANKINGS[what][1], className="small text-muted mb-1 explore-sorted-by"), *rows])
@@ -125,12 +125,12 @@ def similar_gallery(shown: Shown, sel: Sequence[int], idx: np.ndarray, dist: np.
     """The selection's nearest samples ``idx`` at cosine distances ``dist``, after the query when it is one sample."""
     a, names, ds = shown.arrays, shown.names, shown.dataset
     head = (f"{len(sel)} selected: the {len(idx)} samples nearest their mean direction (cosine)" if len(sel) > 1
-            else f"#{int(a['index'][sel[0]])}: its {len(idx)} nearest samples (cosine)")
+            else f"#{int(shown.ids[sel[0]])}: its {len(idx)} nearest samples (cosine)")
     query = [html.Div([thumb(ds, sel[0], 64), html.Div(f"query · {names[a['labels'][sel[0]]]}", className="small")],
                       className="explore-card explore-query")] if len(sel) == 1 else []
     cards = [html.Div([thumb(ds, i, 64),
                        html.Div(f"{names[a['labels'][i]]} · d={d:.3f}", className="small")],
-                      className="explore-card", title=f"sample #{int(a['index'][i])}") for i, d in zip(idx, dist)]
+                      className="explore-card", title=f"sample #{int(shown.ids[i])}") for i, d in zip(idx, dist)]
     return html.Div([html.Div(head, className="small text-muted mb-1"),
                      html.Div(query + cards, className="explore-gallery", id="explore-gallery")])
 
@@ -138,7 +138,7 @@ def similar_gallery(shown: Shown, sel: Sequence[int], idx: np.ndarray, dist: np.
 def hover_lines(shown: Shown, i: int) -> list[str]:
     """What the hover card says of sample ``i``: label, prediction, scores, metadata, image path."""
     a, names, ds = shown.arrays, shown.names, shown.dataset
-    lines = [f"#{int(a['index'][i])} · label {names[a['labels'][i]]} · predicted {names[a['predictions'][i]]}",
+    lines = [f"#{int(shown.ids[i])} · label {names[a['labels'][i]]} · predicted {names[a['predictions'][i]]}",
              f"mistake {a['mistake_score'][i]:.3f} · outlier {a['outlier_score'][i]:.3f}"]
     lines += [f"{col}: {values[i]}" for col, values in list(meta_columns(ds).items())[:MAX_META_LINES]]
     if "image_paths" in ds.meta:

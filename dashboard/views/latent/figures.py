@@ -143,7 +143,10 @@ def plane_figure(side: str, plane: Plane, class_names: Sequence[str], *, run_id:
     # the axes span the points (the hover layer reaches far beyond, so every spot of the plot decodes,
     # also where the equal aspect widens one axis, and after zooming out a little)
     lo, hi = _bounds(plane.coords, 0.06)
-    fig.update_layout(hovermode="closest", xaxis_range=[lo[0], hi[0]], yaxis_range=[lo[1], hi[1]])
+    ranges = [[float(lo[0]), float(hi[0])], [float(lo[1]), float(hi[1])]]
+    # meta.ranges: what a window resize starts again from (assets/latent.js), so the equal aspect never
+    # leaves the plane zoomed out after the window was short for a moment
+    fig.update_layout(hovermode="closest", xaxis_range=ranges[0], yaxis_range=ranges[1], meta={"ranges": ranges})
     return fig
 
 

@@ -3,12 +3,13 @@ from __future__ import annotations
 
 import dash
 import dash_bootstrap_components as dbc
-from dash import Input, Output, State, no_update
+from dash import Input, Output, State, ctx, no_update
 
 from models.studies import capture as face
 
 from ...config import AppConfig
 from ...jobs import Done, job
+from ..data import splits_of
 from . import data
 
 FORM = [State("model-layers", "value"), State("model-pooling", "value"), State("model-sample", "value"),
@@ -18,31 +19,58 @@ FORM = [State("model-layers", "value"), State("model-pooling", "value"), State("
         State("model-pooling-sequences", "value"), State("model-pooling-layers", "value")]
 
 
+def capture_splits(config: AppConfig, dataset: str | None) -> list[str]:
+    """The splits of ``dataset`` a capture can run over: those present (never an empty list)."""
+    present = [s for s in splits_of(config, dataset) if s in face.SPLITS]
+    return present or ["train"]
+
+
 def _alert(message: str, color: str = "danger") -> dbc.Alert:
     return dbc.Alert(message, color=color, className="p-2 mb-0 small")
 
 
 def register_callbacks(app: dash.Dash, config: AppConfig) -> None:
     @app.callback(Output("model-file", "options"), Output("model-file", "value"),
-                  Input("model-refresh", "n_clicks"), Input("tabs", "active_tab"), State("model-file", "value"))
-    def files(_n, _tab, current):
+                  Input("model-refresh", "n_clicks"), Input("tabs", "active_tab"), State("model-file", "value"),
+                  State("model-kept", "data"))
+    def files(_n, _tab, current, kept):
+        """The models folder's files; none is picked for the person (a pick starts the layer search),
+        except the one this browser tab had picked before a reload."""
         options = data.model_options(config)
         values = [o["value"] for o in options]
-        # the same file again would re-run the layer search: leave a valid value as it is
-        return options, no_update if current in values else (values[0] if values else None)
+        if current in values:
+            return options, no_update
+        return options, kept if kept in values else None
 
-    @app.callback(Output("model-request", "data"), Input("model-file", "value"), Input("model-inspect", "n_clicks"),
-                  Input("dataset-picker", "value"), State("model-request", "data"), prevent_initial_call=True)
-    def request(model_file, _n, _dataset, n):
-        return (n or 0) + 1 if model_file else no_update
+    @app.callback(Output("model-split", "options"), Output("model-split", "value"),
+                  Input("dataset-picker", "value"), State("model-split", "value"))
+    def splits(dataset, current):
+        """Only the splits the dataset has (MNIST with only its test files: test)."""
+        present = capture_splits(config, dataset)
+        return [{"label": s, "value": s} for s in present], current if current in present else present[0]
+
+    @app.callback(Output("model-request", "data"), Output("model-kept", "data"),
+                  Input("model-file", "value"), Input("model-inspect", "n_clicks"),
+                  State("model-request", "data"), State("model-kept", "data"), prevent_initial_call=True)
+    def request(model_file, _n, n, kept):
+        """The layer search starts when the person asks: Find layers, or a model picked here. Never on a
+        page load or a dataset change; the model restored after a reload (``model-kept``) waits for Find layers."""
+        if not model_file:
+            return no_update, no_update
+        if ctx.triggered_id == "model-file" and model_file == kept:
+            return no_update, no_update
+        return (n or 0) + 1, model_file
 
     @job(app, trigger=Input("model-request", "data"), buttons=["model-inspect", "model-capture"],
          outputs=[Output("model-tree", "data"), Output("model-message", "children")],
          states=[State("dataset-picker", "value"), State("model-file", "value"), *FORM],
          title=lambda dataset, model_file, *_: f"find the layers of {model_file} on {dataset}",
-         failed=lambda message: (None, _alert(message)))
+         failed=lambda message: (None, _alert(message)), panel_errors=False)
     def find_layers(progress, dataset, model_file, *form):
-        cfg = data.capture_config(dataset or config.default_dataset, model_file, None, *form[1:])
+        dataset = dataset or config.default_dataset
+        form = list(form[1:])  # pooling, sample, per class, split, …
+        form[3] = capture_splits(config, dataset)[0]  # a forward pass on a few samples: any split present will do
+        cfg = data.capture_config(dataset, model_file, None, *form)
         tree = data.inspect(config, dataset or config.default_dataset, cfg)
         return Done(message=f"{model_file}: {len(tree['layers'])} layers", values=(tree, ""))
 
