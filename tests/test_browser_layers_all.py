@@ -52,16 +52,18 @@ def test_twenty_thousand_samples_in_every_panel(tmp_path, artifacts):
         settled_screenshot(page, artifacts / "layers_20000.png")
 
         # the arrays file has no images: the card names the sample, its label and the model's prediction
+        # the text is read in the evaluation that saw the card (read afterwards, a later hover event
+        # could already have put "Loading..." back)
+        text = ""
         for point in (19999, 12000, 4000, 0):
             hover_point(page, "layers-graph", 1, point)
             try:
-                page.wait_for_function("""() => { const t = document.getElementById('layers-tooltip');
-                    return t && /#\\d+ · \\S+/.test(t.innerText) && t.innerText.includes('prediction'); }""",
-                                       timeout=8_000)
+                text = page.wait_for_function("""() => { const t = document.getElementById('layers-tooltip');
+                    const ok = t && /#\\d+ · \\S+/.test(t.innerText) && t.innerText.includes('prediction');
+                    return ok ? t.innerText : false; }""", timeout=8_000).json_value()
                 break
             except Exception:
                 page.mouse.move(5, 5)
-        text = page.locator("#layers-tooltip").inner_text()
         assert "label" in text and "prediction" in text and "#" in text, text
         page.mouse.move(5, 5)
 
