@@ -11,6 +11,7 @@ run: install
 
 test: install-dev chromium redis
 	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 install: $(VENV)/.installed

@@ -12,6 +12,7 @@ Targets (issue 20): (1) ≤ 30 s and ≤ 2 GiB peak; (2) ≤ 30 s. Uses torch on
 
     python -m bench.compare [--samples 10000] [--layers 20] [--max-width 4096] [--steps 20] [--step-layers 6]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -30,8 +31,9 @@ def widths(count: int, top: int) -> list[int]:
     return [round(float(w)) for w in np.geomspace(64, top, count)]
 
 
-def write_layers(folder: Path, n: int, dims: list[int], seed: int, prefix: str = "layer",
-                 drift: float | None = None) -> list[Path]:
+def write_layers(
+    folder: Path, n: int, dims: list[int], seed: int, prefix: str = "layer", drift: float | None = None
+) -> list[Path]:
     """Layers that share structure (ReLU maps of one latent, plus noise), written in row chunks.
 
     ``drift``: a training run instead — one width, each step's map the previous one plus ``drift`` × a
@@ -50,10 +52,10 @@ def write_layers(folder: Path, n: int, dims: list[int], seed: int, prefix: str =
         path = folder / f"{prefix}-{i:03d}.npy"
         out = open_memmap(path, mode="w+", dtype=np.float32, shape=(n, d))
         for start in range(0, n, 2000):
-            block = latent[start:start + 2000] @ W
+            block = latent[start : start + 2000] @ W
             if drift is None:
                 block += rng.standard_normal(block.shape, dtype=np.float32)
-            out[start:start + 2000] = np.maximum(block, 0)
+            out[start : start + 2000] = np.maximum(block, 0)
         out.flush()
         del out
         paths.append(path)
@@ -67,6 +69,7 @@ def _load(paths, rows=None):
 
 def peer_cka_matrix(layers) -> np.ndarray:
     """Kornblith et al.'s reference recipe: each layer's centred Gram (float64) once, then every pair."""
+
     def gram_linear(x):
         return x @ x.T
 
@@ -119,14 +122,18 @@ def _task(job: str, paths, options: dict, queue) -> None:
         out = {"seconds": time.perf_counter() - t0, "cpu": _cpu() - c0, "peak_mib": _peak_mib(), "matrix": M}
     elif job == "steps":
         steps = options["steps"]
-        by_layer = [paths[i * steps:(i + 1) * steps] for i in range(len(paths) // steps)]
+        by_layer = [paths[i * steps : (i + 1) * steps] for i in range(len(paths) // steps)]
         t0, c0 = time.perf_counter(), _cpu()
         rows = []
         for files in by_layer:
             arrays = _load(files)
             rows.append(cka_matrix([arrays[-1]], arrays, device=options["device"])[0])
-        out = {"seconds": time.perf_counter() - t0, "cpu": _cpu() - c0, "peak_mib": _peak_mib(),
-               "matrix": np.array(rows)}
+        out = {
+            "seconds": time.perf_counter() - t0,
+            "cpu": _cpu() - c0,
+            "peak_mib": _peak_mib(),
+            "matrix": np.array(rows),
+        }
     elif job == "ratio":
         layers = _load(paths, options["rows"])
         t0, c0 = time.perf_counter(), _cpu()
@@ -138,9 +145,16 @@ def _task(job: str, paths, options: dict, queue) -> None:
         t0, c0 = time.perf_counter(), _cpu()
         per_pair = peer_per_pair(layers)
         t_pair, c_pair = time.perf_counter() - t0, _cpu() - c0
-        out = {"ours": t_ours, "peer": t_peer, "cpu_ours": c_ours, "cpu_peer": c_peer, "pair": t_pair,
-               "cpu_pair": c_pair, "max_diff": float(max(np.abs(ours - theirs).max(), np.abs(ours - per_pair).max())),
-               "peak_mib": _peak_mib()}
+        out = {
+            "ours": t_ours,
+            "peer": t_peer,
+            "cpu_ours": c_ours,
+            "cpu_peer": c_peer,
+            "pair": t_pair,
+            "cpu_pair": c_pair,
+            "max_diff": float(max(np.abs(ours - theirs).max(), np.abs(ours - per_pair).max())),
+            "peak_mib": _peak_mib(),
+        }
     queue.put(out)
 
 
@@ -178,48 +192,65 @@ def main(argv: list[str] | None = None) -> int:
     device = None if args.device == "cpu" else args.device
     dims = widths(args.layers, args.max_width)
     step_dims = widths(args.step_layers, args.step_max_width)
-    print(f"machine: {platform.platform()} · {platform.processor() or platform.machine()} · {os.cpu_count()} cores · "
-          f"python {platform.python_version()} · numpy {np.__version__} · device {args.device} · "
-          f"BLAS threads {args.threads or 'all'} · "
-          f"load average before: {load_average()}")
+    print(
+        f"machine: {platform.platform()} · {platform.processor() or platform.machine()} · {os.cpu_count()} cores · "
+        f"python {platform.python_version()} · numpy {np.__version__} · device {args.device} · "
+        f"BLAS threads {args.threads or 'all'} · "
+        f"load average before: {load_average()}"
+    )
     with tempfile.TemporaryDirectory(prefix="bench-compare-") as tmp:
         folder = Path(tmp)
         t0 = time.perf_counter()
         paths = write_layers(folder, args.samples, dims, seed=0)
-        print(f"layers: {args.layers} × {args.samples:,} samples, widths {dims[0]}…{dims[-1]} "
-              f"(Σ {sum(dims):,}; {4 * args.samples * sum(dims) / 2**30:.2f} GiB float32 on disk), "
-              f"written in {time.perf_counter() - t0:.1f} s")
+        print(
+            f"layers: {args.layers} × {args.samples:,} samples, widths {dims[0]}…{dims[-1]} "
+            f"(Σ {sum(dims):,}; {4 * args.samples * sum(dims) / 2**30:.2f} GiB float32 on disk), "
+            f"written in {time.perf_counter() - t0:.1f} s"
+        )
         if "pairs" not in args.skip:
             r = run_child("pairs", paths, metric="linear", device=device, threads=args.threads)
-            print(f"(1) all pairs, exact linear CKA: {r['seconds']:.1f} s ({r['cpu']:.1f} CPU s), peak RSS {r['peak_mib']:.0f} MiB "
-                  f"(targets ≤ 30 s, ≤ 2048 MiB) · load {load_average()}")
+            print(
+                f"(1) all pairs, exact linear CKA: {r['seconds']:.1f} s ({r['cpu']:.1f} CPU s), peak RSS {r['peak_mib']:.0f} MiB "
+                f"(targets ≤ 30 s, ≤ 2048 MiB) · load {load_average()}"
+            )
         if "debiased" not in args.skip:
             r2 = run_child("pairs", paths, metric="linear-debiased", device=device, threads=args.threads)
-            diff = f", max |debiased − exact| {np.abs(r2['matrix'] - r['matrix']).max():.4f}" if "pairs" not in args.skip else ""
-            print(f"(1b) all pairs, debiased minibatch CKA (batches of 1,024): {r2['seconds']:.1f} s "
-                  f"({r2['cpu']:.1f} CPU s), "
-                  f"peak RSS {r2['peak_mib']:.0f} MiB{diff} · load {load_average()}")
+            diff = (
+                f", max |debiased − exact| {np.abs(r2['matrix'] - r['matrix']).max():.4f}"
+                if "pairs" not in args.skip
+                else ""
+            )
+            print(
+                f"(1b) all pairs, debiased minibatch CKA (batches of 1,024): {r2['seconds']:.1f} s "
+                f"({r2['cpu']:.1f} CPU s), "
+                f"peak RSS {r2['peak_mib']:.0f} MiB{diff} · load {load_average()}"
+            )
         if "ratio" not in args.skip:
             for threads in args.ratio_threads:
                 r3 = run_child("ratio", paths, rows=args.peer_samples, device=device, threads=threads)
-                print(f"(3) ratio at {args.peer_samples:,} samples, same {args.layers} layers, {threads} thread(s): "
-                      f"ours {r3['ours']:.2f} s ({r3['cpu_ours']:.1f} CPU s); plain NumPy Gram CKA, each Gram held: "
-                      f"{r3['peer']:.2f} s ({r3['cpu_peer']:.1f} CPU s) → {r3['peer'] / r3['ours']:.1f}×; per pair: "
-                      f"{r3['pair']:.2f} s ({r3['cpu_pair']:.1f} CPU s) → {r3['pair'] / r3['ours']:.1f}× "
-                      f"(max |Δ| {r3['max_diff']:.1e}; the held Grams would take "
-                      f"{args.layers * 8 * args.samples**2 / 2**30:.0f} GiB at {args.samples:,}) · load {load_average()}")
+                print(
+                    f"(3) ratio at {args.peer_samples:,} samples, same {args.layers} layers, {threads} thread(s): "
+                    f"ours {r3['ours']:.2f} s ({r3['cpu_ours']:.1f} CPU s); plain NumPy Gram CKA, each Gram held: "
+                    f"{r3['peer']:.2f} s ({r3['cpu_peer']:.1f} CPU s) → {r3['peer'] / r3['ours']:.1f}×; per pair: "
+                    f"{r3['pair']:.2f} s ({r3['cpu_pair']:.1f} CPU s) → {r3['pair'] / r3['ours']:.1f}× "
+                    f"(max |Δ| {r3['max_diff']:.1e}; the held Grams would take "
+                    f"{args.layers * 8 * args.samples**2 / 2**30:.0f} GiB at {args.samples:,}) · load {load_average()}"
+                )
         for path in paths:
             path.unlink()
         if "steps" not in args.skip:
             t0 = time.perf_counter()
             step_paths = []
             for i, d in enumerate(step_dims):
-                step_paths += write_layers(folder, args.samples, [d] * args.steps, seed=100 + i, prefix=f"s{i}",
-                                           drift=0.5)
+                step_paths += write_layers(
+                    folder, args.samples, [d] * args.steps, seed=100 + i, prefix=f"s{i}", drift=0.5
+                )
             r4 = run_child("steps", step_paths, steps=args.steps, device=device, threads=args.threads)
-            print(f"(2) layer × step: {args.step_layers} layers (widths {step_dims}) × {args.steps} steps × "
-                  f"{args.samples:,} samples: {r4['seconds']:.1f} s ({r4['cpu']:.1f} CPU s), peak RSS {r4['peak_mib']:.0f} MiB "
-                  f"(target ≤ 30 s; data written in {time.perf_counter() - t0:.0f} s) · load {load_average()}")
+            print(
+                f"(2) layer × step: {args.step_layers} layers (widths {step_dims}) × {args.steps} steps × "
+                f"{args.samples:,} samples: {r4['seconds']:.1f} s ({r4['cpu']:.1f} CPU s), peak RSS {r4['peak_mib']:.0f} MiB "
+                f"(target ≤ 30 s; data written in {time.perf_counter() - t0:.0f} s) · load {load_average()}"
+            )
     return 0
 
 

@@ -4,6 +4,7 @@ and the time to answer a similar-samples query against brute-force scikit-learn 
     python -m bench.explore                 # 100,000 × 512 (minutes on 2 cores)
     python -m bench.explore --n 5000 --dim 64 --queries 50   # a quick look
 """
+
 from __future__ import annotations
 
 import argparse
@@ -44,8 +45,10 @@ def main(argv: list[str] | None = None) -> int:
     from models.neighbors import knn_graph, similar_to, unit_rows
     from models.studies.explore_engine import embed, reduce
 
-    print(f"machine: {platform.platform()} · {platform.processor() or platform.machine()} · "
-          f"{os.cpu_count()} cores · numpy {np.__version__}")
+    print(
+        f"machine: {platform.platform()} · {platform.processor() or platform.machine()} · "
+        f"{os.cpu_count()} cores · numpy {np.__version__}"
+    )
     t = time.perf_counter()  # numba compiles UMAP's and NN-descent's kernels once per process: not counted
     Xw, _ = clustered_vectors(600, 16, seed=1)
     embed(Xw, "umap", seed=0)
@@ -69,8 +72,11 @@ def main(argv: list[str] | None = None) -> int:
     stages["neighbour graph"] = time.perf_counter() - t
     U = unit_rows(ds.features)
     total = sum(stages.values())
-    print(f"{args.n:,} × {args.dim}: " + " · ".join(f"{k} {v:.1f} s" for k, v in stages.items())
-          + f" · total {total:.1f} s")
+    print(
+        f"{args.n:,} × {args.dim}: "
+        + " · ".join(f"{k} {v:.1f} s" for k, v in stages.items())
+        + f" · total {total:.1f} s"
+    )
     assert coords.shape == (args.n, 2)
 
     rng = np.random.default_rng(1)
@@ -86,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
         q_idx, _ = similar_to(U, ds.features[i], args.k + 1)
         ours_query.append(time.perf_counter() - t)
         t = time.perf_counter()
-        _, b_idx = brute.kneighbors(ds.features[i: i + 1])
+        _, b_idx = brute.kneighbors(ds.features[i : i + 1])
         theirs.append(time.perf_counter() - t)
         exact = [j for j in b_idx[0].tolist() if j != int(i)][: args.k]
         agree.append(len(set(idx.tolist()) & set(exact)) / max(1, len(exact)))
@@ -95,11 +101,15 @@ def main(argv: list[str] | None = None) -> int:
     (l50, l95), (q50, q95), (b50, b95) = percentiles(ours_lookup), percentiles(ours_query), percentiles(theirs)
     print(f"similar-samples query ({args.queries} queries, k={args.k}):")
     print(f"  sklearn NearestNeighbors brute cosine: p50 {b50:.2f} ms · p95 {b95:.2f} ms")
-    print(f"  ours, clicked sample (graph lookup):   p50 {l50 * 1e3:.1f} µs · p95 {l95 * 1e3:.1f} µs · "
-          f"{b50 / max(l50, 1e-6):,.0f}× faster at p50 · recall@{args.k} vs exact {np.mean(agree):.3f} · "
-          f"mean neighbour distance approx/exact {np.mean(ratio):.4f}")
-    print(f"  ours, click or selection (exact, as the tab answers):    p50 {q50:.2f} ms · p95 {q95:.2f} ms · "
-          f"{b50 / q50:.1f}× faster at p50")
+    print(
+        f"  ours, clicked sample (graph lookup):   p50 {l50 * 1e3:.1f} µs · p95 {l95 * 1e3:.1f} µs · "
+        f"{b50 / max(l50, 1e-6):,.0f}× faster at p50 · recall@{args.k} vs exact {np.mean(agree):.3f} · "
+        f"mean neighbour distance approx/exact {np.mean(ratio):.4f}"
+    )
+    print(
+        f"  ours, click or selection (exact, as the tab answers):    p50 {q50:.2f} ms · p95 {q95:.2f} ms · "
+        f"{b50 / q50:.1f}× faster at p50"
+    )
     return 0
 
 

@@ -8,6 +8,7 @@ absolute GNE speed on 60,000 MNIST-sized vectors (synthetic; timing only), targe
 
     python -m bench.gne [--epochs 100] [--batch-size 128] [--synthetic-epochs 3]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -26,20 +27,27 @@ from models.studies import gne_engine as engine
 def machine() -> str:
     dev = engine.resolve_device(None)
     load = f" · load average {os.getloadavg()[0]:.1f}" if hasattr(os, "getloadavg") else ""
-    return (f"{platform.platform()} · {platform.processor() or platform.machine()} · {os.cpu_count()} cores "
-            f"({torch.get_num_threads()} torch threads) · torch {torch.__version__} · device {dev}{load}")
+    return (
+        f"{platform.platform()} · {platform.processor() or platform.machine()} · {os.cpu_count()} cores "
+        f"({torch.get_num_threads()} torch threads) · torch {torch.__version__} · device {dev}{load}"
+    )
 
 
 def compare(X: np.ndarray, config: study.Config, label: str) -> dict:
     vae, vh = engine.train_vae(X, config)
     gne, gh = engine.train_gne(X, config)
-    out = {"label": label,
-           "gne_s": gh.seconds_per_epoch, "vae_s": vh.seconds_per_epoch,
-           "gne_mse": float(engine.reconstruction_error(gne.generator, gne.embedding.detach(), X).mean()),
-           "vae_mse": float(engine.reconstruction_error(vae.generator, engine.encode(vae, X), X).mean())}
-    print(f"{label}: GNE {out['gne_s']:.4f} s/epoch, VAE {out['vae_s']:.4f} s/epoch → VAE/GNE time ratio "
-          f"{out['vae_s'] / out['gne_s']:.2f}×; final MSE GNE {out['gne_mse']:.4f}, VAE {out['vae_mse']:.4f}",
-          flush=True)
+    out = {
+        "label": label,
+        "gne_s": gh.seconds_per_epoch,
+        "vae_s": vh.seconds_per_epoch,
+        "gne_mse": float(engine.reconstruction_error(gne.generator, gne.embedding.detach(), X).mean()),
+        "vae_mse": float(engine.reconstruction_error(vae.generator, engine.encode(vae, X), X).mean()),
+    }
+    print(
+        f"{label}: GNE {out['gne_s']:.4f} s/epoch, VAE {out['vae_s']:.4f} s/epoch → VAE/GNE time ratio "
+        f"{out['vae_s'] / out['gne_s']:.2f}×; final MSE GNE {out['gne_mse']:.4f}, VAE {out['vae_mse']:.4f}",
+        flush=True,
+    )
     return out
 
 
@@ -58,20 +66,33 @@ def main(argv: list[str] | None = None) -> int:
     rng = np.random.default_rng(0)
     S = rng.random((args.synthetic_n, 784), dtype=np.float32)
     synth = study.Config(epochs=args.synthetic_epochs, batch_size=1024)
-    out = compare(S, synth, f"synthetic {args.synthetic_n}×784, {args.synthetic_epochs} epochs, batch 1024, dense generator")
+    out = compare(
+        S, synth, f"synthetic {args.synthetic_n}×784, {args.synthetic_epochs} epochs, batch 1024, dense generator"
+    )
     verdict = "meets" if out["gne_s"] <= 0.5 else "misses"
-    print(f"GNE on {args.synthetic_n:,}×784: {out['gne_s']:.3f} s/epoch ({verdict} the ≤ 0.5 s/epoch target)", flush=True)
+    print(
+        f"GNE on {args.synthetic_n:,}×784: {out['gne_s']:.3f} s/epoch ({verdict} the ≤ 0.5 s/epoch target)", flush=True
+    )
     conv = study.Config(epochs=max(1, args.synthetic_epochs - 1), batch_size=1024, generator="deconv")
     gne, gh = engine.train_gne(S, conv, image_shape=(28, 28))
-    print(f"GNE deconvolutional generator on {args.synthetic_n:,}×28×28: {gh.seconds_per_epoch:.3f} s/epoch", flush=True)
+    print(
+        f"GNE deconvolutional generator on {args.synthetic_n:,}×28×28: {gh.seconds_per_epoch:.3f} s/epoch", flush=True
+    )
     del S, gne
 
     X = datasets.load("digits").features
     base = study.Config(epochs=args.epochs, batch_size=args.batch_size)
-    compare(X, base, f"digits {len(X)}×{X.shape[1]}, {args.epochs} epochs, batch {args.batch_size}, "
-                     f"embedding lr {base.embedding_lr}")
-    compare(X, study.Config(epochs=args.epochs, batch_size=args.batch_size, embedding_lr=None),
-            f"digits, same, embedding lr = lr = {base.lr} (paper)")
+    compare(
+        X,
+        base,
+        f"digits {len(X)}×{X.shape[1]}, {args.epochs} epochs, batch {args.batch_size}, "
+        f"embedding lr {base.embedding_lr}",
+    )
+    compare(
+        X,
+        study.Config(epochs=args.epochs, batch_size=args.batch_size, embedding_lr=None),
+        f"digits, same, embedding lr = lr = {base.lr} (paper)",
+    )
     print(machine(), flush=True)
     return 0
 

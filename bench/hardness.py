@@ -12,6 +12,7 @@ faster, KL no worse than scikit-learn's by more than 2%.
 
     python -m bench.hardness [--layers 7] [--jobs 1]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -36,8 +37,13 @@ def layer_matrices(depth: int = 7, per_class: int = 100, epochs: int = 30, seed:
     model = MLP(train.dim, 10, depth=depth, activation="relu")
     opt = torch.optim.SGD(model.parameters(), lr=default_lr("relu"), momentum=0.9)
     loss = torch.nn.CrossEntropyLoss()
-    fit(model, opt, lambda m, b: loss(m(b[0]), b[1]),
-        batches(to_tensor(train.features), torch.as_tensor(train.labels), batch_size=128, generator=gen), epochs=epochs)
+    fit(
+        model,
+        opt,
+        lambda m, b: loss(m(b[0]), b[1]),
+        batches(to_tensor(train.features), torch.as_tensor(train.labels), batch_size=128, generator=gen),
+        epochs=epochs,
+    )
     return capture(model, train.features[sample], model.layer_names[:-1], include_input=False)
 
 
@@ -48,19 +54,32 @@ def main(argv: list[str] | None = None) -> int:
 
     p = argparse.ArgumentParser(prog="python -m bench.hardness")
     p.add_argument("--layers", type=int, default=7)
-    p.add_argument("--jobs", type=int, default=-1, help="threads for both libraries (-1: all cores, as sklearn's "
-                   "OpenMP gradient uses anyway)")
-    p.add_argument("--repeats", type=int, default=1, help="time each side this often, keep the fastest "
-                   "(on a shared machine the slow outliers are other people's load)")
+    p.add_argument(
+        "--jobs",
+        type=int,
+        default=-1,
+        help="threads for both libraries (-1: all cores, as sklearn's OpenMP gradient uses anyway)",
+    )
+    p.add_argument(
+        "--repeats",
+        type=int,
+        default=1,
+        help="time each side this often, keep the fastest "
+        "(on a shared machine the slow outliers are other people's load)",
+    )
     args = p.parse_args(argv)
     mats = layer_matrices(depth=args.layers)
     warm = next(iter(mats.values()))[:200]
     project(warm, "tsne", seed=0, n_jobs=args.jobs)
     TSNE(n_components=2, random_state=0, n_jobs=args.jobs).fit_transform(warm)
-    print(f"machine: {platform.platform()} · {platform.processor() or platform.machine()} · "
-          f"{os.cpu_count()} cores · python {platform.python_version()} · n_jobs {args.jobs} · "
-          f"best of {args.repeats} · ours = exact-gradient t-SNE + exact KL, sklearn = TSNE() fit only")
-    print(f"{'layer':8} {'shape':>10} {'ours s':>8} {'sklearn s':>10} {'ratio':>6} {'KL ours':>8} {'KL sklearn':>10} {'ΔKL %':>6}")
+    print(
+        f"machine: {platform.platform()} · {platform.processor() or platform.machine()} · "
+        f"{os.cpu_count()} cores · python {platform.python_version()} · n_jobs {args.jobs} · "
+        f"best of {args.repeats} · ours = exact-gradient t-SNE + exact KL, sklearn = TSNE() fit only"
+    )
+    print(
+        f"{'layer':8} {'shape':>10} {'ours s':>8} {'sklearn s':>10} {'ratio':>6} {'KL ours':>8} {'KL sklearn':>10} {'ΔKL %':>6}"
+    )
     totals = np.zeros(2)
     kls = np.zeros(2)
     worst = -np.inf
@@ -80,11 +99,15 @@ def main(argv: list[str] | None = None) -> int:
         kls += (kl_ours, kl_theirs)
         delta = 100 * (kl_ours - kl_theirs) / kl_theirs
         worst = max(worst, delta)
-        print(f"{name:8} {str(X.shape):>10} {t_ours:8.2f} {t_theirs:10.2f} {t_theirs / t_ours:6.2f} "
-              f"{kl_ours:8.4f} {kl_theirs:10.4f} {delta:+6.2f}")
-    print(f"total: ours {totals[0]:.2f} s, sklearn {totals[1]:.2f} s, ratio {totals[1] / totals[0]:.2f}× "
-          f"(target ≥3×); KL summed over layers {100 * (kls[0] - kls[1]) / kls[1]:+.2f}%, "
-          f"worst layer {worst:+.2f}% (target ≤ +2%)")
+        print(
+            f"{name:8} {str(X.shape):>10} {t_ours:8.2f} {t_theirs:10.2f} {t_theirs / t_ours:6.2f} "
+            f"{kl_ours:8.4f} {kl_theirs:10.4f} {delta:+6.2f}"
+        )
+    print(
+        f"total: ours {totals[0]:.2f} s, sklearn {totals[1]:.2f} s, ratio {totals[1] / totals[0]:.2f}× "
+        f"(target ≥3×); KL summed over layers {100 * (kls[0] - kls[1]) / kls[1]:+.2f}%, "
+        f"worst layer {worst:+.2f}% (target ≤ +2%)"
+    )
     return 0
 
 

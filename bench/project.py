@@ -10,6 +10,7 @@ Prints seconds, the speed ratio (target ≥ 1.5×) and t-SNE's KL per layer (tar
 
     python -m bench.project [--samples 70000] [--layers 6] [--dims 64] [--jobs 1] [--methods tsne umap]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -75,9 +76,11 @@ def main(argv=None) -> int:
     parser.add_argument("--methods", nargs="+", default=["tsne", "umap"], choices=["tsne", "umap"])
     args = parser.parse_args(argv)
     load = os.getloadavg()
-    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, load average "
-          f"{load[0]:.1f} {load[1]:.1f} {load[2]:.1f}; {args.samples:,} samples × {args.dims} dims × {args.layers} "
-          f"layers; {', '.join(args.methods)}; {args.jobs} thread(s)")
+    print(
+        f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, load average "
+        f"{load[0]:.1f} {load[1]:.1f} {load[2]:.1f}; {args.samples:,} samples × {args.dims} dims × {args.layers} "
+        f"layers; {', '.join(args.methods)}; {args.jobs} thread(s)"
+    )
     arrays = layered(args.samples, args.layers, dim=args.dims)
     # warm numba (pynndescent, umap) on a small array first so neither side pays the compilation
     small = [arrays[0][:600]]
@@ -96,8 +99,10 @@ def main(argv=None) -> int:
     print(f"  speed-up {t_peer / t_ours:.2f}× (target ≥ 1.5×)")
     if kl_peer:
         diff = 100 * (np.array(kl_ours) - np.array(kl_peer)) / np.array(kl_peer)
-        print(f"  t-SNE KL per layer: peer {np.round(kl_peer, 3).tolist()}  ours {np.round(kl_ours, 3).tolist()}  "
-              f"mean {diff.mean():+.2f} % (worst {diff.max():+.2f} %, target within 2 %)")
+        print(
+            f"  t-SNE KL per layer: peer {np.round(kl_peer, 3).tolist()}  ours {np.round(kl_ours, 3).tolist()}  "
+            f"mean {diff.mean():+.2f} % (worst {diff.max():+.2f} %, target within 2 %)"
+        )
     print(f"  load average after: {' '.join(f'{v:.1f}' for v in os.getloadavg())}")
     return 0
 

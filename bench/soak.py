@@ -9,6 +9,7 @@ every panel), and the job panel's poll (reads the job records).
 
     python -m bench.soak [--threads 10] [--requests 1500] [--seconds 120]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -43,6 +44,7 @@ def find(deps: list[dict], trigger: str) -> dict:
 
 def payload(dep: dict, values: dict, trigger: str) -> dict:
     """The JSON body a page posts for ``dep`` when ``trigger`` changes (unknown props: None)."""
+
     def outputs():
         out = []
         for part in dep["output"].strip(".").split("..."):
@@ -51,18 +53,25 @@ def payload(dep: dict, values: dict, trigger: str) -> dict:
         return out
 
     def fill(items):
-        return [{"id": i["id"], "property": i["property"], "value": values.get(f"{i['id']}.{i['property']}")}
-                for i in items]
+        return [
+            {"id": i["id"], "property": i["property"], "value": values.get(f"{i['id']}.{i['property']}")} for i in items
+        ]
 
     outs = outputs()
-    return {"output": dep["output"], "outputs": outs if len(outs) > 1 else outs[0],
-            "inputs": fill(dep["inputs"]), "state": fill(dep["state"]), "changedPropIds": [trigger]}
+    return {
+        "output": dep["output"],
+        "outputs": outs if len(outs) > 1 else outs[0],
+        "inputs": fill(dep["inputs"]),
+        "state": fill(dep["state"]),
+        "changedPropIds": [trigger],
+    }
 
 
 def post(url: str, body: dict, timeout: float = 30.0) -> tuple[int, float]:
     data = json.dumps(body).encode()
-    req = urllib.request.Request(url + "_dash-update-component", data=data,
-                                 headers={"Content-Type": "application/json"})
+    req = urllib.request.Request(
+        url + "_dash-update-component", data=data, headers={"Content-Type": "application/json"}
+    )
     start = time.perf_counter()
     try:
         with urllib.request.urlopen(req, timeout=timeout) as r:
@@ -83,17 +92,26 @@ def requests_for(url: str, n_points: int, run_id: str | None, session: str) -> l
     bodies = []
     for k in range(3000):
         i = rng.randrange(n_points)
-        point = {"curveNumber": 0, "pointNumber": i, "pointIndex": i, "customdata": i,
-                 "bbox": {"x0": 100, "x1": 104, "y0": 100, "y1": 104}}
+        point = {
+            "curveNumber": 0,
+            "pointNumber": i,
+            "pointIndex": i,
+            "customdata": i,
+            "bbox": {"x0": 100, "x1": 104, "y0": 100, "y1": 104},
+        }
         which = k % 3
         if which == 0:
-            bodies.append(("hover", payload(hover, {HOVER: {"points": [point]}, "dataset-picker.value": "digits"},
-                                            HOVER)))
+            bodies.append(
+                ("hover", payload(hover, {HOVER: {"points": [point]}, "dataset-picker.value": "digits"}, HOVER))
+            )
         elif which == 1 and select is not None:
             picked = rng.sample(range(200), 40)  # positions in the run's sample (20 per class)
-            values = {SELECT: {"points": [{"curveNumber": 0, "pointNumber": j, "pointIndex": j} for j in picked]},
-                      "run-picker.value": run_id, "dataset-picker.value": "digits",
-                      "layers-graph.figure": {"data": [{}] * 4}}
+            values = {
+                SELECT: {"points": [{"curveNumber": 0, "pointNumber": j, "pointIndex": j} for j in picked]},
+                "run-picker.value": run_id,
+                "dataset-picker.value": "digits",
+                "layers-graph.figure": {"data": [{}] * 4},
+            }
             bodies.append(("select", payload(select, values, SELECT)))
         else:
             bodies.append(("poll", payload(poll, {POLL: k, "session-id.data": session}, POLL)))
@@ -143,25 +161,35 @@ def train_run(store_dir: Path) -> str:
     from models.studies import study
 
     face = study("hardness")
-    config = face.Config(dataset="digits", depths=(2,), activations=("relu",), runs=1, epochs=5, per_class=20,
-                         n_jobs=1)
+    config = face.Config(dataset="digits", depths=(2,), activations=("relu",), runs=1, epochs=5, per_class=20, n_jobs=1)
     return face.run(config, store=RunStore(store_dir)).id
 
 
 def start_job(url: str, session: str) -> None:
     """Start a long Layers training as a page would (the background job runs on its own)."""
     dep = find(dependencies(url), TRAIN)
-    values = {TRAIN: 1, "dataset-picker.value": "digits", "layers-depth.value": 3, "layers-runs.value": 3,
-              "layers-epochs.value": 400, "layers-per-class.value": 50, "layers-activation.value": "relu",
-              "store-version.data": 0, "session-id.data": session}
+    values = {
+        TRAIN: 1,
+        "dataset-picker.value": "digits",
+        "layers-depth.value": 3,
+        "layers-runs.value": 3,
+        "layers-epochs.value": 400,
+        "layers-per-class.value": 50,
+        "layers-activation.value": "relu",
+        "store-version.data": 0,
+        "session-id.data": session,
+    }
     post(url, payload(dep, values, TRAIN))
 
 
 def main(argv: list[str] | None = None) -> int:
     from tests.browser import running_app
 
-    p = argparse.ArgumentParser(prog="python -m bench.soak", description=__doc__.splitlines()[0],
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="python -m bench.soak",
+        description=__doc__.splitlines()[0],
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
     p.add_argument("--threads", type=int, default=10, help="concurrent clients")
     p.add_argument("--requests", type=int, default=1500, help="requests per phase (bounded)")
     p.add_argument("--seconds", type=float, default=120.0, help="time limit per phase")
@@ -186,8 +214,10 @@ def main(argv: list[str] | None = None) -> int:
             running = any(j.active for j in records.recent())
             busy = soak(url, bodies, args.threads, args.requests, args.seconds)
             still = any(j.active for j in records.recent())
-    print(f"machine: {platform.platform()}, {platform.processor() or platform.machine()}, "
-          f"{__import__('os').cpu_count()} cores, Python {platform.python_version()}")
+    print(
+        f"machine: {platform.platform()}, {platform.processor() or platform.machine()}, "
+        f"{__import__('os').cpu_count()} cores, Python {platform.python_version()}"
+    )
     print(summary("no job (peer)", idle))
     print(summary(f"while training (job running: {running} at start, {still} at end)", busy))
     for kind in sorted(busy["latency"]):

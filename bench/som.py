@@ -6,6 +6,7 @@ at a time. Prints seconds, the time ratio and both quantization errors.
 
     python -m bench.som [--iterations 10000] [--lattice 20x30] [--batch 64]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -18,12 +19,20 @@ import numpy as np
 import torch
 
 
-def minisom_fit(X: np.ndarray, rows: int, cols: int, iterations: int, sigma0: float, eta0: float, alpha: float,
-                seed: int = 0):
+def minisom_fit(
+    X: np.ndarray, rows: int, cols: int, iterations: int, sigma0: float, eta0: float, alpha: float, seed: int = 0
+):
     from minisom import MiniSom
 
-    som = MiniSom(rows, cols, X.shape[1], sigma=sigma0, learning_rate=eta0, random_seed=seed,
-                  decay_function=lambda x, t, _T: x * math.exp(-t / alpha))
+    som = MiniSom(
+        rows,
+        cols,
+        X.shape[1],
+        sigma=sigma0,
+        learning_rate=eta0,
+        random_seed=seed,
+        decay_function=lambda x, t, _T: x * math.exp(-t / alpha),
+    )
     som._sigma_decay_function = lambda s, t, _T: s * math.exp(-t / alpha)  # same schedule as ours
     som.random_weights_init(X)
     t0 = time.perf_counter()
@@ -31,8 +40,17 @@ def minisom_fit(X: np.ndarray, rows: int, cols: int, iterations: int, sigma0: fl
     return time.perf_counter() - t0, float(som.quantization_error(X)), float(som.topographic_error(X))
 
 
-def ours_fit(X: np.ndarray, rows: int, cols: int, iterations: int, sigma0: float, eta0: float, alpha: float,
-             batch: int, seed: int = 0):
+def ours_fit(
+    X: np.ndarray,
+    rows: int,
+    cols: int,
+    iterations: int,
+    sigma0: float,
+    eta0: float,
+    alpha: float,
+    batch: int,
+    seed: int = 0,
+):
     from models.nets.som import SOM
     from models.training import default_device
 
@@ -71,15 +89,21 @@ def main(argv: list[str] | None = None) -> None:
     from models.training import default_device
 
     rows, cols = parse_lattice(args.lattice)
-    print(f"machine: {platform.platform()} · {platform.processor() or platform.machine()} · "
-          f"{os.cpu_count()} cores · torch {torch.__version__} on {default_device()} · threads {torch.get_num_threads()}")
-    print(f"lattice {rows}x{cols}, {args.iterations} samples, σ0={args.sigma0} η0={args.eta0} α={args.alpha}, "
-          f"our batch {args.batch}")
+    print(
+        f"machine: {platform.platform()} · {platform.processor() or platform.machine()} · "
+        f"{os.cpu_count()} cores · torch {torch.__version__} on {default_device()} · threads {torch.get_num_threads()}"
+    )
+    print(
+        f"lattice {rows}x{cols}, {args.iterations} samples, σ0={args.sigma0} η0={args.eta0} α={args.alpha}, "
+        f"our batch {args.batch}"
+    )
     for name, X in datasets_for_bench().items():
         t_m, qe_m, te_m = minisom_fit(X, rows, cols, args.iterations, args.sigma0, args.eta0, args.alpha)
         t_o, qe_o, te_o = ours_fit(X, rows, cols, args.iterations, args.sigma0, args.eta0, args.alpha, args.batch)
-        print(f"{name}: MiniSom {t_m:.3f} s QE {qe_m:.4f} TE {te_m:.3f} | ours {t_o:.3f} s QE {qe_o:.4f} "
-              f"TE {te_o:.3f} | speed-up ×{t_m / t_o:.1f}, QE ours/MiniSom {qe_o / qe_m:.3f}")
+        print(
+            f"{name}: MiniSom {t_m:.3f} s QE {qe_m:.4f} TE {te_m:.3f} | ours {t_o:.3f} s QE {qe_o:.4f} "
+            f"TE {te_o:.3f} | speed-up ×{t_m / t_o:.1f}, QE ours/MiniSom {qe_o / qe_m:.3f}"
+        )
 
 
 if __name__ == "__main__":

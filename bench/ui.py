@@ -10,6 +10,7 @@ Targets: p95 < 100 ms (hover), < 300 ms (linked selection).
 
     python -m bench.ui [--points 70000] [--panels 8] [--repeats 30]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -24,8 +25,9 @@ import numpy as np
 def encode(obj) -> str:
     import plotly
 
-    return json.dumps(obj.to_plotly_json() if hasattr(obj, "to_plotly_json") else obj,
-                      cls=plotly.utils.PlotlyJSONEncoder)
+    return json.dumps(
+        obj.to_plotly_json() if hasattr(obj, "to_plotly_json") else obj, cls=plotly.utils.PlotlyJSONEncoder
+    )
 
 
 def percentiles(times: list[float]) -> str:
@@ -50,8 +52,10 @@ def main(argv: list[str] | None = None) -> int:
     imgs = rng.integers(0, 255, (n, 28, 28), dtype=np.uint8)
     names = [str(c) for c in range(10)]
     panels = [(f"layer{k}", rng.normal(size=(n, 2)).astype(np.float32)) for k in range(args.panels)]
-    print(f"machine: {platform.platform()} · {platform.processor() or platform.machine()} · {os.cpu_count()} cores · "
-          f"python {platform.python_version()} · {n:,} points × {args.panels} panels")
+    print(
+        f"machine: {platform.platform()} · {platform.processor() or platform.machine()} · {os.cpu_count()} cores · "
+        f"python {platform.python_version()} · {n:,} points × {args.panels} panels"
+    )
 
     hover = []
     for _ in range(args.repeats * 3):
@@ -65,16 +69,29 @@ def main(argv: list[str] | None = None) -> int:
         coords = panels[r % args.panels][1]
         cx, cy = rng.normal(size=2) * 0.5
         inside = np.flatnonzero((np.abs(coords[:, 0] - cx) < 0.3) & (np.abs(coords[:, 1] - cy) < 0.3))
-        payload = json.dumps({"points": [{"curveNumber": r % args.panels, "pointIndex": int(i), "pointNumber": int(i),
-                                          "customdata": int(i), "x": float(coords[i, 0]), "y": float(coords[i, 1])}
-                                         for i in inside]})
+        payload = json.dumps(
+            {
+                "points": [
+                    {
+                        "curveNumber": r % args.panels,
+                        "pointIndex": int(i),
+                        "pointNumber": int(i),
+                        "customdata": int(i),
+                        "x": float(coords[i, 0]),
+                        "y": float(coords[i, 1]),
+                    }
+                    for i in inside
+                ]
+            }
+        )
         t0 = time.perf_counter()
         encode(selection_patch(json.loads(payload), args.panels))
         select.append(time.perf_counter() - t0)
         if r < max(3, args.repeats // 6):  # the peer is slow: fewer repeats
             t0 = time.perf_counter()
-            fig = figures.layers_figure(panels, labels, names, predictions=preds, index=index,
-                                        selected=sorted(int(i) for i in inside))
+            fig = figures.layers_figure(
+                panels, labels, names, predictions=preds, index=index, selected=sorted(int(i) for i in inside)
+            )
             encode(fig)
             rebuild.append(time.perf_counter() - t0)
     print(f"hover card                 {percentiles(hover)}   (target p95 < 100 ms)")

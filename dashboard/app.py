@@ -1,4 +1,5 @@
 """``create_app(config) -> dash.Dash``: the shell, every view, and the background manager."""
+
 from __future__ import annotations
 
 import dash
@@ -49,8 +50,13 @@ def create_app(config: AppConfig | None = None) -> dash.Dash:
         background_callback_manager=background_manager(config),
     )  # callbacks are checked against the whole page (Dash builds the layout once as its validation layout)
     guard_hosts(app.server, config.host, config.allow_hosts)
-    guard_requests(app.server, app.callback_map, max_request_bytes(MAX_UPLOAD_BYTES), upload_view.BIG_OUTPUT,
-                   app.config.routes_pathname_prefix)
+    guard_requests(
+        app.server,
+        app.callback_map,
+        max_request_bytes(MAX_UPLOAD_BYTES),
+        upload_view.BIG_OUTPUT,
+        app.config.routes_pathname_prefix,
+    )
     app.server.config["LAYERSCOPE"] = config  # what jobs.job reads to find the job records
     app.layout = lambda: shell(config, views)  # a function: options are re-read on each page load
     _register_shell(app, config)
@@ -84,11 +90,23 @@ def _register_shell(app: dash.Dash, config: AppConfig) -> None:
         if not skipped:
             return line
         warnings = ds.meta.get("warnings", [])
-        return [line, dash.html.Div(f"{skipped:,} unreadable image{'s' if skipped != 1 else ''} skipped",
-                                    title="\n".join(warnings[:20]), className="text-warning", id="dataset-skipped")]
+        return [
+            line,
+            dash.html.Div(
+                f"{skipped:,} unreadable image{'s' if skipped != 1 else ''} skipped",
+                title="\n".join(warnings[:20]),
+                className="text-warning",
+                id="dataset-skipped",
+            ),
+        ]
 
-    @app.callback(Output("run-picker", "options"), Output("run-picker", "value"),
-                  Input("dataset-picker", "value"), Input("store-version", "data"), Input("run-picker", "value"))
+    @app.callback(
+        Output("run-picker", "options"),
+        Output("run-picker", "value"),
+        Input("dataset-picker", "value"),
+        Input("store-version", "data"),
+        Input("run-picker", "value"),
+    )
     def run_options(name, _version, current):
         runs = config.store.list(dataset=name)
         if current and current not in {r.id for r in runs}:
@@ -105,8 +123,7 @@ def _register_shell(app: dash.Dash, config: AppConfig) -> None:
             return options, no_update if value == current or not current else value
         return options, value
 
-    @app.callback(Output("run-info", "children"), Output("run-delete-button", "disabled"),
-                  Input("run-picker", "value"))
+    @app.callback(Output("run-info", "children"), Output("run-delete-button", "disabled"), Input("run-picker", "value"))
     def run_info(run_id):
         if not run_id:
             return "", True
@@ -118,23 +135,30 @@ def _register_shell(app: dash.Dash, config: AppConfig) -> None:
         text = ", ".join(f"{k} {metric_text(v)}" for k, v in list(metrics.items())[:6])
         return f"{run.id}" + (f" — {text}" if text else ""), False
 
-    @app.callback(Output("tabs", "active_tab", allow_duplicate=True), Input("focus", "data"),
-                  prevent_initial_call=True)
+    @app.callback(Output("tabs", "active_tab", allow_duplicate=True), Input("focus", "data"), prevent_initial_call=True)
     def open_focus(focus):
         """A view asked to show something in another tab (``focus.tab``); that tab reads the rest."""
         return focus["tab"] if isinstance(focus, dict) and focus.get("tab") else no_update
 
-    @app.callback(Output("tabs", "active_tab", allow_duplicate=True),
-                  Input({"type": "new-run", "tab": ALL}, "n_clicks"), prevent_initial_call=True)
+    @app.callback(
+        Output("tabs", "active_tab", allow_duplicate=True),
+        Input({"type": "new-run", "tab": ALL}, "n_clicks"),
+        prevent_initial_call=True,
+    )
     def new_run(clicks):
         if not any(clicks or []):
             return no_update
         return ctx.triggered_id["tab"]
 
-    @app.callback(Output("store-version", "data", allow_duplicate=True),
-                  Output("shell-alert", "children"), Output("shell-alert", "is_open"),
-                  Input("run-delete", "submit_n_clicks"), State("run-picker", "value"),
-                  State("store-version", "data"), prevent_initial_call=True)
+    @app.callback(
+        Output("store-version", "data", allow_duplicate=True),
+        Output("shell-alert", "children"),
+        Output("shell-alert", "is_open"),
+        Input("run-delete", "submit_n_clicks"),
+        State("run-picker", "value"),
+        State("store-version", "data"),
+        prevent_initial_call=True,
+    )
     def delete_run(_n, run_id, version):
         if not run_id:
             return no_update, no_update, no_update

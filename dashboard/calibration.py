@@ -7,6 +7,7 @@ machine did: each finished grid records ``measured seconds / estimated seconds``
 run does not swing it). Before the first grid the estimate says it is not calibrated yet; the job
 panel then shows the time left from the first epoch on (:func:`dashboard.jobs.reporter`).
 """
+
 from __future__ import annotations
 
 import json

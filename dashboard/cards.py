@@ -3,6 +3,7 @@
 Views differ only in the lines they write under the image; the card's shape, the thumbnail
 cache and the class names live here once.
 """
+
 from __future__ import annotations
 
 from typing import Hashable, Sequence
@@ -15,8 +16,16 @@ from . import images
 TEXT_CHARS = 240  # of a sample's text shown on hover
 
 
-def sample_card(image: np.ndarray | None, lines: Sequence[str], *, key: Hashable | None = None,
-                size: int = 96, extra: Sequence = (), image_class: str = "", text: str | None = None) -> html.Div:
+def sample_card(
+    image: np.ndarray | None,
+    lines: Sequence[str],
+    *,
+    key: Hashable | None = None,
+    size: int = 96,
+    extra: Sequence = (),
+    image_class: str = "",
+    text: str | None = None,
+) -> html.Div:
     """Image (thumbnail made once per ``key``; uncached when ``key`` is None), then one line each.
 
     ``text`` (a token dataset's sample text) shows where an image would, cut to :data:`TEXT_CHARS`;
@@ -25,9 +34,14 @@ def sample_card(image: np.ndarray | None, lines: Sequence[str], *, key: Hashable
     """
     children = []
     if text is not None:
-        cut = text if len(text) <= TEXT_CHARS else text[:TEXT_CHARS - 1] + "…"
-        children.append(html.Div(cut, className="tooltip-text",
-                                 style={"minWidth": "220px", "maxWidth": "300px", "whiteSpace": "normal", "fontStyle": "italic"}))
+        cut = text if len(text) <= TEXT_CHARS else text[: TEXT_CHARS - 1] + "…"
+        children.append(
+            html.Div(
+                cut,
+                className="tooltip-text",
+                style={"minWidth": "220px", "maxWidth": "300px", "whiteSpace": "normal", "fontStyle": "italic"},
+            )
+        )
     if image is not None:
         src = images.thumbnail(key, image, size=size) if key is not None else images.png_data_uri(image, size=size)
         children.append(html.Img(src=src, className=f"tooltip-img {image_class}".strip()))
@@ -37,7 +51,7 @@ def sample_card(image: np.ndarray | None, lines: Sequence[str], *, key: Hashable
 
 
 def label_lines(class_names: Sequence[str], label: int, prediction: int | None = None) -> list[str]:
-    """"label 3" and, when a prediction is known, "prediction 5 ✗"."""
+    """ "label 3" and, when a prediction is known, "prediction 5 ✗"."""
     lines = [f"label {class_names[int(label)]}"]
     if prediction is not None:
         mark = "✓" if int(prediction) == int(label) else "✗"

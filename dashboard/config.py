@@ -1,4 +1,5 @@
 """The app's configuration: where data, runs and the job cache live, and how to serve."""
+
 from __future__ import annotations
 
 import os
@@ -20,22 +21,27 @@ class AppConfig:
     debug: bool = False
     redis_url: str | None = field(default_factory=lambda: os.environ.get("REDIS_URL") or None)
     default_dataset: str = "digits"
-    model_dir: Path | None = None       # a person's model files (default: <data-dir>/models)
-    allow_hosts: tuple[str, ...] = ()   # Host names answered besides the bound address and loopback
+    model_dir: Path | None = None  # a person's model files (default: <data-dir>/models)
+    allow_hosts: tuple[str, ...] = ()  # Host names answered besides the bound address and loopback
 
     @classmethod
     def from_env(cls) -> "AppConfig":
         """Settings for a process started without flags (a Celery worker): ``LAYERSCOPE_*`` variables."""
         env = os.environ
-        return cls(data_dir=Path(env.get("LAYERSCOPE_DATA_DIR", "data")),
-                   store_dir=Path(env.get("LAYERSCOPE_STORE_DIR", "runs")),
-                   cache_dir=Path(env.get("LAYERSCOPE_CACHE_DIR", "cache")),
-                   model_dir=env.get("LAYERSCOPE_MODEL_DIR") or None)
+        return cls(
+            data_dir=Path(env.get("LAYERSCOPE_DATA_DIR", "data")),
+            store_dir=Path(env.get("LAYERSCOPE_STORE_DIR", "runs")),
+            cache_dir=Path(env.get("LAYERSCOPE_CACHE_DIR", "cache")),
+            model_dir=env.get("LAYERSCOPE_MODEL_DIR") or None,
+        )
 
     def export_env(self) -> None:
         """Publish the folders so workers started from this process agree on them."""
-        os.environ.update(LAYERSCOPE_DATA_DIR=str(self.data_dir), LAYERSCOPE_STORE_DIR=str(self.store_dir),
-                          LAYERSCOPE_CACHE_DIR=str(self.cache_dir))
+        os.environ.update(
+            LAYERSCOPE_DATA_DIR=str(self.data_dir),
+            LAYERSCOPE_STORE_DIR=str(self.store_dir),
+            LAYERSCOPE_CACHE_DIR=str(self.cache_dir),
+        )
         if self.model_dir is not None:
             os.environ["LAYERSCOPE_MODEL_DIR"] = str(self.model_dir)
 

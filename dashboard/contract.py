@@ -9,6 +9,7 @@ silence. :func:`check_views` raises :class:`ContractError` naming every tab that
 Dash itself refuses a duplicate id in the page, and (``suppress_callback_exceptions`` is off) checks every
 callback against the full layout; :func:`unknown_callback_ids` is that check where no browser runs.
 """
+
 from __future__ import annotations
 
 from types import ModuleType
@@ -59,8 +60,10 @@ def check_views(views: list[ModuleType], config: Any) -> None:
             problems.append(f"view {name}: ids {', '.join(foreign[:5])} must start with {tab + '-'!r}")
     for kind, tabs in trains.items():
         if len(tabs) > 1:
-            problems.append(f"tabs {', '.join(tabs)} all say TRAINS = {kind!r}: \"New run…\" opens one tab per "
-                            "kind, so keep TRAINS on one of them")
+            problems.append(
+                f'tabs {", ".join(tabs)} all say TRAINS = {kind!r}: "New run…" opens one tab per '
+                "kind, so keep TRAINS on one of them"
+            )
     if problems:
         raise ContractError("the tabs break the shell contract:\n  " + "\n  ".join(problems))
 

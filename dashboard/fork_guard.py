@@ -9,6 +9,7 @@ one time in three on a busy machine (py-spy: the job stuck in ``sqlite3.connect`
 So every SQLite use in the web process and every fork hold one lock, :data:`GUARD`; a forked
 child gets a fresh one. Threads never sit inside SQLite while a job is being forked.
 """
+
 from __future__ import annotations
 
 import functools

@@ -1,4 +1,5 @@
 """Thumbnails and image tiles for hover tooltips and grids, as PNG data URIs."""
+
 from __future__ import annotations
 
 import base64
@@ -48,7 +49,7 @@ def tile(images: np.ndarray, rows: int, cols: int, pad: int = 1, fill: int = 255
     out = np.full((rows * (h + pad) + pad, cols * (w + pad) + pad, *channels), fill, dtype=np.uint8)
     for k, im in enumerate(imgs[: rows * cols]):
         r, c = divmod(k, cols)
-        out[pad + r * (h + pad): pad + r * (h + pad) + h, pad + c * (w + pad): pad + c * (w + pad) + w] = im
+        out[pad + r * (h + pad) : pad + r * (h + pad) + h, pad + c * (w + pad) : pad + c * (w + pad) + w] = im
     return out
 
 
@@ -58,7 +59,7 @@ def cell_mosaic(images: np.ndarray, rows: int, cols: int, gap: int = 2, fill: in
     ``gap`` keeps neighbouring small images (8×8 digits) from reading as stripes."""
     out = tile(images, rows, cols, pad=gap, fill=fill)
     lo, hi = gap // 2, gap - gap // 2
-    return out[lo: out.shape[0] - hi, lo: out.shape[1] - hi]
+    return out[lo : out.shape[0] - hi, lo : out.shape[1] - hi]
 
 
 @lru_cache(maxsize=8192)

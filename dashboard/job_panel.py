@@ -5,6 +5,7 @@ while a job runs: a reload or a second tab shows running jobs with live progress
 each; a job whose process died shows as interrupted. The bar follows the newest running job
 of this tab (its session id lives in the browser's sessionStorage, so it survives a reload).
 """
+
 from __future__ import annotations
 
 import time
@@ -19,31 +20,62 @@ from .job_records import JobRecord
 ACTIVE_POLL_MS = 500
 IDLE_POLL_MS = 4000
 HIDDEN = {"display": "none"}
-STATUS_COLOUR = {"running": "primary", "cancelling": "warning", "done": "success", "failed": "danger",
-                 "cancelled": "secondary", "interrupted": "warning"}
+STATUS_COLOUR = {
+    "running": "primary",
+    "cancelling": "warning",
+    "done": "success",
+    "failed": "danger",
+    "cancelled": "secondary",
+    "interrupted": "warning",
+}
 
 
 def job_panel() -> dbc.Card:
     """The left panel's "Jobs" card (ids ``job-*``, which tests and views rely on)."""
-    return dbc.Card([
-        dbc.CardHeader("Jobs", className="panel-title"),
-        dbc.CardBody([
-            html.Div([  # this tab's running job: shown only while one runs (no empty bar, no dead Cancel at rest)
-                dbc.Progress(id="job-progress", value=0, label="", striped=True, animated=False, className="mb-2",
-                             style={"height": "18px"}),
-                dbc.Button("Cancel", id="job-cancel", color="danger", outline=True, size="sm", disabled=True,
-                           className="mb-2", title="Stop this tab's running jobs (nothing half-written is kept)"),
-            ], id="job-current", style=HIDDEN),
-            html.Div(id="job-message", className="job-message small text-muted mb-2"),
-            html.Div(id="job-result", className="small mb-2"),
-            html.Div(id="job-list", className="job-list small mt-2"),
-            dcc.Store(id="job-list-drawn", data=None),  # what the list shows: redrawn only when that changes
-            html.Div(id="job-workers", className="small text-warning mt-1"),
-        ]),
-        # one id per browser tab; sessionStorage keeps it through a reload (a new tab gets a new one)
-        dcc.Store(id="session-id", storage_type="session", data=uuid.uuid4().hex),
-        dcc.Interval(id="job-poll", interval=IDLE_POLL_MS),
-    ], className="panel mb-2", id="job-panel")
+    return dbc.Card(
+        [
+            dbc.CardHeader("Jobs", className="panel-title"),
+            dbc.CardBody(
+                [
+                    html.Div(
+                        [  # this tab's running job: shown only while one runs (no empty bar, no dead Cancel at rest)
+                            dbc.Progress(
+                                id="job-progress",
+                                value=0,
+                                label="",
+                                striped=True,
+                                animated=False,
+                                className="mb-2",
+                                style={"height": "18px"},
+                            ),
+                            dbc.Button(
+                                "Cancel",
+                                id="job-cancel",
+                                color="danger",
+                                outline=True,
+                                size="sm",
+                                disabled=True,
+                                className="mb-2",
+                                title="Stop this tab's running jobs (nothing half-written is kept)",
+                            ),
+                        ],
+                        id="job-current",
+                        style=HIDDEN,
+                    ),
+                    html.Div(id="job-message", className="job-message small text-muted mb-2"),
+                    html.Div(id="job-result", className="small mb-2"),
+                    html.Div(id="job-list", className="job-list small mt-2"),
+                    dcc.Store(id="job-list-drawn", data=None),  # what the list shows: redrawn only when that changes
+                    html.Div(id="job-workers", className="small text-warning mt-1"),
+                ]
+            ),
+            # one id per browser tab; sessionStorage keeps it through a reload (a new tab gets a new one)
+            dcc.Store(id="session-id", storage_type="session", data=uuid.uuid4().hex),
+            dcc.Interval(id="job-poll", interval=IDLE_POLL_MS),
+        ],
+        className="panel mb-2",
+        id="job-panel",
+    )
 
 
 def _age(seconds: float, coarse: bool = False) -> str:
@@ -61,33 +93,74 @@ def job_row(job: JobRecord, session: str | None, now: float) -> html.Div:
     """One job: title, status (with this tab's marked), progress or outcome, Cancel or the run."""
     mine = job.owner == session
     badge = dbc.Badge(job.status, color=STATUS_COLOUR.get(job.status, "secondary"), className="me-1")
-    head = html.Div([badge, html.Span(job.title, className="fw-semibold"),
-                     html.Span(" · this tab" if mine else "", className="text-muted")])
+    head = html.Div(
+        [
+            badge,
+            html.Span(job.title, className="fw-semibold"),
+            html.Span(" · this tab" if mine else "", className="text-muted"),
+        ]
+    )
     children = [head]
     if job.active:
         pct = int(round(100 * job.progress))
         children.append(dbc.Progress(value=pct, label=f"{pct}%", className="my-1", style={"height": "12px"}))
-        children.append(html.Div([
-            html.Span(f"{job.message or 'starting'} · {_age(now - job.created)}", className="text-muted me-2"),
-            dbc.Button("Cancel", id={"type": "job-row-cancel", "job": job.id}, size="sm", color="danger",
-                       outline=True, className="py-0 px-1", disabled=job.status == "cancelling"),
-        ]))
+        children.append(
+            html.Div(
+                [
+                    html.Span(f"{job.message or 'starting'} · {_age(now - job.created)}", className="text-muted me-2"),
+                    dbc.Button(
+                        "Cancel",
+                        id={"type": "job-row-cancel", "job": job.id},
+                        size="sm",
+                        color="danger",
+                        outline=True,
+                        className="py-0 px-1",
+                        disabled=job.status == "cancelling",
+                    ),
+                ]
+            )
+        )
     else:
-        tail = [html.Span(f"{job.message} · {_age(now - (job.ended or job.created), coarse=True)} ago",
-                          className="text-muted")]
+        tail = [
+            html.Span(
+                f"{job.message} · {_age(now - (job.ended or job.created), coarse=True)} ago", className="text-muted"
+            )
+        ]
         if job.run_id:
-            tail.append(dbc.Button("open run", id={"type": "job-row-open", "run": job.run_id}, size="sm",
-                                   color="link", className="py-0 px-1"))
+            tail.append(
+                dbc.Button(
+                    "open run",
+                    id={"type": "job-row-open", "run": job.run_id},
+                    size="sm",
+                    color="link",
+                    className="py-0 px-1",
+                )
+            )
         children.append(html.Div(tail))
-    return html.Div(children, className="job-row" + (" job-row-mine" if mine else ""),
-                    id=f"job-row-{job.id}", key=job.id, **{"data-status": job.status})  # keyed: updated in place
+    return html.Div(
+        children,
+        className="job-row" + (" job-row-mine" if mine else ""),
+        id=f"job-row-{job.id}",
+        key=job.id,
+        **{"data-status": job.status},
+    )  # keyed: updated in place
 
 
 def list_signature(jobs: list[JobRecord], session: str | None, now: float) -> list:
     """What the job list shows, as data: the list is sent again only when this changes."""
-    return [[j.id, j.status, j.owner == session, j.title, j.message, j.run_id,
-             int(round(100 * j.progress)) if j.active else None,
-             _age(now - j.created) if j.active else _age(now - (j.ended or j.created), coarse=True)] for j in jobs]
+    return [
+        [
+            j.id,
+            j.status,
+            j.owner == session,
+            j.title,
+            j.message,
+            j.run_id,
+            int(round(100 * j.progress)) if j.active else None,
+            _age(now - j.created) if j.active else _age(now - (j.ended or j.created), coarse=True),
+        ]
+        for j in jobs
+    ]
 
 
 def panel_state(jobs: list[JobRecord], session: str | None, now: float) -> tuple:
@@ -116,8 +189,14 @@ def celery_workers(celery_app, every: float = 10.0):
             except Exception as exc:  # broker down
                 answered, last["text"] = None, f"the job queue at REDIS_URL does not answer ({exc})"
             if answered is not None:
-                last["text"] = "" if answered else ("no worker is running: jobs wait in the queue until one starts "
-                                                    "(celery -A dashboard.worker worker)")
+                last["text"] = (
+                    ""
+                    if answered
+                    else (
+                        "no worker is running: jobs wait in the queue until one starts "
+                        "(celery -A dashboard.worker worker)"
+                    )
+                )
             last["time"] = time.monotonic()
         return last["text"]
 
@@ -128,12 +207,22 @@ def register(app: dash.Dash, records, workers=None) -> None:
     """The panel's callbacks; ``records`` is the app's :class:`JobRecords`; ``workers()`` (Celery
     only) says when no worker would pick a job up."""
 
-    @app.callback(Output("job-progress", "value"), Output("job-progress", "label"),
-                  Output("job-message", "children"), Output("job-cancel", "disabled"),
-                  Output("job-list", "children"), Output("job-poll", "interval"), Output("job-progress", "animated"),
-                  Output("job-current", "style"), Output("job-workers", "children"), Output("job-list-drawn", "data"),
-                  Input("job-poll", "n_intervals"), Input("session-id", "data"),
-                  Input("job-result", "children"), State("job-list-drawn", "data"))
+    @app.callback(
+        Output("job-progress", "value"),
+        Output("job-progress", "label"),
+        Output("job-message", "children"),
+        Output("job-cancel", "disabled"),
+        Output("job-list", "children"),
+        Output("job-poll", "interval"),
+        Output("job-progress", "animated"),
+        Output("job-current", "style"),
+        Output("job-workers", "children"),
+        Output("job-list-drawn", "data"),
+        Input("job-poll", "n_intervals"),
+        Input("session-id", "data"),
+        Input("job-result", "children"),
+        State("job-list-drawn", "data"),
+    )
     def poll(_n, session, _result, drawn):
         records.reap()
         jobs, now = records.recent(limit=8), time.time()
@@ -143,9 +232,14 @@ def register(app: dash.Dash, records, workers=None) -> None:
             rows, signature = no_update, no_update
         return (*head, rows, interval, animated, current, workers() if workers else "", signature)
 
-    @app.callback(Output("job-poll", "n_intervals"), Input("job-cancel", "n_clicks"),
-                  Input({"type": "job-row-cancel", "job": ALL}, "n_clicks"), State("session-id", "data"),
-                  State("job-poll", "n_intervals"), prevent_initial_call=True)
+    @app.callback(
+        Output("job-poll", "n_intervals"),
+        Input("job-cancel", "n_clicks"),
+        Input({"type": "job-row-cancel", "job": ALL}, "n_clicks"),
+        State("session-id", "data"),
+        State("job-poll", "n_intervals"),
+        prevent_initial_call=True,
+    )
     def cancel(_all, _rows, session, n):
         if ctx.triggered_id == "job-cancel":
             targets = [j.id for j in records.recent(limit=50) if j.active and j.owner == session]
@@ -157,8 +251,11 @@ def register(app: dash.Dash, records, workers=None) -> None:
             records.request_cancel(job_id)
         return (n or 0) + 1  # redraw the panel now
 
-    @app.callback(Output("run-picker", "value", allow_duplicate=True),
-                  Input({"type": "job-row-open", "run": ALL}, "n_clicks"), prevent_initial_call=True)
+    @app.callback(
+        Output("run-picker", "value", allow_duplicate=True),
+        Input({"type": "job-row-open", "run": ALL}, "n_clicks"),
+        prevent_initial_call=True,
+    )
     def open_run(clicks):
         if not any(clicks or []) or not isinstance(ctx.triggered_id, dict):
             return no_update

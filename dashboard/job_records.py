@@ -10,6 +10,7 @@ whose process died is marked ``interrupted`` at the next look (:meth:`JobRecords
 Statuses: ``running`` → ``done`` | ``failed`` | ``cancelled`` | ``interrupted``
 (``cancelling`` while a cancel request waits for the job to stop).
 """
+
 from __future__ import annotations
 
 import json
@@ -26,9 +27,9 @@ from typing import Any, Iterator
 
 ACTIVE = ("running", "cancelling")
 ENDED = ("done", "failed", "cancelled", "interrupted")
-HEARTBEAT = 2.0      # seconds between a running job's signs of life
-STALE = 30.0         # a job on another host silent this long is taken for dead
-KILL_AFTER = 8.0     # a job that ignores a cancel request this long is killed (same host)
+HEARTBEAT = 2.0  # seconds between a running job's signs of life
+STALE = 30.0  # a job on another host silent this long is taken for dead
+KILL_AFTER = 8.0  # a job that ignores a cancel request this long is killed (same host)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
@@ -99,23 +100,36 @@ class JobRecords:
                 db.close()
 
     # -- a job's own life ------------------------------------------------------
-    def start(self, kind: str, title: str, owner: str, config: dict | None = None, *,
-              pid: int | None = None) -> str:
+    def start(self, kind: str, title: str, owner: str, config: dict | None = None, *, pid: int | None = None) -> str:
         """Record a job that starts now in process ``pid`` (this one by default); returns its id."""
         job_id = f"job-{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(3)}"
         now = time.time()
         with self._db() as db:
-            db.execute("INSERT INTO jobs (id, kind, title, owner, config, status, created, heartbeat, pid, host) "
-                       "VALUES (?, ?, ?, ?, ?, 'running', ?, ?, ?, ?)",
-                       (job_id, kind, title, owner or "", json.dumps(config or {}, default=str), now, now,
-                        pid if pid is not None else os.getpid(), socket.gethostname()))
+            db.execute(
+                "INSERT INTO jobs (id, kind, title, owner, config, status, created, heartbeat, pid, host) "
+                "VALUES (?, ?, ?, ?, ?, 'running', ?, ?, ?, ?)",
+                (
+                    job_id,
+                    kind,
+                    title,
+                    owner or "",
+                    json.dumps(config or {}, default=str),
+                    now,
+                    now,
+                    pid if pid is not None else os.getpid(),
+                    socket.gethostname(),
+                ),
+            )
         return job_id
 
     def report(self, job_id: str, fraction: float, message: str) -> bool:
         """Progress of a running job; returns True when a cancel was requested (the job stops)."""
         with self._db() as db:
-            db.execute("UPDATE jobs SET progress = ?, message = ?, heartbeat = ? WHERE id = ? AND status IN "
-                       "('running', 'cancelling')", (float(fraction), message, time.time(), job_id))
+            db.execute(
+                "UPDATE jobs SET progress = ?, message = ?, heartbeat = ? WHERE id = ? AND status IN "
+                "('running', 'cancelling')",
+                (float(fraction), message, time.time(), job_id),
+            )
             row = db.execute("SELECT cancel_requested FROM jobs WHERE id = ?", (job_id,)).fetchone()
         return bool(row and row[0])
 
@@ -130,10 +144,12 @@ class JobRecords:
         if status not in ENDED:
             raise ValueError(f"status must be one of {', '.join(ENDED)} (got {status!r})")
         with self._db() as db:
-            db.execute("UPDATE jobs SET status = ?, message = ?, run_id = ?, ended = ?, "
-                       "progress = CASE WHEN ? = 'done' THEN 1.0 ELSE progress END "
-                       "WHERE id = ? AND status IN ('running', 'cancelling')",
-                       (status, message, run_id, time.time(), status, job_id))
+            db.execute(
+                "UPDATE jobs SET status = ?, message = ?, run_id = ?, ended = ?, "
+                "progress = CASE WHEN ? = 'done' THEN 1.0 ELSE progress END "
+                "WHERE id = ? AND status IN ('running', 'cancelling')",
+                (status, message, run_id, time.time(), status, job_id),
+            )
 
     def discard(self, job_id: str) -> None:
         """Forget a job (a quick page-load job that ended well is not worth a line in the list)."""
@@ -144,8 +160,11 @@ class JobRecords:
     def request_cancel(self, job_id: str) -> bool:
         """Ask a running job to stop; True if it was running."""
         with self._db() as db:
-            cur = db.execute("UPDATE jobs SET cancel_requested = ?, status = 'cancelling' "
-                             "WHERE id = ? AND status IN ('running', 'cancelling')", (time.time(), job_id))
+            cur = db.execute(
+                "UPDATE jobs SET cancel_requested = ?, status = 'cancelling' "
+                "WHERE id = ? AND status IN ('running', 'cancelling')",
+                (time.time(), job_id),
+            )
         return cur.rowcount > 0
 
     def get(self, job_id: str) -> JobRecord | None:
@@ -158,8 +177,10 @@ class JobRecords:
         """Running jobs first, then the latest ended ones."""
         with self._db() as db:
             db.row_factory = sqlite3.Row
-            rows = db.execute("SELECT * FROM jobs ORDER BY status IN ('running', 'cancelling') DESC, created DESC "
-                              "LIMIT ?", (int(limit),)).fetchall()
+            rows = db.execute(
+                "SELECT * FROM jobs ORDER BY status IN ('running', 'cancelling') DESC, created DESC LIMIT ?",
+                (int(limit),),
+            ).fetchall()
         return [_record(r) for r in rows]
 
     def reap(self, *, now: float | None = None) -> list[str]:

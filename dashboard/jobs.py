@@ -9,6 +9,7 @@ stops the work; results are written atomically, so a cancelled job leaves nothin
 half-written), turns errors into a message in the panel, and, when the work saved a run,
 bumps ``store-version`` and selects the new run in the session that started the job.
 """
+
 from __future__ import annotations
 
 import functools
@@ -75,8 +76,11 @@ def time_left(elapsed: float, fraction: float, *, after: float = 3.0, least: flo
     if elapsed < after or not least <= fraction < 1.0:
         return ""
     seconds = elapsed * (1.0 - fraction) / fraction
-    text = f"{max(1, round(seconds))} s" if seconds < 90 else (
-        f"{seconds / 60:.0f} min" if seconds < 5400 else f"{seconds / 3600:.1f} h")
+    text = (
+        f"{max(1, round(seconds))} s"
+        if seconds < 90
+        else (f"{seconds / 60:.0f} min" if seconds < 5400 else f"{seconds / 3600:.1f} h")
+    )
     return f"~{text} left"
 
 
@@ -95,7 +99,7 @@ class Done:
     of the job's own ``outputs`` (in order)."""
 
     run: Any = None
-    message: Any = None   # None: the panel's message is left as it is
+    message: Any = None  # None: the panel's message is left as it is
     values: tuple = ()
 
 
@@ -110,11 +114,21 @@ def records_of(app: dash.Dash):
     return JobRecords(app.server.config["LAYERSCOPE"].store_dir / ".jobs.sqlite")
 
 
-def job(app: dash.Dash, *, trigger: Input | str, inputs: Sequence[Input] = (), states: Sequence[State] = (),
-        outputs: Sequence[Output] = (),
-        title: str | Callable[..., str], buttons: Sequence[str] = (), running: Sequence = (),
-        failed: Callable[[str], tuple] | None = None, initial: bool = False, status: str | None = None,
-        panel_errors: bool = True) -> Callable:
+def job(
+    app: dash.Dash,
+    *,
+    trigger: Input | str,
+    inputs: Sequence[Input] = (),
+    states: Sequence[State] = (),
+    outputs: Sequence[Output] = (),
+    title: str | Callable[..., str],
+    buttons: Sequence[str] = (),
+    running: Sequence = (),
+    failed: Callable[[str], tuple] | None = None,
+    initial: bool = False,
+    status: str | None = None,
+    panel_errors: bool = True,
+) -> Callable:
     """Register ``work(progress, *state_values) -> Done`` as a cancellable background job.
 
     ``trigger`` is the button id (its ``n_clicks`` starts the job) or any ``Input``; ``inputs`` are
@@ -138,12 +152,17 @@ def job(app: dash.Dash, *, trigger: Input | str, inputs: Sequence[Input] = (), s
 
     trigger_input = Input(trigger, "n_clicks") if isinstance(trigger, str) else trigger
     own_buttons = tuple(dict.fromkeys(([trigger] if isinstance(trigger, str) else []) + list(buttons)))
-    shell = [Output("store-version", "data", allow_duplicate=True),
-             Output("run-picker", "value", allow_duplicate=True),
-             Output("job-result", "children", allow_duplicate=True)]
+    shell = [
+        Output("store-version", "data", allow_duplicate=True),
+        Output("run-picker", "value", allow_duplicate=True),
+        Output("job-result", "children", allow_duplicate=True),
+    ]
     if status:
-        running = [*running, (Output(f"{status}-working", "style"), {}, {"display": "none"}),
-                   (Output(status, "style"), {"display": "none"}, {})]
+        running = [
+            *running,
+            (Output(f"{status}-working", "style"), {}, {"display": "none"}),
+            (Output(status, "style"), {"display": "none"}, {}),
+        ]
     options = job_options(*own_buttons, extra_running=running)
     options["prevent_initial_call"] = "initial_duplicate" if initial else True
     n_own = len(outputs)
@@ -151,16 +170,20 @@ def job(app: dash.Dash, *, trigger: Input | str, inputs: Sequence[Input] = (), s
 
     def say(label: str, text: str, how: str) -> tuple:
         """The view's own line for the job's end (nothing without ``status``)."""
-        return (html.Span(text if text.startswith(label) else f"{label}: {text}", className=f"job-status-{how}"),) \
-            if status else ()
+        return (
+            (html.Span(text if text.startswith(label) else f"{label}: {text}", className=f"job-status-{how}"),)
+            if status
+            else ()
+        )
 
     def decorate(work: Callable[..., Done]) -> Callable:
         kind = getattr(work, "__module__", "job").rsplit(".", 1)[-1] + "." + work.__name__
 
         said = [Output(status, "children")] if status else []
 
-        @app.callback(*shell, *said, *outputs, trigger_input, *inputs, *states, State("store-version", "data"), SESSION,
-                      **options)
+        @app.callback(
+            *shell, *said, *outputs, trigger_input, *inputs, *states, State("store-version", "data"), SESSION, **options
+        )
         @functools.wraps(work)
         def callback(_trigger, *args):
             from .job_records import JobRecords
@@ -171,6 +194,7 @@ def job(app: dash.Dash, *, trigger: Input | str, inputs: Sequence[Input] = (), s
             records = JobRecords(records_path)
             job_id = records.start(kind, label, session or "", {"values": values})
             with Heartbeat(records, job_id) as beat:
+
                 def send(update: tuple) -> bool:
                     return records.report(job_id, update[0] / 100, update[2]) or beat.cancelled.is_set()
 
@@ -178,7 +202,9 @@ def job(app: dash.Dash, *, trigger: Input | str, inputs: Sequence[Input] = (), s
                     done = work(reporter(send, label), *values)
                 except Cancelled:
                     records.finish(job_id, "cancelled", f"{label}: cancelled")
-                    return (no_update, no_update, "cancelled", *say(label, "cancelled", "cancelled")) + (no_update,) * n_own
+                    return (no_update, no_update, "cancelled", *say(label, "cancelled", "cancelled")) + (
+                        no_update,
+                    ) * n_own
                 except Exception as exc:  # shown to the person in the panel, never a silent traceback
                     message = describe_error(exc)
                     records.finish(job_id, "failed", f"{label}: {message}")
@@ -203,9 +229,18 @@ def job(app: dash.Dash, *, trigger: Input | str, inputs: Sequence[Input] = (), s
 def job_status(id_: str, idle: str = "") -> html.Div:
     """Where a view says how its job went: "working…" while it runs (the bar is in the Jobs panel),
     then done, failed (with the message) or cancelled. Pass ``status=id_`` to :func:`job`."""
-    return html.Div([
-        html.Span([html.Span(className="spinner-border spinner-border-sm me-2", role="status"),
-                   "working… (progress and Cancel in the Jobs panel)"],
-                  id=f"{id_}-working", className="job-status-working", style={"display": "none"}),
-        html.Span(idle, id=id_),
-    ], className="job-status small")
+    return html.Div(
+        [
+            html.Span(
+                [
+                    html.Span(className="spinner-border spinner-border-sm me-2", role="status"),
+                    "working… (progress and Cancel in the Jobs panel)",
+                ],
+                id=f"{id_}-working",
+                className="job-status-working",
+                style={"display": "none"},
+            ),
+            html.Span(idle, id=id_),
+        ],
+        className="job-status small",
+    )

@@ -7,6 +7,7 @@ assets/legend.js tells a click from a double-click and presses the chip's hidden
 store ``{"type": "class-hidden", "view": <prefix>}`` so a view's figure callbacks read them; the
 figure's point colours stay (the same :func:`dashboard.figures.class_colors` everywhere).
 """
+
 from __future__ import annotations
 
 from typing import Callable, Sequence
@@ -27,26 +28,48 @@ def store_id(prefix: str) -> dict:
 
 def legend(prefix: str) -> html.Div:
     """The (empty) legend of a view and its store; :func:`chips` fills it when classes are known."""
-    return html.Div([
-        html.Div(id={"type": "class-legend", "view": prefix}, className=f"class-legend legend-{prefix}"),
-        dcc.Store(id=store_id(prefix), data=[]),
-    ], className="class-legend-box")
+    return html.Div(
+        [
+            html.Div(id={"type": "class-legend", "view": prefix}, className=f"class-legend legend-{prefix}"),
+            dcc.Store(id=store_id(prefix), data=[]),
+        ],
+        className="class-legend-box",
+    )
 
 
 def chips(prefix: str, class_names: Sequence[str], hidden: Sequence[int] = ()) -> list:
     """One chip per class, coloured like its points; hidden ones struck through."""
     colours = class_colors(len(class_names))
-    out = [html.Span("classes", className="small text-muted me-1",
-                     title="click a class to hide it, double-click to show it alone")]
+    out = [
+        html.Span(
+            "classes",
+            className="small text-muted me-1",
+            title="click a class to hide it, double-click to show it alone",
+        )
+    ]
     for k, name in enumerate(class_names):
         off = k in set(hidden)
-        out.append(html.Button([html.Span(className="class-swatch", style={"background": colours[k]}), str(name)],
-                               id={"type": "class-chip", "view": prefix, "k": k}, **{"data-k": str(k)},
-                               className="class-chip" + (" off" if off else ""),
-                               title=f"{name}: click to hide or show, double-click to show it alone"))
+        out.append(
+            html.Button(
+                [html.Span(className="class-swatch", style={"background": colours[k]}), str(name)],
+                id={"type": "class-chip", "view": prefix, "k": k},
+                **{"data-k": str(k)},
+                className="class-chip" + (" off" if off else ""),
+                title=f"{name}: click to hide or show, double-click to show it alone",
+            )
+        )
         for twin in ("class-toggle", "class-only"):  # what assets/legend.js presses for a click / double-click
-            out.append(html.Button(twin, id={"type": twin, "view": prefix, "k": k}, n_clicks=0, **{"data-k": str(k)},
-                                   className=f"class-twin {twin}", tabIndex="-1", **{"aria-hidden": "true"}))
+            out.append(
+                html.Button(
+                    twin,
+                    id={"type": twin, "view": prefix, "k": k},
+                    n_clicks=0,
+                    **{"data-k": str(k)},
+                    className=f"class-twin {twin}",
+                    tabIndex="-1",
+                    **{"aria-hidden": "true"},
+                )
+            )
     return out
 
 
@@ -90,17 +113,22 @@ function(chipClicks, onlyClicks, hidden) {
 
 
 def register(app: dash.Dash) -> None:
-    app.clientside_callback(CLICK_JS, Output({"type": "class-hidden", "view": MATCH}, "data"),
-                            Input({"type": "class-toggle", "view": MATCH, "k": ALL}, "n_clicks"),
-                            Input({"type": "class-only", "view": MATCH, "k": ALL}, "n_clicks"),
-                            State({"type": "class-hidden", "view": MATCH}, "data"), prevent_initial_call=True)
+    app.clientside_callback(
+        CLICK_JS,
+        Output({"type": "class-hidden", "view": MATCH}, "data"),
+        Input({"type": "class-toggle", "view": MATCH, "k": ALL}, "n_clicks"),
+        Input({"type": "class-only", "view": MATCH, "k": ALL}, "n_clicks"),
+        State({"type": "class-hidden", "view": MATCH}, "data"),
+        prevent_initial_call=True,
+    )
 
     app.clientside_callback(
         """function(hidden, ids) { const off = new Set(hidden || []);
                return ids.map(i => 'class-chip' + (off.has(i.k) ? ' off' : '')); }""",
         Output({"type": "class-chip", "view": MATCH, "k": ALL}, "className"),
         Input({"type": "class-hidden", "view": MATCH}, "data"),
-        State({"type": "class-chip", "view": MATCH, "k": ALL}, "id"))
+        State({"type": "class-chip", "view": MATCH, "k": ALL}, "id"),
+    )
 
 
 #: ``classes(shown) -> (labels of the drawn points, class names)`` or None when the legend does not apply
@@ -111,14 +139,22 @@ def connect(app: dash.Dash, prefix: str, graph: str, shown: str, classes: Classe
     """Give view ``prefix`` its legend: chips drawn for what ``shown`` (a store ``{..., "traces": n}``
     describing the figure of ``graph``) holds, and the hidden classes faded in all its traces. The
     view's own draw applies :func:`opacity` too (State of :func:`store_id`), so a redraw keeps them."""
-    @app.callback(Output({"type": "class-legend", "view": prefix}, "children"), Input(shown, "data"),
-                  State(store_id(prefix), "data"))
+
+    @app.callback(
+        Output({"type": "class-legend", "view": prefix}, "children"),
+        Input(shown, "data"),
+        State(store_id(prefix), "data"),
+    )
     def draw_chips(shown_, hidden):
         got = classes(shown_) if shown_ else None
         return chips(prefix, got[1], hidden) if got else []
 
-    @app.callback(Output(graph, "figure", allow_duplicate=True), Input(store_id(prefix), "data"),
-                  State(shown, "data"), prevent_initial_call=True)
+    @app.callback(
+        Output(graph, "figure", allow_duplicate=True),
+        Input(store_id(prefix), "data"),
+        State(shown, "data"),
+        prevent_initial_call=True,
+    )
     def fade(hidden, shown_):
         got = classes(shown_) if shown_ else None
         if not got:

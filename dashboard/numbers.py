@@ -1,4 +1,5 @@
 """Numbers as people read them in the UI."""
+
 from __future__ import annotations
 
 

@@ -10,6 +10,7 @@ by 4/3) plus headroom is refused (413) before it is read; a big body must be one
 upload's data URL), not millions of JSON values that would take gigabytes to parse; a callback
 request in the wrong shape gets 400 and one log line, never a traceback quoting its body.
 """
+
 from __future__ import annotations
 
 import ipaddress
@@ -26,7 +27,7 @@ def host_name(header: str) -> str:
     """``Host`` header → bare lower-case name (port and IPv6 brackets removed)."""
     header = (header or "").strip().lower()
     if header.startswith("["):
-        return header[1:header.find("]")] if "]" in header else header[1:]
+        return header[1 : header.find("]")] if "]" in header else header[1:]
     return header.rsplit(":", 1)[0] if header.count(":") == 1 else header
 
 
@@ -67,8 +68,11 @@ def guard_hosts(server: Flask, bound: str, allow: tuple[str, ...] = ()) -> None:
     @server.before_request
     def _check_host():
         if not allowed_host(request.headers.get("Host", ""), bound, allow):
-            abort(403, description=f"host {host_name(request.headers.get('Host', ''))!r} is not allowed; "
-                                   f"start LayerScope with --allow-host NAME to allow it")
+            abort(
+                403,
+                description=f"host {host_name(request.headers.get('Host', ''))!r} is not allowed; "
+                f"start LayerScope with --allow-host NAME to allow it",
+            )
 
 
 #: what a callback request may hold besides an upload's data URL (the other inputs, the states)
@@ -97,8 +101,11 @@ def _props_problem(items, what: str) -> str | None:
         return f"{what} is not a list"
     for item in items:
         for one in item if isinstance(item, list) else [item]:
-            if not isinstance(one, dict) or not isinstance(one.get("id"), (str, dict)) \
-                    or not isinstance(one.get("property"), str):
+            if (
+                not isinstance(one, dict)
+                or not isinstance(one.get("id"), (str, dict))
+                or not isinstance(one.get("property"), str)
+            ):
                 return f"{what} holds an entry without an id and a property"
     return None
 
@@ -143,8 +150,13 @@ def guard_requests(server: Flask, callback_map: dict, max_bytes: int, big_output
     path = prefix.rstrip("/") + "/" + CALLBACK_PATH
 
     def refuse(status: int, why: str):
-        server.logger.warning("refused %s %s (%s bytes): %s", request.method, request.path,
-                              request.content_length if request.content_length is not None else "?", why)
+        server.logger.warning(
+            "refused %s %s (%s bytes): %s",
+            request.method,
+            request.path,
+            request.content_length if request.content_length is not None else "?",
+            why,
+        )
         abort(status, description=why)
 
     @server.before_request
@@ -156,13 +168,16 @@ def guard_requests(server: Flask, callback_map: dict, max_bytes: int, big_output
             return
         data = request.get_data(cache=True)  # bounded by MAX_CONTENT_LENGTH (a chunked body too); Dash reuses it
         if len(data) > BIG_BODY_BYTES:
-            named = _LEADING_OUTPUT.match(data[:MAX_OUTPUT_CHARS + 64])
+            named = _LEADING_OUTPUT.match(data[: MAX_OUTPUT_CHARS + 64])
             if not named or big_output.encode() not in named.group(1):
                 refuse(413, f"a {len(data):,}-byte request; only an upload may be over {BIG_BODY_BYTES:,} bytes")
             values = sum(data.count(c) for c in (b",", b"[", b"{", b":"))
             if values > MAX_BIG_BODY_VALUES:
-                refuse(413, f"a {len(data):,}-byte request with {values:,} JSON values; only an upload may be this "
-                            "big, and it is one string")
+                refuse(
+                    413,
+                    f"a {len(data):,}-byte request with {values:,} JSON values; only an upload may be this "
+                    "big, and it is one string",
+                )
         body = request.get_json(silent=True, cache=True)
         problem = "the body is not JSON" if body is None else callback_body_problem(body, callback_map)
         if problem:
@@ -171,8 +186,10 @@ def guard_requests(server: Flask, callback_map: dict, max_bytes: int, big_output
     def log_exception(exc_info) -> None:
         """Flask's own log line and traceback, each line cut short: a message may quote a request's values."""
         lines = traceback.format_exception(*exc_info)
-        text = "".join(line if len(line) <= MAX_LOGGED_LINE else
-                       f"{line[:MAX_LOGGED_LINE]}… ({len(line):,} characters)\n" for line in lines)
+        text = "".join(
+            line if len(line) <= MAX_LOGGED_LINE else f"{line[:MAX_LOGGED_LINE]}… ({len(line):,} characters)\n"
+            for line in lines
+        )
         server.logger.error("Exception on %s [%s]\n%s", request.path, request.method, text.rstrip())
 
     server.log_exception = log_exception

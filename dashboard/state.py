@@ -3,6 +3,7 @@
 Big data stays on the server; the browser's stores carry only keys (dataset name,
 run id), as in 8Knot.
 """
+
 from __future__ import annotations
 
 from functools import lru_cache
@@ -43,8 +44,14 @@ def dataset_options(config: AppConfig) -> list[dict]:
     for name in datasets.available():
         state = datasets.presence(name, config.data_dir)
         if state == "missing":
-            options.append({"label": f"{name} (files missing)", "value": name, "disabled": True,
-                            "title": datasets.missing_message(name, config.data_dir)})
+            options.append(
+                {
+                    "label": f"{name} (files missing)",
+                    "value": name,
+                    "disabled": True,
+                    "title": datasets.missing_message(name, config.data_dir),
+                }
+            )
         else:
             label = name if state == "present" else f"{name} ({state})"
             options.append({"label": label, "value": name, "disabled": False})
@@ -88,8 +95,9 @@ def shown_run(picked: Run | None, runs: Sequence[Run], kinds: Sequence[str]) -> 
     return next((r for r in runs if r.kind == kinds[0]), None)
 
 
-def run_for_view(config: AppConfig, run_id: str | None, kinds: str | Sequence[str],
-                 dataset_name: str | None = None) -> tuple[Run | None, str]:
+def run_for_view(
+    config: AppConfig, run_id: str | None, kinds: str | Sequence[str], dataset_name: str | None = None
+) -> tuple[Run | None, str]:
     """The run a tab drawing runs of ``kinds`` (a kind, or several: its own first) shows (:func:`shown_run`),
     and a note saying why when it is not the picked one: the newest run of its own kind for the dataset,
     with a note naming both (never a silent swap); else ``(None, what to do)``.

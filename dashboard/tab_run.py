@@ -5,6 +5,7 @@ draw a hardness run). So a person always sees, above the view, *which* run it dr
 among the runs that view can draw; picking one there picks it in the left panel too, so every tab
 agrees with the Run picker whenever the picked run is of their kind.
 """
+
 from __future__ import annotations
 
 from types import ModuleType
@@ -36,12 +37,17 @@ def note(kinds: tuple[str, ...], picked: Run | None, shown: Run | None, dataset:
 
 
 def bar() -> html.Div:
-    return html.Div([
-        html.Span("This tab shows", className="small text-muted me-2 tab-run-label"),
-        dbc.Select(id="tab-run-picker", options=[], value=None, size="sm", className="tab-run-picker"),
-        html.Span(id="tab-run-note", className="small text-muted ms-2"),
-    ], id="tab-run-bar", className="tab-run-bar mb-2",
-       title="the runs this tab can draw; picking one picks it in the Run panel too", style={"display": "none"})
+    return html.Div(
+        [
+            html.Span("This tab shows", className="small text-muted me-2 tab-run-label"),
+            dbc.Select(id="tab-run-picker", options=[], value=None, size="sm", className="tab-run-picker"),
+            html.Span(id="tab-run-note", className="small text-muted ms-2"),
+        ],
+        id="tab-run-bar",
+        className="tab-run-bar mb-2",
+        title="the runs this tab can draw; picking one picks it in the Run panel too",
+        style={"display": "none"},
+    )
 
 
 def register(app: dash.Dash, config: AppConfig, views: list[ModuleType]) -> None:
@@ -50,12 +56,21 @@ def register(app: dash.Dash, config: AppConfig, views: list[ModuleType]) -> None
     # the dataset's) names it ``SHOWN``; the bar follows that store there
     own = {v.TAB_ID: v.SHOWN for v in views if getattr(v, "SHOWN", None)}
 
-    @app.callback(Output("tab-run-picker", "options"), Output("tab-run-picker", "value"),
-                  Output("tab-run-note", "children"), Output("tab-run-bar", "style"), Output("tab-run-picker", "style"),
-                  Output("run-picker", "value", allow_duplicate=True),
-                  Input("tabs", "active_tab"), Input("run-picker", "value"), Input("store-version", "data"),
-                  Input("dataset-picker", "value"), Input("tab-run-picker", "value"),
-                  *[Input(store, "data") for store in own.values()], prevent_initial_call="initial_duplicate")
+    @app.callback(
+        Output("tab-run-picker", "options"),
+        Output("tab-run-picker", "value"),
+        Output("tab-run-note", "children"),
+        Output("tab-run-bar", "style"),
+        Output("tab-run-picker", "style"),
+        Output("run-picker", "value", allow_duplicate=True),
+        Input("tabs", "active_tab"),
+        Input("run-picker", "value"),
+        Input("store-version", "data"),
+        Input("dataset-picker", "value"),
+        Input("tab-run-picker", "value"),
+        *[Input(store, "data") for store in own.values()],
+        prevent_initial_call="initial_duplicate",
+    )
     def follow(tab, run_id, _version, dataset, chosen, *stores):
         """Keep the bar on what the open tab draws; a run chosen in the bar becomes the picked run."""
         drawn = dict(zip(own, stores))
@@ -80,5 +95,11 @@ def register(app: dash.Dash, config: AppConfig, views: list[ModuleType]) -> None
         said = note(mine, picked, shown, dataset)
         if tab in own and shown is None and runs:
             said = "nothing drawn yet: pick a run here, or choose the vectors below and press Compute"
-        return (options, shown.id if shown else None, said, {},
-                {} if options else {"display": "none"}, pick)  # no empty box: the note says what to do
+        return (
+            options,
+            shown.id if shown else None,
+            said,
+            {},
+            {} if options else {"display": "none"},
+            pick,
+        )  # no empty box: the note says what to do

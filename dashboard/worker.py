@@ -7,6 +7,7 @@ It builds the same app as the web process, from ``LAYERSCOPE_*`` variables, so t
 background callbacks are registered as Celery tasks. The data folder and the store must sit
 on paths every worker can reach (the job records live in the store too).
 """
+
 from __future__ import annotations
 
 import os

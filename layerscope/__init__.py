@@ -19,13 +19,19 @@ Compare layers, checkpoints or two models on the same samples (CKA, probes, move
 Readers of a finished run (``layers``, ``steps``, ``activations``, ``sample``) are re-exported
 from the capture study; the on-disk format is in docs/capture-format.md.
 """
+
 from __future__ import annotations
 
 from layerscope._loader import module as _module
 from layerscope.api import Capture, compare, load_run
 
 _capture = _module("studies.capture")  # ours, never the `models` of the repository you run from
-activations, class_names, layers, sample, steps = (_capture.activations, _capture.class_names, _capture.layers,
-                                                   _capture.sample, _capture.steps)
+activations, class_names, layers, sample, steps = (
+    _capture.activations,
+    _capture.class_names,
+    _capture.layers,
+    _capture.sample,
+    _capture.steps,
+)
 
 __all__ = ["Capture", "compare", "load_run", "layers", "steps", "activations", "sample", "class_names"]

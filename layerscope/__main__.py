@@ -1,6 +1,7 @@
 """``layerscope``: the console command. ``layerscope app …`` starts the app; ``layerscope capture …``
 (or any study kind) runs that study's command line; ``layerscope layers MODEL`` prints a model's
 layer tree."""
+
 from __future__ import annotations
 
 import sys
@@ -14,11 +15,13 @@ def main(argv: list[str] | None = None) -> int:
 
     commands = ("app", "layers") + STUDIES
     if not argv or argv[0] in ("-h", "--help") or argv[0] not in commands:
-        print(f"usage: layerscope {{{','.join(commands)}}} [options]\n"
-              "  app       the LayerScope app (python app.py --help)\n"
-              "  layers    print a model file's layer tree: layerscope layers MODEL [--model-dir DIR] [--dataset NAME]\n"
-              "  <study>   run a study from the command line, e.g. layerscope capture --model my_cnn.onnx --dataset digits",
-              file=sys.stderr if argv and argv[0] not in ("-h", "--help") else sys.stdout)
+        print(
+            f"usage: layerscope {{{','.join(commands)}}} [options]\n"
+            "  app       the LayerScope app (python app.py --help)\n"
+            "  layers    print a model file's layer tree: layerscope layers MODEL [--model-dir DIR] [--dataset NAME]\n"
+            "  <study>   run a study from the command line, e.g. layerscope capture --model my_cnn.onnx --dataset digits",
+            file=sys.stderr if argv and argv[0] not in ("-h", "--help") else sys.stdout,
+        )
         return 0 if argv and argv[0] in ("-h", "--help") else 2
     command, rest = argv[0], argv[1:]
     if command == "app":

@@ -8,6 +8,7 @@ it is reused, so classes stay identical), the folder is loaded once as the packa
 The choice is made once, on first use; everything in ``layerscope`` reaches our code through
 :func:`module`.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -35,8 +36,9 @@ def core() -> ModuleType:
         elif NAME in sys.modules:
             _core = sys.modules[NAME]
         else:
-            spec = importlib.util.spec_from_file_location(NAME, FOLDER / "__init__.py",
-                                                          submodule_search_locations=[str(FOLDER)])
+            spec = importlib.util.spec_from_file_location(
+                NAME, FOLDER / "__init__.py", submodule_search_locations=[str(FOLDER)]
+            )
             if spec is None or spec.loader is None:  # pragma: no cover - the folder ships beside this one
                 raise ImportError(f"LayerScope's computing package is missing: {FOLDER}")
             package = importlib.util.module_from_spec(spec)

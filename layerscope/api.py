@@ -1,4 +1,5 @@
 """``layerscope.Capture``: one capture run written over a training script's life, one step per ``add``."""
+
 from __future__ import annotations
 
 import contextlib
@@ -19,16 +20,20 @@ def _dataset(dataset, *, data_dir, split, per_class, limit, seed):
     Dataset = datasets.Dataset
 
     if isinstance(dataset, str):
-        return datasets.load(dataset, data_dir=data_dir, split=split, per_class=per_class, limit=limit,
-                             seed=seed, normalize=False), None
+        return datasets.load(
+            dataset, data_dir=data_dir, split=split, per_class=per_class, limit=limit, seed=seed, normalize=False
+        ), None
     if isinstance(dataset, Dataset):
         return datasets.sample(dataset, per_class=per_class, limit=limit, seed=seed), None
     if isinstance(dataset, (tuple, list)) and len(dataset) in (2, 3):
         inputs = _numpy(dataset[0]).astype(np.float32, copy=False)
         labels = _numpy(dataset[1]).astype(np.int64).reshape(-1)
         names = list(dataset[2]) if len(dataset) == 3 else [str(c) for c in range(int(labels.max()) + 1)]
-        ds = datasets.validate(Dataset(name="arrays", features=inputs.reshape(len(inputs), -1), labels=labels,
-                                       class_names=names, split=split))
+        ds = datasets.validate(
+            Dataset(
+                name="arrays", features=inputs.reshape(len(inputs), -1), labels=labels, class_names=names, split=split
+            )
+        )
         return datasets.sample(ds, per_class=per_class, limit=limit, seed=seed), tuple(inputs.shape[1:])
     raise TypeError("dataset must be a dataset name, a models.datasets.Dataset, or (inputs, labels[, class_names])")
 
@@ -51,32 +56,78 @@ class Capture:
     called (or the ``with`` block ends without an error).
     """
 
-    def __init__(self, root: str | os.PathLike = "runs", *, dataset: Any = "digits", model: Any = None,
-                 layers: Sequence[str] | None = None, data_dir: str | os.PathLike | None = None,
-                 model_dir: str | os.PathLike | None = None, split: str = "train", per_class: int | None = None,
-                 limit: int | None = None, seed: int = 0, pooling: str | dict = "mean", float16: bool = False,
-                 batch_size: int = 256, input_shape: Sequence[int] | None = None, normalisation: str = "unit",
-                 mean: Sequence[float] | None = None, std: Sequence[float] | None = None, resize: bool = True,
-                 device: str | None = None, name: str | None = None):
+    def __init__(
+        self,
+        root: str | os.PathLike = "runs",
+        *,
+        dataset: Any = "digits",
+        model: Any = None,
+        layers: Sequence[str] | None = None,
+        data_dir: str | os.PathLike | None = None,
+        model_dir: str | os.PathLike | None = None,
+        split: str = "train",
+        per_class: int | None = None,
+        limit: int | None = None,
+        seed: int = 0,
+        pooling: str | dict = "mean",
+        float16: bool = False,
+        batch_size: int = 256,
+        input_shape: Sequence[int] | None = None,
+        normalisation: str = "unit",
+        mean: Sequence[float] | None = None,
+        std: Sequence[float] | None = None,
+        resize: bool = True,
+        device: str | None = None,
+        name: str | None = None,
+    ):
         CaptureWriter = module("capture.capture").CaptureWriter
         RunStore = module("store").RunStore
         rules = module("capture.pooling")
         pooling = rules.text(*rules.parse(pooling))  # a bad spec fails here, before anything is written
 
         self.ds, shape = _dataset(dataset, data_dir=data_dir, split=split, per_class=per_class, limit=limit, seed=seed)
-        self.model, self.layers, self.batch_size, self.device = model, list(layers) if layers else None, batch_size, device
+        self.model, self.layers, self.batch_size, self.device = (
+            model,
+            list(layers) if layers else None,
+            batch_size,
+            device,
+        )
         self.data_dir, self.model_dir = data_dir, model_dir
         self.store = RunStore(root)
-        config = {"dataset": self.ds.name, "seed": seed, "model": [self._describe(model)], "layers": self.layers,
-                  "pooling": pooling, "input_shape": list(input_shape or shape or []) or None,
-                  "normalisation": normalisation, "mean": mean, "std": std, "resize": resize, "split": split,
-                  "per_class": per_class, "limit": limit, "float16": float16, "source": "python"}
+        config = {
+            "dataset": self.ds.name,
+            "seed": seed,
+            "model": [self._describe(model)],
+            "layers": self.layers,
+            "pooling": pooling,
+            "input_shape": list(input_shape or shape or []) or None,
+            "normalisation": normalisation,
+            "mean": mean,
+            "std": std,
+            "resize": resize,
+            "split": split,
+            "per_class": per_class,
+            "limit": limit,
+            "float16": float16,
+            "source": "python",
+        }
         self._stack = contextlib.ExitStack()
         self._writer = self._stack.enter_context(
-            self.store.writer(KIND, dataset=self.ds.name, config=config, seed=seed, run_id=name))
-        self._capture = CaptureWriter(self._writer, self.ds, float16=float16, pooling=pooling,
-                                      options={"input_shape": input_shape or shape, "normalisation": normalisation,
-                                               "mean": mean, "std": std, "resize": resize})
+            self.store.writer(KIND, dataset=self.ds.name, config=config, seed=seed, run_id=name)
+        )
+        self._capture = CaptureWriter(
+            self._writer,
+            self.ds,
+            float16=float16,
+            pooling=pooling,
+            options={
+                "input_shape": input_shape or shape,
+                "normalisation": normalisation,
+                "mean": mean,
+                "std": std,
+                "resize": resize,
+            },
+        )
         self.run = None
 
     @staticmethod
@@ -97,8 +148,9 @@ class Capture:
         if model is None:
             raise ValueError("no model: pass model= to Capture or to add()")
         step = len(self._capture.steps) if step is None else int(step)
-        backend = formats.load(model, model_dir=formats.model_dir_of(self.data_dir, self.model_dir),
-                               allow_factory=True, device=self.device)
+        backend = formats.load(
+            model, model_dir=formats.model_dir_of(self.data_dir, self.model_dir), allow_factory=True, device=self.device
+        )
         return self._capture.add_step(step, backend, self.layers, batch_size=self.batch_size)
 
     def close(self):
@@ -136,11 +188,25 @@ def load_run(root: str | os.PathLike, run_id: str | None = None):
     return runs[0]
 
 
-def compare(run_a: Any, run_b: Any = None, *, root: str | os.PathLike | None = None, steps: Sequence[int] | None = None,
-            layers: Sequence[str] | None = None, step_b: int | None = None, layers_b: Sequence[str] | None = None,
-            metric: str = "linear", k: int = 10, folds: int = 5, probes: bool = True,
-            max_samples: int | None = None, probe_samples: int = 5000, seed: int = 0, device: str = "auto",
-            progress=None):
+def compare(
+    run_a: Any,
+    run_b: Any = None,
+    *,
+    root: str | os.PathLike | None = None,
+    steps: Sequence[int] | None = None,
+    layers: Sequence[str] | None = None,
+    step_b: int | None = None,
+    layers_b: Sequence[str] | None = None,
+    metric: str = "linear",
+    k: int = 10,
+    folds: int = 5,
+    probes: bool = True,
+    max_samples: int | None = None,
+    probe_samples: int = 5000,
+    seed: int = 0,
+    device: str = "auto",
+    progress=None,
+):
     """Compare the layers of one run (layer × layer, layer × step) or of two runs on the same samples.
 
     ``run_a``/``run_b``: a run id (``RUN:NETWORK`` for a hardness network), a run (``Capture.close()``
@@ -168,7 +234,19 @@ def compare(run_a: Any, run_b: Any = None, *, root: str | os.PathLike | None = N
         runs.append(id_b)
         where = where or where_b
     store = RunStore(root if root is not None else (where or "runs"))
-    config = face.Config(runs=tuple(runs), steps=steps, layers=layers, step_b=step_b, layers_b=layers_b,
-                         metric=metric, k=k, folds=folds, probes=probes, max_samples=max_samples,
-                         probe_samples=probe_samples, seed=seed, device=device)
+    config = face.Config(
+        runs=tuple(runs),
+        steps=steps,
+        layers=layers,
+        step_b=step_b,
+        layers_b=layers_b,
+        metric=metric,
+        k=k,
+        folds=folds,
+        probes=probes,
+        max_samples=max_samples,
+        probe_samples=probe_samples,
+        seed=seed,
+        device=device,
+    )
     return face.Result.of(face.run(config, store=store, progress=progress))

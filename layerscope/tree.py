@@ -1,4 +1,5 @@
 """``layerscope layers MODEL``: the layer tree of a model file, with the default selection marked."""
+
 from __future__ import annotations
 
 import argparse
@@ -12,7 +13,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data-dir", default="data", help="folder holding the datasets' files")
     parser.add_argument("--dataset", default="digits", help="dataset whose samples probe the model")
     parser.add_argument("--input-shape", type=int, nargs="+", default=None, help="model input per sample")
-    parser.add_argument("--pooling", default="mean", help="pooling spec each line's result follows, e.g. 'mean, blocks.1=cls'")
+    parser.add_argument(
+        "--pooling", default="mean", help="pooling spec each line's result follows, e.g. 'mean, blocks.1=cls'"
+    )
     args = parser.parse_args(argv)
     from layerscope._loader import module
 
@@ -23,10 +26,12 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         ds = datasets.load(args.dataset, data_dir=args.data_dir, limit=8, normalize=False)
-        model = formats.load(args.model, model_dir=formats.model_dir_of(args.data_dir, args.model_dir),
-                             allow_factory=True)
-        tree = probe(model, ds, plan_input(ds, args.input_shape or model.input_shape, source=model.source,
-                                           inputs=model.inputs))
+        model = formats.load(
+            args.model, model_dir=formats.model_dir_of(args.data_dir, args.model_dir), allow_factory=True
+        )
+        tree = probe(
+            model, ds, plan_input(ds, args.input_shape or model.input_shape, source=model.source, inputs=model.inputs)
+        )
         lines = describe(tree, args.pooling)
     except user_error as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -5,6 +5,7 @@ Works for any ``torch.nn.Module``: the caller names the modules to read (e.g.
 ``["layer4", "fc"]`` for a network a person loads), so nothing here assumes an
 architecture. The input itself is returned as layer ``"input"`` when asked.
 """
+
 from __future__ import annotations
 
 from typing import Sequence
@@ -12,8 +13,15 @@ from typing import Sequence
 import numpy as np
 
 
-def capture(model, X: np.ndarray, names: Sequence[str], *, include_input: bool = True,
-            batch_size: int = 1024, device: str | None = None) -> dict[str, np.ndarray]:
+def capture(
+    model,
+    X: np.ndarray,
+    names: Sequence[str],
+    *,
+    include_input: bool = True,
+    batch_size: int = 1024,
+    device: str | None = None,
+) -> dict[str, np.ndarray]:
     """Run ``X`` through ``model`` and return ``{name: activations (n × features, float32)}``.
 
     Outputs of each named module are flattened per sample (so convolutional maps
@@ -24,14 +32,16 @@ def capture(model, X: np.ndarray, names: Sequence[str], *, include_input: bool =
     modules = dict(model.named_modules())
     missing = [n for n in names if n not in modules]
     if missing:
-        raise ValueError(f"names {missing} are not modules of {type(model).__name__}; "
-                         f"choose from {[n for n in modules if n][:20]}")
+        raise ValueError(
+            f"names {missing} are not modules of {type(model).__name__}; choose from {[n for n in modules if n][:20]}"
+        )
     chunks: dict[str, list[np.ndarray]] = {n: [] for n in names}
 
     def hook_for(name):
         def hook(_module, _inputs, output):
             out = output[0] if isinstance(output, (tuple, list)) else output
             chunks[name].append(out.detach().flatten(1).float().cpu().numpy())
+
         return hook
 
     handles = [modules[n].register_forward_hook(hook_for(n)) for n in names]
@@ -41,7 +51,7 @@ def capture(model, X: np.ndarray, names: Sequence[str], *, include_input: bool =
     try:
         with torch.no_grad():
             for start in range(0, len(X), batch_size):
-                model(torch.as_tensor(np.asarray(X[start:start + batch_size]), dtype=torch.float32, device=dev))
+                model(torch.as_tensor(np.asarray(X[start : start + batch_size]), dtype=torch.float32, device=dev))
     finally:
         for h in handles:
             h.remove()

@@ -6,6 +6,7 @@ so that a second look is instant. Entries live next to the runs
 (``<store>/.cache/<run>/<hash>.npz``), so every worker that reaches the store shares
 them, and deleting a run's cache folder forgets its results. Writes are atomic.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -51,7 +52,9 @@ class ResultCache:
             return None  # a damaged entry is a miss, recomputed and overwritten
         return arrays, meta
 
-    def put(self, key: Mapping[str, Any], arrays: Mapping[str, np.ndarray], meta: Mapping[str, Any] | None = None) -> None:
+    def put(
+        self, key: Mapping[str, Any], arrays: Mapping[str, np.ndarray], meta: Mapping[str, Any] | None = None
+    ) -> None:
         path = self._path(key)
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.npz")
@@ -59,9 +62,9 @@ class ResultCache:
         np.savez(tmp, __meta__=np.array(record), **{k: np.asarray(v) for k, v in arrays.items()})
         os.replace(tmp, path)
 
-    def get_or_compute(self, key: Mapping[str, Any],
-                       compute: Callable[[], tuple[Mapping[str, np.ndarray], Mapping[str, Any]]]
-                       ) -> tuple[dict[str, np.ndarray], dict]:
+    def get_or_compute(
+        self, key: Mapping[str, Any], compute: Callable[[], tuple[Mapping[str, np.ndarray], Mapping[str, Any]]]
+    ) -> tuple[dict[str, np.ndarray], dict]:
         """Return the cached result for ``key`` or compute, store and return it."""
         hit = self.get(key)
         if hit is not None:

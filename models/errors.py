@@ -10,6 +10,7 @@ The families derive from it where they live: ``DatasetError`` (models/datasets/d
 (models/projections/checks.py); :class:`ConfigError` is what the checks of models/validation.py and
 every study config raise. ``UserError`` is a ``ValueError``, so callers that catch ``ValueError`` still do.
 """
+
 from __future__ import annotations
 
 __all__ = ["UserError", "ConfigError", "TrainingDiverged"]

@@ -13,6 +13,7 @@ The optimiser is openTSNE's: gradient without t-SNE's constant factor 4, learnin
 n / exaggeration, momentum 0.5 during early exaggeration (12, 250 steps) then 0.8,
 delta-bar-delta gains (+0.2 on a sign flip, ×0.8 + 0.01 otherwise).
 """
+
 from __future__ import annotations
 
 from contextlib import contextmanager
@@ -126,13 +127,21 @@ def gradient(Y: np.ndarray, P: np.ndarray, exaggeration: float = 1.0) -> np.ndar
     n = len(Y)
     attract, repulse = np.empty((n, 2), np.float32), np.empty((n, 2), np.float32)
     z = np.empty(n, np.float32)
-    _forces(np.ascontiguousarray(Y[:, 0]), np.ascontiguousarray(Y[:, 1]), P, np.float32(exaggeration),
-            attract, repulse, z)
+    _forces(
+        np.ascontiguousarray(Y[:, 0]), np.ascontiguousarray(Y[:, 1]), P, np.float32(exaggeration), attract, repulse, z
+    )
     return attract.astype(np.float64) - repulse.astype(np.float64) / z.sum(dtype=np.float64)
 
 
-def optimize(P: np.ndarray, init: np.ndarray, *, n_iter: int = 750, early_exaggeration_iter: int = 250,
-             early_exaggeration: float = 12.0, min_gain: float = 0.01) -> np.ndarray:
+def optimize(
+    P: np.ndarray,
+    init: np.ndarray,
+    *,
+    n_iter: int = 750,
+    early_exaggeration_iter: int = 250,
+    early_exaggeration: float = 12.0,
+    min_gain: float = 0.01,
+) -> np.ndarray:
     """Minimise KL(P‖Q) from ``init`` (n×2) by gradient descent with momentum and gains.
 
     ``early_exaggeration_iter`` steps at exaggeration ``early_exaggeration`` and momentum
@@ -154,5 +163,15 @@ def optimize(P: np.ndarray, init: np.ndarray, *, n_iter: int = 750, early_exagge
         y0[:] = Y[:, 0]
         y1[:] = Y[:, 1]
         _forces(y0, y1, P, np.float32(exaggeration), attract, repulse, z)
-        _descend(Y, update, gains, attract, repulse, z.sum(dtype=np.float64), momentum, max(200.0, n / exaggeration), min_gain)
+        _descend(
+            Y,
+            update,
+            gains,
+            attract,
+            repulse,
+            z.sum(dtype=np.float64),
+            momentum,
+            max(200.0, n / exaggeration),
+            min_gain,
+        )
     return Y

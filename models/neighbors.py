@@ -6,6 +6,7 @@ large data — and then answers "which samples are like this one" by a table loo
 A query for an arbitrary vector (e.g. the mean of a selection) is one exact
 matrix–vector product over unit rows, which stays in milliseconds for 10⁵ × 10³.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -31,8 +32,9 @@ def _check_k(k: int, n: int) -> int:
     return int(k)
 
 
-def knn_graph(X: np.ndarray, k: int, *, exact_below: int = EXACT_BELOW, seed: int = 0,
-              progress: ProgressFn | None = None) -> tuple[np.ndarray, np.ndarray]:
+def knn_graph(
+    X: np.ndarray, k: int, *, exact_below: int = EXACT_BELOW, seed: int = 0, progress: ProgressFn | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Each row's ``k`` nearest other rows by cosine distance, nearest first.
 
     Returns ``(indices, distances)``, both n×k; a sample is never its own neighbour.
@@ -64,8 +66,15 @@ def knn_graph(X: np.ndarray, k: int, *, exact_below: int = EXACT_BELOW, seed: in
     report(progress, 0, 1, "nearest neighbours (NN-descent)")
     # a wider search graph than asked for: recall of the first k rises from ~0.6 to ~0.95 on
     # 10⁵ × 512 (bench/explore.py) for about twice the build time
-    index = NNDescent(U, metric="cosine", n_neighbors=max(k + 1, SEARCH_NEIGHBORS), random_state=seed,
-                      low_memory=True, n_jobs=-1, compressed=True)
+    index = NNDescent(
+        U,
+        metric="cosine",
+        n_neighbors=max(k + 1, SEARCH_NEIGHBORS),
+        random_state=seed,
+        low_memory=True,
+        n_jobs=-1,
+        compressed=True,
+    )
     nbr, d = index.neighbor_graph
     idx, dist = _drop_self(np.asarray(nbr), np.asarray(d, dtype=np.float32), k)
     report(progress, 1, 1, "nearest neighbours (NN-descent)")
@@ -90,8 +99,9 @@ def _drop_self(nbr: np.ndarray, d: np.ndarray, k: int) -> tuple[np.ndarray, np.n
     return idx.astype(np.int64), dist
 
 
-def similar_to(U: np.ndarray, queries: np.ndarray, k: int, exclude: np.ndarray | None = None
-               ) -> tuple[np.ndarray, np.ndarray]:
+def similar_to(
+    U: np.ndarray, queries: np.ndarray, k: int, exclude: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """The ``k`` rows of unit matrix ``U`` nearest (cosine) to the mean direction of ``queries``.
 
     ``queries`` is one vector or several (a selection: their normalised mean is used);

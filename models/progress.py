@@ -5,6 +5,7 @@ callback receives a :class:`Progress` and may return ``True`` to ask the worker 
 stop, which ``report`` turns into :class:`Cancelled`. The command line prints a bar,
 the dashboard forwards the fraction to a progress bar, tests use it to cancel.
 """
+
 from __future__ import annotations
 
 import sys
@@ -70,7 +71,11 @@ def console(stream=None, width: int = 30, every: float = 0.2) -> ProgressFn:
         last[0] = now
         filled = int(round(width * p.fraction))
         metrics = " ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in p.metrics.items())
-        stream.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {100 * p.fraction:5.1f}% {p.message} {metrics}"[:160].ljust(100))
+        stream.write(
+            f"\r[{'#' * filled}{'.' * (width - filled)}] {100 * p.fraction:5.1f}% {p.message} {metrics}"[:160].ljust(
+                100
+            )
+        )
         if p.fraction >= 1.0:
             stream.write("\n")
         stream.flush()

@@ -6,6 +6,7 @@ torch ``state_dict`` weights (``.pt``) and any extra files (CSV, PNG). A run is
 built in a hidden temporary folder and renamed into place only when complete, so a
 killed writer never leaves half a run behind: readers see a whole run or none.
 """
+
 from __future__ import annotations
 
 import datetime as _dt
@@ -196,8 +197,9 @@ class RunStore:
 
     # -- writing -------------------------------------------------------
     @contextmanager
-    def writer(self, kind: str, *, dataset: str, config: Mapping[str, Any], seed: int | None,
-               run_id: str | None = None) -> Iterator[RunWriter]:
+    def writer(
+        self, kind: str, *, dataset: str, config: Mapping[str, Any], seed: int | None, run_id: str | None = None
+    ) -> Iterator[RunWriter]:
         """Build a run; it appears in the store only if the block finishes without error."""
         _check_name(kind, "run kind")
         stamp = _dt.datetime.now(_dt.timezone.utc)
@@ -233,12 +235,19 @@ class RunStore:
                 shutil.rmtree(tmp, ignore_errors=True)
                 self._forget_results(run_id)  # results cached for a run that never landed
 
-    def save(self, kind: str, *, dataset: str, config: Mapping[str, Any], seed: int | None,
-             metrics: Mapping[str, Any] | None = None,
-             arrays: Mapping[str, Mapping[str, np.ndarray]] | None = None,
-             weights: Mapping[str, Mapping[str, Any]] | None = None,
-             files: Mapping[str, bytes | str] | None = None,
-             run_id: str | None = None) -> str:
+    def save(
+        self,
+        kind: str,
+        *,
+        dataset: str,
+        config: Mapping[str, Any],
+        seed: int | None,
+        metrics: Mapping[str, Any] | None = None,
+        arrays: Mapping[str, Mapping[str, np.ndarray]] | None = None,
+        weights: Mapping[str, Mapping[str, Any]] | None = None,
+        files: Mapping[str, bytes | str] | None = None,
+        run_id: str | None = None,
+    ) -> str:
         """Write a whole run in one call and return its id."""
         with self.writer(kind, dataset=dataset, config=config, seed=seed, run_id=run_id) as w:
             w.metrics.update(metrics or {})
@@ -293,7 +302,7 @@ class RunStore:
         removed = 0
         writing = set()
         for entry in self.root.glob(".tmp-*"):
-            run_id, _, pid = entry.name[len(".tmp-"):].rpartition("-")
+            run_id, _, pid = entry.name[len(".tmp-") :].rpartition("-")
             if pid.isdigit() and _alive(int(pid)):
                 writing.add(run_id)
                 continue

@@ -4,6 +4,7 @@ Studies describe *what* a step computes (``step(model, batch) -> loss`` or
 ``(loss, metrics)``); this module owns *how* epochs run, so every network reports
 progress the same way and stops the same way when a job is cancelled.
 """
+
 from __future__ import annotations
 
 import copy
@@ -56,8 +57,9 @@ class batches:
     Call it to get one epoch's batches; ``len()`` is the number of batches.
     """
 
-    def __init__(self, *tensors: torch.Tensor, batch_size: int, shuffle: bool = True,
-                 generator: torch.Generator | None = None):
+    def __init__(
+        self, *tensors: torch.Tensor, batch_size: int, shuffle: bool = True, generator: torch.Generator | None = None
+    ):
         self.tensors, self.batch_size, self.shuffle, self.generator = tensors, batch_size, shuffle, generator
         self.n = int(tensors[0].shape[0])
 
@@ -66,10 +68,13 @@ class batches:
 
     def __call__(self) -> Iterable[tuple[torch.Tensor, ...]]:
         device = self.tensors[0].device
-        order = (torch.randperm(self.n, generator=self.generator).to(device) if self.shuffle
-                 else torch.arange(self.n, device=device))
+        order = (
+            torch.randperm(self.n, generator=self.generator).to(device)
+            if self.shuffle
+            else torch.arange(self.n, device=device)
+        )
         for start in range(0, self.n, self.batch_size):
-            idx = order[start:start + self.batch_size]
+            idx = order[start : start + self.batch_size]
             yield tuple(t[idx] for t in self.tensors)
 
 
@@ -104,11 +109,21 @@ def adam(params: Iterable, lr: float) -> torch.optim.Adam:
     return torch.optim.Adam(groups, lr=lr, fused=fused or None)
 
 
-def fit(model: torch.nn.Module, optimizer: torch.optim.Optimizer, step: StepFn,
-        data: Callable[[], Iterable[tuple]], *, epochs: int,
-        progress: ProgressFn | None = None, validate: Callable[[torch.nn.Module], dict] | None = None,
-        monitor: str = "val_loss", patience: int | None = None, min_delta: float = 0.0,
-        after_step: Callable[[int], None] | None = None, message: str = "training") -> History:
+def fit(
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    step: StepFn,
+    data: Callable[[], Iterable[tuple]],
+    *,
+    epochs: int,
+    progress: ProgressFn | None = None,
+    validate: Callable[[torch.nn.Module], dict] | None = None,
+    monitor: str = "val_loss",
+    patience: int | None = None,
+    min_delta: float = 0.0,
+    after_step: Callable[[int], None] | None = None,
+    message: str = "training",
+) -> History:
     """Train ``model`` for up to ``epochs`` epochs.
 
     Parameters
@@ -145,7 +160,7 @@ def fit(model: torch.nn.Module, optimizer: torch.optim.Optimizer, step: StepFn,
         for i, batch in enumerate(data()):
             optimizer.zero_grad(set_to_none=True)
             out = step(model, batch)
-            loss, extra = (out if isinstance(out, tuple) else (out, {}))
+            loss, extra = out if isinstance(out, tuple) else (out, {})
             loss.backward()
             optimizer.step()
             global_step += 1
@@ -170,7 +185,9 @@ def fit(model: torch.nn.Module, optimizer: torch.optim.Optimizer, step: StepFn,
                 record.update(validate(model))
         record["seconds"] = time.perf_counter() - t0
         history.epochs.append(record)
-        report(progress, epoch + 1, epochs, message, **{k: v for k, v in record.items() if k not in ("epoch", "seconds")})
+        report(
+            progress, epoch + 1, epochs, message, **{k: v for k, v in record.items() if k not in ("epoch", "seconds")}
+        )
         if patience is not None and monitor in record:
             if record[monitor] < best - min_delta:
                 best, waited, history.best_epoch = record[monitor], 0, epoch + 1

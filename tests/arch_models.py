@@ -4,6 +4,7 @@ token classifier (embedding → encoder blocks → head) taking ``input_ids`` an
 
 Random weights are enough to check numbers; each is exported to every format by :func:`export_all`.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -61,8 +62,11 @@ class Basic(nn.Module):
         self.relu = nn.ReLU()
         self.conv2 = nn.Conv2d(c_out, c_out, 3, 1, 1, bias=False)
         self.bn2 = nn.BatchNorm2d(c_out)
-        self.down = None if stride == 1 and c_in == c_out else nn.Sequential(
-            nn.Conv2d(c_in, c_out, 1, stride, bias=False), nn.BatchNorm2d(c_out))
+        self.down = (
+            None
+            if stride == 1 and c_in == c_out
+            else nn.Sequential(nn.Conv2d(c_in, c_out, 1, stride, bias=False), nn.BatchNorm2d(c_out))
+        )
 
     def forward(self, x):
         y = self.bn2(self.conv2(self.relu(self.bn1(self.conv1(x)))))
@@ -133,19 +137,35 @@ def export_all(model: nn.Module, kind: str, folder: Path, name: str, formats=("o
     dynamic = {k: {0: batch} for k in names}
     if "onnx" in formats:
         files["onnx"] = f"{name}.onnx"
-        torch.onnx.export(model, args, str(folder / files["onnx"]), input_names=names, output_names=["y"],
-                          dynamic_axes={**{k: {0: "b"} for k in names}, "y": {0: "b"}}, dynamo=False)
+        torch.onnx.export(
+            model,
+            args,
+            str(folder / files["onnx"]),
+            input_names=names,
+            output_names=["y"],
+            dynamic_axes={**{k: {0: "b"} for k in names}, "y": {0: "b"}},
+            dynamo=False,
+        )
     if "onnx2" in formats:
         files["onnx2"] = f"{name}.dynamo.onnx"
-        torch.onnx.export(model, args, str(folder / files["onnx2"]), input_names=names, output_names=["y"],
-                          dynamic_shapes=dynamic, dynamo=True, verbose=False)
+        torch.onnx.export(
+            model,
+            args,
+            str(folder / files["onnx2"]),
+            input_names=names,
+            output_names=["y"],
+            dynamic_shapes=dynamic,
+            dynamo=True,
+            verbose=False,
+        )
     if "pt2" in formats:
         files["pt2"] = f"{name}.pt2"
         torch.export.save(torch.export.export(model, args, dynamic_shapes=dynamic), str(folder / files["pt2"]))
     if "ts" in formats:
         files["ts"] = f"{name}.ts"
-        torch.jit.trace(model, args).save(str(folder / files["ts"])) if kind == "text" else \
-            torch.jit.script(model).save(str(folder / files["ts"]))
+        torch.jit.trace(model, args).save(str(folder / files["ts"])) if kind == "text" else torch.jit.script(
+            model
+        ).save(str(folder / files["ts"]))
     return files
 
 

@@ -4,6 +4,7 @@ Chromium comes from Debian (``apt-get install chromium``); Playwright never down
 a browser here. Helpers find a Plotly point's position on the page so a test can
 hover or drag exactly where a person would.
 """
+
 from __future__ import annotations
 
 import os
@@ -19,8 +20,15 @@ from typing import Iterator
 import pytest
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--no-first-run", "--disable-sync", "--disable-quic"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+    "--disable-quic",
+]
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -75,17 +83,36 @@ def job_backend(tmp: Path, manager: str, env: dict) -> Iterator[dict]:
     if not server:
         pytest.skip("no redis-server (apt-get install redis-server)")
     port = free_port()
-    redis = subprocess.Popen([server, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-                             stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, start_new_session=True)
+    redis = subprocess.Popen(
+        [server, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     worker = None
     try:
         _wait_for_redis(port, redis)
         extra = {"REDIS_URL": f"redis://127.0.0.1:{port}/0"}
         log = open(tmp / "worker.log", "w")
-        worker = subprocess.Popen([sys.executable, "-m", "celery", "-A", "dashboard.worker", "worker",
-                                   "--loglevel=INFO", "--concurrency=2", "--without-gossip", "--without-mingle"],
-                                  cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-                                  env={**os.environ, "PYTHONUNBUFFERED": "1", **env, **extra})
+        worker = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "dashboard.worker",
+                "worker",
+                "--loglevel=INFO",
+                "--concurrency=2",
+                "--without-gossip",
+                "--without-mingle",
+            ],
+            cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            env={**os.environ, "PYTHONUNBUFFERED": "1", **env, **extra},
+        )
         yield extra
     finally:
         if worker is not None:
@@ -94,8 +121,15 @@ def job_backend(tmp: Path, manager: str, env: dict) -> Iterator[dict]:
 
 
 @contextmanager
-def running_app(tmp: Path, *, data_dir: Path | None = None, env: dict | None = None,
-                timeout: float = 90.0, manager: str = "diskcache", proc_out: list | None = None) -> Iterator[str]:
+def running_app(
+    tmp: Path,
+    *,
+    data_dir: Path | None = None,
+    env: dict | None = None,
+    timeout: float = 90.0,
+    manager: str = "diskcache",
+    proc_out: list | None = None,
+) -> Iterator[str]:
     """Start ``python app.py`` on a free port with its own folders; yield its URL.
 
     ``manager="celery"`` runs the jobs on a Celery worker through a private Redis (see
@@ -104,15 +138,34 @@ def running_app(tmp: Path, *, data_dir: Path | None = None, env: dict | None = N
     port = free_port()
     data_dir = data_dir or tmp / "data"
     data_dir.mkdir(parents=True, exist_ok=True)
-    folders = {"LAYERSCOPE_DATA_DIR": str(data_dir), "LAYERSCOPE_STORE_DIR": str(tmp / "runs"),
-               "LAYERSCOPE_CACHE_DIR": str(tmp / "cache")}
+    folders = {
+        "LAYERSCOPE_DATA_DIR": str(data_dir),
+        "LAYERSCOPE_STORE_DIR": str(tmp / "runs"),
+        "LAYERSCOPE_CACHE_DIR": str(tmp / "cache"),
+    }
     env = {**folders, **(env or {})}
     with job_backend(tmp, manager, env) as backend:
         log = open(tmp / "app.log", "a")
-        cmd = [sys.executable, str(ROOT / "app.py"), "--port", str(port), "--data-dir", str(data_dir),
-               "--store-dir", str(tmp / "runs"), "--cache-dir", str(tmp / "cache")]
-        proc = subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
-                                env={**os.environ, "PYTHONUNBUFFERED": "1", **env, **backend}, start_new_session=True)
+        cmd = [
+            sys.executable,
+            str(ROOT / "app.py"),
+            "--port",
+            str(port),
+            "--data-dir",
+            str(data_dir),
+            "--store-dir",
+            str(tmp / "runs"),
+            "--cache-dir",
+            str(tmp / "cache"),
+        ]
+        proc = subprocess.Popen(
+            cmd,
+            cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "PYTHONUNBUFFERED": "1", **env, **backend},
+            start_new_session=True,
+        )
         if proc_out is not None:
             proc_out.append(proc)
         url = f"http://127.0.0.1:{port}/"
@@ -178,7 +231,9 @@ def wait_for_points(page, graph_id: str, trace: int = 0, minimum: int = 1, timeo
     page.wait_for_function(
         """([id, trace, n]) => { const gd = document.querySelector(`#${CSS.escape(id)} .js-plotly-plot`);
              return gd && gd._fullData && gd._fullData[trace] && gd._fullData[trace].x && gd._fullData[trace].x.length >= n; }""",
-        arg=[graph_id, trace, minimum], timeout=timeout)
+        arg=[graph_id, trace, minimum],
+        timeout=timeout,
+    )
 
 
 def hover_point(page, graph_id: str, trace: int = 0, point: int = 0) -> None:

@@ -5,6 +5,7 @@ so the Compare tab's view tests do not depend on the study's engine.
 The numbers are honest but plain: linear CKA straight from its formula, a nearest-centroid "probe",
 and k-NN sets kept — enough for a view to draw; the study's own tests check the real maths.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -15,8 +16,9 @@ from models.store import RunStore
 from models.studies import capture as face
 
 
-def capture_run(root: Path, *, seed: int = 0, steps: tuple[int, ...] = (0, 10), per_class: int = 6,
-                layers=("conv2", "fc1")):
+def capture_run(
+    root: Path, *, seed: int = 0, steps: tuple[int, ...] = (0, 10), per_class: int = 6, layers=("conv2", "fc1")
+):
     """A small CNN captured on digits at several steps through the Python API (a real capture run)."""
     import torch
 
@@ -28,8 +30,9 @@ def capture_run(root: Path, *, seed: int = 0, steps: tuple[int, ...] = (0, 10), 
     if seed:
         for p in net.parameters():
             torch.nn.init.normal_(p, std=0.3)
-    with layerscope.Capture(root / "runs", dataset="digits", model=net, layers=list(layers), per_class=per_class,
-                            data_dir=root / "data") as cap:
+    with layerscope.Capture(
+        root / "runs", dataset="digits", model=net, layers=list(layers), per_class=per_class, data_dir=root / "data"
+    ) as cap:
         for step in steps:
             with torch.no_grad():  # training, roughly: every weight moves a little
                 for p in net.parameters():
@@ -85,26 +88,46 @@ def compare_run(store: RunStore, run_a, run_b=None, *, k: int = 5, movers: bool 
         names_b, acts_b = names_a, acts_a
     matrix = [[linear_cka(acts_a[a], acts_b[b]) for b in names_b] for a in names_a]
     metrics = {
-        "cka": {"layers_a": names_a, "layers_b": names_b, "matrix": matrix, "metric": "linear",
-                "run_a": run_a.id, "run_b": None if run_b is None else run_b.id, "step_a": last,
-                "step_b": last if run_b is None else face.steps(run_b)[-1]},
+        "cka": {
+            "layers_a": names_a,
+            "layers_b": names_b,
+            "matrix": matrix,
+            "metric": "linear",
+            "run_a": run_a.id,
+            "run_b": None if run_b is None else run_b.id,
+            "step_a": last,
+            "step_b": last if run_b is None else face.steps(run_b)[-1],
+        },
         "probe": {n: centroid_accuracy(acts_a[n], labels) for n in names_a},
         "knn": {n: nearest_accuracy(acts_a[n], labels) for n in names_a},
     }
     if run_b is not None:
         metrics["probe"].update({f"B:{n}": centroid_accuracy(acts_b[n], labels) for n in names_b})
     if over_steps and len(steps) > 1:
-        metrics["cka_steps"] = {"layers": names_a, "steps": steps, "matrix": [
-            [linear_cka(face.activations(run_a, n, s), acts_a[n]) for s in steps] for n in names_a]}
-        metrics["probe_steps"] = {str(s): {n: centroid_accuracy(face.activations(run_a, n, s), labels)
-                                           for n in names_a} for s in steps}
+        metrics["cka_steps"] = {
+            "layers": names_a,
+            "steps": steps,
+            "matrix": [[linear_cka(face.activations(run_a, n, s), acts_a[n]) for s in steps] for n in names_a],
+        }
+        metrics["probe_steps"] = {
+            str(s): {n: centroid_accuracy(face.activations(run_a, n, s), labels) for n in names_a} for s in steps
+        }
     arrays = {}
     if movers:
         first, second = names_a[0], names_a[-1]
         kept = kept_share(acts_a[first], acts_a[second], k)
-        metrics["movers"] = {"from": {"run": run_a.id, "step": last, "layer": first},
-                             "to": {"run": run_a.id, "step": last, "layer": second}, "k": k, "file": "movers.npz"}
+        metrics["movers"] = {
+            "from": {"run": run_a.id, "step": last, "layer": first},
+            "to": {"run": run_a.id, "step": last, "layer": second},
+            "k": k,
+            "file": "movers.npz",
+        }
         arrays["movers"] = {"index": np.asarray(face.sample(run_a)["index"]), "kept": kept, "labels": labels}
-    return store.save("compare", dataset=run_a.manifest.get("dataset"),
-                      config={"runs": [run_a.id] + ([run_b.id] if run_b is not None else [])}, seed=0,
-                      metrics=metrics, arrays=arrays)
+    return store.save(
+        "compare",
+        dataset=run_a.manifest.get("dataset"),
+        config={"runs": [run_a.id] + ([run_b.id] if run_b is not None else [])},
+        seed=0,
+        metrics=metrics,
+        arrays=arrays,
+    )

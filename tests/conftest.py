@@ -1,4 +1,5 @@
 """Shared fixtures: temporary data/store folders and writers for test-made dataset files."""
+
 from __future__ import annotations
 
 import gzip
@@ -24,8 +25,15 @@ def write_idx(path: Path, array: np.ndarray, *, gzipped: bool | None = None) -> 
     return path
 
 
-def write_mnist_like(folder: Path, n_train: int = 200, n_test: int = 50, size: int = 28, seed: int = 0,
-                     prefix: tuple[str, str] = ("train", "t10k"), gzipped: bool = True) -> Path:
+def write_mnist_like(
+    folder: Path,
+    n_train: int = 200,
+    n_test: int = 50,
+    size: int = 28,
+    seed: int = 0,
+    prefix: tuple[str, str] = ("train", "t10k"),
+    gzipped: bool = True,
+) -> Path:
     """A tiny synthetic MNIST-format dataset: class k is a bright square at a k-dependent place."""
     rng = np.random.default_rng(seed)
     for split, n in zip(prefix, (n_train, n_test)):
@@ -34,7 +42,7 @@ def write_mnist_like(folder: Path, n_train: int = 200, n_test: int = 50, size: i
         for i, c in enumerate(labels):
             r, col = divmod(int(c), 4)
             s = size // 5
-            images[i, r * s + 2:(r + 1) * s + 2, col * s + 2:(col + 1) * s + 2] = 230
+            images[i, r * s + 2 : (r + 1) * s + 2, col * s + 2 : (col + 1) * s + 2] = 230
         ext = ".gz" if gzipped else ""
         write_idx(folder / f"{split}-images-idx3-ubyte{ext}", images)
         write_idx(folder / f"{split}-labels-idx1-ubyte{ext}", labels)

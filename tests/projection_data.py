@@ -1,5 +1,6 @@
 """A capture of many samples for the projection tests: clustered 64-d vectors (an arrays file the test
 writes) through a small MLP, captured by the capture study."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -28,10 +29,21 @@ def big_capture(root: Path, n: int = 20_000, dims: int = 64):
     (data / "models").mkdir(parents=True, exist_ok=True)
     features, labels = clustered(n, dims)
     np.savez(data / "clusters.npz", features=features, labels=labels)
-    torch.onnx.export(make_mlp(dims), (torch.zeros(2, dims),), str(data / "models" / "mlp.onnx"), input_names=["x"],
-                      output_names=["y"], dynamic_axes={"x": {0: "b"}, "y": {0: "b"}}, dynamo=False)
+    torch.onnx.export(
+        make_mlp(dims),
+        (torch.zeros(2, dims),),
+        str(data / "models" / "mlp.onnx"),
+        input_names=["x"],
+        output_names=["y"],
+        dynamic_axes={"x": {0: "b"}, "y": {0: "b"}},
+        dynamo=False,
+    )
     store = RunStore(root / "runs")
-    run = capture_face.run(capture_face.Config(dataset="arrays:clusters.npz", model=("mlp.onnx",), batch_size=2048,
-                                                   layers=("hidden1", "hidden2")),
-                           store=store, data_dir=data)
+    run = capture_face.run(
+        capture_face.Config(
+            dataset="arrays:clusters.npz", model=("mlp.onnx",), batch_size=2048, layers=("hidden1", "hidden2")
+        ),
+        store=store,
+        data_dir=data,
+    )
     return data, store, run

@@ -1,6 +1,7 @@
 """Follow a selection from Layers into Data (a person selects a cluster and follows it
 through every tab): Layers draws the test split's sample, so Data switches to the test split and highlights the
 same samples, by dataset index."""
+
 from __future__ import annotations
 
 import pytest
@@ -15,16 +16,22 @@ pytestmark = pytest.mark.browser
 
 def test_layers_selection_lights_up_in_data(tmp_path, artifacts):
     hard = study("hardness")
-    run = hard.run(hard.Config(dataset="digits", depths=(1,), activations=("relu",), runs=1, epochs=2,
-                               per_class=20, tsne_iter=50, n_jobs=1), store=RunStore(tmp_path / "runs"))
+    run = hard.run(
+        hard.Config(
+            dataset="digits", depths=(1,), activations=("relu",), runs=1, epochs=2, per_class=20, tsne_iter=50, n_jobs=1
+        ),
+        store=RunStore(tmp_path / "runs"),
+    )
     index = run.arrays("sample")["index"]
     with running_app(tmp_path) as url, browser_page(1600, 1000) as page:
         page.goto(url)
         page.wait_for_function("document.querySelector('#data-split')?.value === 'train'", timeout=60_000)
         page.get_by_role("tab", name="Layers").click()
-        page.wait_for_function("""() => { const gd = document.querySelector('#layers-graph .js-plotly-plot');
+        page.wait_for_function(
+            """() => { const gd = document.querySelector('#layers-graph .js-plotly-plot');
             return !!(gd && gd._fullData && gd._fullData.length === 3 && gd._fullData[0].x.length === 200); }""",
-                               timeout=60_000)
+            timeout=60_000,
+        )
         drag_box(page, "layers-graph", 0, inner_point(page, "layers-graph", 0))
         picked = wait_selected(page, "layers-graph", None, 3)
         wait_count(page, len(picked))
@@ -36,7 +43,10 @@ def test_layers_selection_lights_up_in_data(tmp_path, artifacts):
             """(n) => { const gd = document.querySelector('#data-scatter .js-plotly-plot');
                  const t = gd && gd._fullData && gd._fullData[0];
                  return t && t.x.length === 355 && Array.isArray(gd.data[0].selectedpoints)
-                        && gd.data[0].selectedpoints.length === n; }""", arg=len(expected), timeout=90_000)
+                        && gd.data[0].selectedpoints.length === n; }""",
+            arg=len(expected),
+            timeout=90_000,
+        )
         shown = page.evaluate("""() => { const gd = document.querySelector('#data-scatter .js-plotly-plot');
             return gd.data[0].selectedpoints.map(i => gd._fullData[0].customdata[i]).sort((a, b) => a - b); }""")
         assert shown == expected

@@ -2,6 +2,7 @@
 a box in the Data scatter selects samples (count in the header, same points highlighted), a DNM trained
 on the same split outlines the nodes holding them, a box over nodes selects their members; an npz
 uploaded through the box appears in the dataset picker, a broken one is refused in the view."""
+
 from __future__ import annotations
 
 import io
@@ -55,8 +56,9 @@ def test_upload_select_in_data_and_maps(tmp_path, artifacts):
         page.wait_for_selector("#data-upload-done", timeout=90_000)
         assert "60 samples" in page.locator("#data-upload-done").inner_text()
         assert (tmp_path / "data" / "uploads" / "small.npz").is_file()
-        page.wait_for_selector("#dataset-picker option[value='arrays:uploads/small.npz']", state="attached",
-                               timeout=20_000)
+        page.wait_for_selector(
+            "#dataset-picker option[value='arrays:uploads/small.npz']", state="attached", timeout=20_000
+        )
         settled_screenshot(page, artifacts / "data_upload.png")
 
         # a box in the Data scatter: the header counts it, the scatter highlights exactly those points
@@ -74,24 +76,35 @@ def test_upload_select_in_data_and_maps(tmp_path, artifacts):
 
         # Maps: train a small DNM on the same (train) split; the nodes holding the selection are outlined
         page.click("#tabs >> text=Maps")
-        for id_, v in (("maps-rows", 6), ("maps-cols", 6), ("maps-pretrain", 3), ("maps-epochs", 1),
-                       ("maps-som-iterations", 1000)):
+        for id_, v in (
+            ("maps-rows", 6),
+            ("maps-cols", 6),
+            ("maps-pretrain", 3),
+            ("maps-epochs", 1),
+            ("maps-som-iterations", 1000),
+        ):
             page.fill(f"#{id_}", str(v))
         page.click("#maps-train")
-        page.wait_for_function("document.querySelector('#maps-status').innerText.includes('purity')",
-                               timeout=400_000)
+        page.wait_for_function("document.querySelector('#maps-status').innerText.includes('purity')", timeout=400_000)
         assert count(page) == n  # the selection survived the training
-        page.wait_for_function("""() => { const gd = document.querySelector('#maps-lattice .js-plotly-plot');
-            return gd && gd.layout && (gd.layout.shapes || []).length > 0; }""", timeout=30_000)
+        page.wait_for_function(
+            """() => { const gd = document.querySelector('#maps-lattice .js-plotly-plot');
+            return gd && gd.layout && (gd.layout.shapes || []).length > 0; }""",
+            timeout=30_000,
+        )
         outlined = page.evaluate("document.querySelector('#maps-lattice .js-plotly-plot').layout.shapes.length")
         assert 1 <= outlined <= 36
 
         # a box over the top-left 3×3 nodes: the selection becomes exactly their members
         tl, br = point_position(page, "maps-lattice", 1, 0), point_position(page, "maps-lattice", 1, 14)
         box(page, "maps-lattice", {"x": tl["x"] - 20, "y": tl["y"] - 20}, {"x": br["x"] + 20, "y": br["y"] + 20})
-        page.wait_for_function(f"parseInt(document.querySelector('#selection-count').innerText.replace(/,/g, '')) !== {n}",
-                               timeout=20_000)
-        page.wait_for_function("""() => { const s = document.querySelector('#maps-lattice .js-plotly-plot').layout.shapes || [];
-            return s.length >= 1 && s.length <= 9 && s.every(r => r.x1 < 3 && r.y1 < 3); }""", timeout=20_000)
+        page.wait_for_function(
+            f"parseInt(document.querySelector('#selection-count').innerText.replace(/,/g, '')) !== {n}", timeout=20_000
+        )
+        page.wait_for_function(
+            """() => { const s = document.querySelector('#maps-lattice .js-plotly-plot').layout.shapes || [];
+            return s.length >= 1 && s.length <= 9 && s.every(r => r.x1 < 3 && r.y1 < 3); }""",
+            timeout=20_000,
+        )
         page.mouse.move(5, 500)
         settled_screenshot(page, artifacts / "maps_selected.png")

@@ -1,5 +1,6 @@
 """The Explore tab in a real browser: load a test-made arrays file, compute the map, filter by
 label (and by "predicted ≠ label"), click a point and see its most similar samples."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -26,14 +27,24 @@ def write_embeddings(path, n=400, seed=0):
     preds[threes[: len(threes) // 3]] = 8
     scores = np.full((n, 10), 0.02, dtype=np.float32)
     scores[np.arange(n), preds] = 0.82
-    np.savez(path, features=feats, labels=labels, predictions=preds, scores=scores, images=images,
-             class_names=np.array([str(c) for c in range(10)]))
+    np.savez(
+        path,
+        features=feats,
+        labels=labels,
+        predictions=preds,
+        scores=scores,
+        images=images,
+        class_names=np.array([str(c) for c in range(10)]),
+    )
     return labels, preds
 
 
 def n_points(page, graph="explore-scatter"):
-    return page.evaluate("""(id) => { const gd = document.querySelector(`#${id} .js-plotly-plot`);
-        return gd && gd._fullData && gd._fullData[0] ? gd._fullData[0].x.length : -1; }""", graph)
+    return page.evaluate(
+        """(id) => { const gd = document.querySelector(`#${id} .js-plotly-plot`);
+        return gd && gd._fullData && gd._fullData[0] ? gd._fullData[0].x.length : -1; }""",
+        graph,
+    )
 
 
 def test_explore_filter_click_similar(tmp_path, artifacts):
@@ -56,15 +67,24 @@ def test_explore_filter_click_similar(tmp_path, artifacts):
 
         # filter: label = 3 shows exactly the 3s; then predicted ≠ label shows the 3s read as 8
         page.select_option("#explore-label", "3")
-        page.wait_for_function("(n) => { const gd = document.querySelector('#explore-scatter .js-plotly-plot');"
-                               " return gd._fullData[0].x.length === n; }", arg=int((labels == 3).sum()))
+        page.wait_for_function(
+            "(n) => { const gd = document.querySelector('#explore-scatter .js-plotly-plot');"
+            " return gd._fullData[0].x.length === n; }",
+            arg=int((labels == 3).sum()),
+        )
         page.select_option("#explore-pred", "wrong")
         wrong3 = int(((labels == 3) & (preds != 3)).sum())
-        page.wait_for_function("(n) => { const gd = document.querySelector('#explore-scatter .js-plotly-plot');"
-                               " return gd._fullData[0].x.length === n; }", arg=wrong3)
+        page.wait_for_function(
+            "(n) => { const gd = document.querySelector('#explore-scatter .js-plotly-plot');"
+            " return gd._fullData[0].x.length === n; }",
+            arg=wrong3,
+        )
         page.select_option("#explore-pred", "all")
-        page.wait_for_function("(n) => { const gd = document.querySelector('#explore-scatter .js-plotly-plot');"
-                               " return gd._fullData[0].x.length === n; }", arg=int((labels == 3).sum()))
+        page.wait_for_function(
+            "(n) => { const gd = document.querySelector('#explore-scatter .js-plotly-plot');"
+            " return gd._fullData[0].x.length === n; }",
+            arg=int((labels == 3).sum()),
+        )
 
         # click a point: the gallery of its most similar samples appears, with images and distances
         pos = point_position(page, "explore-scatter", 0, 4)
@@ -83,9 +103,13 @@ def test_explore_filter_click_similar(tmp_path, artifacts):
 
         # hover shows the sample's image and scores
         page.select_option("#explore-label", "all")
-        page.wait_for_function("(n) => { const gd = document.querySelector('#explore-scatter .js-plotly-plot');"
-                               " return gd._fullData[0].x.length === n; }", arg=len(labels))
+        page.wait_for_function(
+            "(n) => { const gd = document.querySelector('#explore-scatter .js-plotly-plot');"
+            " return gd._fullData[0].x.length === n; }",
+            arg=len(labels),
+        )
         page.click("#explore-scatter .modebar-btn[data-title='Reset axes']")
+
         def hover(point):
             pos = point_position(page, "explore-scatter", 0, point)
             page.mouse.move(pos["x"] - 25, pos["y"] - 25)
@@ -113,8 +137,11 @@ def test_explore_filter_click_similar(tmp_path, artifacts):
         page.wait_for_function(f"document.querySelector('#selection-count').innerText.startsWith('{n} selected')")
         page.keyboard.press("Escape")
         page.wait_for_function("document.querySelector('#selection-count').innerText.startsWith('0 selected')")
-        page.wait_for_function("""() => { const gd = document.querySelector('#explore-scatter .js-plotly-plot');
-            return gd.data[1].x.length === 0 && !Array.isArray(gd.data[0].selectedpoints); }""", timeout=15_000)
+        page.wait_for_function(
+            """() => { const gd = document.querySelector('#explore-scatter .js-plotly-plot');
+            return gd.data[1].x.length === 0 && !Array.isArray(gd.data[0].selectedpoints); }""",
+            timeout=15_000,
+        )
         assert "selected" not in page.locator("#explore-similar").inner_text()
         with page.expect_download() as dl:
             page.click("#explore-export")
@@ -125,5 +152,7 @@ def test_explore_filter_click_similar(tmp_path, artifacts):
         box = page.locator("#explore-scatter .nsewdrag").first.bounding_box()
         page.mouse.dblclick(box["x"] + 5, box["y"] + 5)
         page.wait_for_function("document.querySelector('#selection-count').innerText.startsWith('0 selected')")
-        page.wait_for_function("() => document.querySelector('#explore-scatter .js-plotly-plot').data[1].x.length === 0")
+        page.wait_for_function(
+            "() => document.querySelector('#explore-scatter .js-plotly-plot').data[1].x.length === 0"
+        )
         page.screenshot(path=str(artifacts / "explore_cleared.png"))

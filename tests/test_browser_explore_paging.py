@@ -1,6 +1,7 @@
 """Explore in a real browser: the Mistakes list pages through every sample (Next by keyboard shows
 13–24, ranked below the first page), and a label filter greys the other points out while the map's
 axes stay where they were."""
+
 from __future__ import annotations
 
 import json
@@ -60,9 +61,11 @@ def test_mistakes_page_and_filter_greys(tmp_path, artifacts):
         page.focus("#explore-mistakes-next")
         page.keyboard.press("Enter")
         page.wait_for_function(f"document.querySelector('#explore-mistakes-range').innerText === '13–24 of {n}'")
-        page.wait_for_function("(ids) => { const r = [...document.querySelectorAll('#explore-mistakes .explore-row')];"
-                               " return r.length === 12 && !ids.includes(JSON.parse(r[0].id).index); }",
-                               arg=[i for i, _ in first])
+        page.wait_for_function(
+            "(ids) => { const r = [...document.querySelectorAll('#explore-mistakes .explore-row')];"
+            " return r.length === 12 && !ids.includes(JSON.parse(r[0].id).index); }",
+            arg=[i for i, _ in first],
+        )
         second = rows(page)
         assert not {i for i, _ in first} & {i for i, _ in second}
         assert max(s for _, s in second) <= min(s for _, s in first)
@@ -71,20 +74,26 @@ def test_mistakes_page_and_filter_greys(tmp_path, artifacts):
         # and back: Prev shows page 1 again, in the same order
         page.click("#explore-mistakes-prev")
         page.wait_for_function(f"document.querySelector('#explore-mistakes-range').innerText === '1–12 of {n}'")
-        page.wait_for_function("(i) => JSON.parse(document.querySelector('#explore-mistakes .explore-row').id).index === i",
-                               arg=first[0][0])
+        page.wait_for_function(
+            "(i) => JSON.parse(document.querySelector('#explore-mistakes .explore-row').id).index === i",
+            arg=first[0][0],
+        )
         assert rows(page) == first
 
         # filter by label 3: the 3s in colour (trace 0), every other sample greyed (trace 2), same axes
         before = ranges(page)
         n3 = int((labels == 3).sum())
         page.select_option("#explore-label", "3")
-        page.wait_for_function("([a, b]) => { const gd = document.querySelector('#explore-scatter .js-plotly-plot');"
-                               " return gd._fullData[0].x.length === a && gd._fullData[2].x.length === b; }",
-                               arg=[n3, n - n3])
+        page.wait_for_function(
+            "([a, b]) => { const gd = document.querySelector('#explore-scatter .js-plotly-plot');"
+            " return gd._fullData[0].x.length === a && gd._fullData[2].x.length === b; }",
+            arg=[n3, n - n3],
+        )
         after = ranges(page)
         assert np.allclose(before, after), (before, after)
-        grey = page.evaluate("() => document.querySelector('#explore-scatter .js-plotly-plot')._fullData[2].marker.color")
+        grey = page.evaluate(
+            "() => document.querySelector('#explore-scatter .js-plotly-plot')._fullData[2].marker.color"
+        )
         assert grey.lower() == "#c3c8d0"
         page.mouse.move(10, 10)
         page.screenshot(path=str(artifacts / "explore_filtered.png"))

@@ -1,14 +1,22 @@
 """A new user's path through the hardness views in a real browser: train a small MLP from
 Layers (the progress bar moves), see the bars in Hardness, hover and box-select in Layers
 (every panel highlights), project one layer six ways in Methods, and cancel a job."""
+
 from __future__ import annotations
 
 import time
 
 import pytest
 
-from tests.browser import (browser_page, hover_card, hover_point, point_position, running_app, settled_screenshot,
-                           wait_for_points)
+from tests.browser import (
+    browser_page,
+    hover_card,
+    hover_point,
+    point_position,
+    running_app,
+    settled_screenshot,
+    wait_for_points,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -50,8 +58,13 @@ def test_train_inspect_select_and_cancel(tmp_path, artifacts):
         assert page.evaluate(BAR_WIDTH_JS) in (0.0, -1.0), "the bar stayed part-filled after the job"
 
         # hover: the tooltip shows the sample's image, label and prediction
-        hover_card(page, "layers-tooltip", lambda point: hover_point(page, "layers-graph", 2, point),
-                   (0, 11, 42, 100), words=("label", "prediction", "#"))
+        hover_card(
+            page,
+            "layers-tooltip",
+            lambda point: hover_point(page, "layers-graph", 2, point),
+            (0, 11, 42, 100),
+            words=("label", "prediction", "#"),
+        )
         page.mouse.move(5, 5)
 
         # box-select around some points of the first panel: every other panel highlights them
@@ -60,9 +73,11 @@ def test_train_inspect_select_and_cancel(tmp_path, artifacts):
         page.mouse.down()
         page.mouse.move(a["x"] + 25, a["y"] + 25, steps=8)
         page.mouse.up()
-        page.wait_for_function("""() => { const gd = document.querySelector('#layers-graph .js-plotly-plot');
+        page.wait_for_function(
+            """() => { const gd = document.querySelector('#layers-graph .js-plotly-plot');
             return gd.data.every(t => Array.isArray(t.selectedpoints) && t.selectedpoints.length > 0); }""",
-                               timeout=20_000)
+            timeout=20_000,
+        )
         counts = page.evaluate("""() => document.querySelector('#layers-graph .js-plotly-plot').data
                                   .map(t => t.selectedpoints.length)""")
         assert len(set(counts)) == 1 and 0 < counts[0] < 300, counts
@@ -70,17 +85,18 @@ def test_train_inspect_select_and_cancel(tmp_path, artifacts):
 
         # Hardness: one translucent bar trace per run plus the mean line
         open_tab(page, "Hardness")
-        page.wait_for_function("""() => { const gd = document.querySelector('#hardness-bars .js-plotly-plot');
+        page.wait_for_function(
+            """() => { const gd = document.querySelector('#hardness-bars .js-plotly-plot');
             return gd && gd._fullData && gd._fullData.some(t => t.type === 'bar' && t.y.length === 5); }""",
-                               timeout=30_000)
+            timeout=30_000,
+        )
         settled_screenshot(page, artifacts / "hardness_bars.png")
 
         # clicking a bar opens that layer in Layers
         page.evaluate("""() => { const gd = document.querySelector('#hardness-bars .js-plotly-plot');
             const pts = [{curveNumber: 0, pointNumber: 2, customdata: gd.data[0].customdata[2], data: gd.data[0]}];
             gd.emit('plotly_click', {points: pts}); }""")
-        page.wait_for_function("() => document.querySelector('#layers-graph').offsetParent !== null",
-                               timeout=15_000)
+        page.wait_for_function("() => document.querySelector('#layers-graph').offsetParent !== null", timeout=15_000)
         page.wait_for_selector("#layers-graph text:has-text('▶ hidden2')", timeout=20_000)
 
         # Methods: a job we cancel, then the same job to the end
@@ -89,8 +105,10 @@ def test_train_inspect_select_and_cancel(tmp_path, artifacts):
         page.click("#methods-run")
         page.wait_for_function("() => !document.querySelector('#job-cancel').disabled", timeout=15_000)
         page.click("#job-cancel")
-        page.wait_for_function("() => document.querySelector('#job-cancel').disabled && "
-                               "!document.querySelector('#methods-run').disabled", timeout=30_000)
+        page.wait_for_function(
+            "() => document.querySelector('#job-cancel').disabled && !document.querySelector('#methods-run').disabled",
+            timeout=30_000,
+        )
         assert page.evaluate("""() => { const gd = document.querySelector('#methods-graph .js-plotly-plot');
                                 return !gd.data || gd.data.length === 0; }"""), "a cancelled job drew its result"
         page.click("#methods-run")
@@ -100,16 +118,24 @@ def test_train_inspect_select_and_cancel(tmp_path, artifacts):
 
         # Methods: hover shows the sample's card; a box in one panel selects the same samples in all six
         # (and the header counts them)
-        hover_card(page, "methods-tooltip", lambda point: hover_point(page, "methods-graph", 4, point),
-                   (0, 11, 42, 100), words=("label", "prediction", "tsne"))
+        hover_card(
+            page,
+            "methods-tooltip",
+            lambda point: hover_point(page, "methods-graph", 4, point),
+            (0, 11, 42, 100),
+            words=("label", "prediction", "tsne"),
+        )
         page.mouse.move(5, 5)
         m = point_position(page, "methods-graph", 0, 0)
         page.mouse.move(m["x"] - 25, m["y"] - 25)
         page.mouse.down()
         page.mouse.move(m["x"] + 25, m["y"] + 25, steps=8)
         page.mouse.up()
-        page.wait_for_function("""() => { const d = document.querySelector('#methods-graph .js-plotly-plot').data;
+        page.wait_for_function(
+            """() => { const d = document.querySelector('#methods-graph .js-plotly-plot').data;
             const n = parseInt(document.querySelector('#selection-count').innerText);
             return d.length === 6 && d.every(t => Array.isArray(t.selectedpoints) && t.selectedpoints.length === n)
-                   && n > 0; }""", timeout=20_000)
+                   && n > 0; }""",
+            timeout=20_000,
+        )
         settled_screenshot(page, artifacts / "hardness_methods_selected.png")

@@ -1,6 +1,7 @@
 """The Hardness tab's grid form in a real browser: tick two activations and one depth, see the work
 estimate change as the form changes, train the grid, and get one panel per activation with a mark per
 run and the runs' spread; then project one layer six ways in Methods with changed parameters."""
+
 from __future__ import annotations
 
 import pytest
@@ -39,16 +40,20 @@ def test_grid_form_trains_one_panel_per_activation(tmp_path, artifacts):
         page.fill("#hardness-train-runs", "2")
         page.fill("#hardness-train-epochs", "3")
         page.fill("#hardness-train-per-class", "10")
-        page.wait_for_selector("#hardness-estimate:has-text('4 networks (2 activations × 1 depth × 2 runs) × 3 epochs')")
+        page.wait_for_selector(
+            "#hardness-estimate:has-text('4 networks (2 activations × 1 depth × 2 runs) × 3 epochs')"
+        )
         text = page.locator("#hardness-estimate").inner_text()
         assert "≈" in text and "estimate" in text and (" s " in text or " min " in text), text
         assert not page.evaluate("() => document.querySelector('#hardness-train').disabled")
         settled_screenshot(page, artifacts / "hardness_form.png")
 
         page.click("#hardness-train")
-        page.wait_for_function(f"""() => {{ const gd = {BARS};
+        page.wait_for_function(
+            f"""() => {{ const gd = {BARS};
             return gd && gd._fullData && gd._fullData.filter(t => t.type === 'bar').length === 4; }}""",
-                               timeout=300_000)
+            timeout=300_000,
+        )
         assert "trained hardness-" in page.locator("#hardness-train-result").inner_text()
         fig = page.evaluate(f"""() => {{ const gd = {BARS};
             return {{titles: (gd.layout.annotations || []).map(a => a.text),
@@ -60,7 +65,9 @@ def test_grid_form_trains_one_panel_per_activation(tmp_path, artifacts):
         assert all(b[2] == 4 for b in fig["bars"])  # in, h1, h2, out
         assert {b[1] for b in fig["bars"] if b[0] == "relu"} == {"run0", "run1"}  # each run its own bar
         assert fig["means"] == [[True, 4], [True, 4]]  # the spread of the runs on every mean
-        depths = page.evaluate("() => [...document.querySelectorAll('#hardness-depth option')].map(o => o.value).filter(v => v)")
+        depths = page.evaluate(
+            "() => [...document.querySelectorAll('#hardness-depth option')].map(o => o.value).filter(v => v)"
+        )
         assert depths == ["2"], depths
         page.mouse.move(5, 5)
         settled_screenshot(page, artifacts / "hardness_grid.png")

@@ -1,4 +1,5 @@
 """A job's outcome is said in the view that started it, not only in the sidebar."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -18,15 +19,16 @@ def test_explore_compute_failure_is_shown_in_the_view(tmp_path, artifacts):
         page.goto(url)
         page.locator(".nav-link", has_text="Explore").click()
         # the Vectors box names what it will explore from the start (it was blank)
-        shown = "(() => { const s = document.querySelector('#explore-source'); return s.options[s.selectedIndex].text; })()"
+        shown = (
+            "(() => { const s = document.querySelector('#explore-source'); return s.options[s.selectedIndex].text; })()"
+        )
         assert page.evaluate(shown).startswith("dataset in the picker")
         assert "press Compute" in page.locator("#explore-job").inner_text()
         page.wait_for_selector("#explore-source option[value='arrays:tiny.npz']", state="attached")
         page.select_option("#explore-source", "arrays:tiny.npz")
         page.select_option("#explore-method", "pca")
         page.click("#explore-compute")  # k = 15 neighbours of 4 samples: refused
-        page.wait_for_function("document.querySelector('#explore-job').innerText.includes('failed')",
-                               timeout=60_000)
+        page.wait_for_function("document.querySelector('#explore-job').innerText.includes('failed')", timeout=60_000)
         said = page.locator("#explore-job").inner_text()
         assert "k must be" in said and "1..3" in said
         assert page.locator("#explore-job-working").is_hidden()

@@ -4,6 +4,7 @@ background managers (diskcache; Celery with a private Redis). Jobs are records a
 trust: two tabs with the same settings get two jobs, a reload finds the running job and can
 cancel it, two jobs at once are cancelled one by one, and a killed app leaves its job marked
 interrupted with no debris."""
+
 from __future__ import annotations
 
 import threading
@@ -16,14 +17,16 @@ from tests.browser import browser_page, running_app, wait_for_points
 
 pytestmark = pytest.mark.browser
 
-PROGRESS_JS = ("parseFloat(document.querySelector('#job-progress .progress-bar')"
-               "?.getAttribute('aria-valuenow') || '0') > 0")
+PROGRESS_JS = (
+    "parseFloat(document.querySelector('#job-progress .progress-bar')?.getAttribute('aria-valuenow') || '0') > 0"
+)
 
 
 @pytest.fixture(params=["diskcache", "celery"])
 def manager(request) -> str:
     """The background manager a job test runs under (celery: a Redis and a worker of its own)."""
     return request.param
+
 
 SIZE = 4_000_000
 CHUNK = 20_000
@@ -65,8 +68,10 @@ class SlowServer:
 def test_download_job_progress_and_cancel(tmp_path, artifacts, manager):
     server = SlowServer()
     try:
-        with running_app(tmp_path, env={"LAYERSCOPE_MIRROR": server.url}, manager=manager) as url, \
-                browser_page() as page:
+        with (
+            running_app(tmp_path, env={"LAYERSCOPE_MIRROR": server.url}, manager=manager) as url,
+            browser_page() as page,
+        ):
             page.goto(url)
             wait_for_points(page, "data-scatter", minimum=1000)
             # the page-load PCA job is over: at rest, Cancel is disabled (after the panel's next poll)
@@ -83,8 +88,9 @@ def test_download_job_progress_and_cancel(tmp_path, artifacts, manager):
             assert server.client_gone.wait(30), "cancel did not stop the download"
             page.wait_for_function("!document.querySelector('#data-download-button').disabled", timeout=30_000)
             page.wait_for_function("document.querySelector('#job-cancel').disabled", timeout=10_000)
-            page.wait_for_function("document.querySelector('#job-message').innerText.includes('cancelled')",
-                                   timeout=10_000)
+            page.wait_for_function(
+                "document.querySelector('#job-message').innerText.includes('cancelled')", timeout=10_000
+            )
             assert "cancelled" in page.locator("#job-result").inner_text()
             page.screenshot(path=str(artifacts / f"job_cancelled_{manager}.png"))
         folder = tmp_path / "data" / "fashion-mnist"
@@ -140,8 +146,9 @@ def test_two_tabs_with_the_same_settings_get_two_jobs_and_a_reload_finds_its_job
             time.sleep(2)
             _start_download(second, url)
             for page in (first, second):
-                page.wait_for_function("document.querySelectorAll(\"#job-list [data-status='running']\").length === 2",
-                                       timeout=20_000)
+                page.wait_for_function(
+                    "document.querySelectorAll(\"#job-list [data-status='running']\").length === 2", timeout=20_000
+                )
                 assert not page.locator("#job-cancel").is_disabled()
                 assert page.locator(".job-row-mine[data-status='running']").count() == 1
             records = JobRecords(tmp_path / "runs" / ".jobs.sqlite")
@@ -154,8 +161,9 @@ def test_two_tabs_with_the_same_settings_get_two_jobs_and_a_reload_finds_its_job
             first.screenshot(path=str(artifacts / "job_after_reload.png"))
             first.click("#job-cancel")
             first.wait_for_function("document.querySelector('#job-cancel').disabled", timeout=30_000)
-            second.wait_for_function("document.querySelectorAll(\"#job-list [data-status='cancelled']\").length === 1",
-                                     timeout=30_000)
+            second.wait_for_function(
+                "document.querySelectorAll(\"#job-list [data-status='cancelled']\").length === 1", timeout=30_000
+            )
             assert _rows(second, "running") == 1 and not second.locator("#job-cancel").is_disabled()
             by_owner = {j.owner: j.status for j in records.recent()}
             assert sorted(by_owner.values()) == ["cancelled", "running"]
@@ -179,13 +187,15 @@ def test_two_jobs_at_once_are_cancelled_one_by_one(tmp_path, artifacts):
             page.fill("#layers-epochs", "400")
             page.fill("#layers-per-class", "20")
             page.click("#layers-train")
-            page.wait_for_function("document.querySelectorAll(\"#job-list [data-status='running']\").length === 2",
-                                   timeout=30_000)
+            page.wait_for_function(
+                "document.querySelectorAll(\"#job-list [data-status='running']\").length === 2", timeout=30_000
+            )
             download_row = page.locator("#job-list .job-row", has_text="download fashion-mnist")
             download_row.get_by_role("button", name="Cancel").click()
             assert server.client_gone.wait(30), "cancel did not stop the download"
-            page.wait_for_function("document.querySelectorAll(\"#job-list [data-status='running']\").length === 1",
-                                   timeout=30_000)
+            page.wait_for_function(
+                "document.querySelectorAll(\"#job-list [data-status='running']\").length === 1", timeout=30_000
+            )
             assert not page.locator("#job-cancel").is_disabled(), "Cancel went dead while a job still runs"
             assert page.locator("#layers-train").is_disabled()
             page.screenshot(path=str(artifacts / "job_two_at_once.png"))
@@ -259,8 +269,9 @@ def test_training_runs_on_a_celery_worker_and_a_second_job_is_cancelled(tmp_path
         page.fill("#layers-per-class", "20")
         page.click("#layers-train")
         page.wait_for_function(PROGRESS_JS, timeout=120_000)
-        page.wait_for_function("document.querySelector('#job-result').innerText.includes('trained hardness-')",
-                               timeout=240_000)
+        page.wait_for_function(
+            "document.querySelector('#job-result').innerText.includes('trained hardness-')", timeout=240_000
+        )
         page.wait_for_selector("#job-list [data-status='done']", timeout=30_000)  # the list's next poll
         assert _rows(page, "done") >= 1
         runs = [p for p in (tmp_path / "runs").iterdir() if p.name.startswith("hardness-")]
@@ -271,8 +282,7 @@ def test_training_runs_on_a_celery_worker_and_a_second_job_is_cancelled(tmp_path
         page.wait_for_function(PROGRESS_JS, timeout=120_000)
         page.screenshot(path=str(artifacts / "job_celery_running.png"))
         page.click("#job-cancel")
-        page.wait_for_function("document.querySelector('#job-result').innerText.includes('cancelled')",
-                               timeout=60_000)
+        page.wait_for_function("document.querySelector('#job-result').innerText.includes('cancelled')", timeout=60_000)
         page.wait_for_selector("#job-list [data-status='cancelled']", timeout=30_000)  # the list's next poll
         assert _rows(page, "cancelled") == 1
         assert len([p for p in (tmp_path / "runs").iterdir() if p.name.startswith("hardness-")]) == 1

@@ -1,5 +1,6 @@
 """Landscape in a real browser: a full cell's tooltip, then nothing over an empty cell (it used to
 repeat the previous cell's card); the consistency table fits its column."""
+
 from __future__ import annotations
 
 import pytest

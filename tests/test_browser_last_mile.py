@@ -3,6 +3,7 @@ model — no job starts unasked, Your model offers only the split that is there,
 while it projects and gives a capture run the class chips, a Layers selection lights the same samples
 in Explore, the open tab and the picked model survive a reload; and an offline download says so in the
 Data tab, leaving no empty folder."""
+
 from __future__ import annotations
 
 import pytest
@@ -26,8 +27,9 @@ def _jobs(tmp_path) -> list:
 
 
 def _visible(page, selector: str) -> bool:
-    return page.evaluate("(s) => { const e = document.querySelector(s); return !!(e && e.offsetParent !== null); }",
-                         selector)
+    return page.evaluate(
+        "(s) => { const e = document.querySelector(s); return !!(e && e.offsetParent !== null); }", selector
+    )
 
 
 def test_test_only_mnist_own_model_nothing_unasked_one_selection(tmp_path, artifacts):
@@ -41,8 +43,15 @@ def test_test_only_mnist_own_model_nothing_unasked_one_selection(tmp_path, artif
     data = tmp_path / "data"
     write_test_split_only(data, n=400)
     (data / "models").mkdir()
-    torch.onnx.export(make_cnn(), (torch.zeros(2, 1, 8, 8),), str(data / "models" / "my_cnn.onnx"),
-                      input_names=["x"], output_names=["y"], dynamic_axes={"x": {0: "b"}, "y": {0: "b"}}, dynamo=False)
+    torch.onnx.export(
+        make_cnn(),
+        (torch.zeros(2, 1, 8, 8),),
+        str(data / "models" / "my_cnn.onnx"),
+        input_names=["x"],
+        output_names=["y"],
+        dynamic_axes={"x": {0: "b"}, "y": {0: "b"}},
+        dynamo=False,
+    )
     with running_app(tmp_path, data_dir=data) as url, browser_page(1600, 1000) as page:
         page.goto(url)
         page.wait_for_selector("text=LayerScope")
@@ -75,22 +84,24 @@ def test_test_only_mnist_own_model_nothing_unasked_one_selection(tmp_path, artif
         assert run.config["split"] == "test"
 
         # Layers: "working…" while it projects (not "press Project…"), then the panels with class chips
-        page.wait_for_function("() => document.querySelector('#layers-project').offsetParent !== null",
-                               timeout=30_000)
+        page.wait_for_function("() => document.querySelector('#layers-project').offsetParent !== null", timeout=30_000)
         page.click("#layers-project")
         page.wait_for_selector("#layers-projecting", state="visible", timeout=10_000)
         assert _visible(page, "#layers-project-job-working") and not _visible(page, "#layers-graph")
         assert "working…" in page.locator("#layers-projecting").inner_text()
-        page.wait_for_function("() => document.querySelector('#job-cancel').offsetParent !== null",
-                               timeout=10_000)  # a job runs: the bar and Cancel show (at the panel's next poll)
+        page.wait_for_function(
+            "() => document.querySelector('#job-cancel').offsetParent !== null", timeout=10_000
+        )  # a job runs: the bar and Cancel show (at the panel's next poll)
         page.screenshot(path=str(artifacts / "last_mile_layers_working.png"), full_page=True)
         n_layers = len(run.manifest["capture"]["layers"])
         page.wait_for_function(TRACES_JS, arg=n_layers, timeout=180_000)
         wait_for_points(page, "layers-graph", trace=0, minimum=300)
         page.wait_for_selector(".legend-layers .class-chip")
         assert page.locator(".legend-layers .class-chip").count() == 10
-        assert not page.evaluate("() => document.querySelector('#layers-graph .js-plotly-plot')._fullData"
-                                 ".some(t => t.marker && t.marker.showscale)")  # chips, not a colour bar
+        assert not page.evaluate(
+            "() => document.querySelector('#layers-graph .js-plotly-plot')._fullData"
+            ".some(t => t.marker && t.marker.showscale)"
+        )  # chips, not a colour bar
 
         # a box in the first panel selects samples (by dataset index) …
         a = point_position(page, "layers-graph", 0, 0)
@@ -98,8 +109,9 @@ def test_test_only_mnist_own_model_nothing_unasked_one_selection(tmp_path, artif
         page.mouse.down()
         page.mouse.move(a["x"] + 40, a["y"] + 40, steps=8)
         page.mouse.up()
-        page.wait_for_function("() => !document.querySelector('#selection-count').textContent.startsWith('0 ')",
-                               timeout=20_000)
+        page.wait_for_function(
+            "() => !document.querySelector('#selection-count').textContent.startsWith('0 ')", timeout=20_000
+        )
         count = int(page.locator("#selection-count").inner_text().split()[0].replace(",", ""))
         assert count > 0
         settled_screenshot(page, artifacts / "last_mile_layers_selected.png")
@@ -130,16 +142,20 @@ def test_test_only_mnist_own_model_nothing_unasked_one_selection(tmp_path, artif
         first = page.eval_on_selector("#tab-run-picker", "s => s.value")
         page.fill("#explore-k", "10")
         page.click("#explore-compute")
-        page.wait_for_function("(first) => { const s = document.querySelector('#tab-run-picker');"
-                               " return s.options.length >= 2 && s.value && s.value !== first; }", arg=first,
-                               timeout=120_000)
+        page.wait_for_function(
+            "(first) => { const s = document.querySelector('#tab-run-picker');"
+            " return s.options.length >= 2 && s.value && s.value !== first; }",
+            arg=first,
+            timeout=120_000,
+        )
         page.select_option("#tab-run-picker", first)
         page.wait_for_timeout(2000)
         page.wait_for_function(f"() => ({RINGS_JS})() === {count}", timeout=20_000)
         assert page.eval_on_selector("#tab-run-picker", "s => s.value") == first
         assert "nothing drawn yet" not in page.locator("#tab-run-note").inner_text()
-        page.wait_for_function("() => document.querySelector('#run-picker').innerText.includes('explore ·')",
-                               timeout=10_000)  # the Run panel names it too (not a blank box)
+        page.wait_for_function(
+            "() => document.querySelector('#run-picker').innerText.includes('explore ·')", timeout=10_000
+        )  # the Run panel names it too (not a blank box)
         settled_screenshot(page, artifacts / "last_mile_explore_picked.png")
 
         # a reload keeps the tab and the picked model, and starts no layer search

@@ -1,5 +1,6 @@
 """The Latent plane tab in a real browser: train GNE + VAE on digits from the UI, hover a point,
 select points, drag the handle (and click to place it), train on, and place held-out samples."""
+
 from __future__ import annotations
 
 import re
@@ -81,8 +82,9 @@ def test_latent_plane_train_hover_move_and_place(tmp_path, artifacts):
         page.mouse.down()
         page.mouse.move(h["x"] + 90, h["y"] - 70, steps=10)
         page.mouse.up()
-        page.wait_for_function("/to move by/.test(document.querySelector('#latent-selection-info').innerText)",
-                               timeout=10_000)
+        page.wait_for_function(
+            "/to move by/.test(document.querySelector('#latent-selection-info').innerText)", timeout=10_000
+        )
         h2 = page.evaluate(HANDLE_JS, "latent-gne-scatter")
         # the handle followed the mouse (Plotly shape drag → relayoutData → the move's target)
         assert abs(h2["x"] - (h["x"] + 90)) < 6 and abs(h2["y"] - (h["y"] - 70)) < 6, (h, h2)
@@ -91,15 +93,20 @@ def test_latent_plane_train_hover_move_and_place(tmp_path, artifacts):
         # the other way to place the handle: click the spot (a point far from the selection)
         q = point_position(page, "latent-gne-scatter", 0, 700)
         page.mouse.click(q["x"], q["y"])
-        page.wait_for_function(f"(h) => {{ const c = ({HANDLE_JS})('latent-gne-scatter'); "
-                               "return Math.abs(c.x - h.x) + Math.abs(c.y - h.y) > 5; }", arg=h2)
+        page.wait_for_function(
+            f"(h) => {{ const c = ({HANDLE_JS})('latent-gne-scatter'); "
+            "return Math.abs(c.x - h.x) + Math.abs(c.y - h.y) > 5; }",
+            arg=h2,
+        )
         h3 = page.evaluate(HANDLE_JS, "latent-gne-scatter")
         assert abs(h3["x"] - q["x"]) + abs(h3["y"] - q["y"]) < 6, (h3, q)
         page.fill("#latent-move-epochs", "2")
         page.wait_for_function("!document.querySelector('#latent-move-button').disabled")
         page.click("#latent-move-button")
-        page.wait_for_function("/^Moved \\d+ points \\(pinned\\)/.test(document.querySelector('#latent-move-info').innerText)",
-                               timeout=120_000)
+        page.wait_for_function(
+            "/^Moved \\d+ points \\(pinned\\)/.test(document.querySelector('#latent-move-info').innerText)",
+            timeout=120_000,
+        )
         info = page.locator("#latent-move-info").inner_text()
         assert "ended 0.000 from where they were put" in info, info
         wait_for_points(page, "latent-gne-scatter", 3, minimum=1)  # the "after" diamonds

@@ -1,6 +1,7 @@
 """The Latent plane in a real browser: the empty state before any run, hovering empty space of a plane
 decodes the image there, and the decoded grid is a figure linked to the plane (a clicked cell is marked
 where it sits)."""
+
 from __future__ import annotations
 
 import pytest
@@ -72,21 +73,26 @@ def test_latent_empty_decode_hover_and_linked_grid(tmp_path, artifacts):
         wait_for_points(page, "latent-gne-scatter", 0, minimum=1000, timeout=240_000)
         wait_for_points(page, "latent-vae-scatter", 0, minimum=1000, timeout=30_000)
         for side in ("gne", "vae"):
-            page.wait_for_function(f"(document.querySelector('#latent-{side}-neighbours') || {{}}).src"
-                                   f" && document.querySelector('#latent-{side}-neighbours').src.startsWith('data:')")
+            page.wait_for_function(
+                f"(document.querySelector('#latent-{side}-neighbours') || {{}}).src"
+                f" && document.querySelector('#latent-{side}-neighbours').src.startsWith('data:')"
+            )
             wait_for_points(page, f"latent-{side}-grid", 0, minimum=5)
 
         # hovering empty space of each plane shows the image its generator decodes there
         for side in ("vae", "gne"):
             spot = page.evaluate(EMPTY_SPOT_JS, f"latent-{side}-scatter")
-            assert spot["d"] > 25, spot   # really away from every point: the hover is the decode layer's
+            assert spot["d"] > 25, spot  # really away from every point: the hover is the decode layer's
             page.mouse.move(spot["x"] - 15, spot["y"] - 15)
             page.mouse.move(spot["x"], spot["y"], steps=5)
             page.wait_for_function(
                 """(id) => { const t = document.getElementById(id);
                    const img = t && t.querySelector('img.decoded-img');
                    return !!(img && img.getAttribute('src').startsWith('data:image/png') &&
-                             /decoded at \\(/.test(t.innerText)); }""", arg=f"latent-{side}-tooltip", timeout=60_000)  # the first imports torch
+                             /decoded at \\(/.test(t.innerText)); }""",
+                arg=f"latent-{side}-tooltip",
+                timeout=60_000,
+            )  # the first imports torch
             text = page.locator(f"#latent-{side}-tooltip").inner_text()
             assert f"{side.upper()} generator" in text, text
         page.screenshot(path=str(artifacts / "latent_decode_hover.png"))
@@ -96,7 +102,7 @@ def test_latent_empty_decode_hover_and_linked_grid(tmp_path, artifacts):
         assert page.evaluate(MARKER_JS, "latent-gne-scatter") is None
         page.locator("#latent-gne-grid").scroll_into_view_if_needed()
         cell = page.evaluate(CELL_JS, ["latent-gne-grid", 2, 7])
-        assert cell["k"] == 10 and cell["cell"] >= 28, cell   # readable: ≥ 28 px per cell at the default size
+        assert cell["k"] == 10 and cell["cell"] >= 28, cell  # readable: ≥ 28 px per cell at the default size
         page.mouse.move(cell["px"] - 10, cell["py"] - 10)
         page.mouse.move(cell["px"], cell["py"], steps=4)
         page.wait_for_function("""() => /row 3, column 8/.test(
@@ -107,7 +113,7 @@ def test_latent_empty_decode_hover_and_linked_grid(tmp_path, artifacts):
         page.wait_for_function(f"({MARKER_JS})('latent-gne-scatter') !== null", timeout=20_000)
         marker = page.evaluate(MARKER_JS, "latent-gne-scatter")
         assert abs(marker["x"] - cell["x"]) < 1e-9 and abs(marker["y"] - cell["y"]) < 1e-9, (marker, cell)
-        assert page.evaluate(MARKER_JS, "latent-vae-scatter") is None   # each grid marks its own plane
+        assert page.evaluate(MARKER_JS, "latent-vae-scatter") is None  # each grid marks its own plane
         # the same on the VAE side, another cell
         vcell = page.evaluate(CELL_JS, ["latent-vae-grid", 8, 1])
         page.mouse.click(vcell["px"], vcell["py"])

@@ -2,6 +2,7 @@
 projection study as a job) lays out all 20,000 per layer, sent as typed arrays; the status says
 "20,000 of 20,000 samples", the Run panel prints the count as an integer, hover shows the sample's card and
 a box in one panel highlights the same samples in every panel — each within a bounded time."""
+
 from __future__ import annotations
 
 import time
@@ -23,22 +24,24 @@ def test_twenty_thousand_samples_in_every_panel(tmp_path, artifacts):
     layers = len(run.manifest["capture"]["layers"])
     with running_app(tmp_path) as url, browser_page() as page:
         page.goto(url)
-        page.wait_for_selector("#dataset-picker option[value='arrays:clusters.npz']", state="attached",
-                               timeout=60_000)
+        page.wait_for_selector("#dataset-picker option[value='arrays:clusters.npz']", state="attached", timeout=60_000)
         page.select_option("#dataset-picker", "arrays:clusters.npz")
         page.wait_for_function(f"document.querySelector('#run-info').innerText.includes('{run.id}')", timeout=30_000)
         info = page.locator("#run-info").inner_text()
         assert "samples 20,000" in info and "e+0" not in info, info
         page.get_by_role("tab", name="Layers").click()
-        page.wait_for_function("() => document.querySelector('#layers-project').offsetParent !== null",
-                               timeout=30_000)
+        page.wait_for_function("() => document.querySelector('#layers-project').offsetParent !== null", timeout=30_000)
         page.wait_for_selector("#layers-method option[value='pca']", state="attached", timeout=30_000)
         page.select_option("#layers-method", "pca")
         started = time.monotonic()
         page.click("#layers-project")
-        page.wait_for_function(f"""(n) => {{ const gd = {GD};
+        page.wait_for_function(
+            f"""(n) => {{ const gd = {GD};
             return gd && gd._fullData && gd._fullData.length === {layers}
-                   && gd._fullData.every(t => t.x && t.x.length === n); }}""", arg=N, timeout=240_000)
+                   && gd._fullData.every(t => t.x && t.x.length === n); }}""",
+            arg=N,
+            timeout=240_000,
+        )
         drawn = time.monotonic() - started
         assert drawn < 240
         status = page.locator("#layers-status").inner_text()
@@ -58,9 +61,12 @@ def test_twenty_thousand_samples_in_every_panel(tmp_path, artifacts):
         for point in (19999, 12000, 4000, 0):
             hover_point(page, "layers-graph", 1, point)
             try:
-                text = page.wait_for_function("""() => { const t = document.getElementById('layers-tooltip');
+                text = page.wait_for_function(
+                    """() => { const t = document.getElementById('layers-tooltip');
                     const ok = t && /#\\d+ · \\S+/.test(t.innerText) && t.innerText.includes('prediction');
-                    return ok ? t.innerText : false; }""", timeout=8_000).json_value()
+                    return ok ? t.innerText : false; }""",
+                    timeout=8_000,
+                ).json_value()
                 break
             except Exception:
                 page.mouse.move(5, 5)
@@ -70,8 +76,11 @@ def test_twenty_thousand_samples_in_every_panel(tmp_path, artifacts):
         point = inner_point(page, "layers-graph", 0)
         started = time.monotonic()
         drag_box(page, "layers-graph", 0, point, half=12)
-        page.wait_for_function(f"""() => {GD}.data.every(t => Array.isArray(t.selectedpoints)
-                                                              && t.selectedpoints.length > 0)""", timeout=60_000)
+        page.wait_for_function(
+            f"""() => {GD}.data.every(t => Array.isArray(t.selectedpoints)
+                                                              && t.selectedpoints.length > 0)""",
+            timeout=60_000,
+        )
         linked = time.monotonic() - started
         picked = page.evaluate(f"() => {GD}.data.map(t => t.selectedpoints.slice().sort((a, b) => a - b).join())")
         assert len(set(picked)) == 1  # the same samples in every panel

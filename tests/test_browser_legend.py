@@ -1,4 +1,5 @@
 """The Layers legend in a real browser: click a class to hide it, double-click to isolate it."""
+
 from __future__ import annotations
 
 import pytest
@@ -16,8 +17,12 @@ ALPHAS = """(k) => { const gd = document.querySelector('#layers-graph .js-plotly
 
 def test_click_hides_and_double_click_isolates(tmp_path, artifacts):
     hard = study("hardness")
-    run = hard.run(hard.Config(dataset="digits", depths=(1,), activations=("relu",), runs=1, epochs=2, per_class=10,
-                               tsne_iter=50, n_jobs=1), store=RunStore(tmp_path / "runs"))
+    run = hard.run(
+        hard.Config(
+            dataset="digits", depths=(1,), activations=("relu",), runs=1, epochs=2, per_class=10, tsne_iter=50, n_jobs=1
+        ),
+        store=RunStore(tmp_path / "runs"),
+    )
     labels = run.arrays("sample")["labels"].tolist()
     with running_app(tmp_path) as url, browser_page(1600, 1000) as page:
         page.goto(url)

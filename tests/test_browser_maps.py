@@ -1,5 +1,6 @@
 """Maps and Landscape tabs in a real browser: train both on digits from the UI (small settings),
 hover a lattice node and see its decoded prototype; screenshots for a person to look at."""
+
 from __future__ import annotations
 
 import pytest
@@ -35,14 +36,19 @@ def test_train_maps_and_landscape_from_ui(tmp_path, artifacts):
         page.goto(url)
         page.wait_for_selector("text=LayerScope")
         page.click("#tabs >> text=Maps")
-        for id_, v in (("maps-rows", 8), ("maps-cols", 8), ("maps-pretrain", 6), ("maps-epochs", 1),
-                       ("maps-som-iterations", 2000)):
+        for id_, v in (
+            ("maps-rows", 8),
+            ("maps-cols", 8),
+            ("maps-pretrain", 6),
+            ("maps-epochs", 1),
+            ("maps-som-iterations", 2000),
+        ):
             _fill(page, id_, v)
         page.click("#maps-train")
-        page.wait_for_function("document.querySelector('#job-result').innerText.includes('DNM trained')",
-                               timeout=240_000)
-        page.wait_for_function("document.querySelector('#maps-status').innerText.includes('purity')",
-                               timeout=60_000)
+        page.wait_for_function(
+            "document.querySelector('#job-result').innerText.includes('DNM trained')", timeout=240_000
+        )
+        page.wait_for_function("document.querySelector('#maps-status').innerText.includes('purity')", timeout=60_000)
         page.wait_for_function(f"({CELL_JS})(['maps-lattice', 0, 0]) !== null", timeout=30_000)
         for r, c in ((3, 3), (4, 5), (1, 6)):
             _hover_cell(page, "maps-lattice", r, c)
@@ -64,8 +70,9 @@ def test_train_maps_and_landscape_from_ui(tmp_path, artifacts):
         _fill(page, "landscape-models", 3)
         _fill(page, "landscape-epochs", 20)
         page.click("#landscape-train")
-        page.wait_for_function("document.querySelector('#job-result').innerText.includes('landscape trained')",
-                               timeout=540_000)
+        page.wait_for_function(
+            "document.querySelector('#job-result').innerText.includes('landscape trained')", timeout=540_000
+        )
         page.wait_for_selector("#landscape-consistency tbody tr:nth-child(3)", timeout=60_000)
         header = page.locator("#landscape-consistency thead").inner_text().lower()
         for col in ("size", "recognition", "completeness", "highest", "lowest"):

@@ -1,6 +1,7 @@
 """A person's own model in a real browser: an ONNX CNN in <data-dir>/models is picked in the
 Your model tab, two layers are ticked, it is captured on digits, projected in Layers, and every
 captured layer shows as a panel whose hover shows the image, label and prediction."""
+
 from __future__ import annotations
 
 import pytest
@@ -18,8 +19,15 @@ TRACES_JS = """(n) => { const gd = document.querySelector('#layers-graph .js-plo
 def test_pick_tick_capture_project_hover(tmp_path, artifacts):
     models = tmp_path / "data" / "models"
     models.mkdir(parents=True)
-    torch.onnx.export(make_cnn(), (torch.zeros(2, 1, 8, 8),), str(models / "my_cnn.onnx"), input_names=["x"],
-                      output_names=["y"], dynamic_axes={"x": {0: "b"}, "y": {0: "b"}}, dynamo=False)
+    torch.onnx.export(
+        make_cnn(),
+        (torch.zeros(2, 1, 8, 8),),
+        str(models / "my_cnn.onnx"),
+        input_names=["x"],
+        output_names=["y"],
+        dynamic_axes={"x": {0: "b"}, "y": {0: "b"}},
+        dynamo=False,
+    )
     (models / "broken.onnx").write_bytes(b"not an onnx file")
     with running_app(tmp_path) as url, browser_page() as page:
         page.goto(url)
@@ -52,17 +60,22 @@ def test_pick_tick_capture_project_hover(tmp_path, artifacts):
         # the new run opens in Layers; Project lays the layers out
         page.wait_for_selector("#model-message .alert-success", state="attached", timeout=120_000)
         assert "captured capture-" in page.locator("#model-message").text_content()
-        page.wait_for_function("() => document.querySelector('#layers-project').offsetParent !== null",
-                               timeout=30_000)
+        page.wait_for_function("() => document.querySelector('#layers-project').offsetParent !== null", timeout=30_000)
         page.click("#layers-project")
         page.wait_for_function(TRACES_JS, arg=3, timeout=180_000)
         wait_for_points(page, "layers-graph", trace=1, minimum=200)
-        titles = page.evaluate("() => [...document.querySelectorAll('#layers-graph .annotation-text')]"
-                               ".map(e => e.textContent)")
+        titles = page.evaluate(
+            "() => [...document.querySelectorAll('#layers-graph .annotation-text')].map(e => e.textContent)"
+        )
         assert {"conv1", "fc1", "output"} <= set(titles), titles
 
-        text = hover_card(page, "layers-tooltip", lambda p: hover_point(page, "layers-graph", 1, p),
-                          (0, 17, 55, 120), words=("label", "prediction", "fc1"))
+        text = hover_card(
+            page,
+            "layers-tooltip",
+            lambda p: hover_point(page, "layers-graph", 1, p),
+            (0, 17, 55, 120),
+            words=("label", "prediction", "fc1"),
+        )
         assert "#" in text
         settled_screenshot(page, artifacts / "model_layers_hover.png")
         page.mouse.move(5, 5)
@@ -75,14 +88,19 @@ def test_pick_tick_capture_project_hover(tmp_path, artifacts):
         page.mouse.down()
         page.mouse.move(a["x"] + 30, a["y"] + 30, steps=8)
         page.mouse.up()
-        page.wait_for_function("""() => document.querySelector('#layers-graph .js-plotly-plot').data
-            .every(t => Array.isArray(t.selectedpoints) && t.selectedpoints.length > 0)""", timeout=20_000)
+        page.wait_for_function(
+            """() => document.querySelector('#layers-graph .js-plotly-plot').data
+            .every(t => Array.isArray(t.selectedpoints) && t.selectedpoints.length > 0)""",
+            timeout=20_000,
+        )
         settled_screenshot(page, artifacts / "model_layers_selected.png")
 
         # Hardness of the captured layers
         page.get_by_role("tab", name="Hardness").click()
         page.click("#hardness-compute")
-        page.wait_for_function("""() => { const gd = document.querySelector('#hardness-bars .js-plotly-plot');
+        page.wait_for_function(
+            """() => { const gd = document.querySelector('#hardness-bars .js-plotly-plot');
             return gd && gd._fullData && gd._fullData.some(t => t.type === 'bar' && t.y.length === 3); }""",
-                               timeout=120_000)
+            timeout=120_000,
+        )
         settled_screenshot(page, artifacts / "model_hardness.png")

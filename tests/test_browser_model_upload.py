@@ -1,5 +1,6 @@
 """The upload box refuses a tampered ``.pt2`` in a real browser: the reason (a pickled weight) in the
 view, nothing written, nothing in the file run (issue 18)."""
+
 from __future__ import annotations
 
 import pytest

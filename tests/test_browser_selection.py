@@ -1,13 +1,21 @@
 """One selection in a real browser: box/lasso replaces, Shift adds, Alt subtracts, Esc
 and the shell's Clear empty it; every Layers panel and both Latent planes show the same samples;
 the count in the header matches; Export CSV writes the selection; no tooltip stays after a lasso."""
+
 from __future__ import annotations
 
 import pytest
 
 from models.store import RunStore
-from tests.browser import (browser_page, hover_card, hover_point, point_position, running_app, settled_screenshot,
-                           wait_for_points)
+from tests.browser import (
+    browser_page,
+    hover_card,
+    hover_point,
+    point_position,
+    running_app,
+    settled_screenshot,
+    wait_for_points,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -68,8 +76,9 @@ def inner_point(page, graph, trace, exclude=(), n=200) -> int:
     where = {i: point_position(page, graph, trace, i) for i in range(n)}
     cx = sorted(p["x"] for p in where.values())[n // 2]
     cy = sorted(p["y"] for p in where.values())[n // 2]
-    return min((i for i in where if i not in exclude),
-               key=lambda i: (where[i]["x"] - cx) ** 2 + (where[i]["y"] - cy) ** 2)
+    return min(
+        (i for i in where if i not in exclude), key=lambda i: (where[i]["x"] - cx) ** 2 + (where[i]["y"] - cy) ** 2
+    )
 
 
 def count(page) -> int:
@@ -80,17 +89,22 @@ def wait_selected(page, graph, previous, n_traces, others=()):
     """Wait until every sample trace of ``graph`` (and of the ``others`` graphs) shows one new
     (≠ ``previous``) selection whose size the header's count shows; return it."""
     page.wait_for_function(
-        """([ids, prev, n]) => { const sel = ids.flatMap(id => (""" + SELECTED_JS + """)(id));
+        """([ids, prev, n]) => { const sel = ids.flatMap(id => ("""
+        + SELECTED_JS
+        + """)(id));
             const shown = parseInt(document.querySelector('#selection-count').innerText.replace(/,/g, ''));
             return sel.length >= n && sel.every(s => JSON.stringify(s) === JSON.stringify(sel[0]))
                    && JSON.stringify(sel[0]) !== JSON.stringify(prev) && (sel[0] || []).length === shown; }""",
-        arg=[[graph, *others], previous, n_traces + len(others)], timeout=20_000)
+        arg=[[graph, *others], previous, n_traces + len(others)],
+        timeout=20_000,
+    )
     return page.evaluate(SELECTED_JS, graph)[0]
 
 
 def wait_count(page, n):
-    page.wait_for_function(f"document.querySelector('#selection-count').innerText.startsWith('{n:,} selected')",
-                           timeout=20_000)
+    page.wait_for_function(
+        f"document.querySelector('#selection-count').innerText.startsWith('{n:,} selected')", timeout=20_000
+    )
 
 
 @pytest.fixture(scope="module")
@@ -99,8 +113,11 @@ def runs(tmp_path_factory):
 
     tmp = tmp_path_factory.mktemp("selection")
     store = RunStore(tmp / "runs")
-    hardness.run(hardness.Config(depths=[3], activations=["relu"], runs=1, epochs=5, per_class=20,
-                                 methods=["pca"], n_jobs=1), store=store, data_dir=tmp / "data")
+    hardness.run(
+        hardness.Config(depths=[3], activations=["relu"], runs=1, epochs=5, per_class=20, methods=["pca"], n_jobs=1),
+        store=store,
+        data_dir=tmp / "data",
+    )
     gne.run(gne.Config(dataset="digits", epochs=4, batch_size=128), store=store, data_dir=tmp / "data")
     return tmp
 
@@ -110,9 +127,11 @@ def test_layers_selection_replace_add_subtract_clear_export_and_tooltip(runs, ar
         page.goto(url)
         page.wait_for_selector("text=LayerScope")
         page.get_by_role("tab", name="Layers").click()
-        page.wait_for_function("""() => { const gd = document.querySelector('#layers-graph .js-plotly-plot');
+        page.wait_for_function(
+            """() => { const gd = document.querySelector('#layers-graph .js-plotly-plot');
             return !!(gd && gd._fullData && gd._fullData.length === 5 && gd._fullData[4].x.length === 200); }""",
-                               timeout=60_000)
+            timeout=60_000,
+        )
         assert count(page) == 0
 
         # replace: a box in the input panel selects the same samples in all five panels
@@ -161,24 +180,34 @@ def test_layers_selection_replace_add_subtract_clear_export_and_tooltip(runs, ar
 
         # Esc empties it everywhere
         page.keyboard.press("Escape")
-        page.wait_for_function("""() => document.querySelector('#layers-graph .js-plotly-plot').data
+        page.wait_for_function(
+            """() => document.querySelector('#layers-graph .js-plotly-plot').data
                                   .every(t => t.selectedpoints === null || t.selectedpoints === undefined)""",
-                               timeout=20_000)
+            timeout=20_000,
+        )
         wait_count(page, 0)
         # and the Clear button too
         drag_box(page, "layers-graph", 3, 5)
         wait_selected(page, "layers-graph", None, 5)
         page.click("#selection-clear")
         wait_count(page, 0)
-        page.wait_for_function("""() => document.querySelector('#layers-graph .js-plotly-plot').data
+        page.wait_for_function(
+            """() => document.querySelector('#layers-graph .js-plotly-plot').data
                                   .every(t => t.selectedpoints === null || t.selectedpoints === undefined)""",
-                               timeout=20_000)
+            timeout=20_000,
+        )
 
         # no stuck tooltip: a lasso that starts on a point (its card showing) ends with no card
-        page.evaluate("() => Plotly.relayout(document.querySelector('#layers-graph .js-plotly-plot'), "
-                      "{dragmode: 'lasso'})")
-        hover_card(page, "layers-tooltip", lambda p: hover_point(page, "layers-graph", 2, p), (0, 11, 42, 100),
-                   words=("label",))
+        page.evaluate(
+            "() => Plotly.relayout(document.querySelector('#layers-graph .js-plotly-plot'), {dragmode: 'lasso'})"
+        )
+        hover_card(
+            page,
+            "layers-tooltip",
+            lambda p: hover_point(page, "layers-graph", 2, p),
+            (0, 11, 42, 100),
+            words=("label",),
+        )
         p, start = page.mouse, None
         for i in (0, 11, 42, 100):
             hover_point(page, "layers-graph", 2, i)
@@ -233,8 +262,7 @@ def test_latent_selection_links_both_planes(runs, artifacts):
         page.wait_for_timeout(300)
         page.set_viewport_size(size)
         for plane in ("latent-gne-scatter", "latent-vae-scatter"):
-            page.wait_for_function(f"(id) => ({LAID_OUT_JS})(id) && ({SHOWS_DRAWN_JS})(id)", arg=plane,
-                                   timeout=20_000)
+            page.wait_for_function(f"(id) => ({LAID_OUT_JS})(id) && ({SHOWS_DRAWN_JS})(id)", arg=plane, timeout=20_000)
 
         # Alt in GNE takes the first box away again
         drag_box(page, "latent-gne-scatter", 0, 0, half=30, modifier="Alt")
@@ -248,7 +276,10 @@ def test_latent_selection_links_both_planes(runs, artifacts):
 
         page.keyboard.press("Escape")
         wait_count(page, 0)
-        page.wait_for_function("""() => ['latent-gne-scatter', 'latent-vae-scatter'].every(id =>
+        page.wait_for_function(
+            """() => ['latent-gne-scatter', 'latent-vae-scatter'].every(id =>
             { const t = document.querySelector(`#${id} .js-plotly-plot`).data[0];
-              return t.selectedpoints === null || t.selectedpoints === undefined; })""", timeout=20_000)
+              return t.selectedpoints === null || t.selectedpoints === undefined; })""",
+            timeout=20_000,
+        )
         assert page.locator("#latent-selection-info").inner_text().strip() == ""

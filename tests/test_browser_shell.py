@@ -1,5 +1,6 @@
 """The shell in a real browser: the page loads on digits, a hover shows the image,
 switching dataset redraws, and a job's progress panel works."""
+
 from __future__ import annotations
 
 import pytest
@@ -20,8 +21,14 @@ def test_shell_hover_and_switch_dataset(tmp_path, artifacts):
         assert page.locator("#dataset-info").inner_text().startswith("1,442 training samples")
 
         # hover a point: the tooltip shows that sample's image and class
-        hover_card(page, "data-tooltip", lambda point: hover_point(page, "data-scatter", 0, point), (0, 17, 100),
-                   words=("class",), timeout=10_000)
+        hover_card(
+            page,
+            "data-tooltip",
+            lambda point: hover_point(page, "data-scatter", 0, point),
+            (0, 17, 100),
+            words=("class",),
+            timeout=10_000,
+        )
         src = page.locator("#data-tooltip img.tooltip-img").get_attribute("src")
         assert src.startswith("data:image/png;base64,") and len(src) > 100
         page.screenshot(path=str(artifacts / "shell_digits_hover.png"))
@@ -31,7 +38,9 @@ def test_shell_hover_and_switch_dataset(tmp_path, artifacts):
         page.wait_for_function("document.querySelector('#dataset-info').innerText.startsWith('300 training')")
         page.wait_for_function(
             """() => { const gd = document.querySelector('#data-scatter .js-plotly-plot');
-                 return gd && gd._fullData[0] && gd._fullData[0].x.length === 300; }""", timeout=90_000)
+                 return gd && gd._fullData[0] && gd._fullData[0].x.length === 300; }""",
+            timeout=90_000,
+        )
         hover_point(page, "data-scatter", 0, 5)
         page.wait_for_selector("#data-tooltip img.tooltip-img", timeout=15_000)
         page.screenshot(path=str(artifacts / "shell_mnist_hover.png"))

@@ -1,4 +1,5 @@
 """The bar above every tab: which run the open tab draws, and the runs of its kind."""
+
 from __future__ import annotations
 
 import pytest
@@ -14,11 +15,27 @@ def _runs(root):
     """Two tiny hardness runs and a tiny dnm run (the newest) on digits, made through the study API."""
     store = RunStore(root)
     hard = study("hardness")
-    h = [hard.run(hard.Config(dataset="digits", depths=(1,), activations=(act,), runs=1, epochs=2, per_class=10,
-                              tsne_iter=50, n_jobs=1), store=store) for act in ("relu", "tanh")]
+    h = [
+        hard.run(
+            hard.Config(
+                dataset="digits",
+                depths=(1,),
+                activations=(act,),
+                runs=1,
+                epochs=2,
+                per_class=10,
+                tsne_iter=50,
+                n_jobs=1,
+            ),
+            store=store,
+        )
+        for act in ("relu", "tanh")
+    ]
     dnm = study("dnm")
-    d = dnm.run(dnm.Config(dataset="digits", lattice="3x3", pretrain_epochs=1, epochs=1, som_iterations=200,
-                           limit=200), store=store)
+    d = dnm.run(
+        dnm.Config(dataset="digits", lattice="3x3", pretrain_epochs=1, epochs=1, som_iterations=200, limit=200),
+        store=store,
+    )
     return h, d
 
 
@@ -45,9 +62,11 @@ def test_each_tab_names_its_run_and_offers_its_kind(tmp_path, artifacts):
 
         # Layers cannot draw a dnm run: its bar names the hardness run it draws and says why
         page.click("#tabs >> text=Layers")
-        page.wait_for_function(f"{SHOWN}.startsWith('hardness') && "
-                               "document.querySelector('#tab-run-note').innerText.includes('cannot draw')",
-                               timeout=20_000)
+        page.wait_for_function(
+            f"{SHOWN}.startsWith('hardness') && "
+            "document.querySelector('#tab-run-note').innerText.includes('cannot draw')",
+            timeout=20_000,
+        )
         assert "tanh" in _bar(page)[0] and "cannot draw" in _bar(page)[1]  # the newest hardness run
         options = [o for o in page.locator("#tab-run-picker option").all_inner_texts() if o]  # "" = placeholder
         assert len(options) == 2 and all(o.startswith("hardness") for o in options), options
@@ -59,12 +78,14 @@ def test_each_tab_names_its_run_and_offers_its_kind(tmp_path, artifacts):
 
         # back on Maps the bar still names the dnm run and says the picked one is another kind
         page.click("#tabs >> text=Maps")
-        page.wait_for_function(f"{SHOWN}.startsWith('dnm') && "
-                               "document.querySelector('#tab-run-note').innerText.includes('hardness run')",
-                               timeout=20_000)
+        page.wait_for_function(
+            f"{SHOWN}.startsWith('dnm') && document.querySelector('#tab-run-note').innerText.includes('hardness run')",
+            timeout=20_000,
+        )
 
         # a tab with no run of its kind says what to do
         page.click("#tabs >> text=Landscape")
-        page.wait_for_function("document.querySelector('#tab-run-note').innerText.includes('no landscape run')",
-                               timeout=20_000)
+        page.wait_for_function(
+            "document.querySelector('#tab-run-note').innerText.includes('no landscape run')", timeout=20_000
+        )
         page.screenshot(path=str(artifacts / "tab_run_landscape_empty.png"))

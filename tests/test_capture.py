@@ -1,5 +1,6 @@
 """Capturing a person's own model: every format gives the activations a direct forward pass with
 hooks gives; pickles, misfits and paths leaving the models folder are refused with a message."""
+
 from __future__ import annotations
 
 import json
@@ -61,8 +62,15 @@ def save_formats(module: nn.Module, example: torch.Tensor, folder: Path, name: s
     """``module`` as ONNX, .pt2, TorchScript and a state_dict; returns {format: file name}."""
     folder.mkdir(parents=True, exist_ok=True)
     files = {"onnx": f"{name}.onnx", "pt2": f"{name}.pt2", "ts": f"{name}.ts", "state": f"{name}.pt"}
-    torch.onnx.export(module, (example,), str(folder / files["onnx"]), input_names=["x"], output_names=["y"],
-                      dynamic_axes={"x": {0: "batch"}, "y": {0: "batch"}}, dynamo=False)
+    torch.onnx.export(
+        module,
+        (example,),
+        str(folder / files["onnx"]),
+        input_names=["x"],
+        output_names=["y"],
+        dynamic_axes={"x": {0: "batch"}, "y": {0: "batch"}},
+        dynamo=False,
+    )
     program = torch.export.export(module, (example,), dynamic_shapes={"x": {0: torch.export.Dim("batch", min=1)}})
     torch.export.save(program, str(folder / files["pt2"]))
     try:
@@ -107,13 +115,23 @@ def test_every_format_captures_what_hooks_see(dirs, fmt):
     cnn, mlp = make_cnn(), make_mlp()
     cnn_files = save_formats(cnn, torch.zeros(2, 1, 8, 8), models_dir, "cnn")
     mlp_files = save_formats(mlp, torch.zeros(2, 64), models_dir, "mlp")
-    (models_dir / "mlp.pt.json").write_text(json.dumps(
-        {"architecture": "mlp", "args": {"in_features": 64, "n_classes": 10, "depth": 2, "width": 20,
-                                         "activation": "relu"}}))
-    cnn_spec = {"model": ("tests.test_capture:small_cnn",), "weights": cnn_files["state"], "allow_factory": True} \
-        if fmt == "state" else {"model": (cnn_files[fmt],)}
-    cases = [(cnn, cnn_spec, CNN_LAYERS, torch.from_numpy(ds.images[:, None] / np.float32(255))),
-             (mlp, {"model": (mlp_files[fmt],)}, MLP_LAYERS, torch.from_numpy(ds.features))]
+    (models_dir / "mlp.pt.json").write_text(
+        json.dumps(
+            {
+                "architecture": "mlp",
+                "args": {"in_features": 64, "n_classes": 10, "depth": 2, "width": 20, "activation": "relu"},
+            }
+        )
+    )
+    cnn_spec = (
+        {"model": ("tests.test_capture:small_cnn",), "weights": cnn_files["state"], "allow_factory": True}
+        if fmt == "state"
+        else {"model": (cnn_files[fmt],)}
+    )
+    cases = [
+        (cnn, cnn_spec, CNN_LAYERS, torch.from_numpy(ds.images[:, None] / np.float32(255))),
+        (mlp, {"model": (mlp_files[fmt],)}, MLP_LAYERS, torch.from_numpy(ds.features)),
+    ]
     for module, spec, names, x in cases:
         run = capture(store, data, dataset="digits", per_class=6, layers=tuple(names), pooling="flatten", **spec)
         want = hooked(module, x, names)
@@ -232,8 +250,9 @@ def test_python_api_writes_several_steps_the_readers_read(tmp_path):
     import layerscope
 
     net = make_cnn()
-    with layerscope.Capture(tmp_path / "runs", dataset="digits", model=net, layers=["conv2", "fc1"],
-                            per_class=4, data_dir=tmp_path) as cap:
+    with layerscope.Capture(
+        tmp_path / "runs", dataset="digits", model=net, layers=["conv2", "fc1"], per_class=4, data_dir=tmp_path
+    ) as cap:
         for epoch in range(3):
             with torch.no_grad():
                 net.fc1.weight.mul_(1.5)
@@ -266,15 +285,26 @@ def test_python_api_with_arrays_and_a_failing_script_leaves_nothing(tmp_path):
 
 
 def _cli(*args, cwd=ROOT):
-    return subprocess.run([sys.executable, "-m", "models.studies.capture", *args], cwd=cwd,
-                          capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "models.studies.capture", *args], cwd=cwd, capture_output=True, text=True, timeout=300
+    )
 
 
 def test_command_line_captures_digits_and_refuses_a_bad_model(dirs, tmp_path):
     data, models_dir, _ = dirs
     save_formats(make_cnn(), torch.zeros(2, 1, 8, 8), models_dir, "my_cnn")
-    out = _cli("--model", "my_cnn.onnx", "--dataset", "digits", "--per-class", "5",
-               "--data-dir", str(data), "--store-dir", str(tmp_path / "runs"))
+    out = _cli(
+        "--model",
+        "my_cnn.onnx",
+        "--dataset",
+        "digits",
+        "--per-class",
+        "5",
+        "--data-dir",
+        str(data),
+        "--store-dir",
+        str(tmp_path / "runs"),
+    )
     assert out.returncode == 0, out.stderr
     assert "step 0: my_cnn.onnx (onnx" in out.stdout and "relu1" in out.stdout
     run = RunStore(tmp_path / "runs").list(kind="capture")[0]
@@ -290,16 +320,22 @@ def test_command_line_captures_digits_and_refuses_a_bad_model(dirs, tmp_path):
 def test_real_size_digits_upscaled_to_28_through_a_cnn(dirs):
     data, models_dir, store = dirs
     ds = datasets.load("digits")
-    big = torch.nn.functional.interpolate(torch.from_numpy(ds.images[:, None]).float(), size=(28, 28),
-                                          mode="bilinear", align_corners=False)
+    big = torch.nn.functional.interpolate(
+        torch.from_numpy(ds.images[:, None]).float(), size=(28, 28), mode="bilinear", align_corners=False
+    )
     images = big[:, 0].round().clamp(0, 255).to(torch.uint8).numpy()
-    np.savez(data / "digits28.npz", features=images.reshape(len(images), -1) / np.float32(255),
-             labels=ds.labels, images=images)
+    np.savez(
+        data / "digits28.npz",
+        features=images.reshape(len(images), -1) / np.float32(255),
+        labels=ds.labels,
+        images=images,
+    )
     cnn = make_cnn(28)
     files = save_formats(cnn, torch.zeros(2, 1, 28, 28), models_dir, "cnn28")
     for fmt in ("onnx", "pt2"):
-        run = capture(store, data, dataset="arrays:digits28.npz", model=(files[fmt],), batch_size=500,
-                      layers=("conv2", "fc1"))
+        run = capture(
+            store, data, dataset="arrays:digits28.npz", model=(files[fmt],), batch_size=500, layers=("conv2", "fc1")
+        )
         train = datasets.load("arrays:digits28.npz", data_dir=data, normalize=False)
         x = torch.from_numpy(train.images[:, None] / np.float32(255))
         want = hooked(cnn, x, ["fc1"])
@@ -315,10 +351,16 @@ def test_real_size_digits_upscaled_to_28_through_a_cnn(dirs):
 def test_layerscope_command_dispatches_to_studies_and_prints_a_layer_tree(dirs):
     data, models_dir, _ = dirs
     save_formats(make_cnn(), torch.zeros(2, 1, 8, 8), models_dir, "cnn")
-    out = subprocess.run([sys.executable, "-m", "layerscope", "layers", "cnn.onnx", "--data-dir", str(data)],
-                         cwd=ROOT, capture_output=True, text=True, timeout=120)
+    out = subprocess.run(
+        [sys.executable, "-m", "layerscope", "layers", "cnn.onnx", "--data-dir", str(data)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert out.returncode == 0, out.stderr
     assert "* " in out.stdout and "conv1" in out.stdout and "4×8×8" in out.stdout
-    out = subprocess.run([sys.executable, "-m", "layerscope", "capture", "--help"], cwd=ROOT,
-                         capture_output=True, text=True, timeout=120)
+    out = subprocess.run(
+        [sys.executable, "-m", "layerscope", "capture", "--help"], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
     assert out.returncode == 0 and "--model-dir" in out.stdout

@@ -2,6 +2,7 @@
 both exporters, torch.export, TorchScript, the live module) give each block's own output pooled the
 documented way; layers come back in network order; trees read as the model is built; a token model
 over a token dataset honours the attention mask."""
+
 from __future__ import annotations
 
 import warnings
@@ -31,8 +32,9 @@ def world(tmp_path_factory):
     models_dir.mkdir(parents=True)
     files = {kind: export_all(make(kind), kind, models_dir, kind) for kind in ("vit", "resnet", "text")}
     ds = datasets.load("digits", per_class=5, seed=0)
-    big = torch.nn.functional.interpolate(torch.from_numpy(ds.images[:, None]).float(), size=(16, 16),
-                                          mode="bilinear", align_corners=False)
+    big = torch.nn.functional.interpolate(
+        torch.from_numpy(ds.images[:, None]).float(), size=(16, 16), mode="bilinear", align_corners=False
+    )
     images = big[:, 0].round().clamp(0, 255).to(torch.uint8).numpy()
     np.savez(data / "digits16.npz", images=images, labels=ds.labels)
     rng = np.random.default_rng(0)
@@ -75,12 +77,21 @@ def test_vit_and_resnet_blocks_equal_their_own_output_pooled(world, fmt):
     _, args = images16(world)
     vit = make("vit")
     # given out of order, captured in network order; blocks mean over tokens, the patch map over H×W
-    run = capture(world, dataset="arrays:digits16.npz", layers=("blocks.3", "patch", "blocks.0"),
-                  pooling="mean, blocks.3=cls, patch=flatten", **spec(world, "vit", fmt))
+    run = capture(
+        world,
+        dataset="arrays:digits16.npz",
+        layers=("blocks.3", "patch", "blocks.0"),
+        pooling="mean, blocks.3=cls, patch=flatten",
+        **spec(world, "vit", fmt),
+    )
     assert [layer["name"] for layer in face.layers(run)] == ["patch", "blocks.0", "blocks.3", "output"]
     want = hooked(vit, args, ["patch", "blocks.0", "blocks.3"])
-    expect = {"patch": want["patch"].flatten(1), "blocks.0": want["blocks.0"].mean(1),
-              "blocks.3": want["blocks.3"][:, 0], "output": want["output"]}
+    expect = {
+        "patch": want["patch"].flatten(1),
+        "blocks.0": want["blocks.0"].mean(1),
+        "blocks.3": want["blocks.3"][:, 0],
+        "output": want["output"],
+    }
     for name, value in expect.items():
         got = np.asarray(face.activations(run, name))
         assert got.shape == tuple(value.shape) and np.abs(got - value.numpy()).max() <= TOL, (fmt, name)
@@ -90,12 +101,21 @@ def test_vit_and_resnet_blocks_equal_their_own_output_pooled(world, fmt):
     assert layers["blocks.0"]["pooled"] == "17 tokens × 32 → 32 (mean over tokens)"
 
     resnet = make("resnet")
-    run = capture(world, dataset="arrays:digits16.npz", layers=("layer2", "stem", "layer1"),
-                  pooling="max, layer1=mean", **spec(world, "resnet", fmt))
+    run = capture(
+        world,
+        dataset="arrays:digits16.npz",
+        layers=("layer2", "stem", "layer1"),
+        pooling="max, layer1=mean",
+        **spec(world, "resnet", fmt),
+    )
     assert [layer["name"] for layer in face.layers(run)] == ["stem", "layer1", "layer2", "output"]
     want = hooked(resnet, args, ["stem", "layer1", "layer2"])
-    expect = {"stem": want["stem"].amax((2, 3)), "layer1": want["layer1"].mean((2, 3)),
-              "layer2": want["layer2"].amax((2, 3)), "output": want["output"]}
+    expect = {
+        "stem": want["stem"].amax((2, 3)),
+        "layer1": want["layer1"].mean((2, 3)),
+        "layer2": want["layer2"].amax((2, 3)),
+        "output": want["output"],
+    }
     for name, value in expect.items():
         got = np.asarray(face.activations(run, name))
         assert got.shape == tuple(value.shape) and np.abs(got - value.numpy()).max() <= TOL, (fmt, name)
@@ -175,8 +195,13 @@ def test_a_bad_pooling_is_refused_before_anything_runs(world):
     with pytest.raises(ValueError, match="conv maps"):
         face.Config(model=("x.onnx",), pooling="cls")
     with pytest.raises(ModelError, match="token sequence"):
-        capture(world, dataset="arrays:digits16.npz", layers=("blocks.0",), pooling="blocks.0=max",
-                **spec(world, "vit", "pt2"))
+        capture(
+            world,
+            dataset="arrays:digits16.npz",
+            layers=("blocks.0",),
+            pooling="blocks.0=max",
+            **spec(world, "vit", "pt2"),
+        )
 
 
 def test_default_ticks_are_thinned_evenly_and_keep_the_last_block():
@@ -185,8 +210,11 @@ def test_default_ticks_are_thinned_evenly_and_keep_the_last_block():
     tree = [Layer("embed", "Embedding", 1, (9, 8), True)]
     for i in range(20):
         tree += [Layer(f"blocks.{i}", "Block", 1, (9, 8), True), Layer(f"blocks.{i}.fc", "Linear", 2, (9, 8), True)]
-    tree += [Layer("norm", "LayerNorm", 1, (9, 8), True), Layer("head", "Linear", 1, (3,), True, True),
-             Layer("output", "output", 0, (3,), False, True)]
+    tree += [
+        Layer("norm", "LayerNorm", 1, (9, 8), True),
+        Layer("head", "Linear", 1, (3,), True, True),
+        Layer("output", "output", 0, (3,), False, True),
+    ]
     picks = default_layers(assign_layouts(tree))
     blocks = [p for p in picks if p.startswith("blocks.")]
     assert len(picks) - 2 <= 12 + 1 and picks[0] == "embed" and picks[-2:] == ["norm", "output"]
@@ -219,15 +247,38 @@ def test_pooling_by_layout_with_a_mask_and_channels_last():
 def test_the_model_tab_form_makes_a_pooling_spec():
     from dashboard.views.model import data
 
-    assert data.pooling_spec("max", "cls", "blocks.1=flatten, head=mean") == "max, sequences=cls, blocks.1=flatten, head=mean"
+    assert (
+        data.pooling_spec("max", "cls", "blocks.1=flatten, head=mean")
+        == "max, sequences=cls, blocks.1=flatten, head=mean"
+    )
     assert data.pooling_spec(None, "mean", "") == "mean"
     with pytest.raises(ValueError, match="pooling"):
         data.pooling_spec("mean", None, "blocks.1=median")
-    cfg = data.capture_config("digits", "m.onnx", None, "mean", "all", 1, "train", False, "", "", True, "unit", "", "",
-                              "flatten", "blocks.0=cls")
+    cfg = data.capture_config(
+        "digits",
+        "m.onnx",
+        None,
+        "mean",
+        "all",
+        1,
+        "train",
+        False,
+        "",
+        "",
+        True,
+        "unit",
+        "",
+        "",
+        "flatten",
+        "blocks.0=cls",
+    )
     assert cfg.pooling == "mean, sequences=flatten, blocks.0=cls"
-    tree = {"layers": [{"name": "blocks.0", "type": "Block", "depth": 1, "shape": [17, 64], "layout": "sequence"},
-                       {"name": "output", "type": "output", "depth": 0, "shape": [10], "layout": "vector"}]}
+    tree = {
+        "layers": [
+            {"name": "blocks.0", "type": "Block", "depth": 1, "shape": [17, 64], "layout": "sequence"},
+            {"name": "output", "type": "output", "depth": 0, "shape": [10], "layout": "vector"},
+        ]
+    }
     labels = [o["label"] for o in data.tree_options(tree)]
     assert labels[0] == "blocks.0 · Block · 17 tokens × 64 → mean 64 · cls 64 · flatten 1088"
     assert labels[1] == "output · output · 10"

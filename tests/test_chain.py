@@ -1,5 +1,6 @@
 """Projecting a network's layers as a chain: each layer started from the previous layer's map
 lines neighbouring panels up (lower Procrustes disparity) at nearly the same t-SNE cost."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -26,7 +27,7 @@ def test_previous_layer_init_aligns_neighbours_at_nearly_the_same_kl():
     assert all(a < b for a, b in zip(d_chain, d_alone)), (d_chain, d_alone)
     kl_chain = np.array([p.extra["kl_divergence"] for p in chain])
     kl_alone = np.array([p.extra["kl_divergence"] for p in alone])
-    assert np.all(kl_chain <= kl_alone * 1.04), (kl_chain, kl_alone)   # within a few per cent
+    assert np.all(kl_chain <= kl_alone * 1.04), (kl_chain, kl_alone)  # within a few per cent
     assert chain[1].params["init"] == "array" and chain[1].params["n_iter"] < alone[1].params.get("n_iter", 750)
 
 

@@ -1,5 +1,6 @@
 """Every study's command line fails the same way: bad input is one `error:` line, exit 2, nothing stored;
 a bug is its traceback and exit 1."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -45,8 +46,7 @@ def _run_with_engine_raising(exc: Exception, tmp_path, capsys, monkeypatch) -> t
 
 
 def test_a_bug_in_an_engine_prints_its_traceback_and_exits_1(tmp_path, capsys, monkeypatch):
-    code, err = _run_with_engine_raising(ValueError("operands could not be broadcast"), tmp_path, capsys,
-                                         monkeypatch)
+    code, err = _run_with_engine_raising(ValueError("operands could not be broadcast"), tmp_path, capsys, monkeypatch)
     assert code == 1
     assert err[0].startswith("Traceback")
     assert err[-1] == "ValueError: operands could not be broadcast"
@@ -56,8 +56,9 @@ def test_a_bug_in_an_engine_prints_its_traceback_and_exits_1(tmp_path, capsys, m
 def test_a_users_mistake_in_an_engine_is_one_error_line_and_exit_2(tmp_path, capsys, monkeypatch):
     from models.datasets import DatasetError
 
-    code, err = _run_with_engine_raising(DatasetError("digits.npz: truncated; save it again"), tmp_path, capsys,
-                                         monkeypatch)
+    code, err = _run_with_engine_raising(
+        DatasetError("digits.npz: truncated; save it again"), tmp_path, capsys, monkeypatch
+    )
     assert code == 2
     assert err == ["error: digits.npz: truncated; save it again"]
 

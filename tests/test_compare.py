@@ -1,6 +1,7 @@
 """The compare study: its run (the contract the Compare tab reads), its command line and refusals, the API,
 and two results of the papers on data the tests make (seeds of one CNN correspond layer for layer; in an
 MLP hardness network the probe accuracy rises with depth while the hardness falls)."""
+
 from __future__ import annotations
 
 import json
@@ -36,8 +37,9 @@ def mlp(seed: int, widths=(32, 16)) -> nn.Module:
 
 def make_capture(root, seeds=(0, 1, 2), layers=("0", "2", "4"), per_class=12, seed=0, widths=(32, 16)):
     """A capture run of digits: one step per seed (a different network each: the steps differ)."""
-    with Capture(root, dataset="digits", model=mlp(seeds[0], widths), layers=list(layers), per_class=per_class,
-                 seed=seed) as cap:
+    with Capture(
+        root, dataset="digits", model=mlp(seeds[0], widths), layers=list(layers), per_class=per_class, seed=seed
+    ) as cap:
         for step, s in enumerate(seeds):
             cap.add(step, model=mlp(s, widths))
     return cap.run
@@ -49,15 +51,21 @@ def runs(tmp_path_factory):
     root = tmp_path_factory.mktemp("compare") / "runs"
     a = make_capture(root)
     b = make_capture(root, seeds=(5,), layers=("0", "2"), widths=(24, 8))
-    other = make_capture(root, seeds=(5,), layers=("0",), seed=1)       # same size, other samples
+    other = make_capture(root, seeds=(5,), layers=("0",), seed=1)  # same size, other samples
     fewer = make_capture(root, seeds=(5,), layers=("0",), per_class=10)  # fewer samples
     return {"root": root, "a": a, "b": b, "other": other, "fewer": fewer}
 
 
 def cli(*args, store):
-    return subprocess.run([sys.executable, "-m", "models.studies.compare", "--store-dir", str(store), *args],
-                          cwd=ROOT, capture_output=True, text=True, timeout=300, check=False,
-                          env={**os.environ, "OMP_NUM_THREADS": "1"})
+    return subprocess.run(
+        [sys.executable, "-m", "models.studies.compare", "--store-dir", str(store), *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+    )
 
 
 def folders(root) -> set[str]:
@@ -76,9 +84,15 @@ def test_command_line_compares_one_capture_run_layer_by_layer_and_over_steps(run
     assert config["layers"] == ["0", "2", "4", "output"]
     m = manifest["metrics"]
     layers = ["0", "2", "4", "output"]
-    assert {k: m["cka"][k] for k in ("layers_a", "layers_b", "metric", "run_a", "run_b", "step_a", "step_b")} == \
-        {"layers_a": layers, "layers_b": layers, "metric": "linear", "run_a": a.id, "run_b": None,
-         "step_a": 2, "step_b": 2}
+    assert {k: m["cka"][k] for k in ("layers_a", "layers_b", "metric", "run_a", "run_b", "step_a", "step_b")} == {
+        "layers_a": layers,
+        "layers_b": layers,
+        "metric": "linear",
+        "run_a": a.id,
+        "run_b": None,
+        "step_a": 2,
+        "step_b": 2,
+    }
     M = np.array(m["cka"]["matrix"])
     acts = {layer: np.asarray(layerscope.activations(a, layer, 2)) for layer in layers}
     for i, la in enumerate(layers):  # the numbers are the maths' numbers on the captured arrays
@@ -111,11 +125,14 @@ def test_command_line_compares_one_capture_run_layer_by_layer_and_over_steps(run
     assert "CKA" in out.stdout and out.stdout.strip().splitlines()[-1] == str(folder)
 
 
-@pytest.mark.parametrize("args,message", [
-    (["--layers", "nope"], "has no layer 'nope'"),
-    (["--steps", "0", "7"], "has no step 7"),
-    (["--metric", "cca"], "invalid choice"),
-])
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["--layers", "nope"], "has no layer 'nope'"),
+        (["--steps", "0", "7"], "has no step 7"),
+        (["--metric", "cca"], "invalid choice"),
+    ],
+)
 def test_command_line_refuses_unknown_layers_steps_and_metrics(runs, args, message):
     before = folders(runs["root"])
     out = cli("--runs", runs["a"].id, *args, store=runs["root"])
@@ -127,8 +144,11 @@ def test_command_line_refuses_what_is_not_a_capture_or_hardness_run(runs):
     done = cli("--runs", runs["a"].id, "--no-probes", store=runs["root"])
     compare_run = Path(done.stdout.strip().splitlines()[-1]).name
     before = folders(runs["root"])
-    for ref, message in [(compare_run, "is a compare run"), ("no-such-run", "no run 'no-such-run'"),
-                         (f"{runs['a'].id}:relu-d1-r0", "has no networks")]:
+    for ref, message in [
+        (compare_run, "is a compare run"),
+        ("no-such-run", "no run 'no-such-run'"),
+        (f"{runs['a'].id}:relu-d1-r0", "has no networks"),
+    ]:
         out = cli("--runs", ref, store=runs["root"])
         assert out.returncode == 2, out.stderr
         last = out.stderr.strip().splitlines()[-1]
@@ -156,8 +176,12 @@ def test_two_runs_from_the_api_and_the_command_line_give_the_same_numbers(runs):
     assert result.run_a == a.id and result.run_b == b.id and result.step_a == 2 and result.step_b == 0
     assert result.cka.shape == (2, 2) and result.steps == [0, 2] and result.cka_steps.shape == (2, 2)
     assert set(result.probe) == {"0", "2", "B:0", "B:2"} and set(result.knn) == set(result.probe)
-    assert result.movers_from["layer"] == "2" and result.movers_to == {"run": b.id, "step": 0, "layer": "2",
-                                                                         "network": None}
+    assert result.movers_from["layer"] == "2" and result.movers_to == {
+        "run": b.id,
+        "step": 0,
+        "layer": "2",
+        "network": None,
+    }
     want = linear_cka(layerscope.activations(a, "0", 2), layerscope.activations(b, "2", 0))
     assert result.cka[0, 1] == pytest.approx(want, abs=1e-6)
     out = cli("--runs", a.id, b.id, "--steps", "0", "2", "--layers", "0", "2", store=runs["root"])
@@ -178,12 +202,14 @@ def test_readers_the_compare_tab_calls(runs):
     assert np.array_equal(compare.sample_index(runs["root"], a.id), layerscope.sample(a)["index"])
     with pytest.raises(ValueError, match="has no step 9"):
         compare.layer_vectors(store, a.id, 9, "2")
-    index, kept = compare.movers_between(store, {"run": a.id, "step": 2, "layer": "0"},
-                                         {"run": runs["b"].id, "step": 0, "layer": "0"}, k=5)
+    index, kept = compare.movers_between(
+        store, {"run": a.id, "step": 2, "layer": "0"}, {"run": runs["b"].id, "step": 0, "layer": "0"}, k=5
+    )
     assert index.shape == kept.shape == (120,) and kept.dtype == np.float32 and 0 < kept.mean() < 1
     with pytest.raises(ValueError, match="different samples"):
-        compare.movers_between(store, {"run": a.id, "step": 2, "layer": "0"},
-                               {"run": runs["other"].id, "step": 0, "layer": "0"})
+        compare.movers_between(
+            store, {"run": a.id, "step": 2, "layer": "0"}, {"run": runs["other"].id, "step": 0, "layer": "0"}
+        )
     assert compare.comparable_runs(store, a.id) == [runs["b"].id]
 
 
@@ -237,8 +263,17 @@ def test_cka_finds_the_same_layer_in_a_cnn_trained_from_another_seed(tmp_path):
 
 def test_in_an_mlp_hardness_network_probe_accuracy_rises_with_depth_while_hardness_falls(tmp_path):
     store = RunStore(tmp_path / "runs")
-    config = hardness.Config(dataset="digits", depths=[3], activations=["relu"], runs=1, epochs=15, per_class=30,
-                             seed=0, n_jobs=1, tsne_iter=400)
+    config = hardness.Config(
+        dataset="digits",
+        depths=[3],
+        activations=["relu"],
+        runs=1,
+        epochs=15,
+        per_class=30,
+        seed=0,
+        n_jobs=1,
+        tsne_iter=400,
+    )
     source = hardness.run(config, store=store)
     run = compare.run(compare.Config(runs=(f"{source.id}:relu-d3-r0",)), store=store)
     probe, kl = compare.probe(run), compare.hardness(run)

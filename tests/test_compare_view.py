@@ -1,6 +1,7 @@
 """The Compare tab without a browser: its pure figures, what it reads of a compare run (a run saved in the
 study's contract shape by tests/compare_fake.py, so these tests do not depend on the study's engine), and
 its callbacks called through the app's callback map."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -51,8 +52,9 @@ def test_step_heatmap_and_curves():
     assert list(lines) == ["step 2", "step 10"] and lines["step 2"] == (["a", "b"], [0.3, 0.4])
     models = figures.split_lines({"a": 0.5, "b": 0.7, "B:a": 0.2, "B:c": 0.9})
     assert models == {"A": (["a", "b"], [0.5, 0.7]), "B": (["a", "c"], [0.2, 0.9])}
-    curves = figures.depth_curves([("probe", models, True), ("hardness", {"A": (["a", "b"], [3.0, 1.5])}, False),
-                                   ("empty", {}, True)])
+    curves = figures.depth_curves(
+        [("probe", models, True), ("hardness", {"A": (["a", "b"], [3.0, 1.5])}, False), ("empty", {}, True)]
+    )
     assert [t.name for t in curves.data] == ["A", "B", "A"]
     assert [t.showlegend for t in curves.data] == [True, True, False]
     assert curves.data[0].line.color == curves.data[2].line.color  # one colour per model in every panel
@@ -158,8 +160,9 @@ def callback(app, output: str):
 
 def writers(app, output: str, only_input: dict) -> list:
     """The callbacks writing ``output`` whose one input is ``only_input``."""
-    return [v["callback"].__wrapped__ for k, v in app.callback_map.items()
-            if output in k and v["inputs"] == [only_input]]
+    return [
+        v["callback"].__wrapped__ for k, v in app.callback_map.items() if output in k and v["inputs"] == [only_input]
+    ]
 
 
 def triggered(prop_id: str, value):
@@ -198,9 +201,24 @@ def test_the_page_has_every_id_the_callbacks_use(world, app):
     from dashboard.views import compare
 
     text = str(compare.layout(world[0]).to_plotly_json())
-    for id_ in ("compare-run-a", "compare-run-b", "compare-steps", "compare-layers", "compare-metric", "compare-k",
-                "compare-start", "compare-job", "compare-cka", "compare-steps-heat", "compare-curves", "compare-pair",
-                "compare-movers", "compare-movers-select", "compare-movers-data", "compare-movers-job"):
+    for id_ in (
+        "compare-run-a",
+        "compare-run-b",
+        "compare-steps",
+        "compare-layers",
+        "compare-metric",
+        "compare-k",
+        "compare-start",
+        "compare-job",
+        "compare-cka",
+        "compare-steps-heat",
+        "compare-curves",
+        "compare-pair",
+        "compare-movers",
+        "compare-movers-select",
+        "compare-movers-data",
+        "compare-movers-job",
+    ):
         assert f"'{id_}'" in text, id_
     assert compare in __import__("dashboard.views", fromlist=["VIEWS"]).VIEWS and compare.TRAINS == "compare"
 
@@ -249,7 +267,7 @@ def test_movers_list_and_select_these(world, app):
     text = str(cards.to_plotly_json())
     assert not disabled and "data:image/png" in text and "kept" in text and f"#{movers['index'][0]}" in text
     assert "conv2" in title and "output" in title and "nearest neighbours" in title
-    assert text.index(f"#{movers['index'][0]}\'") < text.index(f"#{movers['index'][1]}\'")  # most moved first
+    assert text.index(f"#{movers['index'][0]}'") < text.index(f"#{movers['index'][1]}'")  # most moved first
     assert callback(app, "compare-movers.children")(None)[2] is True
     selects = writers(app, "selection.data", {"id": "compare-movers-select", "property": "n_clicks"})
     assert len(selects) == 1
@@ -271,8 +289,9 @@ def test_the_study_itself_runs_from_the_form_and_its_run_draws(world):
     from models.studies import compare
 
     config, a, b, *_ = world
-    cfg = data.compare_config("digits", a.id, b.id, [0, 10], ["conv2", "fc1", "output"], "linear", [0, 10],
-                              ["conv2", "fc1", "output"], 5)
+    cfg = data.compare_config(
+        "digits", a.id, b.id, [0, 10], ["conv2", "fc1", "output"], "linear", [0, 10], ["conv2", "fc1", "output"], 5
+    )
     assert cfg.runs == (a.id, b.id) and cfg.steps is None and cfg.layers is None and cfg.k == 5
     run = compare.run(cfg, store=config.store, data_dir=config.data_dir)
     heat, steps_fig, curves, text = draw_run(run)
@@ -293,8 +312,17 @@ def test_a_hardness_network_is_a_source_and_its_cells_open_that_network(tmp_path
     from models.studies import compare, hardness
 
     config = AppConfig(data_dir=tmp_path / "data", store_dir=tmp_path / "runs", cache_dir=tmp_path / "cache")
-    cfg = hardness.Config(depths=[2], activations=["tanh"], runs=2, epochs=2, per_class=8, perplexity=8,
-                          methods=["tsne"], n_jobs=1, tsne_iter=250)
+    cfg = hardness.Config(
+        depths=[2],
+        activations=["tanh"],
+        runs=2,
+        epochs=2,
+        per_class=8,
+        perplexity=8,
+        methods=["tsne"],
+        n_jobs=1,
+        tsne_iter=250,
+    )
     source = hardness.run(cfg, store=config.store)
     options = data.source_options(data.source_runs(config, "digits"))
     assert [o["value"] for o in options] == [f"{source.id}:tanh-d2-r0", f"{source.id}:tanh-d2-r1"]
@@ -302,16 +330,35 @@ def test_a_hardness_network_is_a_source_and_its_cells_open_that_network(tmp_path
     assert run.id == source.id and network == "tanh-d2-r1"
     assert data.source_layers(run, network) == ["input", "hidden1", "hidden2", "logits"]
     assert data.source_steps(run) == []
-    cfg = data.compare_config("digits", options[1]["value"], None, [], data.source_layers(run, network), "linear",
-                              [], data.source_layers(run, network), 5)
+    cfg = data.compare_config(
+        "digits",
+        options[1]["value"],
+        None,
+        [],
+        data.source_layers(run, network),
+        "linear",
+        [],
+        data.source_layers(run, network),
+        5,
+    )
     made = compare.run(cfg, store=config.store, data_dir=config.data_dir)
     heat, steps_fig, curves, _ = draw_run(made)
     assert steps_fig is None and [a.text for a in curves.layout.annotations][-1] == "hardness (t-SNE KL)"
     ref_a, ref_b = data.cell_pair(data.cka(made), "hidden1", "logits")
     assert ref_a["network"] == ref_b["network"] == "tanh-d2-r1"
     focus, note = data.layers_jump(config.store, ref_a, ref_b)
-    assert focus == {"tab": "layers", "run": source.id, "layer": "hidden1", "layers": ["hidden1", "logits"],
-                     "network": "tanh-d2-r1", "method": "tsne"} and note == ""
+    assert (
+        focus
+        == {
+            "tab": "layers",
+            "run": source.id,
+            "layer": "hidden1",
+            "layers": ["hidden1", "logits"],
+            "network": "tanh-d2-r1",
+            "method": "tsne",
+        }
+        and note == ""
+    )
     assert data.selection_space(config, source.id) == "digits:test"
     found = data.movers_between(config, ref_a, ref_b, 5)
     assert found["total"] == 80 and -1 not in found["labels"]

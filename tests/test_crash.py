@@ -1,5 +1,6 @@
 """A study command line killed at any point leaves only whole runs: every listed run loads, and
 the next command line removes what the killed one left (temp folder, cached results)."""
+
 from __future__ import annotations
 
 import os
@@ -12,8 +13,26 @@ from pathlib import Path
 from models.store import RunStore
 
 ROOT = Path(__file__).resolve().parent.parent
-CMD = ["-m", "models.studies.hardness", "--dataset", "digits", "--depths", "1", "--activations", "tanh",
-       "--runs", "1", "--epochs", "3", "--per-class", "12", "--perplexity", "10", "--jobs", "1"]
+CMD = [
+    "-m",
+    "models.studies.hardness",
+    "--dataset",
+    "digits",
+    "--depths",
+    "1",
+    "--activations",
+    "tanh",
+    "--runs",
+    "1",
+    "--epochs",
+    "3",
+    "--per-class",
+    "12",
+    "--perplexity",
+    "10",
+    "--jobs",
+    "1",
+]
 
 
 def _every_listed_run_loads(store: RunStore) -> int:
@@ -29,20 +48,34 @@ def test_sigkill_of_a_study_at_several_points_leaves_only_whole_runs(tmp_path):
     store_dir = tmp_path / "runs"
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     for delay in (1.0, 3.0, 5.0, 7.0):
-        proc = subprocess.Popen([sys.executable, *CMD, "--store-dir", str(store_dir)], cwd=ROOT, env=env,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        proc = subprocess.Popen(
+            [sys.executable, *CMD, "--store-dir", str(store_dir)],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         time.sleep(delay)
         proc.send_signal(signal.SIGKILL)
         proc.wait()
         _every_listed_run_loads(RunStore(store_dir))
-    done = subprocess.run([sys.executable, *CMD, "--store-dir", str(store_dir)], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [sys.executable, *CMD, "--store-dir", str(store_dir)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr
     store = RunStore(store_dir)
     assert _every_listed_run_loads(store) >= 1
     assert not [p for p in store.root.iterdir() if p.name.startswith(".tmp-")], "a killed run's temp folder stayed"
     landed = {r.id for r in store.list()}
     cache = store.root / ".cache"
-    stray = [p.name for p in cache.iterdir() if p.name.startswith("hardness-") and p.name not in landed] \
-        if cache.exists() else []
+    stray = (
+        [p.name for p in cache.iterdir() if p.name.startswith("hardness-") and p.name not in landed]
+        if cache.exists()
+        else []
+    )
     assert not stray, f"results cached for runs that never landed: {stray}"

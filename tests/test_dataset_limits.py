@@ -5,6 +5,7 @@ Each hostile load runs in a child process that prints its peak resident memory
 machine could afford it. Also: links that leave the data directory, complex features, a truncated
 ``.npz`` member, skipped images reported, and a normal MNIST-like file still loading.
 """
+
 from __future__ import annotations
 
 import gzip
@@ -58,9 +59,15 @@ print(json.dumps(out))
 
 def load_in_child(name: str, data_dir: Path, **env: str) -> dict:
     """Load ``name`` in a fresh interpreter; its outcome and peak memory (KiB)."""
-    proc = subprocess.run([sys.executable, "-c", _CHILD], input=json.dumps([name, str(data_dir)]),
-                          capture_output=True, text=True, cwd=ROOT, timeout=180,
-                          env={**os.environ, "PYTHONPATH": str(ROOT), **env})
+    proc = subprocess.run(
+        [sys.executable, "-c", _CHILD],
+        input=json.dumps([name, str(data_dir)]),
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=180,
+        env={**os.environ, "PYTHONPATH": str(ROOT), **env},
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
@@ -128,8 +135,9 @@ def png_claiming(width: int, height: int) -> bytes:
 
 # -- limits themselves ---------------------------------------------------------
 def test_limits_defaults_and_environment():
-    assert Limits() == Limits(max_array_bytes=4 << 30, max_image_pixels=50_000_000, max_classes=100_000,
-                              max_columns=65_536)
+    assert Limits() == Limits(
+        max_array_bytes=4 << 30, max_image_pixels=50_000_000, max_classes=100_000, max_columns=65_536
+    )
     lim = Limits.from_env({ENV_ARRAY_BYTES: "1_000", ENV_IMAGE_PIXELS: "2000", ENV_CLASSES: "7", ENV_COLUMNS: "9"})
     assert (lim.max_array_bytes, lim.max_image_pixels, lim.max_classes, lim.max_columns) == (1000, 2000, 7, 9)
     with pytest.raises(DatasetError, match=ENV_ARRAY_BYTES):
@@ -181,8 +189,11 @@ def test_mnist_like_file_still_loads_within_limits(data_dir):
 
 # -- .npz / .npy ---------------------------------------------------------------
 def test_npz_header_claiming_1e14_values_is_refused(data_dir):
-    path = write_zip(data_dir / "bomb.npz", {"features.npy": npy_bytes((10 ** 11, 1000)),
-                                             "labels.npy": npy_of(np.arange(4) % 2)}, compressed=True)
+    path = write_zip(
+        data_dir / "bomb.npz",
+        {"features.npy": npy_bytes((10**11, 1000)), "labels.npy": npy_of(np.arange(4) % 2)},
+        compressed=True,
+    )
     assert path.stat().st_size < 3 << 20
     refused("arrays:bomb.npz", data_dir, str(path), "'features'")
 
@@ -191,14 +202,15 @@ def test_npz_members_over_the_array_limit_are_refused(data_dir):
     """Real, highly compressible members: the zip directory's sizes are checked against the limit."""
     path = data_dir / "big.npz"
     np.savez_compressed(path, features=np.zeros((2000, 1000)), labels=np.arange(2000) % 2)  # 16 MB inside
-    message = refused("arrays:big.npz", data_dir, str(path), "over the limit", ENV_ARRAY_BYTES,
-                      **{ENV_ARRAY_BYTES: str(1 << 20)})
+    message = refused(
+        "arrays:big.npz", data_dir, str(path), "over the limit", ENV_ARRAY_BYTES, **{ENV_ARRAY_BYTES: str(1 << 20)}
+    )
     assert "features" in message
 
 
 def test_npy_header_claiming_more_than_the_file_is_refused(data_dir):
     path = data_dir / "bomb.npy"
-    path.write_bytes(npy_bytes((10 ** 11, 1000)))
+    path.write_bytes(npy_bytes((10**11, 1000)))
     np.save(data_dir / "bomb.labels.npy", np.arange(4) % 2)
     refused("arrays:bomb.npy", data_dir, str(path), "truncated")
 
@@ -206,14 +218,16 @@ def test_npy_header_claiming_more_than_the_file_is_refused(data_dir):
 def test_npy_over_the_array_limit_is_refused(data_dir):
     np.save(data_dir / "wide.npy", np.zeros((100, 5000)))
     np.save(data_dir / "wide.labels.npy", np.arange(100) % 2)
-    refused("arrays:wide.npy", data_dir, str(data_dir / "wide.npy"), "over the limit",
-            **{ENV_ARRAY_BYTES: str(1 << 20)})
+    refused(
+        "arrays:wide.npy", data_dir, str(data_dir / "wide.npy"), "over the limit", **{ENV_ARRAY_BYTES: str(1 << 20)}
+    )
 
 
 def test_truncated_npz_member_is_reported_as_truncated(data_dir):
     whole = npy_of(np.ones((50, 8)))
-    path = write_zip(data_dir / "cut.npz", {"features.npy": whole[: len(whole) // 2],
-                                            "labels.npy": npy_of(np.arange(50) % 2)})
+    path = write_zip(
+        data_dir / "cut.npz", {"features.npy": whole[: len(whole) // 2], "labels.npy": npy_of(np.arange(50) % 2)}
+    )
     refused("arrays:cut.npz", data_dir, str(path), "'features'", "truncated: its header says shape (50, 8)")
 
 
@@ -263,8 +277,16 @@ def test_uint8_npz_is_counted_as_the_float32_features_it_becomes(data_dir):
     (it peaked at 2.4 GB when the limit counted 1 byte a value)."""
     path = npz_streamed(data_dir / "u8.npz", 200_000, 1000)
     assert path.stat().st_size < 1 << 20
-    message = refused("arrays:u8.npz", data_dir, str(path), "over the limit", "float32", ENV_ARRAY_BYTES,
-                      peak_kib=BASE_KIB, **{ENV_ARRAY_BYTES: str(300 * MIB)})
+    message = refused(
+        "arrays:u8.npz",
+        data_dir,
+        str(path),
+        "over the limit",
+        "float32",
+        ENV_ARRAY_BYTES,
+        peak_kib=BASE_KIB,
+        **{ENV_ARRAY_BYTES: str(300 * MIB)},
+    )
     assert "uint8" in message
 
 
@@ -282,8 +304,14 @@ def test_uint8_npz_within_the_limit_loads_within_it(data_dir):
 def test_npy_uint8_is_counted_as_float32_too(data_dir):
     np.save(data_dir / "u8.npy", np.zeros((1000, 1000), np.uint8))
     np.save(data_dir / "u8.labels.npy", np.arange(1000) % 2)
-    refused("arrays:u8.npy", data_dir, str(data_dir / "u8.npy"), "float32", "over the limit",
-            **{ENV_ARRAY_BYTES: str(3 * MIB)})  # 1 MB stored, 5 MB once loaded
+    refused(
+        "arrays:u8.npy",
+        data_dir,
+        str(data_dir / "u8.npy"),
+        "float32",
+        "over the limit",
+        **{ENV_ARRAY_BYTES: str(3 * MIB)},
+    )  # 1 MB stored, 5 MB once loaded
 
 
 def test_csv_header_of_a_million_columns_is_refused_before_parsing(data_dir):
@@ -299,13 +327,14 @@ def test_csv_with_more_columns_than_the_limit_is_refused_before_parsing(data_dir
     refused("arrays:wide.csv", data_dir, str(path), "100,001 columns", ENV_COLUMNS, peak_kib=BASE_KIB)
 
 
-@pytest.mark.parametrize("top", [10 ** 12, 30_000_000, 2 ** 64 - 1])
+@pytest.mark.parametrize("top", [10**12, 30_000_000, 2**64 - 1])
 def test_huge_class_ids_are_refused_before_a_class_list_is_built(data_dir, top):
     """A label of 10¹² asked for a trillion class names (MemoryError); 3×10⁷ made 30,000,001 classes."""
     path = data_dir / "ids.csv"
     path.write_text(f"f0,f1,label\n0,1,0\n1,0,{top}\n1,1,1\n")
-    refused("arrays:ids.csv", data_dir, str(path), f"largest class id is {top}", "at row 1", ENV_CLASSES,
-            peak_kib=BASE_KIB)
+    refused(
+        "arrays:ids.csv", data_dir, str(path), f"largest class id is {top}", "at row 1", ENV_CLASSES, peak_kib=BASE_KIB
+    )
 
 
 @pytest.mark.parametrize("fmt", ["npz", "npy", "mat", "parquet"])
@@ -352,8 +381,14 @@ def test_parquet_that_decodes_to_far_more_than_it_stores_is_refused(data_dir):
     path = data_dir / "zeros.parquet"
     pd.DataFrame({"f0": np.zeros(5_000_000), "label": np.arange(5_000_000) % 2}).to_parquet(path)
     assert path.stat().st_size < 1 << 20
-    refused("arrays:zeros.parquet", data_dir, str(path), "over the limit", peak_kib=BASE_KIB,
-            **{ENV_ARRAY_BYTES: str(100 * MIB)})
+    refused(
+        "arrays:zeros.parquet",
+        data_dir,
+        str(path),
+        "over the limit",
+        peak_kib=BASE_KIB,
+        **{ENV_ARRAY_BYTES: str(100 * MIB)},
+    )
 
 
 # -- names -----------------------------------------------------------------------

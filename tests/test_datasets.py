@@ -3,6 +3,7 @@
 All data is made by the tests in temporary folders; downloads go to a local
 ``http.server`` on 127.0.0.1, never to the internet.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -56,8 +57,11 @@ def write_coil(data_dir: Path, objects: int = 3, views: int = 4, size: int = 16)
 
 def write_cifar_batch(path: Path, n: int, seed: int, protocol: int = pickle.HIGHEST_PROTOCOL) -> dict:
     rng = np.random.default_rng(seed)
-    batch = {b"batch_label": b"test batch", b"labels": [int(v) for v in np.arange(n) % 10],
-             b"data": rng.integers(0, 256, size=(n, 3072), dtype=np.uint8)}
+    batch = {
+        b"batch_label": b"test batch",
+        b"labels": [int(v) for v in np.arange(n) % 10],
+        b"data": rng.integers(0, 256, size=(n, 3072), dtype=np.uint8),
+    }
     path.write_bytes(pickle.dumps(batch, protocol=protocol))
     return batch
 
@@ -73,8 +77,14 @@ def write_cifar(data_dir: Path, n: int = 10, nested: bool = True) -> Path:
     return folder
 
 
-def write_folder(data_dir: Path, name: str = "shapes", classes=("circle", "square", "star"), per_class: int = 6,
-                 size: int = 12, colour: bool = False) -> Path:
+def write_folder(
+    data_dir: Path,
+    name: str = "shapes",
+    classes=("circle", "square", "star"),
+    per_class: int = 6,
+    size: int = 12,
+    colour: bool = False,
+) -> Path:
     folder = data_dir / name
     for c, cls in enumerate(classes):
         (folder / cls).mkdir(parents=True, exist_ok=True)
@@ -117,8 +127,18 @@ def raises(match_all: tuple[str, ...], fn, *args, **kwargs) -> str:
 
 
 # -- every loader honours split, limit, per_class, seed, normalize -------------
-ALL_NAMES = ["digits", "mnist", "fashion-mnist", "kmnist", "svhn", "coil-20", "cifar-10",
-             "arrays:emb.npz", "arrays:emb.csv", "folder:shapes"]
+ALL_NAMES = [
+    "digits",
+    "mnist",
+    "fashion-mnist",
+    "kmnist",
+    "svhn",
+    "coil-20",
+    "cifar-10",
+    "arrays:emb.npz",
+    "arrays:emb.csv",
+    "folder:shapes",
+]
 
 
 @pytest.fixture(scope="module")
@@ -192,8 +212,11 @@ def test_idx_datasets_gzipped_and_plain(data_dir, name, gzipped):
     assert (train.n, test.n) == (40, 20) and train.image_shape == (28, 28) and train.dim == 784
     assert np.array_equal(train.labels, np.arange(40) % 10)
     assert train.n_classes == 10 and is_present(name, data_dir)
-    raw = gzip.decompress((data_dir / name / "train-images-idx3-ubyte.gz").read_bytes()) if gzipped \
+    raw = (
+        gzip.decompress((data_dir / name / "train-images-idx3-ubyte.gz").read_bytes())
+        if gzipped
         else (data_dir / name / "train-images-idx3-ubyte").read_bytes()
+    )
     assert np.array_equal(train.images, np.frombuffer(raw, np.uint8, offset=16).reshape(40, 28, 28))
 
 
@@ -211,6 +234,7 @@ def test_svhn_maps_label_ten_to_zero(data_dir):
     assert train.image_shape == (32, 32, 3) and train.n == 30
     assert np.array_equal(train.labels, (np.arange(30) % 10 + 1) % 10)  # y=10 → 0
     from scipy.io import loadmat
+
     x = loadmat(data_dir / "svhn" / "train_32x32.mat")["X"]
     assert np.array_equal(train.images[3], x[:, :, :, 3])
     assert load("svhn", data_dir=data_dir, split="test").n == 10
@@ -240,8 +264,9 @@ def test_cifar10_batches(data_dir, nested):
 
 
 def test_missing_builtin_files_say_where_and_how(data_dir):
-    msg = raises(("train-images-idx3-ubyte.gz", str(data_dir / "mnist"), "--download mnist"),
-                 load, "mnist", data_dir=data_dir)
+    msg = raises(
+        ("train-images-idx3-ubyte.gz", str(data_dir / "mnist"), "--download mnist"), load, "mnist", data_dir=data_dir
+    )
     assert msg == missing_message("mnist", data_dir)
     raises(("test_32x32.mat", "svhn", "http://ufldl.stanford.edu"), load, "svhn", data_dir=data_dir, split="test")
     raises(("data_batch_1", "cifar-10"), load, "cifar-10", data_dir=data_dir)
@@ -333,8 +358,13 @@ def test_path_escaping_the_data_directory_is_refused(data_dir):
 
 def test_image_path_escaping_is_counted_not_fatal(data_dir):
     Image.fromarray(np.zeros((8, 8), np.uint8)).save(data_dir / "a.png")
-    df = pd.DataFrame({"f0": [0.0, 1.0, 2.0, 3.0], "label": [0, 1, 0, 1],
-                       "image_path": ["a.png", "../../etc/passwd", "a.png", "nowhere.png"]})
+    df = pd.DataFrame(
+        {
+            "f0": [0.0, 1.0, 2.0, 3.0],
+            "label": [0, 1, 0, 1],
+            "image_path": ["a.png", "../../etc/passwd", "a.png", "nowhere.png"],
+        }
+    )
     df.to_csv(data_dir / "paths.csv", index=False)
     got = load("arrays:paths.csv", data_dir=data_dir)
     assert got.n == 4 and got.images is None and got.meta["missing_images"] == 2
@@ -347,8 +377,12 @@ def test_image_path_escaping_is_counted_not_fatal(data_dir):
 def test_folder_images_of_mixed_sizes(data_dir):
     folder = write_folder(data_dir, "mixed", classes=("a", "b"), per_class=2, size=10)
     Image.fromarray(np.zeros((14, 12), np.uint8)).save(folder / "b" / "001.png")
-    raises((str(folder / "a" / "000.png"), str(folder / "b" / "001.png"), "mixed sizes", "10×10", "12×14"),
-           load, "folder:mixed", data_dir=data_dir)
+    raises(
+        (str(folder / "a" / "000.png"), str(folder / "b" / "001.png"), "mixed sizes", "10×10", "12×14"),
+        load,
+        "folder:mixed",
+        data_dir=data_dir,
+    )
 
 
 def test_folder_unreadable_image_is_skipped_and_counted(data_dir):
@@ -419,8 +453,14 @@ def test_npz_with_images_predictions_scores_and_names(data_dir):
     n = 12
     images = np.arange(n * 6 * 6, dtype=np.uint8).reshape(n, 6, 6)
     scores = np.random.default_rng(0).random((n, 3))
-    write_npz(data_dir / "full.npz", n=n, images=images, predictions=np.arange(n) % 3,
-              scores=scores, class_names=np.array(["ant", "bee", "cow"]))
+    write_npz(
+        data_dir / "full.npz",
+        n=n,
+        images=images,
+        predictions=np.arange(n) % 3,
+        scores=scores,
+        class_names=np.array(["ant", "bee", "cow"]),
+    )
     got = load("arrays:full.npz", data_dir=data_dir)
     assert got.class_names == ["ant", "bee", "cow"] and got.image_shape == (6, 6)
     assert np.array_equal(got.meta["predictions"], np.arange(n) % 3)
@@ -460,8 +500,16 @@ def test_csv_with_string_labels_predictions_and_meta(data_dir):
 
 
 def test_csv_numeric_columns_and_split_column(data_dir):
-    df = pd.DataFrame({"height": [1.0, 2, 3, 4, 5, 6], "width": [6.0, 5, 4, 3, 2, 1], "label": [0, 1] * 3,
-                       "split": ["train"] * 4 + ["test"] * 2, "score_0": [0.1] * 6, "score_1": [0.9] * 6})
+    df = pd.DataFrame(
+        {
+            "height": [1.0, 2, 3, 4, 5, 6],
+            "width": [6.0, 5, 4, 3, 2, 1],
+            "label": [0, 1] * 3,
+            "split": ["train"] * 4 + ["test"] * 2,
+            "score_0": [0.1] * 6,
+            "score_1": [0.9] * 6,
+        }
+    )
     df.to_csv(data_dir / "num.csv", index=False)
     train = load("arrays:num.csv", data_dir=data_dir, normalize=False)
     test = load("arrays:num.csv", data_dir=data_dir, split="test", normalize=False)
@@ -477,8 +525,14 @@ def test_csv_missing_label_names_the_row(data_dir):
 def test_parquet_with_list_column_and_image_paths(data_dir):
     for i in range(4):
         Image.fromarray(np.full((5, 5, 3), 50 * i, np.uint8)).save(data_dir / f"img{i}.png")
-    df = pd.DataFrame({"embedding": [[float(i), float(i * i), 1.0] for i in range(4)], "label": [0, 1, 0, 1],
-                       "prediction": [0, 1, 1, 1], "image_path": [f"img{i}.png" for i in range(4)]})
+    df = pd.DataFrame(
+        {
+            "embedding": [[float(i), float(i * i), 1.0] for i in range(4)],
+            "label": [0, 1, 0, 1],
+            "prediction": [0, 1, 1, 1],
+            "image_path": [f"img{i}.png" for i in range(4)],
+        }
+    )
     df.to_parquet(data_dir / "emb.parquet")
     got = load("arrays:emb.parquet", data_dir=data_dir, normalize=False)
     assert got.dim == 3 and np.allclose(got.features[:, 1], [0, 1, 4, 9])
@@ -513,7 +567,6 @@ def test_discover_and_is_present(data_dir):
         assert load(name, data_dir=data_dir).n > 0
 
 
-
 def test_discover_finds_arrays_in_sub_folders_only_once_each(data_dir):
     """The one search the picker and the Explore tab share: arrays files below the top too, never
     a sidecar, never inside a built-in's folder, hidden ones skipped, capped by ``limit``."""
@@ -528,6 +581,7 @@ def test_discover_finds_arrays_in_sub_folders_only_once_each(data_dir):
     assert discover(data_dir) == ["arrays:runs/a/emb.npz", "arrays:runs/vec.npy", "arrays:top.npz"]
     assert discover(data_dir, limit=2) == ["arrays:runs/a/emb.npz", "arrays:runs/vec.npy"]
     assert load("arrays:runs/a/emb.npz", data_dir=data_dir).n > 0
+
 
 # -- download against a local server ------------------------------------------------
 @pytest.fixture
@@ -573,23 +627,36 @@ def test_download_success_then_load(data_dir, mirror):
 def test_download_bad_hash_leaves_nothing(data_dir, mirror):
     root, url = mirror
     sums = {name: "0" * 64 for name in _served_mnist(root)}
-    raises(("SHA-256", url, "does not match", "nothing was kept"),
-           download, "mnist", data_dir, base_url=url, checksums=sums)
+    raises(
+        ("SHA-256", url, "does not match", "nothing was kept"),
+        download,
+        "mnist",
+        data_dir,
+        base_url=url,
+        checksums=sums,
+    )
     assert os.listdir(data_dir / "mnist") == []
 
 
 def test_download_server_404(data_dir, mirror):
     _, url = mirror
-    raises((f"{url}train-images-idx3-ubyte.gz", "404"),
-           download, "mnist", data_dir, base_url=url, checksums={"train-images-idx3-ubyte.gz": "0" * 64})
+    raises(
+        (f"{url}train-images-idx3-ubyte.gz", "404"),
+        download,
+        "mnist",
+        data_dir,
+        base_url=url,
+        checksums={"train-images-idx3-ubyte.gz": "0" * 64},
+    )
     assert os.listdir(data_dir / "mnist") == []
 
 
 def test_download_only_idx_datasets_and_table_is_complete(data_dir):
     raises(("cannot download 'svhn'", "mnist, fashion-mnist, kmnist", "train_32x32.mat"), download, "svhn", data_dir)
     for _name, (url, table) in ((n, ds.describe(n).download) for n in ds.downloadable()):
-        assert url.startswith("http") and sorted(table) == sorted(f"{b}.gz" for s in ("train", "test")
-                                                                      for b in ds.idx.FILES[s])
+        assert url.startswith("http") and sorted(table) == sorted(
+            f"{b}.gz" for s in ("train", "test") for b in ds.idx.FILES[s]
+        )
         for size, sha, md5 in table.values():
             assert size > 0 and len(sha) == 64 and len(md5) == 32 and int(sha, 16) >= 0 and int(md5, 16) >= 0
 
@@ -623,16 +690,24 @@ def test_cli_download_draws_progress(data_dir, mirror, monkeypatch, capsys):
 
 
 def test_cli_as_module_in_subprocess(data_dir):
-    proc = subprocess.run([sys.executable, "-m", "models.datasets", "--data-dir", str(data_dir), "--check", "nope"],
-                          cwd=ROOT, capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        [sys.executable, "-m", "models.datasets", "--data-dir", str(data_dir), "--check", "nope"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert proc.returncode == 2 and proc.stderr.startswith("error: unknown dataset 'nope'")
     assert "Traceback" not in proc.stderr
 
 
 def test_importing_models_stays_light():
-    code = ("import sys, models, models.datasets; "
-            "print(json.dumps(sorted(m for m in ('dash', 'plotly', 'torch') if m in sys.modules)))")
-    proc = subprocess.run([sys.executable, "-c", "import json; " + code], cwd=ROOT, capture_output=True,
-                          text=True, timeout=60)
+    code = (
+        "import sys, models, models.datasets; "
+        "print(json.dumps(sorted(m for m in ('dash', 'plotly', 'torch') if m in sys.modules)))"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", "import json; " + code], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout) == []

@@ -1,6 +1,7 @@
 """Deep neural maps on digits: the lattice groups classes (purity far above a shuffled-label
 baseline), keeps neighbours together (low topographic error), and the run holds what the
 Maps tab draws. Plus the autoencoders' shapes and the DNM's pure pieces."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -62,7 +63,7 @@ def test_dnm_on_digits_groups_classes(store_dir):
     labels = lat["labels"]
     chance = dnm.mean_purity(lat["bmu"], np.random.default_rng(0).permutation(labels), 64, 10)
     assert m["purity"] > max(0.6, 2 * chance), (m["purity"], chance)
-    assert m["topographic_error"] < 0.15                      # stated bound: ≤ 15 % of samples
+    assert m["topographic_error"] < 0.15  # stated bound: ≤ 15 % of samples
     assert m["quantization_error"] > 0 and m["occupied_nodes"] >= 40
     assert lat["prototype_images"].shape == (64, 8, 8) and lat["prototype_images"].dtype == np.uint8
     assert lat["hits"].shape == (8, 8) and lat["hits"].sum() == len(labels) == 1442
@@ -79,8 +80,24 @@ def test_dnm_on_digits_groups_classes(store_dir):
 
 
 def test_cli_prints_run_folder_last(store_dir, capsys):
-    dnm.main(["--dataset", "digits", "--lattice", "4x5", "--epochs", "1", "--pretrain-epochs", "1",
-              "--som-iterations", "500", "--limit", "200", "--store-dir", str(store_dir)])
+    dnm.main(
+        [
+            "--dataset",
+            "digits",
+            "--lattice",
+            "4x5",
+            "--epochs",
+            "1",
+            "--pretrain-epochs",
+            "1",
+            "--som-iterations",
+            "500",
+            "--limit",
+            "200",
+            "--store-dir",
+            str(store_dir),
+        ]
+    )
     last = capsys.readouterr().out.strip().splitlines()[-1]
     run = RunStore(store_dir).list(kind="dnm")[0]
     assert last == str(run.path)

@@ -2,6 +2,7 @@
 COIL-sized (64×64) images the tests make, pre-training counted in iterations, images resized with torch,
 the prototype-sharpness metrics checked against a direct numpy computation, and the figure and report
 every run writes."""
+
 from __future__ import annotations
 
 import io
@@ -25,9 +26,14 @@ def squares(n: int = 60, size: int = 28, seed: int = 0) -> Dataset:
     s = size // 4
     for i, c in enumerate(labels):
         r, col = divmod(int(c), 3)
-        imgs[i, r * s + 2:(r + 1) * s + 2, col * s + 2:(col + 1) * s + 2] = 230
-    return Dataset(f"squares{size}", imgs.reshape(n, -1).astype(np.float32) / 255, labels.astype(np.int64),
-                   [str(k) for k in range(5)], images=imgs)
+        imgs[i, r * s + 2 : (r + 1) * s + 2, col * s + 2 : (col + 1) * s + 2] = 230
+    return Dataset(
+        f"squares{size}",
+        imgs.reshape(n, -1).astype(np.float32) / 255,
+        labels.astype(np.int64),
+        [str(k) for k in range(5)],
+        images=imgs,
+    )
 
 
 def test_face_and_net_share_one_list_of_architectures():
@@ -48,23 +54,26 @@ def test_face_and_net_share_one_list_of_architectures():
 def test_paper_architecture_is_the_published_network(size):
     model = dnm_autoencoder((size, size), code=100, architecture="paper")
     convs = [m for m in model.encoder_conv if isinstance(m, torch.nn.Conv2d)]
-    assert [(c.out_channels, c.kernel_size, c.stride) for c in convs] == [(10, (5, 5), (1, 1)), (8, (5, 5), (1, 1)),
-                                                                           (5, (5, 5), (1, 1))]
-    assert model.inner == (5, size, size)                                   # full resolution into the dense layer
+    assert [(c.out_channels, c.kernel_size, c.stride) for c in convs] == [
+        (10, (5, 5), (1, 1)),
+        (8, (5, 5), (1, 1)),
+        (5, (5, 5), (1, 1)),
+    ]
+    assert model.inner == (5, size, size)  # full resolution into the dense layer
     assert model.to_code.in_features == 5 * size * size and model.to_code.out_features == 100
     deconvs = [m for m in model.decoder_conv if isinstance(m, torch.nn.ConvTranspose2d)]
-    assert [d.out_channels for d in deconvs] == [8, 10, 1]                  # the mirror of the encoder
+    assert [d.out_channels for d in deconvs] == [8, 10, 1]  # the mirror of the encoder
     z, xh = model(torch.rand(3, 1, size, size))
     assert z.shape == (3, 100) and xh.shape == (3, 1, size, size)
     compact = dnm_autoencoder((size, size), code=100, architecture="compact")
-    assert compact.inner[1] < size                                          # compact halves images above 16 px
+    assert compact.inner[1] < size  # compact halves images above 16 px
 
 
 def test_iterations_yield_exactly_n_batches_across_epochs():
     from models.training import batches
 
     data = batches(torch.arange(10.0)[:, None], batch_size=4, generator=torch.Generator().manual_seed(0))
-    it = dnm_engine.Iterations(data, 7)                                     # 3 batches an epoch → 2⅓ epochs
+    it = dnm_engine.Iterations(data, 7)  # 3 batches an epoch → 2⅓ epochs
     got = list(it())
     assert len(it) == 7 and len(got) == 7
     assert sorted(torch.cat([b[0] for b in got[:3]]).ravel().tolist()) == list(range(10))
@@ -88,10 +97,10 @@ def test_paper_architecture_trains_on_28_and_64_pixel_images(size, resize):
     side = resize or size
     assert out["image_size"] == (side, side)
     assert out["model"].to_code.in_features == 5 * side * side and out["model"].code == 100
-    assert out["arrays"]["prototypes"].shape == (12, 100)                   # the SOM maps the 100-d code
+    assert out["arrays"]["prototypes"].shape == (12, 100)  # the SOM maps the 100-d code
     assert out["arrays"]["prototype_images"].shape == (12, side, side)
     m, m0 = out["metrics"], untrained["metrics"]
-    assert m["recon_mse"] < 0.7 * m0["recon_mse"], (m["recon_mse"], m0["recon_mse"])   # 25 iterations taught it
+    assert m["recon_mse"] < 0.7 * m0["recon_mse"], (m["recon_mse"], m0["recon_mse"])  # 25 iterations taught it
     assert np.isfinite(m["prototype_mse"]) and m["prototype_mse"] > 0
 
 
@@ -106,7 +115,7 @@ def test_prototype_mse_matches_a_direct_numpy_computation(tiny_run):
     lat = tiny_run.arrays("lattice")
     ds = datasets.load("digits", limit=300, seed=0)
     assert np.array_equal(lat["index"], ds.index) and np.array_equal(lat["labels"], ds.labels)
-    X = ds.features.astype(np.float64)                                       # 8×8 digits in [0, 1]
+    X = ds.features.astype(np.float64)  # 8×8 digits in [0, 1]
     P = lat["prototype_images"].reshape(20, -1) / 255.0
     per_node = []
     for node in range(20):
@@ -128,8 +137,9 @@ def test_sharpness_is_one_for_the_samples_themselves_and_lower_when_blurred():
     bmu = np.arange(10)
     assert np.allclose(dnm.sharpness_ratios(imgs, imgs, bmu), 1.0)
     assert np.allclose(dnm.prototype_errors(imgs, imgs, bmu), 0.0)
-    blurred = torch.nn.functional.avg_pool2d(torch.as_tensor(imgs)[:, None], 5, stride=1, padding=2,
-                                             count_include_pad=False)[:, 0].numpy()
+    blurred = torch.nn.functional.avg_pool2d(
+        torch.as_tensor(imgs)[:, None], 5, stride=1, padding=2, count_include_pad=False
+    )[:, 0].numpy()
     ratio = dnm.sharpness_ratios(imgs, blurred, bmu)
     assert (ratio < 0.6).all(), ratio
     energy = dnm.gradient_energy(imgs[:1])
@@ -144,12 +154,12 @@ def test_run_writes_the_lattice_figure_and_the_report(tiny_run):
     im = Image.open(io.BytesIO(png))
     im.load()
     w, h = im.size
-    expected = (5 * 9 + 1) / (4 * 9 + 1)                                     # 4×5 nodes of 8×8 with 1-px gaps
+    expected = (5 * 9 + 1) / (4 * 9 + 1)  # 4×5 nodes of 8×8 with 1-px gaps
     assert w / h == pytest.approx(expected, rel=0.02) and w >= 400
     report = (tiny_run.path / "report.md").read_text()
     m = tiny_run.metrics
     assert f"{m['prototype_mse']:.4f}" in report and f"{m['purity']:.3f}" in report
-    assert "| metric | this run | note |" in report and "REPRODUCTION.md" in report   # no reference beside ours
+    assert "| metric | this run | note |" in report and "REPRODUCTION.md" in report  # no reference beside ours
     assert "Adam" in report and "lattice.png" in report and "differs" in report
     assert "prototype MSE" in " ".join(dnm.summary(tiny_run))
 
@@ -158,11 +168,17 @@ def test_help_lists_the_paper_flags_with_defaults(capsys):
     with pytest.raises(SystemExit):
         dnm.main(["--help"])
     out = " ".join(capsys.readouterr().out.split())
-    for flag, default in [("--architecture", "paper"), ("--pretrain-iterations", "None"), ("--resize", "None"),
-                          ("--som-iterations", "10000"), ("--sigma0", "10.0"), ("--eta0", "0.3"),
-                          ("--alpha", "2000.0")]:
+    for flag, default in [
+        ("--architecture", "paper"),
+        ("--pretrain-iterations", "None"),
+        ("--resize", "None"),
+        ("--som-iterations", "10000"),
+        ("--sigma0", "10.0"),
+        ("--eta0", "0.3"),
+        ("--alpha", "2000.0"),
+    ]:
         assert flag in out
-        after = out[out.rindex(flag + " "):]
+        after = out[out.rindex(flag + " ") :]
         assert f"(default: {default})" in after[:600], (flag, after[:600])
     assert "paper: 500" in out and "{compact,paper}" in out
 

@@ -1,4 +1,5 @@
 """The offline download error names the files and the absolute folder to put them in (README's promise)."""
+
 import urllib.error
 import urllib.request
 
@@ -19,7 +20,7 @@ def test_offline_error_names_files_and_absolute_folder(tmp_path, monkeypatch, na
     monkeypatch.setattr(urllib.request, "build_opener", lambda *a, **k: _Offline())
     monkeypatch.chdir(tmp_path)
     with pytest.raises(DatasetError) as err:
-        datasets.download(name, "relative-data")   # a relative folder: the message must make it absolute
+        datasets.download(name, "relative-data")  # a relative folder: the message must make it absolute
     message = str(err.value)
     folder = (tmp_path / "relative-data" / name).resolve()
     assert f"in {folder}/" in message, message

@@ -1,4 +1,5 @@
 """The exact-gradient t-SNE kernel behind hardness studies: its gradient, its search, its optimum."""
+
 from __future__ import annotations
 
 import numba
@@ -86,12 +87,15 @@ def test_optimize_lowers_kl_from_its_start(digits):
     assert kl_divergence(P, Y) < kl_divergence(P, start) - 1.0
 
 
-@pytest.mark.parametrize("params, word", [
-    ({"gradient": "newton"}, "gradient"),
-    ({"gradient": "exact", "theta": 0.5}, "theta"),
-    ({"affinities": np.ones((3, 3))}, "affinities"),
-    ({"init": "spectral"}, "init"),
-])
+@pytest.mark.parametrize(
+    "params, word",
+    [
+        ({"gradient": "newton"}, "gradient"),
+        ({"gradient": "exact", "theta": 0.5}, "theta"),
+        ({"affinities": np.ones((3, 3))}, "affinities"),
+        ({"init": "spectral"}, "init"),
+    ],
+)
 def test_bad_tsne_parameters_are_named(digits, params, word):
     with pytest.raises(ProjectionError, match=word):
         project(digits[0], "tsne", **params)

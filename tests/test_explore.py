@@ -1,4 +1,5 @@
 """The Explore study: mistake ranking, outliers, error clusters, similar samples, validation."""
+
 from __future__ import annotations
 
 import json
@@ -26,8 +27,20 @@ def clustered(n_per=60, classes=4, dim=20, seed=0):
 
 def test_mistake_ranking_finds_flipped_digits_labels_via_cli(tmp_path, capsys):
     store_dir = tmp_path / "runs"
-    rc = explore.main(["--dataset", "digits", "--flip-labels", "0.05", "--seed", "0", "--method", "pca",
-                       "--store-dir", str(store_dir)])
+    rc = explore.main(
+        [
+            "--dataset",
+            "digits",
+            "--flip-labels",
+            "0.05",
+            "--seed",
+            "0",
+            "--method",
+            "pca",
+            "--store-dir",
+            str(store_dir),
+        ]
+    )
     assert rc == 0
     last = capsys.readouterr().out.strip().splitlines()[-1]
     manifest = json.loads((tmp_path / "runs" / last.split("/")[-1] / "manifest.json").read_text())
@@ -86,7 +99,7 @@ def test_approximate_graph_matches_exact():
 def test_error_clusters_find_a_pattern_of_mistakes():
     X, labels = clustered(n_per=80, classes=4)
     preds = labels.copy()
-    group = np.flatnonzero(labels == 2)[:30]   # a systematic confusion: 2 read as 1
+    group = np.flatnonzero(labels == 2)[:30]  # a systematic confusion: 2 read as 1
     preds[group] = 1
     group2 = np.flatnonzero(labels == 0)[:25]  # and 0 read as 3
     preds[group2] = 3
@@ -111,8 +124,15 @@ def write_arrays(data_dir, n_per=50, with_paths=False):
     extra = {}
     if with_paths:
         extra["image_paths"] = np.array([f"img/{i}.png" for i in range(len(labels))])
-    np.savez(data_dir / "emb.npz", features=X, labels=labels, predictions=preds, scores=scores,
-             class_names=np.array(["a", "b", "c", "d"]), **extra)
+    np.savez(
+        data_dir / "emb.npz",
+        features=X,
+        labels=labels,
+        predictions=preds,
+        scores=scores,
+        class_names=np.array(["a", "b", "c", "d"]),
+        **extra,
+    )
     return X, labels, preds
 
 
@@ -127,7 +147,7 @@ def test_arrays_file_analysis_with_scores_and_cache(tmp_path, data_dir):
     assert a["neighbors"].shape == (len(labels), 10)
     order = np.argsort(-a["mistake_score"])
     wrong = np.flatnonzero(preds != labels)
-    if len(wrong):   # samples the model gets wrong rank above those it gets right
+    if len(wrong):  # samples the model gets wrong rank above those it gets right
         assert a["mistake_score"][wrong].mean() > a["mistake_score"][preds == labels].mean()
     assert order.shape == (len(labels),)
     summary = explore.input_summary(run)

@@ -1,6 +1,7 @@
 """Explore's ranked lists page through every sample (ties broken by a second score), mixed error
 clusters say so, filters grey points out without rescaling the map, and the colours: one class
 palette in every tab, a colour-blind-safe correct/wrong pair."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -80,7 +81,7 @@ def test_class_3_has_one_colour_in_every_tab():
     names = [str(k) for k in range(10)]
     labels = np.arange(40) % 10
     coords = np.random.default_rng(0).normal(size=(40, 2))
-    data_fig = figures.label_scatter(coords, labels, names)                         # Data, Latent
+    data_fig = figures.label_scatter(coords, labels, names)  # Data, Latent
     layers_fig = figures.layers_figure([("input", coords), ("h1", coords)], labels, names)  # Layers, Methods
     explore_fig = figures.explore_scatter(coords, np.arange(40), figures.explore_marker(labels, "classes", names))
     maps_fig = figures.image_grid_figure("data:,", 2, 5, values=np.arange(10), overlay="majority", class_names=names)
@@ -102,14 +103,15 @@ RED_GREEN = {"#2ca02c", "#d62728", "#ff0000", "#00ff00", "#008000", "red", "gree
 def _hue(hex_colour):
     import colorsys
 
-    r, g, b = (int(hex_colour[i:i + 2], 16) / 255 for i in (1, 3, 5))
+    r, g, b = (int(hex_colour[i : i + 2], 16) / 255 for i in (1, 3, 5))
     return colorsys.rgb_to_hsv(r, g, b)[0] * 360
 
 
 def test_correct_and_wrong_are_colour_blind_safe():
     labels, preds = np.array([0, 1, 2, 3]), np.array([0, 1, 0, 0])
-    layers = figures.layers_figure([("a", np.zeros((4, 2)))], labels, ["a", "b", "c", "d"], predictions=preds,
-                                   colour="correct").to_plotly_json()["data"][0]["marker"]
+    layers = figures.layers_figure(
+        [("a", np.zeros((4, 2)))], labels, ["a", "b", "c", "d"], predictions=preds, colour="correct"
+    ).to_plotly_json()["data"][0]["marker"]
     explore = figures.explore_marker((preds != labels).astype(int), "agreement")
     for marker in (layers, explore):
         colours = {c.lower() for _, c in marker["colorscale"]}

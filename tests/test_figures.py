@@ -1,4 +1,5 @@
 """Figure and image functions: pure, so tested without a browser."""
+
 from __future__ import annotations
 
 import base64
@@ -54,6 +55,6 @@ def test_cell_mosaic_keeps_cells_aligned_with_a_gap():
     assert m.shape == (2 * 10, 3 * 10)  # every cell exactly 8 + 2 pixels: stretched over cells it stays aligned
     for k in range(6):
         r, c = divmod(k, 3)
-        cell = m[r * 10:(r + 1) * 10, c * 10:(c + 1) * 10]
+        cell = m[r * 10 : (r + 1) * 10, c * 10 : (c + 1) * 10]
         assert (cell[1:9, 1:9] == 10 * (k + 1)).all()  # the image, centred
         assert (cell[0] == 70).all() and (cell[:, -1] == 70).all()  # the gap around it

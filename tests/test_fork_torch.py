@@ -4,6 +4,7 @@ libgomp's thread pool does not survive ``fork``: after a multi-threaded torch op
 the child's first parallel op never returns. The Latent plane decodes on hover in the web process,
 so torch runs there on one thread, and every job gets the threads back.
 """
+
 from __future__ import annotations
 
 import subprocess

@@ -1,5 +1,6 @@
 """The boundaries the architecture promises: models/ never imports Dash or Plotly, importing
 models is light (no torch), the command line's flags, the progress protocol, the fit loop."""
+
 from __future__ import annotations
 
 import subprocess
@@ -14,8 +15,13 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def _modules_after(code: str) -> set[str]:
-    out = subprocess.run([sys.executable, "-c", code + "\nimport sys; print(' '.join(sys.modules))"],
-                         cwd=ROOT, capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", code + "\nimport sys; print(' '.join(sys.modules))"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return set(out.stdout.split())
 
 
@@ -28,9 +34,14 @@ def test_models_never_import_dash_or_plotly():
 
 
 def test_models_source_has_no_dash_imports():
-    offenders = [str(p) for p in (ROOT / "models").rglob("*.py")
-                 if any(line.strip().startswith(("import dash", "from dash", "import plotly", "from plotly"))
-                        for line in p.read_text().splitlines())]
+    offenders = [
+        str(p)
+        for p in (ROOT / "models").rglob("*.py")
+        if any(
+            line.strip().startswith(("import dash", "from dash", "import plotly", "from plotly"))
+            for line in p.read_text().splitlines()
+        )
+    ]
     assert offenders == []
 
 
@@ -46,9 +57,24 @@ def test_app_help_lists_flags():
 
 
 def test_app_unknown_dataset_is_a_clear_error(tmp_path):
-    out = subprocess.run([sys.executable, "app.py", "--dataset", "nope", "--store-dir", str(tmp_path / "r"),
-                          "--cache-dir", str(tmp_path / "c"), "--data-dir", str(tmp_path)],
-                         cwd=ROOT, capture_output=True, text=True, timeout=60)
+    out = subprocess.run(
+        [
+            sys.executable,
+            "app.py",
+            "--dataset",
+            "nope",
+            "--store-dir",
+            str(tmp_path / "r"),
+            "--cache-dir",
+            str(tmp_path / "c"),
+            "--data-dir",
+            str(tmp_path),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert out.returncode == 2
     assert "error: unknown dataset 'nope'" in out.stderr and "Traceback" not in out.stderr
 
@@ -85,8 +111,16 @@ def test_fit_trains_stops_early_and_cancels():
     opt = torch.optim.SGD(model.parameters(), lr=0.05)
     step = lambda m, b: ((m(b[0]).squeeze(1) - b[1]) ** 2).mean()
     val = lambda m: {"val_loss": float(((m(X).squeeze(1) - y) ** 2).mean())}
-    hist = fit(model, opt, step, batches(X, y, batch_size=32, generator=gen), epochs=200, validate=val, patience=3,
-               min_delta=1e-9)
+    hist = fit(
+        model,
+        opt,
+        step,
+        batches(X, y, batch_size=32, generator=gen),
+        epochs=200,
+        validate=val,
+        patience=3,
+        min_delta=1e-9,
+    )
     assert hist.epochs[-1]["loss"] < 1e-3 * hist.epochs[0]["loss"]
     assert hist.stopped_early and len(hist.epochs) < 200
 

@@ -1,4 +1,5 @@
 """GNE and its VAE baseline on digits: shapes, the stored run, new points, moved points, devices."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -89,7 +90,9 @@ def test_gne_reconstructs_better_than_the_vae_at_equal_epochs(run_old_kl):
     X = datasets.load("digits", limit=600).features
     mean_image_mse = float(((X - X.mean(axis=0)) ** 2).mean())
     m = run_old_kl.metrics
-    print(f"digits 600 × 15 epochs: GNE mse {m['gne_mse']:.4f}, VAE mse {m['vae_mse']:.4f}, mean image {mean_image_mse:.4f}")
+    print(
+        f"digits 600 × 15 epochs: GNE mse {m['gne_mse']:.4f}, VAE mse {m['vae_mse']:.4f}, mean image {mean_image_mse:.4f}"
+    )
     assert m["vae_mse"] < mean_image_mse  # both learned something
     assert m["gne_mse"] < 0.95 * m["vae_mse"]
 
@@ -194,8 +197,9 @@ def test_trains_on_cuda(tmp_path):
 
 
 def test_command_line_prints_the_run_folder_last(tmp_path, capsys):
-    code = study.main(["--dataset", "digits", "--epochs", "1", "--limit", "100", "--batch-size", "50",
-                       "--store-dir", str(tmp_path)])
+    code = study.main(
+        ["--dataset", "digits", "--epochs", "1", "--limit", "100", "--batch-size", "50", "--store-dir", str(tmp_path)]
+    )
     out = capsys.readouterr().out.strip().splitlines()
     assert code == 0
     assert RunStore(tmp_path).load(out[-1].rsplit("/", 1)[-1]).kind == "gne"
@@ -223,8 +227,9 @@ PLANE_KNN = 0.6
 @pytest.fixture(scope="module")
 def spread_run(tmp_path_factory):
     store = RunStore(tmp_path_factory.mktemp("gne-spread"))
-    return study.run(study.Config(epochs=40, batch_size=64, limit=600, grid_sizes=(5,), device="cpu", seed=0),
-                     store=store)
+    return study.run(
+        study.Config(epochs=40, batch_size=64, limit=600, grid_sizes=(5,), device="cpu", seed=0), store=store
+    )
 
 
 def test_both_planes_spread_at_the_default_kl_weight(spread_run):
@@ -238,10 +243,12 @@ def test_both_planes_spread_at_the_default_kl_weight(spread_run):
 
 def test_fair_vae_ties_gne(run, run_old_kl):
     m, old = run.metrics, run_old_kl.metrics
-    print(f"VAE at 1e-3: mse {m['vae_mse']:.4f} 10-NN {m['vae_knn']:.3f}; at 1e-2: mse {old['vae_mse']:.4f} "
-          f"10-NN {old['vae_knn']:.3f}; GNE mse {m['gne_mse']:.4f}")
-    assert m["vae_mse"] < old["vae_mse"]                     # the fair VAE reconstructs better than the old one
-    assert m["gne_mse"] < 1.1 * m["vae_mse"]                 # and GNE still holds its own against it
+    print(
+        f"VAE at 1e-3: mse {m['vae_mse']:.4f} 10-NN {m['vae_knn']:.3f}; at 1e-2: mse {old['vae_mse']:.4f} "
+        f"10-NN {old['vae_knn']:.3f}; GNE mse {m['gne_mse']:.4f}"
+    )
+    assert m["vae_mse"] < old["vae_mse"]  # the fair VAE reconstructs better than the old one
+    assert m["gne_mse"] < 1.1 * m["vae_mse"]  # and GNE still holds its own against it
 
 
 def test_collapse_is_named():
@@ -250,7 +257,10 @@ def test_collapse_is_named():
     fake = SimpleNamespace(kind="gne", metrics={"gne_knn": 0.70, "vae_knn": 0.35, "n_classes": 10}, id="x")
     assert study.collapsed(fake, "vae") and not study.collapsed(fake, "gne")
     assert "VAE plane collapsed" in study.collapse_warning(fake)
-    assert study.knn_accuracy(np.r_[np.zeros((20, 2)), np.ones((20, 2))], np.r_[np.zeros(20, int), np.ones(20, int)]) == 1.0
+    assert (
+        study.knn_accuracy(np.r_[np.zeros((20, 2)), np.ones((20, 2))], np.r_[np.zeros(20, int), np.ones(20, int)])
+        == 1.0
+    )
 
 
 def test_generator_used_is_recorded_and_shown(run):
@@ -259,8 +269,24 @@ def test_generator_used_is_recorded_and_shown(run):
 
 
 def test_command_line_places_heldout_and_writes_figures(tmp_path, capsys):
-    code = study.main(["--dataset", "digits", "--epochs", "2", "--limit", "200", "--batch-size", "50",
-                       "--heldout", "40", "--grid-sizes", "5", "--store-dir", str(tmp_path)])
+    code = study.main(
+        [
+            "--dataset",
+            "digits",
+            "--epochs",
+            "2",
+            "--limit",
+            "200",
+            "--batch-size",
+            "50",
+            "--heldout",
+            "40",
+            "--grid-sizes",
+            "5",
+            "--store-dir",
+            str(tmp_path),
+        ]
+    )
     out = capsys.readouterr().out
     assert code == 0 and "held-out (40 test samples)" in out and "generator dense" in out
     run = RunStore(tmp_path).load(out.strip().splitlines()[-1].rsplit("/", 1)[-1])

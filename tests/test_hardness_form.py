@@ -1,5 +1,6 @@
 """The Hardness tab's grid form (estimate, checks), the bars' per-run marks and spread, and the Methods
 tab's parameters and compile-free timings (no browser)."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -16,16 +17,29 @@ from models.studies import hardness, hardness_engine
 @pytest.fixture(scope="module")
 def study(tmp_path_factory):
     store = RunStore(tmp_path_factory.mktemp("runs"))
-    cfg = hardness.Config(depths=[2], activations=["relu", "tanh"], runs=2, epochs=2, per_class=8, perplexity=8,
-                          methods=["tsne"], n_jobs=1, tsne_iter=100)
+    cfg = hardness.Config(
+        depths=[2],
+        activations=["relu", "tanh"],
+        runs=2,
+        epochs=2,
+        per_class=8,
+        perplexity=8,
+        methods=["tsne"],
+        n_jobs=1,
+        tsne_iter=100,
+    )
     return hardness.run(cfg, store=store), store
 
 
 def test_grid_values_are_checked_and_ordered_like_the_study():
     acts, depths, runs, epochs, per_class = view.grid_values(["tanh", "relu", "bogus"], [3, 1, 3], "2", 5, 20)
     assert acts == ("tanh", "relu") and depths == (1, 3) and (runs, epochs, per_class) == (2, 5, 20)
-    for bad, word in ((([], [1], 1, 1, 5), "activation"), ((["relu"], [], 1, 1, 5), "depth"),
-                      ((["relu"], [1], 11, 1, 5), "runs"), ((["relu"], [1], 1, None, 5), "epochs")):
+    for bad, word in (
+        (([], [1], 1, 1, 5), "activation"),
+        ((["relu"], [], 1, 1, 5), "depth"),
+        ((["relu"], [1], 11, 1, 5), "runs"),
+        ((["relu"], [1], 1, None, 5), "epochs"),
+    ):
         with pytest.raises(ValueError, match=word):
             view.grid_values(*bad)
 
@@ -72,12 +86,14 @@ def test_parameters_change_the_result_and_the_cache_key(study, monkeypatch):
     base = hardness_engine.project_run_layer(run, "relu-d2-r0", "hidden1", ["tsne"], cache)
     assert base["tsne"]["cached"]  # the study's own perplexity: the study's result, not recomputed
     np.testing.assert_array_equal(base["tsne"]["coords"], run.arrays("proj-relu-d2-r0")["tsne.hidden1"])
-    other = hardness_engine.project_run_layer(run, "relu-d2-r0", "hidden1", ["tsne"], cache,
-                                              params={"tsne": {"perplexity": 4}})
+    other = hardness_engine.project_run_layer(
+        run, "relu-d2-r0", "hidden1", ["tsne"], cache, params={"tsne": {"perplexity": 4}}
+    )
     assert not other["tsne"]["cached"]
     assert not np.allclose(other["tsne"]["coords"], base["tsne"]["coords"])
-    again = hardness_engine.project_run_layer(run, "relu-d2-r0", "hidden1", ["tsne"], cache,
-                                              params={"tsne": {"perplexity": 4.0}})
+    again = hardness_engine.project_run_layer(
+        run, "relu-d2-r0", "hidden1", ["tsne"], cache, params={"tsne": {"perplexity": 4.0}}
+    )
     assert again["tsne"]["cached"]
     np.testing.assert_array_equal(again["tsne"]["coords"], other["tsne"]["coords"])
     cfg = hardness.Config.from_record(run.config)
@@ -97,8 +113,9 @@ def test_each_computed_method_is_warmed_up_before_its_timed_call(study, monkeypa
 
     monkeypatch.setattr(hardness_engine, "project", spy)
     monkeypatch.setattr(hardness_engine, "WARMED", {})
-    out = hardness_engine.project_run_layer(run, "tanh-d2-r1", "hidden2", ["pca", "umap"], cache,
-                                            params={"umap": {"n_neighbors": 6}})
+    out = hardness_engine.project_run_layer(
+        run, "tanh-d2-r1", "hidden2", ["pca", "umap"], cache, params={"umap": {"n_neighbors": 6}}
+    )
     n = len(run.arrays("sample")["labels"])
     # the warm-up on 40 rows comes first, outside the timed call; then the real projection
     assert calls == [("pca", 40), ("pca", n), ("umap", 40), ("umap", n)]
@@ -106,7 +123,9 @@ def test_each_computed_method_is_warmed_up_before_its_timed_call(study, monkeypa
     assert out["umap"]["warmup_seconds"] == hardness_engine.WARMED["umap"] and out["umap"]["seconds"] >= 0
     # warmed once per process: another setting computes again without a second warm-up
     calls.clear()
-    hardness_engine.project_run_layer(run, "tanh-d2-r1", "hidden2", ["umap"], cache, params={"umap": {"n_neighbors": 7}})
+    hardness_engine.project_run_layer(
+        run, "tanh-d2-r1", "hidden2", ["umap"], cache, params={"umap": {"n_neighbors": 7}}
+    )
     assert calls == [("umap", n)]
     note = methods_view._timing_note(out)
     assert "umap" in note and "compile" in note

@@ -1,12 +1,21 @@
 """Projections (six methods), the exact hardness score and quality metrics."""
+
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
 from models import datasets
-from models.projections import (LIMITS, METHODS, ProjectionError, hardness, joint_affinities, procrustes_align,
-                                project, quality)
+from models.projections import (
+    LIMITS,
+    METHODS,
+    ProjectionError,
+    hardness,
+    joint_affinities,
+    procrustes_align,
+    project,
+    quality,
+)
 
 
 @pytest.fixture(scope="module")
@@ -89,14 +98,17 @@ def test_every_method_gives_finite_coords(small, method):
         np.testing.assert_allclose(again.coords, proj.coords, rtol=1e-4, atol=1e-4)
 
 
-@pytest.mark.parametrize("method, params, word", [
-    ("tsne", {"perplexity": 120}, "perplexity"),
-    ("tsne", {"perplexity": -1}, "perplexity"),
-    ("umap", {"n_neighbors": 1}, "n_neighbors"),
-    ("isomap", {"n_neighbors": 1}, "n_neighbors"),
-    ("lle", {"n_neighbors": 500}, "n_neighbors"),
-    ("pca", {"bogus": 1}, "bogus"),
-])
+@pytest.mark.parametrize(
+    "method, params, word",
+    [
+        ("tsne", {"perplexity": 120}, "perplexity"),
+        ("tsne", {"perplexity": -1}, "perplexity"),
+        ("umap", {"n_neighbors": 1}, "n_neighbors"),
+        ("isomap", {"n_neighbors": 1}, "n_neighbors"),
+        ("lle", {"n_neighbors": 500}, "n_neighbors"),
+        ("pca", {"bogus": 1}, "bogus"),
+    ],
+)
 def test_bad_parameters_raise_clear_errors(small, method, params, word):
     X, _ = small
     with pytest.raises(ProjectionError, match=word):

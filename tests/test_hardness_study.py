@@ -1,4 +1,5 @@
 """The MLP family, activation capture, and the hardness study (incl. the paper's central finding)."""
+
 from __future__ import annotations
 
 import json
@@ -31,8 +32,13 @@ def test_every_activation_trains_at_depth_7(activation):
     model = MLP(train.dim, 10, depth=7, activation=activation)
     opt = torch.optim.SGD(model.parameters(), lr=default_lr(activation), momentum=0.9)
     loss = torch.nn.CrossEntropyLoss()
-    fit(model, opt, lambda m, b: loss(m(b[0]), b[1]),
-        batches(to_tensor(train.features), torch.as_tensor(train.labels), batch_size=128, generator=gen), epochs=10)
+    fit(
+        model,
+        opt,
+        lambda m, b: loss(m(b[0]), b[1]),
+        batches(to_tensor(train.features), torch.as_tensor(train.labels), batch_size=128, generator=gen),
+        epochs=10,
+    )
     with torch.no_grad():
         acc = (model(to_tensor(test.features)).argmax(1).numpy() == test.labels).mean()
     assert acc > 0.75, f"{activation} depth 7: test accuracy {acc:.3f}"
@@ -79,8 +85,7 @@ def test_layer_results_are_cached(tmp_path):
 
 def test_study_cancel_leaves_no_run(tmp_path):
     store = RunStore(tmp_path / "runs")
-    config = hardness.Config(depths=[1], activations=["relu"], runs=1, epochs=50, per_class=10, perplexity=10,
-                             n_jobs=1)
+    config = hardness.Config(depths=[1], activations=["relu"], runs=1, epochs=50, per_class=10, perplexity=10, n_jobs=1)
     with pytest.raises(Cancelled):
         hardness.run(config, store=store, progress=lambda p: p.done > 0.1)
     assert store.list() == []
@@ -91,14 +96,23 @@ def test_study_cancel_leaves_no_run(tmp_path):
 def test_relu_hardness_falls_from_input_to_last_hidden_layer(tmp_path):
     """The paper's central finding on digits: 5-layer ReLU, 3 runs, fixed seed."""
     store = RunStore(tmp_path / "runs")
-    config = hardness.Config(dataset="digits", depths=[5], activations=["relu"], runs=3, epochs=15,
-                             per_class=30, seed=0, n_jobs=2, tsne_iter=400)
+    config = hardness.Config(
+        dataset="digits",
+        depths=[5],
+        activations=["relu"],
+        runs=3,
+        epochs=15,
+        per_class=30,
+        seed=0,
+        n_jobs=2,
+        tsne_iter=400,
+    )
     run = hardness.run(config, store=store)
     layers, table = layer_table(run.metrics["hardness"], "relu", 5)
     assert layers == ["input", "hidden1", "hidden2", "hidden3", "hidden4", "hidden5", "logits"]
     mean = table.mean(0)
-    assert (table[:, 5] < table[:, 0]).all(), table          # every run: last hidden easier than the input
-    assert mean[5] < 0.8 * mean[0], mean                      # clearly, not by noise
+    assert (table[:, 5] < table[:, 0]).all(), table  # every run: last hidden easier than the input
+    assert mean[5] < 0.8 * mean[0], mean  # clearly, not by noise
     assert np.corrcoef(np.arange(6), mean[:6])[0, 1] < -0.8, mean  # and it falls layer by layer
     # what a script reads back
     manifest = json.loads((run.path / "manifest.json").read_text())
@@ -114,10 +128,35 @@ def test_relu_hardness_falls_from_input_to_last_hidden_layer(tmp_path):
 
 
 def test_command_line_prints_the_run_folder_last(tmp_path):
-    out = subprocess.run([sys.executable, "-m", "models.studies.hardness", "--dataset", "digits", "--depths", "1",
-                          "--activations", "tanh", "--runs", "1", "--epochs", "3", "--per-class", "12",
-                          "--perplexity", "10", "--jobs", "1", "--store-dir", str(tmp_path / "runs")],
-                         cwd=ROOT, capture_output=True, text=True, timeout=300)
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "models.studies.hardness",
+            "--dataset",
+            "digits",
+            "--depths",
+            "1",
+            "--activations",
+            "tanh",
+            "--runs",
+            "1",
+            "--epochs",
+            "3",
+            "--per-class",
+            "12",
+            "--perplexity",
+            "10",
+            "--jobs",
+            "1",
+            "--store-dir",
+            str(tmp_path / "runs"),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert out.returncode == 0, out.stderr
     folder = out.stdout.strip().splitlines()[-1]
     assert (__import__("pathlib").Path(folder) / "manifest.json").is_file()

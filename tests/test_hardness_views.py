@@ -1,4 +1,5 @@
 """Figure functions and callback helpers of the Layers / Hardness / Methods tabs (no browser)."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -16,8 +17,17 @@ NAMES = [str(c) for c in range(10)]
 @pytest.fixture(scope="module")
 def study(tmp_path_factory):
     store = RunStore(tmp_path_factory.mktemp("runs"))
-    cfg = hardness.Config(depths=[2], activations=["tanh"], runs=2, epochs=3, per_class=8, perplexity=8,
-                          methods=["tsne", "pca"], n_jobs=1, tsne_iter=250)
+    cfg = hardness.Config(
+        depths=[2],
+        activations=["tanh"],
+        runs=2,
+        epochs=3,
+        per_class=8,
+        perplexity=8,
+        methods=["tsne", "pca"],
+        n_jobs=1,
+        tsne_iter=250,
+    )
     return hardness.run(cfg, store=store)
 
 
@@ -25,8 +35,17 @@ def test_layers_figure_is_one_figure_of_linked_scattergl_panels():
     rng = np.random.default_rng(0)
     panels = [(name, rng.normal(size=(40, 2))) for name in ("input", "hidden1", "logits")]
     labels = np.arange(40) % 10
-    fig = figures.layers_figure(panels, labels, NAMES, predictions=labels[::-1], index=np.arange(100, 140),
-                                colour="correct", selected=[1, 2], focus="hidden1", uirevision="keep")
+    fig = figures.layers_figure(
+        panels,
+        labels,
+        NAMES,
+        predictions=labels[::-1],
+        index=np.arange(100, 140),
+        colour="correct",
+        selected=[1, 2],
+        focus="hidden1",
+        uirevision="keep",
+    )
     assert [t.type for t in fig.data] == ["scattergl"] * 3
     assert all(list(t.customdata) == list(range(100, 140)) for t in fig.data)
     assert all(list(t.selectedpoints) == [1, 2] for t in fig.data)
@@ -48,7 +67,7 @@ def test_selection_patch_sets_only_selectedpoints_on_every_panel():
 
 def test_hardness_figure_bars_per_run_and_mean_line(study):
     tables = kl_tables(study.metrics["hardness"], 2, "tsne", ["tanh"])
-    (act, layers, table), = tables
+    ((act, layers, table),) = tables
     assert act == "tanh" and layers == ["input", "hidden1", "hidden2", "logits"] and table.shape == (2, 4)
     fig = figures.hardness_figure(tables)
     bars = [t for t in fig.data if t.type == "bar"]
@@ -73,7 +92,15 @@ def test_panels_are_aligned_and_exported(study):
 
 def test_hover_card_shows_image_label_prediction():
     imgs = np.zeros((20, 8, 8), np.uint8)
-    card = point_card(imgs, NAMES, np.array([10, 11, 12, 13, 14]), np.array([1, 2, 3, 4, 5]),
-                       np.array([1, 2, 9, 4, 5]), 2, layer="hidden1", key=("t",))
+    card = point_card(
+        imgs,
+        NAMES,
+        np.array([10, 11, 12, 13, 14]),
+        np.array([1, 2, 3, 4, 5]),
+        np.array([1, 2, 9, 4, 5]),
+        2,
+        layer="hidden1",
+        key=("t",),
+    )
     text = str(card.to_plotly_json())
     assert "#12 · hidden1" in text and "label 3" in text and "prediction 9 ✗" in text and "data:image/png" in text

@@ -4,6 +4,7 @@ The graph is read from the source (``ast``), not by importing, so a lazy import 
 counts as much as one at the top: a circle through a lazy import still ties two modules' internals
 together. Imports under ``if TYPE_CHECKING:`` are for annotations only and are left out.
 """
+
 from __future__ import annotations
 
 import ast
@@ -24,8 +25,9 @@ def _type_checking_nodes(tree: ast.AST) -> set[int]:
     skip: set[int] = set()
     for node in ast.walk(tree):
         test = getattr(node, "test", None) if isinstance(node, ast.If) else None
-        if (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or \
-                (isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"):
+        if (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
+            isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
+        ):
             skip.update(id(n) for stmt in node.body for n in ast.walk(stmt))
     return skip
 
@@ -52,7 +54,7 @@ def import_graph(root: Path = MODELS) -> dict[str, set[str]]:
             elif isinstance(node, ast.ImportFrom):
                 if node.level:
                     parts = package.split(".")
-                    parts = parts[:len(parts) - node.level + 1]
+                    parts = parts[: len(parts) - node.level + 1]
                     base = ".".join(parts + ([node.module] if node.module else []))
                 else:
                     base = node.module or ""
@@ -115,7 +117,7 @@ def test_the_graph_reads_relative_lazy_and_submodule_imports(tmp_path):
     (pkg / "sub" / "side.py").write_text("from . import top\n")
     graph = import_graph(pkg)
     assert graph["pkg.sub.top"] == {"pkg.low"}
-    assert graph["pkg.low"] == set()              # an annotation-only import is no edge
+    assert graph["pkg.low"] == set()  # an annotation-only import is no edge
     assert graph["pkg.sub.side"] == {"pkg.sub.top"}
 
 
@@ -125,8 +127,11 @@ def test_models_has_no_import_circles():
 
 def test_nets_import_no_study():
     graph = import_graph()
-    offenders = {m: sorted(e for e in edges if e.startswith("models.studies"))
-                 for m, edges in graph.items() if m == "models.nets" or m.startswith("models.nets.")}
+    offenders = {
+        m: sorted(e for e in edges if e.startswith("models.studies"))
+        for m, edges in graph.items()
+        if m == "models.nets" or m.startswith("models.nets.")
+    }
     assert {m: e for m, e in offenders.items() if e} == {}
 
 
@@ -138,8 +143,13 @@ def test_each_choice_list_is_written_once(name):
     writers = []
     for path in MODELS.rglob("*.py"):
         for node in ast.walk(ast.parse(path.read_text())):
-            targets = node.targets if isinstance(node, ast.Assign) else \
-                [node.target] if isinstance(node, ast.AnnAssign) else []
+            targets = (
+                node.targets
+                if isinstance(node, ast.Assign)
+                else [node.target]
+                if isinstance(node, ast.AnnAssign)
+                else []
+            )
             if any(isinstance(t, ast.Name) and t.id == name for t in targets):
                 writers.append(path.relative_to(ROOT).as_posix())
     assert writers == ["models/nets/choices.py"]

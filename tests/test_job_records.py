@@ -1,4 +1,5 @@
 """Job records: the truth the job panel reads — lifecycle, cancel requests, dead processes reaped."""
+
 from __future__ import annotations
 
 import os
@@ -90,8 +91,9 @@ def test_panel_follows_this_tabs_running_job_and_lists_every_tab(records):
     mine = records.start("k", "train A", "tab-a")
     records.report(mine, 0.25, "epoch 3")
     other = records.start("k", "train B", "tab-b")
-    value, label, message, cancel_disabled, rows, interval, animated, shown = panel_state(records.recent(), "tab-a",
-                                                                                          time.time())
+    value, label, message, cancel_disabled, rows, interval, animated, shown = panel_state(
+        records.recent(), "tab-a", time.time()
+    )
     assert (value, label, cancel_disabled, animated) == (25, "25%", False, True) and "epoch 3" in message
     assert len(rows) == 2 and interval == ACTIVE_POLL_MS and shown == {}  # its bar and Cancel show
     value, _, _, cancel_disabled, _, _, _, shown = panel_state(records.recent(), "tab-c", time.time())

@@ -1,4 +1,5 @@
 """The job panel's reporter: rate-limited within a phase, never hiding a new phase or the end."""
+
 from __future__ import annotations
 
 from dashboard.jobs import reporter

@@ -1,5 +1,6 @@
 """The Latent plane's pure parts: its figure, the handle read back from relayoutData, and the
 run-reading helpers of the view, without a browser."""
+
 from __future__ import annotations
 
 import sys
@@ -39,17 +40,23 @@ def test_moved_and_metrics_text():
     text = figures.moved_text(mv, m, parent_mse=0.07)
     assert text.startswith("Moved 2 points (pinned) by 1.414") and "ended 0.000 from where" in text
     assert "GNE mse 0.0700 before → 0.0500 after" in text and figures.moved_text(None, m) == ""
-    assert "".join(figures.metrics_text("r1", m)) == ("r1: GNE mse 0.0500 · 0.010 s/epoch  |  VAE mse 0.0600 · "
-                                                       "0.020 s/epoch  (15 epochs, batch 64, cpu)")
+    assert "".join(figures.metrics_text("r1", m)) == (
+        "r1: GNE mse 0.0500 · 0.010 s/epoch  |  VAE mse 0.0600 · 0.020 s/epoch  (15 epochs, batch 64, cpu)"
+    )
 
 
 def test_latent_scatter_traces_and_handle():
     coords = np.array([[0.0, 0.0], [1.0, 1.0], [2.0, 0.5]])
-    fig = figures.latent_scatter(coords, np.array([0, 1, 1]), ["a", "b"], index=np.array([5, 6, 9]),
-                                 heldout={"coords": np.array([[0.5, 0.5]]), "labels": np.array([1]), "index": [3]},
-                                 moved={"ids": np.array([2]), "before": np.array([[2.0, 0.5]]),
-                                        "after": np.array([[3.0, 1.0]])},
-                                 handle=(1.0, 2.0), handle_radius=0.5)
+    fig = figures.latent_scatter(
+        coords,
+        np.array([0, 1, 1]),
+        ["a", "b"],
+        index=np.array([5, 6, 9]),
+        heldout={"coords": np.array([[0.5, 0.5]]), "labels": np.array([1]), "index": [3]},
+        moved={"ids": np.array([2]), "before": np.array([[2.0, 0.5]]), "after": np.array([[3.0, 1.0]])},
+        handle=(1.0, 2.0),
+        handle_radius=0.5,
+    )
     assert len(fig.data) == 5
     assert list(fig.data[figures.LATENT_TRAIN].customdata) == [5, 6, 9]
     assert list(fig.data[figures.LATENT_HELDOUT].customdata) == [3]

@@ -2,6 +2,7 @@
 
 Each scenario runs in a fresh interpreter, so what is imported first is exactly what the scenario says.
 """
+
 from __future__ import annotations
 
 import os
@@ -107,8 +108,9 @@ def _python(script: str, cwd: Path, work: Path, pythonpath: list[Path]) -> subpr
     path = cwd / "script.py"
     path.write_text(textwrap.dedent(script))
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(str(p) for p in pythonpath)}
-    return subprocess.run([sys.executable, str(path), str(work), str(ROOT)], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, str(path), str(work), str(ROOT)], cwd=cwd, env=env, capture_output=True, text=True, timeout=300
+    )
 
 
 def test_capture_from_a_repository_with_its_own_models_package(tmp_path):
@@ -133,7 +135,10 @@ def test_models_never_imports_itself_by_name():
     import re
 
     absolute = re.compile(r"^\s*(from|import)\s+models\b")
-    found = [f"{path.relative_to(ROOT)}:{number}: {line.strip()}"
-             for path in sorted((ROOT / "models").rglob("*.py"))
-             for number, line in enumerate(path.read_text().splitlines(), start=1) if absolute.match(line)]
+    found = [
+        f"{path.relative_to(ROOT)}:{number}: {line.strip()}"
+        for path in sorted((ROOT / "models").rglob("*.py"))
+        for number, line in enumerate(path.read_text().splitlines(), start=1)
+        if absolute.match(line)
+    ]
     assert not found, "\n".join(found)

@@ -1,4 +1,5 @@
 """The clickable class legend's rules (dashboard/legend.py)."""
+
 import numpy as np
 
 from dashboard import legend
@@ -13,7 +14,7 @@ def test_toggle_hides_then_shows():
 def test_isolate_then_show_all():
     alone = legend.isolate([], 2, 5)
     assert alone == [0, 1, 3, 4]
-    assert legend.isolate(alone, 2, 5) == []          # isolating it again shows every class
+    assert legend.isolate(alone, 2, 5) == []  # isolating it again shows every class
     assert legend.isolate([0], 4, 5) == [0, 1, 2, 3]  # from any other state: that class alone
 
 

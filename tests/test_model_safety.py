@@ -5,6 +5,7 @@ Every tampered file is built here from a tiny real export. A trap (a pickle whos
 creates a marker file) proves nothing ran; where torch itself would spring it, the test shows that
 first. Peak memory of the bomb and the oversized sidecar is read in a child process (``VmHWM``).
 """
+
 from __future__ import annotations
 
 import io
@@ -116,6 +117,7 @@ def refused(spec: str, models_dir: Path, *fragments: str) -> str:
 
 # --- .pt2 ----------------------------------------------------------------------------------------------
 
+
 def test_a_valid_export_loads_and_runs_from_the_checked_copy(models_dir):
     export_pt2(models_dir / "tiny.pt2")
     model = formats.load("tiny.pt2", model_dir=models_dir)
@@ -129,8 +131,9 @@ def test_a_valid_export_loads_and_runs_from_the_checked_copy(models_dir):
 
 def test_pt2_sample_inputs_that_are_a_pickle_are_never_read(models_dir, flag):
     src = export_pt2(models_dir / "clean.pt2")
-    evil = tampered(src, models_dir / "evil.pt2",
-                    lambda c, p: c.__setitem__(p + "data/sample_inputs/model.pt", trap_pickle(flag)))
+    evil = tampered(
+        src, models_dir / "evil.pt2", lambda c, p: c.__setitem__(p + "data/sample_inputs/model.pt", trap_pickle(flag))
+    )
     springs(evil)  # torch itself: weights_only=True fails, then weights_only=False runs it
     assert flag.exists()
     flag.unlink()
@@ -146,6 +149,7 @@ def _pickled_weight(flag):
         config["config"]["fc1.weight"]["use_pickle"] = True
         content[config_name] = json.dumps(config).encode()
         content[prefix + "data/weights/" + config["config"]["fc1.weight"]["path_name"]] = trap_pickle(flag)
+
     return change
 
 
@@ -162,8 +166,12 @@ def test_pt2_opaque_object_constant_is_refused(models_dir, flag):
     def change(content, prefix):
         config_name = prefix + "data/constants/model_constants_config.json"
         config = json.loads(content[config_name])
-        config["config"]["evil"] = {"path_name": "opaque_obj_0", "is_param": False, "use_pickle": True,
-                                    "tensor_meta": None}
+        config["config"]["evil"] = {
+            "path_name": "opaque_obj_0",
+            "is_param": False,
+            "use_pickle": True,
+            "tensor_meta": None,
+        }
         content[config_name] = json.dumps(config).encode()
         content[prefix + "data/constants/opaque_obj_0"] = pickle.dumps(Trap(flag))
 
@@ -178,25 +186,34 @@ def test_pt2_opaque_object_constant_is_refused(models_dir, flag):
 def test_pt2_constant_config_naming_an_object_is_refused_even_without_the_member(models_dir):
     def change(content, prefix):
         config_name = prefix + "data/constants/model_constants_config.json"
-        config = {"config": {"obj": {"path_name": "custom_obj_0", "is_param": False, "use_pickle": False,
-                                     "tensor_meta": None}}}
+        config = {
+            "config": {
+                "obj": {"path_name": "custom_obj_0", "is_param": False, "use_pickle": False, "tensor_meta": None}
+            }
+        }
         content[config_name] = json.dumps(config).encode()
 
     tampered(export_pt2(models_dir / "clean.pt2"), models_dir / "evil.pt2", change)
     refused("evil.pt2", models_dir, "'obj'", "not a plain tensor")
 
 
-@pytest.mark.parametrize("member, words", [
-    ("data/aotinductor/model/model.so", "AOTInductor"),
-    ("data/aotinductor/model/weights_config.json", "AOTInductor"),
-    ("data/weights/model.pt", "legacy pickled weights"),
-    ("data/constants/model.pt", "legacy pickled weights"),
-    ("extra/libevil.so", "shared library"),
-    ("data/executorch/model.pte", "not part of a plain torch.export program"),
-])
+@pytest.mark.parametrize(
+    "member, words",
+    [
+        ("data/aotinductor/model/model.so", "AOTInductor"),
+        ("data/aotinductor/model/weights_config.json", "AOTInductor"),
+        ("data/weights/model.pt", "legacy pickled weights"),
+        ("data/constants/model.pt", "legacy pickled weights"),
+        ("extra/libevil.so", "shared library"),
+        ("data/executorch/model.pte", "not part of a plain torch.export program"),
+    ],
+)
 def test_pt2_members_torch_would_run_or_unpickle_are_refused(models_dir, flag, member, words):
-    tampered(export_pt2(models_dir / "clean.pt2"), models_dir / "evil.pt2",
-             lambda c, p: c.__setitem__(p + member, trap_pickle(flag)))
+    tampered(
+        export_pt2(models_dir / "clean.pt2"),
+        models_dir / "evil.pt2",
+        lambda c, p: c.__setitem__(p + member, trap_pickle(flag)),
+    )
     refused("evil.pt2", models_dir, words, member)
     assert not flag.exists()
 
@@ -207,15 +224,25 @@ def _program_change(edit):
         program = json.loads(content[name])
         edit(program)
         content[name] = json.dumps(program).encode()
+
     return change
 
 
 def test_pt2_graph_calling_a_python_function_or_a_file_operator_is_refused(models_dir, flag):
     src = export_pt2(models_dir / "clean.pt2")
-    for i, target in enumerate(["torch.os.system", "torch.ops.aten.from_file.default", "builtins.exec",
-                                "torch.ops.aten.__class__.default", "#evil.op"]):
+    for i, target in enumerate(
+        [
+            "torch.os.system",
+            "torch.ops.aten.from_file.default",
+            "builtins.exec",
+            "torch.ops.aten.__class__.default",
+            "#evil.op",
+        ]
+    ):
+
         def edit(program, target=target):
             program["graph_module"]["graph"]["nodes"][0]["target"] = target
+
         tampered(src, models_dir / f"evil{i}.pt2", _program_change(edit))
         refused(f"evil{i}.pt2", models_dir, "not an ATen operator", target[:20])
 
@@ -226,8 +253,10 @@ def test_pt2_signature_that_imports_a_module_is_refused(models_dir):
     spec = json.dumps([1, {"type": "builtins.tuple", "context": enum_context, "children_spec": []}])
     default_dict = json.dumps([1, {"type": "collections.defaultdict", "context": "{}", "children_spec": []}])
     for i, bad in enumerate([spec, default_dict]):
+
         def edit(program, bad=bad):
             program["graph_module"]["module_call_graph"][0]["signature"]["in_spec"] = bad
+
         tampered(src, models_dir / f"evil{i}.pt2", _program_change(edit))
         refused(f"evil{i}.pt2", models_dir, "import")
     assert "antigravity" not in sys.modules
@@ -236,8 +265,9 @@ def test_pt2_signature_that_imports_a_module_is_refused(models_dir):
 def test_pt2_symbolic_size_that_is_python_code_is_refused(models_dir, flag):
     """torch hands ``expr_str`` to ``sympy.sympify``, which evaluates it: a dynamic batch is written
     ``Symbol('s0', ...)``; one that is a call to Python is refused before torch sees it."""
-    program = torch.export.export(Tiny().eval(), (torch.zeros(2, 4),),
-                                  dynamic_shapes={"x": {0: torch.export.Dim("batch", min=1)}})
+    program = torch.export.export(
+        Tiny().eval(), (torch.zeros(2, 4),), dynamic_shapes={"x": {0: torch.export.Dim("batch", min=1)}}
+    )
     torch.export.save(program, str(models_dir / "dynamic.pt2"))
     assert formats.load("dynamic.pt2", model_dir=models_dir).forward(torch.zeros(5, 4), [])["output"].shape == (5, 2)
     raw = members(models_dir / "dynamic.pt2")
@@ -270,6 +300,7 @@ def test_pt2_symbolic_size_that_is_python_code_is_refused(models_dir, flag):
 def test_pt2_guard_code_is_never_executed(models_dir, flag):
     def edit(program):
         program["guards_code"] = [f"__import__('pathlib').Path({str(flag)!r}).touch() is None"]
+
     tampered(export_pt2(models_dir / "clean.pt2"), models_dir / "guarded.pt2", _program_change(edit))
     model = formats.load("guarded.pt2", model_dir=models_dir)
     model.forward(torch.zeros(2, 4), ["fc1"])
@@ -285,6 +316,7 @@ def test_pt2_weight_claiming_more_than_its_record_is_refused(models_dir):
         meta["strides"] = [{"as_int": 1 << 20}, {"as_int": 1}]
         content[config_name] = json.dumps(config).encode()
         content[prefix + "data/weights/" + config["config"]["fc1.weight"]["path_name"]] = b""  # torch.zeros(size)
+
     tampered(export_pt2(models_dir / "clean.pt2"), models_dir / "huge.pt2", change)
     refused("huge.pt2", models_dir, "its weights", "over the limit")
 
@@ -308,8 +340,14 @@ print(json.dumps(out))
 
 def load_in_child(spec: str, models_dir: Path) -> dict:
     """Load ``spec`` in a fresh interpreter; its outcome and peak resident memory (KiB)."""
-    proc = subprocess.run([sys.executable, "-c", _CHILD, spec, str(models_dir)], capture_output=True, text=True,
-                          cwd=ROOT, timeout=300, env={**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"})
+    proc = subprocess.run(
+        [sys.executable, "-c", _CHILD, spec, str(models_dir)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=300,
+        env={**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"},
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
@@ -351,7 +389,7 @@ def test_pt2_member_inflating_past_its_declared_size_is_stopped(models_dir):
     declared = 4 * 3 * 4  # fc1.weight: 3 × 4 float32
     struct.pack_into("<I", raw, info.header_offset + 22, declared)  # the local header's uncompressed size
     central = raw.index(b"PK\x01\x02")
-    while raw[central + 46:central + 46 + len(info.filename)] != info.filename.encode():
+    while raw[central + 46 : central + 46 + len(info.filename)] != info.filename.encode():
         central = raw.index(b"PK\x01\x02", central + 4)
     struct.pack_into("<I", raw, central + 24, declared)  # and the central directory's
     liar.write_bytes(bytes(raw))
@@ -373,6 +411,7 @@ def test_model_size_limit_is_read_from_the_environment(models_dir, monkeypatch):
 
 # --- ONNX ----------------------------------------------------------------------------------------------
 
+
 def _external(tensor: TensorProto, location: str, length: int | None = None) -> TensorProto:
     tensor.ClearField("raw_data")
     tensor.ClearField("float_data")
@@ -388,8 +427,14 @@ def _external(tensor: TensorProto, location: str, length: int | None = None) -> 
 
 def _onnx_model(nodes, inits=(), sparse=(), inputs=True) -> onnx.ModelProto:
     x = [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["n", len(SECRET) // 4])] if inputs else []
-    graph = helper.make_graph(nodes, "g", x, [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
-                              initializer=list(inits), sparse_initializer=list(sparse))
+    graph = helper.make_graph(
+        nodes,
+        "g",
+        x,
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+        initializer=list(inits),
+        sparse_initializer=list(sparse),
+    )
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
 
 
@@ -436,8 +481,10 @@ def test_onnx_external_data_through_a_link_or_an_absolute_path_is_refused(models
 
 def test_onnx_attribute_tensor_with_external_data_is_refused(models_dir, secret_cwd):
     value = _external(numpy_helper.from_array(np.zeros(len(SECRET) // 4, np.float32), "c"), "private.txt")
-    nodes = [helper.make_node("Constant", [], ["c"], value=value, name="const"),
-             helper.make_node("Add", ["x", "c"], ["y"])]
+    nodes = [
+        helper.make_node("Constant", [], ["c"], value=value, name="const"),
+        helper.make_node("Add", ["x", "c"], ["y"]),
+    ]
     onnx.save(_onnx_model(nodes), str(models_dir / "attr.onnx"))
     _no_secret(refused("attr.onnx", models_dir, "attribute 'value' of node 'const'", "private.txt"))
 
@@ -454,8 +501,9 @@ def test_onnx_external_data_inside_the_models_folder_loads(models_dir, secret_cw
     (models_dir / "sub").mkdir()
     (models_dir / "sub" / "w.bin").write_bytes(w.tobytes())
     init = _external(numpy_helper.from_array(np.zeros_like(w), "w"), "w.bin", w.nbytes)
-    onnx.save(_onnx_model([helper.make_node("Add", ["x", "w"], ["y"])], inits=[init]),
-              str(models_dir / "sub" / "ok.onnx"))
+    onnx.save(
+        _onnx_model([helper.make_node("Add", ["x", "w"], ["y"])], inits=[init]), str(models_dir / "sub" / "ok.onnx")
+    )
     model = formats.load("sub/ok.onnx", model_dir=models_dir)
     x = np.ones((3, len(w)), np.float32)
     assert np.allclose(model.forward(x, [])["output"].numpy(), x + w)
@@ -472,6 +520,7 @@ def test_onnx_empty_unparsable_and_input_less_files_are_model_errors(models_dir)
 
 
 # --- TorchScript ---------------------------------------------------------------------------------------
+
 
 def _script_writing(flag: Path) -> nn.Module:
     class Writes(nn.Module):
@@ -515,6 +564,7 @@ def test_torchscript_reading_a_file_is_refused(models_dir, secret_cwd):
 
 # --- state_dict sidecars, names -------------------------------------------------------------------------
 
+
 def _mlp_state(models_dir: Path, args: dict) -> None:
     from models.nets.mlp import MLP
 
@@ -524,8 +574,7 @@ def _mlp_state(models_dir: Path, args: dict) -> None:
 
 def test_state_dict_sidecar_with_a_huge_width_is_refused_before_building(models_dir):
     for width in (1_000_000_000, 2_000_000):
-        _mlp_state(models_dir, {"in_features": 8, "n_classes": 3, "depth": 2, "width": width,
-                                "activation": "relu"})
+        _mlp_state(models_dir, {"in_features": 8, "n_classes": 3, "depth": 2, "width": width, "activation": "relu"})
         out = load_in_child("mlp.pt", models_dir)
         assert out["error"] == "ModelError", out
         assert '"width"' in out["message"] and f"{width:,}" in out["message"] and "mlp.pt" in out["message"]
@@ -549,17 +598,23 @@ def test_a_5000_character_model_name_is_a_model_error(models_dir):
 
 
 def _cli(*args, cwd=ROOT):
-    return subprocess.run([sys.executable, "-m", "models.studies.capture", *args], cwd=cwd,
-                          capture_output=True, text=True, timeout=300,
-                          env={**os.environ, "OMP_NUM_THREADS": "1"})
+    return subprocess.run(
+        [sys.executable, "-m", "models.studies.capture", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+    )
 
 
 def test_command_line_refuses_a_tampered_pt2_and_a_long_name_with_one_error_line(tmp_path, models_dir, flag):
     data = models_dir.parent
     tampered(export_pt2(models_dir / "clean.pt2"), models_dir / "tampered.pt2", _pickled_weight(flag))
     for model, words in (("tampered.pt2", "pickle"), ("m" * 5000 + ".pt2", "characters")):
-        out = _cli("--model", model, "--dataset", "digits", "--data-dir", str(data),
-                   "--store-dir", str(tmp_path / "runs"))
+        out = _cli(
+            "--model", model, "--dataset", "digits", "--data-dir", str(data), "--store-dir", str(tmp_path / "runs")
+        )
         errors = [line for line in out.stderr.splitlines() if line.startswith("error:")]
         assert out.returncode == 2 and len(errors) == 1 and words in errors[0], out.stderr[-2000:]
         assert "Traceback" not in out.stderr
@@ -568,6 +623,7 @@ def test_command_line_refuses_a_tampered_pt2_and_a_long_name_with_one_error_line
 
 
 # --- the upload box reads the same registry and the same checks ------------------------------------------
+
 
 def test_upload_of_a_tampered_pt2_is_refused_and_nothing_is_written(tmp_path, flag):
     data, models = tmp_path / "data", tmp_path / "data" / "models"

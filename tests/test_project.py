@@ -1,5 +1,6 @@
 """The projection study: every sample of a capture's layers, in the capture's order, from the command line;
 each layer's k-NN graph computed once and shared by t-SNE and UMAP; bad runs refused with nothing stored."""
+
 from __future__ import annotations
 
 import json
@@ -28,8 +29,14 @@ def big(tmp_path_factory):
 
 
 def _cli(*args) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "models.studies.project", *args], cwd=ROOT, capture_output=True,
-                          text=True, timeout=900, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    return subprocess.run(
+        [sys.executable, "-m", "models.studies.project", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+    )
 
 
 def _knn_accuracy(coords: np.ndarray, labels: np.ndarray, k: int = 10, n: int = 2000) -> float:
@@ -127,12 +134,14 @@ def test_bad_runs_layers_and_steps_are_refused_and_nothing_is_stored(small):
     data, store, run = small
     other = face.run(face.Config(run=run.id, method="pca"), store=store)
     before = sorted(p.name for p in store.root.iterdir())
-    cases = [(("--run", "capture-20990101-000000-abcdef"), "no run"),
-             (("--run", "../outside"), "not a run id"),
-             (("--run", other.id), "not a capture run"),
-             (("--run", run.id, "--layers", "no_such_layer"), "no_such_layer"),
-             (("--run", run.id, "--step", "7"), "no step 7"),
-             ((), "--run")]
+    cases = [
+        (("--run", "capture-20990101-000000-abcdef"), "no run"),
+        (("--run", "../outside"), "not a run id"),
+        (("--run", other.id), "not a capture run"),
+        (("--run", run.id, "--layers", "no_such_layer"), "no_such_layer"),
+        (("--run", run.id, "--step", "7"), "no step 7"),
+        ((), "--run"),
+    ]
     for args, words in cases:
         out = _cli(*args, "--method", "pca", "--store-dir", str(store.root))
         errors = [line for line in out.stderr.splitlines() if line.startswith("error:")]
@@ -165,7 +174,9 @@ def test_counts_read_as_integers_and_points_travel_as_typed_arrays():
 
     assert metric_text(20000) == "20,000" and metric_text(20000.0) == "20,000" and metric_text(0.91234) == "0.9123"
     assert metric_text(3) == "3" and metric_text(True) == "True"
-    assert count_text(20_000, 20_000) == "20,000 of 20,000 samples" and count_text(10_000, 70_000).startswith("10,000 of")
+    assert count_text(20_000, 20_000) == "20,000 of 20,000 samples" and count_text(10_000, 70_000).startswith(
+        "10,000 of"
+    )
     fig = go.Figure(go.Scattergl(x=np.zeros(N, np.float32), y=np.ones(N, np.float32), customdata=list(range(N))))
     typed_points(fig)
     assert isinstance(fig.data[0].customdata, np.ndarray) and fig.data[0].customdata.dtype == np.int32

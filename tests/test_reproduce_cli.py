@@ -1,6 +1,7 @@
 """What reproducing the studies on real data needs: datasets with only some splits, hardness defaults that train fully,
 every study flag documented, no warnings on stderr, .mat arrays, pixels kept as pixels, and a
 hardness run's hidden layers as Explore sources."""
+
 from __future__ import annotations
 
 import json
@@ -45,8 +46,12 @@ def test_dataset_picker_offers_the_present_split(data_dir, tmp_path):
     from dashboard.state import dataset_options
 
     write_test_split_only(data_dir)
-    options = {o["value"]: o for o in dataset_options(AppConfig(data_dir=data_dir, store_dir=tmp_path / "runs",
-                                                                 cache_dir=tmp_path / "cache"))}
+    options = {
+        o["value"]: o
+        for o in dataset_options(
+            AppConfig(data_dir=data_dir, store_dir=tmp_path / "runs", cache_dir=tmp_path / "cache")
+        )
+    }
     assert options["mnist"]["disabled"] is False and options["mnist"]["label"] == "mnist (test only)"
     assert options["digits"]["label"] == "digits" and not options["digits"]["disabled"]
     missing = options["fashion-mnist"]
@@ -57,10 +62,10 @@ def test_train_test_draws_a_seeded_stratified_holdout_from_the_only_split(data_d
     write_test_split_only(data_dir, n=300)
     train, test, note = datasets.train_test("mnist", data_dir=data_dir, holdout=0.2, seed=3)
     assert (train.n, test.n) == (240, 60) and "only the test split" in note and "seed 3" in note
-    assert not set(train.index.tolist()) & set(test.index.tolist())           # disjoint
-    assert np.bincount(test.labels).tolist() == [6] * 10                     # stratified
+    assert not set(train.index.tolist()) & set(test.index.tolist())  # disjoint
+    assert np.bincount(test.labels).tolist() == [6] * 10  # stratified
     again = datasets.train_test("mnist", data_dir=data_dir, holdout=0.2, seed=3)[1]
-    assert again.index.tolist() == test.index.tolist()                       # seeded
+    assert again.index.tolist() == test.index.tolist()  # seeded
     both = datasets.train_test("digits")
     assert both[2] == "train and test splits as given" and both[0].split == "train" and both[1].split == "test"
 
@@ -69,11 +74,37 @@ def test_hardness_and_explore_run_on_a_test_split_only_folder_without_warnings(d
     """The command line end to end, in a fresh process with two workers: the test images are over
     joblib's 1 MB memmap threshold, so workers get read-only arrays (the old "not writable" warning)."""
     write_test_split_only(data_dir, n=400)
-    cmd = [sys.executable, "-m", "models.studies.hardness", "--dataset", "mnist", "--data-dir", str(data_dir),
-           "--store-dir", str(store_dir), "--depths", "1", "--activations", "relu", "tanh", "--runs", "1",
-           "--epochs", "2", "--per-class", "8", "--perplexity", "5", "--tsne-iter", "50", "--jobs", "2"]
-    done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300,
-                          env={**os.environ, "PYTHONWARNINGS": "default"})
+    cmd = [
+        sys.executable,
+        "-m",
+        "models.studies.hardness",
+        "--dataset",
+        "mnist",
+        "--data-dir",
+        str(data_dir),
+        "--store-dir",
+        str(store_dir),
+        "--depths",
+        "1",
+        "--activations",
+        "relu",
+        "tanh",
+        "--runs",
+        "1",
+        "--epochs",
+        "2",
+        "--per-class",
+        "8",
+        "--perplexity",
+        "5",
+        "--tsne-iter",
+        "50",
+        "--jobs",
+        "2",
+    ]
+    done = subprocess.run(
+        cmd, cwd=ROOT, capture_output=True, text=True, timeout=300, env={**os.environ, "PYTHONWARNINGS": "default"}
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     text = re.sub(r"\[[#.]+\][^\r\n]*", "", done.stderr)  # the progress bar
     assert "Warning" not in text and "worker stopped" not in text, text[-2000:]
@@ -92,8 +123,23 @@ def test_hardness_and_explore_run_on_a_test_split_only_folder_without_warnings(d
     assert ds.n == 80 and ds.labels.tolist() == sample["labels"].tolist()
     assert ds.images is not None and ds.images.shape == (80, 28, 28)
     assert ds.meta["predictions"].shape == (80,)
-    assert explore.main(["--run", f"{run_dir.name}/act-relu-d1-r0/hidden1", "--method", "pca", "--k", "5",
-                         "--data-dir", str(data_dir), "--store-dir", str(store_dir)]) == 0
+    assert (
+        explore.main(
+            [
+                "--run",
+                f"{run_dir.name}/act-relu-d1-r0/hidden1",
+                "--method",
+                "pca",
+                "--k",
+                "5",
+                "--data-dir",
+                str(data_dir),
+                "--store-dir",
+                str(store_dir),
+            ]
+        )
+        == 0
+    )
 
 
 def test_explore_split_flag_and_the_present_split_by_default(data_dir, store_dir, capsys):
@@ -101,13 +147,34 @@ def test_explore_split_flag_and_the_present_split_by_default(data_dir, store_dir
     from models.studies import explore
 
     write_test_split_only(data_dir, n=120)
-    assert explore.load_source("mnist", data_dir=data_dir).split == "test"       # the split that is there
+    assert explore.load_source("mnist", data_dir=data_dir).split == "test"  # the split that is there
     assert explore.load_source("digits", split="test").n == datasets.load("digits", split="test").n
-    assert explore.main(["--dataset", "mnist", "--split", "test", "--method", "pca", "--k", "5",
-                         "--data-dir", str(data_dir), "--store-dir", str(store_dir)]) == 0
+    assert (
+        explore.main(
+            [
+                "--dataset",
+                "mnist",
+                "--split",
+                "test",
+                "--method",
+                "pca",
+                "--k",
+                "5",
+                "--data-dir",
+                str(data_dir),
+                "--store-dir",
+                str(store_dir),
+            ]
+        )
+        == 0
+    )
     assert RunStore(store_dir).list(kind="explore")[0].config["split"] == "test"
-    assert explore.main(["--dataset", "mnist", "--split", "train", "--data-dir", str(data_dir),
-                         "--store-dir", str(store_dir)]) == 2
+    assert (
+        explore.main(
+            ["--dataset", "mnist", "--split", "train", "--data-dir", str(data_dir), "--store-dir", str(store_dir)]
+        )
+        == 2
+    )
     assert "missing train-images" in capsys.readouterr().err
 
 
@@ -116,9 +183,9 @@ def test_hardness_defaults_follow_the_paper():
     from models.studies import hardness
 
     config = hardness.Config()
-    assert config.patience is None and config.early_stopping is None       # early stopping off
+    assert config.patience is None and config.early_stopping is None  # early stopping off
     assert config.batch_size == 32 and config.epochs == 100 and config.width == 100
-    assert hardness.Config(patience=0).early_stopping is None               # 0 means off too
+    assert hardness.Config(patience=0).early_stopping is None  # 0 means off too
     assert hardness.Config(patience=4).early_stopping == 4
     with pytest.raises(ValueError, match="patience"):
         hardness.Config(patience=-1)
@@ -134,8 +201,18 @@ def test_hardness_defaults_train_to_a_training_loss_plateau_without_stopping_ear
     from models.studies import hardness
 
     epochs = 15
-    config = hardness.Config(dataset="digits", depths=(2,), activations=("logsig", "relu"), runs=1, epochs=epochs,
-                             per_class=10, perplexity=5, tsne_iter=50, n_jobs=1, device="cpu")
+    config = hardness.Config(
+        dataset="digits",
+        depths=(2,),
+        activations=("logsig", "relu"),
+        runs=1,
+        epochs=epochs,
+        per_class=10,
+        perplexity=5,
+        tsne_iter=50,
+        n_jobs=1,
+        device="cpu",
+    )
     run = hardness.run(config, store=RunStore(tmp_path / "runs"))
     nets = hardness.networks(run)
     assert len(nets) == 2
@@ -212,7 +289,7 @@ def test_mat_files_read_as_arrays(data_dir):
     from scipy.io import savemat
 
     rng = np.random.default_rng(0)
-    fea = rng.random((60, 16))                               # USPS style: fea N×D doubles, gnd N×1
+    fea = rng.random((60, 16))  # USPS style: fea N×D doubles, gnd N×1
     gnd = (np.arange(60) % 3 + 1).reshape(-1, 1).astype(np.float64)
     savemat(data_dir / "usps.mat", {"fea": fea, "gnd": gnd})
     ds = datasets.load("arrays:usps.mat", data_dir=data_dir, normalize=False)
@@ -250,7 +327,7 @@ def test_mat_files_refuse_non_numeric_and_respect_the_limits(data_dir, monkeypat
 
 def test_npz_with_images_keeps_features_as_pixels(data_dir):
     rng = np.random.default_rng(1)
-    images = rng.integers(0, 200, size=(30, 6, 6), dtype=np.uint8)   # no pixel reaches 255
+    images = rng.integers(0, 200, size=(30, 6, 6), dtype=np.uint8)  # no pixel reaches 255
     labels = np.arange(30) % 3
     np.savez(data_dir / "raw.npz", features=images.reshape(30, -1), labels=labels, images=images)
     np.savez(data_dir / "scaled.npz", features=images.reshape(30, -1) / 255.0, labels=labels, images=images)
@@ -267,10 +344,25 @@ def test_npz_with_images_keeps_features_as_pixels(data_dir):
 # -- 1. --split for the training studies: the present split by default, an absent one refused -----
 SPLIT_RUNS = {
     "gne": ["--epochs", "1", "--limit", "120", "--batch-size", "60", "--grid-sizes", "3", "--heldout", "30"],
-    "landscape": ["--models", "1", "--epochs", "1", "--limit", "120", "--count-slices", "5", "--min-members", "5",
-                  "--cluster-sample", "100", "--directions", "2", "--radii", "1"],
-    "dnm": ["--lattice", "3x4", "--epochs", "1", "--pretrain-epochs", "1", "--som-iterations", "100",
-            "--limit", "120"],
+    "landscape": [
+        "--models",
+        "1",
+        "--epochs",
+        "1",
+        "--limit",
+        "120",
+        "--count-slices",
+        "5",
+        "--min-members",
+        "5",
+        "--cluster-sample",
+        "100",
+        "--directions",
+        "2",
+        "--radii",
+        "1",
+    ],
+    "dnm": ["--lattice", "3x4", "--epochs", "1", "--pretrain-epochs", "1", "--som-iterations", "100", "--limit", "120"],
 }
 
 
@@ -283,9 +375,9 @@ def test_training_studies_use_the_present_split_and_record_it(kind, data_dir, st
     common = ["--dataset", "mnist", "--data-dir", str(data_dir), "--store-dir", str(store_dir), "--device", "cpu"]
     assert face.main(common + SPLIT_RUNS[kind]) == 0, capsys.readouterr().err[-2000:]
     run = RunStore(store_dir).list(kind=kind)[0]
-    assert run.manifest["config"]["split"] == "test"                      # resolved: the split that is there
+    assert run.manifest["config"]["split"] == "test"  # resolved: the split that is there
     assert face.Config.from_record(run.config).split == "test"
-    if kind == "gne":                                                     # held out = test samples not trained on
+    if kind == "gne":  # held out = test samples not trained on
         assert run.metrics["heldout_n"] == 30 and "left out of training" in run.metrics["heldout_source"]
     capsys.readouterr()
 
@@ -293,7 +385,7 @@ def test_training_studies_use_the_present_split_and_record_it(kind, data_dir, st
     err = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
     assert len(err) == 1 and err[0].startswith("error:"), err
     assert "present splits: test" in err[0] and "train-images" in err[0], err
-    assert len(RunStore(store_dir).list(kind=kind)) == 1                  # nothing stored
+    assert len(RunStore(store_dir).list(kind=kind)) == 1  # nothing stored
 
     assert face.main(common + SPLIT_RUNS[kind] + ["--split", "test"]) == 0
     assert face.main(common + SPLIT_RUNS[kind] + ["--split", "validation"]) == 2
@@ -304,8 +396,12 @@ def test_split_defaults_to_train_when_it_is_there(store_dir):
     from models.store import RunStore
     from models.studies import dnm
 
-    run = dnm.run(dnm.Config(dataset="digits", lattice="3x3", epochs=1, pretrain_epochs=1, som_iterations=50,
-                             limit=60, device="cpu"), store=RunStore(store_dir))
+    run = dnm.run(
+        dnm.Config(
+            dataset="digits", lattice="3x3", epochs=1, pretrain_epochs=1, som_iterations=50, limit=60, device="cpu"
+        ),
+        store=RunStore(store_dir),
+    )
     assert run.config["split"] == "train"
     with pytest.raises(ValueError, match="split must name"):
         dnm.Config(split="")
@@ -319,19 +415,35 @@ def test_hardness_report_holds_the_numbers_of_its_csv(tmp_path):
     from models.store import RunStore
     from models.studies import hardness
 
-    config = hardness.Config(dataset="digits", depths=(1, 2), activations=("relu", "tanh"), runs=2, epochs=3,
-                             per_class=6, perplexity=5, tsne_iter=50, n_jobs=1, device="cpu")
+    config = hardness.Config(
+        dataset="digits",
+        depths=(1, 2),
+        activations=("relu", "tanh"),
+        runs=2,
+        epochs=3,
+        per_class=6,
+        perplexity=5,
+        tsne_iter=50,
+        n_jobs=1,
+        device="cpu",
+    )
     run = hardness.run(config, store=RunStore(tmp_path / "runs"))
     report = run.file("report.md").read_text()
     rows = list(csv.DictReader(io.StringIO(run.file("hardness.csv").read_text())))
-    assert "falls layer by layer" in report                                     # the paper's statement
+    assert "falls layer by layer" in report  # the paper's statement
     nets = hardness.networks(run)
     for act in config.activations:
         for depth in config.depths:
             line = next(l for l in report.splitlines() if l.startswith(f"| {act} | {depth} | "))
             for layer in hardness.layer_names(depth):
-                kls = [float(r["kl"]) for r in rows if r["activation"] == act and int(r["depth"]) == depth
-                       and r["layer"] == layer and r["method"] == "tsne"]
+                kls = [
+                    float(r["kl"])
+                    for r in rows
+                    if r["activation"] == act
+                    and int(r["depth"]) == depth
+                    and r["layer"] == layer
+                    and r["method"] == "tsne"
+                ]
                 assert len(kls) == config.runs
                 short = "in" if layer == "input" else ("out" if layer == "logits" else layer[6:])
                 assert f"{short} {np.mean(kls):.3f} ± {np.std(kls):.3f}" in line, (layer, line)
@@ -352,11 +464,24 @@ def test_hardness_accuracy_scatter_marks_each_depth():
 
     from models.studies import hardness_engine
 
-    nets = [{"name": f"{a}-d{d}-r{r}", "activation": a, "depth": d, "run": r, "test_accuracy": 0.9}
-            for a in ("relu", "tanh") for d in (1, 3) for r in (0, 1)]
-    rows = [{"activation": n["activation"], "depth": n["depth"], "run": n["run"], "layer": layer, "method": "tsne",
-             "kl": 1.0 + i} for n in nets for i, layer in enumerate(["input"] + [f"hidden{k}" for k in
-                                                                           range(1, n["depth"] + 1)] + ["logits"])]
+    nets = [
+        {"name": f"{a}-d{d}-r{r}", "activation": a, "depth": d, "run": r, "test_accuracy": 0.9}
+        for a in ("relu", "tanh")
+        for d in (1, 3)
+        for r in (0, 1)
+    ]
+    rows = [
+        {
+            "activation": n["activation"],
+            "depth": n["depth"],
+            "run": n["run"],
+            "layer": layer,
+            "method": "tsne",
+            "kl": 1.0 + i,
+        }
+        for n in nets
+        for i, layer in enumerate(["input"] + [f"hidden{k}" for k in range(1, n["depth"] + 1)] + ["logits"])
+    ]
     import matplotlib.axes
 
     seen = []
@@ -369,17 +494,30 @@ def test_hardness_accuracy_scatter_marks_each_depth():
     with mock.patch.object(matplotlib.axes.Axes, "scatter", spy):
         png = hardness_engine.hardness_png(rows, nets)
     assert png[:4] == b"\x89PNG"
-    assert len(seen) == 4 and len(set(seen)) == 2                             # one marker per depth
+    assert len(seen) == 4 and len(set(seen)) == 2  # one marker per depth
 
 
 # -- 6. a normal run of GNE and landscape prints no warnings either ----------------------------
 @pytest.mark.parametrize("kind", ["gne", "landscape"])
 def test_gne_and_landscape_command_lines_print_no_warnings(kind, data_dir, store_dir):
     write_test_split_only(data_dir, n=200)
-    cmd = [sys.executable, "-m", f"models.studies.{kind}", "--dataset", "mnist", "--data-dir", str(data_dir),
-           "--store-dir", str(store_dir), "--device", "cpu", *SPLIT_RUNS[kind]]
-    done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300,
-                          env={**os.environ, "PYTHONWARNINGS": "default"})
+    cmd = [
+        sys.executable,
+        "-m",
+        f"models.studies.{kind}",
+        "--dataset",
+        "mnist",
+        "--data-dir",
+        str(data_dir),
+        "--store-dir",
+        str(store_dir),
+        "--device",
+        "cpu",
+        *SPLIT_RUNS[kind],
+    ]
+    done = subprocess.run(
+        cmd, cwd=ROOT, capture_output=True, text=True, timeout=300, env={**os.environ, "PYTHONWARNINGS": "default"}
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     text = re.sub(r"\[[#.]+\][^\r\n]*", "", done.stderr)  # the progress bar
     assert "Warning" not in text and "worker stopped" not in text, text[-2000:]
@@ -394,8 +532,9 @@ def test_ui_heldout_placement_on_a_test_split_only_folder_uses_left_out_samples(
     from models.studies.gne_points import place_heldout
 
     write_test_split_only(data_dir, n=200, size=12)
-    run = gne.run(gne.Config(dataset="mnist", epochs=2, limit=150, batch_size=64), store=RunStore(store_dir),
-                  data_dir=data_dir)
+    run = gne.run(
+        gne.Config(dataset="mnist", epochs=2, limit=150, batch_size=64), store=RunStore(store_dir), data_dir=data_dir
+    )
     assert run.config["split"] == "test"
     out = place_heldout(run, data_dir=data_dir, limit=30, steps=5)
     held = gne.Heldout.from_arrays(out)

@@ -2,6 +2,7 @@
 (413) before it is read, only the upload may send a big body, a callback request in the wrong shape gets
 400 and one log line (never the body), and the upload callback checks what the page sends before it
 stages anything. The app's peak memory is its own ``VmHWM``."""
+
 from __future__ import annotations
 
 import json
@@ -43,8 +44,9 @@ def log_of(tmp: Path) -> str:
 
 
 def post(url: str, body: bytes, timeout: float = 60) -> tuple[int, bytes]:
-    req = urllib.request.Request(url + "_dash-update-component", data=body, method="POST",
-                                 headers={"Content-Type": "application/json"})
+    req = urllib.request.Request(
+        url + "_dash-update-component", data=body, method="POST", headers={"Content-Type": "application/json"}
+    )
     try:
         with urllib.request.urlopen(req, timeout=timeout) as res:
             return res.status, res.read()
@@ -56,8 +58,11 @@ def post_head(url: str, length: int, first: bytes) -> tuple[int, bytes]:
     """Send the headers of a ``length``-byte POST and only ``first`` of its body; the status the server answers."""
     where = urlparse(url)
     with socket.create_connection((where.hostname, where.port), timeout=30) as s:
-        s.sendall(f"POST /_dash-update-component HTTP/1.1\r\nHost: 127.0.0.1:{where.port}\r\n"
-                  f"Content-Type: application/json\r\nContent-Length: {length}\r\n\r\n".encode() + first)
+        s.sendall(
+            f"POST /_dash-update-component HTTP/1.1\r\nHost: 127.0.0.1:{where.port}\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {length}\r\n\r\n".encode()
+            + first
+        )
         reply = b""
         while b"\r\n\r\n" not in reply:
             chunk = s.recv(65536)
@@ -68,13 +73,20 @@ def post_head(url: str, length: int, first: bytes) -> tuple[int, bytes]:
 
 
 def upload_body(contents, filename="x.npz", go=0) -> dict:
-    return {"output": UPLOAD_OUTPUT,
-            "outputs": [{"id": "data-upload-staged", "property": "data"}, {"id": "data-upload-go", "property": "data"},
-                        {"id": "data-upload-status", "property": "children"}],
-            "inputs": [{"id": "data-upload", "property": "contents", "value": contents}],
-            "state": [{"id": "data-upload", "property": "filename", "value": filename},
-                      {"id": "data-upload-go", "property": "data", "value": go}],
-            "changedPropIds": ["data-upload.contents"]}
+    return {
+        "output": UPLOAD_OUTPUT,
+        "outputs": [
+            {"id": "data-upload-staged", "property": "data"},
+            {"id": "data-upload-go", "property": "data"},
+            {"id": "data-upload-status", "property": "children"},
+        ],
+        "inputs": [{"id": "data-upload", "property": "contents", "value": contents}],
+        "state": [
+            {"id": "data-upload", "property": "filename", "value": filename},
+            {"id": "data-upload-go", "property": "data", "value": go},
+        ],
+        "changedPropIds": ["data-upload.contents"],
+    }
 
 
 def staged(tmp: Path) -> list[Path]:
@@ -107,19 +119,33 @@ def test_a_big_body_that_is_not_an_upload_is_refused_unparsed(app):
     assert len(log_of(tmp)) - log < 2000
 
 
-@pytest.mark.parametrize("body", [
-    {"output": MARKER * 700_000},                                       # 10 MB of output: was a 500 quoting it twice
-    {"output": f"..{MARKER}.children.."},
-    {"inputs": [{"id": "selection", "property": "data", "value": MARKER}]},
-    {"output": COUNT_OUTPUT, "inputs": MARKER},
-    {"output": COUNT_OUTPUT, "inputs": [{"id": 5, "value": MARKER}]},
-    {"output": COUNT_OUTPUT, "inputs": [], "changedPropIds": [MARKER]},
-    {"output": COUNT_OUTPUT, "inputs": [{"id": "selection", "property": "data"}], "state": {"x": MARKER}},
-    {"output": COUNT_OUTPUT, "inputs": [{"id": "selection", "property": "data"}], "changedPropIds": [5, MARKER]},
-    [MARKER],
-    MARKER,
-], ids=["long-output", "unknown-output", "no-output", "inputs-text", "input-without-property", "missing-input",
-        "state-object", "changed-numbers", "list", "string"])
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"output": MARKER * 700_000},  # 10 MB of output: was a 500 quoting it twice
+        {"output": f"..{MARKER}.children.."},
+        {"inputs": [{"id": "selection", "property": "data", "value": MARKER}]},
+        {"output": COUNT_OUTPUT, "inputs": MARKER},
+        {"output": COUNT_OUTPUT, "inputs": [{"id": 5, "value": MARKER}]},
+        {"output": COUNT_OUTPUT, "inputs": [], "changedPropIds": [MARKER]},
+        {"output": COUNT_OUTPUT, "inputs": [{"id": "selection", "property": "data"}], "state": {"x": MARKER}},
+        {"output": COUNT_OUTPUT, "inputs": [{"id": "selection", "property": "data"}], "changedPropIds": [5, MARKER]},
+        [MARKER],
+        MARKER,
+    ],
+    ids=[
+        "long-output",
+        "unknown-output",
+        "no-output",
+        "inputs-text",
+        "input-without-property",
+        "missing-input",
+        "state-object",
+        "changed-numbers",
+        "list",
+        "string",
+    ],
+)
 def test_a_wrong_shaped_callback_request_gets_400_and_one_log_line(app, body):
     url, _proc, tmp = app
     log = len(log_of(tmp))
@@ -133,19 +159,28 @@ def test_a_wrong_shaped_callback_request_gets_400_and_one_log_line(app, body):
 
 def test_a_right_shaped_callback_request_is_still_answered(app):
     url, _proc, _tmp = app
-    body = {"output": COUNT_OUTPUT, "outputs": [{"id": "selection-count", "property": "children"},
-                                                {"id": "selection-clear", "property": "disabled"}],
-            "inputs": [{"id": "selection", "property": "data", "value": {"space": "digits:train", "ids": [1, 2]}}],
-            "changedPropIds": ["selection.data"]}
+    body = {
+        "output": COUNT_OUTPUT,
+        "outputs": [
+            {"id": "selection-count", "property": "children"},
+            {"id": "selection-clear", "property": "disabled"},
+        ],
+        "inputs": [{"id": "selection", "property": "data", "value": {"space": "digits:train", "ids": [1, 2]}}],
+        "changedPropIds": ["selection.data"],
+    }
     status, reply = post(url, json.dumps(body).encode())
     assert status == 200 and json.loads(reply)["response"]["selection-count"]["children"] == "2 selected"
 
 
-@pytest.mark.parametrize("contents, filename, go, says", [
-    (12345, "x.npz", 0, "arrived as int"),
-    ("data:application/octet-stream;base64,UEsDBA==", "x.npz", "text", "upload counter is damaged"),
-    ("data:application/octet-stream;base64,UEsDBA==", ["x.npz"], 0, "file name arrived as list"),
-], ids=["number-as-contents", "text-as-counter", "list-as-name"])
+@pytest.mark.parametrize(
+    "contents, filename, go, says",
+    [
+        (12345, "x.npz", 0, "arrived as int"),
+        ("data:application/octet-stream;base64,UEsDBA==", "x.npz", "text", "upload counter is damaged"),
+        ("data:application/octet-stream;base64,UEsDBA==", ["x.npz"], 0, "file name arrived as list"),
+    ],
+    ids=["number-as-contents", "text-as-counter", "list-as-name"],
+)
 def test_the_upload_callback_refuses_what_no_page_sends_and_stages_nothing(app, contents, filename, go, says):
     """A number as the file, or text as the counter, was a 500 (the second left a staged file)."""
     url, _proc, tmp = app

@@ -1,4 +1,5 @@
 """Exposure: requests for other host names are refused (DNS rebinding); binding wide warns."""
+
 from __future__ import annotations
 
 import subprocess
@@ -12,18 +13,21 @@ from dashboard.security import allowed_host, host_name, is_local
 ROOT = Path(__file__).resolve().parent.parent
 
 
-@pytest.mark.parametrize("header,bound,allow,ok", [
-    ("127.0.0.1:8050", "127.0.0.1", (), True),
-    ("localhost:8050", "127.0.0.1", (), True),
-    ("[::1]:8050", "127.0.0.1", (), True),
-    ("attacker.example", "127.0.0.1", (), False),
-    ("attacker.example:8050", "127.0.0.1", (), False),
-    ("lab.example:8050", "127.0.0.1", ("lab.example",), True),
-    ("LAB.example", "127.0.0.1", ("lab.example",), True),
-    ("192.168.1.9:8050", "0.0.0.0", (), True),     # wide bind: addresses yes, names no
-    ("evil.example:8050", "0.0.0.0", (), False),
-    ("", "127.0.0.1", (), False),
-])
+@pytest.mark.parametrize(
+    "header,bound,allow,ok",
+    [
+        ("127.0.0.1:8050", "127.0.0.1", (), True),
+        ("localhost:8050", "127.0.0.1", (), True),
+        ("[::1]:8050", "127.0.0.1", (), True),
+        ("attacker.example", "127.0.0.1", (), False),
+        ("attacker.example:8050", "127.0.0.1", (), False),
+        ("lab.example:8050", "127.0.0.1", ("lab.example",), True),
+        ("LAB.example", "127.0.0.1", ("lab.example",), True),
+        ("192.168.1.9:8050", "0.0.0.0", (), True),  # wide bind: addresses yes, names no
+        ("evil.example:8050", "0.0.0.0", (), False),
+        ("", "127.0.0.1", (), False),
+    ],
+)
 def test_allowed_host(header, bound, allow, ok):
     assert allowed_host(header, bound, allow) is ok
 
@@ -48,7 +52,23 @@ def test_a_rebinding_request_cannot_delete_a_run(tmp_path):
 
 def test_binding_beyond_this_machine_warns(tmp_path):
     assert is_local("127.0.0.1") and is_local("localhost") and not is_local("0.0.0.0")
-    out = subprocess.run([sys.executable, "app.py", "--host", "0.0.0.0", "--dataset", "nope",
-                          "--data-dir", str(tmp_path), "--store-dir", str(tmp_path / "r"),
-                          "--cache-dir", str(tmp_path / "c")], cwd=ROOT, capture_output=True, text=True)
+    out = subprocess.run(
+        [
+            sys.executable,
+            "app.py",
+            "--host",
+            "0.0.0.0",
+            "--dataset",
+            "nope",
+            "--data-dir",
+            str(tmp_path),
+            "--store-dir",
+            str(tmp_path / "r"),
+            "--cache-dir",
+            str(tmp_path / "c"),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
     assert "exposes LayerScope beyond this machine" in out.stderr

@@ -1,4 +1,5 @@
 """The one selection's rules (dashboard/views/selection.py) and the Layers export of a selection (no browser)."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -51,8 +52,17 @@ def study(tmp_path_factory):
     from models.store import RunStore
     from models.studies import hardness
 
-    cfg = hardness.Config(depths=[1], activations=["tanh"], runs=1, epochs=2, per_class=6, perplexity=5,
-                          methods=["pca"], n_jobs=1, tsne_iter=250)
+    cfg = hardness.Config(
+        depths=[1],
+        activations=["tanh"],
+        runs=1,
+        epochs=2,
+        per_class=6,
+        perplexity=5,
+        methods=["pca"],
+        n_jobs=1,
+        tsne_iter=250,
+    )
     return hardness.run(cfg, store=RunStore(tmp_path_factory.mktemp("runs")))
 
 

@@ -1,5 +1,6 @@
 """The shell contract, checked at start: tab ids carry their prefix, one tab per trained kind, and every
 callback's id is in the full layout Dash validates against (no suppress_callback_exceptions)."""
+
 from __future__ import annotations
 
 from types import SimpleNamespace

@@ -1,5 +1,6 @@
 """The maths of comparing representations: CKA against its formula, its invariances, the debiased
 minibatch estimator, probes equal to scikit-learn's, k-NN lists and the movers' kept share."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -33,7 +34,8 @@ def direct_rbf_cka(X, Y):
     def gram(Z):
         d2 = ((Z[:, None, :] - Z[None, :, :]) ** 2).sum(-1)
         sigma = np.median(np.sqrt(d2[np.triu_indices(n, 1)]))
-        return H @ np.exp(-d2 / (2 * sigma ** 2)) @ H
+        return H @ np.exp(-d2 / (2 * sigma**2)) @ H
+
     K, L = gram(X), gram(Y)
     return np.trace(K @ L) / np.sqrt(np.trace(K @ K) * np.trace(L @ L))
 
@@ -82,7 +84,7 @@ def test_linear_cka_is_invariant_to_rotation_and_isotropic_scaling_not_to_any_li
     assert linear_cka(X, X @ Q) == pytest.approx(1.0, abs=1e-10)
     assert linear_cka(X, 7.5 * X) == pytest.approx(1.0, abs=1e-10)
     assert linear_cka(X, 0.01 * X @ Q + 3.0) == pytest.approx(1.0, abs=1e-10)  # a shift is centred away
-    A = np.diag(np.geomspace(0.05, 20, 10)) @ rng.normal(size=(10, 10))      # invertible, not orthogonal
+    A = np.diag(np.geomspace(0.05, 20, 10)) @ rng.normal(size=(10, 10))  # invertible, not orthogonal
     assert abs(np.linalg.det(A)) > 1e-6
     assert linear_cka(X, X @ A) < 0.95
     assert cka_matrix([X], [X @ A])[0, 0] == pytest.approx(linear_cka(X, X @ A), abs=1e-9)
@@ -91,7 +93,11 @@ def test_linear_cka_is_invariant_to_rotation_and_isotropic_scaling_not_to_any_li
 def test_debiased_minibatch_estimate_is_within_001_of_the_exact_value_at_10000_samples():
     rng = np.random.default_rng(4)
     X = rng.normal(size=(10_000, 32))
-    layers = [X, np.maximum(X @ rng.normal(size=(32, 64)), 0), np.tanh(X[:, :8] * 2) + 0.3 * rng.normal(size=(10_000, 8))]
+    layers = [
+        X,
+        np.maximum(X @ rng.normal(size=(32, 64)), 0),
+        np.tanh(X[:, :8] * 2) + 0.3 * rng.normal(size=(10_000, 8)),
+    ]
     exact = cka_matrix(layers)
     estimate = cka_matrix(layers, metric="linear-debiased", batch_size=1000, seed=0)
     assert np.abs(estimate - exact).max() <= 0.01, (exact, estimate)
@@ -129,8 +135,9 @@ def test_probe_accuracy_equals_scikit_learn_logistic_regression_with_the_same_fo
     X, y = load_digits(return_X_y=True)
     X, y = X[:400], y[:400]
     cv = StratifiedKFold(n_splits=4, shuffle=True, random_state=3)
-    want = cross_val_score(make_pipeline(StandardScaler(), LogisticRegression(max_iter=300, random_state=3)),
-                           X, y, cv=cv).mean()
+    want = cross_val_score(
+        make_pipeline(StandardScaler(), LogisticRegression(max_iter=300, random_state=3)), X, y, cv=cv
+    ).mean()
     assert probe_accuracy(X, y, n_folds=4, seed=3) == pytest.approx(want, abs=1e-12)
     assert [t.tolist() for _, t in folds(y, 4, 3)] == [t.tolist() for _, t in cv.split(X, y)]
     assert 0.85 < want <= 1
@@ -146,14 +153,20 @@ def test_knn_lists_and_leave_one_out_accuracy():
     _, want = NearestNeighbors(n_neighbors=8).fit(X).kneighbors(X)
     assert np.array_equal(idx, want[:, 1:])  # itself first, then the same seven in the same order
     # leave-one-out: each sample voted on by its neighbours, never by itself
-    predicted = [KNeighborsClassifier(7).fit(np.delete(X, i, 0), np.delete(y, i)).predict(X[i:i + 1])[0]
-                 for i in range(0, 300, 10)]
+    predicted = [
+        KNeighborsClassifier(7).fit(np.delete(X, i, 0), np.delete(y, i)).predict(X[i : i + 1])[0]
+        for i in range(0, 300, 10)
+    ]
     ours = np.array([np.bincount(y[idx[i]], minlength=4).argmax() for i in range(0, 300, 10)])
     assert (ours == np.array(predicted)).mean() >= 0.95  # the same up to ties, broken differently
     # two classes and an odd k: no ties, so leave-one-out accuracy equals scikit-learn's exactly
     y2 = (X[:, 0] + 0.3 * X[:, 1] > 0).astype(int)
-    loo = np.mean([KNeighborsClassifier(7).fit(np.delete(X, i, 0), np.delete(y2, i)).predict(X[i:i + 1])[0] == y2[i]
-                   for i in range(300)])
+    loo = np.mean(
+        [
+            KNeighborsClassifier(7).fit(np.delete(X, i, 0), np.delete(y2, i)).predict(X[i : i + 1])[0] == y2[i]
+            for i in range(300)
+        ]
+    )
     assert knn_accuracy(X, y2, 7) == pytest.approx(loo, abs=1e-12) and loo > 0.75
     assert knn_accuracy(X, y, 7) > 0.7
     assert knn_accuracy(rng.normal(size=(300, 5)), y, 7) < 0.4  # chance is 0.25
@@ -167,8 +180,12 @@ def test_movers_keep_every_neighbour_under_rotation_and_scale_and_few_between_un
     unrelated = movers(X, rng.normal(size=(400, 6)), k=10)
     assert unrelated.dtype == np.float32 and unrelated.mean() < 0.1
     a = np.array([rng.choice(500, 8, replace=False) for _ in range(100)])
-    b = np.array([np.r_[rng.permutation(row)[:m], rng.choice(np.setdiff1d(np.arange(500), row), 8 - m, replace=False)]
-                  for row, m in zip(a, rng.integers(0, 9, 100))])  # m of a row's neighbours kept, any order
+    b = np.array(
+        [
+            np.r_[rng.permutation(row)[:m], rng.choice(np.setdiff1d(np.arange(500), row), 8 - m, replace=False)]
+            for row, m in zip(a, rng.integers(0, 9, 100))
+        ]
+    )  # m of a row's neighbours kept, any order
     want = [len(set(r) & set(s)) / 8 for r, s in zip(a, b)]
     assert np.allclose(kept_share(a, b), want) and np.allclose(kept_share(a[:10], b[:10]), want[:10])
 
@@ -191,8 +208,15 @@ def test_both_exact_linear_paths_agree_and_memmapped_layers_are_read_in_place(tm
     assert np.abs(cka_module._gram_rows(files[:1], files, False, None, None) - feats[:1]).max() <= 1e-6
     for i in range(3):
         for j in range(3):
-            assert abs(rows[i, j] - direct_linear_cka(layers[i].astype(np.float32).astype(float),
-                                                      layers[j].astype(np.float32).astype(float))) <= 1e-6
+            assert (
+                abs(
+                    rows[i, j]
+                    - direct_linear_cka(
+                        layers[i].astype(np.float32).astype(float), layers[j].astype(np.float32).astype(float)
+                    )
+                )
+                <= 1e-6
+            )
 
 
 @pytest.mark.parametrize("metric", ["linear", "linear-debiased", "rbf"])

@@ -1,5 +1,6 @@
 """The torch SOM: BMUs match brute force, schedules decay as stated, hex lattice geometry,
 training lowers quantization error and keeps the map ordered."""
+
 from __future__ import annotations
 
 import math

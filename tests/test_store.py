@@ -1,4 +1,5 @@
 """The run store: round trips, atomic writes (a writer killed mid-way leaves nothing), listing, deletion."""
+
 from __future__ import annotations
 
 import json
@@ -22,10 +23,16 @@ ROOT = Path(__file__).resolve().parent.parent
 def test_save_load_roundtrip(store_dir):
     store = RunStore(store_dir)
     net = torch.nn.Linear(3, 2)
-    run_id = store.save("demo", dataset="digits", config={"depth": 3}, seed=7,
-                        metrics={"acc": np.float32(0.5), "bad": float("nan"), "rows": [{"kl": np.float64(1.25)}]},
-                        arrays={"coords": {"xy": np.arange(6.0).reshape(3, 2), "labels": np.array([0, 1, 1])}},
-                        weights={"model": net.state_dict()}, files={"hardness.csv": "a,b\n1,2\n"})
+    run_id = store.save(
+        "demo",
+        dataset="digits",
+        config={"depth": 3},
+        seed=7,
+        metrics={"acc": np.float32(0.5), "bad": float("nan"), "rows": [{"kl": np.float64(1.25)}]},
+        arrays={"coords": {"xy": np.arange(6.0).reshape(3, 2), "labels": np.array([0, 1, 1])}},
+        weights={"model": net.state_dict()},
+        files={"hardness.csv": "a,b\n1,2\n"},
+    )
     run = store.load(run_id)
     assert run.kind == "demo" and run.manifest["dataset"] == "digits" and run.manifest["seed"] == 7
     assert run.config == {"depth": 3}
@@ -44,7 +51,8 @@ def test_list_newest_first_and_filters(store_dir):
     a = store.save("alpha", dataset="digits", config={}, seed=0, run_id="alpha-1")
     b = store.save("beta", dataset="mnist", config={}, seed=0, run_id="beta-1")
     (store_dir / "beta-1" / "manifest.json").write_text(
-        (store_dir / "beta-1" / "manifest.json").read_text().replace('"created": "', '"created": "9'))
+        (store_dir / "beta-1" / "manifest.json").read_text().replace('"created": "', '"created": "9')
+    )
     assert [r.id for r in store.list()] == [b, a]
     assert [r.id for r in store.list(kind="alpha")] == [a]
     assert [r.id for r in store.list(dataset="mnist")] == [b]
@@ -159,7 +167,7 @@ def test_results_cached_for_a_run_that_never_landed_are_removed(tmp_path):
     landed = store.save("demo", dataset="digits", config={}, seed=0)
     cache.put({"run": landed, "layer": 1}, {"x": np.zeros(3)})
     cache.put({"dataset": "digits", "method": "pca"}, {"x": np.zeros(3)})
-    killed = "demo-20260101-000000-abcdef"   # a writer SIGKILLed: its results, no run, no live writer
+    killed = "demo-20260101-000000-abcdef"  # a writer SIGKILLed: its results, no run, no live writer
     cache.put({"run": killed, "layer": 1}, {"x": np.zeros(3)})
     store.cleanup()
     assert sorted(p.name for p in (store.root / ".cache").iterdir()) == sorted([landed, "digits"])

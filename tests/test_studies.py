@@ -1,5 +1,6 @@
 """The study protocol: every study is found by kind, made from a frozen config validated once,
 reachable from the command line with every config field as a flag, and its face is light."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -58,8 +59,9 @@ def test_study_faces_import_without_torch():
 @pytest.mark.parametrize("kind", sorted(STUDIES))
 def test_help_lists_every_config_field_with_its_default(kind):
     face = _face(kind)
-    out = subprocess.run([sys.executable, "-m", f"models.studies.{kind}", "--help"], cwd=ROOT,
-                         capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-m", f"models.studies.{kind}", "--help"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout
     for f in dataclasses.fields(face.Config):
         if f.metadata.get("cli", True):
             flag = f.metadata.get("flag") or "--" + f.name.replace("_", "-")

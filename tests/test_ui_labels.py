@@ -1,6 +1,7 @@
 """Issue 21, item 4 (and the capture command line of item 1): every label tells the truth — the split a
 dataset has, the split and size a hardness grid embeds, the split an accuracy was measured on, a work
 estimate scaled by this machine's measured speed, the model a run came from, and "an explore run"."""
+
 from __future__ import annotations
 
 import pytest
@@ -22,8 +23,11 @@ def _config(tmp_path, data_dir) -> AppConfig:
 
 
 def _run(kind: str, dataset: str, config: dict | None = None, **manifest) -> Run:
-    return Run(f"{kind}-x", None, {"kind": kind, "dataset": dataset, "config": config or {},
-                                   "created": "2026-12-06T21:10:05.123", **manifest})
+    return Run(
+        f"{kind}-x",
+        None,
+        {"kind": kind, "dataset": dataset, "config": config or {}, "created": "2026-12-06T21:10:05.123", **manifest},
+    )
 
 
 def test_a_test_only_dataset_is_described_by_the_split_it_has(data_dir):
@@ -75,8 +79,8 @@ def test_the_estimate_is_calibrated_by_what_this_machine_measured(tmp_path, data
 
 
 def test_a_running_job_says_the_time_left_measured_on_itself(monkeypatch):
-    assert time_left(1.0, 0.5) == ""           # too early to tell
-    assert time_left(30.0, 0.02) == ""         # too little done to tell
+    assert time_left(1.0, 0.5) == ""  # too early to tell
+    assert time_left(30.0, 0.02) == ""  # too little done to tell
     assert time_left(60.0, 0.25) == "~3 min left"
     assert time_left(10.0, 0.5) == "~10 s left"
     assert time_left(60.0, 1.0) == ""
@@ -92,12 +96,14 @@ def test_a_running_job_says_the_time_left_measured_on_itself(monkeypatch):
 
 
 def test_the_accuracy_chart_names_the_split_it_was_measured_on():
-    fig = hardness_accuracy_figure([{"activation": "capture", "name": "step 0", "kl": 0.5, "test_accuracy": 0.9}],
-                                   split="train")
+    fig = hardness_accuracy_figure(
+        [{"activation": "capture", "name": "step 0", "kl": 0.5, "test_accuracy": 0.9}], split="train"
+    )
     assert fig.layout.yaxis.title.text == "train accuracy" and "train accuracy" in fig.layout.title.text
     both = _run("hardness", "mnist", split="train and test splits as given", sample_split="test")
-    held = _run("hardness", "digits", split="only the train split is present: train/test drawn from it …",
-                sample_split="train")
+    held = _run(
+        "hardness", "digits", split="only the train split is present: train/test drawn from it …", sample_split="train"
+    )
     assert view.accuracy_split(both) == "test" and view.accuracy_split(held) == "held-out"
 
 
@@ -112,8 +118,10 @@ def test_runs_are_labelled_with_their_model():
 def test_an_explore_run_takes_an():
     picked, shown = _run("explore", "digits"), _run("hardness", "digits")
     shown = Run("other", None, shown.manifest)
-    assert note(("hardness",), picked, shown, "digits") == \
-        "the Run picker holds an explore run, which this tab cannot draw"
+    assert (
+        note(("hardness",), picked, shown, "digits")
+        == "the Run picker holds an explore run, which this tab cannot draw"
+    )
     hardness = _run("hardness", "digits")
     assert note(("explore",), hardness, picked, "digits").startswith("the Run picker holds a hardness")
     assert state.article("umap") == "an umap" and state.article("dnm") == "a dnm"
@@ -129,14 +137,36 @@ def test_capture_on_a_test_only_dataset_uses_the_split_present(tmp_path, data_di
 
     write_test_split_only(data_dir, n=60)
     (data_dir / "models").mkdir()
-    torch.onnx.export(make_cnn(), (torch.zeros(2, 1, 8, 8),), str(data_dir / "models" / "my_cnn.onnx"),
-                      input_names=["x"], output_names=["y"], dynamic_axes={"x": {0: "b"}, "y": {0: "b"}}, dynamo=False)
-    code = face.main(["--model", "my_cnn.onnx", "--dataset", "mnist", "--per-class", "3",
-                      "--data-dir", str(data_dir), "--store-dir", str(tmp_path / "runs")])
+    torch.onnx.export(
+        make_cnn(),
+        (torch.zeros(2, 1, 8, 8),),
+        str(data_dir / "models" / "my_cnn.onnx"),
+        input_names=["x"],
+        output_names=["y"],
+        dynamic_axes={"x": {0: "b"}, "y": {0: "b"}},
+        dynamo=False,
+    )
+    code = face.main(
+        [
+            "--model",
+            "my_cnn.onnx",
+            "--dataset",
+            "mnist",
+            "--per-class",
+            "3",
+            "--data-dir",
+            str(data_dir),
+            "--store-dir",
+            str(tmp_path / "runs"),
+        ]
+    )
     assert code == 0
     run = RunStore(tmp_path / "runs").list(kind="capture")[0]
     assert face.split(run) == "test" and run.config["split"] == "test"  # the manifest names the split captured
     assert len(face.sample(run)["labels"]) == 30
     with pytest.raises(datasets.DatasetError, match="present splits: test"):
-        face.run(face.Config(dataset="mnist", model=("my_cnn.onnx",), split="train"), store=RunStore(tmp_path / "r2"),
-                 data_dir=data_dir)
+        face.run(
+            face.Config(dataset="mnist", model=("my_cnn.onnx",), split="train"),
+            store=RunStore(tmp_path / "r2"),
+            data_dir=data_dir,
+        )

@@ -1,4 +1,5 @@
 """Uploads are validated with the ordinary loaders in a private folder and only then written."""
+
 import io
 from pathlib import Path
 
@@ -34,15 +35,18 @@ def test_good_npz_is_written_and_found_by_the_picker(tmp_path):
     assert _files(data) == ["uploads/my_vectors.npz"]  # the temporary folder is gone
 
 
-@pytest.mark.parametrize("name, content, words", [
-    ("broken.npz", b"PK\x03\x04 not really a zip", "broken.npz"),
-    ("../x.npz", None, "no folders"),
-    ("a/b.npz", None, "no folders"),
-    (".hidden.npz", None, "not hidden"),
-    ("notes.txt", None, "not a file LayerScope reads"),
-    ("pickled.npz", "pickle", "pickle"),
-    ("empty.npz", b"", "empty"),
-])
+@pytest.mark.parametrize(
+    "name, content, words",
+    [
+        ("broken.npz", b"PK\x03\x04 not really a zip", "broken.npz"),
+        ("../x.npz", None, "no folders"),
+        ("a/b.npz", None, "no folders"),
+        (".hidden.npz", None, "not hidden"),
+        ("notes.txt", None, "not a file LayerScope reads"),
+        ("pickled.npz", "pickle", "pickle"),
+        ("empty.npz", b"", "empty"),
+    ],
+)
 def test_bad_uploads_are_refused_and_nothing_is_written(tmp_path, name, content, words):
     data = tmp_path / "data"
     if content is None:
@@ -82,7 +86,7 @@ def test_model_file_goes_to_the_models_folder(tmp_path):
     got = upload.accept("net.pt", buf.getvalue(), data_dir=data, model_dir=models)
     assert got.kind == "model" and got.path == (models / "net.pt").resolve() and got.path.is_file()
     whole = io.BytesIO()
-    torch.save(torch.nn.Linear(2, 2), whole)   # a pickled whole model: refused, never unpickled
+    torch.save(torch.nn.Linear(2, 2), whole)  # a pickled whole model: refused, never unpickled
     with pytest.raises(upload.UploadError):
         upload.accept("whole.pt", whole.getvalue(), data_dir=data, model_dir=models)
     assert not (models / "whole.pt").exists()
@@ -142,8 +146,12 @@ def _staged_by_a_dead_process(data: Path, how: str) -> Path:
 
     root = Path(__file__).resolve().parents[1]
     before = set(upload.pending_uploads(data))
-    subprocess.run([sys.executable, "-c", _STAGE_AND_DIE, str(data), how], cwd=root, check=True,
-                   env={**__import__("os").environ, "PYTHONPATH": str(root)})
+    subprocess.run(
+        [sys.executable, "-c", _STAGE_AND_DIE, str(data), how],
+        cwd=root,
+        check=True,
+        env={**__import__("os").environ, "PYTHONPATH": str(root)},
+    )
     (folder,) = set(upload.pending_uploads(data)) - before
     return folder
 

@@ -1,5 +1,6 @@
 """Pure pieces of the Data/Maps/Landscape views: the shared drag helper, Maps' nodes → members
 and outlines, the Landscape table's ✓/✗ with its definition."""
+
 import numpy as np
 
 from dashboard.views import selection as sel
@@ -11,8 +12,16 @@ from models.studies import dnm
 def _lattice(bmu, rows=2, cols=3):
     n = rows * cols
     z = np.zeros((rows, cols))
-    return dnm.Lattice(prototype_images=np.zeros((n, 4, 4), np.uint8), hits=z, majority=z - 1, purity=z,
-                       u_matrix=z, class_counts=np.zeros((n, 2)), bmu=np.asarray(bmu), labels=np.zeros(len(bmu)))
+    return dnm.Lattice(
+        prototype_images=np.zeros((n, 4, 4), np.uint8),
+        hits=z,
+        majority=z - 1,
+        purity=z,
+        u_matrix=z,
+        class_counts=np.zeros((n, 2)),
+        bmu=np.asarray(bmu),
+        labels=np.zeros(len(bmu)),
+    )
 
 
 def test_on_drag_combines_ids_and_ignores_non_drags():
@@ -27,7 +36,7 @@ def test_on_drag_combines_ids_and_ignores_non_drags():
 
 def test_maps_nodes_to_members_and_outlines():
     lat = _lattice([0, 0, 4, 5, 4, 1])
-    index = np.array([100, 101, 102, 103, 104, 105])          # sample ids of the map's positions
+    index = np.array([100, 101, 102, 103, 104, 105])  # sample ids of the map's positions
     assert members_of(lat, [4], index) == [102, 104]
     assert members_of(lat, [0, 5], index) == [100, 101, 103]
     counts = selected_per_node({"space": "d:train", "ids": [101, 104, 999]}, "d:train", index, lat)
@@ -38,8 +47,10 @@ def test_maps_nodes_to_members_and_outlines():
 
 
 def test_landscape_table_marks_completeness_with_its_definition():
-    rows = [{"model": 1, "completeness": True, "missing": []},
-            {"model": 2, "completeness": False, "missing": ["7", "9"]}]
+    rows = [
+        {"model": 1, "completeness": True, "missing": []},
+        {"model": 2, "completeness": False, "missing": ["7", "9"]},
+    ]
     text = str(consistency_table(rows).to_plotly_json())
     assert "✓" in text and "✗" in text and "missing: 7, 9" in text
     assert COMPLETENESS in text and "completeness" in text and "landscape-table-scroll" in text

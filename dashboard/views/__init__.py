@@ -15,6 +15,7 @@ writes, see :mod:`.selection`; ``selection-mode.data`` is the modifier of the la
 panel through ``dashboard.jobs.job``. A view writes only ids that start with its own ``TAB_ID``, the
 shell's ``focus`` and ``selection``, and the job panel.
 """
+
 from __future__ import annotations
 
 from types import ModuleType

@@ -5,6 +5,7 @@ downloads of the standard datasets and an upload box for a person's own arrays o
 The scatter's samples are positions in the split it shows, so its selection space is
 ``"<dataset>:<split>"`` — the same space Layers and Methods use for a study's test samples: on a
 dataset whose only split is the test split (e.g. ``mnist (test only)``) a selection made here shows there."""
+
 from __future__ import annotations
 
 import os
@@ -31,34 +32,68 @@ LABEL = "Data"
 
 def layout(config: AppConfig):
     downloadable = datasets.downloadable()
-    return dbc.Row([
-        dbc.Col([
-            html.Div([dbc.Select(id="data-split", options=[{"label": "train split", "value": "train"}],
-                                 value="train", size="sm", className="data-split me-3"),
-                      legend.legend(TAB_ID)], className="d-flex align-items-center"),
-            dcc.Graph(id="data-scatter", figure=figures.empty_figure("loading…"), clear_on_unhover=True,
-                      style={"height": "68vh"}, config={"displaylogo": False, "scrollZoom": True}),
-            dcc.Tooltip(id="data-tooltip", direction="right"),
-            dcc.Store(id="data-shown", data=None),  # {space, n}: what the scatter shows
-        ], md=8),
-        dbc.Col([
-            html.Div("Examples per class", className="panel-title mb-1"),
-            html.Img(id="data-gallery", className="gallery", alt="examples of each class"),
-            html.Div(id="data-status", className="small text-muted mt-2"),
-            html.Hr(),
-            html.Div("Get a standard dataset", className="panel-title mb-1"),
-            dbc.InputGroup([
-                dbc.Select(id="data-download-name", options=[{"label": n, "value": n} for n in downloadable],
-                           value=downloadable[0]),
-                dbc.Button("Download", id="data-download-button", color="primary", outline=True),
-            ], size="sm"),
-            job_status("data-download-job"),  # working… / done / failed (offline: which file to put where), here
-            html.Div(f"Files are checked by SHA-256 and saved under {config.data_dir}.",
-                     className="small text-muted mt-1"),
-            html.Hr(),
-            upload.box(config),
-        ], md=4),
-    ], className="g-3")
+    return dbc.Row(
+        [
+            dbc.Col(
+                [
+                    html.Div(
+                        [
+                            dbc.Select(
+                                id="data-split",
+                                options=[{"label": "train split", "value": "train"}],
+                                value="train",
+                                size="sm",
+                                className="data-split me-3",
+                            ),
+                            legend.legend(TAB_ID),
+                        ],
+                        className="d-flex align-items-center",
+                    ),
+                    dcc.Graph(
+                        id="data-scatter",
+                        figure=figures.empty_figure("loading…"),
+                        clear_on_unhover=True,
+                        style={"height": "68vh"},
+                        config={"displaylogo": False, "scrollZoom": True},
+                    ),
+                    dcc.Tooltip(id="data-tooltip", direction="right"),
+                    dcc.Store(id="data-shown", data=None),  # {space, n}: what the scatter shows
+                ],
+                md=8,
+            ),
+            dbc.Col(
+                [
+                    html.Div("Examples per class", className="panel-title mb-1"),
+                    html.Img(id="data-gallery", className="gallery", alt="examples of each class"),
+                    html.Div(id="data-status", className="small text-muted mt-2"),
+                    html.Hr(),
+                    html.Div("Get a standard dataset", className="panel-title mb-1"),
+                    dbc.InputGroup(
+                        [
+                            dbc.Select(
+                                id="data-download-name",
+                                options=[{"label": n, "value": n} for n in downloadable],
+                                value=downloadable[0],
+                            ),
+                            dbc.Button("Download", id="data-download-button", color="primary", outline=True),
+                        ],
+                        size="sm",
+                    ),
+                    job_status(
+                        "data-download-job"
+                    ),  # working… / done / failed (offline: which file to put where), here
+                    html.Div(
+                        f"Files are checked by SHA-256 and saved under {config.data_dir}.",
+                        className="small text-muted mt-1",
+                    ),
+                    html.Hr(),
+                    upload.box(config),
+                ],
+                md=4,
+            ),
+        ],
+        className="g-3",
+    )
 
 
 def splits_of(config: AppConfig, name: str | None) -> list[str]:
@@ -96,8 +131,13 @@ def pca_result(config: AppConfig, name: str, split: str = "train") -> tuple[np.n
 
 
 def register_callbacks(app: dash.Dash, config: AppConfig) -> None:
-    @app.callback(Output("data-split", "options"), Output("data-split", "value"),
-                  Input("dataset-picker", "value"), Input("selection", "data"), State("data-split", "value"))
+    @app.callback(
+        Output("data-split", "options"),
+        Output("data-split", "value"),
+        Input("dataset-picker", "value"),
+        Input("selection", "data"),
+        State("data-split", "value"),
+    )
     def split_choice(name, selection, current):
         """The splits of the picked dataset; the one a new selection lives in is shown (see split_to_follow)."""
         splits = splits_of(config, name)
@@ -107,13 +147,22 @@ def register_callbacks(app: dash.Dash, config: AppConfig) -> None:
             return (options, follow) if follow else (no_update, no_update)
         return options, current if current in splits else splits[0]
 
-    @job(app, trigger=Input("dataset-picker", "value"), inputs=[Input("data-split", "value")], initial=True,
-         title=lambda split, name, *_: f"PCA of {name}" + (f" ({split})" if split and split != "train" else ""),
-         outputs=[Output("data-scatter", "figure"), Output("data-gallery", "src"), Output("data-status", "children"),
-                  Output("data-shown", "data")],
-         states=[State("dataset-picker", "value"), State("selection", "data"), State(legend.store_id(TAB_ID), "data")],
-         buttons=["data-download-button"],
-         failed=lambda message: (figures.empty_figure(message), None, message, None))
+    @job(
+        app,
+        trigger=Input("dataset-picker", "value"),
+        inputs=[Input("data-split", "value")],
+        initial=True,
+        title=lambda split, name, *_: f"PCA of {name}" + (f" ({split})" if split and split != "train" else ""),
+        outputs=[
+            Output("data-scatter", "figure"),
+            Output("data-gallery", "src"),
+            Output("data-status", "children"),
+            Output("data-shown", "data"),
+        ],
+        states=[State("dataset-picker", "value"), State("selection", "data"), State(legend.store_id(TAB_ID), "data")],
+        buttons=["data-download-button"],
+        failed=lambda message: (figures.empty_figure(message), None, message, None),
+    )
     def show_dataset(progress, split, name, selection=None, hidden=None):
         """``split`` (the input) comes before the states: the picked ``name``, the selection, hidden classes."""
         progress(Progress(0.1, 1.0, "loading"))
@@ -121,37 +170,61 @@ def register_callbacks(app: dash.Dash, config: AppConfig) -> None:
         progress(Progress(0.4, 1.0, "projecting"))
         coords, meta = pca_result(config, name, split or "train")
         ratio = meta.get("explained_variance_ratio", [0, 0])
-        fig = figures.label_scatter(coords, ds.labels, ds.class_names,
-                                    title=f"{name} ({ds.split or 'train'}): PCA of {ds.n:,} samples",
-                                    axis_titles=(f"PC1 ({100 * ratio[0]:.0f}%)", f"PC2 ({100 * ratio[1]:.0f}%)"),
-                                    uirevision=f"data-{name}-{ds.split}")
+        fig = figures.label_scatter(
+            coords,
+            ds.labels,
+            ds.class_names,
+            title=f"{name} ({ds.split or 'train'}): PCA of {ds.n:,} samples",
+            axis_titles=(f"PC1 ({100 * ratio[0]:.0f}%)", f"PC2 ({100 * ratio[1]:.0f}%)"),
+            uirevision=f"data-{name}-{ds.split}",
+        )
         where = sel.space(name, ds.split or "train")
         size = 5 if ds.n < 5000 else 3
-        fig.update_traces(selectedpoints=sel.positions(selection, where, np.arange(ds.n)),
-                          selected=figures.selected_style(size), unselected=figures.unselected_style(),
-                          marker_opacity=legend.opacity(ds.labels, hidden))
+        fig.update_traces(
+            selectedpoints=sel.positions(selection, where, np.arange(ds.n)),
+            selected=figures.selected_style(size),
+            unselected=figures.unselected_style(),
+            marker_opacity=legend.opacity(ds.labels, hidden),
+        )
         fig.update_layout(dragmode="select")  # box/lasso select; zoom and pan stay in the mode bar
         gallery = class_gallery(ds) if ds.images is not None else None
-        status = (f"PCA of the {ds.split or 'train'} split in {meta.get('seconds', 0):.2f} s · hover a point to see "
-                  "its image · box/lasso selects (Shift adds, Alt subtracts, Esc clears)")
+        status = (
+            f"PCA of the {ds.split or 'train'} split in {meta.get('seconds', 0):.2f} s · hover a point to see "
+            "its image · box/lasso selects (Shift adds, Alt subtracts, Esc clears)"
+        )
         skipped = ds.meta.get("skipped", 0)
         if skipped:  # the files themselves are listed in the dataset line's tooltip
             status += f" · {skipped:,} unreadable image{'s' if skipped != 1 else ''} skipped"
-        return Done(values=(fig, gallery, status, {"space": where, "n": int(ds.n), "dataset": name,
-                                                   "split": ds.split or "train", "traces": 1}))
+        return Done(
+            values=(
+                fig,
+                gallery,
+                status,
+                {"space": where, "n": int(ds.n), "dataset": name, "split": ds.split or "train", "traces": 1},
+            )
+        )
 
-    @app.callback(Output("selection", "data", allow_duplicate=True),
-                  Output("data-scatter", "figure", allow_duplicate=True), Input("data-scatter", "selectedData"),
-                  State("data-shown", "data"), State("selection", "data"), State("selection-mode", "data"),
-                  prevent_initial_call=True)
+    @app.callback(
+        Output("selection", "data", allow_duplicate=True),
+        Output("data-scatter", "figure", allow_duplicate=True),
+        Input("data-scatter", "selectedData"),
+        State("data-shown", "data"),
+        State("selection", "data"),
+        State("selection-mode", "data"),
+        prevent_initial_call=True,
+    )
     def select(selected, shown, selection, mode):
         """A box/lasso sets the one selection (Shift adds, Alt subtracts); ids are positions in the split."""
         if not shown:
             return no_update, no_update
         return sel.on_drag(selected, shown["space"], np.arange(shown["n"]), selection, mode)
 
-    @app.callback(Output("data-scatter", "figure", allow_duplicate=True), Input("selection", "data"),
-                  State("data-shown", "data"), prevent_initial_call=True)
+    @app.callback(
+        Output("data-scatter", "figure", allow_duplicate=True),
+        Input("selection", "data"),
+        State("data-shown", "data"),
+        prevent_initial_call=True,
+    )
     def link(selection, shown):
         if not shown:
             return no_update
@@ -165,8 +238,13 @@ def register_callbacks(app: dash.Dash, config: AppConfig) -> None:
 
     legend.connect(app, TAB_ID, "data-scatter", "data-shown", classes)
 
-    @app.callback(Output("data-tooltip", "show"), Output("data-tooltip", "bbox"), Output("data-tooltip", "children"),
-                  Input("data-scatter", "hoverData"), State("data-shown", "data"))
+    @app.callback(
+        Output("data-tooltip", "show"),
+        Output("data-tooltip", "bbox"),
+        Output("data-tooltip", "children"),
+        Input("data-scatter", "hoverData"),
+        State("data-shown", "data"),
+    )
     def hover(hover_data, shown):
         if not hover_data or not shown:
             return False, no_update, no_update
@@ -175,12 +253,19 @@ def register_callbacks(app: dash.Dash, config: AppConfig) -> None:
         ds = state.dataset(config, shown["dataset"], shown.get("split") or "train")
         return True, point["bbox"], dataset_card(ds, idx, key=(shown["dataset"], ds.split or "train"))
 
-    @job(app, trigger="data-download-button", states=[State("data-download-name", "value")], status="data-download-job",
-         outputs=[Output("dataset-picker", "options")], title=lambda name: f"download {name}")
+    @job(
+        app,
+        trigger="data-download-button",
+        states=[State("data-download-name", "value")],
+        status="data-download-job",
+        outputs=[Output("dataset-picker", "options")],
+        title=lambda name: f"download {name}",
+    )
     def download(progress, name):
         mirror = os.environ.get("LAYERSCOPE_MIRROR")  # e.g. a local copy of the canonical files: <mirror>/<name>/<file>
-        paths = datasets.download(name, config.data_dir, progress=progress,
-                                  base_url=f"{mirror.rstrip('/')}/{name}/" if mirror else None)
+        paths = datasets.download(
+            name, config.data_dir, progress=progress, base_url=f"{mirror.rstrip('/')}/{name}/" if mirror else None
+        )
         return Done(message=f"downloaded {len(paths)} files of {name}", values=(state.dataset_options(config),))
 
 

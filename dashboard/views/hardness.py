@@ -8,6 +8,7 @@ cached (:func:`.model.runs.hardness_table`).
 The Train form runs the study's grid (the seed paper's): several activations × depths × runs in
 ONE run, with an estimate of the work shown before it starts (:func:`estimate`); the bars then show
 one panel per activation and the depth picker offers the trained depths."""
+
 from __future__ import annotations
 
 import time
@@ -42,7 +43,9 @@ BATCH = 32
 CALIBRATION = "hardness-grid"  # the name this machine's measured speed is kept under (dashboard.calibration)
 
 
-def estimate(activations, depths, runs, epochs, per_class, n_train: int | None, n_classes: int = 10) -> tuple[int, float]:
+def estimate(
+    activations, depths, runs, epochs, per_class, n_train: int | None, n_classes: int = 10
+) -> tuple[int, float]:
     """(networks, seconds): a rough cost of a grid, from the measured per-step and per-layer costs above.
 
     ``n_train`` is the train split's size (None: unknown, then 1,500 samples, digits' size, is assumed).
@@ -54,7 +57,7 @@ def estimate(activations, depths, runs, epochs, per_class, n_train: int | None, 
     train = sum(len(acts) * runs * steps * (STEP_SECONDS + DEPTH_STEP_SECONDS * d) for d in ds)
     sample = int(per_class) * n_classes
     layers = sum(len(acts) * runs * (d + 1) for d in ds) + 1  # hidden + logits per network, the input once
-    return networks, train + layers * (LAYER_SECONDS + PAIR_SECONDS * sample ** 2)
+    return networks, train + layers * (LAYER_SECONDS + PAIR_SECONDS * sample**2)
 
 
 def _duration(seconds: float) -> str:
@@ -83,73 +86,135 @@ def grid_values(activations, depths, runs, epochs, per_class) -> tuple[tuple, tu
     ds = tuple(sorted({int(d) for d in depths or []}))
     if not ds:
         raise UserError(f"tick at least one depth (1 to {study.MAX_DEPTH})")
-    return (acts, ds, _check("runs", runs, 1, 10), _check("epochs", epochs, 1, 500),
-            _check("per class", per_class, 5, 1000))
+    return (
+        acts,
+        ds,
+        _check("runs", runs, 1, 10),
+        _check("epochs", epochs, 1, 500),
+        _check("per class", per_class, 5, 1000),
+    )
 
 
 def _field(label, control, width=None):
-    return html.Div([dbc.Label(label, className="small mb-0"), control], className="me-3",
-                    style={"width": width} if width else None)
+    return html.Div(
+        [dbc.Label(label, className="small mb-0"), control], className="me-3", style={"width": width} if width else None
+    )
 
 
 def train_form():
-    number = lambda id_, value, low, high: dbc.Input(id=id_, type="number", min=low, max=high, step=1, value=value,
-                                                     size="sm")
-    return dbc.Card(dbc.CardBody([
-        html.Div([
-            html.Span("Train a grid", className="panel-title me-3"),
-            _field("activations", dbc.Checklist(id="hardness-train-activations", inline=True, value=["relu", "tanh"],
-                                                options=[{"label": a, "value": a} for a in study.ACTIVATIONS],
-                                                className="small")),
-            _field("depths (hidden layers)", dbc.Checklist(
-                id="hardness-train-depths", inline=True, value=[3], className="small",
-                options=[{"label": str(d), "value": d} for d in range(1, study.MAX_DEPTH + 1)])),
-            _field("runs", number("hardness-train-runs", 2, 1, 10), "70px"),
-            _field("epochs", number("hardness-train-epochs", 20, 1, 500), "80px"),
-            _field("per class", number("hardness-train-per-class", 50, 5, 1000), "80px"),
-            dbc.Button("Train grid", id="hardness-train", color="primary", size="sm"),
-        ], className="d-flex align-items-end flex-wrap"),
-        html.Div(id="hardness-estimate", className="small text-muted mt-1"),
-        html.Div(id="hardness-train-running", className="small text-primary"),
-        html.Div(id="hardness-train-result", className="small"),
-    ]), className="mb-2", id="hardness-train-card")
+    number = lambda id_, value, low, high: dbc.Input(
+        id=id_, type="number", min=low, max=high, step=1, value=value, size="sm"
+    )
+    return dbc.Card(
+        dbc.CardBody(
+            [
+                html.Div(
+                    [
+                        html.Span("Train a grid", className="panel-title me-3"),
+                        _field(
+                            "activations",
+                            dbc.Checklist(
+                                id="hardness-train-activations",
+                                inline=True,
+                                value=["relu", "tanh"],
+                                options=[{"label": a, "value": a} for a in study.ACTIVATIONS],
+                                className="small",
+                            ),
+                        ),
+                        _field(
+                            "depths (hidden layers)",
+                            dbc.Checklist(
+                                id="hardness-train-depths",
+                                inline=True,
+                                value=[3],
+                                className="small",
+                                options=[{"label": str(d), "value": d} for d in range(1, study.MAX_DEPTH + 1)],
+                            ),
+                        ),
+                        _field("runs", number("hardness-train-runs", 2, 1, 10), "70px"),
+                        _field("epochs", number("hardness-train-epochs", 20, 1, 500), "80px"),
+                        _field("per class", number("hardness-train-per-class", 50, 5, 1000), "80px"),
+                        dbc.Button("Train grid", id="hardness-train", color="primary", size="sm"),
+                    ],
+                    className="d-flex align-items-end flex-wrap",
+                ),
+                html.Div(id="hardness-estimate", className="small text-muted mt-1"),
+                html.Div(id="hardness-train-running", className="small text-primary"),
+                html.Div(id="hardness-train-result", className="small"),
+            ]
+        ),
+        className="mb-2",
+        id="hardness-train-card",
+    )
 
 
 def layout(config: AppConfig):
-    return html.Div([
-        train_form(),
-        html.Div([
-            html.Div([dbc.Label("depth", className="small mb-0 me-2"),
-                      dbc.Select(id="hardness-depth", options=[], style={"width": "90px"}, size="sm")],
-                     id="hardness-depth-field", className="d-flex align-items-center"),
-            dbc.Label("method", className="small mb-0 ms-3 me-2"),
-            dbc.Select(id="hardness-method", options=[{"label": "tsne", "value": "tsne"}], value="tsne",
-                       style={"width": "110px"}, size="sm"),
-            dbc.Button("Compute hardness", id="hardness-compute", color="primary", size="sm", className="ms-3",
-                       style={"display": "none"}),
-            dcc.Store(id="hardness-computed", data=0),
-            html.Span("click a bar to open that layer in Layers", className="small text-muted ms-3"),
-        ], className="d-flex align-items-center mb-2"),
-        dcc.Graph(id="hardness-bars", figure=figures.empty_figure("no hardness run yet"),
-                  config={"displaylogo": False}),
-        dbc.Row([
-            dbc.Col(dcc.Graph(id="hardness-accuracy", figure=figures.empty_figure(""), config={"displaylogo": False}),
-                    md=6),
-            dbc.Col(html.Div(id="hardness-table", className="small"), md=6),
-        ]),
-        html.Div(id="hardness-status", className="small text-muted"),
-    ])
+    return html.Div(
+        [
+            train_form(),
+            html.Div(
+                [
+                    html.Div(
+                        [
+                            dbc.Label("depth", className="small mb-0 me-2"),
+                            dbc.Select(id="hardness-depth", options=[], style={"width": "90px"}, size="sm"),
+                        ],
+                        id="hardness-depth-field",
+                        className="d-flex align-items-center",
+                    ),
+                    dbc.Label("method", className="small mb-0 ms-3 me-2"),
+                    dbc.Select(
+                        id="hardness-method",
+                        options=[{"label": "tsne", "value": "tsne"}],
+                        value="tsne",
+                        style={"width": "110px"},
+                        size="sm",
+                    ),
+                    dbc.Button(
+                        "Compute hardness",
+                        id="hardness-compute",
+                        color="primary",
+                        size="sm",
+                        className="ms-3",
+                        style={"display": "none"},
+                    ),
+                    dcc.Store(id="hardness-computed", data=0),
+                    html.Span("click a bar to open that layer in Layers", className="small text-muted ms-3"),
+                ],
+                className="d-flex align-items-center mb-2",
+            ),
+            dcc.Graph(
+                id="hardness-bars", figure=figures.empty_figure("no hardness run yet"), config={"displaylogo": False}
+            ),
+            dbc.Row(
+                [
+                    dbc.Col(
+                        dcc.Graph(
+                            id="hardness-accuracy", figure=figures.empty_figure(""), config={"displaylogo": False}
+                        ),
+                        md=6,
+                    ),
+                    dbc.Col(html.Div(id="hardness-table", className="small"), md=6),
+                ]
+            ),
+            html.Div(id="hardness-status", className="small text-muted"),
+        ]
+    )
 
 
 def register_callbacks(app: dash.Dash, config: AppConfig) -> None:
     def shown(run_id, dataset):
         return state.run_for_view(config, run_id, KINDS, dataset)
 
-    @app.callback(Output("hardness-depth", "options"), Output("hardness-depth", "value"),
-                  Output("hardness-method", "options"), Output("hardness-compute", "style"),
-                  Output("hardness-depth-field", "style"),
-                  *state.RUN_INPUTS,
-                  State("hardness-depth", "value"))
+    @app.callback(
+        Output("hardness-depth", "options"),
+        Output("hardness-depth", "value"),
+        Output("hardness-method", "options"),
+        Output("hardness-compute", "style"),
+        Output("hardness-depth-field", "style"),
+        *state.RUN_INPUTS,
+        State("hardness-depth", "value"),
+    )
     def depths(run_id, _v, dataset, current):
         run, _ = shown(run_id, dataset)
         hidden = {"display": "none"}
@@ -160,32 +225,55 @@ def register_callbacks(app: dash.Dash, config: AppConfig) -> None:
         ds = [int(d) for d in run.config.get("depths", [])]
         value = int(current) if current and int(current) in ds else (ds[0] if ds else None)
         methods = run.config.get("methods", ["tsne"])
-        return ([{"label": str(d), "value": d} for d in ds], value, [{"label": m, "value": m} for m in methods],
-                hidden, {})
+        return (
+            [{"label": str(d), "value": d} for d in ds],
+            value,
+            [{"label": m, "value": m} for m in methods],
+            hidden,
+            {},
+        )
 
-    @app.callback(Output("hardness-bars", "figure"), Output("hardness-accuracy", "figure"),
-                  Output("hardness-table", "children"), Output("hardness-status", "children"),
-                  Input("run-picker", "value"), Input("hardness-depth", "value"), Input("hardness-method", "value"),
-                  Input("store-version", "data"), Input("hardness-computed", "data"), State("dataset-picker", "value"))
+    @app.callback(
+        Output("hardness-bars", "figure"),
+        Output("hardness-accuracy", "figure"),
+        Output("hardness-table", "children"),
+        Output("hardness-status", "children"),
+        Input("run-picker", "value"),
+        Input("hardness-depth", "value"),
+        Input("hardness-method", "value"),
+        Input("store-version", "data"),
+        Input("hardness-computed", "data"),
+        State("dataset-picker", "value"),
+    )
     def draw(run_id, depth, method, _v, _computed, dataset):
         run, note = shown(run_id, dataset)
         if capture_runs.is_capture(run):
             return (*capture_figures(config, run), note)
         if run is None or depth is None:
-            return figures.empty_figure(
-                "no hardness run yet: tick activations and depths above and press Train grid"), figures.empty_figure(""), "", note
+            return (
+                figures.empty_figure("no hardness run yet: tick activations and depths above and press Train grid"),
+                figures.empty_figure(""),
+                "",
+                note,
+            )
         method = method or "tsne"
         rows = run.metrics.get("hardness", [])
         tables = study.kl_tables(rows, int(depth), method, run.config.get("activations", study.ACTIVATIONS))
         fig = figures.hardness_figure(tables, uirevision=f"hardness-{run.id}")
-        acc = figures.hardness_accuracy_figure(study.accuracy_points(rows, study.networks(run), method),
-                                               split=accuracy_split(run))
+        acc = figures.hardness_accuracy_figure(
+            study.accuracy_points(rows, study.networks(run), method), split=accuracy_split(run)
+        )
         return fig, acc, _summary(run), note
 
-    @app.callback(Output("focus", "data", allow_duplicate=True),
-                  Input("hardness-bars", "clickData"), State("hardness-depth", "value"),
-                  State("hardness-method", "value"), State("run-picker", "value"), State("dataset-picker", "value"),
-                  prevent_initial_call=True)
+    @app.callback(
+        Output("focus", "data", allow_duplicate=True),
+        Input("hardness-bars", "clickData"),
+        State("hardness-depth", "value"),
+        State("hardness-method", "value"),
+        State("run-picker", "value"),
+        State("dataset-picker", "value"),
+        prevent_initial_call=True,
+    )
     def open_layer(click, depth, method, run_id, dataset):
         """A bar (or the mean line: run -1, shown as run 0) opens its network and layer in Layers."""
         run, _ = shown(run_id, dataset)
@@ -200,11 +288,16 @@ def register_callbacks(app: dash.Dash, config: AppConfig) -> None:
         network = study.network_name(activation, int(depth), max(0, int(run_number)))
         return {"tab": "layers", "run": run.id, "network": network, "layer": layer, "method": method or "tsne"}
 
-
-    @app.callback(Output("hardness-estimate", "children"), Output("hardness-train", "disabled"),
-                  Input("hardness-train-activations", "value"), Input("hardness-train-depths", "value"),
-                  Input("hardness-train-runs", "value"), Input("hardness-train-epochs", "value"),
-                  Input("hardness-train-per-class", "value"), Input("dataset-picker", "value"))
+    @app.callback(
+        Output("hardness-estimate", "children"),
+        Output("hardness-train", "disabled"),
+        Input("hardness-train-activations", "value"),
+        Input("hardness-train-depths", "value"),
+        Input("hardness-train-runs", "value"),
+        Input("hardness-train-epochs", "value"),
+        Input("hardness-train-per-class", "value"),
+        Input("dataset-picker", "value"),
+    )
     def work_estimate(activations, depths, runs, epochs, per_class, dataset):
         """The work of the grid before it starts: networks × epochs ≈ time (an estimate)."""
         try:
@@ -213,50 +306,90 @@ def register_callbacks(app: dash.Dash, config: AppConfig) -> None:
             return html.Span(f"fix the form: {exc}", className="text-danger"), True
         plan = grid_plan(config, dataset)
         networks, seconds = estimate(acts, ds, runs, epochs, per_class, plan.n_train, plan.n_classes)
-        return promise(networks, acts, ds, runs, epochs, per_class, plan, seconds,
-                       calibration.factor(config.store_dir, CALIBRATION)), False
+        return promise(
+            networks,
+            acts,
+            ds,
+            runs,
+            epochs,
+            per_class,
+            plan,
+            seconds,
+            calibration.factor(config.store_dir, CALIBRATION),
+        ), False
 
-    @job(app, trigger="hardness-train",
-         states=[State("dataset-picker", "value"), State("hardness-train-activations", "value"),
-                 State("hardness-train-depths", "value"), State("hardness-train-runs", "value"),
-                 State("hardness-train-epochs", "value"), State("hardness-train-per-class", "value")],
-         outputs=[Output("hardness-train-result", "children")],
-         running=[(Output("hardness-train-running", "children"),
-                   "training the grid… (progress and Cancel in the job panel at the left)", "")],
-         failed=lambda message: (html.Span(f"training failed: {message}", className="text-danger"),),
-         title=lambda _ds, acts, depths, runs, *_: (f"hardness grid ({'/'.join(acts or [])}, depth "
-                                                    f"{'/'.join(map(str, sorted(depths or [])))}, {runs} runs)"))
+    @job(
+        app,
+        trigger="hardness-train",
+        states=[
+            State("dataset-picker", "value"),
+            State("hardness-train-activations", "value"),
+            State("hardness-train-depths", "value"),
+            State("hardness-train-runs", "value"),
+            State("hardness-train-epochs", "value"),
+            State("hardness-train-per-class", "value"),
+        ],
+        outputs=[Output("hardness-train-result", "children")],
+        running=[
+            (
+                Output("hardness-train-running", "children"),
+                "training the grid… (progress and Cancel in the job panel at the left)",
+                "",
+            )
+        ],
+        failed=lambda message: (html.Span(f"training failed: {message}", className="text-danger"),),
+        title=lambda _ds, acts, depths, runs, *_: (
+            f"hardness grid ({'/'.join(acts or [])}, depth {'/'.join(map(str, sorted(depths or [])))}, {runs} runs)"
+        ),
+    )
     def train(progress, dataset, activations, depths, runs, epochs, per_class):
         acts, ds, runs, epochs, per_class = grid_values(activations, depths, runs, epochs, per_class)
-        cfg = study.Config(dataset=dataset or config.default_dataset, activations=acts, depths=ds, runs=runs,
-                           epochs=epochs, per_class=per_class, n_jobs=1)
+        cfg = study.Config(
+            dataset=dataset or config.default_dataset,
+            activations=acts,
+            depths=ds,
+            runs=runs,
+            epochs=epochs,
+            per_class=per_class,
+            n_jobs=1,
+        )
         plan = grid_plan(config, cfg.dataset)
         started = time.monotonic()
         run = study.run(cfg, store=config.store, data_dir=config.data_dir, progress=progress)
         # this machine's speed: the next estimate is scaled by measured / estimated
-        calibration.record(config.store_dir, CALIBRATION, time.monotonic() - started,
-                           estimate(acts, ds, runs, epochs, per_class, plan.n_train, plan.n_classes)[1])
+        calibration.record(
+            config.store_dir,
+            CALIBRATION,
+            time.monotonic() - started,
+            estimate(acts, ds, runs, epochs, per_class, plan.n_train, plan.n_classes)[1],
+        )
         acc = run.metrics.get("mean_test_accuracy", float("nan"))
         message = f"trained {run.id}: {len(cfg.grid())} networks, mean test accuracy {acc:.3f}"
         return Done(run=run, message=message, values=(html.Span(message, className="text-success"),))
 
-    @job(app, trigger="hardness-compute", outputs=[Output("hardness-computed", "data")],
-         states=[State("run-picker", "value"), State("dataset-picker", "value"), State("hardness-computed", "data")],
-         title="hardness of the captured layers")
+    @job(
+        app,
+        trigger="hardness-compute",
+        outputs=[Output("hardness-computed", "data")],
+        states=[State("run-picker", "value"), State("dataset-picker", "value"), State("hardness-computed", "data")],
+        title="hardness of the captured layers",
+    )
     def compute(progress, run_id, dataset, computed):
         run, _ = shown(run_id, dataset)
         if not capture_runs.is_capture(run):
             raise UserError("Compute scores a capture run's layers: pick one (Your model tab captures one)")
         names, table = capture_runs.hardness_table(config.results, run, compute=True, progress=progress)
         worst = names[int(table[-1].argmax())]
-        return Done(message=f"hardness of {len(names)} layers × {len(table)} steps of {run.id}; hardest: {worst}",
-                    values=((computed or 0) + 1,))
+        return Done(
+            message=f"hardness of {len(names)} layers × {len(table)} steps of {run.id}; hardest: {worst}",
+            values=((computed or 0) + 1,),
+        )
 
 
 class Plan(NamedTuple):
     """What a grid on a dataset trains on and embeds: sizes, and the split its sample comes from."""
 
-    n_train: int | None          # None: the dataset cannot be loaded now
+    n_train: int | None  # None: the dataset cannot be loaded now
     n_classes: int
     test_counts: tuple[int, ...]  # samples per class of the set the t-SNE sample is drawn from
     train_split: str
@@ -293,35 +426,60 @@ def sample_words(plan: Plan) -> str:
     return f"samples held out of the {plan.train_split} split (its only split)"
 
 
-def promise(networks: int, acts, depths, runs: int, epochs: int, per_class: int, plan: Plan, seconds: float,
-            factor: float | None) -> str:
+def promise(
+    networks: int,
+    acts,
+    depths,
+    runs: int,
+    epochs: int,
+    per_class: int,
+    plan: Plan,
+    seconds: float,
+    factor: float | None,
+) -> str:
     """The form's promise: what will be trained and embedded, on which split, and about how long it takes here."""
     size = f"{plan.n_train:,} training samples" if plan.n_train else "its training samples"
     n = sample_size(plan, per_class)
     sample = f"{n:,} {sample_words(plan)}" if n is not None else f"up to {per_class} {sample_words(plan)} per class"
     if factor is None:
-        time_ = (f"≈ {_duration(seconds)} (a rough estimate, not yet measured on this machine: the first grid "
-                 "calibrates it; the Jobs panel shows the time left once training starts)")
+        time_ = (
+            f"≈ {_duration(seconds)} (a rough estimate, not yet measured on this machine: the first grid "
+            "calibrates it; the Jobs panel shows the time left once training starts)"
+        )
     else:
-        time_ = (f"≈ {_duration(seconds * factor)} on this machine "
-                 "(an estimate calibrated by the grids it has trained)")
-    return (f"{networks} network{'s' * (networks > 1)} ({len(acts)} activation{'s' * (len(acts) > 1)} × "
-            f"{len(depths)} depth{'s' * (len(depths) > 1)} × {runs} run{'s' * (runs > 1)}) × {epochs} epochs on "
-            f"{size}, then t-SNE of every layer on {sample} {time_}")
+        time_ = f"≈ {_duration(seconds * factor)} on this machine (an estimate calibrated by the grids it has trained)"
+    return (
+        f"{networks} network{'s' * (networks > 1)} ({len(acts)} activation{'s' * (len(acts) > 1)} × "
+        f"{len(depths)} depth{'s' * (len(depths) > 1)} × {runs} run{'s' * (runs > 1)}) × {epochs} epochs on "
+        f"{size}, then t-SNE of every layer on {sample} {time_}"
+    )
 
 
 def capture_figures(config: AppConfig, run):
     """(bars, accuracy figure, table) of a capture run: empty with a hint until Compute has run."""
     found = capture_runs.hardness_table(config.results, run)
     if found is None:
-        return (figures.empty_figure("press Compute hardness: t-SNE KL of every captured layer "
-                                     f"(balanced sample of {capture_runs.HARDNESS_SAMPLE:,})"),
-                figures.empty_figure(""), _capture_summary(run))
+        return (
+            figures.empty_figure(
+                "press Compute hardness: t-SNE KL of every captured layer "
+                f"(balanced sample of {capture_runs.HARDNESS_SAMPLE:,})"
+            ),
+            figures.empty_figure(""),
+            _capture_summary(run),
+        )
     names, table = found
     bars = figures.hardness_figure(capture_runs.hardness_tables(run, names, table), uirevision=f"hardness-{run.id}")
     records = run.manifest["capture"]["steps"]
-    points = [{"activation": "capture", "name": f"step {r['step']}", "kl": float(np.nanmean(row[:-1] if len(row) > 1 else row)),
-               "test_accuracy": r["accuracy"]} for r, row in zip(records, table) if r.get("accuracy") is not None]
+    points = [
+        {
+            "activation": "capture",
+            "name": f"step {r['step']}",
+            "kl": float(np.nanmean(row[:-1] if len(row) > 1 else row)),
+            "test_accuracy": r["accuracy"],
+        }
+        for r, row in zip(records, table)
+        if r.get("accuracy") is not None
+    ]
     return bars, figures.hardness_accuracy_figure(points, split=capture_runs.face.split(run)), _capture_summary(run)
 
 
@@ -335,9 +493,17 @@ def accuracy_split(run) -> str:
 
 def _capture_summary(run):
     head = html.Tr([html.Th(h) for h in ("step", "model", "format", "accuracy")])
-    body = [html.Tr([html.Td(r["step"]), html.Td(r["model"]), html.Td(r["format"]),
-                     html.Td("–" if r.get("accuracy") is None else f"{r['accuracy']:.3f}")])
-            for r in run.manifest["capture"]["steps"]]
+    body = [
+        html.Tr(
+            [
+                html.Td(r["step"]),
+                html.Td(r["model"]),
+                html.Td(r["format"]),
+                html.Td("–" if r.get("accuracy") is None else f"{r['accuracy']:.3f}"),
+            ]
+        )
+        for r in run.manifest["capture"]["steps"]
+    ]
     return dbc.Table([html.Thead(head), html.Tbody(body)], size="sm", striped=True, className="mb-0")
 
 
@@ -345,6 +511,10 @@ def _summary(run):
     """A small table: each network's test accuracy (reported beside every hardness figure)."""
     nets = study.networks(run)
     head = html.Tr([html.Th(h) for h in ("network", "test accuracy", "epochs", "lr")])
-    body = [html.Tr([html.Td(n["name"]), html.Td(f"{n['test_accuracy']:.3f}"), html.Td(n["epochs"]),
-                     html.Td(f"{n['lr']:g}")]) for n in nets]
+    body = [
+        html.Tr(
+            [html.Td(n["name"]), html.Td(f"{n['test_accuracy']:.3f}"), html.Td(n["epochs"]), html.Td(f"{n['lr']:g}")]
+        )
+        for n in nets
+    ]
     return dbc.Table([html.Thead(head), html.Tbody(body)], size="sm", striped=True, className="mb-0")

@@ -1,6 +1,7 @@
 """The Landscape tab: a sparse autoencoder's generative landscape — decoded cluster centres of
 3-unit latent slices (slices × clusters, one image), the continuity strips decoded on spheres
 around a chosen centre, and the consistency table across independently trained models."""
+
 from __future__ import annotations
 
 import dash
@@ -20,48 +21,85 @@ TRAINS = landscape.KIND
 
 
 def layout(config: AppConfig):
-    return dbc.Row([
-        dbc.Col([
-            dcc.Graph(id="landscape-map", figure=figures.empty_figure("train sparse autoencoders →"),
-                      clear_on_unhover=True, style={"height": "48vh"}, config={"displaylogo": False}),
-            dcc.Tooltip(id="landscape-tooltip", direction="right"),
-            html.Div("Continuity: decoded samples on spheres of growing radius around the chosen centre "
-                     "(click a centre; rows = radius, columns = directions)", className="small text-muted mt-1"),
-            html.Img(id="landscape-strips", className="gallery", style={"maxWidth": "480px"}),
-            html.Div("Consistency across models", className="panel-title mt-3 mb-1"),
-            html.Div(id="landscape-table"),
-        ], md=8),
-        dbc.Col([
-            dbc.InputGroup([dbc.InputGroupText("model"),
-                            dbc.Select(id="landscape-model", value="1", options=[{"label": "1", "value": "1"}])],
-                           size="sm", className="mb-2"),
-            html.Div(id="landscape-status", className="small text-muted mb-2"),
-            html.Hr(),
-            html.Div("Train sparse autoencoders", className="panel-title mb-1"),
-            dbc.InputGroup([dbc.InputGroupText("models"),
-                            dbc.Input(id="landscape-models", type="number", value=3, min=1,
-                                      max=landscape.MAX_MODELS, step=1)],
-                           size="sm", className="mb-1"),
-            dbc.InputGroup([dbc.InputGroupText("epochs"),
-                            dbc.Input(id="landscape-epochs", type="number", value=40, min=1, max=500, step=1)],
-                           size="sm", className="mb-2"),
-            dbc.Button("Train landscape", id="landscape-train", color="primary", size="sm"),
-            job_status("landscape-job"),
-        ], md=4),
-    ], className="g-3")
+    return dbc.Row(
+        [
+            dbc.Col(
+                [
+                    dcc.Graph(
+                        id="landscape-map",
+                        figure=figures.empty_figure("train sparse autoencoders →"),
+                        clear_on_unhover=True,
+                        style={"height": "48vh"},
+                        config={"displaylogo": False},
+                    ),
+                    dcc.Tooltip(id="landscape-tooltip", direction="right"),
+                    html.Div(
+                        "Continuity: decoded samples on spheres of growing radius around the chosen centre "
+                        "(click a centre; rows = radius, columns = directions)",
+                        className="small text-muted mt-1",
+                    ),
+                    html.Img(id="landscape-strips", className="gallery", style={"maxWidth": "480px"}),
+                    html.Div("Consistency across models", className="panel-title mt-3 mb-1"),
+                    html.Div(id="landscape-table"),
+                ],
+                md=8,
+            ),
+            dbc.Col(
+                [
+                    dbc.InputGroup(
+                        [
+                            dbc.InputGroupText("model"),
+                            dbc.Select(id="landscape-model", value="1", options=[{"label": "1", "value": "1"}]),
+                        ],
+                        size="sm",
+                        className="mb-2",
+                    ),
+                    html.Div(id="landscape-status", className="small text-muted mb-2"),
+                    html.Hr(),
+                    html.Div("Train sparse autoencoders", className="panel-title mb-1"),
+                    dbc.InputGroup(
+                        [
+                            dbc.InputGroupText("models"),
+                            dbc.Input(
+                                id="landscape-models", type="number", value=3, min=1, max=landscape.MAX_MODELS, step=1
+                            ),
+                        ],
+                        size="sm",
+                        className="mb-1",
+                    ),
+                    dbc.InputGroup(
+                        [
+                            dbc.InputGroupText("epochs"),
+                            dbc.Input(id="landscape-epochs", type="number", value=40, min=1, max=500, step=1),
+                        ],
+                        size="sm",
+                        className="mb-2",
+                    ),
+                    dbc.Button("Train landscape", id="landscape-train", color="primary", size="sm"),
+                    job_status("landscape-job"),
+                ],
+                md=4,
+            ),
+        ],
+        className="g-3",
+    )
 
 
 # what "completeness" means, word for word as models/studies/landscape_clusters.consistency_row computes it
-COMPLETENESS = ("complete: every class has at least one recognised cluster in some slice — a cluster holding "
-                "≥ margin of the samples whose decoded centre the kNN judge assigns to that class with at "
-                "least the confidence threshold")
-TITLES = {"completeness": COMPLETENESS,
-          "size": "clusters holding ≥ margin of the samples (all slices)",
-          "recognition": "share of those clusters whose decoded centre is recognised as a class",
-          "highest": "class with the most samples in recognised clusters",
-          "lowest": "class with the fewest samples in recognised clusters (among those found)",
-          "kept": "whether the model passed the training-loss filter",
-          "median_active_units": "median number of active latent units per sample"}
+COMPLETENESS = (
+    "complete: every class has at least one recognised cluster in some slice — a cluster holding "
+    "≥ margin of the samples whose decoded centre the kNN judge assigns to that class with at "
+    "least the confidence threshold"
+)
+TITLES = {
+    "completeness": COMPLETENESS,
+    "size": "clusters holding ≥ margin of the samples (all slices)",
+    "recognition": "share of those clusters whose decoded centre is recognised as a class",
+    "highest": "class with the most samples in recognised clusters",
+    "lowest": "class with the fewest samples in recognised clusters (among those found)",
+    "kept": "whether the model passed the training-loss filter",
+    "median_active_units": "median number of active latent units per sample",
+}
 
 
 #: grey of the mosaic's frame and of its empty cells (images.cell_mosaic's gap)
@@ -76,8 +114,9 @@ def _cell(column: str, value, row: dict):
     if column == "completeness" and isinstance(value, bool):
         missing = row.get("missing") or []
         title = COMPLETENESS + ("" if value else f" · missing: {', '.join(map(str, missing))}" if missing else "")
-        return html.Td("✓" if value else "✗", title=title,
-                       className="text-center " + ("text-success" if value else "text-danger"))
+        return html.Td(
+            "✓" if value else "✗", title=title, className="text-center " + ("text-success" if value else "text-danger")
+        )
     if isinstance(value, float):
         return html.Td(f"{value:.3g}")
     return html.Td(str(value if value is not None else ""))
@@ -87,11 +126,11 @@ def consistency_table(rows: list[dict]) -> html.Div:
     """The consistency table across models, one column per ``landscape.TABLE_COLUMNS`` entry, scrolling
     horizontally inside its card when the column is narrow; completeness as ✓/✗ with its definition."""
     columns = landscape.TABLE_COLUMNS
-    head = html.Thead(html.Tr([html.Th(HEADERS.get(c, c.replace("_", " ")), title=TITLES.get(c))
-                               for c in columns]))
+    head = html.Thead(html.Tr([html.Th(HEADERS.get(c, c.replace("_", " ")), title=TITLES.get(c)) for c in columns]))
     body = html.Tbody([html.Tr([_cell(c, r.get(c, ""), r) for c in columns]) for r in rows])
-    table = dbc.Table([head, body], bordered=True, size="sm", striped=True, className="small mb-1",
-                      id="landscape-consistency")
+    table = dbc.Table(
+        [head, body], bordered=True, size="sm", striped=True, className="small mb-1", id="landscape-consistency"
+    )
     note = html.Div(f"✓/✗ {COMPLETENESS}.", className="small text-muted landscape-note")
     return html.Div([html.Div(table, className="landscape-table-scroll"), note])
 
@@ -103,10 +142,14 @@ def register_callbacks(app: dash.Dash, config: AppConfig) -> None:
     def model_of(run, model) -> landscape.Landscape:
         return landscape.landscape(run, int(model or 1), arrays=state.arrays)
 
-    @app.callback(Output("landscape-map", "figure"), Output("landscape-status", "children"),
-                  Output("landscape-table", "children"), Output("landscape-model", "options"),
-                  *state.RUN_INPUTS,
-                  Input("landscape-model", "value"))
+    @app.callback(
+        Output("landscape-map", "figure"),
+        Output("landscape-status", "children"),
+        Output("landscape-table", "children"),
+        Output("landscape-model", "options"),
+        *state.RUN_INPUTS,
+        Input("landscape-model", "value"),
+    )
     def show(run_id, _version, name, model):
         run, note = shown(run_id, name)
         if run is None:
@@ -116,8 +159,12 @@ def register_callbacks(app: dash.Dash, config: AppConfig) -> None:
         g = model_of(run, model)
         if g.empty:
             # the table describes every model; one model without clusters must not hide it
-            return (figures.empty_figure("no slice had enough significant samples"), note, consistency_table(rows),
-                    options)
+            return (
+                figures.empty_figure("no slice had enough significant samples"),
+                note,
+                consistency_table(rows),
+                options,
+            )
         S, C = g.shape
         imgs = g.images.reshape(S * C, *g.images.shape[2:]).copy()
         empty = (g.sizes <= 0).reshape(-1)  # a slice with fewer clusters: its cells take the frame's colour,
@@ -125,19 +172,38 @@ def register_callbacks(app: dash.Dash, config: AppConfig) -> None:
         mosaic = images.cell_mosaic(imgs, S, C, fill=EMPTY_FILL)
         uri = images.png_data_uri(mosaic, size=min(1200, max(mosaic.shape[:2]) * 6))
         sizes = np.where(g.sizes > 0, g.sizes, np.nan)
-        fig = figures.image_grid_figure(uri, S, C, values=sizes, overlay="none",
-                                        title="decoded cluster centres: slices (rows) × clusters by size (columns)",
-                                        uirevision=f"{run.id}-{model}")
+        fig = figures.image_grid_figure(
+            uri,
+            S,
+            C,
+            values=sizes,
+            overlay="none",
+            title="decoded cluster centres: slices (rows) × clusters by size (columns)",
+            uirevision=f"{run.id}-{model}",
+        )
         fig.update_traces(hoverongaps=True)  # an empty cell answers a hover too, so its tooltip can hide
         slices = ", ".join(g.slice_label(s) for s in range(S))
-        status = " · ".join(part for part in (note, run.id, f"median active units "
-                                              f"{run.metrics.get('median_active_units')}", f"slices {slices}") if part)
+        status = " · ".join(
+            part
+            for part in (
+                note,
+                run.id,
+                f"median active units {run.metrics.get('median_active_units')}",
+                f"slices {slices}",
+            )
+            if part
+        )
         return fig, status, consistency_table(rows), options
 
-    @app.callback(Output("landscape-tooltip", "show"), Output("landscape-tooltip", "bbox"),
-                  Output("landscape-tooltip", "children"),
-                  Input("landscape-map", "hoverData"), State("run-picker", "value"), State("dataset-picker", "value"),
-                  State("landscape-model", "value"))
+    @app.callback(
+        Output("landscape-tooltip", "show"),
+        Output("landscape-tooltip", "bbox"),
+        Output("landscape-tooltip", "children"),
+        Input("landscape-map", "hoverData"),
+        State("run-picker", "value"),
+        State("dataset-picker", "value"),
+        State("landscape-model", "value"),
+    )
     def hover(hover_data, run_id, name, model):
         run, _note = shown(run_id, name)
         if not hover_data or run is None:
@@ -147,13 +213,21 @@ def register_callbacks(app: dash.Dash, config: AppConfig) -> None:
         s, c = divmod(figures.cell_of(point, g.shape[1]), g.shape[1])
         if not (0 <= s < g.shape[0]) or g.sizes[s, c] == 0:
             return False, no_update, None  # an empty cell: no card, not the previous cell's
-        lines = [f"slice {tuple(g.slices[s].tolist())} · cluster {c + 1}", f"{int(g.sizes[s, c])} samples",
-                 f"recognised as {int(g.classes[s, c])} ({float(g.confidence[s, c]):.0%})"]
+        lines = [
+            f"slice {tuple(g.slices[s].tolist())} · cluster {c + 1}",
+            f"{int(g.sizes[s, c])} samples",
+            f"recognised as {int(g.classes[s, c])} ({float(g.confidence[s, c]):.0%})",
+        ]
         return True, point["bbox"], cards.sample_card(g.images[s, c], lines)
 
-    @app.callback(Output("landscape-strips", "src"),
-                  Input("landscape-map", "clickData"), Input("landscape-map", "figure"),
-                  State("run-picker", "value"), State("dataset-picker", "value"), State("landscape-model", "value"))
+    @app.callback(
+        Output("landscape-strips", "src"),
+        Input("landscape-map", "clickData"),
+        Input("landscape-map", "figure"),
+        State("run-picker", "value"),
+        State("dataset-picker", "value"),
+        State("landscape-model", "value"),
+    )
     def strips(click, _fig, run_id, name, model):
         run, _note = shown(run_id, name)
         if run is None:
@@ -163,13 +237,21 @@ def register_callbacks(app: dash.Dash, config: AppConfig) -> None:
         if S == 0:
             return None
         cell = figures.cell_of(click["points"][0], C) if click else 0
-        grid = g.continuity(*divmod(cell, C))                      # radii × (directions + 1) images
+        grid = g.continuity(*divmod(cell, C))  # radii × (directions + 1) images
         R, D1 = grid.shape[:2]
         return images.png_data_uri(images.tile(grid.reshape(R * D1, *grid.shape[2:]), R, D1, pad=1), size=40 * D1)
 
-    @job(app, trigger="landscape-train", status="landscape-job", title="landscape",
-         states=[State("dataset-picker", "value"), State("landscape-models", "value"),
-                 State("landscape-epochs", "value")])
+    @job(
+        app,
+        trigger="landscape-train",
+        status="landscape-job",
+        title="landscape",
+        states=[
+            State("dataset-picker", "value"),
+            State("landscape-models", "value"),
+            State("landscape-epochs", "value"),
+        ],
+    )
     def train(progress, name, models, epochs):
         cfg = landscape.Config(dataset=name or config.default_dataset, models=int(models), epochs=int(epochs))
         run = landscape.run(cfg, store=config.store, data_dir=config.data_dir, progress=progress)

@@ -12,6 +12,7 @@ A capture run (your own model, :mod:`.model`) shows every captured layer the sam
 maps are computed by the Project job (t-SNE or UMAP, each layer started from the previous
 layer's map, cached), and a step slider appears when the run holds several checkpoints.
 """
+
 from __future__ import annotations
 
 import dash
@@ -64,68 +65,141 @@ def marked(jump: dict):
 
 
 def _field(label, control, width=None):
-    return html.Div([dbc.Label(label, className="small mb-0"), control], className="me-2",
-                    style={"width": width} if width else None)
+    return html.Div(
+        [dbc.Label(label, className="small mb-0"), control], className="me-2", style={"width": width} if width else None
+    )
 
 
 def layout(config: AppConfig):
-    controls = html.Div([
-        html.Div(_field("network", dcc.Dropdown(id="layers-network", options=[], clearable=False), "220px"),
-                 id="layers-network-box"),
-        _field("projection", dbc.Select(id="layers-method", options=[{"label": "tsne", "value": "tsne"}],
-                                        value="tsne"), "120px"),
-        _field("colour by", dbc.RadioItems(id="layers-colour", inline=True, value="label",
-                                           options=[{"label": v, "value": v} for v in ("label", "prediction", "correct")])),
-        html.Div([
-            _field("step", dcc.Slider(id="layers-step", min=0, max=1, step=None, value=0, marks={}), "340px"),
-        ], id="layers-step-box", style={"display": "none"}),
-        dbc.Button("Project", id="layers-project", color="primary", size="sm", className="me-2",
-                   style={"display": "none"}),
-        job_status("layers-project-job"),  # "working…" while the layers are laid out, then how it went
-        dcc.Store(id="layers-projected", data=0),
-        dcc.Store(id="layers-shown", data=None),  # {run, network, space, traces}: what the figure shows
-        dbc.Button("Export CSV", id="layers-export", color="secondary", outline=True, size="sm", className="ms-auto",
-                   title="Every point of every layer; with a selection, a `selected` column marks it (1 = selected, "
-                         "0 = not)"),
-        dcc.Download(id="layers-download"),
-    ], className="d-flex align-items-end flex-wrap mb-2")
-    train = dbc.Card(dbc.CardBody(html.Div([
-        html.Span("Train", className="panel-title me-3"),
-        _field("depth", dbc.Input(id="layers-depth", type="number", min=1, max=study.MAX_DEPTH, step=1, value=3,
-                                  size="sm"), "80px"),
-        _field("activation", dbc.Select(id="layers-activation", size="sm", value="relu",
-                                        options=[{"label": a, "value": a} for a in study.ACTIVATIONS]), "110px"),
-        _field("runs", dbc.Input(id="layers-runs", type="number", min=1, max=10, step=1, value=2, size="sm"), "70px"),
-        _field("epochs", dbc.Input(id="layers-epochs", type="number", min=1, max=500, step=1, value=20, size="sm"), "80px"),
-        _field("per class", dbc.Input(id="layers-per-class", type="number", min=5, max=1000, step=1, value=50,
-                                      size="sm"), "80px"),
-        dbc.Button("Train", id="layers-train", color="primary", size="sm"),
-            job_status("layers-job"),
-    ], className="d-flex align-items-end flex-wrap")), className="mb-2", id="layers-train-card")
-    return html.Div([
-        train,
-        controls,
-        legend.legend(TAB_ID),
-        html.Div(PROJECTING, id="layers-projecting", className="layers-projecting text-muted",
-                 style={"display": "none"}),  # in the graph's place while Project runs
-        dcc.Graph(id="layers-graph", figure=figures.empty_figure("pick or train a hardness run"),
-                  clear_on_unhover=True, config={"displaylogo": False, "scrollZoom": True,
-                                                 "toImageButtonOptions": {"format": "svg"}}),
-        dcc.Tooltip(id="layers-tooltip", direction="right"),
-        html.Div(id="layers-status", className="small text-muted"),
-    ])
+    controls = html.Div(
+        [
+            html.Div(
+                _field("network", dcc.Dropdown(id="layers-network", options=[], clearable=False), "220px"),
+                id="layers-network-box",
+            ),
+            _field(
+                "projection",
+                dbc.Select(id="layers-method", options=[{"label": "tsne", "value": "tsne"}], value="tsne"),
+                "120px",
+            ),
+            _field(
+                "colour by",
+                dbc.RadioItems(
+                    id="layers-colour",
+                    inline=True,
+                    value="label",
+                    options=[{"label": v, "value": v} for v in ("label", "prediction", "correct")],
+                ),
+            ),
+            html.Div(
+                [
+                    _field("step", dcc.Slider(id="layers-step", min=0, max=1, step=None, value=0, marks={}), "340px"),
+                ],
+                id="layers-step-box",
+                style={"display": "none"},
+            ),
+            dbc.Button(
+                "Project", id="layers-project", color="primary", size="sm", className="me-2", style={"display": "none"}
+            ),
+            job_status("layers-project-job"),  # "working…" while the layers are laid out, then how it went
+            dcc.Store(id="layers-projected", data=0),
+            dcc.Store(id="layers-shown", data=None),  # {run, network, space, traces}: what the figure shows
+            dbc.Button(
+                "Export CSV",
+                id="layers-export",
+                color="secondary",
+                outline=True,
+                size="sm",
+                className="ms-auto",
+                title="Every point of every layer; with a selection, a `selected` column marks it (1 = selected, "
+                "0 = not)",
+            ),
+            dcc.Download(id="layers-download"),
+        ],
+        className="d-flex align-items-end flex-wrap mb-2",
+    )
+    train = dbc.Card(
+        dbc.CardBody(
+            html.Div(
+                [
+                    html.Span("Train", className="panel-title me-3"),
+                    _field(
+                        "depth",
+                        dbc.Input(
+                            id="layers-depth", type="number", min=1, max=study.MAX_DEPTH, step=1, value=3, size="sm"
+                        ),
+                        "80px",
+                    ),
+                    _field(
+                        "activation",
+                        dbc.Select(
+                            id="layers-activation",
+                            size="sm",
+                            value="relu",
+                            options=[{"label": a, "value": a} for a in study.ACTIVATIONS],
+                        ),
+                        "110px",
+                    ),
+                    _field(
+                        "runs",
+                        dbc.Input(id="layers-runs", type="number", min=1, max=10, step=1, value=2, size="sm"),
+                        "70px",
+                    ),
+                    _field(
+                        "epochs",
+                        dbc.Input(id="layers-epochs", type="number", min=1, max=500, step=1, value=20, size="sm"),
+                        "80px",
+                    ),
+                    _field(
+                        "per class",
+                        dbc.Input(id="layers-per-class", type="number", min=5, max=1000, step=1, value=50, size="sm"),
+                        "80px",
+                    ),
+                    dbc.Button("Train", id="layers-train", color="primary", size="sm"),
+                    job_status("layers-job"),
+                ],
+                className="d-flex align-items-end flex-wrap",
+            )
+        ),
+        className="mb-2",
+        id="layers-train-card",
+    )
+    return html.Div(
+        [
+            train,
+            controls,
+            legend.legend(TAB_ID),
+            html.Div(
+                PROJECTING, id="layers-projecting", className="layers-projecting text-muted", style={"display": "none"}
+            ),  # in the graph's place while Project runs
+            dcc.Graph(
+                id="layers-graph",
+                figure=figures.empty_figure("pick or train a hardness run"),
+                clear_on_unhover=True,
+                config={"displaylogo": False, "scrollZoom": True, "toImageButtonOptions": {"format": "svg"}},
+            ),
+            dcc.Tooltip(id="layers-tooltip", direction="right"),
+            html.Div(id="layers-status", className="small text-muted"),
+        ]
+    )
 
 
 def register_callbacks(app: dash.Dash, config: AppConfig) -> None:
     def shown(run_id, dataset):
         return state.run_for_view(config, run_id, KINDS, dataset)
 
-    @app.callback(Output("layers-step", "min"), Output("layers-step", "max"), Output("layers-step", "marks"),
-                  Output("layers-step", "value"), Output("layers-step-box", "style"),
-                  Output("layers-project", "style"), Output("layers-network-box", "style"),
-                  Output("layers-train-card", "style"),
-                  *state.RUN_INPUTS,
-                  Input("focus", "data"))
+    @app.callback(
+        Output("layers-step", "min"),
+        Output("layers-step", "max"),
+        Output("layers-step", "marks"),
+        Output("layers-step", "value"),
+        Output("layers-step-box", "style"),
+        Output("layers-project", "style"),
+        Output("layers-network-box", "style"),
+        Output("layers-train-card", "style"),
+        *state.RUN_INPUTS,
+        Input("focus", "data"),
+    )
     def capture_controls(run_id, _version, dataset, focus):
         run, _ = shown(run_id, dataset)
         if not capture_runs.is_capture(run):
@@ -135,8 +209,12 @@ def register_callbacks(app: dash.Dash, config: AppConfig) -> None:
         value = int(jump["step"]) if jump.get("step") is not None and int(jump["step"]) in marks else value
         return low, high, marks, value, style, {}, {"display": "none"}, {"display": "none"}
 
-    @app.callback(Output("run-picker", "value", allow_duplicate=True), Input("focus", "data"),
-                  State("run-picker", "value"), prevent_initial_call=True)
+    @app.callback(
+        Output("run-picker", "value", allow_duplicate=True),
+        Input("focus", "data"),
+        State("run-picker", "value"),
+        prevent_initial_call=True,
+    )
     def jump_run(focus, run_id):
         """A jump here naming another run of this tab's kinds (Compare's run A) picks that run."""
         jump = focus if isinstance(focus, dict) and focus.get("tab") == TAB_ID else {}
@@ -147,10 +225,16 @@ def register_callbacks(app: dash.Dash, config: AppConfig) -> None:
         except Exception:
             return no_update
 
-    @app.callback(Output("layers-network", "options"), Output("layers-network", "value"),
-                  Output("layers-method", "options"), Output("layers-method", "value"),
-                  *state.RUN_INPUTS,
-                  Input("focus", "data"), State("layers-network", "value"), State("layers-method", "value"))
+    @app.callback(
+        Output("layers-network", "options"),
+        Output("layers-network", "value"),
+        Output("layers-method", "options"),
+        Output("layers-method", "value"),
+        *state.RUN_INPUTS,
+        Input("focus", "data"),
+        State("layers-network", "value"),
+        State("layers-method", "value"),
+    )
     def networks(run_id, _version, dataset, focus, current, method):
         run, _ = shown(run_id, dataset)
         if run is None:
@@ -164,16 +248,28 @@ def register_callbacks(app: dash.Dash, config: AppConfig) -> None:
         jump = focus_for(focus, run) if ctx.triggered_id == "focus" else {}
         current = jump.get("network", current)
         method = jump.get("method", method)
-        return ([{"label": f"{n['name']} (acc {n['test_accuracy']:.2f})", "value": n["name"]} for n in nets],
-                current if current in names else (names[0] if names else None),
-                [{"label": m, "value": m} for m in methods], method if method in methods else methods[0])
+        return (
+            [{"label": f"{n['name']} (acc {n['test_accuracy']:.2f})", "value": n["name"]} for n in nets],
+            current if current in names else (names[0] if names else None),
+            [{"label": m, "value": m} for m in methods],
+            method if method in methods else methods[0],
+        )
 
-    @app.callback(Output("layers-graph", "figure"), Output("layers-status", "children"),
-                  Output("layers-shown", "data"),
-                  Input("run-picker", "value"), Input("layers-network", "value"), Input("layers-method", "value"),
-                  Input("layers-colour", "value"), Input("focus", "data"), Input("layers-step", "value"),
-                  Input("layers-projected", "data"), State("dataset-picker", "value"), State("selection", "data"),
-                  State(legend.store_id(TAB_ID), "data"))
+    @app.callback(
+        Output("layers-graph", "figure"),
+        Output("layers-status", "children"),
+        Output("layers-shown", "data"),
+        Input("run-picker", "value"),
+        Input("layers-network", "value"),
+        Input("layers-method", "value"),
+        Input("layers-colour", "value"),
+        Input("focus", "data"),
+        Input("layers-step", "value"),
+        Input("layers-projected", "data"),
+        State("dataset-picker", "value"),
+        State("selection", "data"),
+        State(legend.store_id(TAB_ID), "data"),
+    )
     def draw(run_id, network, method, colour, focus, step, _projected, dataset, selection, hidden):
         run, note = shown(run_id, dataset)
         if capture_runs.is_capture(run):
@@ -192,8 +288,11 @@ def register_callbacks(app: dash.Dash, config: AppConfig) -> None:
                 trace.selectedpoints = picked
                 trace.marker.showscale = False
                 trace.marker.opacity = legend.opacity(labels, hidden)
-            return (fig, " · ".join(filter(None, (note, text))),
-                    {"run": run.id, "step": step, "method": method, "space": where, "traces": len(fig.data)})
+            return (
+                fig,
+                " · ".join(filter(None, (note, text))),
+                {"run": run.id, "step": step, "method": method, "space": where, "traces": len(fig.data)},
+            )
         if run is None or not network:
             return figures.empty_figure("no hardness run yet: use Train above"), note, None
         try:
@@ -206,17 +305,29 @@ def register_callbacks(app: dash.Dash, config: AppConfig) -> None:
         jump = focus_for(focus, run)
         layer = marked(jump) if jump.get("network") == network else None
         where = sel.space(run.manifest.get("dataset"), "test")
-        fig = figures.layers_figure(panels, sample["labels"], ds.class_names, predictions=preds,
-                                    index=sample["index"], colour=colour, focus=layer,
-                                    selected=sel.positions(selection, where, sample["index"]),
-                                    uirevision=f"layers-{run.id}-{network}-{method}")
+        fig = figures.layers_figure(
+            panels,
+            sample["labels"],
+            ds.class_names,
+            predictions=preds,
+            index=sample["index"],
+            colour=colour,
+            focus=layer,
+            selected=sel.positions(selection, where, sample["index"]),
+            uirevision=f"layers-{run.id}-{network}-{method}",
+        )
         for trace in fig.data:  # the classes hidden in the legend stay faded
             trace.marker.opacity = legend.opacity(sample["labels"], hidden)
         kls = " · ".join(f"{k} KL {v:.3f}" for k, v in study.layer_kls(run, network, method).items())
-        text = (f"{len(sample['labels'])} test samples · {method} · {kls} · box/lasso selects in every panel "
-                "(Shift adds, Alt subtracts, Esc clears)")
-        return (fig, " · ".join(filter(None, (note, text))),
-                {"run": run.id, "network": network, "space": where, "traces": len(panels)})
+        text = (
+            f"{len(sample['labels'])} test samples · {method} · {kls} · box/lasso selects in every panel "
+            "(Shift adds, Alt subtracts, Esc clears)"
+        )
+        return (
+            fig,
+            " · ".join(filter(None, (note, text))),
+            {"run": run.id, "network": network, "space": where, "traces": len(panels)},
+        )
 
     def classes(shown_):
         """The clickable class legend, for a captured model's panels as for a hardness run's sample."""
@@ -224,10 +335,15 @@ def register_callbacks(app: dash.Dash, config: AppConfig) -> None:
 
     legend.connect(app, TAB_ID, "layers-graph", "layers-shown", classes)
 
-    @app.callback(Output("selection", "data", allow_duplicate=True),
-                  Output("layers-graph", "figure", allow_duplicate=True), Input("layers-graph", "selectedData"),
-                  State("layers-shown", "data"), State("selection", "data"), State("selection-mode", "data"),
-                  prevent_initial_call=True)
+    @app.callback(
+        Output("selection", "data", allow_duplicate=True),
+        Output("layers-graph", "figure", allow_duplicate=True),
+        Input("layers-graph", "selectedData"),
+        State("layers-shown", "data"),
+        State("selection", "data"),
+        State("selection-mode", "data"),
+        prevent_initial_call=True,
+    )
     def select(selected, shown_, selection, mode):
         """A box/lasso (or a click on a point) in any panel sets the one selection (Shift adds, Alt subtracts).
 
@@ -239,72 +355,127 @@ def register_callbacks(app: dash.Dash, config: AppConfig) -> None:
         ids = {int(index[point_position(p)]) for p in selected.get("points") or []}
         return sel.combine(selection, shown_["space"], ids, mode), sel.drop_outline()
 
-    @app.callback(Output("layers-graph", "figure", allow_duplicate=True), Input("selection", "data"),
-                  State("layers-shown", "data"), prevent_initial_call=True)
+    @app.callback(
+        Output("layers-graph", "figure", allow_duplicate=True),
+        Input("selection", "data"),
+        State("layers-shown", "data"),
+        prevent_initial_call=True,
+    )
     def link_selection(selection, shown_):
         if not shown_:
             return no_update
         index = shown_index(config, shown_)
         return sel.highlight(Patch(), range(shown_["traces"]), sel.positions(selection, shown_["space"], index))
 
-    @app.callback(Output("layers-tooltip", "show"), Output("layers-tooltip", "bbox"),
-                  Output("layers-tooltip", "children"), Input("layers-graph", "hoverData"),
-                  State("run-picker", "value"), State("layers-network", "value"), State("dataset-picker", "value"),
-                  State("layers-step", "value"))
+    @app.callback(
+        Output("layers-tooltip", "show"),
+        Output("layers-tooltip", "bbox"),
+        Output("layers-tooltip", "children"),
+        Input("layers-graph", "hoverData"),
+        State("run-picker", "value"),
+        State("layers-network", "value"),
+        State("dataset-picker", "value"),
+        State("layers-step", "value"),
+    )
     def hover(hover_data, run_id, network, dataset, step):
         run, _ = shown(run_id, dataset) if hover_data else (None, "")
         if hover_data and capture_runs.is_capture(run):
             point = hover_data["points"][0]
             names = capture_runs.layer_names(run)
             curve = int(point.get("curveNumber", 0))
-            return True, point["bbox"], capture_panels.card(config, run, step, point_position(point),
-                                                            names[curve] if curve < len(names) else None)
+            return (
+                True,
+                point["bbox"],
+                capture_panels.card(
+                    config, run, step, point_position(point), names[curve] if curve < len(names) else None
+                ),
+            )
         if not hover_data or not network or run is None:
             return False, no_update, no_update
         point = hover_data["points"][0]
         layers = study.network_record(run, network)["layers"]
         curve = int(point.get("curveNumber", 0))
-        return True, point["bbox"], hover_card(config, run, network, point_position(point),
-                                               layers[curve] if curve < len(layers) else None)
+        return (
+            True,
+            point["bbox"],
+            hover_card(config, run, network, point_position(point), layers[curve] if curve < len(layers) else None),
+        )
 
-    @app.callback(Output("layers-download", "data"), Input("layers-export", "n_clicks"),
-                  State("run-picker", "value"), State("layers-network", "value"), State("layers-method", "value"),
-                  State("dataset-picker", "value"), State("selection", "data"), prevent_initial_call=True)
+    @app.callback(
+        Output("layers-download", "data"),
+        Input("layers-export", "n_clicks"),
+        State("run-picker", "value"),
+        State("layers-network", "value"),
+        State("layers-method", "value"),
+        State("dataset-picker", "value"),
+        State("selection", "data"),
+        prevent_initial_call=True,
+    )
     def export(_n, run_id, network, method, dataset, selection):
         run, _ = shown(run_id, dataset)
         if run is None or not network or capture_runs.is_capture(run):
             return no_update
         picked = sel.ids_in(selection, sel.space(run.manifest.get("dataset"), "test"))
         suffix = f"-{len(picked)}-selected" if picked else ""
-        return dict(content=projection_csv(run, network, method, picked),
-                    filename=f"{run.id}-{network}-{method}{suffix}.csv")
+        return dict(
+            content=projection_csv(run, network, method, picked), filename=f"{run.id}-{network}-{method}{suffix}.csv"
+        )
 
-    @job(app, trigger="layers-train", status="layers-job",
-         states=[State("dataset-picker", "value"), State("layers-depth", "value"), State("layers-activation", "value"),
-                 State("layers-runs", "value"), State("layers-epochs", "value"), State("layers-per-class", "value")],
-         title=lambda _dataset, depth, activation, *_: f"hardness study ({activation}, depth {depth})")
+    @job(
+        app,
+        trigger="layers-train",
+        status="layers-job",
+        states=[
+            State("dataset-picker", "value"),
+            State("layers-depth", "value"),
+            State("layers-activation", "value"),
+            State("layers-runs", "value"),
+            State("layers-epochs", "value"),
+            State("layers-per-class", "value"),
+        ],
+        title=lambda _dataset, depth, activation, *_: f"hardness study ({activation}, depth {depth})",
+    )
     def train(progress, dataset, depth, activation, runs, epochs, per_class):
-        cfg = study.Config(dataset=dataset or config.default_dataset, depths=(int(depth or 3),),
-                           activations=(activation,), runs=int(runs or 1), epochs=int(epochs or 20),
-                           per_class=int(per_class or 50), n_jobs=1)
+        cfg = study.Config(
+            dataset=dataset or config.default_dataset,
+            depths=(int(depth or 3),),
+            activations=(activation,),
+            runs=int(runs or 1),
+            epochs=int(epochs or 20),
+            per_class=int(per_class or 50),
+            n_jobs=1,
+        )
         run = study.run(cfg, store=config.store, data_dir=config.data_dir, progress=progress)
         acc = run.metrics.get("mean_test_accuracy", float("nan"))
         return Done(run=run, message=f"trained {run.id}: mean test accuracy {acc:.3f}")
 
-    @job(app, trigger="layers-project", outputs=[Output("layers-projected", "data")], status="layers-project-job",
-         running=[(Output("layers-graph", "style"), {"display": "none"}, {}),
-                  (Output("layers-projecting", "style"), {}, {"display": "none"})],
-         states=[State("run-picker", "value"), State("dataset-picker", "value"), State("layers-step", "value"),
-                 State("layers-method", "value"), State("layers-projected", "data")],
-         title=lambda _run, _ds, step, method, _n: f"project captured layers ({method or 'tsne'}, step {step})")
+    @job(
+        app,
+        trigger="layers-project",
+        outputs=[Output("layers-projected", "data")],
+        status="layers-project-job",
+        running=[
+            (Output("layers-graph", "style"), {"display": "none"}, {}),
+            (Output("layers-projecting", "style"), {}, {"display": "none"}),
+        ],
+        states=[
+            State("run-picker", "value"),
+            State("dataset-picker", "value"),
+            State("layers-step", "value"),
+            State("layers-method", "value"),
+            State("layers-projected", "data"),
+        ],
+        title=lambda _run, _ds, step, method, _n: f"project captured layers ({method or 'tsne'}, step {step})",
+    )
     def project(progress, run_id, dataset, step, method, projected):
         run, _ = shown(run_id, dataset)
         if not capture_runs.is_capture(run):
             raise UserError("Project lays out a capture run's layers: pick one (Your model tab captures one)")
         step, method = capture_runs.step_of(run, step), method if method in capture_runs.PROJECT_METHODS else "tsne"
         maps = capture_runs.project_run(config.store, run, step, method, progress=progress)
-        return Done(message=f"projected {len(maps)} layers of {run.id} (step {step}, {method})",
-                    values=((projected or 0) + 1,))
+        return Done(
+            message=f"projected {len(maps)} layers of {run.id} (step {step}, {method})", values=((projected or 0) + 1,)
+        )
 
 
 def selection_patch(selected: dict | None, n_traces: int) -> Patch:
@@ -320,8 +491,10 @@ def selection_patch(selected: dict | None, n_traces: int) -> Patch:
 def sample_classes(config: AppConfig, shown_: dict) -> tuple[np.ndarray, list]:
     """Labels and class names of the sample of the hardness run ``shown_`` describes (the legend's classes)."""
     run = state.run(config, shown_["run"])
-    return (state.arrays(run, "sample")["labels"],
-            state.dataset(config, run.manifest.get("dataset"), "test").class_names)
+    return (
+        state.arrays(run, "sample")["labels"],
+        state.dataset(config, run.manifest.get("dataset"), "test").class_names,
+    )
 
 
 def capture_classes(config: AppConfig, shown_: dict) -> tuple[np.ndarray, list]:
@@ -346,16 +519,35 @@ def hover_card(config: AppConfig, run, network: str, position: int, layer: str |
     sample = state.arrays(run, "sample")
     preds = state.arrays(run, f"act-{network}")["predictions"]
     ds = state.dataset(config, run.manifest.get("dataset"), "test")
-    return point_card(ds.images, ds.class_names, sample["index"], sample["labels"], preds, position,
-                      layer=layer, key=(ds.name, "test"))
+    return point_card(
+        ds.images,
+        ds.class_names,
+        sample["index"],
+        sample["labels"],
+        preds,
+        position,
+        layer=layer,
+        key=(ds.name, "test"),
+    )
 
 
-def point_card(images_: np.ndarray | None, class_names, index: np.ndarray, labels: np.ndarray,
-               predictions: np.ndarray, position: int, *, layer: str | None = None, key: tuple = ()) -> html.Div:
+def point_card(
+    images_: np.ndarray | None,
+    class_names,
+    index: np.ndarray,
+    labels: np.ndarray,
+    predictions: np.ndarray,
+    position: int,
+    *,
+    layer: str | None = None,
+    key: tuple = (),
+) -> html.Div:
     """The shared sample card for the point at ``position``: thumbnail, ``#index · layer``, label, prediction ✓/✗."""
     idx = int(index[position])
-    lines = [f"#{idx}" + (f" · {layer}" if layer else ""),
-             *label_lines(class_names, labels[position], predictions[position])]
+    lines = [
+        f"#{idx}" + (f" · {layer}" if layer else ""),
+        *label_lines(class_names, labels[position], predictions[position]),
+    ]
     return sample_card(None if images_ is None else images_[idx], lines, key=(*key, idx))
 
 

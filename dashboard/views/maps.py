@@ -8,6 +8,7 @@ selection indexes the map's samples, the nodes holding selected samples are outl
 tooltip counts the selected members. The map's space is ``"<dataset>:<split>"`` (member positions
 mapped back to the split through the run's ``limit``/``seed`` sample), so a selection made in Data on
 the same split shows here too."""
+
 from __future__ import annotations
 
 import dash
@@ -29,45 +30,80 @@ TRAINS = dnm.KIND
 
 
 def _number(id_, value, label, min_=1, max_=200):
-    return dbc.InputGroup([dbc.InputGroupText(label), dbc.Input(id=id_, type="number", value=value, min=min_,
-                                                                 max=max_, step=1)], size="sm", className="mb-1")
+    return dbc.InputGroup(
+        [dbc.InputGroupText(label), dbc.Input(id=id_, type="number", value=value, min=min_, max=max_, step=1)],
+        size="sm",
+        className="mb-1",
+    )
 
 
 def layout(config: AppConfig):
-    return dbc.Row([
-        dbc.Col([
-            dcc.Graph(id="maps-lattice", figure=figures.empty_figure("train a deep neural map →"),
-                      clear_on_unhover=True, style={"height": "68vh"}, config={"displaylogo": False}),
-            dcc.Tooltip(id="maps-tooltip", direction="right"),
-            dcc.Store(id="maps-shown", data=None),  # {run, space}: what the lattice shows
-        ], md=8),
-        dbc.Col([
-            html.Div("Overlay", className="panel-title mb-1"),
-            dbc.RadioItems(id="maps-overlay", value="none", inline=True, className="small mb-2",
-                           options=[{"label": v, "value": k} for k, v in figures.LATTICE_OVERLAYS.items()]),
-            html.Div(id="maps-status", className="small text-muted mb-2"),
-            html.Hr(),
-            html.Div("Train a deep neural map", className="panel-title mb-1"),
-            _number("maps-rows", 20, "rows"), _number("maps-cols", 30, "columns"),
-            _number("maps-pretrain", 30, "AE pre-training epochs", 0, 500),
-            _number("maps-epochs", 20, "joint epochs", 0, 500),
-            _number("maps-som-iterations", 10000, "SOM iterations", 1, 1_000_000),
-            dbc.Select(id="maps-topology", value="rect", size="sm", className="mb-2",
-                       options=[{"label": "rectangular lattice", "value": "rect"},
-                                {"label": "hexagonal lattice", "value": "hex"}]),
-            dbc.Button("Train DNM", id="maps-train", color="primary", size="sm"),
-            job_status("maps-job"),
-        ], md=4),
-    ], className="g-3")
+    return dbc.Row(
+        [
+            dbc.Col(
+                [
+                    dcc.Graph(
+                        id="maps-lattice",
+                        figure=figures.empty_figure("train a deep neural map →"),
+                        clear_on_unhover=True,
+                        style={"height": "68vh"},
+                        config={"displaylogo": False},
+                    ),
+                    dcc.Tooltip(id="maps-tooltip", direction="right"),
+                    dcc.Store(id="maps-shown", data=None),  # {run, space}: what the lattice shows
+                ],
+                md=8,
+            ),
+            dbc.Col(
+                [
+                    html.Div("Overlay", className="panel-title mb-1"),
+                    dbc.RadioItems(
+                        id="maps-overlay",
+                        value="none",
+                        inline=True,
+                        className="small mb-2",
+                        options=[{"label": v, "value": k} for k, v in figures.LATTICE_OVERLAYS.items()],
+                    ),
+                    html.Div(id="maps-status", className="small text-muted mb-2"),
+                    html.Hr(),
+                    html.Div("Train a deep neural map", className="panel-title mb-1"),
+                    _number("maps-rows", 20, "rows"),
+                    _number("maps-cols", 30, "columns"),
+                    _number("maps-pretrain", 30, "AE pre-training epochs", 0, 500),
+                    _number("maps-epochs", 20, "joint epochs", 0, 500),
+                    _number("maps-som-iterations", 10000, "SOM iterations", 1, 1_000_000),
+                    dbc.Select(
+                        id="maps-topology",
+                        value="rect",
+                        size="sm",
+                        className="mb-2",
+                        options=[
+                            {"label": "rectangular lattice", "value": "rect"},
+                            {"label": "hexagonal lattice", "value": "hex"},
+                        ],
+                    ),
+                    dbc.Button("Train DNM", id="maps-train", color="primary", size="sm"),
+                    job_status("maps-job"),
+                ],
+                md=4,
+            ),
+        ],
+        className="g-3",
+    )
 
 
 def register_callbacks(app: dash.Dash, config: AppConfig) -> None:
     def shown(run_id, name):
         return state.run_for_view(config, run_id, dnm.KIND, name)
 
-    @app.callback(Output("maps-lattice", "figure"), Output("maps-status", "children"), Output("maps-shown", "data"),
-                  *state.RUN_INPUTS,
-                  Input("maps-overlay", "value"), State("selection", "data"))
+    @app.callback(
+        Output("maps-lattice", "figure"),
+        Output("maps-status", "children"),
+        Output("maps-shown", "data"),
+        *state.RUN_INPUTS,
+        Input("maps-overlay", "value"),
+        State("selection", "data"),
+    )
     def show(run_id, _version, name, overlay, selection):
         run, note = shown(run_id, name)
         if run is None:
@@ -76,20 +112,40 @@ def register_callbacks(app: dash.Dash, config: AppConfig) -> None:
         rows, cols = lat.shape
         mosaic = images.cell_mosaic(lat.prototype_images, rows, cols)
         uri = images.png_data_uri(mosaic, size=min(1600, max(mosaic.shape[:2]) * 4))
-        fig = figures.image_grid_figure(uri, rows, cols, values=lat.overlay(overlay), overlay=overlay,
-                                        class_names=_class_names(config, run, lat),
-                                        title=f"{rows}×{cols} lattice of decoded prototypes", uirevision=run.id)
+        fig = figures.image_grid_figure(
+            uri,
+            rows,
+            cols,
+            values=lat.overlay(overlay),
+            overlay=overlay,
+            class_names=_class_names(config, run, lat),
+            title=f"{rows}×{cols} lattice of decoded prototypes",
+            uirevision=run.id,
+        )
         where, index = sample_ids(config, run, lat)
         add_node_points(fig, rows, cols)
         fig.update_layout(shapes=node_outlines(selected_per_node(selection, where, index, lat), cols))
-        status = " · ".join(part for part in (note, run.id, dnm.quality(run), "hover a node · box/lasso over nodes "
-                                              "selects their samples (Shift adds, Alt subtracts, Esc clears)") if part)
+        status = " · ".join(
+            part
+            for part in (
+                note,
+                run.id,
+                dnm.quality(run),
+                "hover a node · box/lasso over nodes selects their samples (Shift adds, Alt subtracts, Esc clears)",
+            )
+            if part
+        )
         return fig, status, {"run": run.id, "space": where}
 
-    @app.callback(Output("selection", "data", allow_duplicate=True),
-                  Output("maps-lattice", "figure", allow_duplicate=True), Input("maps-lattice", "selectedData"),
-                  State("maps-shown", "data"), State("selection", "data"), State("selection-mode", "data"),
-                  prevent_initial_call=True)
+    @app.callback(
+        Output("selection", "data", allow_duplicate=True),
+        Output("maps-lattice", "figure", allow_duplicate=True),
+        Input("maps-lattice", "selectedData"),
+        State("maps-shown", "data"),
+        State("selection", "data"),
+        State("selection-mode", "data"),
+        prevent_initial_call=True,
+    )
     def select(selected, shown_, selection, mode):
         """Nodes → members: the samples of every node the box/lasso covers."""
         if not shown_ or not sel.is_drag(selected):
@@ -100,8 +156,12 @@ def register_callbacks(app: dash.Dash, config: AppConfig) -> None:
         nodes = sorted({figures.cell_of(p, lat.shape[1]) for p in selected.get("points") or []})
         return sel.combine(selection, where, members_of(lat, nodes, index), mode), sel.drop_outline()
 
-    @app.callback(Output("maps-lattice", "figure", allow_duplicate=True), Input("selection", "data"),
-                  State("maps-shown", "data"), prevent_initial_call=True)
+    @app.callback(
+        Output("maps-lattice", "figure", allow_duplicate=True),
+        Input("selection", "data"),
+        State("maps-shown", "data"),
+        prevent_initial_call=True,
+    )
     def link(selection, shown_):
         if not shown_:
             return no_update
@@ -112,9 +172,15 @@ def register_callbacks(app: dash.Dash, config: AppConfig) -> None:
         patch["layout"]["shapes"] = node_outlines(selected_per_node(selection, where, index, lat), lat.shape[1])
         return patch
 
-    @app.callback(Output("maps-tooltip", "show"), Output("maps-tooltip", "bbox"), Output("maps-tooltip", "children"),
-                  Input("maps-lattice", "hoverData"), State("run-picker", "value"), State("dataset-picker", "value"),
-                  State("selection", "data"))
+    @app.callback(
+        Output("maps-tooltip", "show"),
+        Output("maps-tooltip", "bbox"),
+        Output("maps-tooltip", "children"),
+        Input("maps-lattice", "hoverData"),
+        State("run-picker", "value"),
+        State("dataset-picker", "value"),
+        State("selection", "data"),
+    )
     def hover(hover_data, run_id, name, selection):
         if not hover_data:
             return False, no_update, no_update
@@ -129,14 +195,30 @@ def register_callbacks(app: dash.Dash, config: AppConfig) -> None:
         n_selected = int(np.isin(index[node.members], picked).sum()) if picked else None
         return True, point["bbox"], node_card(config, run, node, len(lat.bmu), n_selected=n_selected)
 
-    @job(app, trigger="maps-train", status="maps-job", title=lambda _name, rows, cols, *_: f"DNM {rows}x{cols}",
-         states=[State("dataset-picker", "value"), State("maps-rows", "value"), State("maps-cols", "value"),
-                 State("maps-pretrain", "value"), State("maps-epochs", "value"),
-                 State("maps-som-iterations", "value"), State("maps-topology", "value")])
+    @job(
+        app,
+        trigger="maps-train",
+        status="maps-job",
+        title=lambda _name, rows, cols, *_: f"DNM {rows}x{cols}",
+        states=[
+            State("dataset-picker", "value"),
+            State("maps-rows", "value"),
+            State("maps-cols", "value"),
+            State("maps-pretrain", "value"),
+            State("maps-epochs", "value"),
+            State("maps-som-iterations", "value"),
+            State("maps-topology", "value"),
+        ],
+    )
     def train(progress, name, rows, cols, pretrain, epochs, som_iterations, topology):
-        cfg = dnm.Config(dataset=name or config.default_dataset, lattice=f"{int(rows)}x{int(cols)}",
-                         topology=topology or "rect", pretrain_epochs=int(pretrain), epochs=int(epochs),
-                         som_iterations=int(som_iterations))
+        cfg = dnm.Config(
+            dataset=name or config.default_dataset,
+            lattice=f"{int(rows)}x{int(cols)}",
+            topology=topology or "rect",
+            pretrain_epochs=int(pretrain),
+            epochs=int(epochs),
+            som_iterations=int(som_iterations),
+        )
         run = dnm.run(cfg, store=config.store, data_dir=config.data_dir, progress=progress)
         return Done(run=run, message=f"DNM trained: purity {run.metrics['purity']:.3f}")
 
@@ -189,23 +271,44 @@ def selected_per_node(selection: dict | None, space_: str, index: np.ndarray, la
 
 def node_outlines(counts: np.ndarray, cols: int, color: str = "#f39c12") -> list[dict]:
     """One outline rectangle per node holding selected samples (cell ``(r, c)`` spans ``c±0.5, r±0.5``)."""
-    return [dict(type="rect", xref="x", yref="y", x0=c - 0.46, x1=c + 0.46, y0=r - 0.46, y1=r + 0.46,
-                 line=dict(color=color, width=2.5), fillcolor="rgba(0,0,0,0)", layer="above")
-            for r, c in (divmod(int(k), cols) for k in np.flatnonzero(counts))]
+    return [
+        dict(
+            type="rect",
+            xref="x",
+            yref="y",
+            x0=c - 0.46,
+            x1=c + 0.46,
+            y0=r - 0.46,
+            y1=r + 0.46,
+            line=dict(color=color, width=2.5),
+            fillcolor="rgba(0,0,0,0)",
+            layer="above",
+        )
+        for r, c in (divmod(int(k), cols) for k in np.flatnonzero(counts))
+    ]
 
 
 def add_node_points(fig: go.Figure, rows: int, cols: int) -> None:
     """One invisible point per node (``customdata`` = node index) for box/lasso: heatmaps are not selectable."""
     r, c = np.divmod(np.arange(rows * cols), cols)
-    fig.add_trace(go.Scatter(x=c.tolist(), y=r.tolist(), mode="markers", customdata=np.arange(rows * cols).tolist(),
-                             hoverinfo="none", showlegend=False, name="nodes",
-                             marker=dict(size=6, opacity=0), selected=dict(marker=dict(opacity=0)),
-                             unselected=dict(marker=dict(opacity=0))))
+    fig.add_trace(
+        go.Scatter(
+            x=c.tolist(),
+            y=r.tolist(),
+            mode="markers",
+            customdata=np.arange(rows * cols).tolist(),
+            hoverinfo="none",
+            showlegend=False,
+            name="nodes",
+            marker=dict(size=6, opacity=0),
+            selected=dict(marker=dict(opacity=0)),
+            unselected=dict(marker=dict(opacity=0)),
+        )
+    )
     fig.update_layout(dragmode="select")  # zoom stays in the mode bar
 
 
-def node_card(config: AppConfig, run, node: dnm.Node, n_samples: int, strip: int = 10,
-              n_selected: int | None = None):
+def node_card(config: AppConfig, run, node: dnm.Node, n_samples: int, strip: int = 10, n_selected: int | None = None):
     """Tooltip for one lattice node: its decoded prototype, its numbers (and how many of its samples
     are selected), a strip of the samples it holds."""
     lines = [f"node ({node.row}, {node.col}) · {len(node.members)} samples"]
@@ -213,8 +316,9 @@ def node_card(config: AppConfig, run, node: dnm.Node, n_samples: int, strip: int
         lines.append(f"{n_selected} of them selected")
     if node.majority >= 0:
         lines.append(f"majority {node.majority} · purity {node.purity:.2f}")
-    return cards.sample_card(node.prototype, lines, extra=_member_strip(config, run, node, n_samples, strip),
-                             image_class="maps-prototype")
+    return cards.sample_card(
+        node.prototype, lines, extra=_member_strip(config, run, node, n_samples, strip), image_class="maps-prototype"
+    )
 
 
 def _member_strip(config: AppConfig, run, node: dnm.Node, n_samples: int, strip: int) -> list:
@@ -229,5 +333,10 @@ def _member_strip(config: AppConfig, run, node: dnm.Node, n_samples: int, strip:
         return []
     pos = node.members[:strip]
     strip_img = images.tile(ds.images[pos], 1, len(pos), pad=1)
-    return [html.Img(src=images.png_data_uri(strip_img, size=min(40 * len(pos), 400)),
-                     className="tile-img maps-strip", style={"height": "40px"})]
+    return [
+        html.Img(
+            src=images.png_data_uri(strip_img, size=min(40 * len(pos), 400)),
+            className="tile-img maps-strip",
+            style={"height": "40px"},
+        )
+    ]

@@ -8,6 +8,7 @@ Layers tab, over the same test samples — highlight.
 Each method's main parameter (t-SNE perplexity, UMAP / LLE / Isomap neighbours) can be changed
 before projecting; each setting is its own cached result. The seconds in the table exclude one-off
 compilation: each method is warmed up on a tiny array first (the warm-up's seconds are listed apart)."""
+
 from __future__ import annotations
 
 import dash
@@ -28,10 +29,12 @@ LABEL = "Methods"
 KIND = study.KIND
 ALL = ("pca", "lle", "mds", "isomap", "tsne", "umap")
 #: the parameter inputs: (method, parameter, input id, label, default (None: the run's), min, step)
-PARAMS = (("tsne", "perplexity", "methods-perplexity", "t-SNE perplexity", None, 2, "any"),
-          ("umap", "n_neighbors", "methods-umap-neighbors", "UMAP neighbours", 15, 2, 1),
-          ("lle", "n_neighbors", "methods-lle-neighbors", "LLE neighbours", 10, 2, 1),
-          ("isomap", "n_neighbors", "methods-isomap-neighbors", "Isomap neighbours", 10, 2, 1))
+PARAMS = (
+    ("tsne", "perplexity", "methods-perplexity", "t-SNE perplexity", None, 2, "any"),
+    ("umap", "n_neighbors", "methods-umap-neighbors", "UMAP neighbours", 15, 2, 1),
+    ("lle", "n_neighbors", "methods-lle-neighbors", "LLE neighbours", 10, 2, 1),
+    ("isomap", "n_neighbors", "methods-isomap-neighbors", "Isomap neighbours", 10, 2, 1),
+)
 
 
 def method_params(*values) -> dict[str, dict]:
@@ -45,8 +48,9 @@ def method_params(*values) -> dict[str, dict]:
         except (TypeError, ValueError):
             raise UserError(f"{label} must be a number (got {value!r})") from None
         if number < low or (name == "n_neighbors" and number != int(number)):
-            raise UserError(f"{label} must be {'a whole number ' if name == 'n_neighbors' else ''}≥ {low} "
-                             f"(got {value})")
+            raise UserError(
+                f"{label} must be {'a whole number ' if name == 'n_neighbors' else ''}≥ {low} (got {value})"
+            )
         out[method] = {name: number if name == "perplexity" else int(number)}
     return out
 
@@ -54,40 +58,70 @@ def method_params(*values) -> dict[str, dict]:
 def _param_inputs():
     fields = []
     for _method, _name, id_, label, default, low, step in PARAMS:
-        fields.append(dbc.InputGroup([dbc.InputGroupText(label), dbc.Input(
-            id=id_, type="number", value=default, min=low, step=step, style={"width": "80px"},
-            placeholder="run's" if default is None else None)], size="sm", className="me-2", style={"width": "auto"}))
+        fields.append(
+            dbc.InputGroup(
+                [
+                    dbc.InputGroupText(label),
+                    dbc.Input(
+                        id=id_,
+                        type="number",
+                        value=default,
+                        min=low,
+                        step=step,
+                        style={"width": "80px"},
+                        placeholder="run's" if default is None else None,
+                    ),
+                ],
+                size="sm",
+                className="me-2",
+                style={"width": "auto"},
+            )
+        )
     return html.Div(fields, className="d-flex align-items-center flex-wrap mb-2")
 
 
 def layout(config: AppConfig):
-    return html.Div([
-        html.Div([
-            dcc.Dropdown(id="methods-network", options=[], clearable=False, style={"width": "220px"}),
-            dcc.Dropdown(id="methods-layer", options=[], clearable=False, style={"width": "140px"},
-                         className="ms-2"),
-            dbc.Button("Project with all six", id="methods-run", color="primary", size="sm", className="ms-2"),
-        ], className="d-flex align-items-center mb-2"),
-        _param_inputs(),
-        legend.legend(TAB_ID),
-        dcc.Graph(id="methods-graph", figure=figures.empty_figure("pick a layer and press the button"),
-                  clear_on_unhover=True, config={"displaylogo": False}),
-        dcc.Tooltip(id="methods-tooltip", direction="right"),
-        dcc.Store(id="methods-shown", data=None),  # {run, network, layer, space, traces}: what the figure shows
-        html.Div(id="methods-table", className="small"),
-        html.Div(id="methods-timing", className="small text-muted"),
-        html.Div(id="methods-status", className="small text-muted"),
-    ])
+    return html.Div(
+        [
+            html.Div(
+                [
+                    dcc.Dropdown(id="methods-network", options=[], clearable=False, style={"width": "220px"}),
+                    dcc.Dropdown(
+                        id="methods-layer", options=[], clearable=False, style={"width": "140px"}, className="ms-2"
+                    ),
+                    dbc.Button("Project with all six", id="methods-run", color="primary", size="sm", className="ms-2"),
+                ],
+                className="d-flex align-items-center mb-2",
+            ),
+            _param_inputs(),
+            legend.legend(TAB_ID),
+            dcc.Graph(
+                id="methods-graph",
+                figure=figures.empty_figure("pick a layer and press the button"),
+                clear_on_unhover=True,
+                config={"displaylogo": False},
+            ),
+            dcc.Tooltip(id="methods-tooltip", direction="right"),
+            dcc.Store(id="methods-shown", data=None),  # {run, network, layer, space, traces}: what the figure shows
+            html.Div(id="methods-table", className="small"),
+            html.Div(id="methods-timing", className="small text-muted"),
+            html.Div(id="methods-status", className="small text-muted"),
+        ]
+    )
 
 
 def register_callbacks(app: dash.Dash, config: AppConfig) -> None:
     def shown(run_id, dataset):
         return state.run_for_view(config, run_id, KIND, dataset)
 
-    @app.callback(Output("methods-network", "options"), Output("methods-network", "value"),
-                  Output("methods-status", "children"), Output("methods-perplexity", "placeholder"),
-                  *state.RUN_INPUTS,
-                  State("methods-network", "value"))
+    @app.callback(
+        Output("methods-network", "options"),
+        Output("methods-network", "value"),
+        Output("methods-status", "children"),
+        Output("methods-perplexity", "placeholder"),
+        *state.RUN_INPUTS,
+        State("methods-network", "value"),
+    )
     def networks(run_id, _v, dataset, current):
         run, note = shown(run_id, dataset)
         if run is None:
@@ -97,9 +131,14 @@ def register_callbacks(app: dash.Dash, config: AppConfig) -> None:
         perplexity = run.config.get("perplexity", 30.0)
         return [{"label": n, "value": n} for n in names], value, note, f"{perplexity:g} (run's)"
 
-    @app.callback(Output("methods-layer", "options"), Output("methods-layer", "value"),
-                  Input("methods-network", "value"), State("run-picker", "value"), State("dataset-picker", "value"),
-                  State("methods-layer", "value"))
+    @app.callback(
+        Output("methods-layer", "options"),
+        Output("methods-layer", "value"),
+        Input("methods-network", "value"),
+        State("run-picker", "value"),
+        State("dataset-picker", "value"),
+        State("methods-layer", "value"),
+    )
     def layers(network, run_id, dataset, current):
         run, _ = shown(run_id, dataset)
         if run is None or not network:
@@ -107,14 +146,27 @@ def register_callbacks(app: dash.Dash, config: AppConfig) -> None:
         names = study.network_record(run, network)["layers"]
         return [{"label": n, "value": n} for n in names], current if current in names else names[-2]
 
-    @job(app, trigger="methods-run",
-         states=[State("run-picker", "value"), State("dataset-picker", "value"), State("methods-network", "value"),
-                 State("methods-layer", "value"), State("selection", "data"), State(legend.store_id(TAB_ID), "data"),
-                 *[State(p[2], "value") for p in PARAMS]],
-         outputs=[Output("methods-graph", "figure"), Output("methods-table", "children"),
-                  Output("methods-shown", "data"), Output("methods-timing", "children")],
-         failed=lambda message: (figures.empty_figure(message), html.Div(message, className="text-danger"), None, ""),
-         title=lambda _run_id, _dataset, _network, layer, *_: f"six projections of {layer}")
+    @job(
+        app,
+        trigger="methods-run",
+        states=[
+            State("run-picker", "value"),
+            State("dataset-picker", "value"),
+            State("methods-network", "value"),
+            State("methods-layer", "value"),
+            State("selection", "data"),
+            State(legend.store_id(TAB_ID), "data"),
+            *[State(p[2], "value") for p in PARAMS],
+        ],
+        outputs=[
+            Output("methods-graph", "figure"),
+            Output("methods-table", "children"),
+            Output("methods-shown", "data"),
+            Output("methods-timing", "children"),
+        ],
+        failed=lambda message: (figures.empty_figure(message), html.Div(message, className="text-danger"), None, ""),
+        title=lambda _run_id, _dataset, _network, layer, *_: f"six projections of {layer}",
+    )
     def compute(progress, run_id, dataset, network, layer, selection, hidden, *param_values):
         from models.studies.hardness_engine import project_run_layer
 
@@ -126,32 +178,74 @@ def register_callbacks(app: dash.Dash, config: AppConfig) -> None:
         sample = state.arrays(run, "sample")
         ds = state.dataset(config, run.manifest.get("dataset"), "test")
         ordered = [(m, results[m]["coords"], results[m]) for m in ALL]
-        fig = figures.methods_figure(ordered, sample["labels"], ds.class_names, index=sample["index"],
-                                     uirevision=f"methods-{run.id}-{network}-{layer}")
+        fig = figures.methods_figure(
+            ordered,
+            sample["labels"],
+            ds.class_names,
+            index=sample["index"],
+            uirevision=f"methods-{run.id}-{network}-{layer}",
+        )
         where = sel.space(run.manifest.get("dataset"), "test")
         picked = sel.positions(selection, where, sample["index"])
         fig.update_layout(dragmode="select")  # zoom stays in the mode bar
         for trace in fig.data:
             trace.selectedpoints = picked
             trace.marker.opacity = legend.opacity(sample["labels"], hidden)
-        shown_ = {"run": run.id, "network": network, "layer": layer, "space": where, "traces": len(fig.data),
-                  "methods": list(ALL)}
-        header = html.Tr([html.Th(h) for h in ("method", "setting", "KL", "trustworthiness", "continuity",
-                                               "kNN preserved", "kNN accuracy", "seconds (excl. compile)")])
-        body = [html.Tr([html.Td(m), html.Td(_setting(run, m, params))]
-                        + [html.Td(f"{r[k]:.3f}" + (" (cached)" if k == "seconds" and r.get("cached") else ""))
-                           for k in study.SCORES]) for m, _, r in ordered]
-        return Done(values=(fig, dbc.Table([html.Thead(header), html.Tbody(body)], size="sm", striped=True), shown_,
-                            _timing_note(results)))
+        shown_ = {
+            "run": run.id,
+            "network": network,
+            "layer": layer,
+            "space": where,
+            "traces": len(fig.data),
+            "methods": list(ALL),
+        }
+        header = html.Tr(
+            [
+                html.Th(h)
+                for h in (
+                    "method",
+                    "setting",
+                    "KL",
+                    "trustworthiness",
+                    "continuity",
+                    "kNN preserved",
+                    "kNN accuracy",
+                    "seconds (excl. compile)",
+                )
+            ]
+        )
+        body = [
+            html.Tr(
+                [html.Td(m), html.Td(_setting(run, m, params))]
+                + [
+                    html.Td(f"{r[k]:.3f}" + (" (cached)" if k == "seconds" and r.get("cached") else ""))
+                    for k in study.SCORES
+                ]
+            )
+            for m, _, r in ordered
+        ]
+        return Done(
+            values=(
+                fig,
+                dbc.Table([html.Thead(header), html.Tbody(body)], size="sm", striped=True),
+                shown_,
+                _timing_note(results),
+            )
+        )
 
     from .layers import sample_classes
 
     legend.connect(app, TAB_ID, "methods-graph", "methods-shown", lambda shown_: sample_classes(config, shown_))
 
-    @app.callback(Output("selection", "data", allow_duplicate=True),
-                  Output("methods-graph", "figure", allow_duplicate=True), Input("methods-graph", "selectedData"),
-                  State("methods-shown", "data"), State("selection", "data"), State("selection-mode", "data"),
-                  prevent_initial_call=True)
+    @app.callback(
+        Output("selection", "data", allow_duplicate=True),
+        Output("methods-graph", "figure", allow_duplicate=True),
+        Input("methods-graph", "selectedData"),
+        State("methods-shown", "data"),
+        State("selection", "data"),
+        State("selection-mode", "data"),
+        prevent_initial_call=True,
+    )
     def select(selected, shown_, selection, mode):
         """A box/lasso in any of the six panels sets the one selection (Shift adds, Alt subtracts)."""
         if not shown_ or not sel.is_drag(selected):
@@ -159,17 +253,25 @@ def register_callbacks(app: dash.Dash, config: AppConfig) -> None:
         index = state.arrays(state.run(config, shown_["run"]), "sample")["index"]
         return sel.on_drag(selected, shown_["space"], index, selection, mode)
 
-    @app.callback(Output("methods-graph", "figure", allow_duplicate=True), Input("selection", "data"),
-                  State("methods-shown", "data"), prevent_initial_call=True)
+    @app.callback(
+        Output("methods-graph", "figure", allow_duplicate=True),
+        Input("selection", "data"),
+        State("methods-shown", "data"),
+        prevent_initial_call=True,
+    )
     def link(selection, shown_):
         if not shown_:
             return no_update
         index = state.arrays(state.run(config, shown_["run"]), "sample")["index"]
         return sel.relink(selection, shown_["space"], index, range(shown_["traces"]))
 
-    @app.callback(Output("methods-tooltip", "show"), Output("methods-tooltip", "bbox"),
-                  Output("methods-tooltip", "children"), Input("methods-graph", "hoverData"),
-                  State("methods-shown", "data"))
+    @app.callback(
+        Output("methods-tooltip", "show"),
+        Output("methods-tooltip", "bbox"),
+        Output("methods-tooltip", "children"),
+        Input("methods-graph", "hoverData"),
+        State("methods-shown", "data"),
+    )
     def hover(hover_data, shown_):
         """The sample card: image, ``#index · method``, label, prediction."""
         if not hover_data or not shown_:
@@ -180,8 +282,11 @@ def register_callbacks(app: dash.Dash, config: AppConfig) -> None:
         curve = int(point.get("curveNumber", 0))
         names = shown_.get("methods") or []
         where = names[curve] if curve < len(names) else None
-        return True, point["bbox"], hover_card(config, state.run(config, shown_["run"]), shown_["network"],
-                                               point_position(point), where)
+        return (
+            True,
+            point["bbox"],
+            hover_card(config, state.run(config, shown_["run"]), shown_["network"], point_position(point), where),
+        )
 
 
 def _setting(run, method: str, params: dict) -> str:
@@ -199,11 +304,12 @@ def _timing_note(results: dict) -> str:
     """Says how the seconds were taken: after a warm-up whose first-call cost (compilation) is listed apart."""
     warm = {m: r["warmup_seconds"] for m, r in results.items() if r.get("warmup_seconds") is not None}
     cached = [m for m, r in results.items() if r.get("cached")]
-    parts = ["seconds: the projection alone, after each method was first run once on 40 points in this process "
-             "(one-off compilation and imports excluded)"]
+    parts = [
+        "seconds: the projection alone, after each method was first run once on 40 points in this process "
+        "(one-off compilation and imports excluded)"
+    ]
     if warm:
-        parts.append("first call incl. compile (not counted): "
-                     + ", ".join(f"{m} {s:.2f} s" for m, s in warm.items()))
+        parts.append("first call incl. compile (not counted): " + ", ".join(f"{m} {s:.2f} s" for m, s in warm.items()))
     if cached:
         parts.append(f"cached from an earlier computation: {', '.join(cached)}")
     return " · ".join(parts)

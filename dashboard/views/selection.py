@@ -8,6 +8,7 @@ it subtracts (``assets/selection.js`` records the modifier held at the drag's st
 ``selection-mode`` and hands Plotly a plain drag, so Plotly keeps no selection of its own); Esc or
 the shell's Clear button empties it. The count is always shown in the header ("N selected · Clear").
 """
+
 from __future__ import annotations
 
 from typing import Iterable, Sequence
@@ -82,29 +83,47 @@ def label(selection: dict | None) -> str:
 
 def shell_components() -> html.Div:
     """The header's "N selected · Clear" and the stores (selection, the drag's modifier)."""
-    return html.Div([
-        html.Span(label(None), id="selection-count", className="selection-count"),
-        html.Span("·", className="mx-1"),
-        dbc.Button("Clear", id="selection-clear", size="sm", color="light", outline=True,
-                   className="selection-clear py-0", title="Empty the selection (Esc)"),
-        dcc.Store(id=STORE, data=empty()),
-        dcc.Store(id=MODE, data="replace"),
-    ], className="selection-bar", title="Box/lasso replaces the selection, Shift adds, Alt subtracts, Esc clears")
+    return html.Div(
+        [
+            html.Span(label(None), id="selection-count", className="selection-count"),
+            html.Span("·", className="mx-1"),
+            dbc.Button(
+                "Clear",
+                id="selection-clear",
+                size="sm",
+                color="light",
+                outline=True,
+                className="selection-clear py-0",
+                title="Empty the selection (Esc)",
+            ),
+            dcc.Store(id=STORE, data=empty()),
+            dcc.Store(id=MODE, data="replace"),
+        ],
+        className="selection-bar",
+        title="Box/lasso replaces the selection, Shift adds, Alt subtracts, Esc clears",
+    )
 
 
 def register(app: dash.Dash) -> None:
-    @app.callback(Output("selection-count", "children"), Output("selection-clear", "disabled"),
-                  Input(STORE, "data"))
+    @app.callback(Output("selection-count", "children"), Output("selection-clear", "disabled"), Input(STORE, "data"))
     def count(selection):
         return label(selection), not (selection or {}).get("ids")
 
-    @app.callback(Output(STORE, "data", allow_duplicate=True), Input("selection-clear", "n_clicks"),
-                  State(STORE, "data"), prevent_initial_call=True)
+    @app.callback(
+        Output(STORE, "data", allow_duplicate=True),
+        Input("selection-clear", "n_clicks"),
+        State(STORE, "data"),
+        prevent_initial_call=True,
+    )
     def clear(_n, selection):
         return empty((selection or {}).get("space")) if (selection or {}).get("ids") else no_update
 
-    @app.callback(Output(STORE, "data", allow_duplicate=True), Input("dataset-picker", "value"),
-                  State(STORE, "data"), prevent_initial_call=True)
+    @app.callback(
+        Output(STORE, "data", allow_duplicate=True),
+        Input("dataset-picker", "value"),
+        State(STORE, "data"),
+        prevent_initial_call=True,
+    )
     def new_dataset(name, selection):
         """Samples of another dataset are other samples: the selection empties."""
         if (selection or {}).get("ids") and not str((selection or {}).get("space") or "").startswith(f"{name}:"):
@@ -122,8 +141,7 @@ def dragged_ids(selected: dict | None, index: Sequence[int] | np.ndarray, positi
     return {int(index[position(p)]) for p in (selected or {}).get("points") or []}
 
 
-def on_drag(selected: dict | None, space_: str | None, index, selection: dict | None, mode: str | None,
-            position=None):
+def on_drag(selected: dict | None, space_: str | None, index, selection: dict | None, mode: str | None, position=None):
     """``(selection, figure patch)`` for a view's ``select`` callback: the new shared selection and the
     outline removed; ``(no_update, no_update)`` when ``selected`` is not a person's drag."""
     if space_ is None or not is_drag(selected):

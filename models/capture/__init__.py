@@ -3,6 +3,7 @@ fit the dataset to its input (:mod:`.adapt`) and stream chosen layers to a run (
 
 Heavy (torch, onnx): imported by the capture engine and the ``layerscope`` API, never by faces.
 """
+
 from .formats import ModelError, load, model_dir_of, model_path
 
 __all__ = ["ModelError", "load", "model_dir_of", "model_path"]

@@ -20,6 +20,7 @@ Feature maps (``C×H×W`` or ``C×L`` per sample) become vectors by :func:`reduc
 pooling (``mean``, default), spatial ``max``, or ``flatten`` (then PCA to 512 when wider, fitted in
 :mod:`models.capture.capture`).
 """
+
 from __future__ import annotations
 
 import math
@@ -53,9 +54,9 @@ def dataset_text(ds) -> str:
 class InputPlan:
     """How one dataset's samples become one model's inputs."""
 
-    source: str                        # "images" or "features"
-    shape: tuple[int, ...]             # per-sample model input
-    layout: str                        # "chw", "hwc", "hw" or "flat"
+    source: str  # "images" or "features"
+    shape: tuple[int, ...]  # per-sample model input
+    layout: str  # "chw", "hwc", "hw" or "flat"
     channels: tuple[int, int] = (1, 1)  # dataset → model
     size: tuple[tuple[int, int], tuple[int, int]] | None = None  # dataset (h, w) → model (h, w)
     normalisation: str = "unit"
@@ -64,9 +65,16 @@ class InputPlan:
     feeds: tuple[tuple[str, str, str], ...] = ()  # tokens: (model input, dataset column or "ones", int|float|bool)
 
     def describe(self) -> dict:
-        out = {"source": self.source, "shape": list(self.shape), "layout": self.layout,
-               "channels": list(self.channels), "resize": [list(s) for s in self.size] if self.size else None,
-               "normalisation": self.normalisation, "mean": self.mean, "std": self.std}
+        out = {
+            "source": self.source,
+            "shape": list(self.shape),
+            "layout": self.layout,
+            "channels": list(self.channels),
+            "resize": [list(s) for s in self.size] if self.size else None,
+            "normalisation": self.normalisation,
+            "mean": self.mean,
+            "std": self.std,
+        }
         if self.feeds:
             out["feeds"] = {model_input: column for model_input, column, _ in self.feeds}
         return out
@@ -160,8 +168,10 @@ def token_plan(ds, inputs, source: str) -> InputPlan:
         kind = "float" if value.integer is False else "int"
         fixed = value.shape[0] if value.shape else None
         if fixed not in (None, length):
-            raise ModelError(f"model {source} input {value.name!r} takes {fixed} tokens per sample but dataset "
-                             f"{ds.name} gives {length}; pad or cut the dataset's input_ids to {fixed}")
+            raise ModelError(
+                f"model {source} input {value.name!r} takes {fixed} tokens per sample but dataset "
+                f"{ds.name} gives {length}; pad or cut the dataset's input_ids to {fixed}"
+            )
         if "mask" in value.name.lower():
             has = ds.tokens.get("attention_mask") is not None
             feeds.append((value.name, "attention_mask" if has else "ones", kind))
@@ -169,16 +179,19 @@ def token_plan(ds, inputs, source: str) -> InputPlan:
             feeds.append((value.name, "input_ids", "int"))
             ids_taken = True
         else:
-            raise ModelError(f"model {source} takes inputs {[i.name for i in inputs]}; LayerScope feeds a token "
-                             "dataset's input_ids and attention_mask by name (an input named like 'mask' gets "
-                             f"the mask) and has nothing for {value.name!r}")
+            raise ModelError(
+                f"model {source} takes inputs {[i.name for i in inputs]}; LayerScope feeds a token "
+                "dataset's input_ids and attention_mask by name (an input named like 'mask' gets "
+                f"the mask) and has nothing for {value.name!r}"
+            )
     if not ids_taken:
         raise ModelError(f"model {source} takes inputs {[i.name for i in inputs]}: none can take input_ids")
     return InputPlan("tokens", (length,), "tokens", feeds=tuple(feeds))
 
 
-def plan_input(ds, input_shape, *, source: str, normalisation: str = "unit", mean=None, std=None,
-               resize: bool = True, inputs=None) -> InputPlan:
+def plan_input(
+    ds, input_shape, *, source: str, normalisation: str = "unit", mean=None, std=None, resize: bool = True, inputs=None
+) -> InputPlan:
     """How ``ds`` feeds a model whose per-sample input is ``input_shape`` (``None`` to guess); ``inputs``
     (:class:`models.capture.backends.ModelInput`) say which take token ids."""
     integer = bool(inputs) and any(i.integer for i in inputs)
@@ -186,9 +199,11 @@ def plan_input(ds, input_shape, *, source: str, normalisation: str = "unit", mea
         return token_plan(ds, inputs, source)
     if integer:
         names = ", ".join(f"{i.name} ({'integers' if i.integer else 'floats'})" for i in inputs)
-        raise ModelError(f"model {source} takes token ids ({names}) but dataset {ds.name} gives {dataset_text(ds)}; "
-                         "it needs a token dataset: an arrays file (.npz) holding input_ids (N×T integers), "
-                         "labels, and optionally attention_mask and texts")
+        raise ModelError(
+            f"model {source} takes token ids ({names}) but dataset {ds.name} gives {dataset_text(ds)}; "
+            "it needs a token dataset: an arrays file (.npz) holding input_ids (N×T integers), "
+            "labels, and optionally attention_mask and texts"
+        )
     if input_shape is None or len(input_shape) == 0:
         if ds.images is not None:
             input_shape = (1 if ds.images.ndim == 3 else 3, *ds.images.shape[1:3])
@@ -197,13 +212,16 @@ def plan_input(ds, input_shape, *, source: str, normalisation: str = "unit", mea
     shape = tuple(None if d in (None, 0, -1) else int(d) for d in input_shape)
 
     def misfit(fix: str) -> ModelError:
-        return ModelError(f"dataset {ds.name} gives {dataset_text(ds)} but model {source} expects input "
-                          f"{shape_text(shape)}; {fix}")
+        return ModelError(
+            f"dataset {ds.name} gives {dataset_text(ds)} but model {source} expects input {shape_text(shape)}; {fix}"
+        )
 
     if len(shape) == 1:
         if shape[0] in (None, ds.dim):
             mean_std = _stats(normalisation, mean, std, 1) if normalisation in ("custom",) else (None, None)
-            return InputPlan("features", (ds.dim,), "flat", normalisation=normalisation, mean=mean_std[0], std=mean_std[1])
+            return InputPlan(
+                "features", (ds.dim,), "flat", normalisation=normalisation, mean=mean_std[0], std=mean_std[1]
+            )
         raise misfit("pick a dataset with that many features, or give the model's --input-shape if it is wrong")
     if len(shape) == 2:
         layout, channels, (h, w) = "hw", 1, shape
@@ -217,8 +235,16 @@ def plan_input(ds, input_shape, *, source: str, normalisation: str = "unit", mea
     if ds.images is None:
         full = (channels, h, w) if layout != "hwc" else (h, w, channels)
         if None not in full and math.prod(full) == ds.dim:
-            return InputPlan("features", full if layout != "hw" else (h, w), layout, (channels, channels),
-                             None, normalisation, mean, std)
+            return InputPlan(
+                "features",
+                full if layout != "hw" else (h, w),
+                layout,
+                (channels, channels),
+                None,
+                normalisation,
+                mean,
+                std,
+            )
         raise misfit("a dataset with images (or exactly that many features) is needed")
     h0, w0 = ds.images.shape[1:3]
     h, w = h or h0, w or w0
@@ -256,4 +282,3 @@ def reduce(t: torch.Tensor, pooling: str, layout: str | None = None, mask: torch
     if pooling == "max":
         return t.float().amax(dim=axes)
     raise ModelError(f"pooling must be one of {', '.join(POOLINGS)} (got {pooling!r})")
-

@@ -18,6 +18,7 @@ Every runner's :meth:`Backend.forward` takes one tensor or ``{input name: tensor
 runs one batch through every layer and lists parents before children, in network order, each with
 its layout (:mod:`.pooling`).
 """
+
 from __future__ import annotations
 
 import inspect
@@ -41,14 +42,22 @@ class Layer:
     type: str
     depth: int
     shape: tuple[int, ...]
-    params: bool = False   # holds weights (a layer proper, not an activation or a reshape)
-    final: bool = False    # its output is the model's output
-    layout: str = ""       # vector, map, map_last or sequence (:mod:`.pooling`); set by the tree
-    module: bool = True    # a module (or an ONNX module scope), not a single ONNX node
+    params: bool = False  # holds weights (a layer proper, not an activation or a reshape)
+    final: bool = False  # its output is the model's output
+    layout: str = ""  # vector, map, map_last or sequence (:mod:`.pooling`); set by the tree
+    module: bool = True  # a module (or an ONNX module scope), not a single ONNX node
 
     def as_dict(self) -> dict:
-        return {"name": self.name, "type": self.type, "depth": self.depth, "shape": list(self.shape),
-                "params": self.params, "final": self.final, "layout": self.layout, "module": self.module}
+        return {
+            "name": self.name,
+            "type": self.type,
+            "depth": self.depth,
+            "shape": list(self.shape),
+            "params": self.params,
+            "final": self.final,
+            "layout": self.layout,
+            "module": self.module,
+        }
 
 
 @dataclass(frozen=True)
@@ -62,15 +71,59 @@ class ModelInput:
 
 
 #: module and ONNX op types whose output is a channels-first map (C×L for 1-d ones)
-MAP_TYPES = {"Conv1d", "Conv2d", "Conv3d", "ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d", "BatchNorm1d",
-             "BatchNorm2d", "BatchNorm3d", "MaxPool1d", "MaxPool2d", "MaxPool3d", "AvgPool1d", "AvgPool2d", "AvgPool3d",
-             "AdaptiveAvgPool1d", "AdaptiveAvgPool2d", "AdaptiveMaxPool1d", "AdaptiveMaxPool2d", "InstanceNorm1d",
-             "InstanceNorm2d", "GroupNorm", "Upsample", "Conv", "ConvTranspose", "BatchNormalization", "MaxPool",
-             "AveragePool", "GlobalAveragePool", "GlobalMaxPool", "InstanceNormalization", "Resize"}
+MAP_TYPES = {
+    "Conv1d",
+    "Conv2d",
+    "Conv3d",
+    "ConvTranspose1d",
+    "ConvTranspose2d",
+    "ConvTranspose3d",
+    "BatchNorm1d",
+    "BatchNorm2d",
+    "BatchNorm3d",
+    "MaxPool1d",
+    "MaxPool2d",
+    "MaxPool3d",
+    "AvgPool1d",
+    "AvgPool2d",
+    "AvgPool3d",
+    "AdaptiveAvgPool1d",
+    "AdaptiveAvgPool2d",
+    "AdaptiveMaxPool1d",
+    "AdaptiveMaxPool2d",
+    "InstanceNorm1d",
+    "InstanceNorm2d",
+    "GroupNorm",
+    "Upsample",
+    "Conv",
+    "ConvTranspose",
+    "BatchNormalization",
+    "MaxPool",
+    "AveragePool",
+    "GlobalAveragePool",
+    "GlobalMaxPool",
+    "InstanceNormalization",
+    "Resize",
+}
 #: types acting on the last axis: a 2-d output is tokens × features, a 3-d one a channels-last map
-LAST_AXIS_TYPES = {"Linear", "LayerNorm", "RMSNorm", "Embedding", "MultiheadAttention", "TransformerEncoderLayer",
-                   "TransformerDecoderLayer", "TransformerEncoder", "LayerNormalization", "MatMul", "Gemm",
-                   "Softmax", "Gather", "Attention", "Gelu", "GELU"}
+LAST_AXIS_TYPES = {
+    "Linear",
+    "LayerNorm",
+    "RMSNorm",
+    "Embedding",
+    "MultiheadAttention",
+    "TransformerEncoderLayer",
+    "TransformerDecoderLayer",
+    "TransformerEncoder",
+    "LayerNormalization",
+    "MatMul",
+    "Gemm",
+    "Softmax",
+    "Gather",
+    "Attention",
+    "Gelu",
+    "GELU",
+}
 
 
 #: of those, the ones that make an H×W×C output a channels-last map (ConvNeXt's LayerNorm, a Linear on NHWC);
@@ -124,8 +177,8 @@ def _short_type(path) -> str:
 class Backend:
     format = ""
     source = ""
-    input_shape: tuple | None = None   # per sample of the first input; None entries are free
-    inputs: list[ModelInput] = []       # every input, in the order the model takes them
+    input_shape: tuple | None = None  # per sample of the first input; None entries are free
+    inputs: list[ModelInput] = []  # every input, in the order the model takes them
     fixed_batch: int | None = None
     device = "cpu"
 
@@ -151,11 +204,11 @@ class Backend:
             pad = fb - min(fb, n - start)
 
             def part(t, start=start, pad=pad):
-                chunk = t[start:start + fb]
+                chunk = t[start : start + fb]
                 return torch.cat([chunk, chunk[:1].expand(pad, *chunk.shape[1:])]) if pad else chunk
 
             out = self._forward({k: part(v) for k, v in x.items()} if isinstance(x, dict) else part(x), names)
-            parts.append({k: v[:fb - pad] for k, v in out.items()})
+            parts.append({k: v[: fb - pad] for k, v in out.items()})
         return {k: torch.cat([p[k] for p in parts]) for k in parts[0]}
 
     def names(self) -> list[str]:
@@ -204,8 +257,15 @@ def _pick_device(device: str | None) -> str:
 class TorchModel(Backend):
     """An ``nn.Module`` read with forward hooks (eval mode while capturing, restored after)."""
 
-    def __init__(self, module: torch.nn.Module, *, source: str, fmt: str, device: str | None = "cpu",
-                 input_shape: tuple | None = None):
+    def __init__(
+        self,
+        module: torch.nn.Module,
+        *,
+        source: str,
+        fmt: str,
+        device: str | None = "cpu",
+        input_shape: tuple | None = None,
+    ):
         self.module, self.source, self.format = module, source, fmt
         exported = getattr(module, "_layerscope_export", None) or {}  # set by formats for a .pt2
         self._types: dict[str, str] = exported.get("types", {})
@@ -214,16 +274,23 @@ class TorchModel(Backend):
             input_shape = input_shape[1:]
         self.input_shape = input_shape
         if exported.get("inputs"):
-            self.inputs = [ModelInput(n, tuple(shape[1:]) if shape else None, integer)
-                           for n, shape, integer in exported["inputs"]]
+            self.inputs = [
+                ModelInput(n, tuple(shape[1:]) if shape else None, integer) for n, shape, integer in exported["inputs"]
+            ]
         else:
             try:
-                params = [p for p in inspect.signature(module.forward).parameters.values()
-                          if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+                params = [
+                    p
+                    for p in inspect.signature(module.forward).parameters.values()
+                    if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+                ]
             except (TypeError, ValueError):
                 params = []
-            self.inputs = [ModelInput(p.name, input_shape if i == 0 else None) for i, p in enumerate(params)
-                           if i == 0 or p.default is inspect.Parameter.empty] or [ModelInput("x", input_shape)]
+            self.inputs = [
+                ModelInput(p.name, input_shape if i == 0 else None)
+                for i, p in enumerate(params)
+                if i == 0 or p.default is inspect.Parameter.empty
+            ] or [ModelInput("x", input_shape)]
         if fmt == "module" and device is None:  # a live model stays where its owner put it
             param = next(module.parameters(), None)
             self.device = str(param.device) if param is not None else "cpu"
@@ -263,6 +330,7 @@ class TorchModel(Backend):
                 t = _first_tensor(output)
                 if t is not None:
                     got[name] = t.detach()
+
             return hook
 
         out = self._run(x, {n: hook_for(n) for n in names if n != OUTPUT})
@@ -280,6 +348,7 @@ class TorchModel(Backend):
             def hook(_m, _i):
                 if name not in started:
                     started.append(name)  # parents start before their children: network order
+
             return hook
 
         def hook_for(name):
@@ -287,6 +356,7 @@ class TorchModel(Backend):
                 t = _first_tensor(output)
                 if t is not None:
                     outputs[name] = t  # a module called twice keeps its last call
+
             return hook
 
         x = {k: torch.as_tensor(v) for k, v in x.items()} if isinstance(x, dict) else torch.as_tensor(x)
@@ -371,14 +441,23 @@ class ScriptModel(Backend):
         return result
 
     def tree(self, x):
-        first, got = self._all({k: torch.as_tensor(v) for k, v in x.items()} if isinstance(x, dict)
-                               else torch.as_tensor(x))
+        first, got = self._all(
+            {k: torch.as_tensor(v) for k, v in x.items()} if isinstance(x, dict) else torch.as_tensor(x)
+        )
         layers = []
         for name in self.names():
             mod = getattr_path(self.module, name)
             has_params = any(True for _ in mod.parameters())
-            layers.append(Layer(name, mod.original_name, name.count(".") + 1, tuple(got[name].shape[1:]),
-                                has_params, got[name] is first))
+            layers.append(
+                Layer(
+                    name,
+                    mod.original_name,
+                    name.count(".") + 1,
+                    tuple(got[name].shape[1:]),
+                    has_params,
+                    got[name] is first,
+                )
+            )
         layers = nest(layers)
         return assign_layouts(layers + [Layer(OUTPUT, "output", 0, tuple(first.shape[1:]), False, True)])
 
@@ -411,11 +490,11 @@ def _scope_path(node) -> list[tuple[str, str]]:
     for seg in [p for p in node.name.split("/") if p][:-1]:
         head, _, last = full.rpartition(".")
         if not full or seg.startswith(full + "."):
-            full = seg                                   # /features/features.0: the full name
+            full = seg  # /features/features.0: the full name
         elif seg.startswith(last + "."):
-            full = f"{head}.{seg}" if head else seg      # /blocks.0/mlp/mlp.0: relative to the parent's parent
+            full = f"{head}.{seg}" if head else seg  # /blocks.0/mlp/mlp.0: relative to the parent's parent
         else:
-            full = f"{full}.{seg}"                        # /blocks.0/norm1: relative to the parent
+            full = f"{full}.{seg}"  # /blocks.0/norm1: relative to the parent
         path.append((full, "scope"))
     return path
 
@@ -451,11 +530,11 @@ class OnnxModel(Backend):
         self._info = {v.name: v for v in list(graph.value_info) + list(graph.output)}
         self._outputs = [o.name for o in graph.output]
         elem = {name: v.type.tensor_type.elem_type for name, v in self._info.items()}
-        self._tensors: dict[str, str] = {}                  # layer name -> tensor name
+        self._tensors: dict[str, str] = {}  # layer name -> tensor name
         self._meta: dict[str, tuple[str, int, bool, bool]] = {}  # layer -> (type, depth, params, module)
-        self._members: dict[str, list[str]] = {}             # scope -> its node layers' tensors, in order
-        self._first: dict[str, int] = {}                     # layer -> index of the node it starts at
-        self._perm: dict[str, tuple] = {}                    # tensor -> Transpose permutation
+        self._members: dict[str, list[str]] = {}  # scope -> its node layers' tensors, in order
+        self._first: dict[str, int] = {}  # layer -> index of the node it starts at
+        self._perm: dict[str, tuple] = {}  # tensor -> Transpose permutation
         counts: dict[str, int] = {}
         for index, node in enumerate(graph.node):
             if node.op_type == "Constant" or not node.output:
@@ -510,8 +589,9 @@ class OnnxModel(Backend):
                 model.graph.output.append(info)
             options = ort.SessionOptions()
             options.log_severity_level = 3
-            self._sessions[tensors] = ort.InferenceSession(model.SerializeToString(), options,
-                                                           providers=["CPUExecutionProvider"])
+            self._sessions[tensors] = ort.InferenceSession(
+                model.SerializeToString(), options, providers=["CPUExecutionProvider"]
+            )
         return self._sessions[tensors]
 
     def _feed(self, x) -> dict:
@@ -521,8 +601,9 @@ class OnnxModel(Backend):
         for value in self.inputs:
             if value.name not in x:
                 raise ModelError(f"{self.source} needs input {value.name!r}; got {', '.join(x)}")
-            feed[value.name] = np.ascontiguousarray(torch.as_tensor(x[value.name]).cpu().numpy(),
-                                                    dtype=self._in_dtypes[value.name])
+            feed[value.name] = np.ascontiguousarray(
+                torch.as_tensor(x[value.name]).cpu().numpy(), dtype=self._in_dtypes[value.name]
+            )
         return feed
 
     def _run(self, x, names):
@@ -566,6 +647,10 @@ class OnnxModel(Backend):
         layers = assign_layouts(layers)
         # a dynamo=False scope has no module type: it takes the layout of the node whose output it is
         node_of = {self._tensors[layer.name]: layer.layout for layer in layers if not layer.module}
-        layers = [replace(layer, layout=node_of.get(self._tensors[layer.name], layer.layout))
-                  if layer.module and layer.type == "scope" else layer for layer in layers]
+        layers = [
+            replace(layer, layout=node_of.get(self._tensors[layer.name], layer.layout))
+            if layer.module and layer.type == "scope"
+            else layer
+            for layer in layers
+        ]
         return layers + assign_layouts([Layer(OUTPUT, "output", 0, tuple(got[OUTPUT].shape[1:]), False, True)])

@@ -7,6 +7,7 @@ never sit in memory at once; the output layer gives predictions and class scores
 described in docs/capture-format.md and read by the face's readers
 (:mod:`models.studies.capture`).
 """
+
 from __future__ import annotations
 
 from typing import Sequence
@@ -22,9 +23,9 @@ from .errors import ModelError
 from .layers import check_layers, default_layers
 
 FORMAT_VERSION = 1
-MAX_DIM = 512       # flattened maps wider than this are reduced by PCA
-PCA_FIT = 2048      # samples the PCA is fitted on (the first ones captured)
-SAMPLE = "sample"   # sample.npz: index, labels
+MAX_DIM = 512  # flattened maps wider than this are reduced by PCA
+PCA_FIT = 2048  # samples the PCA is fitted on (the first ones captured)
+SAMPLE = "sample"  # sample.npz: index, labels
 
 
 def probe(model: Backend, ds, plan: InputPlan) -> list[Layer]:
@@ -35,8 +36,10 @@ def probe(model: Backend, ds, plan: InputPlan) -> list[Layer]:
         return model.tree(x)
     except Exception as exc:  # torch and onnxruntime raise many types for a shape mismatch
         first = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else type(exc).__name__
-        raise ModelError(f"model {model.source} cannot take dataset {ds.name} ({dataset_text(ds)}) made into "
-                         f"inputs of {shape_text(plan.shape)}: {first}; give the model's --input-shape") from None
+        raise ModelError(
+            f"model {model.source} cannot take dataset {ds.name} ({dataset_text(ds)}) made into "
+            f"inputs of {shape_text(plan.shape)}: {first}; give the model's --input-shape"
+        ) from None
 
 
 class _LayerSink:
@@ -77,9 +80,10 @@ class _LayerSink:
 
     def _put(self, start: int, v: torch.Tensor) -> None:
         if self.array is None:
-            self.array = np.lib.format.open_memmap(self.folder / self.fname, mode="w+", dtype=self.dtype,
-                                                   shape=(self.n, int(v.shape[1])))
-        self.array[start:start + len(v)] = v.detach().cpu().numpy().astype(self.dtype, copy=False)
+            self.array = np.lib.format.open_memmap(
+                self.folder / self.fname, mode="w+", dtype=self.dtype, shape=(self.n, int(v.shape[1]))
+            )
+        self.array[start : start + len(v)] = v.detach().cpu().numpy().astype(self.dtype, copy=False)
 
     def close(self) -> int:
         dim = int(self.array.shape[1])
@@ -110,8 +114,15 @@ class CaptureWriter:
         self.layers: list[dict] | None = None
         self.plan: InputPlan | None = None
 
-    def add_step(self, step: int, model: Backend, layers: Sequence[str] | None = None, *,
-                 batch_size: int = 256, progress: ProgressFn | None = None) -> dict:
+    def add_step(
+        self,
+        step: int,
+        model: Backend,
+        layers: Sequence[str] | None = None,
+        *,
+        batch_size: int = 256,
+        progress: ProgressFn | None = None,
+    ) -> dict:
         """Capture ``layers`` (default: :func:`default_layers`) of ``model`` over the whole dataset."""
         if any(s["step"] == step for s in self.steps):
             raise ModelError(f"step {step} is already in this run; give each checkpoint its own step")
@@ -128,12 +139,16 @@ class CaptureWriter:
             except ValueError as exc:
                 raise ModelError(f"{model.source}: {exc}") from None
         if self.layers is not None and [layer["name"] for layer in self.layers] != names:
-            raise ModelError(f"step {step} captures {names} but earlier steps captured "
-                             f"{[layer['name'] for layer in self.layers]}; every step captures the same layers")
+            raise ModelError(
+                f"step {step} captures {names} but earlier steps captured "
+                f"{[layer['name'] for layer in self.layers]}; every step captures the same layers"
+            )
         index = len(self.steps)
         folder = self.writer.path
-        sinks = {name: _LayerSink(folder, f"act-{index:03d}-{i:03d}.npy", n, self.dtype, choices[name],
-                                  by_name[name].layout) for i, name in enumerate(names)}
+        sinks = {
+            name: _LayerSink(folder, f"act-{index:03d}-{i:03d}.npy", n, self.dtype, choices[name], by_name[name].layout)
+            for i, name in enumerate(names)
+        }
         preds = scores = None
         for start in range(0, n, batch_size):
             idx = np.arange(start, min(n, start + batch_size))
@@ -145,15 +160,26 @@ class CaptureWriter:
             s = _scores(got[OUTPUT])
             if s is not None:
                 if scores is None:
-                    scores = np.lib.format.open_memmap(folder / f"scores-{index:03d}.npy", mode="w+",
-                                                       dtype=np.float32, shape=(n, s.shape[1]))
-                    preds = np.lib.format.open_memmap(folder / f"pred-{index:03d}.npy", mode="w+",
-                                                      dtype=np.int64, shape=(n,))
+                    scores = np.lib.format.open_memmap(
+                        folder / f"scores-{index:03d}.npy", mode="w+", dtype=np.float32, shape=(n, s.shape[1])
+                    )
+                    preds = np.lib.format.open_memmap(
+                        folder / f"pred-{index:03d}.npy", mode="w+", dtype=np.int64, shape=(n,)
+                    )
                 scores[idx] = s.cpu().numpy()
                 preds[idx] = s.argmax(1).cpu().numpy()
             report(progress, idx[-1] + 1, n, f"step {step}: {idx[-1] + 1:,}/{n:,} samples")
-        record = {"step": int(step), "model": model.source, "format": model.format, "device": model.device,
-                  "files": {}, "dims": {}, "predictions": None, "scores": None, "accuracy": None}
+        record = {
+            "step": int(step),
+            "model": model.source,
+            "format": model.format,
+            "device": model.device,
+            "files": {},
+            "dims": {},
+            "predictions": None,
+            "scores": None,
+            "accuracy": None,
+        }
         for name, sink in sinks.items():
             record["dims"][name] = sink.close()
             record["files"][name] = sink.fname
@@ -182,10 +208,16 @@ class CaptureWriter:
         if not given and self.ds.images is not None:
             shapes.append((self.ds.dim,))
         for i, shape in enumerate(shapes):
-            plan = plan_input(self.ds, shape, source=model.source, inputs=model.inputs,
-                              normalisation=self.options.get("normalisation", "unit"),
-                              mean=self.options.get("mean"), std=self.options.get("std"),
-                              resize=self.options.get("resize", True))
+            plan = plan_input(
+                self.ds,
+                shape,
+                source=model.source,
+                inputs=model.inputs,
+                normalisation=self.options.get("normalisation", "unit"),
+                mean=self.options.get("mean"),
+                std=self.options.get("std"),
+                resize=self.options.get("resize", True),
+            )
             try:
                 return plan, probe(model, self.ds, plan)
             except ModelError:
@@ -199,24 +231,43 @@ class CaptureWriter:
         what its per-sample output is, ``pooled`` the two in words."""
         layout = layer.layout or "vector"
         reduce_ = "none" if layout == "vector" or len(layer.shape) <= 1 else choice
-        return {"name": layer.name, "type": layer.type, "shape": list(layer.shape), "reduce": reduce_,
-                "layout": layout, "pooled": pooling_rules.what_it_gives(layer.shape, layout, reduce_)}
+        return {
+            "name": layer.name,
+            "type": layer.type,
+            "shape": list(layer.shape),
+            "reduce": reduce_,
+            "layout": layout,
+            "pooled": pooling_rules.what_it_gives(layer.shape, layout, reduce_),
+        }
 
     def _update_manifest(self) -> None:
         ds = self.ds
         self.writer.manifest["capture"] = {
-            "version": FORMAT_VERSION, "samples": int(ds.n), "split": ds.split, "dtype": np.dtype(self.dtype).name,
-            "pooling": self.pooling, "class_names": list(ds.class_names),
-            "input": self.plan.describe() if self.plan else None, "layers": self.layers, "steps": self.steps,
+            "version": FORMAT_VERSION,
+            "samples": int(ds.n),
+            "split": ds.split,
+            "dtype": np.dtype(self.dtype).name,
+            "pooling": self.pooling,
+            "class_names": list(ds.class_names),
+            "input": self.plan.describe() if self.plan else None,
+            "layers": self.layers,
+            "steps": self.steps,
         }
         last = self.steps[-1]
-        self.writer.metrics.update({"steps": len(self.steps), "layers": len(self.layers or []),
-                                    "samples": int(ds.n), "accuracy": last["accuracy"]})
+        self.writer.metrics.update(
+            {
+                "steps": len(self.steps),
+                "layers": len(self.layers or []),
+                "samples": int(ds.n),
+                "accuracy": last["accuracy"],
+            }
+        )
 
     def finish(self) -> None:
         """Write the samples' positions in the dataset and their labels (call once, last)."""
         if not self.steps:
             raise ModelError("a capture run needs at least one step; call add_step first")
         index = self.ds.index if self.ds.index is not None else np.arange(self.ds.n)
-        self.writer.add_arrays(SAMPLE, {"index": np.asarray(index, dtype=np.int64),
-                                        "labels": np.asarray(self.ds.labels, dtype=np.int64)})
+        self.writer.add_arrays(
+            SAMPLE, {"index": np.asarray(index, dtype=np.int64), "labels": np.asarray(self.ds.labels, dtype=np.int64)}
+        )

@@ -1,4 +1,5 @@
 """The one error a model file, format or capture raises: a person's mistake, not a bug."""
+
 from __future__ import annotations
 
 from ..errors import UserError

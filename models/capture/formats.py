@@ -25,6 +25,7 @@ is refused: ``weights_only=True`` stops at the first class it would import, befo
 file runs, and the message says how to export. Every failure is a :class:`ModelError` naming the
 file, the value and the fix.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -40,6 +41,7 @@ from .model_limits import check_model_name, shown
 DEFAULT_MODEL_DIR = "models"  # inside the data directory
 _FACTORY = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
 
+
 def model_dir_of(data_dir: str | os.PathLike | None, model_dir: str | os.PathLike | None = None) -> Path:
     """The models folder: ``model_dir`` if given, else ``<data_dir>/models``."""
     if model_dir is not None:
@@ -52,12 +54,16 @@ def model_path(model_dir: str | os.PathLike, relative: str | os.PathLike) -> Pat
     root = Path(model_dir).expanduser().resolve()
     check_model_name(str(relative))
     if Path(relative).is_absolute() or ".." in Path(relative).parts:
-        raise ModelError(f"{relative}: model paths are relative to the models folder {root} and stay inside it; "
-                         "copy the file into that folder")
+        raise ModelError(
+            f"{relative}: model paths are relative to the models folder {root} and stay inside it; "
+            "copy the file into that folder"
+        )
     path = (root / relative).resolve()  # follows symlinks: a link pointing outside resolves outside
     if path == root or root not in path.parents:
-        raise ModelError(f"{relative}: resolves to {path}, outside the models folder {root}; "
-                         "copy the file into that folder (links that leave it are refused)")
+        raise ModelError(
+            f"{relative}: resolves to {path}, outside the models folder {root}; "
+            "copy the file into that folder (links that leave it are refused)"
+        )
     try:
         found = path.is_file()
     except OSError as exc:
@@ -86,8 +92,14 @@ def is_factory(spec: str) -> bool:
     return isinstance(spec, str) and bool(_FACTORY.match(spec)) and Path(spec).suffix.lower() not in SUFFIXES
 
 
-def load(spec, *, model_dir: str | os.PathLike | None = None, weights: str | None = None,
-         allow_factory: bool = False, device: str = "cpu"):
+def load(
+    spec,
+    *,
+    model_dir: str | os.PathLike | None = None,
+    weights: str | None = None,
+    allow_factory: bool = False,
+    device: str = "cpu",
+):
     """The runnable model behind ``spec``: a file in ``model_dir``, a factory, or an ``nn.Module``.
 
     Returns a :class:`models.capture.backends.Backend` (torch hooks, TorchScript or onnxruntime).
@@ -95,12 +107,15 @@ def load(spec, *, model_dir: str | os.PathLike | None = None, weights: str | Non
     from . import backends
 
     if not isinstance(spec, str):  # a live nn.Module from the Python API
-        return backends.TorchModel(_check_module(spec, "model"), source=type(spec).__name__,
-                                   fmt="module", device=device)
+        return backends.TorchModel(
+            _check_module(spec, "model"), source=type(spec).__name__, fmt="module", device=device
+        )
     if is_factory(spec):
         if not allow_factory:
-            raise ModelError(f"{spec}: factories run your own code and are accepted from the command line "
-                             "and the Python API only; export the model to a file for the app")
+            raise ModelError(
+                f"{spec}: factories run your own code and are accepted from the command line "
+                "and the Python API only; export the model to a file for the app"
+            )
         module = _from_factory(spec)
         if weights:
             weights_path = model_path(_root(model_dir), weights)
@@ -131,6 +146,8 @@ def _from_factory(spec: str):
     try:
         fn = getattr(importlib.import_module(module_name), function)
     except (ImportError, AttributeError) as exc:
-        raise ModelError(f"{spec}: cannot import the factory ({exc}); run from the folder that holds "
-                         f"{module_name.split('.')[0]} or install it") from None
+        raise ModelError(
+            f"{spec}: cannot import the factory ({exc}); run from the folder that holds "
+            f"{module_name.split('.')[0]} or install it"
+        ) from None
     return _check_module(fn(), spec)

@@ -8,6 +8,7 @@ and layout, parents before children in network order, the model's output last.
 conv → ReLU counts as one block, ending at its activation), evenly thinned to at most
 :data:`MAX_DEFAULT` panels, the penultimate layer (what the head reads) and the output.
 """
+
 from __future__ import annotations
 
 import re
@@ -24,8 +25,19 @@ MAX_DEFAULT = 12  # blocks ticked by default, before the penultimate layer and t
 CONTAINERS = {"Sequential", "ModuleList", "ModuleDict"}
 _LIGHT = {"Dropout", "Dropout1d", "Dropout2d", "Identity"}
 #: single weight layers whose activation (and norm) after them make one block; "scope": an ONNX module of unknown type
-WEIGHT_TYPES = {"Conv1d", "Conv2d", "Conv3d", "ConvTranspose1d", "ConvTranspose2d", "Linear", "Conv", "ConvTranspose",
-                "Gemm", "MatMul", "scope"}
+WEIGHT_TYPES = {
+    "Conv1d",
+    "Conv2d",
+    "Conv3d",
+    "ConvTranspose1d",
+    "ConvTranspose2d",
+    "Linear",
+    "Conv",
+    "ConvTranspose",
+    "Gemm",
+    "MatMul",
+    "scope",
+}
 
 
 def layer_tree(model: Backend, sample) -> list[Layer]:
@@ -74,8 +86,12 @@ def default_layers(tree: Sequence[Layer], limit: int = MAX_DEFAULT) -> list[str]
             elif layer.params and "Norm" not in layer.type or group is None and layer.params:
                 group = layer
                 picks.append(layer.name)
-            elif (group is not None and group.type in WEIGHT_TYPES and layer.shape == group.shape
-                  and layer.type not in _LIGHT):
+            elif (
+                group is not None
+                and group.type in WEIGHT_TYPES
+                and layer.shape == group.shape
+                and layer.type not in _LIGHT
+            ):
                 picks[-1] = layer.name  # conv → BatchNorm → ReLU: the block ends at its activation
         return picks
 
@@ -116,8 +132,9 @@ def check_layers(tree: Sequence[Layer], names: Sequence[str], source: str) -> li
     known = {layer.name for layer in tree}
     unknown = [n for n in names if n not in known]
     if unknown:
-        raise ModelError(f"layers {unknown} are not layers of {source}; choose from "
-                         f"{', '.join([layer.name for layer in tree][:40])}")
+        raise ModelError(
+            f"layers {unknown} are not layers of {source}; choose from {', '.join([layer.name for layer in tree][:40])}"
+        )
     return network_order(tree, names)
 
 
@@ -126,8 +143,9 @@ def describe(tree: Sequence[Layer], spec: str | None = None) -> list[str]:
     lines = []
     for layer in tree:
         try:
-            gives = pooling_rules.what_it_gives(layer.shape, layer.layout or "vector",
-                                                pooling_rules.choose(layer.name, layer.layout or "vector", spec))
+            gives = pooling_rules.what_it_gives(
+                layer.shape, layer.layout or "vector", pooling_rules.choose(layer.name, layer.layout or "vector", spec)
+            )
         except ValueError:
             gives = "×".join(map(str, layer.shape)) or "scalar"
         lines.append(f"{'  ' * max(0, layer.depth - 1)}{layer.name}  {layer.type}  {gives}")

@@ -2,6 +2,7 @@
 (:mod:`.model_formats`): torch.export programs, TorchScript archives and ``state_dict`` files of
 LayerScope's own architectures. Kept apart from the dispatcher (:mod:`.formats`) so the registry
 and the dispatcher import downward, never each other."""
+
 from __future__ import annotations
 
 import importlib
@@ -23,9 +24,11 @@ ARCHITECTURES = {
     "sparse-conv-autoencoder": f"{_OURS}.nets.autoencoders:SparseConvAutoencoder",
 }
 
-EXPORT_HINT = ("export it without pickles: torch.export.save(torch.export.export(model, (example,)), 'model.pt2'), "
-               "torch.jit.script(model).save('model.ts'), torch.onnx.export(model, (example,), 'model.onnx'), "
-               "or save model.state_dict() and load it with a factory 'package.module:function'")
+EXPORT_HINT = (
+    "export it without pickles: torch.export.save(torch.export.export(model, (example,)), 'model.pt2'), "
+    "torch.jit.script(model).save('model.ts'), torch.onnx.export(model, (example,), 'model.onnx'), "
+    "or save model.state_dict() and load it with a factory 'package.module:function'"
+)
 
 
 def _read_state(path: Path) -> dict:
@@ -42,8 +45,10 @@ def _read_state(path: Path) -> dict:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError:
-        raise ModelError(f"{path.name}: holds a whole pickled model (torch.save(model)); LayerScope does not "
-                         f"unpickle code. Instead {EXPORT_HINT}") from None
+        raise ModelError(
+            f"{path.name}: holds a whole pickled model (torch.save(model)); LayerScope does not "
+            f"unpickle code. Instead {EXPORT_HINT}"
+        ) from None
     except (RuntimeError, EOFError, OSError) as exc:
         raise ModelError(f"{path.name}: not a readable torch file ({str(exc).splitlines()[0]})") from None
     if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
@@ -74,8 +79,10 @@ def _export_program(path: Path, spec: str, archive: bytes | None = None):
             warnings.filterwarnings("ignore", message=r".*treespec, LeafSpec.*deprecated", category=FutureWarning)
             program = torch.export.load(io.BytesIO(archive))
     except Exception as exc:  # torch raises many types for a bad archive
-        raise ModelError(f"{spec}: not a torch.export program ({type(exc).__name__}: {exc}); "
-                         "save one with torch.export.save(torch.export.export(model, (example,)), 'model.pt2')") from None
+        raise ModelError(
+            f"{spec}: not a torch.export program ({type(exc).__name__}: {exc}); "
+            "save one with torch.export.save(torch.export.export(model, (example,)), 'model.pt2')"
+        ) from None
     shape = None
     inputs = [n for n in program.graph.nodes if n.op == "placeholder" and n.name in program.graph_signature.user_inputs]
     if inputs and hasattr(inputs[0].meta.get("val"), "shape"):
@@ -92,7 +99,11 @@ def _export_program(path: Path, spec: str, archive: bytes | None = None):
     signature = []
     for node in inputs:
         val = node.meta.get("val")
-        dims = tuple(int(d) if str(d).lstrip("-").isdigit() else None for d in val.shape) if hasattr(val, "shape") else None
+        dims = (
+            tuple(int(d) if str(d).lstrip("-").isdigit() else None for d in val.shape)
+            if hasattr(val, "shape")
+            else None
+        )
         integer = None if not hasattr(val, "dtype") else not (val.dtype.is_floating_point or val.dtype.is_complex)
         signature.append((node.name, dims, integer))
     module._layerscope_export = {"types": types, "inputs": signature}
@@ -105,8 +116,10 @@ def _script(path: Path, spec: str):
     try:
         return torch.jit.load(str(path), map_location="cpu")
     except Exception as exc:
-        raise ModelError(f"{spec}: not a TorchScript archive ({type(exc).__name__}); "
-                         "save one with torch.jit.script(model).save('model.ts')") from None
+        raise ModelError(
+            f"{spec}: not a TorchScript archive ({type(exc).__name__}); "
+            "save one with torch.jit.script(model).save('model.ts')"
+        ) from None
 
 
 def sidecar_path(path: Path) -> Path:
@@ -119,14 +132,16 @@ def _own_architecture(path: Path, spec: str):
     side = sidecar_path(path)
     if not side.is_file() or side.resolve().parent != path.parent:
         guess = json.dumps(infer_architecture(state))
-        raise ModelError(f"{spec}: a state_dict needs a sidecar {side.name} naming its architecture, e.g. {guess} "
-                         f"(architectures: {', '.join(ARCHITECTURES)}); for another architecture use a factory "
-                         "'package.module:function' with --weights, or export to .onnx/.pt2/.ts")
+        raise ModelError(
+            f"{spec}: a state_dict needs a sidecar {side.name} naming its architecture, e.g. {guess} "
+            f"(architectures: {', '.join(ARCHITECTURES)}); for another architecture use a factory "
+            "'package.module:function' with --weights, or export to .onnx/.pt2/.ts"
+        )
     try:
         info = json.loads(side.read_text())
         arch, args = info["architecture"], dict(info.get("args", {}))
     except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
-        raise ModelError(f"{side.name}: expected {{\"architecture\": NAME, \"args\": {{...}}}} ({exc})") from None
+        raise ModelError(f'{side.name}: expected {{"architecture": NAME, "args": {{...}}}} ({exc})') from None
     if arch not in ARCHITECTURES:
         raise ModelError(f"{side.name}: architecture {arch!r} is not one of {', '.join(ARCHITECTURES)}")
     module_name, _, cls = ARCHITECTURES[arch].partition(":")
@@ -145,8 +160,11 @@ def _own_architecture(path: Path, spec: str):
     except (TypeError, ValueError, RuntimeError, OverflowError, MemoryError) as exc:
         raise ModelError(f"{side.name}: arguments {args} do not build a {arch}: {exc}") from None
     _load_weights(module, state, spec)
-    shape = (int(args["in_features"]),) if "in_features" in args else (
-        tuple(int(v) for v in args["image_shape"]) if "image_shape" in args else None)
+    shape = (
+        (int(args["in_features"]),)
+        if "in_features" in args
+        else (tuple(int(v) for v in args["image_shape"]) if "image_shape" in args else None)
+    )
     return module, shape
 
 
@@ -160,9 +178,11 @@ def _check_sizes(args: dict, state: dict, where: str, spec: str) -> None:
             if isinstance(v, bool) or not isinstance(v, int):
                 continue
             if v < 0 or v > max(held, 1):
-                raise ModelError(f"{where}: \"{key}\": {v:,} cannot describe {spec}, whose weights hold "
-                                 f"{held:,} values in all; fix the sidecar (inferred from the weights: "
-                                 f"{json.dumps(infer_architecture(state))})")
+                raise ModelError(
+                    f'{where}: "{key}": {v:,} cannot describe {spec}, whose weights hold '
+                    f"{held:,} values in all; fix the sidecar (inferred from the weights: "
+                    f"{json.dumps(infer_architecture(state))})"
+                )
 
 
 def _check_shapes(skeleton, state: dict, where: str, spec: str) -> None:
@@ -174,19 +194,28 @@ def _check_shapes(skeleton, state: dict, where: str, spec: str) -> None:
     missing = [k for k in want if k not in got][:3]
     extra = [k for k in got if k not in want][:3]
     wrong = [f"{k}: {got[k]} vs {want[k]}" for k in want if k in got and got[k] != want[k]][:3]
-    raise ModelError(f"{where}: the architecture it names does not fit the weights of {spec} "
-                     f"(missing {missing}, unexpected {extra}, shapes weights vs sidecar {wrong}); "
-                     f"inferred from the weights: {json.dumps(infer_architecture(state))}")
+    raise ModelError(
+        f"{where}: the architecture it names does not fit the weights of {spec} "
+        f"(missing {missing}, unexpected {extra}, shapes weights vs sidecar {wrong}); "
+        f"inferred from the weights: {json.dumps(infer_architecture(state))}"
+    )
 
 
 def infer_architecture(state: dict) -> dict:
     """The sidecar a state_dict's keys suggest (sizes from shapes; the activation must be checked)."""
-    hidden = sorted({k.split(".")[0] for k in state if re.match(r"^hidden\d+\.0\.weight$", k)},
-                    key=lambda k: int(k[6:]))
+    hidden = sorted(
+        {k.split(".")[0] for k in state if re.match(r"^hidden\d+\.0\.weight$", k)}, key=lambda k: int(k[6:])
+    )
     if hidden and "logits.weight" in state:
         first = state["hidden1.0.weight"]
-        return {"architecture": "mlp", "args": {"in_features": int(first.shape[1]),
-                                                "n_classes": int(state["logits.weight"].shape[0]),
-                                                "depth": len(hidden), "width": int(first.shape[0]),
-                                                "activation": "relu"}}
+        return {
+            "architecture": "mlp",
+            "args": {
+                "in_features": int(first.shape[1]),
+                "n_classes": int(state["logits.weight"].shape[0]),
+                "depth": len(hidden),
+                "width": int(first.shape[0]),
+                "activation": "relu",
+            },
+        }
     return {"architecture": "mlp", "args": {"in_features": "?", "n_classes": "?"}}

@@ -9,6 +9,7 @@ lets a format claim a shared suffix by content (a TorchScript archive saved as `
 
 Light: imports no torch or onnx until a format is used (the web process reads the suffixes).
 """
+
 from __future__ import annotations
 
 import zipfile
@@ -57,6 +58,7 @@ def hints() -> str:
 
 
 # --- the built-in formats: checks in their own modules, loaders in formats.py / backends.py -------
+
 
 def _inspect_onnx(path: Path, where: str, root: Path):
     from .onnx_check import checked_model
@@ -127,14 +129,37 @@ def _load_state(path: Path, where: str, checked, device: str):
 
 SCRIPT = (".ts", ".torchscript", ".jit")
 
-register(ModelFormat("onnx", (".onnx",), _inspect_onnx, _load_onnx,
-                     "torch.onnx.export(model, (example,), 'model.onnx')"))
-register(ModelFormat("torch.export", (".pt2",), _inspect_export, _load_export,
-                     "torch.export.save(torch.export.export(model, (example,)), 'model.pt2')"))
-register(ModelFormat("torchscript", SCRIPT + (".pt", ".pth"), _inspect_script, _load_script,
-                     "torch.jit.script(model).save('model.ts')", recognises=_is_torchscript))
-register(ModelFormat("state_dict", (".pt", ".pth", ".safetensors"), _inspect_archive, _load_state,
-                     "save model.state_dict() with a sidecar <file>.json naming its architecture"))
+register(
+    ModelFormat("onnx", (".onnx",), _inspect_onnx, _load_onnx, "torch.onnx.export(model, (example,), 'model.onnx')")
+)
+register(
+    ModelFormat(
+        "torch.export",
+        (".pt2",),
+        _inspect_export,
+        _load_export,
+        "torch.export.save(torch.export.export(model, (example,)), 'model.pt2')",
+    )
+)
+register(
+    ModelFormat(
+        "torchscript",
+        SCRIPT + (".pt", ".pth"),
+        _inspect_script,
+        _load_script,
+        "torch.jit.script(model).save('model.ts')",
+        recognises=_is_torchscript,
+    )
+)
+register(
+    ModelFormat(
+        "state_dict",
+        (".pt", ".pth", ".safetensors"),
+        _inspect_archive,
+        _load_state,
+        "save model.state_dict() with a sidecar <file>.json naming its architecture",
+    )
+)
 
 #: every suffix a model file may have (the upload box, the models list)
 SUFFIXES = suffixes()

@@ -5,6 +5,7 @@ a zip member may inflate at most 32× (torch writes its archives uncompressed, s
 a zip bomb), at most 100,000 members per archive, and model names of at most 1,024 characters
 (255 bytes per path part). Read from the environment each time, like the datasets' limits.
 """
+
 from __future__ import annotations
 
 import os
@@ -60,8 +61,10 @@ def check_bytes(nbytes: int, where: str, what: str, lim: ModelLimits | None = No
     """Refuse ``what`` of ``where`` when its ``nbytes`` exceed the model cap."""
     lim = lim or model_limits()
     if nbytes > lim.max_model_bytes:
-        raise ModelError(f"{where}: {what} would take {size_text(nbytes)}, over the limit of "
-                         f"{size_text(lim.max_model_bytes)}; raise {ENV_MODEL_BYTES} if this model is real")
+        raise ModelError(
+            f"{where}: {what} would take {size_text(nbytes)}, over the limit of "
+            f"{size_text(lim.max_model_bytes)}; raise {ENV_MODEL_BYTES} if this model is real"
+        )
 
 
 def check_file_size(path, where: str, lim: ModelLimits | None = None) -> int:
@@ -85,13 +88,17 @@ def check_model_name(name: str, lim: ModelLimits | None = None) -> str:
     character, a part over 255 bytes) — before the file system is asked."""
     lim = lim or model_limits()
     if len(name) > lim.max_name_length:
-        raise ModelError(f"model {shown(name)}: {len(name):,} characters, longer than the "
-                         f"{lim.max_name_length:,} a model path may have; rename the file")
+        raise ModelError(
+            f"model {shown(name)}: {len(name):,} characters, longer than the "
+            f"{lim.max_name_length:,} a model path may have; rename the file"
+        )
     bad = next((c for c in name if ord(c) < 32 or ord(c) == 127), None)
     if bad is not None:
         raise ModelError(f"model {shown(name)}: contains the control character {bad!r}; file names cannot hold it")
     for part in name.replace("\\", "/").split("/"):
         if len(part.encode("utf-8", "surrogatepass")) > MAX_COMPONENT_BYTES:
-            raise ModelError(f"model {shown(name)}: the part {shown(part)} is longer than the "
-                             f"{MAX_COMPONENT_BYTES} bytes a file name may have; rename the file")
+            raise ModelError(
+                f"model {shown(name)}: the part {shown(part)} is longer than the "
+                f"{MAX_COMPONENT_BYTES} bytes a file name may have; rename the file"
+            )
     return name

@@ -10,6 +10,7 @@ is visited: an external location must be a relative path that resolves (links fo
 inside the models folder, its offset and length inside that file and within the limits; its bytes
 are then copied into the tensor, so onnxruntime gets a self-contained model and never opens a file.
 """
+
 from __future__ import annotations
 
 from pathlib import Path, PurePosixPath, PureWindowsPath
@@ -41,13 +42,17 @@ def checked_model(path: Path, where: str, root: Path, lim: ModelLimits | None = 
         if tensor.data_location == _EXTERNAL:
             total += _inline(tensor, what, path, where, Path(root).resolve(), lim, total)
             if total + path.stat().st_size >= _PROTOBUF_MAX:
-                raise ModelError(f"{where}: with its external data it is over the 2 GiB onnxruntime can take from "
-                                 "memory; LayerScope reads models up to that size")
+                raise ModelError(
+                    f"{where}: with its external data it is over the 2 GiB onnxruntime can take from "
+                    "memory; LayerScope reads models up to that size"
+                )
     inits = {i.name for i in model.graph.initializer} | {s.values.name for s in model.graph.sparse_initializer}
     inputs = [i for i in model.graph.input if i.name not in inits]
     if not inputs:
-        raise ModelError(f"{where}: the graph has no inputs, so there is nothing to feed a dataset to; "
-                         "export the model with its input (torch.onnx.export(model, (example,), ...))")
+        raise ModelError(
+            f"{where}: the graph has no inputs, so there is nothing to feed a dataset to; "
+            "export the model with its input (torch.onnx.export(model, (example,), ...))"
+        )
     if not inputs[0].type.HasField("tensor_type"):
         raise ModelError(f"{where}: its first input {inputs[0].name!r} is not a tensor; LayerScope feeds one tensor")
     return model
@@ -92,15 +97,24 @@ def _inline(tensor, what: str, path: Path, where: str, root: Path, lim: ModelLim
     """Read a tensor's external bytes from inside ``root`` into ``raw_data``; the bytes read."""
     info = {e.key: e.value for e in tensor.external_data}
     location = info.get("location", "")
-    if (not location or "\x00" in location or PurePosixPath(location).is_absolute()
-            or PureWindowsPath(location).is_absolute() or PureWindowsPath(location).drive
-            or ".." in PurePosixPath(location.replace("\\", "/")).parts):
-        raise ModelError(f"{where}: {what} keeps its data in {location!r}, which is not a file beside the model; "
-                         "external data must lie in the models folder, named relative to the model")
+    if (
+        not location
+        or "\x00" in location
+        or PurePosixPath(location).is_absolute()
+        or PureWindowsPath(location).is_absolute()
+        or PureWindowsPath(location).drive
+        or ".." in PurePosixPath(location.replace("\\", "/")).parts
+    ):
+        raise ModelError(
+            f"{where}: {what} keeps its data in {location!r}, which is not a file beside the model; "
+            "external data must lie in the models folder, named relative to the model"
+        )
     source = (path.parent / location).resolve()
     if root not in source.parents or not source.is_file():
-        raise ModelError(f"{where}: {what} keeps its data in {location!r}, which is not a file inside the models "
-                         f"folder (links that leave it are refused); put the data file beside the model")
+        raise ModelError(
+            f"{where}: {what} keeps its data in {location!r}, which is not a file inside the models "
+            f"folder (links that leave it are refused); put the data file beside the model"
+        )
     try:
         offset = int(info.get("offset", "0"))
         size = source.stat().st_size
@@ -108,8 +122,10 @@ def _inline(tensor, what: str, path: Path, where: str, root: Path, lim: ModelLim
     except ValueError as exc:
         raise ModelError(f"{where}: {what} has an unreadable offset or length ({exc})") from None
     if offset < 0 or length < 0 or offset + length > size:
-        raise ModelError(f"{where}: {what} reads bytes {offset:,}–{offset + length:,} of {location!r}, which holds "
-                         f"{size:,}; the external data does not fit its file")
+        raise ModelError(
+            f"{where}: {what} reads bytes {offset:,}–{offset + length:,} of {location!r}, which holds "
+            f"{size:,}; the external data does not fit its file"
+        )
     check_bytes(so_far + length, where, "its external data", lim)
     with open(source, "rb") as fh:
         fh.seek(offset)
@@ -120,4 +136,3 @@ def _inline(tensor, what: str, path: Path, where: str, root: Path, lim: ModelLim
     tensor.data_location = 0  # DEFAULT
     tensor.raw_data = data
     return length
-

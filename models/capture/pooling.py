@@ -14,6 +14,7 @@ one), ``cls`` (the first token), ``flatten``. A pooling spec is a text such as
 ``"max, blocks.1=cls, sequences=flatten"``: a plain choice is the maps' default (what
 ``--pooling mean`` always meant), ``NAME=CHOICE`` sets one layer, ``maps=``/``sequences=`` a layout.
 """
+
 from __future__ import annotations
 
 import math
@@ -21,8 +22,12 @@ import math
 from .errors import ModelError
 
 LAYOUTS = ("vector", "map", "map_last", "sequence")
-POOLINGS = {"vector": ("none",), "map": ("mean", "max", "flatten"), "map_last": ("mean", "max", "flatten"),
-            "sequence": ("mean", "cls", "flatten")}
+POOLINGS = {
+    "vector": ("none",),
+    "map": ("mean", "max", "flatten"),
+    "map_last": ("mean", "max", "flatten"),
+    "sequence": ("mean", "cls", "flatten"),
+}
 MAP_POOLINGS = POOLINGS["map"]
 ALL_POOLINGS = ("mean", "max", "flatten", "cls")
 GROUPS = {"maps": ("map", "map_last"), "sequences": ("sequence",)}
@@ -42,8 +47,10 @@ def parse(spec: str | dict | None) -> tuple[str, dict[str, str]]:
         name, eq, choice = item.rpartition("=")
         if not eq:
             if choice not in MAP_POOLINGS:
-                raise ModelError(f"pooling {choice!r}: a plain choice sets conv maps' pooling, one of "
-                                 f"{', '.join(MAP_POOLINGS)}; give NAME=CHOICE (e.g. blocks.1=cls) for one layer")
+                raise ModelError(
+                    f"pooling {choice!r}: a plain choice sets conv maps' pooling, one of "
+                    f"{', '.join(MAP_POOLINGS)}; give NAME=CHOICE (e.g. blocks.1=cls) for one layer"
+                )
             default = choice
             continue
         if not name or choice not in ALL_POOLINGS:
@@ -70,14 +77,19 @@ def choose(name: str, layout: str, spec: str | dict | None) -> str:
     group = next(g for g, layouts in GROUPS.items() if layout in layouts)
     choice = overrides.get(name) or overrides.get(group) or (default if group == "maps" else "mean")
     if choice not in allowed:
-        raise ModelError(f"pooling {name}={choice}: {name} is {describe_layout(layout)}; choose one of "
-                         f"{', '.join(allowed)}")
+        raise ModelError(
+            f"pooling {name}={choice}: {name} is {describe_layout(layout)}; choose one of {', '.join(allowed)}"
+        )
     return choice
 
 
 def describe_layout(layout: str) -> str:
-    return {"vector": "a vector", "map": "a conv map (channels first)", "map_last": "a conv map (channels last)",
-            "sequence": "a token sequence"}[layout]
+    return {
+        "vector": "a vector",
+        "map": "a conv map (channels first)",
+        "map_last": "a conv map (channels last)",
+        "sequence": "a token sequence",
+    }[layout]
 
 
 def pooled_dim(shape, layout: str, pooling: str) -> int:
@@ -110,8 +122,13 @@ def shape_words(shape, layout: str) -> str:
 
 def what_it_gives(shape, layout: str, pooling: str) -> str:
     """``17 tokens × 64 → 64 (mean over tokens)``: what a layer becomes under ``pooling``."""
-    words = {"mean": "mean over tokens" if layout == "sequence" else "mean", "cls": "first token",
-             "max": "max", "flatten": "flatten", "none": "as is"}[pooling]
+    words = {
+        "mean": "mean over tokens" if layout == "sequence" else "mean",
+        "cls": "first token",
+        "max": "max",
+        "flatten": "flatten",
+        "none": "as is",
+    }[pooling]
     return f"{shape_words(shape, layout)} → {pooled_dim(shape, layout, pooling)} ({words})"
 
 

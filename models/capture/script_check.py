@@ -5,6 +5,7 @@ the file system — ``torch.from_file`` reads any file into a tensor, ``torch.sa
 class's ``__setstate__`` runs while the archive loads. The archive's ``code/…`` sources are Python
 syntax: parsed with :mod:`ast` (never run), any call or attribute naming one of those is refused.
 """
+
 from __future__ import annotations
 
 import ast
@@ -15,9 +16,11 @@ from .errors import ModelError
 from .zip_check import directory, read_member
 
 #: names whose call reads or writes files, or runs at load time
-_REFUSED = {"from_file": "reads a file outside the model (torch.from_file)",
-            "save": "writes a file (torch.save)",
-            "__setstate__": "runs code while the archive loads (__setstate__)"}
+_REFUSED = {
+    "from_file": "reads a file outside the model (torch.from_file)",
+    "save": "writes a file (torch.save)",
+    "__setstate__": "runs code while the archive loads (__setstate__)",
+}
 
 
 def check_script(path: Path, where: str) -> None:
@@ -32,11 +35,21 @@ def check_script(path: Path, where: str) -> None:
             try:
                 tree = ast.parse(source)
             except SyntaxError as exc:
-                raise ModelError(f"{where}: its TorchScript code {info.filename!r} does not parse "
-                                 f"({exc.msg})") from None
+                raise ModelError(
+                    f"{where}: its TorchScript code {info.filename!r} does not parse ({exc.msg})"
+                ) from None
             for node in ast.walk(tree):
-                name = (node.attr if isinstance(node, ast.Attribute) else node.id if isinstance(node, ast.Name)
-                        else node.name if isinstance(node, ast.FunctionDef) else None)
+                name = (
+                    node.attr
+                    if isinstance(node, ast.Attribute)
+                    else node.id
+                    if isinstance(node, ast.Name)
+                    else node.name
+                    if isinstance(node, ast.FunctionDef)
+                    else None
+                )
                 if name in _REFUSED:
-                    raise ModelError(f"{where}: its TorchScript code ({info.filename}, line {node.lineno}) "
-                                     f"{_REFUSED[name]}; refused before loading")
+                    raise ModelError(
+                        f"{where}: its TorchScript code ({info.filename}, line {node.lineno}) "
+                        f"{_REFUSED[name]}; refused before loading"
+                    )

@@ -2,6 +2,7 @@
 before torch opens it: member names, how many, and each member's declared size against the limits,
 so a zip bomb is refused from its directory and a member that inflates past what it declared is
 stopped at that size."""
+
 from __future__ import annotations
 
 import zipfile
@@ -27,13 +28,17 @@ def directory(path: Path, where: str, lim: ModelLimits | None = None) -> list[zi
     total = 0
     for info in infos:
         if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
-            raise ModelError(f"{where}: member {info.filename!r} uses compression {info.compress_type}; "
-                             "save the model again (torch writes uncompressed archives)")
+            raise ModelError(
+                f"{where}: member {info.filename!r} uses compression {info.compress_type}; "
+                "save the model again (torch writes uncompressed archives)"
+            )
         total += info.file_size
     check_bytes(total, where, "the archive's members", lim)
     if total > size * lim.max_inflate_ratio:
-        raise ModelError(f"{where}: its members declare {size_text(total)} inflated from a {size_text(size)} file "
-                         f"(more than {lim.max_inflate_ratio}× compression): a zip bomb, refused")
+        raise ModelError(
+            f"{where}: its members declare {size_text(total)} inflated from a {size_text(size)} file "
+            f"(more than {lim.max_inflate_ratio}× compression): a zip bomb, refused"
+        )
     return infos
 
 
@@ -50,10 +55,12 @@ def read_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, where: str) -> bytes
                 got += len(chunk)
     except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
         if got > info.file_size:
-            raise ModelError(f"{where}: member {info.filename!r} inflates past the "
-                             f"{size_text(info.file_size)} it declares; refused") from None
+            raise ModelError(
+                f"{where}: member {info.filename!r} inflates past the {size_text(info.file_size)} it declares; refused"
+            ) from None
         raise ModelError(f"{where}: member {info.filename!r} is damaged ({exc})") from None
     if got > info.file_size:
-        raise ModelError(f"{where}: member {info.filename!r} inflates past the {size_text(info.file_size)} it "
-                         "declares; refused")
+        raise ModelError(
+            f"{where}: member {info.filename!r} inflates past the {size_text(info.file_size)} it declares; refused"
+        )
     return b"".join(parts)

@@ -18,14 +18,39 @@ description, ``load``, ``discover``), one module per format (:mod:`.digits`, :mo
 line in ``__main__.py``. A new format is one module that calls ``register(Entry(...))`` (or
 ``register_kind`` for data a person brings) and one import line below.
 """
+
 from __future__ import annotations
 
 from typing import Sequence
 
-from .dataset import (DEFAULT_DATA_DIR, Dataset, DatasetError, balanced_indices, images_to_features,
-                      normalize_features, safe_path, sample, validate)
-from .registry import (Download, Entry, UserKind, available, default_split, describe, discover, is_present, load,
-                       missing_message, present_splits, presence, register, register_kind, train_test)
+from .dataset import (
+    DEFAULT_DATA_DIR,
+    Dataset,
+    DatasetError,
+    balanced_indices,
+    images_to_features,
+    normalize_features,
+    safe_path,
+    sample,
+    validate,
+)
+from .registry import (
+    Download,
+    Entry,
+    UserKind,
+    available,
+    default_split,
+    describe,
+    discover,
+    is_present,
+    load,
+    missing_message,
+    present_splits,
+    presence,
+    register,
+    register_kind,
+    train_test,
+)
 
 # the format modules register their entries on import, in the order the picker lists them
 from . import digits, idx, svhn, images, cifar, arrays  # noqa: E402,F401  (isort: skip)
@@ -44,7 +69,36 @@ def main(argv: Sequence[str] | None = None) -> int:
     return command_line(argv)
 
 
-__all__ = ["ARRAY_SUFFIXES", "DEFAULT_DATA_DIR", "Dataset", "DatasetError", "Download", "Entry", "IMAGE_SUFFIXES",
-           "UserKind", "available", "default_split", "present_splits", "presence", "train_test", "balanced_indices", "describe", "discover", "download", "downloadable",
-           "images_to_features", "is_present", "load", "main", "missing_message", "normalize_features",
-           "read_idx", "register", "register_kind", "safe_path", "safe_unpickle", "sample", "validate"]
+__all__ = [
+    "ARRAY_SUFFIXES",
+    "DEFAULT_DATA_DIR",
+    "Dataset",
+    "DatasetError",
+    "Download",
+    "Entry",
+    "IMAGE_SUFFIXES",
+    "UserKind",
+    "available",
+    "default_split",
+    "present_splits",
+    "presence",
+    "train_test",
+    "balanced_indices",
+    "describe",
+    "discover",
+    "download",
+    "downloadable",
+    "images_to_features",
+    "is_present",
+    "load",
+    "main",
+    "missing_message",
+    "normalize_features",
+    "read_idx",
+    "register",
+    "register_kind",
+    "safe_path",
+    "safe_unpickle",
+    "sample",
+    "validate",
+]

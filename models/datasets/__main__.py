@@ -1,6 +1,7 @@
 """``python -m models.datasets``: list the datasets (present or missing), download one with
 checksums, or load one and print its size, dimensions and classes. Errors print one
 ``error:`` line and exit 2."""
+
 from __future__ import annotations
 
 import argparse
@@ -40,10 +41,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     """``python -m models.datasets``: list, download or check datasets; errors exit 2."""
     from ..progress import Cancelled, console
 
-    parser = argparse.ArgumentParser(prog="python -m models.datasets",
-                                     description="List, download and check LayerScope's datasets.")
+    parser = argparse.ArgumentParser(
+        prog="python -m models.datasets", description="List, download and check LayerScope's datasets."
+    )
     parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR, help="the data directory (default: data)")
-    parser.add_argument("--list", action="store_true", help="built-ins (present, <split> only, or missing) and datasets found here")
+    parser.add_argument(
+        "--list", action="store_true", help="built-ins (present, <split> only, or missing) and datasets found here"
+    )
     parser.add_argument("--download", metavar="NAME", help=f"fetch one of {', '.join(downloadable())} with checksums")
     parser.add_argument("--check", metavar="NAME", help="load NAME and print its size, dimensions and classes")
     parser.add_argument("--split", default="train", help="split for --check (default: train)")

@@ -11,6 +11,7 @@ Class ids are kept as given, never remapped (id 7 stays class "7", and ``scores`
 :attr:`~.limits.Limits.max_classes` (100,000; a label of 10¹² would ask for a trillion class names),
 checked before the class list is built, and so must the number of distinct class names.
 """
+
 from __future__ import annotations
 
 import csv
@@ -26,8 +27,7 @@ import numpy as np
 
 from .dataset import FEATURE_BYTES, Dataset, DatasetError, images_to_features
 from .images import image_paths_to_images
-from .limits import (MAX_HEADER_BYTES, check_array_bytes, check_classes, check_columns, declared_bytes, limits,
-                     size_text)
+from .limits import MAX_HEADER_BYTES, check_array_bytes, check_classes, check_columns, declared_bytes, limits, size_text
 from .npy import check_npy, check_npz, read_error
 from .registry import UserKind, register_kind
 from .tokens import TOKEN_KEYS, bag_of_tokens, token_columns
@@ -35,8 +35,9 @@ from .tokens import TOKEN_KEYS, bag_of_tokens, token_columns
 ARRAY_SUFFIXES = (".npz", ".npy", ".mat", ".parquet", ".csv")
 
 
-def _encode_labels(values: np.ndarray, class_names: list[str] | None, where: Path,
-                   what: str = "labels") -> tuple[np.ndarray, list[str]]:
+def _encode_labels(
+    values: np.ndarray, class_names: list[str] | None, where: Path, what: str = "labels"
+) -> tuple[np.ndarray, list[str]]:
     """Labels as class ids 0..C-1 plus the class names.
 
     Integers are class ids (names default to ``"0".."C-1"``); strings are class names,
@@ -55,8 +56,9 @@ def _encode_labels(values: np.ndarray, class_names: list[str] | None, where: Pat
         bad = ~np.isfinite(values) | (values != np.round(values))
         if bad.any():
             row = int(np.flatnonzero(bad)[0])
-            raise DatasetError(f"{where}: {what} must be whole numbers or class names; "
-                               f"found {values[row]!r} at row {row}")
+            raise DatasetError(
+                f"{where}: {what} must be whole numbers or class names; found {values[row]!r} at row {row}"
+            )
         _check_ids(values, where, what)  # before the cast: 1e300 is whole but no int64
         values, kind = values.astype(np.int64), "i"
     if kind in "iu":
@@ -110,8 +112,10 @@ def _npz_get(npz, key: str, path: Path) -> np.ndarray:
         if "EOF" in str(exc):  # numpy's short read: the member ends before its header's size
             raise read_error(exc, f"{path}: key {key!r}") from None
         # object arrays need pickle, which is refused
-        raise DatasetError(f"{path}: key {key!r} holds Python objects ({exc}); "
-                           "save plain numeric or string arrays (pickle is refused for safety)") from None
+        raise DatasetError(
+            f"{path}: key {key!r} holds Python objects ({exc}); "
+            "save plain numeric or string arrays (pickle is refused for safety)"
+        ) from None
     except (zipfile.BadZipFile, OSError, EOFError, zlib.error) as exc:
         raise read_error(exc, f"{path}: corrupt .npz: key {key!r} cannot be read") from None
 
@@ -128,10 +132,13 @@ def _read_npz(path: Path) -> dict:
         with path.open("rb") as fh:
             started = fh.read(4) == b"PK\x03\x04"
         if started:  # a zip's directory is at its end: a file cut short has lost it
-            raise DatasetError(f"{path}: corrupt .npz, truncated: the zip archive has no directory at its end "
-                               "(the file was cut short); save it again")
-        raise DatasetError(f"{path}: corrupt .npz: not a zip archive (an .npz is written by numpy.savez); "
-                           "save it again")
+            raise DatasetError(
+                f"{path}: corrupt .npz, truncated: the zip archive has no directory at its end "
+                "(the file was cut short); save it again"
+            )
+        raise DatasetError(
+            f"{path}: corrupt .npz: not a zip archive (an .npz is written by numpy.savez); save it again"
+        )
     try:
         npz = np.load(path, allow_pickle=False)
     except (zipfile.BadZipFile, OSError, ValueError, EOFError, zlib.error) as exc:
@@ -142,13 +149,17 @@ def _read_npz(path: Path) -> dict:
         fkey = _first_key(keys, ("features", "X", "embeddings", "images"))
         lkey = _first_key(keys, ("labels", "y"))
         if (fkey is None and "input_ids" not in keys) or lkey is None:
-            raise DatasetError(f"{path}: expected arrays 'features' (or 'X'/'embeddings'/'images', or 'input_ids' "
-                               f"for tokens) and 'labels' (or 'y'), found {keys}")
+            raise DatasetError(
+                f"{path}: expected arrays 'features' (or 'X'/'embeddings'/'images', or 'input_ids' "
+                f"for tokens) and 'labels' (or 'y'), found {keys}"
+            )
         wanted = {**({"features": fkey} if fkey else {}), "labels": lkey, **{k: k for k in _NPZ_OPTIONAL if k in keys}}
         headers = check_npz(path, wanted.values(), features=fkey)  # before numpy allocates anything
         if fkey and headers[fkey].dtype.kind == "c":
-            raise DatasetError(f"{path}: features {fkey!r} are complex numbers ({headers[fkey].dtype}); store real "
-                               "values (e.g. the magnitude, or real and imaginary parts as separate dimensions)")
+            raise DatasetError(
+                f"{path}: features {fkey!r} are complex numbers ({headers[fkey].dtype}); store real "
+                "values (e.g. the magnitude, or real and imaginary parts as separate dimensions)"
+            )
         read = {key: _npz_get(npz, key, path) for key in dict.fromkeys(wanted.values())}  # each member once
         cols = {col: read[key] for col, key in wanted.items()}
     if "class_names" in cols:
@@ -162,8 +173,19 @@ def _read_npz(path: Path) -> dict:
 MAT_FEATURE_KEYS = ("features", "X", "fea", "data", "images")
 MAT_LABEL_KEYS = ("labels", "y", "gnd", "label", "Y")
 #: MATLAB classes read (whosmat names them); cells, structs, objects, strings and sparse are refused
-MAT_NUMERIC = {"double": 8, "single": 4, "int8": 1, "uint8": 1, "int16": 2, "uint16": 2, "int32": 4,
-               "uint32": 4, "int64": 8, "uint64": 8, "logical": 1}
+MAT_NUMERIC = {
+    "double": 8,
+    "single": 4,
+    "int8": 1,
+    "uint8": 1,
+    "int16": 2,
+    "uint16": 2,
+    "int32": 4,
+    "uint32": 4,
+    "int64": 8,
+    "uint64": 8,
+    "logical": 1,
+}
 
 
 def _read_mat(path: Path) -> dict:
@@ -185,14 +207,17 @@ def _read_mat(path: Path) -> dict:
     fkey = _first_key(list(declared), MAT_FEATURE_KEYS)
     lkey = _first_key(list(declared), MAT_LABEL_KEYS)
     if fkey is None or lkey is None:
-        raise DatasetError(f"{path}: expected variables {'/'.join(MAT_FEATURE_KEYS)} (features) and "
-                           f"{'/'.join(MAT_LABEL_KEYS)} (labels), found {sorted(declared)}")
+        raise DatasetError(
+            f"{path}: expected variables {'/'.join(MAT_FEATURE_KEYS)} (features) and "
+            f"{'/'.join(MAT_LABEL_KEYS)} (labels), found {sorted(declared)}"
+        )
     total = 0
     for key in (fkey, lkey):
         shape, kind = declared[key]
         if kind not in MAT_NUMERIC:
-            raise DatasetError(f"{path}: variable {key!r} is a MATLAB {kind}; only numeric arrays are read "
-                               f"({', '.join(MAT_NUMERIC)})")
+            raise DatasetError(
+                f"{path}: variable {key!r} is a MATLAB {kind}; only numeric arrays are read ({', '.join(MAT_NUMERIC)})"
+            )
         total += declared_bytes(shape, MAT_NUMERIC[kind] + (FEATURE_BYTES if key == fkey else 0))
     check_array_bytes(total, path, f"variables {fkey!r} and {lkey!r} (with their float features)")
     try:
@@ -201,7 +226,9 @@ def _read_mat(path: Path) -> dict:
         raise DatasetError(f"{path}: cannot read as a MATLAB .mat file ({type(exc).__name__}: {exc})") from None
     features, labels = np.asarray(mat[fkey]), np.asarray(mat[lkey])
     if not (np.issubdtype(features.dtype, np.number) or features.dtype == bool) or labels.dtype == object:
-        raise DatasetError(f"{path}: {fkey!r} and {lkey!r} must be numeric arrays (got {features.dtype}, {labels.dtype})")
+        raise DatasetError(
+            f"{path}: {fkey!r} and {lkey!r} must be numeric arrays (got {features.dtype}, {labels.dtype})"
+        )
     if labels.ndim == 2 and 1 in labels.shape:
         labels = labels.reshape(-1)
     n = labels.shape[0] if labels.ndim else 0
@@ -229,8 +256,10 @@ def _load_npy(path: Path) -> np.ndarray:
     try:
         return np.load(path, allow_pickle=False)
     except ValueError as exc:
-        raise DatasetError(f"{path}: cannot read as a plain .npy array ({exc}); "
-                           "save numeric arrays with numpy.save (pickle is refused for safety)") from None
+        raise DatasetError(
+            f"{path}: cannot read as a plain .npy array ({exc}); "
+            "save numeric arrays with numpy.save (pickle is refused for safety)"
+        ) from None
     except (OSError, EOFError) as exc:
         raise read_error(exc, f"{path}: corrupt .npy") from None
 
@@ -238,8 +267,10 @@ def _load_npy(path: Path) -> np.ndarray:
 def _read_npy(path: Path) -> dict:
     sidecar = _labels_sidecar(path)
     if sidecar is None:
-        raise DatasetError(f"{path}: no labels file next to it; expected {path.stem}.labels.npy "
-                           f"or {path.stem}_labels.npy in {path.parent}")
+        raise DatasetError(
+            f"{path}: no labels file next to it; expected {path.stem}.labels.npy "
+            f"or {path.stem}_labels.npy in {path.parent}"
+        )
     check_npy([path, sidecar], features=path)  # before numpy allocates anything
     return {"features": _load_npy(path), "labels": _load_npy(sidecar)}
 
@@ -272,8 +303,10 @@ def _list_column(column, path: Path) -> np.ndarray:
     widths = {r.shape[0] for r in rows}
     if len(widths) > 1:
         bad = next(i for i, r in enumerate(rows) if r.shape[0] != rows[0].shape[0])
-        raise DatasetError(f"{path}: column {column.name!r} holds lists of different lengths "
-                           f"({rows[0].shape[0]} at row 0, {rows[bad].shape[0]} at row {bad})")
+        raise DatasetError(
+            f"{path}: column {column.name!r} holds lists of different lengths "
+            f"({rows[0].shape[0]} at row 0, {rows[bad].shape[0]} at row {bad})"
+        )
     return np.stack(rows) if rows else np.zeros((0, 0))
 
 
@@ -303,8 +336,10 @@ def _table_features(df, path: Path) -> tuple[np.ndarray, list]:
         return _list_column(df[lists[0]], path), lists
     numeric = [c for c in free if pd.api.types.is_numeric_dtype(df[c]) and not pd.api.types.is_bool_dtype(df[c])]
     if not numeric:
-        raise DatasetError(f"{path}: no feature columns; expected columns f0..fN, numeric columns, "
-                           f"or one column of lists (found {list(df.columns)})")
+        raise DatasetError(
+            f"{path}: no feature columns; expected columns f0..fN, numeric columns, "
+            f"or one column of lists (found {list(df.columns)})"
+        )
     return _numeric_block(df, numeric, path), numeric
 
 
@@ -327,8 +362,10 @@ def _csv_columns(path: Path) -> int:
         head = fh.read(MAX_HEADER_BYTES + 1)
     end = head.find(b"\n")
     if end < 0 and len(head) > MAX_HEADER_BYTES:
-        raise DatasetError(f"{path}: the header line is longer than {size_text(MAX_HEADER_BYTES)}; a CSV's first line "
-                           "names its columns (store wide vectors in an .npz as features N×D)")
+        raise DatasetError(
+            f"{path}: the header line is longer than {size_text(MAX_HEADER_BYTES)}; a CSV's first line "
+            "names its columns (store wide vectors in an .npz as features N×D)"
+        )
     line = (head if end < 0 else head[:end]).decode("utf-8", errors="replace")
     return len(next(csv.reader([line]), [])) if line.strip() else 0
 
@@ -391,8 +428,9 @@ def _split_rows(cols: dict, split: str, path: Path) -> np.ndarray | None:
     """Rows of ``split`` when the file has a split column; a file without one is all "train"."""
     if "split" not in cols:
         if split != "train":
-            raise DatasetError(f"{path} has no split {split!r}: without a 'split' column the whole file is "
-                               "the 'train' split")
+            raise DatasetError(
+                f"{path} has no split {split!r}: without a 'split' column the whole file is the 'train' split"
+            )
         return None
     values = np.asarray(cols.pop("split")).astype(str)
     rows = np.flatnonzero(values == split)
@@ -410,8 +448,10 @@ def _take(value, rows: np.ndarray | None, n: int):
 def _check_per_sample(value: np.ndarray, n: int, what: str, path: Path) -> np.ndarray:
     value = np.asarray(value)
     if value.ndim == 0 or value.shape[0] != n:
-        raise DatasetError(f"{path}: {what} has {value.shape[0] if value.ndim else 0} rows for {n} samples; "
-                           "it needs one row per sample")
+        raise DatasetError(
+            f"{path}: {what} has {value.shape[0] if value.ndim else 0} rows for {n} samples; "
+            "it needs one row per sample"
+        )
     return value
 
 
@@ -420,14 +460,16 @@ def _arrays_dataset(path: Path, data_dir: Path, cols: dict, split: str) -> Datas
     given = np.asarray(cols["labels"])
     n = given.shape[0] if given.ndim else 0
     rows = _split_rows(cols, split, path)
-    cols = {k: _take(v, rows, n) if k != "extra" else {c: _take(a, rows, n) for c, a in v.items()}
-            for k, v in cols.items()}
+    cols = {
+        k: _take(v, rows, n) if k != "extra" else {c: _take(a, rows, n) for c, a in v.items()} for k, v in cols.items()
+    }
     labels, names = _encode_labels(cols["labels"], cols.get("class_names"), path)
     n = labels.shape[0]
     meta: dict = dict(cols.get("extra", {}))
     if "predictions" in cols:
-        preds, _ = _encode_labels(_check_per_sample(cols["predictions"], n, "predictions", path), names,
-                                  path, what="predictions")
+        preds, _ = _encode_labels(
+            _check_per_sample(cols["predictions"], n, "predictions", path), names, path, what="predictions"
+        )
         meta["predictions"] = preds
     if "scores" in cols:
         scores = _check_per_sample(cols["scores"], n, "scores", path)
@@ -448,8 +490,17 @@ def _arrays_dataset(path: Path, data_dir: Path, cols: dict, split: str) -> Datas
         if images is None:
             images, meta["missing_images"], meta["warnings"] = image_paths_to_images(paths, data_dir)
     rel = path.relative_to(data_dir.resolve()).as_posix()
-    return Dataset(name=f"arrays:{rel}", features=features, labels=labels, class_names=names,
-                   images=images, source=str(path), split=split, meta=meta, tokens=tokens)
+    return Dataset(
+        name=f"arrays:{rel}",
+        features=features,
+        labels=labels,
+        class_names=names,
+        images=images,
+        source=str(path),
+        split=split,
+        meta=meta,
+        tokens=tokens,
+    )
 
 
 def _are_pixels(features: np.ndarray, images) -> bool:
@@ -465,9 +516,8 @@ def _are_pixels(features: np.ndarray, images) -> bool:
     same = features.reshape(flat.shape)
     # a block of rows at a time: comparing all at once makes float64 copies of every pixel
     step = max(1, (1 << 24) // max(1, flat.shape[1]))
-    blocks = [(same[i:i + step], flat[i:i + step]) for i in range(0, flat.shape[0], step)]
-    return (all(np.array_equal(f, g) for f, g in blocks)
-            or all(np.allclose(f, g / 255.0, atol=1e-3) for f, g in blocks))
+    blocks = [(same[i : i + step], flat[i : i + step]) for i in range(0, flat.shape[0], step)]
+    return all(np.array_equal(f, g) for f, g in blocks) or all(np.allclose(f, g / 255.0, atol=1e-3) for f, g in blocks)
 
 
 def _load_arrays(path: Path, *, data_dir: str | os.PathLike, split: str = "train") -> Dataset:

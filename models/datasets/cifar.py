@@ -1,5 +1,6 @@
 """CIFAR-10's python version: pickled batches in ``<data_dir>/cifar-10/`` (or the unpacked
 ``cifar-10-batches-py/`` inside it), read with an unpickler that allows only plain data."""
+
 from __future__ import annotations
 
 import os
@@ -19,13 +20,19 @@ NESTED = "cifar-10-batches-py"  # the folder the official archive unpacks to
 
 # Plain numpy arrays need only these to be rebuilt; anything else in a pickle could
 # run code (os.system, eval, ...), so it is refused before it is ever looked up.
-_PICKLE_ALLOWED = frozenset({
-    ("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
-    ("numpy.core.multiarray", "scalar"), ("numpy._core.multiarray", "scalar"),
-    ("numpy.core.numeric", "_frombuffer"), ("numpy._core.numeric", "_frombuffer"),  # protocol 5 arrays
-    ("numpy", "ndarray"), ("numpy", "dtype"),
-    ("_codecs", "encode"),  # how protocol 2 writes bytes; a pure text→bytes function
-})
+_PICKLE_ALLOWED = frozenset(
+    {
+        ("numpy.core.multiarray", "_reconstruct"),
+        ("numpy._core.multiarray", "_reconstruct"),
+        ("numpy.core.multiarray", "scalar"),
+        ("numpy._core.multiarray", "scalar"),
+        ("numpy.core.numeric", "_frombuffer"),
+        ("numpy._core.numeric", "_frombuffer"),  # protocol 5 arrays
+        ("numpy", "ndarray"),
+        ("numpy", "dtype"),
+        ("_codecs", "encode"),  # how protocol 2 writes bytes; a pure text→bytes function
+    }
+)
 
 
 class _SafeUnpickler(pickle.Unpickler):
@@ -37,10 +44,12 @@ class _SafeUnpickler(pickle.Unpickler):
 
     def find_class(self, module: str, name: str):
         if (module, name) not in _PICKLE_ALLOWED:
-            raise DatasetError(f"refusing to unpickle {module}.{name} from {self.source}: only plain numpy "
-                               "arrays, lists and dicts are allowed in a dataset file")
+            raise DatasetError(
+                f"refusing to unpickle {module}.{name} from {self.source}: only plain numpy "
+                "arrays, lists and dicts are allowed in a dataset file"
+            )
         if module.startswith("numpy.core.") and hasattr(np, "_core"):
-            module = "numpy._core." + module[len("numpy.core."):]  # numpy 2 moved them; avoids a warning
+            module = "numpy._core." + module[len("numpy.core.") :]  # numpy 2 moved them; avoids a warning
         return super().find_class(module, name)
 
 
@@ -62,8 +71,10 @@ def _key(obj: dict, name: str, path: Path):
     for k in (name.encode(), name):
         if k in obj:
             return obj[k]
-    raise DatasetError(f"{path}: no {name!r} entry; expected a CIFAR batch with 'data' and 'labels', "
-                       f"found keys {sorted(str(k) for k in obj)}")
+    raise DatasetError(
+        f"{path}: no {name!r} entry; expected a CIFAR batch with 'data' and 'labels', "
+        f"found keys {sorted(str(k) for k in obj)}"
+    )
 
 
 def _cifar_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
@@ -73,12 +84,16 @@ def _cifar_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
     data = _key(obj, "data", path)
     if not isinstance(data, np.ndarray) or data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != 3072:
         shape = getattr(data, "shape", None)
-        raise DatasetError(f"{path}: 'data' must be a uint8 array of shape N×3072, "
-                           f"got {type(data).__name__} {getattr(data, 'dtype', '')} {shape}")
+        raise DatasetError(
+            f"{path}: 'data' must be a uint8 array of shape N×3072, "
+            f"got {type(data).__name__} {getattr(data, 'dtype', '')} {shape}"
+        )
     labels = np.asarray(_key(obj, "labels", path))
     if labels.ndim != 1 or labels.shape[0] != data.shape[0] or not np.issubdtype(labels.dtype, np.integer):
-        raise DatasetError(f"{path}: 'labels' must be {data.shape[0]} integers (one per image), "
-                           f"got {labels.dtype} of shape {labels.shape}")
+        raise DatasetError(
+            f"{path}: 'labels' must be {data.shape[0]} integers (one per image), "
+            f"got {labels.dtype} of shape {labels.shape}"
+        )
     check_label_range(labels, 10, path)
     return data.reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1), labels.astype(np.int64)
 
@@ -115,12 +130,25 @@ def load_cifar10(data_dir: Path, split: str) -> Dataset:
     parts = [_cifar_batch(folder / f) for f in FILES[split]]
     images = np.ascontiguousarray(np.concatenate([p[0] for p in parts]))
     labels = np.concatenate([p[1] for p in parts])
-    return Dataset(name="cifar-10", features=images_to_features(images), labels=labels,
-                   class_names=_cifar_names(folder), images=images, source=str(folder), split=split)
+    return Dataset(
+        name="cifar-10",
+        features=images_to_features(images),
+        labels=labels,
+        class_names=_cifar_names(folder),
+        images=images,
+        source=str(folder),
+        split=split,
+    )
 
 
-register(Entry("cifar-10", "CIFAR-10 colour photos: 50,000 + 10,000 images of 32×32, 10 classes (python pickles)",
-               load_cifar10, _missing,
-               files=tuple(f"cifar-10/{NESTED}/{f}" for split in ("train", "test") for f in FILES[split]),
-               homepage="https://www.cs.toronto.edu/~kriz/cifar.html (the python version, unpacked)",
-               alt_folder=NESTED))
+register(
+    Entry(
+        "cifar-10",
+        "CIFAR-10 colour photos: 50,000 + 10,000 images of 32×32, 10 classes (python pickles)",
+        load_cifar10,
+        _missing,
+        files=tuple(f"cifar-10/{NESTED}/{f}" for split in ("train", "test") for f in FILES[split]),
+        homepage="https://www.cs.toronto.edu/~kriz/cifar.html (the python version, unpacked)",
+        alt_folder=NESTED,
+    )
+)

@@ -4,6 +4,7 @@
 everything downstream trusts it; :func:`sample` applies the balanced-sample and size options
 every loader honours; :func:`safe_path` keeps names a person types inside the data directory.
 """
+
 from __future__ import annotations
 
 import os
@@ -67,12 +68,18 @@ class Dataset:
         """The samples at ``idx`` (positions in this dataset), per-sample meta included."""
         idx = np.asarray(idx, dtype=np.int64)
         base = self.index if self.index is not None else np.arange(self.n)
-        meta = {k: (v[idx] if isinstance(v, np.ndarray) and v.shape[:1] == (self.n,) else v)
-                for k, v in self.meta.items()}
-        return replace(self, features=self.features[idx], labels=self.labels[idx],
-                       images=None if self.images is None else self.images[idx],
-                       index=base[idx], meta=meta,
-                       tokens=None if self.tokens is None else {k: v[idx] for k, v in self.tokens.items()})
+        meta = {
+            k: (v[idx] if isinstance(v, np.ndarray) and v.shape[:1] == (self.n,) else v) for k, v in self.meta.items()
+        }
+        return replace(
+            self,
+            features=self.features[idx],
+            labels=self.labels[idx],
+            images=None if self.images is None else self.images[idx],
+            index=base[idx],
+            meta=meta,
+            tokens=None if self.tokens is None else {k: v[idx] for k, v in self.tokens.items()},
+        )
 
 
 # -- validation ------------------------------------------------------------
@@ -89,28 +96,36 @@ def validate(ds: Dataset, *, need_classes: bool = True) -> Dataset:
     if not np.issubdtype(feats.dtype, np.number):
         raise DatasetError(f"{where}: features must be numbers, got dtype {feats.dtype}")
     if np.issubdtype(feats.dtype, np.complexfloating):
-        raise DatasetError(f"{where}: features are complex numbers ({feats.dtype}); store real values "
-                           "(e.g. the magnitude, or real and imaginary parts as separate dimensions)")
+        raise DatasetError(
+            f"{where}: features are complex numbers ({feats.dtype}); store real values "
+            "(e.g. the magnitude, or real and imaginary parts as separate dimensions)"
+        )
     feats = feats.astype(np.float32, copy=False)
     # a float64 sum per row is non-finite exactly when the row holds NaN or ±inf (finite float32 values
     # cannot overflow it): no N×D mask, so validating allocates nothing the size of the features
     rows = np.flatnonzero(~np.isfinite(feats.sum(axis=1, dtype=np.float64)))
     if rows.size:
-        raise DatasetError(f"{where}: {len(rows)} sample(s) contain NaN or infinite values "
-                           f"(first at row {int(rows[0])}); clean or drop them first")
+        raise DatasetError(
+            f"{where}: {len(rows)} sample(s) contain NaN or infinite values "
+            f"(first at row {int(rows[0])}); clean or drop them first"
+        )
     labels = np.asarray(ds.labels)
     if labels.shape != (feats.shape[0],):
-        raise DatasetError(f"{where}: {labels.shape[0] if labels.ndim else 0} labels for {feats.shape[0]} samples; "
-                           "the label count must equal the sample count")
+        raise DatasetError(
+            f"{where}: {labels.shape[0] if labels.ndim else 0} labels for {feats.shape[0]} samples; "
+            "the label count must equal the sample count"
+        )
     if not np.issubdtype(labels.dtype, np.integer):
         raise DatasetError(f"{where}: labels must be integers, got dtype {labels.dtype}")
     labels = labels.astype(np.int64, copy=False)
     if labels.min() < 0 or labels.max() >= max(1, len(ds.class_names)):
-        raise DatasetError(f"{where}: labels must lie in 0..{len(ds.class_names) - 1}, "
-                           f"found {int(labels.min())}..{int(labels.max())}")
+        raise DatasetError(
+            f"{where}: labels must lie in 0..{len(ds.class_names) - 1}, found {int(labels.min())}..{int(labels.max())}"
+        )
     if need_classes and np.unique(labels).size < 2:
-        raise DatasetError(f"{where}: only one class present ({ds.class_names[int(labels[0])]!r}); "
-                           "at least two classes are needed")
+        raise DatasetError(
+            f"{where}: only one class present ({ds.class_names[int(labels[0])]!r}); at least two classes are needed"
+        )
     images = ds.images
     if images is not None:
         images = np.asarray(images)
@@ -118,13 +133,18 @@ def validate(ds: Dataset, *, need_classes: bool = True) -> Dataset:
             raise DatasetError(f"{where}: images of shape {images.shape} do not match {feats.shape[0]} samples")
         if images.dtype != np.uint8:
             raise DatasetError(f"{where}: images must be uint8, got {images.dtype}")
-    return replace(ds, features=feats, labels=labels, images=images,
-                   index=np.arange(feats.shape[0]) if ds.index is None else ds.index)
+    return replace(
+        ds,
+        features=feats,
+        labels=labels,
+        images=images,
+        index=np.arange(feats.shape[0]) if ds.index is None else ds.index,
+    )
 
 
 def images_to_features(images: np.ndarray) -> np.ndarray:
     """uint8 images → float32 vectors in [0, 1]."""
-    return (images.reshape(images.shape[0], -1).astype(np.float32) / 255.0)
+    return images.reshape(images.shape[0], -1).astype(np.float32) / 255.0
 
 
 def normalize_features(x: np.ndarray, *, inplace: bool = False) -> np.ndarray:
@@ -146,8 +166,9 @@ def safe_path(data_dir: str | os.PathLike, relative: str | os.PathLike) -> Path:
     root = Path(data_dir).expanduser().resolve()
     path = (root / relative).resolve()
     if path != root and root not in path.parents:
-        raise DatasetError(f"{relative}: path escapes the data directory {root}; "
-                           "put the file inside the data directory")
+        raise DatasetError(
+            f"{relative}: path escapes the data directory {root}; put the file inside the data directory"
+        )
     return path
 
 
@@ -179,5 +200,6 @@ def sample(ds: Dataset, *, limit: int | None = None, per_class: int | None = Non
 def check_label_range(labels: np.ndarray, n_classes: int, path: Path, lo: int = 0) -> None:
     """Refuse a file whose labels fall outside ``lo..lo + n_classes - 1`` (its format's class ids)."""
     if labels.size and (int(labels.min()) < lo or int(labels.max()) >= lo + n_classes):
-        raise DatasetError(f"{path}: labels must lie in {lo}..{lo + n_classes - 1}, "
-                           f"found {int(labels.min())}..{int(labels.max())}")
+        raise DatasetError(
+            f"{path}: labels must lie in {lo}..{lo + n_classes - 1}, found {int(labels.min())}..{int(labels.max())}"
+        )

@@ -1,4 +1,5 @@
 """scikit-learn's handwritten digits: built in, no files needed (always present)."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -23,10 +24,17 @@ def load_digits(data_dir: Path, split: str) -> Dataset:
         members = np.flatnonzero(labels == c)
         test[rng.choice(members, size=len(members) // 5, replace=False)] = True
     keep = test if split == "test" else ~test
-    return Dataset(name="digits", features=images_to_features(images[keep]), labels=labels[keep],
-                   class_names=[str(i) for i in range(10)], images=images[keep],
-                   source="sklearn.datasets.load_digits", split=split)
+    return Dataset(
+        name="digits",
+        features=images_to_features(images[keep]),
+        labels=labels[keep],
+        class_names=[str(i) for i in range(10)],
+        images=images[keep],
+        source="sklearn.datasets.load_digits",
+        split=split,
+    )
 
 
-register(Entry("digits", "scikit-learn's handwritten digits: 1,797 images of 8×8, built in, no files needed",
-               load_digits))
+register(
+    Entry("digits", "scikit-learn's handwritten digits: 1,797 images of 8×8, built in, no files needed", load_digits)
+)

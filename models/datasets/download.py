@@ -4,6 +4,7 @@ Each file is streamed to a temporary file beside its final place, verified again
 hashes the spec gives, and only then renamed into place, so a broken or tampered download
 leaves nothing a loader could mistake for data.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -39,34 +40,48 @@ def _digests(path: Path) -> tuple[str, str]:
 def _verify(path: Path, sha256: str, md5: str | None, url: str) -> None:
     got_sha, got_md5 = _digests(path)
     if got_sha != sha256.lower():
-        raise DatasetError(f"{url}: SHA-256 {got_sha} does not match the expected {sha256}; "
-                           "the download is corrupt or the mirror changed, so nothing was kept")
+        raise DatasetError(
+            f"{url}: SHA-256 {got_sha} does not match the expected {sha256}; "
+            "the download is corrupt or the mirror changed, so nothing was kept"
+        )
     if md5 and got_md5 != md5.lower():
-        raise DatasetError(f"{url}: MD5 {got_md5} does not match the published {md5}; "
-                           "the download is corrupt or the mirror changed, so nothing was kept")
+        raise DatasetError(
+            f"{url}: MD5 {got_md5} does not match the published {md5}; "
+            "the download is corrupt or the mirror changed, so nothing was kept"
+        )
 
 
 def _by_hand(target: Path | None, files: str | None = None) -> str:
-    """"put <files> in <absolute folder>/" — where a person copies the files when the download cannot run."""
+    """ "put <files> in <absolute folder>/" — where a person copies the files when the download cannot run."""
     if target is None:
         return "put the file in place by hand"
     folder = Path(target).parent.resolve()
     return f"put {files or Path(target).name} in {folder}{os.sep}"
 
 
-def _fetch(opener, url: str, tmp, size: int | None, progress: ProgressFn | None, message: str,
-           target: Path | None = None, files: str | None = None) -> int:
+def _fetch(
+    opener,
+    url: str,
+    tmp,
+    size: int | None,
+    progress: ProgressFn | None,
+    message: str,
+    target: Path | None = None,
+    files: str | None = None,
+) -> int:
     """Stream ``url`` into the open file ``tmp``; returns the byte count. ``target`` (the file's final
     place) and ``files`` (every file of the dataset) name what to put where when the fetch cannot run."""
     try:
         response = opener.open(url, timeout=60)
     except urllib.error.HTTPError as exc:
-        raise DatasetError(f"{url}: the server answered {exc.code} {exc.reason}; "
-                           f"check the address or {_by_hand(target, files)}") from None
+        raise DatasetError(
+            f"{url}: the server answered {exc.code} {exc.reason}; check the address or {_by_hand(target, files)}"
+        ) from None
     except (urllib.error.URLError, OSError) as exc:
         reason = getattr(exc, "reason", exc)
-        raise DatasetError(f"{url}: cannot connect ({reason}); if this machine is offline, "
-                           f"{_by_hand(target, files)}") from None
+        raise DatasetError(
+            f"{url}: cannot connect ({reason}); if this machine is offline, {_by_hand(target, files)}"
+        ) from None
     with response:
         length = response.headers.get("Content-Length")
         total = size or (int(length) if length and length.isdigit() else 0)
@@ -86,8 +101,14 @@ def _fetch(opener, url: str, tmp, size: int | None, progress: ProgressFn | None,
     return done
 
 
-def download(name: str, data_dir: str | os.PathLike | None = None, *, progress: ProgressFn | None = None,
-             base_url: str | None = None, checksums: Mapping[str, str] | None = None) -> list[Path]:
+def download(
+    name: str,
+    data_dir: str | os.PathLike | None = None,
+    *,
+    progress: ProgressFn | None = None,
+    base_url: str | None = None,
+    checksums: Mapping[str, str] | None = None,
+) -> list[Path]:
     """Fetch ``name``'s four files into ``<data_dir>/<name>/`` and return their paths.
 
     Each file is streamed to a temporary file beside its final place, verified, and
@@ -129,8 +150,17 @@ def download(name: str, data_dir: str | os.PathLike | None = None, *, progress: 
     return paths
 
 
-def _download_one(opener, url: str, target: Path, size: int | None, sha256: str, md5: str | None,
-                  progress: ProgressFn | None, message: str, files: str | None = None) -> None:
+def _download_one(
+    opener,
+    url: str,
+    target: Path,
+    size: int | None,
+    sha256: str,
+    md5: str | None,
+    progress: ProgressFn | None,
+    message: str,
+    files: str | None = None,
+) -> None:
     fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
     tmp = Path(tmp_name)
     try:
@@ -140,4 +170,3 @@ def _download_one(opener, url: str, target: Path, size: int | None, sha256: str,
         os.replace(tmp, target)
     finally:
         tmp.unlink(missing_ok=True)
-

@@ -4,6 +4,7 @@ counted, never fatal (their messages are in ``Dataset.meta["warnings"]``); image
 are refused with the two files that differ, and so are an image over the pixel limit, images over
 the array limit, and (in a person's folder) a class folder or image that links outside the data
 directory (:mod:`.limits`)."""
+
 from __future__ import annotations
 
 import os
@@ -37,8 +38,10 @@ def _read_image(path: Path, lim: Limits | None = None) -> np.ndarray:
             im.load()
             return np.asarray(im.convert("L" if im.mode in _GRAY_MODES else "RGB"), dtype=np.uint8)
     except Image.DecompressionBombError as exc:
-        raise DatasetError(f"{path}: image over the limit of {lim.max_image_pixels:,} pixels ({exc}); "
-                           f"shrink it or raise {ENV_IMAGE_PIXELS}") from None
+        raise DatasetError(
+            f"{path}: image over the limit of {lim.max_image_pixels:,} pixels ({exc}); "
+            f"shrink it or raise {ENV_IMAGE_PIXELS}"
+        ) from None
 
 
 def _unreadable_errors() -> tuple[type[BaseException], ...]:
@@ -89,15 +92,18 @@ def read_image_set(paths: Sequence[Path], where: Path) -> tuple[np.ndarray, list
             warnings.append(f"{p}: unreadable image skipped ({type(exc).__name__}: {exc})")
             continue
         total += arrays[-1].nbytes * (1 + FEATURE_BYTES)  # the pixels and their float features
-        check_array_bytes(total, where, f"the images up to {p.name} ({len(arrays)} of {len(paths)}, "
-                          "with their float features)", lim)
+        check_array_bytes(
+            total, where, f"the images up to {p.name} ({len(arrays)} of {len(paths)}, with their float features)", lim
+        )
     if not arrays:
         raise DatasetError(f"{where}: no readable images ({len(paths)} file(s) tried, all unreadable)")
     differ = _same_size(arrays)
     if differ is not None:
         a, b = differ
-        raise DatasetError(f"{where}: images of mixed sizes: {paths[kept[a]]} is {_size_text(arrays[a])} but "
-                           f"{paths[kept[b]]} is {_size_text(arrays[b])} (width×height); resize them to one size")
+        raise DatasetError(
+            f"{where}: images of mixed sizes: {paths[kept[a]]} is {_size_text(arrays[a])} but "
+            f"{paths[kept[b]]} is {_size_text(arrays[b])} (width×height); resize them to one size"
+        )
     return _stack(arrays), kept, warnings
 
 
@@ -174,15 +180,29 @@ def load_coil20(data_dir: Path, split: str) -> Dataset:
     if images.ndim == 4:  # COIL-20 is grayscale; an RGB-saved copy still means gray levels
         images = images.mean(axis=3).round().astype(np.uint8)
     labels = np.array([found[i][0] - 1 for i in kept], dtype=np.int64)
-    return Dataset(name="coil-20", features=images_to_features(images), labels=labels,
-                   class_names=[f"obj{k}" for k in range(1, 21)], images=images,
-                   source=str(paths[0].parent), split=split,
-                   meta={"skipped": len(warnings), "warnings": warnings})
+    return Dataset(
+        name="coil-20",
+        features=images_to_features(images),
+        labels=labels,
+        class_names=[f"obj{k}" for k in range(1, 21)],
+        images=images,
+        source=str(paths[0].parent),
+        split=split,
+        meta={"skipped": len(warnings), "warnings": warnings},
+    )
 
 
-register(Entry("coil-20", "Columbia Object Image Library: 20 objects × 72 views, 128×128 grayscale PNGs",
-               load_coil20, _coil_missing, files=("coil-20/obj1__0.png",), splits=("train",),
-               homepage="https://www.cs.columbia.edu/CAVE/software/softlib/coil-20.php (the processed images)"))
+register(
+    Entry(
+        "coil-20",
+        "Columbia Object Image Library: 20 objects × 72 views, 128×128 grayscale PNGs",
+        load_coil20,
+        _coil_missing,
+        files=("coil-20/obj1__0.png",),
+        splits=("train",),
+        homepage="https://www.cs.columbia.edu/CAVE/software/softlib/coil-20.php (the processed images)",
+    )
+)
 
 
 # -- a person's image folder: one sub-folder per class --------------------------
@@ -192,8 +212,10 @@ def _check_inside(path: Path, root: Path | None) -> None:
         return
     target = path.resolve()
     if target != root and root not in target.parents:
-        raise DatasetError(f"{path}: links outside the data directory {root} (to {target}); "
-                           "copy the files into the data directory instead")
+        raise DatasetError(
+            f"{path}: links outside the data directory {root} (to {target}); "
+            "copy the files into the data directory instead"
+        )
 
 
 def _image_files(folder: Path, root: Path | None = None) -> list[Path]:
@@ -229,8 +251,9 @@ def _load_folder(path: Path, *, data_dir: str | os.PathLike, split: str = "train
     root = Path(data_dir).resolve()
     classes = _class_folders(path, root)
     if not classes:
-        raise DatasetError(f"{path}: no sub-folders with images; expected one sub-folder per class, "
-                           f"e.g. {path / 'cat' / '001.png'}")
+        raise DatasetError(
+            f"{path}: no sub-folders with images; expected one sub-folder per class, e.g. {path / 'cat' / '001.png'}"
+        )
     files, owners = [], []
     for c, folder in enumerate(classes):
         found = _image_files(folder, root)
@@ -238,11 +261,20 @@ def _load_folder(path: Path, *, data_dir: str | os.PathLike, split: str = "train
         owners += [c] * len(found)
     images, kept, warnings = read_image_set(files, path)
     rel = path.relative_to(root).as_posix()
-    return Dataset(name=f"folder:{rel}", features=images_to_features(images),
-                   labels=np.array([owners[k] for k in kept], dtype=np.int64),
-                   class_names=[d.name for d in classes], images=images, source=str(path), split=split,
-                   meta={"skipped": len(warnings), "warnings": warnings,
-                         "image_paths": np.array([files[k].relative_to(root).as_posix() for k in kept], dtype=object)})
+    return Dataset(
+        name=f"folder:{rel}",
+        features=images_to_features(images),
+        labels=np.array([owners[k] for k in kept], dtype=np.int64),
+        class_names=[d.name for d in classes],
+        images=images,
+        source=str(path),
+        split=split,
+        meta={
+            "skipped": len(warnings),
+            "warnings": warnings,
+            "image_paths": np.array([files[k].relative_to(root).as_posix() for k in kept], dtype=object),
+        },
+    )
 
 
 def is_image_folder(path: Path) -> bool:

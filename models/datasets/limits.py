@@ -10,6 +10,7 @@ per image, 100,000 classes, 65,536 table columns, dataset names of at most 1,024
 time, so a person can raise them for a big machine without code changes. The ``check_*`` helpers
 raise :class:`DatasetError` naming the file.
 """
+
 from __future__ import annotations
 
 import os
@@ -52,10 +53,12 @@ class Limits:
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> "Limits":
         environ = os.environ if environ is None else environ
-        return cls(max_array_bytes=_env_int(environ, ENV_ARRAY_BYTES, cls.max_array_bytes),
-                   max_image_pixels=_env_int(environ, ENV_IMAGE_PIXELS, cls.max_image_pixels),
-                   max_classes=_env_int(environ, ENV_CLASSES, cls.max_classes),
-                   max_columns=_env_int(environ, ENV_COLUMNS, cls.max_columns))
+        return cls(
+            max_array_bytes=_env_int(environ, ENV_ARRAY_BYTES, cls.max_array_bytes),
+            max_image_pixels=_env_int(environ, ENV_IMAGE_PIXELS, cls.max_image_pixels),
+            max_classes=_env_int(environ, ENV_CLASSES, cls.max_classes),
+            max_columns=_env_int(environ, ENV_COLUMNS, cls.max_columns),
+        )
 
 
 def _env_int(environ: Mapping[str, str], key: str, default: int) -> int:
@@ -87,8 +90,10 @@ def check_array_bytes(nbytes: int, where, what: str, lim: Limits | None = None) 
     """Refuse ``what`` in ``where`` when its declared ``nbytes`` exceed the array cap."""
     lim = lim or limits()
     if nbytes > lim.max_array_bytes:
-        raise DatasetError(f"{where}: {what} would take {size_text(nbytes)} once loaded, over the limit of "
-                           f"{size_text(lim.max_array_bytes)}; raise {ENV_ARRAY_BYTES} if this file is real")
+        raise DatasetError(
+            f"{where}: {what} would take {size_text(nbytes)} once loaded, over the limit of "
+            f"{size_text(lim.max_array_bytes)}; raise {ENV_ARRAY_BYTES} if this file is real"
+        )
 
 
 def declared_bytes(shape: Iterable[int], itemsize: int) -> int:
@@ -104,25 +109,31 @@ def check_classes(count: int, where, what: str, lim: Limits | None = None) -> No
     before a list of class names that long is built."""
     lim = lim or limits()
     if count > lim.max_classes:
-        raise DatasetError(f"{where}: {what} make {count:,} classes, over the limit of {lim.max_classes:,}; class ids "
-                           f"must lie in 0..{lim.max_classes - 1:,} (number the classes 0..C-1, or store class names), "
-                           f"or raise {ENV_CLASSES} if the classes are real")
+        raise DatasetError(
+            f"{where}: {what} make {count:,} classes, over the limit of {lim.max_classes:,}; class ids "
+            f"must lie in 0..{lim.max_classes - 1:,} (number the classes 0..C-1, or store class names), "
+            f"or raise {ENV_CLASSES} if the classes are real"
+        )
 
 
 def check_columns(count: int, where, lim: Limits | None = None) -> None:
     """Refuse a table of more than ``max_columns`` columns before it is parsed."""
     lim = lim or limits()
     if count > lim.max_columns:
-        raise DatasetError(f"{where}: {count:,} columns, over the limit of {lim.max_columns:,}; store wide vectors "
-                           f"in an .npz (features N×D) or raise {ENV_COLUMNS}")
+        raise DatasetError(
+            f"{where}: {count:,} columns, over the limit of {lim.max_columns:,}; store wide vectors "
+            f"in an .npz (features N×D) or raise {ENV_COLUMNS}"
+        )
 
 
 def check_pixels(width: int, height: int, where, lim: Limits | None = None) -> None:
     """Refuse an image whose declared size exceeds the per-image pixel cap (before decoding it)."""
     lim = lim or limits()
     if width * height > lim.max_image_pixels:
-        raise DatasetError(f"{where}: image of {width}×{height} = {width * height:,} pixels, over the limit of "
-                           f"{lim.max_image_pixels:,}; shrink it or raise {ENV_IMAGE_PIXELS}")
+        raise DatasetError(
+            f"{where}: image of {width}×{height} = {width * height:,} pixels, over the limit of "
+            f"{lim.max_image_pixels:,}; shrink it or raise {ENV_IMAGE_PIXELS}"
+        )
 
 
 def _shown(name: str) -> str:
@@ -136,14 +147,20 @@ def check_name(name: object, lim: Limits | None = None) -> str:
     if not isinstance(name, str) or not name:
         raise DatasetError(f"dataset name {name!r}: must be a non-empty text")
     if len(name) > lim.max_name_length:
-        raise DatasetError(f"dataset name {_shown(name)}: {len(name):,} characters, longer than the "
-                           f"{lim.max_name_length:,} a dataset name may have")
+        raise DatasetError(
+            f"dataset name {_shown(name)}: {len(name):,} characters, longer than the "
+            f"{lim.max_name_length:,} a dataset name may have"
+        )
     bad = next((c for c in name if ord(c) < 32 or ord(c) == 127), None)
     if bad is not None:
-        raise DatasetError(f"dataset name {_shown(name)}: contains the control character {bad!r} "
-                           f"at position {name.index(bad)}; file names cannot hold it")
+        raise DatasetError(
+            f"dataset name {_shown(name)}: contains the control character {bad!r} "
+            f"at position {name.index(bad)}; file names cannot hold it"
+        )
     for part in name.replace("\\", "/").split("/"):
         if len(part.encode("utf-8", "surrogatepass")) > MAX_COMPONENT_BYTES:
-            raise DatasetError(f"dataset name {_shown(name)}: the part {_shown(part)} is longer than the "
-                               f"{MAX_COMPONENT_BYTES} bytes a file name may have")
+            raise DatasetError(
+                f"dataset name {_shown(name)}: the part {_shown(part)} is longer than the "
+                f"{MAX_COMPONENT_BYTES} bytes a file name may have"
+            )
     return name

@@ -5,6 +5,7 @@ file claiming 10¹¹ × 1000 values is refused by name instead of raising ``Memo
 counts what loading allocates: every array at its stored dtype plus the features again as float32
 (a 200 KB file of uint8 features inflating to 300 MB becomes 1.2 GB of float32).
 """
+
 from __future__ import annotations
 
 import zipfile
@@ -44,15 +45,19 @@ def read_header(fh: BinaryIO, where: str) -> Header:
     except (ValueError, EOFError, OSError, zlib.error) as exc:
         raise DatasetError(f"{where}: not a readable .npy array header ({exc}); save it again with numpy") from None
     if dtype.hasobject:
-        raise DatasetError(f"{where}: holds Python objects (dtype {dtype}); save plain numeric or string arrays "
-                           "(pickle is refused for safety)")
+        raise DatasetError(
+            f"{where}: holds Python objects (dtype {dtype}); save plain numeric or string arrays "
+            "(pickle is refused for safety)"
+        )
     return Header(tuple(int(d) for d in shape), dtype, fh.tell())
 
 
 def _check_stored(header: Header, stored: int, where: str) -> None:
     if stored < header.nbytes:
-        raise DatasetError(f"{where}: truncated: its header says {header.describe()} but only {stored:,} bytes "
-                           "of data are there; save the file again")
+        raise DatasetError(
+            f"{where}: truncated: its header says {header.describe()} but only {stored:,} bytes "
+            "of data are there; save the file again"
+        )
 
 
 def float_features_bytes(header: Header) -> int:
@@ -73,8 +78,12 @@ def check_npy(paths: Iterable[Path], features: Path | None = None) -> None:
             raise DatasetError(f"{path}: cannot read ({exc.strerror or exc})") from None
         _check_stored(header, size - header.offset, str(path))
         nbytes = header.nbytes + (float_features_bytes(header) if path == features else 0)
-        check_array_bytes(nbytes, path, f"the array its header declares ({header.describe()}"
-                          + (", with its float32 copy)" if nbytes > header.nbytes else ")"))
+        check_array_bytes(
+            nbytes,
+            path,
+            f"the array its header declares ({header.describe()}"
+            + (", with its float32 copy)" if nbytes > header.nbytes else ")"),
+        )
         total += nbytes
         where.append(path)
     if len(where) > 1:
@@ -104,11 +113,19 @@ def check_npz(path: Path, keys: Iterable[str], features: str | None = None) -> d
     extra = 0
     if features in headers:  # images beside features may become the features (pixels/255, float32)
         pixels = "images" in headers and features != "images"
-        extra = declared_bytes(headers[features].shape, FEATURE_BYTES) if pixels else \
-            float_features_bytes(headers[features])
+        extra = (
+            declared_bytes(headers[features].shape, FEATURE_BYTES)
+            if pixels
+            else float_features_bytes(headers[features])
+        )
     copy = f" and {size_text(extra)} of float32 features made from {features!r}" if extra else ""
-    check_array_bytes(total + extra, path, "its arrays (" + ", ".join(f"{k}: {h.describe()}" for k, h in headers.items())
-                      + f"; {size_text(total)} in all{copy})")
+    check_array_bytes(
+        total + extra,
+        path,
+        "its arrays ("
+        + ", ".join(f"{k}: {h.describe()}" for k, h in headers.items())
+        + f"; {size_text(total)} in all{copy})",
+    )
     return headers
 
 

@@ -9,6 +9,7 @@ so :func:`discover` asks the kinds instead of knowing their suffixes.
 Format modules (:mod:`.idx`, :mod:`.svhn`, …) register themselves when the package imports them;
 :func:`load`, :func:`is_present`, :func:`missing_message` and :func:`discover` read only this table.
 """
+
 from __future__ import annotations
 
 import os
@@ -122,9 +123,16 @@ def _data_dir(data_dir: str | os.PathLike | None) -> Path:
     return Path(data_dir if data_dir is not None else DEFAULT_DATA_DIR)
 
 
-def load(name: str, *, data_dir: str | os.PathLike | None = None, split: str = "train",
-         limit: int | None = None, per_class: int | None = None, seed: int = 0,
-         normalize: bool = True) -> Dataset:
+def load(
+    name: str,
+    *,
+    data_dir: str | os.PathLike | None = None,
+    split: str = "train",
+    limit: int | None = None,
+    per_class: int | None = None,
+    seed: int = 0,
+    normalize: bool = True,
+) -> Dataset:
     """Load dataset ``name`` (a registry name, ``arrays:<file>`` or ``folder:<dir>``).
 
     ``split`` picks train or test, ``per_class`` draws a balanced sample of that many
@@ -216,8 +224,9 @@ def is_present(name: str, data_dir: str | os.PathLike | None = None) -> bool:
     return bool(present_splits(name, data_dir))
 
 
-def train_test(name: str, *, data_dir: str | os.PathLike | None = None, holdout: float = 0.2,
-               seed: int = 0) -> tuple[Dataset, Dataset, str]:
+def train_test(
+    name: str, *, data_dir: str | os.PathLike | None = None, holdout: float = 0.2, seed: int = 0
+) -> tuple[Dataset, Dataset, str]:
     """The train and test splits of ``name`` and a note saying where they came from.
 
     Both splits when both are present; when only one is (MNIST with only its ``t10k-*`` files, an
@@ -251,8 +260,10 @@ def train_test(name: str, *, data_dir: str | os.PathLike | None = None, holdout:
         test_idx.append(rng.choice(members, size=take, replace=False))
     test_idx = np.sort(np.concatenate(test_idx))
     train_idx = np.setdiff1d(np.arange(full.n), test_idx)
-    note = (f"only the {only} split is present: train/test drawn from it with a seeded, stratified "
-            f"holdout of {holdout:g} (seed {seed}): {train_idx.size} train, {test_idx.size} test")
+    note = (
+        f"only the {only} split is present: train/test drawn from it with a seeded, stratified "
+        f"holdout of {holdout:g} (seed {seed}): {train_idx.size} train, {test_idx.size} test"
+    )
     return full.subset(train_idx), full.subset(test_idx), note
 
 

@@ -1,4 +1,5 @@
 """SVHN (format 2, cropped digits): ``train_32x32.mat`` and ``test_32x32.mat`` in ``<data_dir>/svhn/``."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -28,8 +29,11 @@ def load_svhn(data_dir: Path, split: str) -> Dataset:
         raise DatasetError(f"{path}: cannot read as a MATLAB .mat file ({type(exc).__name__}: {exc})") from None
     if "X" in declared:
         shape, kind = declared["X"]
-        check_array_bytes(declared_bytes(shape, 1 + FEATURE_BYTES), path,
-                          f"X of shape {'×'.join(map(str, shape))} (with its float features)")
+        check_array_bytes(
+            declared_bytes(shape, 1 + FEATURE_BYTES),
+            path,
+            f"X of shape {'×'.join(map(str, shape))} (with its float features)",
+        )
         if kind != "uint8":
             raise DatasetError(f"{path}: X must be uint8 of shape 32×32×3×N, got {kind} {tuple(shape)}")
     if "y" in declared:
@@ -49,10 +53,24 @@ def load_svhn(data_dir: Path, split: str) -> Dataset:
     y = y.astype(np.int64)
     check_label_range(y, 10, path, lo=1)
     images = np.ascontiguousarray(x.transpose(3, 0, 1, 2))
-    return Dataset(name="svhn", features=images_to_features(images), labels=np.where(y == 10, 0, y),
-                   class_names=[str(i) for i in range(10)], images=images, source=str(path), split=split)
+    return Dataset(
+        name="svhn",
+        features=images_to_features(images),
+        labels=np.where(y == 10, 0, y),
+        class_names=[str(i) for i in range(10)],
+        images=images,
+        source=str(path),
+        split=split,
+    )
 
 
-register(Entry("svhn", "Street View House Numbers: 73,257 + 26,032 colour digits of 32×32 (.mat files)",
-               load_svhn, _missing, files=tuple(f"svhn/{f}" for f in FILES.values()),
-               homepage="http://ufldl.stanford.edu/housenumbers/ (format 2: cropped digits)"))
+register(
+    Entry(
+        "svhn",
+        "Street View House Numbers: 73,257 + 26,032 colour digits of 32×32 (.mat files)",
+        load_svhn,
+        _missing,
+        files=tuple(f"svhn/{f}" for f in FILES.values()),
+        homepage="http://ufldl.stanford.edu/housenumbers/ (format 2: cropped digits)",
+    )
+)

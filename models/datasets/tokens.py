@@ -7,6 +7,7 @@ Every other view needs vectors: a token dataset's ``features`` are a bag of toke
 token frequencies (padding left out) over ``min(vocabulary, BAG_DIM)`` bins (id mod bins), so the
 Data and Explore tabs show which samples share words, at a bounded cost.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -32,16 +33,19 @@ def token_columns(cols: dict, n: int, path: Path) -> tuple[dict | None, np.ndarr
         return None, texts
     ids = np.asarray(cols["input_ids"])
     if ids.ndim != 2 or ids.shape[0] != n or ids.shape[1] == 0 or ids.dtype.kind not in "iu":
-        raise DatasetError(f"{path}: input_ids must be integers of shape N×T with N = {n} samples, "
-                           f"got {ids.dtype} {ids.shape}")
+        raise DatasetError(
+            f"{path}: input_ids must be integers of shape N×T with N = {n} samples, got {ids.dtype} {ids.shape}"
+        )
     if ids.size and ids.min() < 0:
         raise DatasetError(f"{path}: input_ids must be non-negative token ids, found {int(ids.min())}")
     tokens = {"input_ids": ids.astype(np.int64)}
     if "attention_mask" in cols:
         mask = np.asarray(cols["attention_mask"])
         if mask.shape != ids.shape or mask.dtype.kind not in "biuf" or not np.isin(mask, (0, 1)).all():
-            raise DatasetError(f"{path}: attention_mask must be 0/1 of the same shape as input_ids {ids.shape}, "
-                               f"got {mask.dtype} {mask.shape}")
+            raise DatasetError(
+                f"{path}: attention_mask must be 0/1 of the same shape as input_ids {ids.shape}, "
+                f"got {mask.dtype} {mask.shape}"
+            )
         tokens["attention_mask"] = mask.astype(np.int64)
     return tokens, texts
 

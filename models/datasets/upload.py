@@ -17,6 +17,7 @@ staging folder records the process that staged it (``.owner``) and the one check
 written when the check starts), so :func:`sweep_staging` removes at once the folders whose processes
 are gone (the app crashed, a check was killed), not only those an hour old.
 """
+
 from __future__ import annotations
 
 import json
@@ -52,10 +53,10 @@ class UploadError(DatasetError):
 
 @dataclass(frozen=True)
 class Accepted:
-    path: Path        # where the file now lies
-    kind: str         # "arrays" or "model"
-    name: str         # the dataset name (``arrays:uploads/<file>``) or the model file (relative to the models folder)
-    summary: str      # what was found in it, in words
+    path: Path  # where the file now lies
+    kind: str  # "arrays" or "model"
+    name: str  # the dataset name (``arrays:uploads/<file>``) or the model file (relative to the models folder)
+    summary: str  # what was found in it, in words
 
 
 def kind_of(name: str) -> str:
@@ -64,8 +65,10 @@ def kind_of(name: str) -> str:
         return "arrays"
     if suffix in MODEL_SUFFIXES:
         return "model"
-    raise UploadError(f"{name}: not a file LayerScope reads; upload arrays ({', '.join(ARRAY_SUFFIXES)}) "
-                      f"or a model ({', '.join(MODEL_SUFFIXES)})")
+    raise UploadError(
+        f"{name}: not a file LayerScope reads; upload arrays ({', '.join(ARRAY_SUFFIXES)}) "
+        f"or a model ({', '.join(MODEL_SUFFIXES)})"
+    )
 
 
 def safe_name(filename: str | None) -> str:
@@ -80,22 +83,32 @@ def safe_name(filename: str | None) -> str:
     return name
 
 
-def accept(filename: str | None, content: bytes, *, data_dir: str | os.PathLike, model_dir: str | os.PathLike,
-           max_bytes: int = MAX_UPLOAD_BYTES) -> Accepted:
+def accept(
+    filename: str | None,
+    content: bytes,
+    *,
+    data_dir: str | os.PathLike,
+    model_dir: str | os.PathLike,
+    max_bytes: int = MAX_UPLOAD_BYTES,
+) -> Accepted:
     """Validate ``content`` (the uploaded file named ``filename``) and move it into place; see the module."""
-    return install(stage(filename, content, data_dir=data_dir, max_bytes=max_bytes),
-                   data_dir=data_dir, model_dir=model_dir)
+    return install(
+        stage(filename, content, data_dir=data_dir, max_bytes=max_bytes), data_dir=data_dir, model_dir=model_dir
+    )
 
 
-def stage(filename: str | None, content: bytes, *, data_dir: str | os.PathLike,
-          max_bytes: int = MAX_UPLOAD_BYTES) -> Path:
+def stage(
+    filename: str | None, content: bytes, *, data_dir: str | os.PathLike, max_bytes: int = MAX_UPLOAD_BYTES
+) -> Path:
     """Check size and name, then write ``content`` into a fresh hidden folder of the data folder (the
     dataset picker skips hidden entries); returns the staged file for :func:`install`."""
     if not isinstance(content, (bytes, bytearray)):
         raise UploadError(f"{filename}: the upload arrived as {type(content).__name__}, not a file's bytes")
     if len(content) > max_bytes:
-        raise UploadError(f"{filename}: {size_text(len(content))} is more than the {size_text(max_bytes)} an upload "
-                          f"may hold; copy large files into {Path(data_dir).resolve()}{os.sep} instead")
+        raise UploadError(
+            f"{filename}: {size_text(len(content))} is more than the {size_text(max_bytes)} an upload "
+            f"may hold; copy large files into {Path(data_dir).resolve()}{os.sep} instead"
+        )
     name = safe_name(filename)
     if not content:
         raise UploadError(f"{name}: the file is empty")
@@ -104,8 +117,10 @@ def stage(filename: str | None, content: bytes, *, data_dir: str | os.PathLike,
     sweep_staging(data_dir)
     pending = pending_uploads(data_dir)
     if len(pending) >= MAX_PENDING_UPLOADS:
-        raise UploadError(f"{name}: {len(pending)} uploads are still waiting for their check; wait until they are "
-                          f"done (or an hour old), or restart LayerScope")
+        raise UploadError(
+            f"{name}: {len(pending)} uploads are still waiting for their check; wait until they are "
+            f"done (or an hour old), or restart LayerScope"
+        )
     tmp = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=data_dir))
     _mark(tmp / OWNER)
     (tmp / name).write_bytes(content)
@@ -115,8 +130,9 @@ def stage(filename: str | None, content: bytes, *, data_dir: str | os.PathLike,
 def pending_uploads(data_dir: str | os.PathLike) -> list[Path]:
     """The staging folders of the data folder (uploads waiting for, or in, their check)."""
     root = Path(data_dir)
-    return sorted(f for f in root.glob(f"{STAGING_PREFIX}*") if f.is_dir() and not f.is_symlink()) \
-        if root.is_dir() else []
+    return (
+        sorted(f for f in root.glob(f"{STAGING_PREFIX}*") if f.is_dir() and not f.is_symlink()) if root.is_dir() else []
+    )
 
 
 def _mark(path: Path) -> None:

@@ -4,6 +4,7 @@ Both take images as ``N × C × H × W`` floats in [0, 1] and end in a sigmoid, 
 both size themselves from ``image_shape`` so the same class serves 8×8 digits,
 28×28 MNIST-likes, 32×32×3 CIFAR/SVHN and 64×64 COIL.
 """
+
 from __future__ import annotations
 
 from typing import Sequence
@@ -14,8 +15,14 @@ from torch.nn import functional as F
 
 from .choices import DNM_ARCHITECTURES
 
-__all__ = ["ConvAutoencoder", "SparseConvAutoencoder", "image_shape_of", "as_images", "DNM_ARCHITECTURES",
-           "dnm_autoencoder"]
+__all__ = [
+    "ConvAutoencoder",
+    "SparseConvAutoencoder",
+    "image_shape_of",
+    "as_images",
+    "DNM_ARCHITECTURES",
+    "dnm_autoencoder",
+]
 
 
 def image_shape_of(shape: Sequence[int]) -> tuple[int, int, int]:
@@ -49,8 +56,13 @@ class ConvAutoencoder(nn.Module):
     larger ones halve it at each convolution so the dense layer stays small.
     """
 
-    def __init__(self, image_shape: Sequence[int] = (1, 8, 8), code: int = 100,
-                 channels: Sequence[int] = (10, 8, 5), stride: int | None = None):
+    def __init__(
+        self,
+        image_shape: Sequence[int] = (1, 8, 8),
+        code: int = 100,
+        channels: Sequence[int] = (10, 8, 5),
+        stride: int | None = None,
+    ):
         super().__init__()
         c, h, w = image_shape_of(image_shape)
         if code < 1:
@@ -101,8 +113,14 @@ class SparseConvAutoencoder(nn.Module):
     readable "landscape" of density clusters.
     """
 
-    def __init__(self, image_shape: Sequence[int] = (1, 8, 8), latent: int = 24,
-                 channels: Sequence[int] = (16, 32), hidden: int = 128, top_k: int | None = None):
+    def __init__(
+        self,
+        image_shape: Sequence[int] = (1, 8, 8),
+        latent: int = 24,
+        channels: Sequence[int] = (16, 32),
+        hidden: int = 128,
+        top_k: int | None = None,
+    ):
         super().__init__()
         c, h, w = image_shape_of(image_shape)
         if latent < 3:
@@ -120,8 +138,9 @@ class SparseConvAutoencoder(nn.Module):
             raise ValueError(f"image {h}×{w} is too small for {len(channels)} pooling stages")
         self.inner = (prev, hh, ww)
         flat = prev * hh * ww
-        self.encoder = nn.Sequential(*layers, nn.Flatten(), nn.Linear(flat, hidden), nn.ReLU(),
-                                     nn.Linear(hidden, latent), nn.ReLU())
+        self.encoder = nn.Sequential(
+            *layers, nn.Flatten(), nn.Linear(flat, hidden), nn.ReLU(), nn.Linear(hidden, latent), nn.ReLU()
+        )
         nn.init.constant_(self.encoder[-2].bias, 0.1)  # start every latent unit alive; L1 then prunes
         self.decoder_dense = nn.Sequential(nn.Linear(latent, hidden), nn.ReLU(), nn.Linear(hidden, flat), nn.ReLU())
         up: list[nn.Module] = []
@@ -171,5 +190,4 @@ def dnm_autoencoder(image_shape: Sequence[int], code: int = 100, architecture: s
     """
     if architecture not in DNM_ARCHITECTURES:
         raise ValueError(f"architecture must be one of {', '.join(DNM_ARCHITECTURES)} (got {architecture!r})")
-    return ConvAutoencoder(image_shape, code=code, channels=(10, 8, 5),
-                           stride=1 if architecture == "paper" else None)
+    return ConvAutoencoder(image_shape, code=code, channels=(10, 8, 5), stride=1 if architecture == "paper" else None)

@@ -4,6 +4,7 @@ the same lists the nets check without importing torch.
 Imports flow one way: ``studies`` → ``nets`` (this module included), never back; a net that
 imported its study's face would pull the study layer into every ``state_dict`` load.
 """
+
 from __future__ import annotations
 
 __all__ = ["ACTIVATIONS", "MAX_DEPTH", "GENERATORS", "DNM_ARCHITECTURES"]

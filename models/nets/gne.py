@@ -6,6 +6,7 @@ the points and the generator together, so the plane is whatever layout makes the
 data easiest to decode. Gaussian noise on the points during training (σ = 0.1)
 makes nearby points decode to similar samples, which is what makes the plane smooth.
 """
+
 from __future__ import annotations
 
 import math
@@ -54,8 +55,16 @@ class DeconvGenerator(DenseGenerator):
     neighbouring pixels are alike. Output is flattened H·W·C like ``Dataset.features``.
     """
 
-    def __init__(self, latent_dim: int, output_dim: int, *, image_shape: tuple[int, ...], width: int = 64,
-                 blocks: int = 4, channels: int = 32):
+    def __init__(
+        self,
+        latent_dim: int,
+        output_dim: int,
+        *,
+        image_shape: tuple[int, ...],
+        width: int = 64,
+        blocks: int = 4,
+        channels: int = 32,
+    ):
         super().__init__(latent_dim, output_dim, width=width, blocks=blocks)
         h, w = int(image_shape[0]), int(image_shape[1])
         c = int(image_shape[2]) if len(image_shape) == 3 else 1
@@ -67,7 +76,8 @@ class DeconvGenerator(DenseGenerator):
         self.out = nn.Linear(width, 2 * channels * self.h0 * self.w0)
         self.deconv = nn.Sequential(
             nn.ReLU(),
-            nn.ConvTranspose2d(2 * channels, channels, 4, stride=2, padding=1), nn.ReLU(),
+            nn.ConvTranspose2d(2 * channels, channels, 4, stride=2, padding=1),
+            nn.ReLU(),
             nn.ConvTranspose2d(channels, c, 4, stride=2, padding=1),
         )
 
@@ -77,8 +87,15 @@ class DeconvGenerator(DenseGenerator):
         return torch.sigmoid(x.permute(0, 2, 3, 1).reshape(x.shape[0], -1))
 
 
-def make_generator(latent_dim: int, output_dim: int, *, kind: str = "auto", image_shape: tuple[int, ...] | None = None,
-                   width: int = 64, blocks: int = 4) -> DenseGenerator:
+def make_generator(
+    latent_dim: int,
+    output_dim: int,
+    *,
+    kind: str = "auto",
+    image_shape: tuple[int, ...] | None = None,
+    width: int = 64,
+    blocks: int = 4,
+) -> DenseGenerator:
     """The generator ``kind`` asks for; ``auto`` is deconvolutional for images ≥ 28×28, else dense."""
     if kind not in GENERATORS:
         raise ValueError(f"generator must be one of {', '.join(GENERATORS)} (got {kind!r})")

@@ -4,6 +4,7 @@
 places the nodes in the plane (rectangular or hexagonal), which the torch SOM uses for its
 neighbourhood and the views could use to draw it.
 """
+
 from __future__ import annotations
 
 import math

@@ -11,6 +11,7 @@ activation's gain (4 for the logistic sigmoid, whose slope at 0 is 1/4) keeps th
 signal and gradient variance roughly constant with depth, so all four activations
 train at depth 7 with the same optimiser. ReLU gets He initialisation.
 """
+
 from __future__ import annotations
 
 import torch
@@ -23,7 +24,7 @@ SETTINGS: dict[str, dict] = {
     "logsig": {"init": "glorot", "gain": 4.0, "lr": 0.1, "centre": True},
     "tanh": {"init": "glorot", "gain": 5.0 / 3.0, "lr": 0.05},
     "softsign": {"init": "glorot", "gain": 2.0, "lr": 0.05},
-    "relu": {"init": "he", "gain": 2.0 ** 0.5, "lr": 0.05},
+    "relu": {"init": "he", "gain": 2.0**0.5, "lr": 0.05},
 }
 
 
@@ -36,8 +37,7 @@ def activation_module(name: str) -> nn.Module:
 class MLP(nn.Module):
     """``in_features`` → ``depth`` × (Linear(width) + activation) → Linear(n_classes) logits."""
 
-    def __init__(self, in_features: int, n_classes: int, *, depth: int = 3, width: int = 100,
-                 activation: str = "relu"):
+    def __init__(self, in_features: int, n_classes: int, *, depth: int = 3, width: int = 100, activation: str = "relu"):
         super().__init__()
         if not (isinstance(depth, int) and 1 <= depth <= MAX_DEPTH):
             raise ValueError(f"depth must be an integer from 1 to {MAX_DEPTH} (got {depth!r})")
@@ -49,8 +49,9 @@ class MLP(nn.Module):
         self.depth, self.width, self.activation = depth, width, activation
         sizes = [in_features] + [width] * depth
         for i in range(depth):
-            self.add_module(f"hidden{i + 1}", nn.Sequential(nn.Linear(sizes[i], sizes[i + 1]),
-                                                            activation_module(activation)))
+            self.add_module(
+                f"hidden{i + 1}", nn.Sequential(nn.Linear(sizes[i], sizes[i + 1]), activation_module(activation))
+            )
         self.logits = nn.Linear(width, n_classes)
         self.reset_parameters()
 

@@ -11,6 +11,7 @@ A batch step is the first-order sum of ``B`` online updates made from the same
 prototypes, moved towards the neighbourhood-weighted batch mean and clipped so no
 prototype overshoots it: with ``B = 1`` it is exactly the online rule.
 """
+
 from __future__ import annotations
 
 import math
@@ -118,7 +119,7 @@ class SOM:
     def bmu(self, X, batch_size: int = 8192) -> np.ndarray:
         """The best-matching unit of every row of ``X`` (node index, row-major)."""
         X = self._as_tensor(X)
-        out = [self.distances(X[s:s + batch_size]).argmin(1) for s in range(0, X.shape[0], batch_size)]
+        out = [self.distances(X[s : s + batch_size]).argmin(1) for s in range(0, X.shape[0], batch_size)]
         return torch.cat(out).cpu().numpy()
 
     def step(self, X: torch.Tensor, n: float | None = None) -> None:
@@ -129,15 +130,16 @@ class SOM:
             X = X.detach()
             W = self.prototypes
             winners = self.distances(X, W).argmin(1)
-            h = torch.exp(-self.lattice_d2[winners] / (2 * sigma * sigma))       # B × K
-            mass = h.sum(0)                                                       # K
-            target = (h.T @ X) / mass.clamp_min(1e-12)[:, None]                   # K × D
+            h = torch.exp(-self.lattice_d2[winners] / (2 * sigma * sigma))  # B × K
+            mass = h.sum(0)  # K
+            target = (h.T @ X) / mass.clamp_min(1e-12)[:, None]  # K × D
             rate = (eta * mass).clamp_max(1.0)[:, None]
             self.prototypes = W + rate * (target - W)
         self.n_seen += int(X.shape[0])
 
-    def fit(self, X, iterations: int = 10_000, batch_size: int = 64, *, progress=None,
-            init: str | None = "sample") -> "SOM":
+    def fit(
+        self, X, iterations: int = 10_000, batch_size: int = 64, *, progress=None, init: str | None = "sample"
+    ) -> "SOM":
         """Train on ``iterations`` samples drawn at random from ``X``, ``batch_size`` at a time."""
         from ..progress import report
 
@@ -150,7 +152,7 @@ class SOM:
         order = torch.randint(0, X.shape[0], (iterations,), generator=gen).to(X.device)
         steps = -(-iterations // batch_size)
         for i, start in enumerate(range(0, iterations, batch_size)):
-            self.step(X[order[start:start + batch_size]])
+            self.step(X[order[start : start + batch_size]])
             if progress is not None and (i % 50 == 0 or i == steps - 1):
                 report(progress, i + 1, steps, "SOM", sigma=self.sigma(self.n_seen))
         return self

@@ -3,6 +3,7 @@
 Sharing the decoder class makes the comparison about the one thing that differs —
 an amortised encoder plus a KL term versus free per-sample points.
 """
+
 from __future__ import annotations
 
 import torch
@@ -40,8 +41,9 @@ class VAE(nn.Module):
         return self.generator(z), mean, log_var
 
 
-def elbo_loss(x: torch.Tensor, recon: torch.Tensor, mean: torch.Tensor, log_var: torch.Tensor,
-              kl_weight: float = 1e-2) -> tuple[torch.Tensor, dict]:
+def elbo_loss(
+    x: torch.Tensor, recon: torch.Tensor, mean: torch.Tensor, log_var: torch.Tensor, kl_weight: float = 1e-2
+) -> tuple[torch.Tensor, dict]:
     """MSE reconstruction + ``kl_weight`` × KL(q(z|x) ‖ N(0, I)) per sample; returns (loss, metrics)."""
     mse = F.mse_loss(recon, x)
     kl = torch.mean(-0.5 * torch.sum(1 + log_var - mean**2 - log_var.exp(), dim=1))

@@ -7,15 +7,38 @@ minimises. Quality metrics (:func:`quality`, :mod:`.quality`): trustworthiness, 
 k-NN preservation, and k-NN accuracy in 2-D. :func:`procrustes_align` (:mod:`.align`) lines
 consecutive layers' panels up.
 """
+
 from __future__ import annotations
 
-from .affinity import (MACHINE_EPSILON, conditional_affinities, hardness, joint_affinities, kl_divergence,
-                       squared_distances, student_affinities)
+from .affinity import (
+    MACHINE_EPSILON,
+    conditional_affinities,
+    hardness,
+    joint_affinities,
+    kl_divergence,
+    squared_distances,
+    student_affinities,
+)
 from .align import procrustes_align
 from .checks import ProjectionError
 from .methods import LIMITS, METHODS, Projection, project
 from .quality import knn_accuracy, knn_preservation, quality
 
-__all__ = ["LIMITS", "MACHINE_EPSILON", "METHODS", "Projection", "ProjectionError", "conditional_affinities",
-           "hardness", "joint_affinities", "kl_divergence", "knn_accuracy", "knn_preservation", "procrustes_align",
-           "project", "quality", "squared_distances", "student_affinities"]
+__all__ = [
+    "LIMITS",
+    "MACHINE_EPSILON",
+    "METHODS",
+    "Projection",
+    "ProjectionError",
+    "conditional_affinities",
+    "hardness",
+    "joint_affinities",
+    "kl_divergence",
+    "knn_accuracy",
+    "knn_preservation",
+    "procrustes_align",
+    "project",
+    "quality",
+    "squared_distances",
+    "student_affinities",
+]

@@ -3,6 +3,7 @@
 Evaluated densely whatever produced the coordinates, so scores compare across layers, runs
 and libraries.
 """
+
 from __future__ import annotations
 
 import numpy as np

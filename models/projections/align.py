@@ -1,4 +1,5 @@
 """Orthogonal Procrustes: turn one layer's embedding to match the previous one's."""
+
 from __future__ import annotations
 
 import numpy as np

@@ -13,6 +13,7 @@ so it needs a shorter early-exaggeration phase and fewer iterations (``warm``).
 
 Pure: arrays in, :class:`~.methods.Projection` objects out; the app caches each layer's result.
 """
+
 from __future__ import annotations
 
 from typing import Any, Callable, Sequence
@@ -36,10 +37,19 @@ def _umap_init(previous: np.ndarray) -> np.ndarray:
     return (10.0 * (previous - lo) / np.maximum(hi - lo, 1e-12)).astype(np.float32)
 
 
-def project_layers(arrays: Sequence[np.ndarray], method: str = "tsne", *, init: str = "previous", seed: int = 0,
-                   progress: ProgressFn | None = None, names: Sequence[str] | None = None,
-                   warm: dict[str, Any] | None = None, on_layer: Callable[[int, Projection], None] | None = None,
-                   start: np.ndarray | None = None, **params: Any) -> list[Projection]:
+def project_layers(
+    arrays: Sequence[np.ndarray],
+    method: str = "tsne",
+    *,
+    init: str = "previous",
+    seed: int = 0,
+    progress: ProgressFn | None = None,
+    names: Sequence[str] | None = None,
+    warm: dict[str, Any] | None = None,
+    on_layer: Callable[[int, Projection], None] | None = None,
+    start: np.ndarray | None = None,
+    **params: Any,
+) -> list[Projection]:
     """2-D maps of every array in ``arrays`` (layers over the same samples, in forward order).
 
     ``init="previous"`` starts each layer from the previous layer's map with the ``warm``
@@ -77,5 +87,7 @@ def adjacent_disparity(coords: Sequence[np.ndarray]) -> list[float]:
     """Procrustes disparity (scipy's, 0 = same shape up to a similarity) of each pair of neighbours."""
     from scipy.spatial import procrustes
 
-    return [float(procrustes(np.asarray(a, np.float64), np.asarray(b, np.float64))[2])
-            for a, b in zip(coords[:-1], coords[1:])]
+    return [
+        float(procrustes(np.asarray(a, np.float64), np.asarray(b, np.float64))[2])
+        for a, b in zip(coords[:-1], coords[1:])
+    ]

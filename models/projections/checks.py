@@ -1,5 +1,6 @@
 """The checks every projection function makes once at its boundary, raising :class:`ProjectionError`
 with the parameter's name, the value received and what was expected."""
+
 from __future__ import annotations
 
 from typing import Any

@@ -8,6 +8,7 @@ helpers below hand the same arrays to openTSNE and umap-learn. Pure: arrays in, 
 A graph is ``(indices, distances)``, each N × (k + 1): row i lists i itself first (distance 0),
 then its k nearest neighbours by Euclidean distance, nearest first.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -30,8 +31,16 @@ def knn_graph(X: np.ndarray, k: int, *, seed: int = 0, n_jobs: int = 1) -> tuple
     else:
         from pynndescent import NNDescent
 
-        index = NNDescent(X, n_neighbors=k + 1, metric="euclidean", random_state=seed, n_jobs=n_jobs,
-                          low_memory=True, compressed=True, verbose=False)
+        index = NNDescent(
+            X,
+            n_neighbors=k + 1,
+            metric="euclidean",
+            random_state=seed,
+            n_jobs=n_jobs,
+            low_memory=True,
+            compressed=True,
+            verbose=False,
+        )
         idx, dist = index.neighbor_graph
     idx, dist = np.asarray(idx, dtype=np.int64), np.asarray(dist, dtype=np.float32)
     return _self_first(idx, dist)
@@ -55,7 +64,7 @@ def tsne_affinities(graph: tuple[np.ndarray, np.ndarray], perplexity: float, *, 
 
     idx, dist = graph
     k = min(idx.shape[1] - 1, int(3 * perplexity))
-    knn = PrecomputedNeighbors(idx[:, 1:k + 1], dist[:, 1:k + 1].astype(np.float64))
+    knn = PrecomputedNeighbors(idx[:, 1 : k + 1], dist[:, 1 : k + 1].astype(np.float64))
     return PerplexityBasedNN(perplexity=perplexity, knn_index=knn, n_jobs=n_jobs)
 
 

@@ -7,6 +7,7 @@ coordinates plus any extras worth keeping (e.g. t-SNE's KL divergence): ``pca`` 
 returns its positions in ``extra["index"]``), ``tsne`` (exact-gradient kernel up to
 ``models.exact_tsne.EXACT_LIMIT`` samples, openTSNE beyond) and ``umap`` (umap-learn).
 """
+
 from __future__ import annotations
 
 import time
@@ -23,7 +24,7 @@ from .checks import ProjectionError, check_input, check_neighbors, check_perplex
 
 @dataclass(frozen=True)
 class Projection:
-    coords: np.ndarray          # float32 n×2
+    coords: np.ndarray  # float32 n×2
     method: str
     params: dict
     seconds: float
@@ -70,9 +71,18 @@ def _isomap(X: np.ndarray, seed: int, n_neighbors: int = 10, **params: Any) -> t
     return coords, {"reconstruction_error": float(iso.reconstruction_error())}
 
 
-def _tsne(X: np.ndarray, seed: int, perplexity: float = 30.0, n_iter: int = 750, init: Any = "pca",
-          n_jobs: int = 1, gradient: str = "auto", early_exaggeration_iter: int = 250,
-          affinities: np.ndarray | None = None, **params: Any) -> tuple[np.ndarray, dict]:
+def _tsne(
+    X: np.ndarray,
+    seed: int,
+    perplexity: float = 30.0,
+    n_iter: int = 750,
+    init: Any = "pca",
+    n_jobs: int = 1,
+    gradient: str = "auto",
+    early_exaggeration_iter: int = 250,
+    affinities: np.ndarray | None = None,
+    **params: Any,
+) -> tuple[np.ndarray, dict]:
     """t-SNE: the exact objective for n ≤ ``EXACT_LIMIT`` (our kernel), openTSNE beyond.
 
     ``gradient``: ``"auto"``, ``"exact"`` (dense P, exact gradient, :mod:`models.exact_tsne`;
@@ -105,14 +115,25 @@ def _tsne(X: np.ndarray, seed: int, perplexity: float = 30.0, n_iter: int = 750,
         from openTSNE import TSNE
 
         params.setdefault("neighbors", "exact" if len(X) <= 2000 else "auto")
-        tsne = TSNE(n_components=2, perplexity=perplexity, n_iter=n_iter, initialization=init,
-                    early_exaggeration_iter=early_exaggeration_iter, random_state=seed, n_jobs=n_jobs,
-                    negative_gradient_method="fft" if gradient == "auto" else gradient, verbose=False, **params)
+        tsne = TSNE(
+            n_components=2,
+            perplexity=perplexity,
+            n_iter=n_iter,
+            initialization=init,
+            early_exaggeration_iter=early_exaggeration_iter,
+            random_state=seed,
+            n_jobs=n_jobs,
+            negative_gradient_method="fft" if gradient == "auto" else gradient,
+            verbose=False,
+            **params,
+        )
         emb = tsne.fit(X)
         return np.asarray(emb), {"kl_divergence": float(emb.kl_divergence), "gradient": tsne.negative_gradient_method}
     if params:
-        raise ProjectionError(f"bad parameter for tsne: {', '.join(sorted(params))} "
-                              "(openTSNE's options apply with gradient='bh' or 'fft')")
+        raise ProjectionError(
+            f"bad parameter for tsne: {', '.join(sorted(params))} "
+            "(openTSNE's options apply with gradient='bh' or 'fft')"
+        )
     if affinities is None:
         P = joint_affinities(X, perplexity)
     else:
@@ -126,7 +147,9 @@ def _tsne(X: np.ndarray, seed: int, perplexity: float = 30.0, n_iter: int = 750,
     return Y, {"kl_divergence": kl_divergence(P, Y), "gradient": "exact"}
 
 
-def _umap(X: np.ndarray, seed: int, n_neighbors: int = 15, min_dist: float = 0.1, **params: Any) -> tuple[np.ndarray, dict]:
+def _umap(
+    X: np.ndarray, seed: int, n_neighbors: int = 15, min_dist: float = 0.1, **params: Any
+) -> tuple[np.ndarray, dict]:
     import warnings
 
     import umap
@@ -141,7 +164,12 @@ def _umap(X: np.ndarray, seed: int, n_neighbors: int = 15, min_dist: float = 0.1
 
 
 METHODS: dict[str, Callable[..., tuple[np.ndarray, dict]]] = {
-    "pca": _pca, "lle": _lle, "mds": _mds, "isomap": _isomap, "tsne": _tsne, "umap": _umap,
+    "pca": _pca,
+    "lle": _lle,
+    "mds": _mds,
+    "isomap": _isomap,
+    "tsne": _tsne,
+    "umap": _umap,
 }
 
 
@@ -159,8 +187,10 @@ def project(X: np.ndarray, method: str, *, seed: int = 0, subsample: bool = Fals
     limit = LIMITS.get(method)
     if limit is not None and len(X) > limit:
         if not subsample:
-            raise ProjectionError(f"{method} handles at most {limit:,} samples (got {len(X):,}); "
-                                  f"pass subsample=True to project a random {limit:,} of them, or use tsne/umap")
+            raise ProjectionError(
+                f"{method} handles at most {limit:,} samples (got {len(X):,}); "
+                f"pass subsample=True to project a random {limit:,} of them, or use tsne/umap"
+            )
         extra_index = np.sort(np.random.default_rng(seed).choice(len(X), size=limit, replace=False))
         X = X[extra_index]
     t0 = time.perf_counter()

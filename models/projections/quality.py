@@ -1,5 +1,6 @@
 """How faithful a 2-D embedding is: trustworthiness, continuity, k-NN preservation, and k-NN
 accuracy in 2-D (the separation a person sees)."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -39,9 +40,11 @@ def quality(X: np.ndarray, Y: np.ndarray, labels: np.ndarray | None = None, *, k
     X = check_input(X)
     Y = check_input(Y)
     k = check_int("k", k, 1, max(1, len(X) // 2 - 1), error=ProjectionError)
-    out = {"trustworthiness": float(trustworthiness(X, Y, n_neighbors=k)),
-           "continuity": float(trustworthiness(Y, X, n_neighbors=k)),
-           "knn_preservation": knn_preservation(X, Y, k)}
+    out = {
+        "trustworthiness": float(trustworthiness(X, Y, n_neighbors=k)),
+        "continuity": float(trustworthiness(Y, X, n_neighbors=k)),
+        "knn_preservation": knn_preservation(X, Y, k),
+    }
     if labels is not None:
         out["knn_accuracy"] = knn_accuracy(Y, labels, k)
     return out

@@ -16,6 +16,7 @@ RBF CKA uses a Gaussian kernel whose bandwidth is a multiple of the median pairw
 holding layers in blocks under a memory budget (so twenty 10,000 × 4,096 layers do not sit in memory
 at once); everything runs in NumPy, or in torch on the GPU when ``device`` names one.
 """
+
 from __future__ import annotations
 
 import math
@@ -31,10 +32,10 @@ from ..progress import ProgressFn, report
 from ..validation import check_choice, check_int
 
 METRICS = ("linear", "linear-debiased", "rbf")
-BATCH_SIZE = 1024       # debiased minibatch size: b² floats per layer per batch
-RBF_SAMPLES = 2000      # RBF CKA on at most this many samples (its Grams are n × n)
-MEMORY = 1 << 30        # bytes of centred layers held at once by cka_matrix
-SMALL = 2_000_000       # below n·p this many, work in float64 (exact to 1e-12); above, float32 (≈1e-6)
+BATCH_SIZE = 1024  # debiased minibatch size: b² floats per layer per batch
+RBF_SAMPLES = 2000  # RBF CKA on at most this many samples (its Grams are n × n)
+MEMORY = 1 << 30  # bytes of centred layers held at once by cka_matrix
+SMALL = 2_000_000  # below n·p this many, work in float64 (exact to 1e-12); above, float32 (≈1e-6)
 
 ArrayLike = Any  # np.ndarray, a read-only memmap, or anything np.asarray takes
 
@@ -200,10 +201,19 @@ def _layers(layers: Sequence[ArrayLike], what: str) -> list[ArrayLike]:
     return layers
 
 
-def cka_matrix(A: Sequence[ArrayLike], B: Sequence[ArrayLike] | None = None, *, metric: str = "linear",
-               batch_size: int = BATCH_SIZE, max_samples: int = RBF_SAMPLES, rbf_scale: float = 1.0,
-               seed: int = 0, device: str | None = None, memory: int = MEMORY,
-               progress: ProgressFn | None = None) -> np.ndarray:
+def cka_matrix(
+    A: Sequence[ArrayLike],
+    B: Sequence[ArrayLike] | None = None,
+    *,
+    metric: str = "linear",
+    batch_size: int = BATCH_SIZE,
+    max_samples: int = RBF_SAMPLES,
+    rbf_scale: float = 1.0,
+    seed: int = 0,
+    device: str | None = None,
+    memory: int = MEMORY,
+    progress: ProgressFn | None = None,
+) -> np.ndarray:
     """CKA of every representation in ``A`` against every one in ``B`` (default: ``A`` itself).
 
     Parameters
@@ -302,7 +312,7 @@ def _gram_rows(A, B, same: bool, device, progress: ProgressFn | None) -> np.ndar
     for t, start in enumerate(starts):
         stop = min(n, start + rows)
         r, width = stop - start, n - start
-        buf = flat[:L * r * width].reshape(L, r, width)
+        buf = flat[: L * r * width].reshape(L, r, width)
         for l, Xc in enumerate(held):
             block = buf[l]
             if ops.torch is None:
@@ -380,8 +390,9 @@ def _blocks(layers: Sequence[ArrayLike], kind: str, m: int, memory: int) -> list
     return blocks
 
 
-def _blocked(A, B, same: bool, kind: str, rows, scale: float, device, memory: int,
-             progress: ProgressFn | None) -> np.ndarray:
+def _blocked(
+    A, B, same: bool, kind: str, rows, scale: float, device, memory: int, progress: ProgressFn | None
+) -> np.ndarray:
     m = len(rows) if rows is not None else np.shape(A[0])[0]
     widest = max(np.shape(X)[1] for X in (*A, *B))
     ops = _Ops(device, np.float64 if m * min(widest, m) <= SMALL else np.float32)
@@ -392,7 +403,7 @@ def _blocked(A, B, same: bool, kind: str, rows, scale: float, device, memory: in
     prep = lambda X: _prepare(ops, X, kind, rows, scale)
     for bi, block_i in enumerate(blocks_a):
         held_i = {i: prep(A[i]) for i in block_i}
-        for block_j in (blocks_a[bi:] if same else blocks_b):
+        for block_j in blocks_a[bi:] if same else blocks_b:
             held_j = held_i if block_j is block_i else {j: prep(B[j]) for j in block_j}
             for i in block_i:
                 for j in block_j:

@@ -3,6 +3,7 @@
 Chunked matrix products (float32, no n × n matrix held): the neighbour lists behind the k-NN
 accuracy and the movers. Exact, so two runs over the same arrays give the same lists.
 """
+
 from __future__ import annotations
 
 import numpy as np

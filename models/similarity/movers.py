@@ -3,6 +3,7 @@
 Rank-based (only who the neighbours are counts, not how far), so it is scale-free and compares
 layers of any widths, steps or models: 1 means the neighbourhood was kept, 0 that it was replaced.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -18,8 +19,11 @@ def kept_share(neighbours_a: np.ndarray, neighbours_b: np.ndarray) -> np.ndarray
     if a.shape != b.shape or a.ndim != 2:
         raise ValueError(f"neighbour lists must have one shape n × k (got {a.shape} and {b.shape})")
     b = np.sort(b, axis=1)
-    pos = np.clip(np.array([np.searchsorted(row_b, row_a) for row_a, row_b in zip(a, b)]), 0, b.shape[1] - 1) \
-        if a.shape[0] <= 64 else _searchsorted_rows(b, a)
+    pos = (
+        np.clip(np.array([np.searchsorted(row_b, row_a) for row_a, row_b in zip(a, b)]), 0, b.shape[1] - 1)
+        if a.shape[0] <= 64
+        else _searchsorted_rows(b, a)
+    )
     hits = np.take_along_axis(b, pos, axis=1) == a
     return (hits.sum(1) / a.shape[1]).astype(np.float32)
 

@@ -6,6 +6,7 @@ every layer of every run is scored on the same held-out parts, so the numbers co
 steps and models. k-NN accuracy is leave-one-out: each sample's class predicted by the majority of
 its k nearest other samples (ties: the class of the nearest tied neighbour).
 """
+
 from __future__ import annotations
 
 import warnings
@@ -42,16 +43,24 @@ def probe_model(C: float = 1.0, max_iter: int = MAX_ITER, seed: int = 0):
     return make_pipeline(StandardScaler(), LogisticRegression(C=C, max_iter=max_iter, random_state=seed))
 
 
-def probe_accuracy(X: np.ndarray, labels: np.ndarray, n_folds: int = FOLDS, seed: int = 0, C: float = 1.0,
-                   max_iter: int = MAX_ITER, splits: list | None = None) -> float:
+def probe_accuracy(
+    X: np.ndarray,
+    labels: np.ndarray,
+    n_folds: int = FOLDS,
+    seed: int = 0,
+    C: float = 1.0,
+    max_iter: int = MAX_ITER,
+    splits: list | None = None,
+) -> float:
     """Mean held-out accuracy of a linear probe over the folds (``splits``, else :func:`folds`)."""
     from sklearn.exceptions import ConvergenceWarning
 
     X = np.asarray(X, dtype=np.float64)
     labels = np.asarray(labels)
     if X.ndim != 2 or X.shape[0] != labels.shape[0]:
-        raise ValueError(f"X must be samples × dimensions with one label per sample (got {X.shape}, "
-                         f"{labels.shape[0]} labels)")
+        raise ValueError(
+            f"X must be samples × dimensions with one label per sample (got {X.shape}, {labels.shape[0]} labels)"
+        )
     splits = splits if splits is not None else folds(labels, n_folds, seed)
     scores = []
     for train, test in splits:
@@ -74,7 +83,7 @@ def knn_predict(neighbours: np.ndarray, labels: np.ndarray) -> np.ndarray:
     """Majority class among each row's neighbours (nearest first); a tie goes to the nearest tied class."""
     labels = np.asarray(labels)
     classes, coded = np.unique(labels, return_inverse=True)
-    votes = coded[neighbours]                      # n × k, nearest first
+    votes = coded[neighbours]  # n × k, nearest first
     n, k = votes.shape
     counts = np.zeros((n, classes.size))
     # one vote each, plus a tie-breaker smaller than one vote that favours nearer neighbours

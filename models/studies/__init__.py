@@ -6,14 +6,14 @@
 the dashboard's "New run…" menu and the tests all find studies here, so adding a study is
 adding its module and its name below.
 """
+
 from __future__ import annotations
 
 import importlib
 from functools import lru_cache
 from types import ModuleType
 
-STUDIES: tuple[str, ...] = ("hardness", "gne", "dnm", "landscape", "explore", "capture", "compare",
-                            "project")
+STUDIES: tuple[str, ...] = ("hardness", "gne", "dnm", "landscape", "explore", "capture", "compare", "project")
 
 
 @lru_cache(maxsize=1)

@@ -17,6 +17,7 @@ imported only when a job starts. ``Config`` fields are declared with :func:`opti
 ``help`` becomes the flag's help line, so the command line and the config never drift apart.
 Modelled on FiftyOne brain's Config + Results split (see ../shared/STYLE.md).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -37,16 +38,28 @@ if typing.TYPE_CHECKING:  # pragma: no cover
     from ..store import Run, RunStore
 
 
-def option(default: Any, help: str, *, flag: str | None = None, choices: Iterable[Any] | None = None,
-           cli: bool = True, record: bool = True) -> Any:
+def option(
+    default: Any,
+    help: str,
+    *,
+    flag: str | None = None,
+    choices: Iterable[Any] | None = None,
+    cli: bool = True,
+    record: bool = True,
+) -> Any:
     """A config field with its command-line help.
 
     ``flag`` overrides the derived ``--field-name``; ``cli=False`` keeps a field off the command
     line (set by code only); ``record=False`` keeps it out of the run's stored config (machine
     settings such as worker counts or the device, which do not change the result).
     """
-    meta = {"help": help, "flag": flag, "choices": tuple(choices) if choices is not None else None,
-            "cli": cli, "record": record}
+    meta = {
+        "help": help,
+        "flag": flag,
+        "choices": tuple(choices) if choices is not None else None,
+        "cli": cli,
+        "record": record,
+    }
     return dataclasses.field(default=default, metadata=meta)
 
 
@@ -56,8 +69,11 @@ def split_option() -> Any:
     None means train, or the split that is present when only one is (MNIST with only its test files);
     :func:`with_split` resolves it when the run starts, so the stored config names the split used.
     """
-    field = option(None, "split of --dataset to train on, e.g. test (none: train, or the split that is present "
-                         "when only one is, e.g. MNIST with only its t10k files)")
+    field = option(
+        None,
+        "split of --dataset to train on, e.g. test (none: train, or the split that is present "
+        "when only one is, e.g. MNIST with only its t10k files)",
+    )
     return dataclasses.field(default=None, metadata={**field.metadata, "split": True})
 
 
@@ -167,8 +183,9 @@ RunFn = Callable[..., "Run"]
 def lazy_run(engine: str) -> RunFn:
     """A face's ``run``: imports the engine module (torch and all) only when a run starts."""
 
-    def run(config: StudyConfig, *, store: "RunStore", data_dir: Any = None,
-            progress: ProgressFn | None = None) -> "Run":
+    def run(
+        config: StudyConfig, *, store: "RunStore", data_dir: Any = None, progress: ProgressFn | None = None
+    ) -> "Run":
         if not isinstance(config, StudyConfig):
             raise TypeError(f"config must be a study Config (got {type(config).__name__})")
         return importlib.import_module(engine).run(config, store=store, data_dir=data_dir, progress=progress)
@@ -192,8 +209,9 @@ def command_line(face: str) -> Callable[[list[str] | None], int]:
         study = importlib.import_module(face)
         name = study.__spec__.name if face == "__main__" and study.__spec__ else face  # run as -m
         doc = (study.__doc__ or study.TITLE).strip().splitlines()[0]
-        parser = argparse.ArgumentParser(prog=f"python -m {name}", description=doc,
-                                         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        parser = argparse.ArgumentParser(
+            prog=f"python -m {name}", description=doc, formatter_class=argparse.ArgumentDefaultsHelpFormatter
+        )
         study.Config.add_arguments(parser)
         parser.add_argument("--data-dir", default="data", help="folder holding the datasets' files")
         parser.add_argument("--store-dir", default="runs", help="folder the run is written to")
@@ -205,8 +223,9 @@ def command_line(face: str) -> Callable[[list[str] | None], int]:
             return 2
         store = RunStore(args.store_dir)
         store.cleanup()  # what an earlier, killed command line left behind
-        return finish(lambda progress: study.run(config, store=store, data_dir=args.data_dir, progress=progress),
-                      study.summary)
+        return finish(
+            lambda progress: study.run(config, store=store, data_dir=args.data_dir, progress=progress), study.summary
+        )
 
     return main
 
@@ -226,8 +245,10 @@ def resolve_split(dataset: str, split: str | None, data_dir: Any = None) -> str:
         raise datasets.DatasetError(f"{dataset} has no split {split!r}; choose one of {', '.join(entry.splits)}")
     present = datasets.present_splits(dataset, data_dir)
     if split not in present:
-        raise datasets.DatasetError(f"{datasets.missing_message(dataset, data_dir if data_dir is not None else datasets.DEFAULT_DATA_DIR, split)}"
-                                    f" (present splits: {', '.join(present) or 'none'}; choose one with --split)")
+        raise datasets.DatasetError(
+            f"{datasets.missing_message(dataset, data_dir if data_dir is not None else datasets.DEFAULT_DATA_DIR, split)}"
+            f" (present splits: {', '.join(present) or 'none'}; choose one with --split)"
+        )
     return split
 
 
@@ -244,5 +265,13 @@ def check_kind(run: "Run", kind: str) -> "Run":
     return run
 
 
-__all__ = ["StudyConfig", "option", "split_option", "resolve_split", "with_split", "lazy_run",
-           "command_line", "check_kind"]
+__all__ = [
+    "StudyConfig",
+    "option",
+    "split_option",
+    "resolve_split",
+    "with_split",
+    "lazy_run",
+    "command_line",
+    "check_kind",
+]

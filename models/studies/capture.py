@@ -9,6 +9,7 @@ below; the run format is in docs/capture-format.md.
 
     python -m models.studies.capture --model my_cnn.onnx --dataset digits
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -32,21 +33,31 @@ DEVICES = ("auto", "cpu", "cuda")
 
 @dataclasses.dataclass(frozen=True)
 class Config(StudyConfig):
-    model: tuple[str, ...] = option(("model.onnx",), "model file(s) in the models folder, one step each "
-                                    "(.onnx, .pt2, .ts, .pt/.safetensors state_dict with a .json sidecar), "
-                                    "or package.module:function (command line only)")
+    model: tuple[str, ...] = option(
+        ("model.onnx",),
+        "model file(s) in the models folder, one step each "
+        "(.onnx, .pt2, .ts, .pt/.safetensors state_dict with a .json sidecar), "
+        "or package.module:function (command line only)",
+    )
     model_dir: str | None = option(None, "models folder the model path is relative to (default: <data-dir>/models)")
-    weights: str | None = option(None, "state_dict (.pt/.safetensors in the models folder) loaded into a factory's model")
+    weights: str | None = option(
+        None, "state_dict (.pt/.safetensors in the models folder) loaded into a factory's model"
+    )
     steps: tuple[int, ...] | None = option(None, "step (epoch) of each model file, in order (default 0, 1, …)")
     layers: tuple[str, ...] | None = option(None, "layers to capture (default: top-level blocks, penultimate, output)")
-    pooling: str = option("mean", "how layers become vectors: a plain choice sets conv maps' (mean: global average, "
-                          "max, or flatten, PCA to 512 when wider); token sequences default to the mean over "
-                          "tokens (cls: the first token, flatten); per layer or layout: 'max,blocks.1=cls,"
-                          "sequences=flatten'")
-    input_shape: tuple[int, ...] | None = option(None, "model input per sample, e.g. 1 28 28 (default: the "
-                                                 "file's signature, else the dataset's)")
-    normalisation: str = option("unit", "inputs: unit=[0,1], none=0–255, minus1=[-1,1], imagenet or custom mean/std",
-                                choices=NORMALISATIONS)
+    pooling: str = option(
+        "mean",
+        "how layers become vectors: a plain choice sets conv maps' (mean: global average, "
+        "max, or flatten, PCA to 512 when wider); token sequences default to the mean over "
+        "tokens (cls: the first token, flatten); per layer or layout: 'max,blocks.1=cls,"
+        "sequences=flatten'",
+    )
+    input_shape: tuple[int, ...] | None = option(
+        None, "model input per sample, e.g. 1 28 28 (default: the file's signature, else the dataset's)"
+    )
+    normalisation: str = option(
+        "unit", "inputs: unit=[0,1], none=0–255, minus1=[-1,1], imagenet or custom mean/std", choices=NORMALISATIONS
+    )
     mean: tuple[float, ...] | None = option(None, "mean per channel for --normalisation custom")
     std: tuple[float, ...] | None = option(None, "std per channel for --normalisation custom")
     resize: bool = option(True, "resize images to the model's input size")
@@ -55,17 +66,21 @@ class Config(StudyConfig):
     limit: int | None = option(None, "at most this many samples (after --per-class)")
     batch_size: int = option(256, "samples per forward pass", record=False)
     float16: bool = option(False, "store activations as float16 (half the disk)")
-    device: str = option("auto", "where the model runs: auto (CUDA when present), cpu or cuda",
-                         choices=DEVICES, record=False)
-    allow_factory: bool = option(False, "accept package.module:function factories (their code runs)", cli=False,
-                                 record=False)
+    device: str = option(
+        "auto", "where the model runs: auto (CUDA when present), cpu or cuda", choices=DEVICES, record=False
+    )
+    allow_factory: bool = option(
+        False, "accept package.module:function factories (their code runs)", cli=False, record=False
+    )
 
     def check(self) -> None:
         if not self.model or not all(isinstance(m, str) and m for m in self.model):
             raise ValueError(f"model must name at least one model file (got {self.model!r})")
         if self.steps is not None:
             if len(self.steps) != len(self.model):
-                raise ValueError(f"steps gives {len(self.steps)} steps for {len(self.model)} model files; give one per file")
+                raise ValueError(
+                    f"steps gives {len(self.steps)} steps for {len(self.model)} model files; give one per file"
+                )
             if len(set(self.steps)) != len(self.steps):
                 raise ValueError(f"steps must differ from each other (got {list(self.steps)})")
         if not isinstance(self.pooling, str):
@@ -143,9 +158,12 @@ def sample(run, step: int | None = None) -> dict[str, np.ndarray | None]:
     ``predictions`` and ``scores`` at ``step`` (``None`` when its output is not class scores)."""
     arrays = run.arrays("sample")
     record = _step(run, step)
-    return {"index": arrays["index"], "labels": arrays["labels"],
-            "predictions": _array(run, record["predictions"]) if record["predictions"] else None,
-            "scores": _array(run, record["scores"]) if record["scores"] else None}
+    return {
+        "index": arrays["index"],
+        "labels": arrays["labels"],
+        "predictions": _array(run, record["predictions"]) if record["predictions"] else None,
+        "scores": _array(run, record["scores"]) if record["scores"] else None,
+    }
 
 
 def class_names(run) -> list[str]:

@@ -1,4 +1,5 @@
 """The tail every study's command line shares, so they all report, fail and finish the same way."""
+
 from __future__ import annotations
 
 import sys

@@ -17,6 +17,7 @@ This is the face (config, readers, no torch); :mod:`models.studies.compare_engin
 
     python -m models.studies.compare --runs capture-A capture-B --metric linear
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -45,16 +46,22 @@ B_PREFIX = "B:"  # B's layers in metrics.probe / knn / hardness
 @dataclasses.dataclass(frozen=True)
 class Config(StudyConfig):
     dataset: str = option("digits", "set from the compared runs (the dataset their samples come from)", cli=False)
-    runs: tuple[str, ...] | None = option(None, "one or two run ids (capture, or hardness as RUN:NETWORK); "
-                                                "none: the newest capture run")
-    steps: tuple[int, ...] | None = option(None, "steps of the first run to compare (none: all); the main "
-                                                 "comparison uses the last of them")
+    runs: tuple[str, ...] | None = option(
+        None, "one or two run ids (capture, or hardness as RUN:NETWORK); none: the newest capture run"
+    )
+    steps: tuple[int, ...] | None = option(
+        None, "steps of the first run to compare (none: all); the main comparison uses the last of them"
+    )
     step_b: int | None = option(None, "step of the second run (none: its last)")
     layers: tuple[str, ...] | None = option(None, "layers of the first run (none: all, in network order)")
-    layers_b: tuple[str, ...] | None = option(None, "layers of the second run (none: --layers when it has "
-                                                    "them all, else all of its layers)")
-    metric: str = option("linear", "CKA: linear (exact), linear-debiased (minibatch, unbiased HSIC) or rbf "
-                                   "(Gaussian kernel, median bandwidth)", choices=METRICS)
+    layers_b: tuple[str, ...] | None = option(
+        None, "layers of the second run (none: --layers when it has them all, else all of its layers)"
+    )
+    metric: str = option(
+        "linear",
+        "CKA: linear (exact), linear-debiased (minibatch, unbiased HSIC) or rbf (Gaussian kernel, median bandwidth)",
+        choices=METRICS,
+    )
     k: int = option(10, "neighbours per sample for k-NN accuracy and the movers")
     folds: int = option(5, "stratified folds of the linear probe (fixed by --seed)")
     probes: bool = option(True, "score every layer with a linear probe and k-NN accuracy")
@@ -62,12 +69,12 @@ class Config(StudyConfig):
     probe_samples: int = option(5000, "probes, k-NN accuracy and movers on at most this many samples (seeded)")
     batch_size: int = option(1024, "minibatch size of linear-debiased CKA")
     rbf_samples: int = option(2000, "RBF CKA on at most this many samples (its kernels are n × n)")
-    device: str = option("auto", "where CKA runs: auto (CUDA when present), cpu or cuda", choices=DEVICES,
-                         record=False)
+    device: str = option("auto", "where CKA runs: auto (CUDA when present), cpu or cuda", choices=DEVICES, record=False)
 
     def check(self) -> None:
-        if self.runs is not None and (not 1 <= len(self.runs) <= 2
-                                      or not all(isinstance(r, str) and r for r in self.runs)):
+        if self.runs is not None and (
+            not 1 <= len(self.runs) <= 2 or not all(isinstance(r, str) and r for r in self.runs)
+        ):
             raise UserError(f"runs must name one or two runs (got {list(self.runs)})")
         if self.steps is not None:
             if not self.steps:
@@ -201,14 +208,21 @@ def open_source(store: RunStore, ref: str, network: str | None = None) -> Source
 def same_samples(a: Source, b: Source) -> None:
     """Refuse (ValueError) unless ``a`` and ``b`` hold the same samples in the same order."""
     if (a.dataset, a.split) != (b.dataset, b.split):
-        raise UserError(f"runs {a.ref} and {b.ref} hold different samples: {a.dataset} ({a.split}) vs "
-                         f"{b.dataset} ({b.split}); capture both on the same samples")
+        raise UserError(
+            f"runs {a.ref} and {b.ref} hold different samples: {a.dataset} ({a.split}) vs "
+            f"{b.dataset} ({b.split}); capture both on the same samples"
+        )
     ia, ib = a.sample()["index"], b.sample()["index"]
     if ia.shape != ib.shape or not np.array_equal(ia, ib):
-        detail = (f"{ia.size:,} vs {ib.size:,} samples" if ia.shape != ib.shape
-                  else f"{int(np.sum(ia != ib)):,} of {ia.size:,} sample indices differ")
-        raise UserError(f"runs {a.ref} and {b.ref} hold different samples ({detail}); capture both with the "
-                         "same --dataset, --split, --per-class, --limit and --seed")
+        detail = (
+            f"{ia.size:,} vs {ib.size:,} samples"
+            if ia.shape != ib.shape
+            else f"{int(np.sum(ia != ib)):,} of {ia.size:,} sample indices differ"
+        )
+        raise UserError(
+            f"runs {a.ref} and {b.ref} hold different samples ({detail}); capture both with the "
+            "same --dataset, --split, --per-class, --limit and --seed"
+        )
 
 
 # -- readers for the Compare tab and scripts ------------------------------------------------------
@@ -235,8 +249,9 @@ def sample_rows(n: int, limit: int | None, seed: int, salt: int = 1) -> np.ndarr
     return np.sort(np.random.default_rng([seed, salt]).choice(n, limit, replace=False))
 
 
-def movers_between(store, ref_a: Mapping, ref_b: Mapping, k: int = 10, max_samples: int | None = 5000,
-                   seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def movers_between(
+    store, ref_a: Mapping, ref_b: Mapping, k: int = 10, max_samples: int | None = 5000, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
     """``(index, kept)`` for any two layers: ``ref`` = ``{"run": id, "step": s, "layer": name}`` (plus
     ``"network"`` for a hardness run); ``kept[i]`` is the share of sample ``index[i]``'s k nearest
     neighbours in A that are still among its k nearest in B. On at most ``max_samples`` samples (seeded,
@@ -330,12 +345,17 @@ def movers(run: Run) -> dict:
 def correspondence(run: Run) -> list[tuple[str, str, float]]:
     """For each of A's layers, B's most similar layer and its CKA (on A × A, the most similar other layer)."""
     info = cka(run)
-    return most_similar(info["layers_a"], info["layers_b"], np.array(info["matrix"], dtype=float),
-                        exclude_self=info.get("run_b") is None)
+    return most_similar(
+        info["layers_a"],
+        info["layers_b"],
+        np.array(info["matrix"], dtype=float),
+        exclude_self=info.get("run_b") is None,
+    )
 
 
-def most_similar(layers_a: list[str], layers_b: list[str], matrix: np.ndarray,
-                 exclude_self: bool = False) -> list[tuple[str, str, float]]:
+def most_similar(
+    layers_a: list[str], layers_b: list[str], matrix: np.ndarray, exclude_self: bool = False
+) -> list[tuple[str, str, float]]:
     """``(a, best b, CKA)`` per row; ``exclude_self`` skips the diagonal (a layer is most like itself)."""
     M = np.array(matrix, dtype=float)
     if exclude_self and M.shape[0] == M.shape[1] and M.shape[1] > 1:
@@ -355,13 +375,13 @@ class Result:
     metric: str
     layers_a: list[str]
     layers_b: list[str]
-    cka: np.ndarray                      # len(layers_a) × len(layers_b)
+    cka: np.ndarray  # len(layers_a) × len(layers_b)
     run_a: str
     run_b: str | None
     step_a: int
     step_b: int
-    steps: list[int]                     # run A's steps (cka_steps columns)
-    cka_steps: np.ndarray | None         # layers_a × steps, each layer vs itself at the last step
+    steps: list[int]  # run A's steps (cka_steps columns)
+    cka_steps: np.ndarray | None  # layers_a × steps, each layer vs itself at the last step
     probe: dict[str, float]
     knn: dict[str, float]
     probe_steps: dict[str, dict[str, float]]
@@ -375,14 +395,28 @@ class Result:
     @classmethod
     def of(cls, run: Run) -> Result:
         info, steps, moved = cka(run), cka_steps(run), movers(run)
-        return cls(run=run, metric=info["metric"], layers_a=list(info["layers_a"]), layers_b=list(info["layers_b"]),
-                   cka=np.array(info["matrix"], dtype=float), run_a=info["run_a"], run_b=info["run_b"],
-                   step_a=info["step_a"], step_b=info["step_b"],
-                   steps=list(steps["steps"]) if steps else [info["step_a"]],
-                   cka_steps=np.array(steps["matrix"], dtype=float) if steps else None,
-                   probe=probe(run), knn=knn(run), probe_steps=probe_steps(run), knn_steps=knn_steps(run),
-                   hardness=hardness(run), movers_from=moved["from"], movers_to=moved["to"],
-                   movers_index=moved["index"], movers_kept=moved["kept"])
+        return cls(
+            run=run,
+            metric=info["metric"],
+            layers_a=list(info["layers_a"]),
+            layers_b=list(info["layers_b"]),
+            cka=np.array(info["matrix"], dtype=float),
+            run_a=info["run_a"],
+            run_b=info["run_b"],
+            step_a=info["step_a"],
+            step_b=info["step_b"],
+            steps=list(steps["steps"]) if steps else [info["step_a"]],
+            cka_steps=np.array(steps["matrix"], dtype=float) if steps else None,
+            probe=probe(run),
+            knn=knn(run),
+            probe_steps=probe_steps(run),
+            knn_steps=knn_steps(run),
+            hardness=hardness(run),
+            movers_from=moved["from"],
+            movers_to=moved["to"],
+            movers_index=moved["index"],
+            movers_kept=moved["kept"],
+        )
 
     @property
     def run_id(self) -> str:
@@ -406,8 +440,10 @@ def summary(run: Run) -> Iterable[str]:
         yield f"  probe {layer:<24} {acc:.3f}   k-NN {knns.get(layer, float('nan')):.3f}"
     moved = check_kind(run, KIND).metrics.get("movers")
     if moved:
-        yield (f"movers: {moved['from']['layer']} → {moved['to']['layer']}, mean share of {moved['k']} neighbours "
-               f"kept {moved.get('mean_kept', float('nan')):.3f}")
+        yield (
+            f"movers: {moved['from']['layer']} → {moved['to']['layer']}, mean share of {moved['k']} neighbours "
+            f"kept {moved.get('mean_kept', float('nan')):.3f}"
+        )
 
 
 main = command_line(__spec__.name)

@@ -3,6 +3,7 @@
 Everything is checked before anything is computed (runs, samples, layers, steps), so bad input
 stores nothing; the run is written atomically by :meth:`models.store.RunStore.writer`.
 """
+
 from __future__ import annotations
 
 import io
@@ -61,10 +62,14 @@ def resolve(config: Config, store: RunStore) -> tuple[Config, Source, Source | N
         plan["step_b"] = config.step_b if config.step_b is not None else b.steps()[-1]
     elif config.layers_b is not None or config.step_b is not None:
         raise UserError("layers_b and step_b need a second run (--runs A B)")
-    stored = config.replace(dataset=a.dataset or config.dataset, runs=tuple(s.ref for s in (a, b) if s),
-                            steps=tuple(steps_a), layers=tuple(layers_a),
-                            layers_b=tuple(plan["layers_b"]) if b is not None else None,
-                            step_b=plan.get("step_b"))
+    stored = config.replace(
+        dataset=a.dataset or config.dataset,
+        runs=tuple(s.ref for s in (a, b) if s),
+        steps=tuple(steps_a),
+        layers=tuple(layers_a),
+        layers_b=tuple(plan["layers_b"]) if b is not None else None,
+        step_b=plan.get("step_b"),
+    )
     return stored, a, b, plan
 
 
@@ -108,8 +113,13 @@ def run(config: Config, *, store: RunStore, data_dir=None, progress: ProgressFn 
 
         if not torch.cuda.is_available():
             raise UserError("device cuda was asked for, but torch sees no GPU here; use --device auto or cpu")
-    options = {"metric": config.metric, "batch_size": config.batch_size, "max_samples": config.rbf_samples,
-               "seed": config.seed, "device": device}
+    options = {
+        "metric": config.metric,
+        "batch_size": config.batch_size,
+        "max_samples": config.rbf_samples,
+        "seed": config.seed,
+        "device": device,
+    }
     layers_a, steps_a, step_a = plan["layers_a"], plan["steps_a"], plan["step_a"]
     many_steps = len(steps_a) > 1
     metrics: dict = {}
@@ -120,12 +130,19 @@ def run(config: Config, *, store: RunStore, data_dir=None, progress: ProgressFn 
     vec_b = _vectors(b, plan["layers_b"], plan["step_b"], rows) if b is not None else None
     share = (0.0, 0.35 if many_steps else 0.6)
     matrix = cka_matrix(vec_a, vec_b, progress=scaled(progress, *share), **options)
-    metrics["cka"] = {"layers_a": layers_a, "layers_b": plan["layers_b"] if b is not None else layers_a,
-                      "matrix": matrix.tolist(), "metric": config.metric, "run_a": a.id,
-                      "run_b": b.id if b is not None else None, "step_a": step_a,
-                      "step_b": plan["step_b"] if b is not None else step_a,
-                      "network_a": a.network, "network_b": b.network if b is not None else None,
-                      "samples": len(labels)}
+    metrics["cka"] = {
+        "layers_a": layers_a,
+        "layers_b": plan["layers_b"] if b is not None else layers_a,
+        "matrix": matrix.tolist(),
+        "metric": config.metric,
+        "run_a": a.id,
+        "run_b": b.id if b is not None else None,
+        "step_a": step_a,
+        "step_b": plan["step_b"] if b is not None else step_a,
+        "network_a": a.network,
+        "network_b": b.network if b is not None else None,
+        "samples": len(labels),
+    }
 
     # 2. layer × step: each layer at every step against itself at the last step
     if many_steps:
@@ -183,8 +200,9 @@ def run(config: Config, *, store: RunStore, data_dir=None, progress: ProgressFn 
     if kls:
         metrics["hardness"] = {layer: kls[layer] for layer in layers_a if layer in kls}
     if b is not None and b.hardness():
-        metrics.setdefault("hardness", {}).update({B_PREFIX + layer: v for layer, v in b.hardness().items()
-                                                   if layer in plan["layers_b"]})
+        metrics.setdefault("hardness", {}).update(
+            {B_PREFIX + layer: v for layer, v in b.hardness().items() if layer in plan["layers_b"]}
+        )
 
     # 5. movers: the default pair
     if b is not None:
@@ -204,16 +222,18 @@ def run(config: Config, *, store: RunStore, data_dir=None, progress: ProgressFn 
         keys = (layers_a[0], layers_a[-1])
     report(progress, 0.95, 1, "movers")
     k = _k(config.k, len(p_labels))
-    kept = kept_share(_neighbours(neighbours, keys[0], X, probe_rows, k),
-                      _neighbours(neighbours, keys[1], Y, probe_rows, k))
-    metrics["movers"] = {"from": ref_from, "to": ref_to, "k": k, "file": "movers.npz",
-                         "mean_kept": float(kept.mean())}
+    kept = kept_share(
+        _neighbours(neighbours, keys[0], X, probe_rows, k), _neighbours(neighbours, keys[1], Y, probe_rows, k)
+    )
+    metrics["movers"] = {"from": ref_from, "to": ref_to, "k": k, "file": "movers.npz", "mean_kept": float(kept.mean())}
 
     with store.writer(KIND, dataset=stored.dataset, config=stored.record(), seed=stored.seed) as w:
         w.metrics.update(metrics)
         w.manifest["sources"] = {"a": a.ref, "b": b.ref if b is not None else None}
-        w.add_arrays("movers", {"index": _take(index, probe_rows).astype(np.int64), "kept": kept,
-                                "labels": _take(labels, probe_rows)})
+        w.add_arrays(
+            "movers",
+            {"index": _take(index, probe_rows).astype(np.int64), "kept": kept, "labels": _take(labels, probe_rows)},
+        )
         w.add_file("cka.png", heatmap_png(metrics["cka"], metrics.get("cka_steps")))
         w.add_file("report.md", compare_report(stored, metrics))
     report(progress, 1, 1, "done")
@@ -241,37 +261,71 @@ def compare_report(config: Config, metrics: dict) -> str:
     """report.md: what was compared, the CKA matrix, the most-similar-layer correspondence, probes, movers."""
     info = metrics["cka"]
     two = info["run_b"] is not None
-    lines = ["# Compare representations", "",
-             f"{info['metric']} CKA of `{config.runs[0]}` at step {info['step_a']}"
-             + (f" against `{config.runs[1]}` at step {info['step_b']}" if two else ", layer against layer")
-             + f", on {info['samples']:,} samples of `{config.dataset}`.", "",
-             "CKA is 1 when two representations are the same up to rotation and scale, near 0 when unrelated.", "",
-             "## CKA", ""]
+    lines = [
+        "# Compare representations",
+        "",
+        f"{info['metric']} CKA of `{config.runs[0]}` at step {info['step_a']}"
+        + (f" against `{config.runs[1]}` at step {info['step_b']}" if two else ", layer against layer")
+        + f", on {info['samples']:,} samples of `{config.dataset}`.",
+        "",
+        "CKA is 1 when two representations are the same up to rotation and scale, near 0 when unrelated.",
+        "",
+        "## CKA",
+        "",
+    ]
     M = np.array(info["matrix"])
-    lines += _table(["A \\ B"] + info["layers_b"], [[la] + list(map(float, M[i])) for i, la in enumerate(info["layers_a"])])
-    lines += ["", "## Most similar layer", "",
-              "For each layer of A, the layer of " + ("B" if two else "A (itself left out)") + " most like it.", ""]
+    lines += _table(
+        ["A \\ B"] + info["layers_b"], [[la] + list(map(float, M[i])) for i, la in enumerate(info["layers_a"])]
+    )
+    lines += [
+        "",
+        "## Most similar layer",
+        "",
+        "For each layer of A, the layer of " + ("B" if two else "A (itself left out)") + " most like it.",
+        "",
+    ]
     corr = most_similar(info["layers_a"], info["layers_b"], M, exclude_self=not two)
     lines += _table(["layer of A", "most similar", "CKA"], corr)
     if "cka_steps" in metrics:
         steps = metrics["cka_steps"]
         lines += ["", "## Each layer against itself at the last step", ""]
-        lines += _table(["layer"] + [str(s) for s in steps["steps"]],
-                        [[layer] + list(map(float, row)) for layer, row in zip(steps["layers"], steps["matrix"])])
+        lines += _table(
+            ["layer"] + [str(s) for s in steps["steps"]],
+            [[layer] + list(map(float, row)) for layer, row in zip(steps["layers"], steps["matrix"])],
+        )
     if "probe" in metrics:
-        lines += ["", "## What each layer knows", "",
-                  (f"Linear probe: logistic regression on standardized features, {config.folds}-fold stratified "
-                   f"cross-validation; k-NN: leave-one-out majority of {config.k} nearest neighbours."), ""]
+        lines += [
+            "",
+            "## What each layer knows",
+            "",
+            (
+                f"Linear probe: logistic regression on standardized features, {config.folds}-fold stratified "
+                f"cross-validation; k-NN: leave-one-out majority of {config.k} nearest neighbours."
+            ),
+            "",
+        ]
         hard = metrics.get("hardness", {})
         header = ["layer", "probe accuracy", "k-NN accuracy"] + (["hardness (t-SNE KL)"] if hard else [])
-        lines += _table(header, [[layer, metrics["probe"][layer], metrics["knn"][layer]]
-                                 + ([float(hard[layer]) if layer in hard else "–"] if hard else [])
-                                 for layer in metrics["probe"]])
+        lines += _table(
+            header,
+            [
+                [layer, metrics["probe"][layer], metrics["knn"][layer]]
+                + ([float(hard[layer]) if layer in hard else "–"] if hard else [])
+                for layer in metrics["probe"]
+            ],
+        )
     mv = metrics["movers"]
     describe = lambda r: f"`{r['run']}` step {r['step']} {r['layer']}"
-    lines += ["", "## Movers", "",
-              (f"Share of each sample's {mv['k']} nearest neighbours kept from {describe(mv['from'])} to "
-               f"{describe(mv['to'])}: mean {mv['mean_kept']:.3f} (movers.npz: index, kept, labels)."), ""]
+    lines += [
+        "",
+        "## Movers",
+        "",
+        (
+            f"Share of each sample's {mv['k']} nearest neighbours kept from {describe(mv['from'])} to "
+            f"{describe(mv['to'])}: mean {mv['mean_kept']:.3f} (movers.npz: index, kept, labels)."
+        ),
+        "",
+    ]
     return "\n".join(lines)
 
 
@@ -286,8 +340,16 @@ def heatmap_png(info: dict, steps: dict | None = None) -> bytes:
     b = f"B: {info['run_b']} · step {info['step_b']}" if info["run_b"] else a
     panels = [(np.array(info["matrix"]), info["layers_a"], info["layers_b"], f"{info['metric']} CKA", b, a)]
     if steps:
-        panels.append((np.array(steps["matrix"]), steps["layers"], [str(s) for s in steps["steps"]],
-                       "each layer vs itself at the last step", "step", "layer of A"))
+        panels.append(
+            (
+                np.array(steps["matrix"]),
+                steps["layers"],
+                [str(s) for s in steps["steps"]],
+                "each layer vs itself at the last step",
+                "step",
+                "layer of A",
+            )
+        )
     fig = Figure(figsize=(5.2 * len(panels), 4.6), dpi=110, layout="constrained")
     axes = fig.subplots(1, len(panels), squeeze=False)[0]
     for ax, (M, rows_, cols, title, xlabel, ylabel) in zip(axes, panels):

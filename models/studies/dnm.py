@@ -17,6 +17,7 @@ study's light face (config, readers, command line); the training is in ``dnm_eng
 Each run also writes ``lattice.png`` (the decoded prototypes as a mosaic, the paper's figure) and
 ``report.md`` (the metrics, and where this study differs from the paper; reference figures: REPRODUCTION.md).
 """
+
 from __future__ import annotations
 
 import sys
@@ -36,7 +37,7 @@ if typing.TYPE_CHECKING:  # pragma: no cover
 
 KIND = "dnm"
 TITLE = "Deep neural map"
-ARRAYS = "lattice"   # the name of the run's array group the Maps tab reads
+ARRAYS = "lattice"  # the name of the run's array group the Maps tab reads
 
 
 @dataclass(frozen=True)
@@ -47,31 +48,40 @@ class Config(StudyConfig):
     topology: str = option("rect", "lattice of the nodes: rect (8 neighbours) or hex (6)", choices=LATTICES)
     code: int = option(100, "units in the autoencoder's code, the space the SOM maps (paper: 100)")
     architecture: str = option(
-        "paper", "autoencoder: 'paper' = 5x5 convs 10-8-5 at full resolution, dense code, mirror decoder "
+        "paper",
+        "autoencoder: 'paper' = 5x5 convs 10-8-5 at full resolution, dense code, mirror decoder "
         "(Pesteie et al.); 'compact' = the same layers halving images above 16 px at each conv. Default "
         "paper: on digits upscaled to 28x28 its map was purer (0.86 vs 0.75), more topographic and its "
         "prototypes sharper than compact's (BENCHMARKS.md, 'Deep neural maps: paper architecture'); compact "
         "has 35x fewer weights and needs about half the CPU time; the two are identical at <= 16 px",
-        choices=ARCHITECTURES)
-    pretrain_epochs: int = option(30, "epochs of autoencoder pre-training on reconstruction alone "
-                                      "(ignored when --pretrain-iterations is given)")
-    pretrain_iterations: int | None = option(None, "pre-train the autoencoder for this many batches instead of "
-                                                   "epochs (paper: 500)")
-    resize: int | None = option(None, "resize images to NxN (torch bilinear interpolation, antialiased when "
-                                      "shrinking) before training; paper: COIL-20 at 64")
+        choices=ARCHITECTURES,
+    )
+    pretrain_epochs: int = option(
+        30, "epochs of autoencoder pre-training on reconstruction alone (ignored when --pretrain-iterations is given)"
+    )
+    pretrain_iterations: int | None = option(
+        None, "pre-train the autoencoder for this many batches instead of epochs (paper: 500)"
+    )
+    resize: int | None = option(
+        None,
+        "resize images to NxN (torch bilinear interpolation, antialiased when "
+        "shrinking) before training; paper: COIL-20 at 64",
+    )
     som_iterations: int = option(10_000, "samples the SOM is pre-trained on before joint training")
     epochs: int = option(20, "joint training epochs (SOM update + KL(P‖Q) + reconstruction)")
     batch_size: int = option(64, "samples per batch, in every phase")
     lr: float = option(3e-3, "Adam's learning rate in pre-training")
-    joint_lr: float = option(1e-4, "Adam's learning rate in joint training: small, so KL(P‖Q) refines "
-                                   "rather than collapses the code")
+    joint_lr: float = option(
+        1e-4, "Adam's learning rate in joint training: small, so KL(P‖Q) refines rather than collapses the code"
+    )
     gamma: float = option(10.0, "weight γ of the reconstruction term in the joint loss")
     beta: float = option(1e-5, "weight β of the decay on the autoencoder's weights")
     sigma0: float = option(10.0, "SOM pre-training: neighbourhood width at the start (paper: 10)")
     eta0: float = option(0.3, "SOM pre-training: learning rate at the start (paper: 0.3)")
     alpha: float = option(2000.0, "SOM pre-training: decay constant of width and rate, in samples (paper: 2000)")
-    joint_sigma: tuple[float, ...] = option((2.0, 0.5), "neighbourhood width at the start and the end of joint "
-                                                        "training")
+    joint_sigma: tuple[float, ...] = option(
+        (2.0, 0.5), "neighbourhood width at the start and the end of joint training"
+    )
     joint_eta: float = option(0.05, "SOM learning rate during joint training")
     limit: int | None = option(None, "train on at most this many samples (all when not given)")
     device: str | None = option(None, "torch device (cuda when available, else cpu)", record=False)
@@ -186,25 +196,25 @@ class Node:
     index: int
     row: int
     col: int
-    prototype: np.ndarray = field(repr=False)   # uint8 image
-    members: np.ndarray = field(repr=False)     # positions (in the run's sample order) whose BMU is this node
-    majority: int                # class index, −1 when the node is empty
-    purity: float                # majority share, NaN when empty
+    prototype: np.ndarray = field(repr=False)  # uint8 image
+    members: np.ndarray = field(repr=False)  # positions (in the run's sample order) whose BMU is this node
+    majority: int  # class index, −1 when the node is empty
+    purity: float  # majority share, NaN when empty
 
 
 @dataclass(frozen=True)
 class Lattice:
     """What a dnm run holds for the Maps tab, typed (arrays are shared: never modify them)."""
 
-    prototype_images: np.ndarray   # nodes × H × W (× C), uint8
-    hits: np.ndarray               # rows × cols
-    majority: np.ndarray           # rows × cols, −1 where empty
-    purity: np.ndarray             # rows × cols, NaN where empty
-    u_matrix: np.ndarray           # rows × cols
-    class_counts: np.ndarray       # nodes × classes
-    bmu: np.ndarray                # per sample
-    labels: np.ndarray             # per sample
-    prototype_mse: np.ndarray | None = None   # rows × cols: members vs their decoded prototype, NaN where empty
+    prototype_images: np.ndarray  # nodes × H × W (× C), uint8
+    hits: np.ndarray  # rows × cols
+    majority: np.ndarray  # rows × cols, −1 where empty
+    purity: np.ndarray  # rows × cols, NaN where empty
+    u_matrix: np.ndarray  # rows × cols
+    class_counts: np.ndarray  # nodes × classes
+    bmu: np.ndarray  # per sample
+    labels: np.ndarray  # per sample
+    prototype_mse: np.ndarray | None = None  # rows × cols: members vs their decoded prototype, NaN where empty
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -220,25 +230,43 @@ class Lattice:
         nodes have no hit count (NaN), so they stay uncoloured."""
         if name == "hits":
             return np.where(self.hits > 0, self.hits, np.nan)
-        return {"majority": self.majority, "purity": self.purity, "u_matrix": self.u_matrix,
-                "prototype_mse": self.prototype_mse}.get(name)
+        return {
+            "majority": self.majority,
+            "purity": self.purity,
+            "u_matrix": self.u_matrix,
+            "prototype_mse": self.prototype_mse,
+        }.get(name)
 
     def node(self, index: int) -> Node:
         rows, cols = self.shape
         index = check_int("node", int(index), low=0, high=rows * cols - 1)
         row, col = divmod(index, cols)
-        return Node(index=index, row=row, col=col, prototype=self.prototype_images[index],
-                    members=node_members(self, index), majority=int(self.majority.ravel()[index]),
-                    purity=float(self.purity.ravel()[index]))
+        return Node(
+            index=index,
+            row=row,
+            col=col,
+            prototype=self.prototype_images[index],
+            members=node_members(self, index),
+            majority=int(self.majority.ravel()[index]),
+            purity=float(self.purity.ravel()[index]),
+        )
 
 
 def lattice(run_: "Run", *, arrays: ArraysFn = _read) -> Lattice:
     """The lattice of a dnm run; ``arrays(run, name)`` reads an array group (a view passes its
     memoised reader, e.g. ``dashboard.state.arrays``)."""
     a = arrays(check_kind(run_, KIND), ARRAYS)
-    return Lattice(prototype_images=a["prototype_images"], hits=a["hits"], majority=a["majority"],
-                   purity=a["purity"], u_matrix=a["u_matrix"], class_counts=a["class_counts"], bmu=a["bmu"],
-                   labels=a["labels"], prototype_mse=a.get("prototype_mse"))  # runs before it lack it
+    return Lattice(
+        prototype_images=a["prototype_images"],
+        hits=a["hits"],
+        majority=a["majority"],
+        purity=a["purity"],
+        u_matrix=a["u_matrix"],
+        class_counts=a["class_counts"],
+        bmu=a["bmu"],
+        labels=a["labels"],
+        prototype_mse=a.get("prototype_mse"),
+    )  # runs before it lack it
 
 
 def node_members(lattice_: Lattice, node: int) -> np.ndarray:
@@ -249,10 +277,12 @@ def node_members(lattice_: Lattice, node: int) -> np.ndarray:
 def quality(run_: "Run") -> str:
     """The map's quality in one line: purity, quantization and topographic error, prototype sharpness."""
     m = check_kind(run_, KIND).metrics
-    line = (f"purity {m.get('purity', float('nan')):.3f} · quantization error "
-            f"{m.get('quantization_error', float('nan')):.4f} · topographic error "
-            f"{m.get('topographic_error', float('nan')):.3f}")
-    if "prototype_mse" in m:   # runs made before it was measured have none
+    line = (
+        f"purity {m.get('purity', float('nan')):.3f} · quantization error "
+        f"{m.get('quantization_error', float('nan')):.4f} · topographic error "
+        f"{m.get('topographic_error', float('nan')):.3f}"
+    )
+    if "prototype_mse" in m:  # runs made before it was measured have none
         line += f" · prototype MSE {m['prototype_mse']:.4f}"
     if "prototype_sharpness" in m:
         line += f" · sharpness {m['prototype_sharpness']:.2f}"

@@ -13,6 +13,7 @@ labels and report precision@k (k = number flipped) of the ranking vs the base ra
 This face imports without torch or scikit-learn: the config, the input loader and the typed
 readers of an explore run, which the Explore tab imports.
 """
+
 from __future__ import annotations
 
 import json
@@ -34,9 +35,9 @@ if typing.TYPE_CHECKING:  # pragma: no cover
 KIND = "explore"
 TITLE = "Explore embeddings"
 METHODS = ("umap", "tsne", "pca")
-PCA_DIMS = 50        # wide vectors are reduced to this many dimensions before the 2-D map
-VERSION = 1          # bump when the analysis changes, so cached results are not reused
-ARRAYS = "explore"   # the run's per-sample arrays (explore.npz)
+PCA_DIMS = 50  # wide vectors are reduced to this many dimensions before the 2-D map
+VERSION = 1  # bump when the analysis changes, so cached results are not reused
+ARRAYS = "explore"  # the run's per-sample arrays (explore.npz)
 RUN_SOURCE_PARTS = ("run id", "arrays name", "array key")
 
 
@@ -44,17 +45,24 @@ RUN_SOURCE_PARTS = ("run id", "arrays name", "array key")
 class Config(StudyConfig):
     """What to explore (``dataset``, or ``arrays``, or a run's ``activations``) and how."""
 
-    arrays: str | None = option(None, "your own embeddings instead of --dataset: an arrays file inside "
-                                      "--data-dir (.npz, .npy, parquet, CSV)")
-    activations: str | None = option(None, "a run's activations instead of --dataset: "
-                                           "<run id>/<arrays name>/<array key>", flag="--run")
-    split: str | None = option(None, "split of --dataset (or --arrays) to explore, e.g. test (none: train, or "
-                                     "the split that is present when only one is)")
+    arrays: str | None = option(
+        None, "your own embeddings instead of --dataset: an arrays file inside --data-dir (.npz, .npy, parquet, CSV)"
+    )
+    activations: str | None = option(
+        None, "a run's activations instead of --dataset: <run id>/<arrays name>/<array key>", flag="--run"
+    )
+    split: str | None = option(
+        None,
+        "split of --dataset (or --arrays) to explore, e.g. test (none: train, or "
+        "the split that is present when only one is)",
+    )
     method: str = option("umap", "the 2-D map (vectors wider than 50 go through PCA first)", choices=METHODS)
-    k: int = option(15, "cosine neighbours per sample: their votes make the mistake score, the k-th "
-                        "distance the outlier score")
-    flip_labels: float | None = option(None, "evaluate: flip this fraction of labels (e.g. 0.05) and report "
-                                             "the mistake ranking's precision@k")
+    k: int = option(
+        15, "cosine neighbours per sample: their votes make the mistake score, the k-th distance the outlier score"
+    )
+    flip_labels: float | None = option(
+        None, "evaluate: flip this fraction of labels (e.g. 0.05) and report the mistake ranking's precision@k"
+    )
 
     def check(self) -> None:
         check_choice("method", self.method, METHODS)
@@ -64,13 +72,16 @@ class Config(StudyConfig):
         if self.flip_labels is not None:
             check_float("flip_labels", self.flip_labels, 0.0, 1.0, high_open=True)
         if self.arrays is not None and self.activations is not None:
-            raise ValueError(f"give arrays or a run's activations, not both "
-                             f"(got arrays={self.arrays!r}, run={self.activations!r})")
+            raise ValueError(
+                f"give arrays or a run's activations, not both (got arrays={self.arrays!r}, run={self.activations!r})"
+            )
         if self.arrays is not None and (not isinstance(self.arrays, str) or not self.arrays):
             raise ValueError(f"arrays must be a file inside the data directory (got {self.arrays!r})")
-        if self.activations is not None and (not isinstance(self.activations, str)
-                                             or len(self.activations.split("/")) != len(RUN_SOURCE_PARTS)
-                                             or not all(self.activations.split("/"))):
+        if self.activations is not None and (
+            not isinstance(self.activations, str)
+            or len(self.activations.split("/")) != len(RUN_SOURCE_PARTS)
+            or not all(self.activations.split("/"))
+        ):
             raise ValueError(f"run must be <{'>/<'.join(RUN_SOURCE_PARTS)}> (got {self.activations!r})")
 
     @property
@@ -86,7 +97,7 @@ class Config(StudyConfig):
     def for_source(cls, source: str, **changes) -> "Config":
         """The config for a source name as the Explore tab's picker gives it (see :attr:`source`)."""
         if source.startswith("run:"):
-            return cls(activations=source[len("run:"):], **changes)
+            return cls(activations=source[len("run:") :], **changes)
         return cls(dataset=source, **changes)  # dataset names include arrays:<file> and folder:<dir>
 
 
@@ -94,8 +105,9 @@ run = lazy_run(f"{__package__}.explore_engine")
 
 
 # -- input (light: the tab reads a run's vectors through this too) -----------------------
-def load_source(source: str, *, data_dir: str | Path | None = None, store: "RunStore | None" = None,
-                split: str | None = None) -> "Dataset":
+def load_source(
+    source: str, *, data_dir: str | Path | None = None, store: "RunStore | None" = None, split: str | None = None
+) -> "Dataset":
     """The dataset behind ``source``: a dataset name (``digits``, ``arrays:<file>``, …) or a run's activations.
 
     ``run:<id>/<arrays>/<key>`` takes array ``key`` of the run's ``<arrays>.npz``
@@ -123,7 +135,7 @@ def _run_activations(source: str, *, data_dir, store) -> "Dataset":
     from .. import datasets
     from ..datasets import Dataset, DatasetError
 
-    parts = source[len("run:"):].split("/")
+    parts = source[len("run:") :].split("/")
     if len(parts) != len(RUN_SOURCE_PARTS) or store is None:
         raise DatasetError(f"source {source!r}: expected run:<{'>/<'.join(RUN_SOURCE_PARTS)}> and a store")
     run_id, name, key = parts
@@ -151,9 +163,17 @@ def _run_activations(source: str, *, data_dir, store) -> "Dataset":
         images = base.images[np.asarray(arrays["index"], dtype=np.int64)]
     meta = {k: arrays[k] for k in ("predictions", "scores") if k in arrays}
     index = np.asarray(arrays["index"], dtype=np.int64) if "index" in arrays else None  # positions in the run's split
-    ds = Dataset(name=source, features=feats, labels=labels, class_names=names, images=images,
-                 source=f"{found.path}/{name}.npz:{key}", meta=meta, index=index,
-                 split=base.split if base is not None else "train")
+    ds = Dataset(
+        name=source,
+        features=feats,
+        labels=labels,
+        class_names=names,
+        images=images,
+        source=f"{found.path}/{name}.npz:{key}",
+        meta=meta,
+        index=index,
+        split=base.split if base is not None else "train",
+    )
     return datasets.validate(ds)
 
 
@@ -201,9 +221,17 @@ def _capture_layer(found, name: str, key: str, *, data_dir) -> "Dataset":
         pass
     meta = {k: np.asarray(sample[k]) for k in ("predictions", "scores") if sample[k] is not None}
     # index: each sample's position in the captured split, so the tab numbers and selects them like Layers and Data
-    ds = Dataset(name=capture_source(found.id, step, layer), features=feats, labels=np.asarray(sample["labels"]),
-                 class_names=names, images=images, source=f"{found.path}:{layer}@{step}", meta=meta,
-                 split=capture.split(found), index=np.asarray(sample["index"], dtype=np.int64))
+    ds = Dataset(
+        name=capture_source(found.id, step, layer),
+        features=feats,
+        labels=np.asarray(sample["labels"]),
+        class_names=names,
+        images=images,
+        source=f"{found.path}:{layer}@{step}",
+        meta=meta,
+        split=capture.split(found),
+        index=np.asarray(sample["index"], dtype=np.int64),
+    )
     return datasets.validate(ds)
 
 
@@ -216,8 +244,8 @@ class ErrorCluster:
     size: int
     label: int
     prediction: int
-    share: float               # the dominant pair's share of the cluster
-    members: tuple[int, ...]   # sample positions in the run's arrays
+    share: float  # the dominant pair's share of the cluster
+    members: tuple[int, ...]  # sample positions in the run's arrays
 
 
 @dataclass(frozen=True)
@@ -229,22 +257,30 @@ class InputSummary:
     classes: int = 0
     has_predictions: bool = False
     has_scores: bool = False
-    missing_images: int = 0          # image paths that were not found (counted, never fatal)
+    missing_images: int = 0  # image paths that were not found (counted, never fatal)
     method: str = ""
     k: int = 0
     seed: int = 0
-    pca_dims: int | None = None      # set when the vectors were reduced with PCA before the map
-    prediction_source: str = ""      # "model", "model scores" or "neighbour vote"
-    accuracy: float = 0.0            # of the predictions against the (possibly flipped) labels
+    pca_dims: int | None = None  # set when the vectors were reduced with PCA before the map
+    prediction_source: str = ""  # "model", "model scores" or "neighbour vote"
+    accuracy: float = 0.0  # of the predictions against the (possibly flipped) labels
     seconds: dict = field(default_factory=dict)  # time per stage
 
 
 def clusters(run: "Run") -> list[ErrorCluster]:
     """The run's error clusters, largest first."""
     raw = json.loads(check_kind(run, KIND).file("clusters.json").read_text())
-    return [ErrorCluster(id=int(c["id"]), size=int(c["size"]), label=int(c["label"]),
-                         prediction=int(c["prediction"]), share=float(c["share"]),
-                         members=tuple(int(m) for m in c["members"])) for c in raw]
+    return [
+        ErrorCluster(
+            id=int(c["id"]),
+            size=int(c["size"]),
+            label=int(c["label"]),
+            prediction=int(c["prediction"]),
+            share=float(c["share"]),
+            members=tuple(int(m) for m in c["members"]),
+        )
+        for c in raw
+    ]
 
 
 def input_summary(run: "Run") -> InputSummary:
@@ -264,8 +300,10 @@ def summary(run: "Run") -> Iterable[str]:
     m = run.metrics
     if "mistake_precision_at_k" in m:
         yield f"mistake precision@{m['k']}: {m['mistake_precision_at_k']:.3f} (base rate {m['base_rate']:.3f})"
-    yield (f"accuracy of predictions ({run.config.get('prediction_source')}): {m.get('accuracy', 0):.3f}; "
-           f"error clusters: {m.get('n_clusters', 0)}; missing images: {m.get('missing_images', 0)}")
+    yield (
+        f"accuracy of predictions ({run.config.get('prediction_source')}): {m.get('accuracy', 0):.3f}; "
+        f"error clusters: {m.get('n_clusters', 0)}; missing images: {m.get('missing_images', 0)}"
+    )
 
 
 main = command_line(__name__)

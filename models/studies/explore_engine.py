@@ -3,6 +3,7 @@
 Imported only when a run starts (``models.studies.explore.run``); scikit-learn, UMAP and
 openTSNE are imported inside the steps that use them.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -21,8 +22,7 @@ from ..neighbors import EXACT_BELOW, knn_graph, unit_rows
 from ..progress import ProgressFn, report, scaled
 from ..store import CACHE, Run, RunStore, to_jsonable
 from .explore import ARRAYS, KIND, METHODS, PCA_DIMS, VERSION, Config, load_source
-from .explore_scores import (error_clusters, flip_labels, mistake_scores, neighbour_votes,
-                                           precision_at_k, probabilities)
+from .explore_scores import error_clusters, flip_labels, mistake_scores, neighbour_votes, precision_at_k, probabilities
 
 
 # -- input -------------------------------------------------------------------
@@ -57,8 +57,14 @@ def check_inputs(ds: Dataset, data_dir: str | Path | None = None) -> dict:
             except DatasetError:
                 ok = False
             missing += not ok
-    return {"n": n, "dim": ds.dim, "classes": c, "has_predictions": "predictions" in meta or "scores" in meta,
-            "has_scores": "scores" in meta, "missing_images": missing}
+    return {
+        "n": n,
+        "dim": ds.dim,
+        "classes": c,
+        "has_predictions": "predictions" in meta or "scores" in meta,
+        "has_scores": "scores" in meta,
+        "missing_images": missing,
+    }
 
 
 def fingerprint(ds: Dataset) -> str:
@@ -94,18 +100,28 @@ def embed(X: np.ndarray, method: str = "umap", *, seed: int = 0) -> np.ndarray:
     if method == "umap":
         import umap
 
-        return umap.UMAP(n_components=2, n_neighbors=15, min_dist=0.1, random_state=seed,
-                         n_jobs=1).fit_transform(X).astype(np.float32)
+        return (
+            umap.UMAP(n_components=2, n_neighbors=15, min_dist=0.1, random_state=seed, n_jobs=1)
+            .fit_transform(X)
+            .astype(np.float32)
+        )
     from openTSNE import TSNE
 
     perplexity = float(min(30.0, (X.shape[0] - 1) / 3.0))
-    return np.asarray(TSNE(n_components=2, perplexity=perplexity, random_state=seed, n_jobs=1).fit(X),
-                      dtype=np.float32)
+    return np.asarray(TSNE(n_components=2, perplexity=perplexity, random_state=seed, n_jobs=1).fit(X), dtype=np.float32)
 
 
 # -- the analysis --------------------------------------------------------------
-def analyse(ds: Dataset, *, method: str = "umap", k: int = 15, seed: int = 0, cache: ResultCache | None = None,
-            progress: ProgressFn | None = None, exact_below: int = EXACT_BELOW) -> tuple[dict[str, np.ndarray], dict]:
+def analyse(
+    ds: Dataset,
+    *,
+    method: str = "umap",
+    k: int = 15,
+    seed: int = 0,
+    cache: ResultCache | None = None,
+    progress: ProgressFn | None = None,
+    exact_below: int = EXACT_BELOW,
+) -> tuple[dict[str, np.ndarray], dict]:
     """Everything the Explore view shows, as arrays (per sample) plus a JSON-able summary.
 
     Arrays: ``coords`` n×2, ``neighbors``/``distances`` n×k (cosine, original space),
@@ -118,15 +134,25 @@ def analyse(ds: Dataset, *, method: str = "umap", k: int = 15, seed: int = 0, ca
     if not isinstance(k, (int, np.integer)) or not 1 <= k < ds.n:
         raise ConfigError(f"k must be an integer in 1..{ds.n - 1} (got {k!r})")
     summary = check_inputs(ds)
-    key = {"dataset": ds.name, "split": ds.split, "fingerprint": fingerprint(ds), "method": method, "k": int(k),
-           "seed": int(seed), "exact_below": int(exact_below), "kind": KIND, "version": VERSION}
+    key = {
+        "dataset": ds.name,
+        "split": ds.split,
+        "fingerprint": fingerprint(ds),
+        "method": method,
+        "k": int(k),
+        "seed": int(seed),
+        "exact_below": int(exact_below),
+        "kind": KIND,
+        "version": VERSION,
+    }
 
     computed = []
 
     def compute():
         computed.append(True)
-        return _compute(ds, method=method, k=int(k), seed=seed, progress=progress, exact_below=exact_below,
-                        summary=summary)
+        return _compute(
+            ds, method=method, k=int(k), seed=seed, progress=progress, exact_below=exact_below, summary=summary
+        )
 
     if cache is None:
         return compute()
@@ -172,12 +198,27 @@ def _compute(ds: Dataset, *, method: str, k: int, seed: int, progress, exact_bel
     t3 = time.perf_counter()
     cluster, clusters = error_clusters(unit_rows(reduced), labels, preds)
     times["clusters"] = time.perf_counter() - t3
-    arrays = {"coords": coords, "neighbors": nbr, "distances": dist, "mistake_score": mistake,
-              "suggested": suggested, "outlier_score": outlier, "predictions": preds.astype(np.int64),
-              "cluster": cluster}
-    meta = {**summary, "method": method, "k": k, "seed": seed, "pca_dims": dims if dims < ds.dim else None,
-            "prediction_source": source, "clusters": clusters, "seconds": times,
-            "accuracy": float((preds == labels).mean())}
+    arrays = {
+        "coords": coords,
+        "neighbors": nbr,
+        "distances": dist,
+        "mistake_score": mistake,
+        "suggested": suggested,
+        "outlier_score": outlier,
+        "predictions": preds.astype(np.int64),
+        "cluster": cluster,
+    }
+    meta = {
+        **summary,
+        "method": method,
+        "k": k,
+        "seed": seed,
+        "pca_dims": dims if dims < ds.dim else None,
+        "prediction_source": source,
+        "clusters": clusters,
+        "seconds": times,
+        "accuracy": float((preds == labels).mean()),
+    }
     report(progress, 1, 1, "done")
     return arrays, meta
 
@@ -186,28 +227,43 @@ def _compute(ds: Dataset, *, method: str, k: int, seed: int, progress, exact_bel
 def evaluate(ds: Dataset, *, fraction: float = 0.05, seed: int = 0, **analyse_kw) -> tuple[dict, dict, dict]:
     """Flip ``fraction`` of labels, analyse, and score the mistake ranking; returns (metrics, arrays, meta)."""
     noisy, flipped = flip_labels(ds.labels, fraction, ds.n_classes, seed)
-    arrays, meta = analyse(replace(ds, labels=noisy, name=f"{ds.name}+flip{fraction:g}s{seed}"), seed=seed,
-                           **analyse_kw)
+    arrays, meta = analyse(
+        replace(ds, labels=noisy, name=f"{ds.name}+flip{fraction:g}s{seed}"), seed=seed, **analyse_kw
+    )
     k = len(flipped)
-    metrics = {"mistake_precision_at_k": precision_at_k(arrays["mistake_score"], flipped, k),
-               "base_rate": k / ds.n, "k": k, "n_flipped": k,
-               "outlier_precision_at_k": precision_at_k(arrays["outlier_score"], flipped, k)}
+    metrics = {
+        "mistake_precision_at_k": precision_at_k(arrays["mistake_score"], flipped, k),
+        "base_rate": k / ds.n,
+        "k": k,
+        "n_flipped": k,
+        "outlier_precision_at_k": precision_at_k(arrays["outlier_score"], flipped, k),
+    }
     arrays = {**arrays, "labels": noisy, "true_labels": ds.labels, "flipped": flipped}
     return metrics, arrays, meta
 
 
 # -- a run in the store ---------------------------------------------------------
-def save(store: RunStore, ds: Dataset, arrays: dict, meta: dict, config: Config, *,
-         metrics: dict | None = None) -> Run:
+def save(store: RunStore, ds: Dataset, arrays: dict, meta: dict, config: Config, *, metrics: dict | None = None) -> Run:
     """Write a run of kind ``explore``: per-sample arrays, clusters and input summary beside the manifest."""
     arrays = dict(arrays)
     arrays.setdefault("labels", ds.labels)
     arrays["index"] = ds.index if ds.index is not None else np.arange(ds.n)
-    record = {**config.record(), "source": config.source, "prediction_source": meta.get("prediction_source"),
-              "pca_dims": meta.get("pca_dims"), "summary": f"{config.method} · {ds.n:,} samples"}
+    record = {
+        **config.record(),
+        "source": config.source,
+        "prediction_source": meta.get("prediction_source"),
+        "pca_dims": meta.get("pca_dims"),
+        "summary": f"{config.method} · {ds.n:,} samples",
+    }
     with store.writer(KIND, dataset=ds.name, config=record, seed=config.seed) as w:
-        w.metrics.update({"accuracy": meta.get("accuracy"), "missing_images": meta.get("missing_images", 0),
-                          "n_clusters": len(meta.get("clusters", [])), **(metrics or {})})
+        w.metrics.update(
+            {
+                "accuracy": meta.get("accuracy"),
+                "missing_images": meta.get("missing_images", 0),
+                "n_clusters": len(meta.get("clusters", [])),
+                **(metrics or {}),
+            }
+        )
         w.add_arrays(ARRAYS, arrays)
         w.add_file("clusters.json", json.dumps(to_jsonable(meta.get("clusters", []))))
         w.add_file("summary.json", json.dumps(to_jsonable({k: v for k, v in meta.items() if k != "clusters"})))

@@ -4,6 +4,7 @@ How likely a label is wrong (the neighbours' weighted vote, averaged with the mo
 probabilities when it gave them), which misclassified samples cluster together, and the honest
 check of the ranking: flip a seeded fraction of labels and measure precision@k.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -27,8 +28,9 @@ def neighbour_votes(labels: np.ndarray, nbr: np.ndarray, dist: np.ndarray, n_cla
     return votes / np.maximum(votes.sum(axis=1, keepdims=True), 1e-12)
 
 
-def mistake_scores(labels: np.ndarray, votes: np.ndarray, probs: np.ndarray | None = None
-                   ) -> tuple[np.ndarray, np.ndarray]:
+def mistake_scores(
+    labels: np.ndarray, votes: np.ndarray, probs: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """How likely each label is wrong, in [0, 1], and the label the evidence suggests instead.
 
     The neighbours' disagreement ``1 − vote(label)``, averaged with the model's
@@ -42,8 +44,9 @@ def mistake_scores(labels: np.ndarray, votes: np.ndarray, probs: np.ndarray | No
     return score.astype(np.float32), others.argmax(axis=1).astype(np.int64)
 
 
-def error_clusters(X: np.ndarray, labels: np.ndarray, predictions: np.ndarray, *,
-                   min_cluster_size: int | None = None) -> tuple[np.ndarray, list[dict]]:
+def error_clusters(
+    X: np.ndarray, labels: np.ndarray, predictions: np.ndarray, *, min_cluster_size: int | None = None
+) -> tuple[np.ndarray, list[dict]]:
     """HDBSCAN over the samples with prediction ≠ label; per cluster its dominant (label, prediction).
 
     Returns per-sample cluster ids (−1: not an error or noise) and a list of
@@ -58,18 +61,25 @@ def error_clusters(X: np.ndarray, labels: np.ndarray, predictions: np.ndarray, *
     mcs = min_cluster_size or max(5, len(wrong) // 40)
     if len(wrong) < max(2 * mcs, 10):
         return cluster, []
-    found = HDBSCAN(min_cluster_size=mcs, min_samples=min(5, mcs), allow_single_cluster=True,
-                    copy=True).fit_predict(X[wrong])
+    found = HDBSCAN(min_cluster_size=mcs, min_samples=min(5, mcs), allow_single_cluster=True, copy=True).fit_predict(
+        X[wrong]
+    )
     cluster[wrong] = found
     out = []
     for c in np.unique(found[found >= 0]):
         members = wrong[found == c]
-        pairs, counts = np.unique(np.stack([labels[members], predictions[members]], axis=1), axis=0,
-                                  return_counts=True)
+        pairs, counts = np.unique(np.stack([labels[members], predictions[members]], axis=1), axis=0, return_counts=True)
         top = int(counts.argmax())
-        out.append({"id": int(c), "size": int(len(members)), "label": int(pairs[top, 0]),
-                    "prediction": int(pairs[top, 1]), "share": float(counts[top] / len(members)),
-                    "members": members.tolist()})
+        out.append(
+            {
+                "id": int(c),
+                "size": int(len(members)),
+                "label": int(pairs[top, 0]),
+                "prediction": int(pairs[top, 1]),
+                "share": float(counts[top] / len(members)),
+                "members": members.tolist(),
+            }
+        )
     out.sort(key=lambda d: -d["size"])
     return cluster, out
 
@@ -113,7 +123,7 @@ def page_of(order: np.ndarray, page: int, size: int) -> tuple[np.ndarray, int, i
         raise ValueError(f"page size must be ≥ 1 (got {size})")
     pages = max(1, -(-len(order) // size))
     page = min(max(int(page or 0), 0), pages - 1)
-    return order[page * size:(page + 1) * size], page, pages
+    return order[page * size : (page + 1) * size], page, pages
 
 
 def centre_distance(unit: np.ndarray, labels: np.ndarray) -> np.ndarray:
@@ -129,8 +139,9 @@ def centre_distance(unit: np.ndarray, labels: np.ndarray) -> np.ndarray:
     return out
 
 
-def cluster_mix(labels: np.ndarray, predictions: np.ndarray, members, *, pure: float = 0.6, most: int = 5
-                ) -> tuple[bool, list[int]]:
+def cluster_mix(
+    labels: np.ndarray, predictions: np.ndarray, members, *, pure: float = 0.6, most: int = 5
+) -> tuple[bool, list[int]]:
     """(whether the cluster is mixed: its commonest (label, prediction) pair is under ``pure`` of its
     members; the classes involved, labels and predictions together, commonest first, at most ``most``)."""
     members = np.asarray(members, dtype=np.int64)

@@ -16,6 +16,7 @@ GNE (embed new samples, move points and train on, place the held-out split) is i
 
 Command line: ``python -m models.studies.gne --dataset digits --epochs 100``.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -42,13 +43,44 @@ SIDES = ("gne", "vae")
 # bump when place_heldout changes what it computes, so cached placements are not reused
 HELDOUT_VERSION = 1
 
-__all__ = ["KIND", "TITLE", "GRID_SIZES", "INITS", "GENERATORS", "SIDES", "HELDOUT_VERSION", "Config", "run",
-           "summary", "main", "Plane", "Grid", "Metrics", "Moved", "Heldout", "plane", "latent_grid", "grid_sizes",
-           "image_shape", "metrics", "moved", "heldout_key", "cached_heldout", "knn_accuracy", "collapsed",
-           "collapse_warning", "COLLAPSE_SHARE", "PAPER", "check_side"]
+__all__ = [
+    "KIND",
+    "TITLE",
+    "GRID_SIZES",
+    "INITS",
+    "GENERATORS",
+    "SIDES",
+    "HELDOUT_VERSION",
+    "Config",
+    "run",
+    "summary",
+    "main",
+    "Plane",
+    "Grid",
+    "Metrics",
+    "Moved",
+    "Heldout",
+    "plane",
+    "latent_grid",
+    "grid_sizes",
+    "image_shape",
+    "metrics",
+    "moved",
+    "heldout_key",
+    "cached_heldout",
+    "knn_accuracy",
+    "collapsed",
+    "collapse_warning",
+    "COLLAPSE_SHARE",
+    "PAPER",
+    "check_side",
+]
 # what the paper claims (qualitative: no data set's numbers), printed beside ours in report.md
-PAPER = {"speed": "GNE 1.85–2.2× faster per epoch (dense generator)", "vae_knn": "spread (Figure 2)",
-         "mse": "GNE ≤ VAE"}
+PAPER = {
+    "speed": "GNE 1.85–2.2× faster per epoch (dense generator)",
+    "vae_knn": "spread (Figure 2)",
+    "mse": "GNE ≤ VAE",
+}
 
 
 @dataclass(frozen=True)
@@ -68,19 +100,29 @@ class Config(StudyConfig):
     blocks: int = option(4, "residual blocks in the generator")
     noise: float = option(0.1, "σ of the Gaussian noise on GNE points in training (makes the plane smooth)")
     lr: float = option(1e-3, "Adam learning rate of the networks")
-    embedding_lr: float | None = option(1e-2, "Adam learning rate of GNE's points (0: the same as --lr; "
-                                              "1e-2 spreads them out in the first epochs)")
+    embedding_lr: float | None = option(
+        1e-2, "Adam learning rate of GNE's points (0: the same as --lr; 1e-2 spreads them out in the first epochs)"
+    )
     batch_size: int = option(1024, "samples per training step")
-    kl_weight: float = option(1e-3, "weight of the VAE's KL term against its (per-value) reconstruction MSE: at "
-                                    "1e-2 the VAE plane collapses to a thin curve on MNIST (2-D 10-NN 0.32–0.39), "
-                                    "at 1e-3 it spreads (0.73) like the paper's Figure 2 — a fair opponent")
-    generator: str = option("auto", "generator network; auto: deconvolutional for images ≥ 28×28, where GNE "
-                                    "and VAE then take the same time per epoch (1.00× on MNIST) — the paper's "
-                                    "1.85–2.2× GNE speed-up needs --generator dense",
-                            choices=GENERATORS)
-    heldout: int = option(0, "after training, place this many test-split samples on both planes (GNE: new "
-                             "points, generator frozen; VAE: its encoder) and store their 10-NN accuracy "
-                             "against the training plane (0: skip)")
+    kl_weight: float = option(
+        1e-3,
+        "weight of the VAE's KL term against its (per-value) reconstruction MSE: at "
+        "1e-2 the VAE plane collapses to a thin curve on MNIST (2-D 10-NN 0.32–0.39), "
+        "at 1e-3 it spreads (0.73) like the paper's Figure 2 — a fair opponent",
+    )
+    generator: str = option(
+        "auto",
+        "generator network; auto: deconvolutional for images ≥ 28×28, where GNE "
+        "and VAE then take the same time per epoch (1.00× on MNIST) — the paper's "
+        "1.85–2.2× GNE speed-up needs --generator dense",
+        choices=GENERATORS,
+    )
+    heldout: int = option(
+        0,
+        "after training, place this many test-split samples on both planes (GNE: new "
+        "points, generator frozen; VAE: its encoder) and store their 10-NN accuracy "
+        "against the training plane (0: skip)",
+    )
     init: str = option("random", "GNE's starting points (vae: the VAE's means, and its decoder)", choices=INITS)
     split: str | None = split_option()
     limit: int | None = option(None, "use at most this many training samples (None: all)")
@@ -107,8 +149,9 @@ class Config(StudyConfig):
             check_int("grid_sizes", k, low=1)
         # CUDA being there is the engine's to check (it needs torch); the spelling is checked here
         device = self.device
-        if device is not None and not (device == "cpu" or device == "cuda" or
-                                       (device.startswith("cuda:") and device[5:].isdigit())):
+        if device is not None and not (
+            device == "cpu" or device == "cuda" or (device.startswith("cuda:") and device[5:].isdigit())
+        ):
             raise ValueError(f"device must be 'cpu', 'cuda', 'cuda:N' or None (got {device!r})")
 
 
@@ -120,8 +163,14 @@ run = lazy_run(f"{__package__}.gne_engine")
 COLLAPSE_SHARE = 0.6
 
 
-def knn_accuracy(coords: np.ndarray, labels: np.ndarray, k: int = 10, *, query: np.ndarray | None = None,
-                 query_labels: np.ndarray | None = None) -> float:
+def knn_accuracy(
+    coords: np.ndarray,
+    labels: np.ndarray,
+    k: int = 10,
+    *,
+    query: np.ndarray | None = None,
+    query_labels: np.ndarray | None = None,
+) -> float:
     """10-NN accuracy on a plane: leave-one-out over ``coords``, or of ``query`` points (e.g. held-out
     samples placed on the plane) voted by their ``k`` nearest ``coords``."""
     from sklearn.neighbors import KNeighborsClassifier
@@ -129,7 +178,7 @@ def knn_accuracy(coords: np.ndarray, labels: np.ndarray, k: int = 10, *, query: 
     coords, labels = np.asarray(coords, np.float64), np.asarray(labels)
     if query is None:
         knn = KNeighborsClassifier(n_neighbors=min(k + 1, len(coords))).fit(coords, labels)
-        idx = knn.kneighbors(coords, return_distance=False)[:, 1:]   # the point itself left out
+        idx = knn.kneighbors(coords, return_distance=False)[:, 1:]  # the point itself left out
         votes = labels[idx]
         pred = np.array([np.bincount(v).argmax() for v in votes])
         return float((pred == labels).mean())
@@ -153,20 +202,27 @@ def collapse_warning(run_: "Run") -> str:
     """One line naming the collapsed planes ("" when none)."""
     m = run_.metrics
     bad = [s for s in SIDES if collapsed(run_, s)]
-    return "".join(f"⚠ {s.upper()} plane collapsed (2-D 10-NN {m[f'{s}_knn']:.2f} vs "
-                   f"{m[f'{SIDES[1 - SIDES.index(s)]}_knn']:.2f}); " for s in bad).rstrip("; ")
+    return "".join(
+        f"⚠ {s.upper()} plane collapsed (2-D 10-NN {m[f'{s}_knn']:.2f} vs "
+        f"{m[f'{SIDES[1 - SIDES.index(s)]}_knn']:.2f}); "
+        for s in bad
+    ).rstrip("; ")
 
 
 def summary(run_: "Run") -> Iterable[str]:
     m = metrics(run_)
     raw = run_.metrics
-    yield (f"GNE mse {m.gne_mse:.5f} ({m.gne_seconds_per_epoch:.3f} s/epoch) · VAE mse {m.vae_mse:.5f} "
-           f"({m.vae_seconds_per_epoch:.3f} s/epoch) on {m.device} · generator {m.generator}")
+    yield (
+        f"GNE mse {m.gne_mse:.5f} ({m.gne_seconds_per_epoch:.3f} s/epoch) · VAE mse {m.vae_mse:.5f} "
+        f"({m.vae_seconds_per_epoch:.3f} s/epoch) on {m.device} · generator {m.generator}"
+    )
     if "gne_knn" in raw:
         yield f"2-D 10-NN accuracy: GNE {raw['gne_knn']:.3f} · VAE {raw['vae_knn']:.3f}"
     if "heldout_gne_knn" in raw:
-        yield (f"held-out ({raw['heldout_n']} {raw.get('heldout_source', 'test samples')}) 10-NN accuracy "
-               f"against the training plane: GNE {raw['heldout_gne_knn']:.3f} · VAE {raw['heldout_vae_knn']:.3f}")
+        yield (
+            f"held-out ({raw['heldout_n']} {raw.get('heldout_source', 'test samples')}) 10-NN accuracy "
+            f"against the training plane: GNE {raw['heldout_gne_knn']:.3f} · VAE {raw['heldout_vae_knn']:.3f}"
+        )
     warning = collapse_warning(run_)
     if warning:
         yield warning
@@ -192,10 +248,10 @@ def check_side(side: str) -> str:
 class Plane:
     """One side's embedding of the run's training samples (row i is the run's sample i)."""
 
-    coords: np.ndarray   # N×d points on the plane
-    error: np.ndarray    # N reconstruction MSE of decoding each point
-    labels: np.ndarray   # N class labels
-    index: np.ndarray    # N positions in the dataset's train split
+    coords: np.ndarray  # N×d points on the plane
+    error: np.ndarray  # N reconstruction MSE of decoding each point
+    labels: np.ndarray  # N class labels
+    index: np.ndarray  # N positions in the dataset's train split
 
 
 def plane(run_: "Run", side: str, *, read: ArraysFn = _read) -> Plane:
@@ -211,9 +267,9 @@ class Grid:
     the run's sample embedded nearest to it."""
 
     k: int
-    images: np.ndarray       # k×k×D uint8
-    neighbours: np.ndarray   # k×k positions in the run's samples (rows of Plane)
-    extent: np.ndarray       # [[x0, x1], [y0, y1]] the grid spans
+    images: np.ndarray  # k×k×D uint8
+    neighbours: np.ndarray  # k×k positions in the run's samples (rows of Plane)
+    extent: np.ndarray  # [[x0, x1], [y0, y1]] the grid spans
 
 
 def grid_sizes(run_: "Run") -> tuple[int, ...]:
@@ -247,10 +303,10 @@ class Metrics:
     epochs: int | None
     batch_size: int | None
     device: str
-    parent: str | None = None      # a run made by moving points: the run it was moved from
+    parent: str | None = None  # a run made by moving points: the run it was moved from
     pinned: bool = False
     epochs_on: int | None = None
-    generator: str = "?"           # the generator the run actually used (dense or deconv)
+    generator: str = "?"  # the generator the run actually used (dense or deconv)
 
 
 def metrics(run_: "Run") -> Metrics:
@@ -261,20 +317,29 @@ def metrics(run_: "Run") -> Metrics:
         value = m.get(key)
         return nan if value is None else float(value)
 
-    return Metrics(number("gne_mse"), number("vae_mse"), number("gne_seconds_per_epoch"),
-                   number("vae_seconds_per_epoch"), cfg.get("epochs"), cfg.get("batch_size"), str(m.get("device", "?")),
-                   m.get("parent"), bool(m.get("pinned", False)), m.get("epochs_on"),
-                   str(m.get("generator", cfg.get("generator_used", "?"))))
+    return Metrics(
+        number("gne_mse"),
+        number("vae_mse"),
+        number("gne_seconds_per_epoch"),
+        number("vae_seconds_per_epoch"),
+        cfg.get("epochs"),
+        cfg.get("batch_size"),
+        str(m.get("device", "?")),
+        m.get("parent"),
+        bool(m.get("pinned", False)),
+        m.get("epochs_on"),
+        str(m.get("generator", cfg.get("generator_used", "?"))),
+    )
 
 
 @dataclass
 class Moved:
     """Points moved by hand and trained on (what ``gne_points.move_points`` returns and a moved run stores)."""
 
-    ids: np.ndarray       # the moved samples (positions in the run's samples)
-    before: np.ndarray    # their points before the move
-    targets: np.ndarray   # where they were put
-    after: np.ndarray     # their points after training on
+    ids: np.ndarray  # the moved samples (positions in the run's samples)
+    before: np.ndarray  # their points before the move
+    targets: np.ndarray  # where they were put
+    after: np.ndarray  # their points after training on
     pinned: bool
     history: object = None
 
@@ -301,15 +366,15 @@ def moved(run_: "Run", *, read: ArraysFn = _read) -> Moved | None:
 class Heldout:
     """The test split placed on both planes: GNE by new-point embedding, VAE through its encoder."""
 
-    gne: np.ndarray               # M×d
-    gne_error: np.ndarray         # M reconstruction MSE at the placed points
-    gne_start: np.ndarray         # M×d the starting guesses
-    gne_start_error: np.ndarray   # M MSE at the starting guesses
-    vae: np.ndarray               # M×d encoder means
+    gne: np.ndarray  # M×d
+    gne_error: np.ndarray  # M reconstruction MSE at the placed points
+    gne_start: np.ndarray  # M×d the starting guesses
+    gne_start_error: np.ndarray  # M MSE at the starting guesses
+    vae: np.ndarray  # M×d encoder means
     vae_error: np.ndarray
     labels: np.ndarray
-    index: np.ndarray             # positions in ``split``
-    split: str = "test"           # where they came from (the trained split, when it is the only one)
+    index: np.ndarray  # positions in ``split``
+    split: str = "test"  # where they came from (the trained split, when it is the only one)
 
     @classmethod
     def from_arrays(cls, arrays: Mapping[str, np.ndarray]) -> "Heldout":

@@ -3,6 +3,7 @@
 The engine's ``--heldout`` and :func:`.gne_points.place_heldout` follow the same rule, so a
 placement made later from the dashboard matches the one the command line stored.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -32,8 +33,10 @@ def heldout_data(config: Config, ds: datasets.Dataset, data_dir=None) -> tuple[d
     used = ds.index if ds.index is not None else np.arange(ds.n)
     rest = np.setdiff1d(np.arange(full.n), used)
     if rest.size == 0:
-        raise UserError(f"--heldout {config.heldout}: {config.dataset} has no test split apart from the "
-                         f"{ds.split} split trained on, and training used all of it; give --limit below {full.n}")
+        raise UserError(
+            f"--heldout {config.heldout}: {config.dataset} has no test split apart from the "
+            f"{ds.split} split trained on, and training used all of it; give --limit below {full.n}"
+        )
     take = np.random.default_rng(config.seed).choice(rest, size=min(config.heldout, rest.size), replace=False)
     return full.subset(np.sort(take)), f"{ds.split}-split samples left out of training"
 

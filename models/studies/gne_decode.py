@@ -8,6 +8,7 @@ pointer back and forth hits the cache instead of the generator.
 
 Heavy (torch): the dashboard imports it only inside the hover callback that decodes.
 """
+
 from __future__ import annotations
 
 from functools import lru_cache
@@ -22,7 +23,7 @@ from .gne_models import config_of, generator_for
 
 __all__ = ["generator", "decode_at", "quantize", "clear"]
 
-_RUNS: dict[tuple[str, str], Run] = {}   # the Run behind each cache key (runs never change once written)
+_RUNS: dict[tuple[str, str], Run] = {}  # the Run behind each cache key (runs never change once written)
 
 
 def _key(run: Run) -> tuple[str, str]:
@@ -34,10 +35,10 @@ def _generator(key: tuple[str, str], side: str) -> torch.nn.Module:
     run = _RUNS[key]
     cfg, config = run.config, config_of(run)
     shape = tuple(cfg["image_shape"]) if cfg.get("image_shape") else None
-    state = run.weights(side, map_location="cpu")   # weights_only=True
+    state = run.weights(side, map_location="cpu")  # weights_only=True
     prefix = "generator."
     gen = generator_for(config, int(cfg["dim"]), shape)
-    gen.load_state_dict({k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)})
+    gen.load_state_dict({k[len(prefix) :]: v for k, v in state.items() if k.startswith(prefix)})
     return gen.to("cpu").eval()
 
 
@@ -77,7 +78,7 @@ def decode_at(run: Run, side: str, x: float, y: float, *, step: float = 1e-3) ->
     """
     if not step > 0:
         raise ValueError(f"step must be > 0 (got {step!r})")
-    generator(run, side)   # registers the run and checks kind and side
+    generator(run, side)  # registers the run and checks kind and side
     return _decoded(_key(run), check_side(side), quantize(x, step), quantize(y, step), float(step))
 
 

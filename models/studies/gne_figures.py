@@ -1,6 +1,7 @@
 """The GNE run's paper-style figures (matplotlib, Agg) and its short report: both planes side by side,
 each side's decoded latent grid, and report.md with the metrics beside the paper's. Written by the
 engine beside the run's arrays."""
+
 from __future__ import annotations
 
 import io
@@ -57,7 +58,7 @@ def grid_png(side: str, grids: Mapping[str, np.ndarray], sizes: Sequence[int], i
     mosaic = np.full((k * (h + 1) + 1, k * (w + 1) + 1, *shape[2:]), 128, np.uint8)
     for r in range(k):
         for c in range(k):
-            mosaic[1 + r * (h + 1):1 + r * (h + 1) + h, 1 + c * (w + 1):1 + c * (w + 1) + w] = tiles[r, c]
+            mosaic[1 + r * (h + 1) : 1 + r * (h + 1) + h, 1 + c * (w + 1) : 1 + c * (w + 1) + w] = tiles[r, c]
     plt = _plt()
     fig, ax = plt.subplots(figsize=(7, 7))
     ax.imshow(mosaic, cmap="gray", vmin=0, vmax=255, interpolation="nearest")
@@ -70,20 +71,30 @@ def report_md(config, metrics: Mapping, ds) -> str:
     """A short report: our figures beside the paper's."""
     m = metrics
     speed = m["vae_seconds_per_epoch"] / m["gne_seconds_per_epoch"] if m.get("gne_seconds_per_epoch") else float("nan")
-    lines = [f"# GNE vs VAE · {config.dataset} ({ds.n:,} samples)", "",
-             f"{config.epochs} epochs · batch {config.batch_size} · generator {m['generator']} (asked: "
-             f"{config.generator}) · KL weight {config.kl_weight:g} · embedding lr {config.embedding_lr} · "
-             f"device {m.get('device', '?')}", "",
-             "| metric | GNE | VAE | paper |", "|---|---|---|---|",
-             f"| reconstruction MSE | {m['gne_mse']:.4f} | {m['vae_mse']:.4f} | {PAPER['mse']} |",
-             f"| s/epoch | {m['gne_seconds_per_epoch']:.3f} | {m['vae_seconds_per_epoch']:.3f} | "
-             f"{PAPER['speed']} (ours: {speed:.2f}×) |",
-             f"| 2-D 10-NN accuracy | {m['gne_knn']:.3f} | {m['vae_knn']:.3f} | {PAPER['vae_knn']} |"]
+    lines = [
+        f"# GNE vs VAE · {config.dataset} ({ds.n:,} samples)",
+        "",
+        f"{config.epochs} epochs · batch {config.batch_size} · generator {m['generator']} (asked: "
+        f"{config.generator}) · KL weight {config.kl_weight:g} · embedding lr {config.embedding_lr} · "
+        f"device {m.get('device', '?')}",
+        "",
+        "| metric | GNE | VAE | paper |",
+        "|---|---|---|---|",
+        f"| reconstruction MSE | {m['gne_mse']:.4f} | {m['vae_mse']:.4f} | {PAPER['mse']} |",
+        f"| s/epoch | {m['gne_seconds_per_epoch']:.3f} | {m['vae_seconds_per_epoch']:.3f} | "
+        f"{PAPER['speed']} (ours: {speed:.2f}×) |",
+        f"| 2-D 10-NN accuracy | {m['gne_knn']:.3f} | {m['vae_knn']:.3f} | {PAPER['vae_knn']} |",
+    ]
     if "heldout_n" in m:
-        lines.append(f"| held-out 10-NN ({m['heldout_n']} test) | {m['heldout_gne_knn']:.3f} | "
-                     f"{m['heldout_vae_knn']:.3f} | matches the plane's own |")
+        lines.append(
+            f"| held-out 10-NN ({m['heldout_n']} test) | {m['heldout_gne_knn']:.3f} | "
+            f"{m['heldout_vae_knn']:.3f} | matches the plane's own |"
+        )
     lines += ["", "Figures: `planes.png`, `grid-gne.png`, `grid-vae.png`."]
     if m["generator"] == "deconv":
-        lines += ["", "The deconvolutional generator makes GNE and VAE take about the same time per epoch; "
-                      "the paper's speed-up needs `--generator dense`."]
+        lines += [
+            "",
+            "The deconvolutional generator makes GNE and VAE take about the same time per epoch; "
+            "the paper's speed-up needs `--generator dense`.",
+        ]
     return "\n".join(lines) + "\n"

@@ -5,6 +5,7 @@ builds, the training step, and reading a trained plane (decode, encode, errors, 
 Heavy (torch). It imports no other GNE module but the face, so the engine and the points
 module both import it and neither imports the other's internals.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -19,8 +20,22 @@ from ..training import default_device, to_tensor
 from .base import check_kind
 from .gne import KIND, Config
 
-__all__ = ["resolve_device", "config_of", "load_models", "generator_for", "generator_name", "gne_step", "device_of",
-           "decode", "reconstruction_error", "encode", "grid_extent", "grid_points", "nearest_neighbours", "latent_grid"]
+__all__ = [
+    "resolve_device",
+    "config_of",
+    "load_models",
+    "generator_for",
+    "generator_name",
+    "gne_step",
+    "device_of",
+    "decode",
+    "reconstruction_error",
+    "encode",
+    "grid_extent",
+    "grid_points",
+    "nearest_neighbours",
+    "latent_grid",
+]
 
 
 def resolve_device(device: str | None = None) -> torch.device:
@@ -53,8 +68,9 @@ def load_models(run: Run, device: str | None = None) -> tuple[GNE, VAE]:
 
 
 def generator_for(config: Config, dim: int, image_shape: tuple[int, ...] | None) -> DenseGenerator:
-    return make_generator(config.latent_dim, dim, kind=config.generator, image_shape=image_shape,
-                          width=config.width, blocks=config.blocks)
+    return make_generator(
+        config.latent_dim, dim, kind=config.generator, image_shape=image_shape, width=config.width, blocks=config.blocks
+    )
 
 
 def generator_name(generator: DenseGenerator) -> str:
@@ -78,17 +94,20 @@ def decode(generator: DenseGenerator, Z: np.ndarray, *, chunk: int = 8192) -> np
     generator.eval()
     dev = device_of(generator)
     Z = to_tensor(Z, dev)
-    return np.concatenate([generator(Z[i:i + chunk]).cpu().numpy() for i in range(0, max(1, len(Z)), chunk)])[:len(Z)]
+    return np.concatenate([generator(Z[i : i + chunk]).cpu().numpy() for i in range(0, max(1, len(Z)), chunk)])[
+        : len(Z)
+    ]
 
 
 @torch.no_grad()
-def reconstruction_error(generator: DenseGenerator, Z: np.ndarray | torch.Tensor, X: np.ndarray | torch.Tensor,
-                         *, chunk: int = 8192) -> np.ndarray:
+def reconstruction_error(
+    generator: DenseGenerator, Z: np.ndarray | torch.Tensor, X: np.ndarray | torch.Tensor, *, chunk: int = 8192
+) -> np.ndarray:
     """Per-sample mean squared error of decoding ``Z`` against ``X``."""
     generator.eval()
     dev = device_of(generator)
     Z, X = to_tensor(Z, dev), to_tensor(X, dev)
-    out = [torch.mean((generator(Z[i:i + chunk]) - X[i:i + chunk]) ** 2, dim=1) for i in range(0, len(Z), chunk)]
+    out = [torch.mean((generator(Z[i : i + chunk]) - X[i : i + chunk]) ** 2, dim=1) for i in range(0, len(Z), chunk)]
     return torch.cat(out).cpu().numpy() if out else np.zeros(0, np.float32)
 
 

@@ -3,6 +3,7 @@
 new run by :func:`run_move`), place the held-out split (:func:`place_heldout`, cached by
 :func:`heldout`). The dashboard's Latent plane tab calls these inside its jobs (torch).
 """
+
 from __future__ import annotations
 
 import time
@@ -22,8 +23,16 @@ from ..store import Run, RunStore
 from .base import check_kind
 from .gne import KIND, Heldout, Moved, heldout_key
 from .gne_data import heldout_data, load_data
-from .gne_models import (config_of, device_of, encode, gne_step, grid_extent, grid_points, load_models,
-                         reconstruction_error)
+from .gne_models import (
+    config_of,
+    device_of,
+    encode,
+    gne_step,
+    grid_extent,
+    grid_points,
+    load_models,
+    reconstruction_error,
+)
 from .gne_save import save
 from ..training import adam, batches, fit, seed_everything, to_tensor
 
@@ -35,17 +44,27 @@ __all__ = ["NewPoints", "embed_new", "move_points", "load_models", "run_move", "
 class NewPoints:
     """New samples placed on a frozen generator's plane."""
 
-    embedding: np.ndarray      # M×d, the best points found
-    error: np.ndarray          # M, reconstruction MSE at ``embedding``
-    start: np.ndarray          # M×d, the starting guesses
-    start_error: np.ndarray    # M, reconstruction MSE at the starting guesses
+    embedding: np.ndarray  # M×d, the best points found
+    error: np.ndarray  # M, reconstruction MSE at ``embedding``
+    start: np.ndarray  # M×d, the starting guesses
+    start_error: np.ndarray  # M, reconstruction MSE at the starting guesses
     seconds: float = 0.0
 
 
-def embed_new(generator: DenseGenerator, X: np.ndarray, *, reference: np.ndarray | None = None,
-              init: np.ndarray | None = None, steps: int = 200, lr: float = 0.02, guess_grid: int = 16,
-              support_radius: float = 0.1, support_weight: float = 10.0, max_reference: int = 4096,
-              progress: ProgressFn | None = None) -> NewPoints:
+def embed_new(
+    generator: DenseGenerator,
+    X: np.ndarray,
+    *,
+    reference: np.ndarray | None = None,
+    init: np.ndarray | None = None,
+    steps: int = 200,
+    lr: float = 0.02,
+    guess_grid: int = 16,
+    support_radius: float = 0.1,
+    support_weight: float = 10.0,
+    max_reference: int = 4096,
+    progress: ProgressFn | None = None,
+) -> NewPoints:
     """Embed unseen samples by optimising only their points, the generator frozen.
 
     All samples are optimised together (one tensor of M points, one Adam), each with
@@ -120,13 +139,30 @@ def embed_new(generator: DenseGenerator, X: np.ndarray, *, reference: np.ndarray
     finally:
         for p in generator.parameters():
             p.requires_grad_(True)
-    return NewPoints(best.cpu().numpy(), best_err.cpu().numpy(), start.cpu().numpy(), start_err.cpu().numpy(),
-                     time.perf_counter() - t0)
+    return NewPoints(
+        best.cpu().numpy(),
+        best_err.cpu().numpy(),
+        start.cpu().numpy(),
+        start_err.cpu().numpy(),
+        time.perf_counter() - t0,
+    )
 
 
-def move_points(model: GNE, X: np.ndarray, ids: Sequence[int], *, displacement: Sequence[float] | None = None,
-                targets: np.ndarray | None = None, pin: bool = True, epochs: int = 5, batch_size: int = 1024,
-                lr: float = 1e-3, embedding_lr: float | None = 1e-2, progress: ProgressFn | None = None, seed: int = 0) -> Moved:
+def move_points(
+    model: GNE,
+    X: np.ndarray,
+    ids: Sequence[int],
+    *,
+    displacement: Sequence[float] | None = None,
+    targets: np.ndarray | None = None,
+    pin: bool = True,
+    epochs: int = 5,
+    batch_size: int = 1024,
+    lr: float = 1e-3,
+    embedding_lr: float | None = 1e-2,
+    progress: ProgressFn | None = None,
+    seed: int = 0,
+) -> Moved:
     """Move samples ``ids`` (by ``displacement`` or to ``targets``) and train the whole GNE on for ``epochs``.
 
     With ``pin`` the moved points are frozen (restored after every optimiser step)
@@ -168,17 +204,27 @@ def move_points(model: GNE, X: np.ndarray, ids: Sequence[int], *, displacement: 
 
     gen = seed_everything(seed)
     data = batches(torch.arange(n, device=dev), to_tensor(X, dev), batch_size=batch_size, shuffle=True, generator=gen)
-    opt = adam([{"params": model.generator.parameters()},
-                            {"params": [model.embedding], "lr": embedding_lr or lr}], lr=lr)
+    opt = adam(
+        [{"params": model.generator.parameters()}, {"params": [model.embedding], "lr": embedding_lr or lr}], lr=lr
+    )
     history = fit(model, opt, gne_step, data, epochs=epochs, progress=progress, after_step=hold, message="training on")
     after = model.embedding.detach()[idx_t].cpu().numpy()
     return Moved(ids, before, tgt, after, bool(pin), history)
 
 
 # -- runs ------------------------------------------------------------------------
-def run_move(run: Run, ids: Sequence[int], *, store: RunStore, displacement: Sequence[float] | None = None,
-             targets: np.ndarray | None = None, pin: bool = True, epochs: int = 5, data_dir=None,
-             progress: ProgressFn | None = None) -> Run:
+def run_move(
+    run: Run,
+    ids: Sequence[int],
+    *,
+    store: RunStore,
+    displacement: Sequence[float] | None = None,
+    targets: np.ndarray | None = None,
+    pin: bool = True,
+    epochs: int = 5,
+    data_dir=None,
+    progress: ProgressFn | None = None,
+) -> Run:
     """Move samples of a GNE run, train on, and store the result as a new run (``metrics.parent`` names the old one).
 
     The new run holds ``moved`` arrays (the face's ``moved(run)`` reads them): ``ids``,
@@ -190,20 +236,40 @@ def run_move(run: Run, ids: Sequence[int], *, store: RunStore, displacement: Seq
     gne, vae = load_models(run)
     if len(ds.features) != gne.n_samples:
         raise UserError(f"the dataset {config.dataset} now has {ds.n} samples but run {run.id} has {gne.n_samples}")
-    moved = move_points(gne, ds.features, ids, displacement=displacement, targets=targets, pin=pin, epochs=epochs,
-                        batch_size=config.batch_size, lr=config.lr, embedding_lr=config.embedding_lr,
-                        progress=scaled(progress, 0, 0.9), seed=config.seed)
+    moved = move_points(
+        gne,
+        ds.features,
+        ids,
+        displacement=displacement,
+        targets=targets,
+        pin=pin,
+        epochs=epochs,
+        batch_size=config.batch_size,
+        lr=config.lr,
+        embedding_lr=config.embedding_lr,
+        progress=scaled(progress, 0, 0.9),
+        seed=config.seed,
+    )
     metrics = {k: run.metrics.get(k) for k in ("gne_seconds_per_epoch", "vae_seconds_per_epoch", "epochs", "device")}
     metrics.update({"parent": run.id, "moved": int(len(moved.ids)), "pinned": moved.pinned, "epochs_on": int(epochs)})
-    saved = save(store, config, ds, gne, vae, metrics=metrics,
-                 extra_arrays={"moved": {"ids": moved.ids, "before": moved.before, "targets": moved.targets,
-                                         "after": moved.after}})
+    saved = save(
+        store,
+        config,
+        ds,
+        gne,
+        vae,
+        metrics=metrics,
+        extra_arrays={
+            "moved": {"ids": moved.ids, "before": moved.before, "targets": moved.targets, "after": moved.after}
+        },
+    )
     report(progress, 1, 1, "saved", gne_mse=saved.metrics["gne_mse"])
     return saved
 
 
-def place_heldout(run: Run, *, data_dir=None, limit: int | None = 200, steps: int = 200,
-                  progress: ProgressFn | None = None) -> dict[str, np.ndarray]:
+def place_heldout(
+    run: Run, *, data_dir=None, limit: int | None = 200, steps: int = 200, progress: ProgressFn | None = None
+) -> dict[str, np.ndarray]:
     """Place ``limit`` samples no network of ``run`` saw on its GNE plane (new-point embedding) and
     through its VAE encoder: test samples when the dataset has a test split apart from the one trained
     on, else (MNIST with only its test files) samples of the trained split left out by ``--limit`` — the
@@ -224,22 +290,35 @@ def place_heldout(run: Run, *, data_dir=None, limit: int | None = 200, steps: in
     return out
 
 
-def place(gne: GNE, vae: VAE, ds: datasets.Dataset, *, steps: int = 200,
-          progress: ProgressFn | None = None) -> dict[str, np.ndarray]:
+def place(
+    gne: GNE, vae: VAE, ds: datasets.Dataset, *, steps: int = 200, progress: ProgressFn | None = None
+) -> dict[str, np.ndarray]:
     """:func:`place_heldout`'s work on models in memory (the engine's ``--heldout`` calls it before saving)."""
-    placed = embed_new(gne.generator, ds.features, reference=gne.embedding.detach().cpu().numpy(), steps=steps,
-                       support_radius=max(gne.noise, 1e-3), progress=progress)
+    placed = embed_new(
+        gne.generator,
+        ds.features,
+        reference=gne.embedding.detach().cpu().numpy(),
+        steps=steps,
+        support_radius=max(gne.noise, 1e-3),
+        progress=progress,
+    )
     vae_emb = encode(vae, ds.features)
-    return {"gne": placed.embedding, "gne_error": placed.error, "gne_start": placed.start,
-            "gne_start_error": placed.start_error, "vae": vae_emb,
-            "vae_error": reconstruction_error(vae.generator, vae_emb, ds.features),
-            "labels": ds.labels, "index": ds.index if ds.index is not None else np.arange(ds.n)}
+    return {
+        "gne": placed.embedding,
+        "gne_error": placed.error,
+        "gne_start": placed.start,
+        "gne_start_error": placed.start_error,
+        "vae": vae_emb,
+        "vae_error": reconstruction_error(vae.generator, vae_emb, ds.features),
+        "labels": ds.labels,
+        "index": ds.index if ds.index is not None else np.arange(ds.n),
+    }
 
 
 def heldout(run: Run, *, cache: ResultCache, limit: int, data_dir=None, progress: ProgressFn | None = None) -> Heldout:
     """:func:`place_heldout` of ``limit`` test samples, computed once per run and kept in ``cache``
     under the face's ``heldout_key`` (where ``cached_heldout`` finds it)."""
     arrays, _meta = cache.get_or_compute(
-        heldout_key(run.id, limit),
-        lambda: (place_heldout(run, data_dir=data_dir, limit=limit, progress=progress), {}))
+        heldout_key(run.id, limit), lambda: (place_heldout(run, data_dir=data_dir, limit=limit, progress=progress), {})
+    )
     return Heldout.from_arrays(arrays)

@@ -3,6 +3,7 @@
 The engine stores a trained pair; :func:`.gne_points.run_move` stores a moved one the same way,
 so the face's readers read both alike.
 """
+
 from __future__ import annotations
 
 from typing import Sequence
@@ -30,8 +31,17 @@ def _grids(side: str, generator: DenseGenerator, embedding: np.ndarray, sizes: S
     return out
 
 
-def save(store: RunStore, config: Config, ds: datasets.Dataset, gne: GNE, vae: VAE, *, metrics: dict,
-         extra_arrays: dict | None = None, figures: bool = False) -> Run:
+def save(
+    store: RunStore,
+    config: Config,
+    ds: datasets.Dataset,
+    gne: GNE,
+    vae: VAE,
+    *,
+    metrics: dict,
+    extra_arrays: dict | None = None,
+    figures: bool = False,
+) -> Run:
     """Store both networks, their embeddings, errors and latent grids as one run (the face's readers read it);
     with ``figures`` also PNGs of both planes and both decoded grids and a short report.md."""
     X = ds.features
@@ -39,17 +49,37 @@ def save(store: RunStore, config: Config, ds: datasets.Dataset, gne: GNE, vae: V
     vae_emb = encode(vae, X)
     gne_err = reconstruction_error(gne.generator, gne_emb, X)
     vae_err = reconstruction_error(vae.generator, vae_emb, X)
-    metrics = {**metrics, "gne_mse": float(gne_err.mean()), "vae_mse": float(vae_err.mean()), "n": int(ds.n),
-               "generator": generator_name(gne.generator), "n_classes": int(ds.n_classes),
-               "gne_knn": knn_accuracy(gne_emb, ds.labels), "vae_knn": knn_accuracy(vae_emb, ds.labels)}
+    metrics = {
+        **metrics,
+        "gne_mse": float(gne_err.mean()),
+        "vae_mse": float(vae_err.mean()),
+        "n": int(ds.n),
+        "generator": generator_name(gne.generator),
+        "n_classes": int(ds.n_classes),
+        "gne_knn": knn_accuracy(gne_emb, ds.labels),
+        "vae_knn": knn_accuracy(vae_emb, ds.labels),
+    }
     index = ds.index if ds.index is not None else np.arange(ds.n)
-    cfg = {**config.record(), "dim": int(ds.dim), "image_shape": list(ds.image_shape) if ds.image_shape else None,
-           "generator_used": metrics["generator"]}
+    cfg = {
+        **config.record(),
+        "dim": int(ds.dim),
+        "image_shape": list(ds.image_shape) if ds.image_shape else None,
+        "generator_used": metrics["generator"],
+    }
     planes = {"gne": (gne.generator, gne_emb), "vae": (vae.generator, vae_emb)}
     with store.writer(KIND, dataset=config.dataset, config=cfg, seed=config.seed) as w:
         w.metrics.update(metrics)
-        w.add_arrays("embeddings", {"gne": gne_emb, "vae": vae_emb, "gne_error": gne_err, "vae_error": vae_err,
-                                    "labels": ds.labels, "index": index})
+        w.add_arrays(
+            "embeddings",
+            {
+                "gne": gne_emb,
+                "vae": vae_emb,
+                "gne_error": gne_err,
+                "vae_error": vae_err,
+                "labels": ds.labels,
+                "index": index,
+            },
+        )
         grids: dict[str, np.ndarray] = {}
         for side in SIDES:
             grids.update(_grids(side, *planes[side], config.grid_sizes))

@@ -26,6 +26,7 @@ Command line::
 
     python -m models.studies.hardness --dataset digits --depths 3 --activations relu tanh --runs 2 --epochs 20
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -46,8 +47,19 @@ if typing.TYPE_CHECKING:  # pragma: no cover
 KIND = "hardness"
 TITLE = "Layer hardness (MLP grid)"
 #: one row of ``metrics.hardness`` and of ``hardness.csv``
-CSV_COLUMNS = ("activation", "depth", "run", "layer", "method", "kl", "trustworthiness", "continuity",
-               "knn_preservation", "knn_accuracy", "seconds")
+CSV_COLUMNS = (
+    "activation",
+    "depth",
+    "run",
+    "layer",
+    "method",
+    "kl",
+    "trustworthiness",
+    "continuity",
+    "knn_preservation",
+    "knn_accuracy",
+    "seconds",
+)
 SCORES = CSV_COLUMNS[5:]
 
 
@@ -59,32 +71,52 @@ class Config(StudyConfig):
     study cannot run without it; the config holds it from the start instead of adding it later.
     """
 
-    depths: tuple[int, ...] = option((5,), f"hidden-layer counts to train, each from 1 to {MAX_DEPTH} (the paper's "
-                                     "figures use 5)")
-    activations: tuple[str, ...] = option(ACTIVATIONS, "hidden-layer activations to train (the paper's four)",
-                                          choices=ACTIVATIONS)
+    depths: tuple[int, ...] = option(
+        (5,), f"hidden-layer counts to train, each from 1 to {MAX_DEPTH} (the paper's figures use 5)"
+    )
+    activations: tuple[str, ...] = option(
+        ACTIVATIONS, "hidden-layer activations to train (the paper's four)", choices=ACTIVATIONS
+    )
     runs: int = option(5, "independently seeded networks per (activation, depth): the spread of the bars")
     epochs: int = option(100, "training epochs; the paper trains every network for 100 epochs of SGD with momentum")
-    per_class: int = option(100, "test samples per class in the balanced sample every layer is projected on "
-                                 "(the paper: 100)")
-    methods: tuple[str, ...] = option(("tsne",), "projections of every layer (tsne is always included: it "
-                                      "gives the hardness)", choices=tuple(METHODS))
+    per_class: int = option(
+        100, "test samples per class in the balanced sample every layer is projected on (the paper: 100)"
+    )
+    methods: tuple[str, ...] = option(
+        ("tsne",), "projections of every layer (tsne is always included: it gives the hardness)", choices=tuple(METHODS)
+    )
     width: int = option(100, "units per hidden layer (the paper: 100)")
-    batch_size: int = option(32, "SGD mini-batch size; 32 is the reference whose deep-layer KL matched an "
-                                 "independent one within ±6 per cent (128 trains too little per epoch)")
+    batch_size: int = option(
+        32,
+        "SGD mini-batch size; 32 is the reference whose deep-layer KL matched an "
+        "independent one within ±6 per cent (128 trains too little per epoch)",
+    )
     momentum: float = option(0.9, "SGD momentum (the paper trains with momentum; 0.9 is the usual value)")
-    lr: float | None = option(None, "SGD learning rate (none: models.nets.mlp's rate for the activation, tuned "
-                                    "so each activation trains, logistic sigmoid included)")
-    patience: int | None = option(None, "stop after this many epochs without a better validation loss; unset or "
-                                        "0: off, so every network trains fully as in the paper (stopping early "
-                                        "left deep-layer KL 30-90 per cent high)")
-    val_fraction: float = option(0.1, "share of the train split held out to report the validation loss (and stop "
-                                      "early with --patience), in (0, 0.5)")
-    split_holdout: float = option(0.2, "when the dataset has only one split (e.g. MNIST's test files alone): the "
-                                       "seeded, stratified share of it used as the test split", flag="--holdout")
+    lr: float | None = option(
+        None,
+        "SGD learning rate (none: models.nets.mlp's rate for the activation, tuned "
+        "so each activation trains, logistic sigmoid included)",
+    )
+    patience: int | None = option(
+        None,
+        "stop after this many epochs without a better validation loss; unset or "
+        "0: off, so every network trains fully as in the paper (stopping early "
+        "left deep-layer KL 30-90 per cent high)",
+    )
+    val_fraction: float = option(
+        0.1,
+        "share of the train split held out to report the validation loss (and stop early with --patience), in (0, 0.5)",
+    )
+    split_holdout: float = option(
+        0.2,
+        "when the dataset has only one split (e.g. MNIST's test files alone): the "
+        "seeded, stratified share of it used as the test split",
+        flag="--holdout",
+    )
     perplexity: float = option(30.0, "t-SNE perplexity, also the P of every layer's KL (the paper: 30)")
-    tsne_iter: int = option(750, "t-SNE steps after openTSNE's 250 exaggerated ones (1,000 in all, as sklearn "
-                                 "and the paper run)")
+    tsne_iter: int = option(
+        750, "t-SNE steps after openTSNE's 250 exaggerated ones (1,000 in all, as sklearn and the paper run)"
+    )
     n_jobs: int = option(-1, "parallel workers (-1: all cores)", flag="--jobs", record=False)
     device: str | None = option(None, "torch device, e.g. cpu or cuda (none: cuda when available)", record=False)
 
@@ -102,8 +134,14 @@ class Config(StudyConfig):
             check_int("depths", depth, 1, MAX_DEPTH)
         check_choices("activations", self.activations, ACTIVATIONS)
         check_choices("methods", self.methods, METHODS)
-        for name, low in (("runs", 1), ("epochs", 1), ("per_class", 2), ("width", 1), ("batch_size", 1),
-                          ("tsne_iter", 1)):
+        for name, low in (
+            ("runs", 1),
+            ("epochs", 1),
+            ("per_class", 2),
+            ("width", 1),
+            ("batch_size", 1),
+            ("tsne_iter", 1),
+        ):
             check_int(name, getattr(self, name), low)
         if self.patience is not None:
             check_int("patience (none or 0: off)", self.patience, 0)
@@ -119,8 +157,10 @@ class Config(StudyConfig):
     @property
     def label(self) -> str:
         """One line naming the grid, e.g. ``relu/tanh · depth 3 · 2 runs`` (the run picker shows it)."""
-        return (f"{'/'.join(self.activations)} · depth {'/'.join(map(str, self.depths))} · "
-                f"{self.runs} run{'s' * (self.runs > 1)}")
+        return (
+            f"{'/'.join(self.activations)} · depth {'/'.join(map(str, self.depths))} · "
+            f"{self.runs} run{'s' * (self.runs > 1)}"
+        )
 
     @property
     def early_stopping(self) -> int | None:
@@ -188,12 +228,16 @@ def layer_activations(run: "Run", network: str, layer: str) -> np.ndarray:
 
 def layer_kls(run: "Run", network: str, method: str = "tsne") -> dict[str, float]:
     """``{layer: KL}`` of one network under ``method``, input first."""
-    return {r["layer"]: r["kl"] for r in check_kind(run, KIND).metrics.get("hardness", [])
-            if r["method"] == method and network_name(r["activation"], r["depth"], r["run"]) == network}
+    return {
+        r["layer"]: r["kl"]
+        for r in check_kind(run, KIND).metrics.get("hardness", [])
+        if r["method"] == method and network_name(r["activation"], r["depth"], r["run"]) == network
+    }
 
 
-def layer_table(rows: Sequence[dict], activation: str, depth: int,
-                method: str = "tsne") -> tuple[list[str], np.ndarray]:
+def layer_table(
+    rows: Sequence[dict], activation: str, depth: int, method: str = "tsne"
+) -> tuple[list[str], np.ndarray]:
     """Layer names and a runs × layers array of KL for one (activation, depth) (NaN where missing)."""
     layers = layer_names(depth)
     mine = [r for r in rows if r["activation"] == activation and r["depth"] == depth and r["method"] == method]
@@ -204,8 +248,9 @@ def layer_table(rows: Sequence[dict], activation: str, depth: int,
     return layers, table
 
 
-def kl_tables(rows: Sequence[dict], depth: int, method: str = "tsne",
-              activations: Sequence[str] = ACTIVATIONS) -> list[tuple[str, list[str], np.ndarray]]:
+def kl_tables(
+    rows: Sequence[dict], depth: int, method: str = "tsne", activations: Sequence[str] = ACTIVATIONS
+) -> list[tuple[str, list[str], np.ndarray]]:
     """``[(activation, layers, runs × layers KL), …]`` at ``depth``, for each activation with results."""
     tables = [(a, *layer_table(rows, a, depth, method)) for a in activations]
     return [t for t in tables if t[2].size]
@@ -215,11 +260,24 @@ def accuracy_points(rows: Sequence[dict], nets: Sequence[dict], method: str = "t
     """Per network: its mean hidden-layer KL beside its test accuracy (networks without a KL left out)."""
     points = []
     for net in nets:
-        kls = [r["kl"] for r in rows if r["method"] == method and r["activation"] == net["activation"]
-               and r["depth"] == net["depth"] and r["run"] == net["run"] and r["layer"].startswith("hidden")]
+        kls = [
+            r["kl"]
+            for r in rows
+            if r["method"] == method
+            and r["activation"] == net["activation"]
+            and r["depth"] == net["depth"]
+            and r["run"] == net["run"]
+            and r["layer"].startswith("hidden")
+        ]
         if kls:
-            points.append({"name": net["name"], "activation": net["activation"], "kl": float(np.mean(kls)),
-                           "test_accuracy": net["test_accuracy"]})
+            points.append(
+                {
+                    "name": net["name"],
+                    "activation": net["activation"],
+                    "kl": float(np.mean(kls)),
+                    "test_accuracy": net["test_accuracy"],
+                }
+            )
     return points
 
 
@@ -227,8 +285,10 @@ def summary(run: "Run") -> Iterable[str]:
     """The command line's report: each network's test accuracy and per-layer KL."""
     for net in networks(run):
         kls = layer_kls(run, net["name"])
-        yield (f"{net['name']}: test accuracy {net['test_accuracy']:.3f}; KL "
-               + " ".join(f"{layer}={kl:.3f}" for layer, kl in kls.items()))
+        yield (
+            f"{net['name']}: test accuracy {net['test_accuracy']:.3f}; KL "
+            + " ".join(f"{layer}={kl:.3f}" for layer, kl in kls.items())
+        )
 
 
 # the spec name, not __name__: under ``python -m`` this module runs as __main__, and the engine must see

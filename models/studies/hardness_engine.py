@@ -6,6 +6,7 @@ the heavy work and is imported only when a run starts. Networks train in paralle
 sample) result is cached in :class:`models.cache.ResultCache`, so nothing is computed twice.
 Progress and cancellation go through :mod:`models.progress`.
 """
+
 from __future__ import annotations
 
 import io
@@ -20,14 +21,33 @@ from ..errors import ConfigError
 from ..progress import ProgressFn, report, scaled
 from ..projections import joint_affinities, kl_divergence, project, quality
 from ..store import CACHE, Run, RunStore
-from .hardness import (CSV_COLUMNS, KIND, SCORES, Config, accuracy_points, layer_activations,
-                                     layer_names, layer_table, network_name, network_seed, sample_tag)
+from .hardness import (
+    CSV_COLUMNS,
+    KIND,
+    SCORES,
+    Config,
+    accuracy_points,
+    layer_activations,
+    layer_names,
+    layer_table,
+    network_name,
+    network_seed,
+    sample_tag,
+)
 
 
 # -- training ------------------------------------------------------------------
-def train_network(config: Config, activation: str, depth: int, run: int,
-                  train: datasets.Dataset, test: datasets.Dataset, sample: np.ndarray,
-                  progress: ProgressFn | None = None, threads: int | None = None) -> dict:
+def train_network(
+    config: Config,
+    activation: str,
+    depth: int,
+    run: int,
+    train: datasets.Dataset,
+    test: datasets.Dataset,
+    sample: np.ndarray,
+    progress: ProgressFn | None = None,
+    threads: int | None = None,
+) -> dict:
     """Train one MLP and read its layers on the sample; returns plain arrays (picklable)."""
     import torch
 
@@ -57,22 +77,40 @@ def train_network(config: Config, activation: str, depth: int, run: int,
 
     def validate(m):
         logits = m(X[val])
-        return {"val_loss": float(loss_fn(logits, y[val])), "val_accuracy": float((logits.argmax(1) == y[val]).float().mean())}
+        return {
+            "val_loss": float(loss_fn(logits, y[val])),
+            "val_accuracy": float((logits.argmax(1) == y[val]).float().mean()),
+        }
 
-    history = fit(model, optimizer, step, batches(X[fit_idx], y[fit_idx], batch_size=config.batch_size, generator=gen),
-                  epochs=config.epochs, progress=progress, validate=validate, patience=config.early_stopping,
-                  message=f"training {name}")
+    history = fit(
+        model,
+        optimizer,
+        step,
+        batches(X[fit_idx], y[fit_idx], batch_size=config.batch_size, generator=gen),
+        epochs=config.epochs,
+        progress=progress,
+        validate=validate,
+        patience=config.early_stopping,
+        message=f"training {name}",
+    )
     with torch.no_grad():
         test_pred = model(to_tensor(test.features, device)).argmax(1).cpu().numpy()
     acts = capture(model, test.features[sample], model.layer_names, include_input=False)
     return {
-        "name": name, "activation": activation, "depth": depth, "run": run,
-        "seed": seed, "lr": lr, "test_accuracy": float(np.mean(test_pred == test.labels)),
-        "epochs": len(history.epochs), "stopped_early": history.stopped_early,
+        "name": name,
+        "activation": activation,
+        "depth": depth,
+        "run": run,
+        "seed": seed,
+        "lr": lr,
+        "test_accuracy": float(np.mean(test_pred == test.labels)),
+        "epochs": len(history.epochs),
+        "stopped_early": history.stopped_early,
         "train_loss": [float(e["loss"]) for e in history.epochs],
         "val_loss": [float(e["val_loss"]) for e in history.epochs if "val_loss" in e],
         "state_dict": {k: v.detach().cpu().numpy() for k, v in model.state_dict().items()},
-        "activations": acts, "predictions": acts["logits"].argmax(1).astype(np.int64),
+        "activations": acts,
+        "predictions": acts["logits"].argmax(1).astype(np.int64),
     }
 
 
@@ -84,9 +122,18 @@ def method_params(config: Config, method: str) -> dict:
     return {}
 
 
-def project_layer(X: np.ndarray, labels: np.ndarray, methods: Sequence[str], params: dict[str, dict],
-                  *, perplexity: float, seed: int, cache_root: str | None, key: dict,
-                  before: Callable[[str], None] | None = None) -> dict[str, dict]:
+def project_layer(
+    X: np.ndarray,
+    labels: np.ndarray,
+    methods: Sequence[str],
+    params: dict[str, dict],
+    *,
+    perplexity: float,
+    seed: int,
+    cache_root: str | None,
+    key: dict,
+    before: Callable[[str], None] | None = None,
+) -> dict[str, dict]:
     """Every method on one layer: coordinates, exact KL, quality metrics, seconds (cached per method).
 
     ``before(method)``, when given, runs just before a method is computed (not on a cache hit), outside
@@ -96,6 +143,7 @@ def project_layer(X: np.ndarray, labels: np.ndarray, methods: Sequence[str], par
     P = None
     out = {}
     for method in methods:
+
         def compute(method=method):
             nonlocal P
             if P is None:
@@ -106,8 +154,11 @@ def project_layer(X: np.ndarray, labels: np.ndarray, methods: Sequence[str], par
             proj = project(X, method, seed=seed, **params[method], **shared)
             # the exact t-SNE already scored its result against this very P
             exact = shared and proj.extra.get("gradient") == "exact"
-            meta = {"kl": proj.extra["kl_divergence"] if exact else kl_divergence(P, proj.coords), "seconds": proj.seconds,
-                    **quality(X, proj.coords, labels, k=10)}
+            meta = {
+                "kl": proj.extra["kl_divergence"] if exact else kl_divergence(P, proj.coords),
+                "seconds": proj.seconds,
+                **quality(X, proj.coords, labels, k=10),
+            }
             return {"coords": proj.coords}, meta
 
         full_key = {**key, "method": method, "params": params[method], "seed": seed, "perplexity": perplexity}
@@ -124,8 +175,12 @@ def layer_key(run_id: str, network: str, layer: str, config: Config) -> dict:
 
 #: each method's main parameter and its default (what the Methods tab lets a person change); t-SNE's
 #: default perplexity is the study's own (``config.perplexity``), so the study's results are reused
-MAIN_PARAMS = {"tsne": ("perplexity", None), "umap": ("n_neighbors", 15), "lle": ("n_neighbors", 10),
-               "isomap": ("n_neighbors", 10)}
+MAIN_PARAMS = {
+    "tsne": ("perplexity", None),
+    "umap": ("n_neighbors", 15),
+    "lle": ("n_neighbors", 10),
+    "isomap": ("n_neighbors", 10),
+}
 
 #: method → seconds of its warm-up call in this process (one-off numba/JIT compilation, imports): a
 #: method is warmed once per process, just before its first computed (uncached) projection, so the
@@ -139,8 +194,11 @@ def warm_up(method: str, seed: int = 0) -> float:
         import time
 
         X = np.random.default_rng(seed).normal(size=(40, 8)).astype(np.float32)
-        params = {"perplexity": 5.0, "n_iter": 20, "early_exaggeration_iter": 5} if method == "tsne" else (
-            {"n_neighbors": 5} if method in ("umap", "lle", "isomap") else {})
+        params = (
+            {"perplexity": 5.0, "n_iter": 20, "early_exaggeration_iter": 5}
+            if method == "tsne"
+            else ({"n_neighbors": 5} if method in ("umap", "lle", "isomap") else {})
+        )
         t0 = time.perf_counter()
         project(X, method, seed=seed, **params)
         WARMED[method] = time.perf_counter() - t0
@@ -166,9 +224,16 @@ def run_layer_params(config: Config, method: str, overrides: Mapping[str, dict] 
     return params
 
 
-def project_run_layer(run: Run, network: str, layer: str, methods: Sequence[str], cache: ResultCache,
-                      progress: ProgressFn | None = None, params: Mapping[str, dict] | None = None,
-                      warm: bool = True) -> dict[str, dict]:
+def project_run_layer(
+    run: Run,
+    network: str,
+    layer: str,
+    methods: Sequence[str],
+    cache: ResultCache,
+    progress: ProgressFn | None = None,
+    params: Mapping[str, dict] | None = None,
+    warm: bool = True,
+) -> dict[str, dict]:
     """``methods`` on one layer of a stored study, through the same cache keys the study used.
 
     ``params`` overrides a method's parameters, e.g. ``{"tsne": {"perplexity": 10}, "umap": {"n_neighbors":
@@ -191,9 +256,19 @@ def project_run_layer(run: Run, network: str, layer: str, methods: Sequence[str]
     out = {}
     for i, method in enumerate(methods):
         report(progress, i, len(methods), f"{method} of {layer}")
-        out.update(project_layer(X, labels, [method], {method: run_layer_params(config, method, params)},
-                                 perplexity=config.perplexity, seed=config.seed, cache_root=str(cache.root), key=key,
-                                 before=before))
+        out.update(
+            project_layer(
+                X,
+                labels,
+                [method],
+                {method: run_layer_params(config, method, params)},
+                perplexity=config.perplexity,
+                seed=config.seed,
+                cache_root=str(cache.root),
+                key=key,
+                before=before,
+            )
+        )
         out[method]["cached"] = method not in computed
         if method in computed and method in WARMED:
             out[method]["warmup_seconds"] = WARMED[method]
@@ -231,12 +306,14 @@ def run(config: Config, *, store: RunStore, data_dir=None, progress: ProgressFn 
     cache = ResultCache(store.root / CACHE)
     report(progress, 0, 1, "loading data")
     data_dir = None if data_dir is None else str(data_dir)
-    train, test, split_note = datasets.train_test(config.dataset, data_dir=data_dir, holdout=config.split_holdout,
-                                                  seed=config.seed)
+    train, test, split_note = datasets.train_test(
+        config.dataset, data_dir=data_dir, holdout=config.split_holdout, seed=config.seed
+    )
     sample = datasets.balanced_indices(test.labels, config.per_class, config.seed)
     if len(sample) <= config.perplexity:
-        raise ConfigError(f"per_class={config.per_class} gives {len(sample)} samples; "
-                         f"perplexity {config.perplexity} needs more")
+        raise ConfigError(
+            f"per_class={config.per_class} gives {len(sample)} samples; perplexity {config.perplexity} needs more"
+        )
     labels = test.labels[sample]
     specs = config.grid()
 
@@ -247,15 +324,25 @@ def run(config: Config, *, store: RunStore, data_dir=None, progress: ProgressFn 
         nets: list[dict] = []
         if jobs == 1:
             for i, (a, d, r) in enumerate(specs):
-                nets.append(train_network(config, a, d, r, train, test, sample,
-                                          progress=scaled(train_part, i / len(specs), (i + 1) / len(specs))))
+                nets.append(
+                    train_network(
+                        config,
+                        a,
+                        d,
+                        r,
+                        train,
+                        test,
+                        sample,
+                        progress=scaled(train_part, i / len(specs), (i + 1) / len(specs)),
+                    )
+                )
         else:
             report(train_part, 0, len(specs), f"training {len(specs)} networks on {jobs} workers")
-            for net in parallel(delayed(train_network)(config, a, d, r, train, test, sample, threads=1)
-                                for a, d, r in specs):
+            for net in parallel(
+                delayed(train_network)(config, a, d, r, train, test, sample, threads=1) for a, d, r in specs
+            ):
                 nets.append(net)
-                report(train_part, len(nets), len(specs), f"trained {net['name']}",
-                       accuracy=net["test_accuracy"])
+                report(train_part, len(nets), len(specs), f"trained {net['name']}", accuracy=net["test_accuracy"])
         nets.sort(key=lambda n: (config.activations.index(n["activation"]), n["depth"], n["run"]))
 
         # 2. project every (network, layer); the input is the same for all networks: once
@@ -268,16 +355,26 @@ def run(config: Config, *, store: RunStore, data_dir=None, progress: ProgressFn 
         jobs, parallel = _parallel(config.n_jobs, len(tasks))
 
         def task(owner, layer, X):
-            return owner, layer, project_layer(X, labels, config.methods, params, perplexity=config.perplexity,
-                                               seed=config.seed, cache_root=str(cache.root),
-                                               key=layer_key(w.id, owner, layer, config))
+            return (
+                owner,
+                layer,
+                project_layer(
+                    X,
+                    labels,
+                    config.methods,
+                    params,
+                    perplexity=config.perplexity,
+                    seed=config.seed,
+                    cache_root=str(cache.root),
+                    key=layer_key(w.id, owner, layer, config),
+                ),
+            )
 
         results: dict[tuple[str, str], dict] = {}
         source = (task(*t) for t in tasks) if jobs == 1 else parallel(delayed(task)(*t) for t in tasks)
         for owner, layer, res in source:
             results[owner, layer] = res
-            report(proj_part, len(results), len(tasks), f"projected {owner} {layer}",
-                   kl=res["tsne"]["kl"])
+            report(proj_part, len(results), len(tasks), f"projected {owner} {layer}", kl=res["tsne"]["kl"])
 
         # 3. write
         report(progress, 0.97, 1, "writing the run")
@@ -289,8 +386,15 @@ def run(config: Config, *, store: RunStore, data_dir=None, progress: ProgressFn 
     return store.load(w.id)
 
 
-def write_run(w, config: Config, nets: list[dict], results: dict[tuple[str, str], dict],
-              sample: np.ndarray, labels: np.ndarray, inputs: np.ndarray) -> None:
+def write_run(
+    w,
+    config: Config,
+    nets: list[dict],
+    results: dict[tuple[str, str], dict],
+    sample: np.ndarray,
+    labels: np.ndarray,
+    inputs: np.ndarray,
+) -> None:
     """Arrays, weights, metrics, CSV and figure of a finished study into the run writer ``w``."""
     import torch
 
@@ -306,12 +410,36 @@ def write_run(w, config: Config, nets: list[dict], results: dict[tuple[str, str]
             res = results["input", "input"] if layer == "input" else results[name, layer]
             for m in config.methods:
                 coords[f"{m}.{layer}"] = res[m]["coords"]
-                rows.append({"activation": net["activation"], "depth": net["depth"], "run": net["run"],
-                             "layer": layer, "method": m, **{k: res[m][k] for k in SCORES}})
+                rows.append(
+                    {
+                        "activation": net["activation"],
+                        "depth": net["depth"],
+                        "run": net["run"],
+                        "layer": layer,
+                        "method": m,
+                        **{k: res[m][k] for k in SCORES},
+                    }
+                )
         w.add_arrays(f"proj-{name}", coords)
-        networks.append({k: net[k] for k in ("name", "activation", "depth", "run", "seed", "lr",
-                                             "test_accuracy", "epochs", "stopped_early", "train_loss", "val_loss")}
-                        | {"layers": layer_names(net["depth"])})
+        networks.append(
+            {
+                k: net[k]
+                for k in (
+                    "name",
+                    "activation",
+                    "depth",
+                    "run",
+                    "seed",
+                    "lr",
+                    "test_accuracy",
+                    "epochs",
+                    "stopped_early",
+                    "train_loss",
+                    "val_loss",
+                )
+            }
+            | {"layers": layer_names(net["depth"])}
+        )
     w.metrics["hardness"] = rows
     w.metrics["test_accuracy"] = {n["name"]: n["test_accuracy"] for n in networks}
     w.metrics["networks"] = networks
@@ -320,8 +448,9 @@ def write_run(w, config: Config, nets: list[dict], results: dict[tuple[str, str]
     w.manifest["summary"] = config.label
     w.add_file("hardness.csv", hardness_csv(rows))
     w.add_file("hardness.png", hardness_png(rows, networks))
-    w.add_file("report.md", hardness_report(config, rows, networks, split=w.manifest.get("split", ""),
-                                            samples=len(sample)))
+    w.add_file(
+        "report.md", hardness_report(config, rows, networks, split=w.manifest.get("split", ""), samples=len(sample))
+    )
 
 
 # -- outputs -------------------------------------------------------------------------
@@ -335,10 +464,12 @@ def hardness_csv(rows: list[dict]) -> str:
 DEPTH_MARKERS = ("o", "s", "^", "D", "v", "P", "X")
 
 #: what the paper reports, set beside our numbers in report.md
-PAPER_STATEMENT = ("Kuzma & Farkaš: the t-SNE KL divergence of a layer's activations (its *hardness*) falls layer "
-                   "by layer from the input to the last hidden layer, for all four activations (logsig, tanh, "
-                   "softsign, ReLU), in MLPs of 1–7 hidden layers of 100 units trained 100 epochs with SGD and "
-                   "momentum, measured on a balanced sample of 100 per class over several runs.")
+PAPER_STATEMENT = (
+    "Kuzma & Farkaš: the t-SNE KL divergence of a layer's activations (its *hardness*) falls layer "
+    "by layer from the input to the last hidden layer, for all four activations (logsig, tanh, "
+    "softsign, ReLU), in MLPs of 1–7 hidden layers of 100 units trained 100 epochs with SGD and "
+    "momentum, measured on a balanced sample of 100 per class over several runs."
+)
 
 
 def _mean_sd(values) -> str:
@@ -348,48 +479,68 @@ def _mean_sd(values) -> str:
     return f"{values.mean():.3f}" + (f" ± {values.std():.3f}" if values.size > 1 else "")
 
 
-def hardness_report(config: Config, rows: list[dict], networks: list[dict], *, split: str = "",
-                    samples: int = 0, method: str = "tsne") -> str:
+def hardness_report(
+    config: Config, rows: list[dict], networks: list[dict], *, split: str = "", samples: int = 0, method: str = "tsne"
+) -> str:
     """report.md: per activation and depth, the mean KL per layer ± its spread (standard deviation) over
     runs, test accuracy, the training loss's plateau and the epochs run, beside the paper's statement."""
-    lr = f"{config.lr:g}" if config.lr is not None else "per activation: " + ", ".join(
-        sorted({f"{n['activation']} {n['lr']:g}" for n in networks}))
+    lr = (
+        f"{config.lr:g}"
+        if config.lr is not None
+        else "per activation: " + ", ".join(sorted({f"{n['activation']} {n['lr']:g}" for n in networks}))
+    )
     stopping = f"after {config.early_stopping} epochs without progress" if config.early_stopping else "off"
-    lines = ["# Hardness (embedding complexity): report", "",
-             f"Dataset `{config.dataset}` ({split or 'train/test'}); {samples} test samples "
-             f"({config.per_class} per class) embedded per layer with t-SNE (perplexity {config.perplexity:g}, "
-             f"{config.tsne_iter} iterations). Networks: width {config.width}, {config.epochs} epochs of SGD "
-             f"(lr {lr}, momentum {config.momentum:g}, batch {config.batch_size}), early stopping {stopping}; "
-             f"{config.runs} run(s) each.", "",
-             "**Paper.** " + PAPER_STATEMENT, "",
-             "**Ours.** KL per layer is the mean ± standard deviation over runs; *falls* says whether the mean "
-             "falls at every layer from the input to the last hidden layer. The plateau is the training loss's "
-             "largest change over the last 5 epochs, as a share of its first epoch's value.", "",
-             "| activation | depth | runs | KL per layer (input → hidden → out) | falls | test accuracy | "
-             "final training loss | plateau | epochs run |",
-             "|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "# Hardness (embedding complexity): report",
+        "",
+        f"Dataset `{config.dataset}` ({split or 'train/test'}); {samples} test samples "
+        f"({config.per_class} per class) embedded per layer with t-SNE (perplexity {config.perplexity:g}, "
+        f"{config.tsne_iter} iterations). Networks: width {config.width}, {config.epochs} epochs of SGD "
+        f"(lr {lr}, momentum {config.momentum:g}, batch {config.batch_size}), early stopping {stopping}; "
+        f"{config.runs} run(s) each.",
+        "",
+        "**Paper.** " + PAPER_STATEMENT,
+        "",
+        "**Ours.** KL per layer is the mean ± standard deviation over runs; *falls* says whether the mean "
+        "falls at every layer from the input to the last hidden layer. The plateau is the training loss's "
+        "largest change over the last 5 epochs, as a share of its first epoch's value.",
+        "",
+        "| activation | depth | runs | KL per layer (input → hidden → out) | falls | test accuracy | "
+        "final training loss | plateau | epochs run |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
     for act, depth in dict.fromkeys((n["activation"], n["depth"]) for n in networks):
         layers, table = layer_table(rows, act, depth, method)
         means = np.nanmean(table, 0) if table.size else np.array([])
-        per_layer = " → ".join(f"{'in' if l == 'input' else ('out' if l == 'logits' else l[6:])} "
-                               f"{_mean_sd(table[:, i])}" for i, l in enumerate(layers))
+        per_layer = " → ".join(
+            f"{'in' if l == 'input' else ('out' if l == 'logits' else l[6:])} {_mean_sd(table[:, i])}"
+            for i, l in enumerate(layers)
+        )
         hidden = [i for i, l in enumerate(layers) if l == "input" or l.startswith("hidden")]
         steps = np.diff(means[hidden]) if means.size else np.array([])
-        falls = "yes" if steps.size and np.all(steps < 0) else (
-            "no (rises at " + ", ".join(layers[hidden[i + 1]] for i in np.flatnonzero(steps >= 0)) + ")")
+        falls = (
+            "yes"
+            if steps.size and np.all(steps < 0)
+            else ("no (rises at " + ", ".join(layers[hidden[i + 1]] for i in np.flatnonzero(steps >= 0)) + ")")
+        )
         mine = [n for n in networks if n["activation"] == act and n["depth"] == depth]
         losses = [np.asarray(n["train_loss"], dtype=float) for n in mine if n.get("train_loss")]
         plateau = [float((l[-5:].max() - l[-5:].min()) / l[0]) for l in losses if l.size and l[0] > 0]
         epochs = sorted({int(n["epochs"]) for n in mine})
         stopped = sum(bool(n.get("stopped_early")) for n in mine)
-        lines.append(f"| {act} | {depth} | {len(mine)} | {per_layer} | {falls} | "
-                     f"{_mean_sd([n['test_accuracy'] for n in mine])} | {_mean_sd([l[-1] for l in losses])} | "
-                     f"{(f'{max(plateau):.1%}' if plateau else '–')} | "
-                     f"{'–'.join(map(str, (epochs[0], epochs[-1]))) if len(epochs) > 1 else epochs[0]}"
-                     f"{f' ({stopped} stopped early)' if stopped else ''} |")
-    lines += ["", "Files: `hardness.csv` (every network, layer and method), `hardness.png` (one panel per "
-              "activation and depth: runs as translucent bars, the mean as a bold line; accuracy against mean "
-              "hidden-layer KL, colour = activation, marker = depth)."]
+        lines.append(
+            f"| {act} | {depth} | {len(mine)} | {per_layer} | {falls} | "
+            f"{_mean_sd([n['test_accuracy'] for n in mine])} | {_mean_sd([l[-1] for l in losses])} | "
+            f"{(f'{max(plateau):.1%}' if plateau else '–')} | "
+            f"{'–'.join(map(str, (epochs[0], epochs[-1]))) if len(epochs) > 1 else epochs[0]}"
+            f"{f' ({stopped} stopped early)' if stopped else ''} |"
+        )
+    lines += [
+        "",
+        "Files: `hardness.csv` (every network, layer and method), `hardness.png` (one panel per "
+        "activation and depth: runs as translucent bars, the mean as a bold line; accuracy against mean "
+        "hidden-layer KL, colour = activation, marker = depth).",
+    ]
     return "\n".join(lines) + "\n"
 
 
@@ -423,8 +574,16 @@ def hardness_png(rows: list[dict], networks: list[dict]) -> bytes:
         for d in depths:
             mine = [p for p in points if p["activation"] == act and depth_of[p["name"]] == d]
             if mine:
-                ax.scatter([p["kl"] for p in mine], [p["test_accuracy"] for p in mine], color=colour[act],
-                           marker=marker[d], s=36, alpha=0.85, edgecolors="black", linewidths=0.4)
+                ax.scatter(
+                    [p["kl"] for p in mine],
+                    [p["test_accuracy"] for p in mine],
+                    color=colour[act],
+                    marker=marker[d],
+                    s=36,
+                    alpha=0.85,
+                    edgecolors="black",
+                    linewidths=0.4,
+                )
     from matplotlib.lines import Line2D
 
     handles = [Line2D([], [], color=colour[a], marker="o", ls="", label=a) for a in acts]

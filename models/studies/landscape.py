@@ -13,6 +13,7 @@ This module is the study's light face (config, readers, command line); the train
 
     python -m models.studies.landscape --dataset digits --models 3
 """
+
 from __future__ import annotations
 
 import sys
@@ -31,31 +32,51 @@ if typing.TYPE_CHECKING:  # pragma: no cover
 KIND = "landscape"
 TITLE = "Sparse landscape"
 # the consistency table's columns, in order: the CLI's table and the Landscape tab both show these
-TABLE_COLUMNS = ("model", "seed", "kept", "loss", "size", "recognition", "completeness", "highest", "lowest",
-                 "median_active_units")
+TABLE_COLUMNS = (
+    "model",
+    "seed",
+    "kept",
+    "loss",
+    "size",
+    "recognition",
+    "completeness",
+    "highest",
+    "lowest",
+    "median_active_units",
+)
 MAX_MODELS = 10
 SPARSITY = ("topk", "l1")
 # what Dolgikh reports on MNIST, printed beside ours in a run's report.md
-PAPER = {"size": "396–485", "recognition": "≥ 0.97", "median_active_units": "2–4", "loss": "0.12–0.14",
-         "kept": "~70 % of models"}
+PAPER = {
+    "size": "396–485",
+    "recognition": "≥ 0.97",
+    "median_active_units": "2–4",
+    "loss": "0.12–0.14",
+    "kept": "~70 % of models",
+}
 
 
 @dataclass(frozen=True)
 class Config(StudyConfig):
     """Everything that shapes a landscape run (stored as the run's config)."""
 
-    models: int = option(3, f"independently trained autoencoders to compare (1 to {MAX_MODELS}; "
-                            "seeds seed, seed+1, …)")
+    models: int = option(3, f"independently trained autoencoders to compare (1 to {MAX_MODELS}; seeds seed, seed+1, …)")
     latent: int = option(24, "units in the sparse latent layer (3 to 64; paper: 20–25)")
-    sparsity: str = option("topk", "how the code is kept sparse: topk keeps each image's --top-k largest latent "
-                                   "units (holds at any image size: an L1 weight tuned on 8×8 digits left 15 "
-                                   "units firing on 28×28 MNIST) plus the L1 penalty; l1: the penalty alone",
-                           choices=SPARSITY)
+    sparsity: str = option(
+        "topk",
+        "how the code is kept sparse: topk keeps each image's --top-k largest latent "
+        "units (holds at any image size: an L1 weight tuned on 8×8 digits left 15 "
+        "units firing on 28×28 MNIST) plus the L1 penalty; l1: the penalty alone",
+        choices=SPARSITY,
+    )
     top_k: int = option(3, "latent units kept per image with --sparsity topk (paper: 2–4 fire)")
-    l1: float = option(0.1, "L1 weight on latent activations per 64 input values: multiplied by C·H·W/64, so "
-                            "the penalty keeps its weight against the summed BCE at any image size (with topk, "
-                            "0.1 gives a median of 3 units on 8×8 digits and on 28×28 upscaled digits; 1.0 "
-                            "leaves 1)")
+    l1: float = option(
+        0.1,
+        "L1 weight on latent activations per 64 input values: multiplied by C·H·W/64, so "
+        "the penalty keeps its weight against the summed BCE at any image size (with topk, "
+        "0.1 gives a median of 3 units on 8×8 digits and on 28×28 upscaled digits; 1.0 "
+        "leaves 1)",
+    )
     epochs: int = option(40, "training epochs of each autoencoder")
     batch_size: int = option(32, "samples per batch")
     lr: float = option(5e-3, "Adam's learning rate")
@@ -64,17 +85,29 @@ class Config(StudyConfig):
     max_slices: int = option(8, "slices to map (those with most significant samples)")
     max_clusters: int = option(6, "clusters kept per slice (the largest)")
     min_members: int = option(20, "a slice needs this many significant samples to be clustered")
-    margin: float = option(0.02, "clusters holding ≥ this share of the data count towards the landscape's size "
-                                 "(the paper's population margin)")
-    count_slices: int = option(120, "slices (3 of the 10 most used units) whose MeanShift clusters count towards "
-                                    "size, recognition and completeness (C(10,3) = 120: all of them)")
-    cluster_sample: int = option(2000, "MeanShift fits on at most this many of a slice's significant samples; "
-                                       "all of them are then assigned to the nearest centre")
-    keep_within: float = option(0.1, "a model is kept (successful) when its final per-pixel BCE is within this "
-                                     "share of the best model's, as the paper keeps models by loss")
+    margin: float = option(
+        0.02,
+        "clusters holding ≥ this share of the data count towards the landscape's size (the paper's population margin)",
+    )
+    count_slices: int = option(
+        120,
+        "slices (3 of the 10 most used units) whose MeanShift clusters count towards "
+        "size, recognition and completeness (C(10,3) = 120: all of them)",
+    )
+    cluster_sample: int = option(
+        2000,
+        "MeanShift fits on at most this many of a slice's significant samples; "
+        "all of them are then assigned to the nearest centre",
+    )
+    keep_within: float = option(
+        0.1,
+        "a model is kept (successful) when its final per-pixel BCE is within this "
+        "share of the best model's, as the paper keeps models by loss",
+    )
     confidence: float = option(0.6, "kNN vote share at which a decoded centre counts as recognised")
-    radii: tuple[float, ...] = option((0.5, 1.0, 2.0), "radii of the continuity spheres, in units of the "
-                                                       "slice's bandwidth")
+    radii: tuple[float, ...] = option(
+        (0.5, 1.0, 2.0), "radii of the continuity spheres, in units of the slice's bandwidth"
+    )
     directions: int = option(8, "points decoded on each continuity sphere")
     split: str | None = split_option()
     limit: int | None = option(None, "train on at most this many samples (all when not given)")
@@ -89,8 +122,16 @@ class Config(StudyConfig):
         check_int("top_k", self.top_k, low=1, high=self.latent)
         check_float("keep_within", self.keep_within, low=0)
         check_float("significance", self.significance, low=0, high=1, low_open=True, high_open=True)
-        for name in ("epochs", "batch_size", "max_slices", "max_clusters", "min_members", "directions",
-                     "count_slices", "cluster_sample"):
+        for name in (
+            "epochs",
+            "batch_size",
+            "max_slices",
+            "max_clusters",
+            "min_members",
+            "directions",
+            "count_slices",
+            "cluster_sample",
+        ):
             check_int(name, getattr(self, name), low=1)
         check_float("lr", self.lr, low=0, low_open=True)
         check_float("active_fraction", self.active_fraction, low=0, high=1, low_open=True)
@@ -124,13 +165,13 @@ def group(model: int) -> str:
 class Landscape:
     """One model's landscape, typed (S slices × C clusters; arrays are shared: never modify them)."""
 
-    slices: np.ndarray         # S × 3 latent unit indices
-    centres: np.ndarray        # S × C × 3
-    sizes: np.ndarray          # S × C samples per cluster, ordered by size (0: no cluster)
-    images: np.ndarray         # S × C × H × W (× ch) decoded centres, uint8
-    spheres: np.ndarray        # S × C × radii × directions × H × W (× ch), uint8
-    classes: np.ndarray        # S × C class index the kNN gives a decoded centre (−1: no cluster)
-    confidence: np.ndarray     # S × C its vote share
+    slices: np.ndarray  # S × 3 latent unit indices
+    centres: np.ndarray  # S × C × 3
+    sizes: np.ndarray  # S × C samples per cluster, ordered by size (0: no cluster)
+    images: np.ndarray  # S × C × H × W (× ch) decoded centres, uint8
+    spheres: np.ndarray  # S × C × radii × directions × H × W (× ch), uint8
+    classes: np.ndarray  # S × C class index the kNN gives a decoded centre (−1: no cluster)
+    confidence: np.ndarray  # S × C its vote share
     radii: np.ndarray
 
     @property
@@ -151,7 +192,7 @@ class Landscape:
     def continuity(self, s: int, c: int) -> np.ndarray:
         """Images for the continuity strip of cluster ``(s, c)``: one row per radius, the centre first
         then the decoded points on that sphere — ``radii × (directions + 1)`` images."""
-        sph = self.spheres[s, c]                                     # radii × directions × H × W
+        sph = self.spheres[s, c]  # radii × directions × H × W
         R = sph.shape[0]
         centre = np.repeat(self.images[s, c][None], R, axis=0)[:, None]
         return np.concatenate([centre, sph], axis=1)
@@ -162,8 +203,16 @@ def landscape(run_: "Run", model: int = 1, *, arrays: ArraysFn = _read) -> Lands
     (a view passes its memoised reader, e.g. ``dashboard.state.arrays``)."""
     check_int("model", int(model), low=1, high=max(1, len(table(run_))))
     g = arrays(run_, group(model))
-    return Landscape(slices=g["slices"], centres=g["centres"], sizes=g["sizes"], images=g["images"],
-                     spheres=g["spheres"], classes=g["classes"], confidence=g["confidence"], radii=g["radii"])
+    return Landscape(
+        slices=g["slices"],
+        centres=g["centres"],
+        sizes=g["sizes"],
+        images=g["images"],
+        spheres=g["spheres"],
+        classes=g["classes"],
+        confidence=g["confidence"],
+        radii=g["radii"],
+    )
 
 
 def table(run_: "Run") -> list[dict]:
@@ -192,11 +241,16 @@ def summary(run_: "Run") -> Iterable[str]:
     """What the command line prints for a finished run."""
     m = run_.metrics
     rows = table(run_)
-    lines = [format_table(rows), f"kept {len(kept(run_))} of {len(rows)} models by loss · median active units "
-                                 f"{m['median_active_units']:g} (paper: {PAPER['median_active_units']})"]
+    lines = [
+        format_table(rows),
+        f"kept {len(kept(run_))} of {len(rows)} models by loss · median active units "
+        f"{m['median_active_units']:g} (paper: {PAPER['median_active_units']})",
+    ]
     if "size" in m:
-        lines.append(f"kept models: landscape size {m['size']:g} (paper: {PAPER['size']}) · recognition "
-                     f"{m['recognition']:.3f} (paper: {PAPER['recognition']})")
+        lines.append(
+            f"kept models: landscape size {m['size']:g} (paper: {PAPER['size']}) · recognition "
+            f"{m['recognition']:.3f} (paper: {PAPER['recognition']})"
+        )
     return lines
 
 

@@ -3,14 +3,23 @@ latent space, which slices to look at, their MeanShift density clusters, directi
 continuity spheres, and one model's row of the consistency table. The engine calls them on the
 codes it computes; they know nothing of torch.
 """
+
 from __future__ import annotations
 
 from itertools import combinations
 
 import numpy as np
 
-__all__ = ["active_units", "significant", "rank_slices", "diverse_slices", "slice_clusters", "sphere_directions",
-           "knn_classifier", "consistency_row"]
+__all__ = [
+    "active_units",
+    "significant",
+    "rank_slices",
+    "diverse_slices",
+    "slice_clusters",
+    "sphere_directions",
+    "knn_classifier",
+    "consistency_row",
+]
 
 
 def active_units(Z: np.ndarray, fraction: float = 0.1) -> np.ndarray:
@@ -48,7 +57,7 @@ def diverse_slices(slices: list[tuple[int, int, int]], count: int) -> list[tuple
     for sl in slices:
         if len(taken) < count and all(len(set(sl) & set(t)) <= 1 for t in taken):
             taken.append(sl)
-    taken += [sl for sl in slices if sl not in taken][:count - len(taken)]
+    taken += [sl for sl in slices if sl not in taken][: count - len(taken)]
     return taken
 
 
@@ -88,8 +97,16 @@ def knn_classifier(features: np.ndarray, labels: np.ndarray, k: int = 10):
     return KNeighborsClassifier(n_neighbors=min(k, len(labels))).fit(features, labels)
 
 
-def consistency_row(sizes: np.ndarray, classes: np.ndarray, confidences: np.ndarray, n_samples: int,
-                    n_classes: int, class_names: list[str], margin: float, confidence: float) -> dict:
+def consistency_row(
+    sizes: np.ndarray,
+    classes: np.ndarray,
+    confidences: np.ndarray,
+    n_samples: int,
+    n_classes: int,
+    class_names: list[str],
+    margin: float,
+    confidence: float,
+) -> dict:
     """One model's row: landscape size, recognition, completeness, highest / lowest populated class.
 
     ``sizes``, ``classes``, ``confidences``: one entry per cluster (all slices together).

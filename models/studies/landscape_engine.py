@@ -3,6 +3,7 @@ one's landscape (slices × MeanShift clusters, decoded centres and continuity sp
 the ``landscape`` run. Imported only when a run starts (see :mod:`models.studies.landscape`, the
 study's face, for the config and the readers; :mod:`models.studies.landscape_clusters` for the
 arithmetic on the codes)."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -17,8 +18,16 @@ from ..store import Run, RunStore
 from ..training import batches, default_device, fit, seed_everything
 from .base import with_split
 from .landscape import KIND, Config, group
-from .landscape_clusters import (active_units, consistency_row, diverse_slices, knn_classifier, rank_slices,
-                                 significant, slice_clusters, sphere_directions)
+from .landscape_clusters import (
+    active_units,
+    consistency_row,
+    diverse_slices,
+    knn_classifier,
+    rank_slices,
+    significant,
+    slice_clusters,
+    sphere_directions,
+)
 
 
 def l1_weight(config: Config, image_shape) -> float:
@@ -45,7 +54,7 @@ def train_sparse_ae(config: Config, ds, seed: int, progress: ProgressFn | None =
     full = l1_weight(config, shape)
 
     def step(m, batch):
-        x, = batch
+        (x,) = batch
         # the penalty ramps up over the first half of training: at full weight from the start it
         # silences every latent unit before the decoder has learnt to use them (dead ReLUs)
         weight = full * min(1.0, seen[0] / ramp)
@@ -57,12 +66,13 @@ def train_sparse_ae(config: Config, ds, seed: int, progress: ProgressFn | None =
         l1 = z.abs().sum(1).mean()
         return bce + weight * l1, {"bce": bce.detach(), "l1": l1.detach()}
 
-    fit(model, opt, step, data, epochs=config.epochs,
-        progress=progress, message=f"sparse autoencoder (seed {seed})")
+    fit(model, opt, step, data, epochs=config.epochs, progress=progress, message=f"sparse autoencoder (seed {seed})")
     model.eval()
     with torch.no_grad():
-        total = sum(float(F.binary_cross_entropy_with_logits(model(X[s:s + 1024])[1], X[s:s + 1024],
-                                                              reduction="sum")) for s in range(0, len(X), 1024))
+        total = sum(
+            float(F.binary_cross_entropy_with_logits(model(X[s : s + 1024])[1], X[s : s + 1024], reduction="sum"))
+            for s in range(0, len(X), 1024)
+        )
     return model, X, total / X.numel()
 
 
@@ -70,8 +80,16 @@ def _decode(model, Z: np.ndarray, shape) -> np.ndarray:
     """Latent vectors → images as flat features (H·W·C layout, like ``Dataset.features``)."""
     device = next(model.parameters()).device
     with torch.no_grad():
-        out = torch.cat([model.decode(torch.as_tensor(Z[s:s + 1024], dtype=torch.float32, device=device))
-                         for s in range(0, max(1, len(Z)), 1024)]) if len(Z) else torch.zeros(0, *shape)
+        out = (
+            torch.cat(
+                [
+                    model.decode(torch.as_tensor(Z[s : s + 1024], dtype=torch.float32, device=device))
+                    for s in range(0, max(1, len(Z)), 1024)
+                ]
+            )
+            if len(Z)
+            else torch.zeros(0, *shape)
+        )
     return out.permute(0, 2, 3, 1).reshape(len(Z), -1).cpu().numpy()
 
 
@@ -81,7 +99,7 @@ def landscape_of(config: Config, model, X, ds, classifier) -> tuple[dict, dict]:
     ``count_slices`` scanned slices with the population margin."""
     shape = image_shape_of(ds.image_shape)
     with torch.no_grad():
-        Z = torch.cat([model.encode(X[s:s + 1024]) for s in range(0, X.shape[0], 1024)]).cpu().numpy()
+        Z = torch.cat([model.encode(X[s : s + 1024]) for s in range(0, X.shape[0], 1024)]).cpu().numpy()
     active = active_units(Z, config.active_fraction)
     scanned = rank_slices(Z, config.significance, max(config.count_slices, config.max_slices), config.min_members)
     slices = diverse_slices(scanned, config.max_slices)
@@ -114,24 +132,40 @@ def landscape_of(config: Config, model, X, ds, classifier) -> tuple[dict, dict]:
         images[s, :k] = (np.clip(decoded[:k], 0, 1) * 255).round().astype(np.uint8).reshape(k, *img_shape)
         pts = cen[:k, None, None, :] + np.asarray(config.radii)[None, :, None, None] * bw * dirs[None, None]
         lat = np.zeros((k * R * D, config.latent), np.float32)
-        lat[:, list(sl)] = np.clip(pts.reshape(-1, 3), 0, None)   # ReLU latents are never negative
+        lat[:, list(sl)] = np.clip(pts.reshape(-1, 3), 0, None)  # ReLU latents are never negative
         sph = _decode(model, lat, shape)
         spheres[s, :k] = (np.clip(sph, 0, 1) * 255).round().astype(np.uint8).reshape(k, R, D, *img_shape)
-    cat = (lambda parts, dtype: np.concatenate(parts).astype(dtype) if parts else np.zeros(0, dtype))
-    row = consistency_row(cat(all_sizes, np.int64), cat(all_classes, np.int64), cat(all_conf, np.float32), ds.n,
-                          ds.n_classes, list(ds.class_names), config.margin, config.confidence)
+    cat = lambda parts, dtype: np.concatenate(parts).astype(dtype) if parts else np.zeros(0, dtype)
+    row = consistency_row(
+        cat(all_sizes, np.int64),
+        cat(all_classes, np.int64),
+        cat(all_conf, np.float32),
+        ds.n,
+        ds.n_classes,
+        list(ds.class_names),
+        config.margin,
+        config.confidence,
+    )
     row["median_active_units"] = float(np.median(active))
     row["slices_counted"] = len(all_sizes)
-    arrays = {"slices": np.asarray(slices, np.int64).reshape(-1, 3), "centres": centres, "sizes": sizes,
-              "images": images, "spheres": spheres, "classes": classes, "confidence": conf,
-              "active_units": active.astype(np.int64), "radii": np.asarray(config.radii, np.float32)}
+    arrays = {
+        "slices": np.asarray(slices, np.int64).reshape(-1, 3),
+        "centres": centres,
+        "sizes": sizes,
+        "images": images,
+        "spheres": spheres,
+        "classes": classes,
+        "confidence": conf,
+        "active_units": active.astype(np.int64),
+        "radii": np.asarray(config.radii, np.float32),
+    }
     return arrays, row
 
 
 def recon_knn_accuracy(model, X, ds, classifier) -> float:
     """Share of reconstructions the training-set kNN assigns to their own class."""
     with torch.no_grad():
-        Xh = torch.cat([model.decode(model.encode(X[s:s + 1024])) for s in range(0, X.shape[0], 1024)])
+        Xh = torch.cat([model.decode(model.encode(X[s : s + 1024])) for s in range(0, X.shape[0], 1024)])
     flat = Xh.permute(0, 2, 3, 1).reshape(len(Xh), -1).cpu().numpy()
     return float((classifier.predict(flat) == ds.labels).mean())
 
@@ -163,15 +197,18 @@ def train_landscapes(config: Config, ds, *, progress: ProgressFn | None = None) 
         row["kept"] = bool(ok)
     good = [r for r in rows if r["kept"]]
     active = np.concatenate([groups[group(r["model"])]["active_units"] for r in good])
-    metrics = {"median_active_units": float(np.median(active)), "landscape": rows,
-               "models_kept": len(good), "models_trained": len(rows),
-               "size": float(np.mean([r["size"] for r in good])),
-               "recognition": float(np.mean([r["recognition"] for r in good])),
-               "loss": float(np.mean([r["loss"] for r in good])),
-               "recon_knn_accuracy": float(np.mean([r["recon_knn_accuracy"] for r in good]))}
+    metrics = {
+        "median_active_units": float(np.median(active)),
+        "landscape": rows,
+        "models_kept": len(good),
+        "models_trained": len(rows),
+        "size": float(np.mean([r["size"] for r in good])),
+        "recognition": float(np.mean([r["recognition"] for r in good])),
+        "loss": float(np.mean([r["loss"] for r in good])),
+        "recon_knn_accuracy": float(np.mean([r["recon_knn_accuracy"] for r in good])),
+    }
     report(progress, 1.0, 1.0, "done", median_active_units=metrics["median_active_units"])
     return {"arrays": groups, "metrics": metrics, "models": models}
-
 
 
 def _png(mosaic: np.ndarray, title: str, ylabels: list[str] | None = None, row_height: int = 1) -> bytes:
@@ -206,8 +243,11 @@ def figures(arrays: dict, model: int, strips: int = 4) -> dict[str, bytes]:
         return {}
     imgs = arrays["images"].reshape(S * C, *arrays["images"].shape[2:])
     labels = ["(" + ",".join(map(str, sl)) + ")" for sl in arrays["slices"].tolist()]
-    out = {f"landscape-model{model}.png": _png(mosaic(imgs, S, C), f"model {model}: cluster centres,\n"
-                                               "slices × clusters by size", labels)}
+    out = {
+        f"landscape-model{model}.png": _png(
+            mosaic(imgs, S, C), f"model {model}: cluster centres,\nslices × clusters by size", labels
+        )
+    }
     sph, R, D = arrays["spheres"], arrays["spheres"].shape[2], arrays["spheres"].shape[3]
     order = np.argsort(-arrays["sizes"].ravel(), kind="stable")[:strips]
     tiles, names = [], []
@@ -220,9 +260,9 @@ def figures(arrays: dict, model: int, strips: int = 4) -> dict[str, bytes]:
         names += [f"{labels[s]} c{c} r={r:g}" for r in arrays["radii"].tolist()]
     if tiles:
         strip = np.concatenate(tiles)
-        out[f"continuity-model{model}.png"] = _png(mosaic(strip, len(names), D + 1),
-                                                  f"model {model}: continuity\n(centre, then points on spheres)",
-                                                  names)
+        out[f"continuity-model{model}.png"] = _png(
+            mosaic(strip, len(names), D + 1), f"model {model}: continuity\n(centre, then points on spheres)", names
+        )
     return out
 
 
@@ -231,21 +271,30 @@ def report_md(config: Config, metrics: dict, dataset: str, n: int, image_shape) 
     from .landscape import PAPER
 
     rows = metrics["landscape"]
-    lines = [f"# Sparse landscape · {dataset} ({n:,} images, {'×'.join(map(str, image_shape))})", "",
-             f"{config.models} models · {config.epochs} epochs · latent {config.latent} · sparsity "
-             f"{config.sparsity}" + (f" (top {config.top_k})" if config.sparsity == "topk" else "") +
-             f" · L1 {config.l1:g} per 64 values · f = {config.significance:g} · margin {config.margin:g}", "",
-             "| metric (kept models) | ours | paper (MNIST) |", "|---|---|---|",
-             f"| models kept by loss | {metrics['models_kept']} of {metrics['models_trained']} | {PAPER['kept']} |",
-             f"| final loss (per-pixel BCE) | {metrics['loss']:.4f} | {PAPER['loss']} |",
-             f"| median active units | {metrics['median_active_units']:g} | {PAPER['median_active_units']} |",
-             f"| landscape size | {metrics['size']:g} | {PAPER['size']} |",
-             f"| recognition | {metrics['recognition']:.3f} | {PAPER['recognition']} |", "",
-             "| model | seed | kept | loss | size | recognition | completeness | classes found | median active |",
-             "|---|---|---|---|---|---|---|---|---|"]
-    lines += [f"| {r['model']} | {r['seed']} | {'yes' if r['kept'] else 'no'} | {r['loss']:.4f} | {r['size']} | "
-              f"{r['recognition']:.3f} | {r['completeness']} | {r['classes_found']} | {r['median_active_units']:g} |"
-              for r in rows]
+    lines = [
+        f"# Sparse landscape · {dataset} ({n:,} images, {'×'.join(map(str, image_shape))})",
+        "",
+        f"{config.models} models · {config.epochs} epochs · latent {config.latent} · sparsity "
+        f"{config.sparsity}"
+        + (f" (top {config.top_k})" if config.sparsity == "topk" else "")
+        + f" · L1 {config.l1:g} per 64 values · f = {config.significance:g} · margin {config.margin:g}",
+        "",
+        "| metric (kept models) | ours | paper (MNIST) |",
+        "|---|---|---|",
+        f"| models kept by loss | {metrics['models_kept']} of {metrics['models_trained']} | {PAPER['kept']} |",
+        f"| final loss (per-pixel BCE) | {metrics['loss']:.4f} | {PAPER['loss']} |",
+        f"| median active units | {metrics['median_active_units']:g} | {PAPER['median_active_units']} |",
+        f"| landscape size | {metrics['size']:g} | {PAPER['size']} |",
+        f"| recognition | {metrics['recognition']:.3f} | {PAPER['recognition']} |",
+        "",
+        "| model | seed | kept | loss | size | recognition | completeness | classes found | median active |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    lines += [
+        f"| {r['model']} | {r['seed']} | {'yes' if r['kept'] else 'no'} | {r['loss']:.4f} | {r['size']} | "
+        f"{r['recognition']:.3f} | {r['completeness']} | {r['classes_found']} | {r['median_active_units']:g} |"
+        for r in rows
+    ]
     lines += ["", "Figures: `landscape-model<k>.png` (slices × clusters), `continuity-model<k>.png` (strips)."]
     return "\n".join(lines) + "\n"
 
@@ -258,8 +307,10 @@ def run(config: Config, *, store: RunStore, data_dir=None, progress: ProgressFn 
     with store.writer(KIND, dataset=config.dataset, config=config.record(), seed=config.seed) as w:
         m = out["metrics"]
         w.metrics.update(m)
-        w.manifest["summary"] = (f"{config.models} models ({m['models_kept']} kept by loss) · median "
-                                 f"{m['median_active_units']:g} active units · size {m['size']:g}")
+        w.manifest["summary"] = (
+            f"{config.models} models ({m['models_kept']} kept by loss) · median "
+            f"{m['median_active_units']:g} active units · size {m['size']:g}"
+        )
         for name, arrays in out["arrays"].items():
             w.add_arrays(name, arrays)
         for i, model in enumerate(out["models"], start=1):

@@ -9,6 +9,7 @@ UMAP's fuzzy graph of the same layer share it.
 
     python -m models.studies.project --run capture-20261206-… --method umap
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -34,8 +35,9 @@ class Config(StudyConfig):
     run: str | None = option(None, "the capture run to project (its id, as python -m models.studies.capture printed)")
     method: str = option("tsne", "projection: tsne (openTSNE), umap (umap-learn) or pca", choices=METHODS)
     step: int | None = option(None, "the captured step (checkpoint) to project (default: the last)")
-    layers: tuple[str, ...] | None = option(None, "layers to project, in any order (default: every captured layer); "
-                                            "they are projected in network order")
+    layers: tuple[str, ...] | None = option(
+        None, "layers to project, in any order (default: every captured layer); they are projected in network order"
+    )
     perplexity: float = option(30.0, "t-SNE perplexity (its k-NN graph holds 3 × perplexity neighbours)")
     n_neighbors: int = option(15, "UMAP neighbours")
     n_jobs: int = option(1, "threads for the k-NN graph and t-SNE", record=False)
@@ -86,16 +88,22 @@ def find(store, source, step: int, method: str, layers: Iterable[str] | None = N
     wanted = list(layers) if layers is not None else [layer["name"] for layer in captured(source)]
     for candidate in store.list(KIND):
         record = candidate.manifest.get("projection", {})
-        if (record.get("run") == source.id and record.get("step") == int(step) and record.get("method") == method
-                and set(wanted) <= set(record.get("layers", {}))):
+        if (
+            record.get("run") == source.id
+            and record.get("step") == int(step)
+            and record.get("method") == method
+            and set(wanted) <= set(record.get("layers", {}))
+        ):
             return candidate
     return None
 
 
 def summary(run) -> Iterable[str]:
     record = info(run)
-    yield (f"projected {record['samples']:,} samples × {len(record['layers'])} layers of {record['run']} "
-           f"(step {record['step']}, {record['method']})")
+    yield (
+        f"projected {record['samples']:,} samples × {len(record['layers'])} layers of {record['run']} "
+        f"(step {record['step']}, {record['method']})"
+    )
     for name in record["layers"]:
         kl = record.get("kl", {}).get(name)
         seconds = record.get("seconds", {}).get(name, 0.0)

@@ -5,6 +5,7 @@ Layers go in network order, each started from the previous layer's map (the warm
 is cached under (capture run, step, layer, k) in the store's result cache, so a second projection of the
 same layer — t-SNE after UMAP with a bigger k, UMAP after t-SNE always — reads it instead of recomputing.
 """
+
 from __future__ import annotations
 
 import time
@@ -27,18 +28,35 @@ TSNE_FIRST = {"early_exaggeration_iter": 250, "n_iter": 500}  # the first layer:
 
 def graph_key(run_id: str, step: int, layer: str, k: int, seed: int) -> dict:
     """The result-cache key of one layer's k-NN graph (its group is the capture run: deleting it forgets them)."""
-    return {"run": run_id, "step": int(step), "layer": layer, "method": "knn-graph", "metric": "euclidean",
-            "k": int(k), "seed": int(seed)}
+    return {
+        "run": run_id,
+        "step": int(step),
+        "layer": layer,
+        "method": "knn-graph",
+        "metric": "euclidean",
+        "k": int(k),
+        "seed": int(seed),
+    }
 
 
-def layer_graph(cache: ResultCache, run_id: str, step: int, layer: str, X: np.ndarray, k: int, *, seed: int = 0,
-                n_jobs: int = 1, larger: tuple[int, ...] = ()) -> tuple[np.ndarray, np.ndarray]:
+def layer_graph(
+    cache: ResultCache,
+    run_id: str,
+    step: int,
+    layer: str,
+    X: np.ndarray,
+    k: int,
+    *,
+    seed: int = 0,
+    n_jobs: int = 1,
+    larger: tuple[int, ...] = (),
+) -> tuple[np.ndarray, np.ndarray]:
     """The layer's graph with at least ``k`` neighbours: cached (with ``k`` or one of ``larger``, sliced), else
     computed once and cached."""
     for kk in sorted({k, *(x for x in larger if x > k)}):
         hit = cache.get(graph_key(run_id, step, layer, kk, seed))
         if hit is not None:
-            return hit[0]["indices"][:, :k + 1], hit[0]["distances"][:, :k + 1]
+            return hit[0]["indices"][:, : k + 1], hit[0]["distances"][:, : k + 1]
     idx, dist = knn_graph(X, k, seed=seed, n_jobs=n_jobs)
     cache.put(graph_key(run_id, step, layer, k, seed), {"indices": idx, "distances": dist}, {"samples": len(X)})
     return idx, dist
@@ -48,8 +66,11 @@ def _tsne(X, graph, previous, config: Config, progress: ProgressFn | None) -> tu
     from openTSNE import TSNE, initialization
 
     schedule = dict(TSNE_FIRST) if previous is None else dict(WARM["tsne"])
-    init = (initialization.pca(X, random_state=config.seed, verbose=False) if previous is None
-            else initialization.rescale(np.asarray(previous, dtype=np.float64)))
+    init = (
+        initialization.pca(X, random_state=config.seed, verbose=False)
+        if previous is None
+        else initialization.rescale(np.asarray(previous, dtype=np.float64))
+    )
     total = schedule["early_exaggeration_iter"] + schedule["n_iter"]
     done = [0]
 
@@ -58,9 +79,17 @@ def _tsne(X, graph, previous, config: Config, progress: ProgressFn | None) -> tu
         report(progress, min(done[0], total), total, f"t-SNE iteration {min(done[0], total)}/{total}", kl=float(error))
 
     affinities = tsne_affinities(graph, config.perplexity, n_jobs=config.n_jobs)
-    tsne = TSNE(n_components=2, perplexity=config.perplexity, random_state=config.seed, n_jobs=config.n_jobs,
-                negative_gradient_method="fft", verbose=False, callbacks=tick,
-                callbacks_every_iters=TSNE_CALLBACK_EVERY, **schedule)
+    tsne = TSNE(
+        n_components=2,
+        perplexity=config.perplexity,
+        random_state=config.seed,
+        n_jobs=config.n_jobs,
+        negative_gradient_method="fft",
+        verbose=False,
+        callbacks=tick,
+        callbacks_every_iters=TSNE_CALLBACK_EVERY,
+        **schedule,
+    )
     emb = tsne.fit(affinities=affinities, initialization=init)
     return np.asarray(emb, dtype=np.float32), float(emb.kl_divergence)
 
@@ -74,8 +103,14 @@ def _umap(X, graph, previous, config: Config) -> np.ndarray:
     options = {} if previous is None else {"init": _umap_init(previous), **WARM["umap"]}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # "no search index: transform unavailable", numba chatter
-        reducer = umap.UMAP(n_components=2, n_neighbors=k, min_dist=0.1, random_state=config.seed,
-                            precomputed_knn=umap_knn(graph, k), **options)
+        reducer = umap.UMAP(
+            n_components=2,
+            n_neighbors=k,
+            min_dist=0.1,
+            random_state=config.seed,
+            precomputed_knn=umap_knn(graph, k),
+            **options,
+        )
         return np.asarray(reducer.fit_transform(X), dtype=np.float32)
 
 
@@ -104,8 +139,9 @@ def _layers(source, config: Config) -> list[str]:
         return names
     unknown = [n for n in config.layers if n not in names]
     if unknown:
-        raise UserError(f"run {source.id} did not capture layer(s) {', '.join(map(repr, unknown))}; "
-                         f"it has {', '.join(names)}")
+        raise UserError(
+            f"run {source.id} did not capture layer(s) {', '.join(map(repr, unknown))}; it has {', '.join(names)}"
+        )
     return [n for n in names if n in set(config.layers)]  # network order, whatever order they were given in
 
 
@@ -124,8 +160,9 @@ def run(config: Config, *, store, data_dir=None, progress: ProgressFn | None = N
     cache = ResultCache(store.root / CACHE)
     tsne_k = min(n - 1, int(3 * config.perplexity))
     k = {"tsne": tsne_k, "umap": min(n - 1, config.n_neighbors), "pca": 0}[config.method]
-    with store.writer(KIND, dataset=source.manifest.get("dataset", ""), config=config.record(),
-                      seed=config.seed) as writer:
+    with store.writer(
+        KIND, dataset=source.manifest.get("dataset", ""), config=config.record(), seed=config.seed
+    ) as writer:
         files, seconds, kls, previous = {}, {}, {}, None
         for i, name in enumerate(names):
             report(progress, i, len(names), f"projecting {name} ({i + 1}/{len(names)}, {config.method}, {n:,} samples)")
@@ -136,11 +173,13 @@ def run(config: Config, *, store, data_dir=None, progress: ProgressFn | None = N
             if config.method == "pca":
                 Y = _pca(X, config)
             else:
-                graph = layer_graph(cache, source.id, step, name, X, k, seed=config.seed, n_jobs=config.n_jobs,
-                                    larger=(tsne_k,))
+                graph = layer_graph(
+                    cache, source.id, step, name, X, k, seed=config.seed, n_jobs=config.n_jobs, larger=(tsne_k,)
+                )
                 if config.method == "tsne":
-                    Y, kls[name] = _tsne(X, graph, previous, config,
-                                         scaled(progress, i / len(names), (i + 1) / len(names)))
+                    Y, kls[name] = _tsne(
+                        X, graph, previous, config, scaled(progress, i / len(names), (i + 1) / len(names))
+                    )
                 else:
                     Y = _umap(X, graph, previous, config)
             if Y.shape != (n, 2) or not np.isfinite(Y).all():
@@ -149,9 +188,16 @@ def run(config: Config, *, store, data_dir=None, progress: ProgressFn | None = N
             files[name] = f"layer{i:03d}.npy"
             np.save(writer.path / files[name], np.ascontiguousarray(Y, dtype=np.float32), allow_pickle=False)
             previous = Y
-        writer.manifest["projection"] = {"layers": files, "run": source.id, "step": step, "method": config.method,
-                                         "samples": n, "seconds": seconds, "kl": kls,
-                                         "k": None if config.method == "pca" else k}
+        writer.manifest["projection"] = {
+            "layers": files,
+            "run": source.id,
+            "step": step,
+            "method": config.method,
+            "samples": n,
+            "seconds": seconds,
+            "kl": kls,
+            "k": None if config.method == "pca" else k,
+        }
         writer.metrics.update(samples=n, layers=len(names), seconds=round(sum(seconds.values()), 3))
     report(progress, len(names), len(names), f"projected {len(names)} layers × {n:,} samples ({config.method})")
     return store.load(writer.id)

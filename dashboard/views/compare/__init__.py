@@ -6,13 +6,14 @@ a cell → Layers and the movers job, "Select these") · ``data`` (sources, the 
 compare run's numbers; no Dash) · ``figures`` (pure: heatmaps and curves). The numbers come from
 :mod:`models.studies.compare`; this tab only starts that study and draws its runs.
 """
+
 from __future__ import annotations
 
 from .callbacks import register_callbacks
 from .data import KIND
 from .layout import LABEL, TAB_ID, layout
 
-TRAINS = KIND       # "New run… → Compare representations" opens this tab
-KINDS = (KIND,)     # the run bar lists compare runs
+TRAINS = KIND  # "New run… → Compare representations" opens this tab
+KINDS = (KIND,)  # the run bar lists compare runs
 
 __all__ = ["TAB_ID", "LABEL", "TRAINS", "KIND", "KINDS", "layout", "register_callbacks"]

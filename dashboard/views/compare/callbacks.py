@@ -1,5 +1,6 @@
 """The Compare tab's callbacks: the form (sources, steps, layers), the Compare job, drawing a compare
 run, a click on a cell (jump to Layers + the movers job) and the movers list with "Select these"."""
+
 from __future__ import annotations
 
 import dash
@@ -23,10 +24,16 @@ def register_callbacks(app: dash.Dash, config: AppConfig) -> None:
     def source(ref):
         return data.open_source(config, ref)
 
-    @app.callback(Output("compare-run-a", "options"), Output("compare-run-a", "value"),
-                  Output("compare-run-b", "options"), Output("compare-run-b", "value"),
-                  Output("compare-metric", "options"),
-                  *state.RUN_INPUTS, Input("compare-run-a", "value"), State("compare-run-b", "value"))
+    @app.callback(
+        Output("compare-run-a", "options"),
+        Output("compare-run-a", "value"),
+        Output("compare-run-b", "options"),
+        Output("compare-run-b", "value"),
+        Output("compare-metric", "options"),
+        *state.RUN_INPUTS,
+        Input("compare-run-a", "value"),
+        State("compare-run-b", "value"),
+    )
     def sources(run_id, _version, dataset, current_a, current_b):
         """Capture and hardness runs of the dataset; A stays, else the picked run if it is one, else the newest;
         B offers the runs holding A's samples."""
@@ -39,10 +46,16 @@ def register_callbacks(app: dash.Dash, config: AppConfig) -> None:
         metrics = [{"label": label, "value": value} for value, label in data.metric_choices()]
         return options, a, b_options, b, metrics
 
-    @app.callback(Output("compare-steps", "options"), Output("compare-steps", "value"),
-                  Output("compare-steps-field", "style"), Output("compare-layers", "options"),
-                  Output("compare-layers", "value"), Output("compare-form-note", "children"),
-                  Input("compare-run-a", "value"), Input("compare-run-b", "value"))
+    @app.callback(
+        Output("compare-steps", "options"),
+        Output("compare-steps", "value"),
+        Output("compare-steps-field", "style"),
+        Output("compare-layers", "options"),
+        Output("compare-layers", "value"),
+        Output("compare-form-note", "children"),
+        Input("compare-run-a", "value"),
+        Input("compare-run-b", "value"),
+    )
     def parts(run_a, run_b):
         """Every step and layer of run A, ticked; the steps only when A holds several."""
         run, network = source(run_a)
@@ -50,22 +63,51 @@ def register_callbacks(app: dash.Dash, config: AppConfig) -> None:
         note = ""
         if run is not None:
             other, other_net = source(run_b)
-            shape = (f"A's {len(layers)} layers × B's {len(data.source_layers(other, other_net))} layers"
-                     if other is not None else f"A's {len(layers)} layers with each other")
+            shape = (
+                f"A's {len(layers)} layers × B's {len(data.source_layers(other, other_net))} layers"
+                if other is not None
+                else f"A's {len(layers)} layers with each other"
+            )
             over = f", and each layer over {len(steps)} steps" if len(steps) > 1 else ""
             note = f"{shape}{over}; probe and k-NN accuracy of every layer"
-        return ([{"label": str(s), "value": s} for s in steps], steps, {} if len(steps) > 1 else HIDDEN,
-                [{"label": figures.short_name(l), "value": l} for l in layers], layers, note)
+        return (
+            [{"label": str(s), "value": s} for s in steps],
+            steps,
+            {} if len(steps) > 1 else HIDDEN,
+            [{"label": figures.short_name(l), "value": l} for l in layers],
+            layers,
+            note,
+        )
 
-    @job(app, trigger="compare-start", status="compare-job",
-         states=[State("dataset-picker", "value"), State("compare-run-a", "value"), State("compare-run-b", "value"),
-                 State("compare-steps", "value"), State("compare-layers", "value"), State("compare-metric", "value"),
-                 State("compare-steps", "options"), State("compare-layers", "options"), State("compare-k", "value")],
-         title=lambda _ds, a, b, *_: f"compare {a}" + (f" × {b}" if b else ""))
+    @job(
+        app,
+        trigger="compare-start",
+        status="compare-job",
+        states=[
+            State("dataset-picker", "value"),
+            State("compare-run-a", "value"),
+            State("compare-run-b", "value"),
+            State("compare-steps", "value"),
+            State("compare-layers", "value"),
+            State("compare-metric", "value"),
+            State("compare-steps", "options"),
+            State("compare-layers", "options"),
+            State("compare-k", "value"),
+        ],
+        title=lambda _ds, a, b, *_: f"compare {a}" + (f" × {b}" if b else ""),
+    )
     def compare(progress, dataset, run_a, run_b, steps, layers, metric, step_options, layer_options, k):
-        cfg = data.compare_config(dataset or config.default_dataset, run_a, run_b, steps, layers, metric,
-                                  [o["value"] for o in step_options or []], [o["value"] for o in layer_options or []],
-                                  k)
+        cfg = data.compare_config(
+            dataset or config.default_dataset,
+            run_a,
+            run_b,
+            steps,
+            layers,
+            metric,
+            [o["value"] for o in step_options or []],
+            [o["value"] for o in layer_options or []],
+            k,
+        )
         from models.studies import compare as study
 
         run = study.run(cfg, store=config.store, data_dir=config.data_dir, progress=progress)
@@ -73,39 +115,79 @@ def register_callbacks(app: dash.Dash, config: AppConfig) -> None:
         size = f"{len(found['layers_a'])} × {len(found['layers_b'])} layers" if found else "no layers"
         return Done(run=run, message=f"compared {size}: {run.id}")
 
-    @app.callback(Output("compare-cka", "figure"), Output("compare-steps-heat", "figure"),
-                  Output("compare-steps-box", "style"), Output("compare-curves", "figure"),
-                  Output("compare-curves", "style"), Output("compare-status", "children"),
-                  Output("compare-movers-data", "data"),
-                  Output("compare-movers-job", "children", allow_duplicate=True),
-                  Output("compare-cka-hint", "children", allow_duplicate=True),
-                  *state.RUN_INPUTS, State("compare-movers-data", "data"), prevent_initial_call="initial_duplicate")
+    @app.callback(
+        Output("compare-cka", "figure"),
+        Output("compare-steps-heat", "figure"),
+        Output("compare-steps-box", "style"),
+        Output("compare-curves", "figure"),
+        Output("compare-curves", "style"),
+        Output("compare-status", "children"),
+        Output("compare-movers-data", "data"),
+        Output("compare-movers-job", "children", allow_duplicate=True),
+        Output("compare-cka-hint", "children", allow_duplicate=True),
+        *state.RUN_INPUTS,
+        State("compare-movers-data", "data"),
+        prevent_initial_call="initial_duplicate",
+    )
     def draw(run_id, _version, dataset, movers):
         """The shown compare run; its stored movers replace a pair's movers (and that job's line) of another run."""
         run, note = state.run_for_view(config, run_id, data.KIND, dataset)
         if run is None:
-            return (shell_figures.empty_figure(EMPTY), shell_figures.empty_figure(""), HIDDEN,
-                    shell_figures.empty_figure(""), HIDDEN, note, None, "", HINT)
+            return (
+                shell_figures.empty_figure(EMPTY),
+                shell_figures.empty_figure(""),
+                HIDDEN,
+                shell_figures.empty_figure(""),
+                HIDDEN,
+                note,
+                None,
+                "",
+                HINT,
+            )
         try:
             heat, steps_fig, curves, text = draw_run(run)
         except Exception as exc:  # a damaged run says so where its figures would be
             message = f"cannot draw {run.id}: {describe_error(exc)}"
-            return (shell_figures.empty_figure(message), shell_figures.empty_figure(""), HIDDEN,
-                    shell_figures.empty_figure(""), HIDDEN, note, None, "", HINT)
+            return (
+                shell_figures.empty_figure(message),
+                shell_figures.empty_figure(""),
+                HIDDEN,
+                shell_figures.empty_figure(""),
+                HIDDEN,
+                note,
+                None,
+                "",
+                HINT,
+            )
         stored = no_update if (movers or {}).get("compare") == run.id else stored_movers(run)
-        return (heat, steps_fig or shell_figures.empty_figure(""), {} if steps_fig else HIDDEN, curves,
-                {} if curves is not None else HIDDEN, " · ".join(filter(None, (note, text))), stored,
-                *((no_update, no_update) if stored is no_update else ("", HINT)))
+        return (
+            heat,
+            steps_fig or shell_figures.empty_figure(""),
+            {} if steps_fig else HIDDEN,
+            curves,
+            {} if curves is not None else HIDDEN,
+            " · ".join(filter(None, (note, text))),
+            stored,
+            *((no_update, no_update) if stored is no_update else ("", HINT)),
+        )
 
     def stored_movers(run):
         found = data.movers(run)
         return None if found is None else {**found, "compare": run.id}
 
-    @app.callback(Output("focus", "data", allow_duplicate=True), Output("compare-pair", "data"),
-                  Output("compare-cka-hint", "children"), Output("compare-pair-go", "n_clicks"),
-                  Input("compare-cka", "clickData"), Input("compare-steps-heat", "clickData"),
-                  State("run-picker", "value"), State("dataset-picker", "value"), State("compare-k", "value"),
-                  State("compare-pair-go", "n_clicks"), prevent_initial_call=True)
+    @app.callback(
+        Output("focus", "data", allow_duplicate=True),
+        Output("compare-pair", "data"),
+        Output("compare-cka-hint", "children"),
+        Output("compare-pair-go", "n_clicks"),
+        Input("compare-cka", "clickData"),
+        Input("compare-steps-heat", "clickData"),
+        State("run-picker", "value"),
+        State("dataset-picker", "value"),
+        State("compare-k", "value"),
+        State("compare-pair-go", "n_clicks"),
+        prevent_initial_call=True,
+    )
     def open_pair(click, step_click, run_id, dataset, k, asked):
         """A cell opens its two layers in Layers (run A, its step) and lists the pair's movers here."""
         run, _ = state.run_for_view(config, run_id, data.KIND, dataset)
@@ -133,27 +215,49 @@ def register_callbacks(app: dash.Dash, config: AppConfig) -> None:
         # which would start the job on every page load
         return focus, {"a": ref_a, "b": ref_b, "k": k, "compare": run.id}, hint, (asked or 0) + 1
 
-    @job(app, trigger="compare-pair-go", status="compare-movers-job",
-         states=[State("compare-pair", "data")], outputs=[Output("compare-movers-data", "data", allow_duplicate=True)],
-         title=lambda pair: f"movers {data.pair_title(pair['a'], pair['b'])}" if pair else "movers")
+    @job(
+        app,
+        trigger="compare-pair-go",
+        status="compare-movers-job",
+        states=[State("compare-pair", "data")],
+        outputs=[Output("compare-movers-data", "data", allow_duplicate=True)],
+        title=lambda pair: f"movers {data.pair_title(pair['a'], pair['b'])}" if pair else "movers",
+    )
     def pair_movers(progress, pair):
         if not pair:
             raise UserError("click a heatmap cell to pick two layers")
         found = data.movers_between(config, pair["a"], pair["b"], pair["k"])
         n = found["total"]
-        return Done(message=f"{n:,} samples: mean share of {pair['k']} neighbours kept {found['mean_kept']:.2f}",
-                    values=({**found, "compare": pair.get("compare")},))
+        return Done(
+            message=f"{n:,} samples: mean share of {pair['k']} neighbours kept {found['mean_kept']:.2f}",
+            values=({**found, "compare": pair.get("compare")},),
+        )
 
-    @app.callback(Output("compare-movers", "children"), Output("compare-movers-title", "children"),
-                  Output("compare-movers-select", "disabled"), Input("compare-movers-data", "data"))
+    @app.callback(
+        Output("compare-movers", "children"),
+        Output("compare-movers-title", "children"),
+        Output("compare-movers-select", "disabled"),
+        Input("compare-movers-data", "data"),
+    )
     def movers_list(found):
         if not found or not found.get("index"):
-            return (html.Div("Click a heatmap cell: the samples whose nearest neighbours changed most between "
-                             "those two layers show here.", className="small text-muted"), "", True)
+            return (
+                html.Div(
+                    "Click a heatmap cell: the samples whose nearest neighbours changed most between "
+                    "those two layers show here.",
+                    className="small text-muted",
+                ),
+                "",
+                True,
+            )
         return movers_cards(config, found), movers_title(found), False
 
-    @app.callback(Output("selection", "data", allow_duplicate=True), Input("compare-movers-select", "n_clicks"),
-                  State("compare-movers-data", "data"), prevent_initial_call=True)
+    @app.callback(
+        Output("selection", "data", allow_duplicate=True),
+        Input("compare-movers-select", "n_clicks"),
+        State("compare-movers-data", "data"),
+        prevent_initial_call=True,
+    )
     def select_movers(_n, found):
         """The movers shown become the one selection (in the space of run A's samples)."""
         if not found or not found.get("index"):
@@ -169,16 +273,29 @@ def draw_run(run) -> tuple:
         raise ValueError("the run holds no CKA matrix")
     rows, cols = data.axis_titles(found)
     metric = data.metric_label(found)
-    heat = figures.cka_heatmap(found["layers_a"], found["layers_b"], found["matrix"], row_title=rows,
-                               col_title=cols, metric=metric, uirevision=f"compare-{run.id}")
+    heat = figures.cka_heatmap(
+        found["layers_a"],
+        found["layers_b"],
+        found["matrix"],
+        row_title=rows,
+        col_title=cols,
+        metric=metric,
+        uirevision=f"compare-{run.id}",
+    )
     over = data.cka_steps(run)
-    steps_fig = None if over is None else figures.step_heatmap(over["layers"], over["steps"], over["matrix"],
-                                                               metric=metric, uirevision=f"compare-steps-{run.id}")
+    steps_fig = (
+        None
+        if over is None
+        else figures.step_heatmap(
+            over["layers"], over["steps"], over["matrix"], metric=metric, uirevision=f"compare-steps-{run.id}"
+        )
+    )
     panels = data.curve_panels(run)
     curves = figures.depth_curves(panels, uirevision=f"compare-curves-{run.id}") if any(p[1] for p in panels) else None
     pair = f"{found['run_a']} × {found['run_b']}" if found.get("run_b") else f"{found['run_a']}"
-    text = (f"{run.id}: {metric} of {pair} · {len(found['layers_a'])} × {len(found['layers_b'])} layers"
-            + (f" · {len(over['steps'])} steps" if over else ""))
+    text = f"{run.id}: {metric} of {pair} · {len(found['layers_a'])} × {len(found['layers_b'])} layers" + (
+        f" · {len(over['steps'])} steps" if over else ""
+    )
     return heat, steps_fig, curves, text
 
 
@@ -186,8 +303,10 @@ def movers_title(found: dict) -> str:
     pair = data.pair_title(found["from"], found["to"]) if found.get("from") and found.get("to") else ""
     mean = found.get("mean_kept")
     tail = "" if mean is None or not np.isfinite(mean) else f" · on average {mean:.0%} kept"
-    return (f"{pair} · the {len(found['index'])} of {found.get('total', len(found['index'])):,} samples that kept "
-            f"the fewest of their {found.get('k', '?')} nearest neighbours{tail}")
+    return (
+        f"{pair} · the {len(found['index'])} of {found.get('total', len(found['index'])):,} samples that kept "
+        f"the fewest of their {found.get('k', '?')} nearest neighbours{tail}"
+    )
 
 
 def movers_cards(config: AppConfig, found: dict) -> html.Div:
@@ -200,8 +319,11 @@ def movers_cards(config: AppConfig, found: dict) -> html.Div:
         label = None if labels is None else labels[rank]
         name = names[label] if label is not None and 0 <= label < len(names) else (None if label is None else label)
         lines = [f"#{idx}", f"label {name}" if name is not None else "", f"kept {share:.0%}"]
-        cards.append(html.Div(sample_card(image, lines, key=(where, idx) if image is not None else None, size=64),
-                              className="compare-mover", title=f"rank {rank + 1}: sample #{idx} kept "
-                                                                f"{share:.0%} of its neighbours"))
+        cards.append(
+            html.Div(
+                sample_card(image, lines, key=(where, idx) if image is not None else None, size=64),
+                className="compare-mover",
+                title=f"rank {rank + 1}: sample #{idx} kept {share:.0%} of its neighbours",
+            )
+        )
     return html.Div(cards, className="compare-mover-grid")
-

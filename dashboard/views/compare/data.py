@@ -7,6 +7,7 @@ No Dash here: functions take a run (or the config) and return plain values, so t
 thin and the tests call these directly. The study face is imported lazily, inside the functions
 that need it, so this tab loads in a checkout whose compare study is not installed yet.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -25,8 +26,8 @@ from ...config import AppConfig
 KIND = "compare"
 SOURCE_KINDS = (capture_face.KIND, hardness_face.KIND)  # runs whose layers a comparison reads
 METRICS = (("linear", "linear CKA"), ("linear-debiased", "linear CKA, debiased (minibatch)"), ("rbf", "RBF CKA"))
-MOVERS_SHOWN = 48   # thumbnails in the movers list (the most moved first)
-NETWORK_SEP = ":"   # one network of a hardness run, as the study names it: "<run>:<network>"
+MOVERS_SHOWN = 48  # thumbnails in the movers list (the most moved first)
+NETWORK_SEP = ":"  # one network of a hardness run, as the study names it: "<run>:<network>"
 
 
 # -- sources -------------------------------------------------------------------------------------
@@ -46,8 +47,10 @@ def source_options(runs: Sequence[Run]) -> list[dict]:
             many = f" · {len(records)} steps" if len(records) > 1 else ""
             options.append({"label": f"{r.id} · {model}{many} · {created}", "value": r.id})
         else:
-            options += [{"label": f"{r.id} · network {net['name']} · {created}",
-                         "value": f"{r.id}{NETWORK_SEP}{net['name']}"} for net in hardness_face.networks(r)]
+            options += [
+                {"label": f"{r.id} · network {net['name']} · {created}", "value": f"{r.id}{NETWORK_SEP}{net['name']}"}
+                for net in hardness_face.networks(r)
+            ]
     return options
 
 
@@ -108,9 +111,17 @@ def metric_choices() -> list[tuple[str, str]]:
     return [(c, labels.get(c, c)) for c in choices]
 
 
-def compare_config(dataset: str, run_a: str | None, run_b: str | None, steps: Sequence | None,
-                   layers: Sequence[str] | None, metric: str | None, available_steps: Sequence[int] = (),
-                   available_layers: Sequence[str] = (), k=None):
+def compare_config(
+    dataset: str,
+    run_a: str | None,
+    run_b: str | None,
+    steps: Sequence | None,
+    layers: Sequence[str] | None,
+    metric: str | None,
+    available_steps: Sequence[int] = (),
+    available_layers: Sequence[str] = (),
+    k=None,
+):
     """The study's ``Config`` from the form (``ValueError`` naming the field to fix).
 
     Every step or every layer ticked is sent as "all" (None), so the run's config reads as the
@@ -129,7 +140,8 @@ def compare_config(dataset: str, run_a: str | None, run_b: str | None, steps: Se
     from models.studies import compare
 
     record: dict[str, Any] = {
-        "dataset": dataset, "runs": (run_a, run_b) if run_b else (run_a,),
+        "dataset": dataset,
+        "runs": (run_a, run_b) if run_b else (run_a,),
         "steps": None if not steps or set(steps) == set(available_steps) else tuple(steps),
         "layers": None if not layers or layers == list(available_layers) else tuple(layers),
     }
@@ -207,8 +219,7 @@ def movers(run: Run | None) -> dict | None:
         arrays = state.arrays(run, str(info.get("file", "movers.npz")).removesuffix(".npz"))
     except Exception:
         return None
-    return ranked({**info, "index": arrays["index"], "kept": arrays["kept"],
-                   "labels": arrays.get("labels")})
+    return ranked({**info, "index": arrays["index"], "kept": arrays["kept"], "labels": arrays.get("labels")})
 
 
 def ranked(found: dict, limit: int = MOVERS_SHOWN) -> dict:
@@ -221,9 +232,13 @@ def ranked(found: dict, limit: int = MOVERS_SHOWN) -> dict:
     order = np.lexsort((index, np.where(np.isfinite(kept), kept, np.inf)))[:limit]
     labels = found.get("labels")
     out = {k: found[k] for k in ("from", "to", "k") if k in found}
-    out.update(index=index[order].tolist(), kept=kept[order].tolist(), total=int(index.size),
-               mean_kept=float(np.nanmean(kept)) if kept.size else float("nan"),
-               labels=None if labels is None else np.asarray(labels)[order].astype(int).tolist())
+    out.update(
+        index=index[order].tolist(),
+        kept=kept[order].tolist(),
+        total=int(index.size),
+        mean_kept=float(np.nanmean(kept)) if kept.size else float("nan"),
+        labels=None if labels is None else np.asarray(labels)[order].astype(int).tolist(),
+    )
     return out
 
 

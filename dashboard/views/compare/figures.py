@@ -5,6 +5,7 @@ never merge into one category) with readable names as tick labels; every cell ca
 ``customdata = [row layer, column layer]`` so a click names the pair without a lookup. The colour
 scale is fixed to [0, 1]: CKA of 0.4 looks the same in every figure, never stretched to the data.
 """
+
 from __future__ import annotations
 
 import re
@@ -26,7 +27,7 @@ def short_name(layer: str, width: int = 22) -> str:
     ``layer1/conv``; what is still long keeps its end (the distinctive part) behind an ellipsis."""
     name = str(layer)
     name = re.sub(r"(_output_\d+|/Conv|/Gemm|/Relu|/MatMul|/Add)+$", "", name).strip("/") or name
-    return name if len(name) <= width else "…" + name[-(width - 1):]
+    return name if len(name) <= width else "…" + name[-(width - 1) :]
 
 
 def unique_ticks(layers: Sequence[str]) -> list[str]:
@@ -47,8 +48,16 @@ def _matrix(matrix, rows: int, cols: int, what: str) -> np.ndarray:
     return m
 
 
-def cka_heatmap(rows: Sequence[str], cols: Sequence[str], matrix, *, row_title: str = "layer",
-                col_title: str = "layer", metric: str = "linear CKA", uirevision: str = "compare") -> go.Figure:
+def cka_heatmap(
+    rows: Sequence[str],
+    cols: Sequence[str],
+    matrix,
+    *,
+    row_title: str = "layer",
+    col_title: str = "layer",
+    metric: str = "linear CKA",
+    uirevision: str = "compare",
+) -> go.Figure:
     """Similarity of every row layer to every column layer (layer × layer of one run, or A × B).
 
     Rows are drawn top to bottom in network order; a NaN cell (a pair that was not computed) is left
@@ -59,54 +68,117 @@ def cka_heatmap(rows: Sequence[str], cols: Sequence[str], matrix, *, row_title: 
         return empty_figure("no layers to compare")
     m = _matrix(matrix, len(rows), len(cols), "CKA")
     custom = [[[r, c] for c in cols] for r in rows]
-    fig = go.Figure(go.Heatmap(
-        z=np.where(np.isfinite(m), m, None).tolist(), x=list(range(len(cols))), y=list(range(len(rows))),
-        zmin=0.0, zmax=1.0, colorscale=CKA_SCALE, customdata=custom, xgap=1, ygap=1,
-        colorbar=dict(title=dict(text=metric, side="right"), thickness=12, tickvals=[0, 0.25, 0.5, 0.75, 1]),
-        hovertemplate=f"{row_title}: %{{customdata[0]}}<br>{col_title}: %{{customdata[1]}}<br>"
-                      f"{metric} %{{z:.3f}}<extra>click: open both in Layers</extra>",
-        texttemplate="%{z:.2f}" if len(rows) * len(cols) <= ANNOTATE_MAX else None,
-        textfont=dict(size=10),
-    ))
+    fig = go.Figure(
+        go.Heatmap(
+            z=np.where(np.isfinite(m), m, None).tolist(),
+            x=list(range(len(cols))),
+            y=list(range(len(rows))),
+            zmin=0.0,
+            zmax=1.0,
+            colorscale=CKA_SCALE,
+            customdata=custom,
+            xgap=1,
+            ygap=1,
+            colorbar=dict(title=dict(text=metric, side="right"), thickness=12, tickvals=[0, 0.25, 0.5, 0.75, 1]),
+            hovertemplate=f"{row_title}: %{{customdata[0]}}<br>{col_title}: %{{customdata[1]}}<br>"
+            f"{metric} %{{z:.3f}}<extra>click: open both in Layers</extra>",
+            texttemplate="%{z:.2f}" if len(rows) * len(cols) <= ANNOTATE_MAX else None,
+            textfont=dict(size=10),
+        )
+    )
     side = max(340, min(760, 44 * max(len(rows), len(cols)) + 140))
-    fig.update_xaxes(tickmode="array", tickvals=list(range(len(cols))), ticktext=unique_ticks(cols),
-                     title_text=col_title, tickangle=-40, showgrid=False, zeroline=False)
-    fig.update_yaxes(tickmode="array", tickvals=list(range(len(rows))), ticktext=unique_ticks(rows),
-                     title_text=row_title, autorange="reversed", showgrid=False, zeroline=False,
-                     scaleanchor="x", constrain="domain")
-    fig.update_layout(**{**BASE_LAYOUT, "margin": dict(l=10, r=10, t=36, b=10)}, height=side,
-                      uirevision=uirevision, title=dict(text=f"{metric}: {row_title} × {col_title}", x=0.01,
-                                                        font=dict(size=13)))
+    fig.update_xaxes(
+        tickmode="array",
+        tickvals=list(range(len(cols))),
+        ticktext=unique_ticks(cols),
+        title_text=col_title,
+        tickangle=-40,
+        showgrid=False,
+        zeroline=False,
+    )
+    fig.update_yaxes(
+        tickmode="array",
+        tickvals=list(range(len(rows))),
+        ticktext=unique_ticks(rows),
+        title_text=row_title,
+        autorange="reversed",
+        showgrid=False,
+        zeroline=False,
+        scaleanchor="x",
+        constrain="domain",
+    )
+    fig.update_layout(
+        **{**BASE_LAYOUT, "margin": dict(l=10, r=10, t=36, b=10)},
+        height=side,
+        uirevision=uirevision,
+        title=dict(text=f"{metric}: {row_title} × {col_title}", x=0.01, font=dict(size=13)),
+    )
     return fig
 
 
-def step_heatmap(layers: Sequence[str], steps: Sequence[int], matrix, *, metric: str = "linear CKA",
-                 uirevision: str = "compare-steps") -> go.Figure:
+def step_heatmap(
+    layers: Sequence[str],
+    steps: Sequence[int],
+    matrix,
+    *,
+    metric: str = "linear CKA",
+    uirevision: str = "compare-steps",
+) -> go.Figure:
     """Each layer (row) at each step (column) against itself at the last step: where learning
     happens (dark late), when it settles (dark early). ``customdata`` is ``[layer, step]``."""
     layers, steps = list(layers), [int(s) for s in steps]
     if not layers or not steps:
         return empty_figure("one step only: capture several checkpoints to see a layer change over training")
     m = _matrix(matrix, len(layers), len(steps), "layer × step")
-    fig = go.Figure(go.Heatmap(
-        z=np.where(np.isfinite(m), m, None).tolist(), x=list(range(len(steps))), y=list(range(len(layers))),
-        zmin=0.0, zmax=1.0, colorscale=CKA_SCALE, customdata=[[[l, s] for s in steps] for l in layers],
-        xgap=1, ygap=1, colorbar=dict(title=dict(text=metric, side="right"), thickness=12),
-        hovertemplate=f"%{{customdata[0]}} at step %{{customdata[1]}}<br>{metric} with step {steps[-1]} "
-                      "%{z:.3f}<extra>click: open in Layers</extra>",
-        texttemplate="%{z:.2f}" if len(layers) * len(steps) <= ANNOTATE_MAX else None, textfont=dict(size=10),
-    ))
-    fig.update_xaxes(tickmode="array", tickvals=list(range(len(steps))), ticktext=[str(s) for s in steps],
-                     title_text="step", showgrid=False, zeroline=False)
-    fig.update_yaxes(tickmode="array", tickvals=list(range(len(layers))), ticktext=unique_ticks(layers),
-                     title_text="layer", autorange="reversed", showgrid=False, zeroline=False)
-    fig.update_layout(**BASE_LAYOUT, height=max(300, 40 * len(layers) + 120), uirevision=uirevision,
-                      title=dict(text=f"each layer against itself at step {steps[-1]}", x=0.01, font=dict(size=13)))
+    fig = go.Figure(
+        go.Heatmap(
+            z=np.where(np.isfinite(m), m, None).tolist(),
+            x=list(range(len(steps))),
+            y=list(range(len(layers))),
+            zmin=0.0,
+            zmax=1.0,
+            colorscale=CKA_SCALE,
+            customdata=[[[l, s] for s in steps] for l in layers],
+            xgap=1,
+            ygap=1,
+            colorbar=dict(title=dict(text=metric, side="right"), thickness=12),
+            hovertemplate=f"%{{customdata[0]}} at step %{{customdata[1]}}<br>{metric} with step {steps[-1]} "
+            "%{z:.3f}<extra>click: open in Layers</extra>",
+            texttemplate="%{z:.2f}" if len(layers) * len(steps) <= ANNOTATE_MAX else None,
+            textfont=dict(size=10),
+        )
+    )
+    fig.update_xaxes(
+        tickmode="array",
+        tickvals=list(range(len(steps))),
+        ticktext=[str(s) for s in steps],
+        title_text="step",
+        showgrid=False,
+        zeroline=False,
+    )
+    fig.update_yaxes(
+        tickmode="array",
+        tickvals=list(range(len(layers))),
+        ticktext=unique_ticks(layers),
+        title_text="layer",
+        autorange="reversed",
+        showgrid=False,
+        zeroline=False,
+    )
+    fig.update_layout(
+        **BASE_LAYOUT,
+        height=max(300, 40 * len(layers) + 120),
+        uirevision=uirevision,
+        title=dict(text=f"each layer against itself at step {steps[-1]}", x=0.01, font=dict(size=13)),
+    )
     return fig
 
 
-def depth_curves(panels: Sequence[tuple[str, Mapping[str, tuple[Sequence[str], Sequence[float]]], bool]],
-                 *, uirevision: str = "compare-curves") -> go.Figure:
+def depth_curves(
+    panels: Sequence[tuple[str, Mapping[str, tuple[Sequence[str], Sequence[float]]], bool]],
+    *,
+    uirevision: str = "compare-curves",
+) -> go.Figure:
     """What each layer knows, over depth: one subplot per measure, one line per step or model.
 
     ``panels`` is ``[(title, {line name: (layers, values)}, is_accuracy), …]``; accuracy panels are
@@ -124,11 +196,22 @@ def depth_curves(panels: Sequence[tuple[str, Mapping[str, tuple[Sequence[str], S
         for name, (layers, values) in lines.items():
             colour = class_color(names.index(name))
             vals = [None if v is None or not np.isfinite(v) else float(v) for v in values]
-            fig.add_trace(go.Scatter(
-                x=unique_ticks(layers), y=vals, mode="lines+markers", name=name, legendgroup=name,
-                showlegend=name not in {t.name for t in fig.data}, line=dict(color=colour, width=2),
-                marker=dict(size=7, color=colour), customdata=list(layers),
-                hovertemplate=f"{name} · %{{customdata}}<br>{title} %{{y:.3f}}<extra></extra>"), row=1, col=k + 1)
+            fig.add_trace(
+                go.Scatter(
+                    x=unique_ticks(layers),
+                    y=vals,
+                    mode="lines+markers",
+                    name=name,
+                    legendgroup=name,
+                    showlegend=name not in {t.name for t in fig.data},
+                    line=dict(color=colour, width=2),
+                    marker=dict(size=7, color=colour),
+                    customdata=list(layers),
+                    hovertemplate=f"{name} · %{{customdata}}<br>{title} %{{y:.3f}}<extra></extra>",
+                ),
+                row=1,
+                col=k + 1,
+            )
         if accuracy:
             fig.update_yaxes(range=[0, 1.03], row=1, col=k + 1)
         fig.update_xaxes(tickangle=-40, row=1, col=k + 1)

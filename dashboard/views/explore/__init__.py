@@ -6,6 +6,7 @@ samples; export a selection as CSV for relabelling.
 drawing, selection, hover, export) · ``data`` (the run and its dataset read through
 ``dashboard.state``; filters, colours, CSV) · ``figures`` (pure: the map and the side lists).
 """
+
 from __future__ import annotations
 
 from .callbacks import register_callbacks

@@ -4,6 +4,7 @@
 Runs are read through ``dashboard.state`` (once per process), so a hover or a click reads
 nothing from disk again.
 """
+
 from __future__ import annotations
 
 import dash
@@ -22,26 +23,36 @@ from . import figures
 from .data import DATASET, filter_mask, meta_columns, selection_csv, shown, similar, source_options
 from .layout import ANY, EMPTY_MAP, EMPTY_SIMILAR, TAB_ID, color_options, label_options, pred_options
 
-DEFAULT_K = 15     # neighbours per sample when the k box is empty
-GALLERY_K = 12     # similar samples shown when the k box is empty
-
+DEFAULT_K = 15  # neighbours per sample when the k box is empty
+GALLERY_K = 12  # similar samples shown when the k box is empty
 
 
 def register_list(app: dash.Dash, config: AppConfig, what: str) -> None:
     """A ranked list ("mistakes" or "outliers") paging through every sample of the run: Prev/Next move
     its page (a new run starts at the first), the page draws its rows and the "1–12 of N" pager."""
-    @app.callback(Output(f"explore-{what}-page", "data"),
-                  Input(f"explore-{what}-prev", "n_clicks"), Input(f"explore-{what}-next", "n_clicks"),
-                  Input("explore-run", "data"), State(f"explore-{what}-page", "data"), prevent_initial_call=True)
+
+    @app.callback(
+        Output(f"explore-{what}-page", "data"),
+        Input(f"explore-{what}-prev", "n_clicks"),
+        Input(f"explore-{what}-next", "n_clicks"),
+        Input("explore-run", "data"),
+        State(f"explore-{what}-page", "data"),
+        prevent_initial_call=True,
+    )
     def turn(_prev, _next, _run, page):
         trig = ctx.triggered_id
         if trig == "explore-run":
             return 0
         return max(0, int(page or 0) + (1 if trig == f"explore-{what}-next" else -1))
 
-    @app.callback(Output(f"explore-{what}", "children"), Output(f"explore-{what}-range", "children"),
-                  Output(f"explore-{what}-prev", "disabled"), Output(f"explore-{what}-next", "disabled"),
-                  Input(f"explore-{what}-page", "data"), Input("explore-run", "data"))
+    @app.callback(
+        Output(f"explore-{what}", "children"),
+        Output(f"explore-{what}-range", "children"),
+        Output(f"explore-{what}-prev", "disabled"),
+        Output(f"explore-{what}-next", "disabled"),
+        Input(f"explore-{what}-page", "data"),
+        Input("explore-run", "data"),
+    )
     def draw_list(page, run_id):
         if not run_id:
             return None, "", True, True
@@ -62,23 +73,38 @@ def register_callbacks(app: dash.Dash, config: AppConfig) -> None:
     def source_of(source, picked) -> str:
         return (source if source and source != DATASET else None) or picked or config.default_dataset
 
-    @job(app, trigger="explore-compute",
-         states=[State("explore-source", "value"), State("dataset-picker", "value"),
-                 State("explore-method", "value"), State("explore-k", "value")],
-         outputs=[Output("explore-run", "data", allow_duplicate=True)], status="explore-job",
-         title=lambda source, picked, *_: f"explore {source_of(source, picked)}")
+    @job(
+        app,
+        trigger="explore-compute",
+        states=[
+            State("explore-source", "value"),
+            State("dataset-picker", "value"),
+            State("explore-method", "value"),
+            State("explore-k", "value"),
+        ],
+        outputs=[Output("explore-run", "data", allow_duplicate=True)],
+        status="explore-job",
+        title=lambda source, picked, *_: f"explore {source_of(source, picked)}",
+    )
     def compute(progress, source, picked, method, k):
-        study_config = study.Config.for_source(source_of(source, picked), method=method or "umap",
-                                               k=int(k or DEFAULT_K))
+        study_config = study.Config.for_source(
+            source_of(source, picked), method=method or "umap", k=int(k or DEFAULT_K)
+        )
         run = study.run(study_config, store=config.store, data_dir=config.data_dir, progress=progress)
         pca = run.config.get("pca_dims")
         note = f" (PCA to {pca} dims first)" if pca else ""
-        return Done(run=run, message=f"explore: {study_config.method}{note} of {run.manifest['dataset']} done",
-                    values=(run.id,))
+        return Done(
+            run=run, message=f"explore: {study_config.method}{note} of {run.manifest['dataset']} done", values=(run.id,)
+        )
 
-    @app.callback(Output("explore-run", "data"),
-                  Input("tabs", "active_tab"), Input("explore-source", "value"), Input("dataset-picker", "value"),
-                  Input("run-picker", "value"), State("explore-run", "data"))
+    @app.callback(
+        Output("explore-run", "data"),
+        Input("tabs", "active_tab"),
+        Input("explore-source", "value"),
+        Input("dataset-picker", "value"),
+        Input("run-picker", "value"),
+        State("explore-run", "data"),
+    )
     def choose_run(tab, source, picked, run_id, current):
         """The picked run when it is an explore run; else, when the vectors change, their newest explore run."""
         if tab != TAB_ID:
@@ -96,14 +122,27 @@ def register_callbacks(app: dash.Dash, config: AppConfig) -> None:
         new = run.id if run is not None else None
         return no_update if new == current else new
 
-    @app.callback(Output("explore-label", "options"), Output("explore-pred", "options"),
-                  Output("explore-color", "options"), Output("explore-clusters", "children"),
-                  Output("explore-status", "children"), Output("explore-selection", "data", allow_duplicate=True),
-                  Input("explore-run", "data"), State("selection", "data"), prevent_initial_call=True)
+    @app.callback(
+        Output("explore-label", "options"),
+        Output("explore-pred", "options"),
+        Output("explore-color", "options"),
+        Output("explore-clusters", "children"),
+        Output("explore-status", "children"),
+        Output("explore-selection", "data", allow_duplicate=True),
+        Input("explore-run", "data"),
+        State("selection", "data"),
+        prevent_initial_call=True,
+    )
     def show_run(run_id, selection):
         if not run_id:
-            return ([ANY], pred_options([]), color_options(), None,
-                    "no explore run for these vectors yet: press Compute", [])
+            return (
+                [ANY],
+                pred_options([]),
+                color_options(),
+                None,
+                "no explore run for these vectors yet: press Compute",
+                [],
+            )
         try:
             s = shown(config, run_id)
             a = s.arrays
@@ -112,15 +151,26 @@ def register_callbacks(app: dash.Dash, config: AppConfig) -> None:
         except Exception as exc:
             return (no_update,) * 4 + (describe_error(exc), [])
         picked = s.positions_of(shared_selection.ids_in(selection, s.space))  # a selection made elsewhere shows here
-        return (label_options(s.names), pred_options(s.names), color_options(meta_columns(s.dataset)), clusters,
-                status, picked)
+        return (
+            label_options(s.names),
+            pred_options(s.names),
+            color_options(meta_columns(s.dataset)),
+            clusters,
+            status,
+            picked,
+        )
 
     for what in ("mistakes", "outliers"):
         register_list(app, config, what)
 
-    @app.callback(Output("explore-scatter", "figure"),
-                  Input("explore-run", "data"), Input("explore-color", "value"), Input("explore-label", "value"),
-                  Input("explore-pred", "value"), State("selection", "data"))
+    @app.callback(
+        Output("explore-scatter", "figure"),
+        Input("explore-run", "data"),
+        Input("explore-color", "value"),
+        Input("explore-label", "value"),
+        Input("explore-pred", "value"),
+        State("selection", "data"),
+    )
     def draw(run_id, color, label, pred, selection):
         if not run_id:
             return shared_figures.empty_figure(EMPTY_MAP)
@@ -131,12 +181,17 @@ def register_callbacks(app: dash.Dash, config: AppConfig) -> None:
         except Exception as exc:
             return shared_figures.empty_figure(describe_error(exc))
 
-    @app.callback(Output("selection", "data", allow_duplicate=True),
-                  Input("explore-scatter", "clickData"), Input("explore-scatter", "selectedData"),
-                  Input({"type": "explore-row", "index": ALL}, "n_clicks"),
-                  Input({"type": "explore-cluster", "index": ALL}, "n_clicks"),
-                  State("explore-run", "data"), State("selection", "data"), State("selection-mode", "data"),
-                  prevent_initial_call=True)
+    @app.callback(
+        Output("selection", "data", allow_duplicate=True),
+        Input("explore-scatter", "clickData"),
+        Input("explore-scatter", "selectedData"),
+        Input({"type": "explore-row", "index": ALL}, "n_clicks"),
+        Input({"type": "explore-cluster", "index": ALL}, "n_clicks"),
+        State("explore-run", "data"),
+        State("selection", "data"),
+        State("selection-mode", "data"),
+        prevent_initial_call=True,
+    )
     def select(click, selected, _rows, _clusters, run_id, selection, mode):
         """Every way to pick samples here writes the one selection (its space: this run's samples);
         a lasso/box replaces it, with Shift adds, with Alt subtracts. ``explore-selection`` follows it."""
@@ -156,15 +211,21 @@ def register_callbacks(app: dash.Dash, config: AppConfig) -> None:
             return no_update
         if trig == "explore-scatter" and ctx.triggered[0]["prop_id"].endswith("clickData"):
             pts = [p for p in (click or {}).get("points", []) if p.get("curveNumber", 0) == 0]
-            return (shared_selection.combine(None, where, s.ids_at([pts[0]["customdata"]]), "replace") if pts
-                    else no_update)
+            return (
+                shared_selection.combine(None, where, s.ids_at([pts[0]["customdata"]]), "replace") if pts else no_update
+            )
         if not shared_selection.is_drag(selected):
             return no_update  # a deselect by the person clears through assets/selection.js
         pts = [p for p in selected.get("points", []) if p.get("curveNumber", 0) == 0]
         return shared_selection.combine(selection, where, s.ids_at([p["customdata"] for p in pts]), mode)
 
-    @app.callback(Output("explore-selection", "data"), Input("selection", "data"), State("explore-run", "data"),
-                  State("explore-selection", "data"), prevent_initial_call=True)
+    @app.callback(
+        Output("explore-selection", "data"),
+        Input("selection", "data"),
+        State("explore-run", "data"),
+        State("explore-selection", "data"),
+        prevent_initial_call=True,
+    )
     def follow(selection, run_id, current):
         """The map's selection (positions in this run) is the shared one when its samples are this run's
         dataset split's (a selection made in Layers or Data lights the same samples here), else none."""
@@ -177,10 +238,17 @@ def register_callbacks(app: dash.Dash, config: AppConfig) -> None:
             wanted = s.positions_of(shared_selection.ids_in(selection, s.space))
         return no_update if list(current or []) == wanted else wanted
 
-    @app.callback(Output("explore-scatter", "figure", allow_duplicate=True),
-                  Output("explore-similar", "children"), Output("explore-side", "active_tab"),
-                  Input("explore-selection", "data"), State("explore-run", "data"), State("explore-k", "value"),
-                  State("explore-label", "value"), State("explore-pred", "value"), prevent_initial_call=True)
+    @app.callback(
+        Output("explore-scatter", "figure", allow_duplicate=True),
+        Output("explore-similar", "children"),
+        Output("explore-side", "active_tab"),
+        Input("explore-selection", "data"),
+        State("explore-run", "data"),
+        State("explore-k", "value"),
+        State("explore-label", "value"),
+        State("explore-pred", "value"),
+        prevent_initial_call=True,
+    )
     def show_selection(selection, run_id, k, label, pred):
         if not run_id:
             return no_update, no_update, no_update
@@ -204,9 +272,13 @@ def register_callbacks(app: dash.Dash, config: AppConfig) -> None:
         idx, dist = similar(s.dataset, sel, int(k or GALLERY_K))
         return patch, figures.similar_gallery(s, sel, idx, dist), "similar"
 
-    @app.callback(Output("explore-tooltip", "show"), Output("explore-tooltip", "bbox"),
-                  Output("explore-tooltip", "children"),
-                  Input("explore-scatter", "hoverData"), State("explore-run", "data"))
+    @app.callback(
+        Output("explore-tooltip", "show"),
+        Output("explore-tooltip", "bbox"),
+        Output("explore-tooltip", "children"),
+        Input("explore-scatter", "hoverData"),
+        State("explore-run", "data"),
+    )
     def hover(hover_data, run_id):
         if not hover_data or not run_id:
             return False, no_update, no_update
@@ -215,9 +287,15 @@ def register_callbacks(app: dash.Dash, config: AppConfig) -> None:
             return False, no_update, no_update
         return True, point["bbox"], figures.hover_card(shown(config, run_id), int(point["customdata"]))
 
-    @app.callback(Output("explore-download", "data"), Input("explore-export", "n_clicks"),
-                  State("explore-selection", "data"), State("explore-run", "data"),
-                  State("explore-label", "value"), State("explore-pred", "value"), prevent_initial_call=True)
+    @app.callback(
+        Output("explore-download", "data"),
+        Input("explore-export", "n_clicks"),
+        State("explore-selection", "data"),
+        State("explore-run", "data"),
+        State("explore-label", "value"),
+        State("explore-pred", "value"),
+        prevent_initial_call=True,
+    )
     def export(_n, selection, run_id, label, pred):
         if not run_id:
             return no_update

@@ -1,6 +1,7 @@
 """What the Explore tab shows, read on the server: the run (through ``dashboard.state``, read
 once per process), the vectors it was computed from, and the pure selections over them
 (filters, colours, the CSV of a selection, similar samples)."""
+
 from __future__ import annotations
 
 import io
@@ -22,8 +23,8 @@ from models.studies import explore as study
 from ... import state
 from ...config import AppConfig
 
-MAX_FILES = 200     # arrays files listed in the picker
-MAX_RUNS = 20       # runs whose activations are listed
+MAX_FILES = 200  # arrays files listed in the picker
+MAX_RUNS = 20  # runs whose activations are listed
 RUN_KEYS = ("labels", "predictions", "scores", "index")  # arrays beside the activations, not vectors
 HIDDEN_META = {"predictions", "scores", "image_paths", "missing_images", "warnings", "skipped"}
 
@@ -37,7 +38,7 @@ def source_options(config: AppConfig) -> list[dict]:
     """The dataset in the picker, then every arrays file found in the data directory, then runs' activations."""
     options = [{"label": "dataset in the picker (its pixels)", "value": DATASET}]
     found = [name for name in datasets.discover(config.data_dir) if name.startswith("arrays:")]
-    options += [{"label": f"arrays: {name[len('arrays:'):]}", "value": name} for name in found[:MAX_FILES]]
+    options += [{"label": f"arrays: {name[len('arrays:') :]}", "value": name} for name in found[:MAX_FILES]]
     return options + run_activation_options(config)
 
 
@@ -61,11 +62,21 @@ def run_activation_options(config: AppConfig, max_runs: int = MAX_RUNS) -> list[
             try:
                 keys = embedding_keys(npz, sample)
             except datasets.DatasetError as exc:  # a corrupt archive is named, not left out in silence
-                options.append({"label": f"run {run.kind} · {run.id[-6:]} · unreadable: {exc}",
-                                "value": f"unreadable:{run.id}/{npz.stem}", "disabled": True})
+                options.append(
+                    {
+                        "label": f"run {run.kind} · {run.id[-6:]} · unreadable: {exc}",
+                        "value": f"unreadable:{run.id}/{npz.stem}",
+                        "disabled": True,
+                    }
+                )
                 continue
-            options += [{"label": f"run {run.kind} · {run.id[-6:]} · {npz.stem}/{key}",
-                         "value": f"run:{run.id}/{npz.stem}/{key}"} for key in keys]
+            options += [
+                {
+                    "label": f"run {run.kind} · {run.id[-6:]} · {npz.stem}/{key}",
+                    "value": f"run:{run.id}/{npz.stem}/{key}",
+                }
+                for key in keys
+            ]
     return options
 
 
@@ -97,8 +108,11 @@ def embedding_keys(npz: Path, sample_labels=None) -> list[str]:
     if labels is None or len(labels.shape) != 1 or npz.stem == "sample":
         return []
     n = labels.shape[0]
-    return [key for key, h in headers.items() if key not in RUN_KEYS and len(h.shape) == 2 and h.shape[0] == n
-            and h.shape[1] >= 2 and h.dtype.kind in "fiu"]
+    return [
+        key
+        for key, h in headers.items()
+        if key not in RUN_KEYS and len(h.shape) == 2 and h.shape[0] == n and h.shape[1] >= 2 and h.dtype.kind in "fiu"
+    ]
 
 
 def capture_options(run: Run) -> list[dict]:
@@ -107,9 +121,14 @@ def capture_options(run: Run) -> list[dict]:
         steps, layers = capture.steps(run), capture.layers(run)
     except (KeyError, ValueError):
         return []
-    return [{"label": f"run capture · {run.id[-6:]} · {layer['name']}" + (f" · step {step}" if len(steps) > 1 else ""),
-             "value": study.capture_source(run.id, step, layer["name"])}
-            for step in reversed(steps) for layer in layers]
+    return [
+        {
+            "label": f"run capture · {run.id[-6:]} · {layer['name']}" + (f" · step {step}" if len(steps) > 1 else ""),
+            "value": study.capture_source(run.id, step, layer["name"]),
+        }
+        for step in reversed(steps)
+        for layer in layers
+    ]
 
 
 # -- an explore run and its vectors --------------------------------------------------------
@@ -137,7 +156,7 @@ class Shown:
     def summary(self) -> study.InputSummary:
         return study.input_summary(self.run)
 
-    space: str = ""    # the shared selection's space its samples live in, e.g. "mnist:test" (see :func:`space_of`)
+    space: str = ""  # the shared selection's space its samples live in, e.g. "mnist:test" (see :func:`space_of`)
 
     @cached_property
     def ids(self) -> np.ndarray:
@@ -176,7 +195,7 @@ def space_of(config: AppConfig, run: Run, ds: Dataset) -> str:
     source = study.source(run)
     if source.startswith("run:"):
         try:
-            found = state.run(config, source[len("run:"):].split("/")[0])
+            found = state.run(config, source[len("run:") :].split("/")[0])
         except Exception:  # the source run was deleted: its samples match nothing
             return f"explore:{run.id}"
         return f"{found.manifest.get('dataset')}:{ds.split}"
@@ -218,11 +237,17 @@ def similar(ds: Dataset, sel: list[int], k: int) -> tuple[np.ndarray, np.ndarray
 # -- the ranked lists ------------------------------------------------------------------------
 # what each list sorts by, then breaks ties by (its header says so)
 RANKINGS = {
-    "mistake": ("mistake_score", "Sorted by mistake score (how strongly the nearest neighbours, and the model when it "
-                "gave scores, disagree with the label), ties broken by distance to the label's class centre "
-                "(farther first)."),
-    "outlier": ("outlier_score", "Sorted by outlier score (cosine distance to the k-th nearest neighbour, original "
-                "space), ties broken by the mean distance to all k neighbours (farther first)."),
+    "mistake": (
+        "mistake_score",
+        "Sorted by mistake score (how strongly the nearest neighbours, and the model when it "
+        "gave scores, disagree with the label), ties broken by distance to the label's class centre "
+        "(farther first).",
+    ),
+    "outlier": (
+        "outlier_score",
+        "Sorted by outlier score (cosine distance to the k-th nearest neighbour, original "
+        "space), ties broken by the mean distance to all k neighbours (farther first).",
+    ),
 }
 _ORDER: dict[tuple, np.ndarray] = {}
 
@@ -267,8 +292,11 @@ def filter_mask(labels: np.ndarray, preds: np.ndarray, label: str | None, pred: 
 
 def meta_columns(ds: Dataset) -> dict[str, np.ndarray]:
     """Per-sample metadata columns a person can colour by."""
-    return {k: np.asarray(v) for k, v in ds.meta.items()
-            if k not in HIDDEN_META and isinstance(v, np.ndarray) and v.shape == (ds.n,)}
+    return {
+        k: np.asarray(v)
+        for k, v in ds.meta.items()
+        if k not in HIDDEN_META and isinstance(v, np.ndarray) and v.shape == (ds.n,)
+    }
 
 
 def color_values(a: dict, ds: Dataset, color: str) -> tuple[np.ndarray, str, list[str], str]:
@@ -281,12 +309,12 @@ def color_values(a: dict, ds: Dataset, color: str) -> tuple[np.ndarray, str, lis
     if color in ("mistake_score", "outlier_score"):
         return a[color], "continuous", [], color.replace("_", " ")
     if color.startswith("meta:"):
-        col = meta_columns(ds).get(color[len("meta:"):])
+        col = meta_columns(ds).get(color[len("meta:") :])
         if col is not None:
             if np.issubdtype(col.dtype, np.number):
-                return col.astype(float), "continuous", [], color[len("meta:"):]
+                return col.astype(float), "continuous", [], color[len("meta:") :]
             cats, codes = np.unique(col.astype(str), return_inverse=True)
-            return codes, "categories", cats.tolist(), color[len("meta:"):]
+            return codes, "categories", cats.tolist(), color[len("meta:") :]
     return a["labels"], "classes", names, "label"
 
 
@@ -295,12 +323,16 @@ def selection_csv(sel: np.ndarray, arrays: dict, names: list[str], ds: Dataset) 
     import pandas as pd
 
     labels, preds = arrays["labels"], arrays["predictions"]
-    frame = pd.DataFrame({
-        "index": arrays["index"][sel] if "index" in arrays else sel,
-        "label": [names[c] for c in labels[sel]], "prediction": [names[c] for c in preds[sel]],
-        "suggested_label": [names[c] for c in arrays["suggested"][sel]],
-        "mistake_score": np.round(arrays["mistake_score"][sel], 4),
-        "outlier_score": np.round(arrays["outlier_score"][sel], 4)})
+    frame = pd.DataFrame(
+        {
+            "index": arrays["index"][sel] if "index" in arrays else sel,
+            "label": [names[c] for c in labels[sel]],
+            "prediction": [names[c] for c in preds[sel]],
+            "suggested_label": [names[c] for c in arrays["suggested"][sel]],
+            "mistake_score": np.round(arrays["mistake_score"][sel], 4),
+            "outlier_score": np.round(arrays["outlier_score"][sel], 4),
+        }
+    )
     if "image_paths" in ds.meta:
         frame["image_path"] = np.asarray(ds.meta["image_paths"])[sel]
     frame = frame.sort_values("mistake_score", ascending=False)

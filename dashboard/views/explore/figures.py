@@ -1,6 +1,7 @@
 """The Explore tab's pieces as pure functions of an explore run (:class:`data.Shown`): the map,
 the ranked lists, the error clusters, the similar-samples gallery, the hover card and the status
 line. No callbacks and no store here, so each is tested without a browser."""
+
 from __future__ import annotations
 
 from typing import Sequence
@@ -21,8 +22,9 @@ LIST_ROWS = 12
 MAX_META_LINES = 4
 
 
-def map_figure(shown: Shown, color: str | None, label: str | None, pred: str | None,
-               selection: Sequence[int] = ()) -> go.Figure:
+def map_figure(
+    shown: Shown, color: str | None, label: str | None, pred: str | None, selection: Sequence[int] = ()
+) -> go.Figure:
     """The map: the samples passing the filters coloured by ``color`` (trace 0), the others greyed
     underneath (never removed), the axes fixed to every sample's extent so a filter does not rescale
     them; the selection ringed."""
@@ -32,19 +34,27 @@ def map_figure(shown: Shown, color: str | None, label: str | None, pred: str | N
     values, kind, names, title = color_values(a, shown.dataset, color or "label")
     marker = figures.explore_marker(values[index], kind, names, title)
     greyed = "" if mask.all() else " (others greyed)"
-    return figures.explore_scatter(a["coords"], index, marker, selected=shown.valid(selection),
-                                   title=f"{len(index):,} of {shown.n:,} samples{greyed} · colour: {title}",
-                                   uirevision=f"explore-{shown.run.id}", greyed=np.flatnonzero(~mask))
+    return figures.explore_scatter(
+        a["coords"],
+        index,
+        marker,
+        selected=shown.valid(selection),
+        title=f"{len(index):,} of {shown.n:,} samples{greyed} · colour: {title}",
+        uirevision=f"explore-{shown.run.id}",
+        greyed=np.flatnonzero(~mask),
+    )
 
 
 def status_line(shown: Shown) -> str:
     """How the map was made, where the predictions came from, and what is missing."""
     s = shown.summary
     pca = f"PCA to {s.pca_dims} dims, then " if s.pca_dims else ""
-    status = (f"{pca}{(s.method or '?').upper()} of {shown.n:,} samples · "
-              f"{s.dim or shown.dataset.dim}-d vectors · predictions: {s.prediction_source} "
-              f"(accuracy {s.accuracy:.1%}) · k = {s.k} cosine neighbours · "
-              f"{len(shown.clusters)} error clusters")
+    status = (
+        f"{pca}{(s.method or '?').upper()} of {shown.n:,} samples · "
+        f"{s.dim or shown.dataset.dim}-d vectors · predictions: {s.prediction_source} "
+        f"(accuracy {s.accuracy:.1%}) · k = {s.k} cosine neighbours · "
+        f"{len(shown.clusters)} error clusters"
+    )
     if s.missing_images:
         status += f" · {s.missing_images} image paths not found"
     return status
@@ -53,8 +63,11 @@ def status_line(shown: Shown) -> str:
 def thumb(ds: Dataset, i: int, size: int = 48):
     if ds.images is None:
         return html.Div("no image", className="explore-noimg")
-    return html.Img(src=images.thumbnail((ds.name, ds.split, int(i)), ds.images[int(i)], size=size),
-                    className="explore-thumb", style={"width": f"{size}px", "height": f"{size}px"})
+    return html.Img(
+        src=images.thumbnail((ds.name, ds.split, int(i)), ds.images[int(i)], size=size),
+        className="explore-thumb",
+        style={"width": f"{size}px", "height": f"{size}px"},
+    )
 
 
 def page_label(page: int, size: int, total: int) -> str:
@@ -74,39 +87,63 @@ def ranked_rows(shown: Shown, what: str, page: int = 0) -> tuple[html.Div, str, 
     rows_of, page, pages = page_of(ranking(shown, what), page, LIST_ROWS)
     rows = []
     for i in rows_of:
-        detail = (f"labelled {names[a['labels'][i]]} → looks like {names[a['suggested'][i]]}" if what == "mistake"
-                  else f"labelled {names[a['labels'][i]]} · predicted {names[a['predictions'][i]]}")
-        rows.append(html.Button([
-            thumb(ds, i),
-            html.Div([html.Div(f"#{int(shown.ids[i])} · {detail}", className="explore-row-title"),
-                      html.Div(f"{what} score {a[score][i]:.3f}", className="small text-muted")]),
-        ], id={"type": "explore-row", "index": int(i)}, className="explore-row", n_clicks=0))
+        detail = (
+            f"labelled {names[a['labels'][i]]} → looks like {names[a['suggested'][i]]}"
+            if what == "mistake"
+            else f"labelled {names[a['labels'][i]]} · predicted {names[a['predictions'][i]]}"
+        )
+        rows.append(
+            html.Button(
+                [
+                    thumb(ds, i),
+                    html.Div(
+                        [
+                            html.Div(f"#{int(shown.ids[i])} · {detail}", className="explore-row-title"),
+                            html.Div(f"{what} score {a[score][i]:.3f}", className="small text-muted"),
+                        ]
+                    ),
+                ],
+                id={"type": "explore-row", "index": int(i)},
+                className="explore-row",
+                n_clicks=0,
+            )
+        )
     body = html.Div([html.Div(RANKINGS[what][1], className="small text-muted mb-1 explore-sorted-by"), *rows])
     return body, page_label(page, LIST_ROWS, shown.n), page == 0, page >= pages - 1, page
 
 
-MIXED_BELOW = 0.6   # a cluster whose commonest (label, prediction) pair is under this share is "mixed"
+MIXED_BELOW = 0.6  # a cluster whose commonest (label, prediction) pair is under this share is "mixed"
 
 
-def cluster_title(c: ErrorCluster, labels: np.ndarray, predictions: np.ndarray, names: Sequence[str]
-                  ) -> tuple[str, str]:
+def cluster_title(
+    c: ErrorCluster, labels: np.ndarray, predictions: np.ndarray, names: Sequence[str]
+) -> tuple[str, str]:
     """(title, detail) of an error cluster: its pair "labelled 3, predicted 8" when that pair is most of it,
     else "mixed: 3, 5, 8" (the classes involved, commonest first)."""
     mixed, classes = cluster_mix(labels, predictions, c.members, pure=MIXED_BELOW)
     pair = f"{names[c.label]}→{names[c.prediction]}"
     if mixed:
-        return (f"{c.size} samples: mixed: {', '.join(str(names[k]) for k in classes)}",
-                f"no (label, prediction) pair is {MIXED_BELOW:.0%} of it; the commonest, {pair}, is {c.share:.0%}"
-                " · click to select")
-    return (f"{c.size} samples: labelled {names[c.label]}, predicted {names[c.prediction]}",
-            f"that pair ({pair}) is {c.share:.0%} of the cluster · click to select")
+        return (
+            f"{c.size} samples: mixed: {', '.join(str(names[k]) for k in classes)}",
+            f"no (label, prediction) pair is {MIXED_BELOW:.0%} of it; the commonest, {pair}, is {c.share:.0%}"
+            " · click to select",
+        )
+    return (
+        f"{c.size} samples: labelled {names[c.label]}, predicted {names[c.prediction]}",
+        f"that pair ({pair}) is {c.share:.0%} of the cluster · click to select",
+    )
 
 
-def cluster_rows(clusters: Sequence[ErrorCluster], names: Sequence[str], labels: np.ndarray | None = None,
-                 predictions: np.ndarray | None = None) -> html.Div:
+def cluster_rows(
+    clusters: Sequence[ErrorCluster],
+    names: Sequence[str],
+    labels: np.ndarray | None = None,
+    predictions: np.ndarray | None = None,
+) -> html.Div:
     if not clusters:
-        return html.Div("No clusters among the misclassified samples (too few errors, or no pattern).",
-                        className="small text-muted")
+        return html.Div(
+            "No clusters among the misclassified samples (too few errors, or no pattern).", className="small text-muted"
+        )
     rows = []
     for c in clusters:
         if labels is not None and predictions is not None:
@@ -114,32 +151,65 @@ def cluster_rows(clusters: Sequence[ErrorCluster], names: Sequence[str], labels:
         else:
             title = f"{c.size} samples: labelled {names[c.label]}, predicted {names[c.prediction]}"
             detail = f"that pair is {c.share:.0%} of the cluster · click to select"
-        rows.append(html.Button([html.Div(title, className="explore-row-title"),
-                                 html.Div(detail, className="small text-muted")],
-                                id={"type": "explore-cluster", "index": c.id}, className="explore-row", n_clicks=0))
-    return html.Div([html.Div("HDBSCAN over samples whose prediction differs from their label.",
-                              className="small text-muted mb-1"), *rows])
+        rows.append(
+            html.Button(
+                [html.Div(title, className="explore-row-title"), html.Div(detail, className="small text-muted")],
+                id={"type": "explore-cluster", "index": c.id},
+                className="explore-row",
+                n_clicks=0,
+            )
+        )
+    return html.Div(
+        [
+            html.Div(
+                "HDBSCAN over samples whose prediction differs from their label.", className="small text-muted mb-1"
+            ),
+            *rows,
+        ]
+    )
 
 
 def similar_gallery(shown: Shown, sel: Sequence[int], idx: np.ndarray, dist: np.ndarray) -> html.Div:
     """The selection's nearest samples ``idx`` at cosine distances ``dist``, after the query when it is one sample."""
     a, names, ds = shown.arrays, shown.names, shown.dataset
-    head = (f"{len(sel)} selected: the {len(idx)} samples nearest their mean direction (cosine)" if len(sel) > 1
-            else f"#{int(shown.ids[sel[0]])}: its {len(idx)} nearest samples (cosine)")
-    query = [html.Div([thumb(ds, sel[0], 64), html.Div(f"query · {names[a['labels'][sel[0]]]}", className="small")],
-                      className="explore-card explore-query")] if len(sel) == 1 else []
-    cards = [html.Div([thumb(ds, i, 64),
-                       html.Div(f"{names[a['labels'][i]]} · d={d:.3f}", className="small")],
-                      className="explore-card", title=f"sample #{int(shown.ids[i])}") for i, d in zip(idx, dist)]
-    return html.Div([html.Div(head, className="small text-muted mb-1"),
-                     html.Div(query + cards, className="explore-gallery", id="explore-gallery")])
+    head = (
+        f"{len(sel)} selected: the {len(idx)} samples nearest their mean direction (cosine)"
+        if len(sel) > 1
+        else f"#{int(shown.ids[sel[0]])}: its {len(idx)} nearest samples (cosine)"
+    )
+    query = (
+        [
+            html.Div(
+                [thumb(ds, sel[0], 64), html.Div(f"query · {names[a['labels'][sel[0]]]}", className="small")],
+                className="explore-card explore-query",
+            )
+        ]
+        if len(sel) == 1
+        else []
+    )
+    cards = [
+        html.Div(
+            [thumb(ds, i, 64), html.Div(f"{names[a['labels'][i]]} · d={d:.3f}", className="small")],
+            className="explore-card",
+            title=f"sample #{int(shown.ids[i])}",
+        )
+        for i, d in zip(idx, dist)
+    ]
+    return html.Div(
+        [
+            html.Div(head, className="small text-muted mb-1"),
+            html.Div(query + cards, className="explore-gallery", id="explore-gallery"),
+        ]
+    )
 
 
 def hover_lines(shown: Shown, i: int) -> list[str]:
     """What the hover card says of sample ``i``: label, prediction, scores, metadata, image path."""
     a, names, ds = shown.arrays, shown.names, shown.dataset
-    lines = [f"#{int(shown.ids[i])} · label {names[a['labels'][i]]} · predicted {names[a['predictions'][i]]}",
-             f"mistake {a['mistake_score'][i]:.3f} · outlier {a['outlier_score'][i]:.3f}"]
+    lines = [
+        f"#{int(shown.ids[i])} · label {names[a['labels'][i]]} · predicted {names[a['predictions'][i]]}",
+        f"mistake {a['mistake_score'][i]:.3f} · outlier {a['outlier_score'][i]:.3f}",
+    ]
     lines += [f"{col}: {values[i]}" for col, values in list(meta_columns(ds).items())[:MAX_META_LINES]]
     if "image_paths" in ds.meta:
         lines.append(str(np.asarray(ds.meta["image_paths"])[i]))

@@ -11,6 +11,7 @@ pure figure and text functions, ``data`` the server-side reads (through ``state`
 face's readers). All training and placing runs as jobs through ``models.studies.gne`` (its face:
 no torch in the web process) and ``models.studies.gne_points``.
 """
+
 from __future__ import annotations
 
 from models.studies.gne import KIND

@@ -1,5 +1,6 @@
 """The Latent plane's server-side reads: runs through ``state.run_for_view``, arrays through
 ``state.arrays`` (memoised: runs never change) and the GNE face's typed readers."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -54,12 +55,21 @@ def grid_images(config: AppConfig, run: Run, side: str, k: int) -> tuple[str | N
     ds = state.dataset(config, run.manifest["dataset"])
     decoded = grid.images.reshape(k * k, *shape)
     neighbours = ds.images[plane(run, side).index[grid.neighbours.ravel()]]
-    return (images.png_data_uri(images.tile(decoded, k, k, pad=1), size=GRID_PIXELS),
-            images.png_data_uri(images.tile(neighbours, k, k, pad=1), size=GRID_PIXELS))
+    return (
+        images.png_data_uri(images.tile(decoded, k, k, pad=1), size=GRID_PIXELS),
+        images.png_data_uri(images.tile(neighbours, k, k, pad=1), size=GRID_PIXELS),
+    )
 
 
-def hover_card(config: AppConfig, run: Run | None, dataset_name: str | None, point: dict, *,
-               heldout_trace: int, heldout_split: str = "test") -> html.Div:
+def hover_card(
+    config: AppConfig,
+    run: Run | None,
+    dataset_name: str | None,
+    point: dict,
+    *,
+    heldout_trace: int,
+    heldout_split: str = "test",
+) -> html.Div:
     """The card of a hovered point: a training sample, or a held-out one (trace ``heldout_trace``,
     taken from ``heldout_split``: the test split, or the trained one when it is the only split)."""
     name = run.manifest["dataset"] if run else dataset_name
@@ -68,13 +78,15 @@ def hover_card(config: AppConfig, run: Run | None, dataset_name: str | None, poi
     ds = state.dataset(config, name, split)
     idx = int(point["customdata"])
     number = int(ds.index[idx]) if ds.index is not None else idx
-    lines = [f"#{number} · class {ds.class_names[int(ds.labels[idx])]}",
-             f"{'held-out ' if held else ''}{ds.split or split} sample · ({point['x']:.2f}, {point['y']:.2f})"]
+    lines = [
+        f"#{number} · class {ds.class_names[int(ds.labels[idx])]}",
+        f"{'held-out ' if held else ''}{ds.split or split} sample · ({point['x']:.2f}, {point['y']:.2f})",
+    ]
     image = ds.images[idx] if ds.images is not None else None
     return sample_card(image, lines, key=(name, split, idx))
 
 
-DECODE_PIXELS = 112   # the decoded image in the hover card
+DECODE_PIXELS = 112  # the decoded image in the hover card
 GRID_FIGURE_PIXELS = 800  # the decoded grid's tiled image is made this wide (crisp when zoomed in)
 
 
@@ -86,8 +98,7 @@ def grid_figure(config: AppConfig, run: Run, side: str, k: int):
     grid = gne.latent_grid(run, side, k, read=state.arrays)
     if grid is None or not shape:
         return None
-    source = images.png_data_uri(images.tile(grid.images.reshape(k * k, *shape), k, k, pad=1),
-                                 size=GRID_FIGURE_PIXELS)
+    source = images.png_data_uri(images.tile(grid.images.reshape(k * k, *shape), k, k, pad=1), size=GRID_FIGURE_PIXELS)
     return figures.grid_figure(side, source, grid.extent, k, run_id=run.id)
 
 
@@ -109,5 +120,9 @@ def decode_card(run: Run, side: str, x: float, y: float) -> html.Div:
     from models.studies import gne_decode
 
     image = gne_decode.decode_at(run, side, x, y, step=decode_step(run, side))
-    return sample_card(image, [f"decoded at ({x:.2f}, {y:.2f})", f"{side.upper()} generator"],
-                       size=DECODE_PIXELS, image_class="decoded-img")
+    return sample_card(
+        image,
+        [f"decoded at ({x:.2f}, {y:.2f})", f"{side.upper()} generator"],
+        size=DECODE_PIXELS,
+        image_class="decoded-img",
+    )

@@ -2,6 +2,7 @@
 forward pass on a few samples, in a job), tick layers, adjust how the dataset is fitted to the
 model's input, and capture (a job running :mod:`models.studies.capture`). The new run opens in
 Layers; :mod:`.runs` and :mod:`.panels` are what Layers, Hardness and Explore read of it."""
+
 from __future__ import annotations
 
 from .callbacks import register_callbacks

@@ -1,5 +1,6 @@
 """The Your model tab's data: model files, the form → :class:`models.studies.capture.Config`,
 and the layer tree (computed in a job: it loads torch/onnxruntime, never in the web process)."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -11,8 +12,13 @@ from models.studies import capture as face
 
 from ...config import AppConfig
 
-NORMALISATION_LABELS = {"unit": "[0, 1]", "none": "none (0–255)", "minus1": "[−1, 1]",
-                        "imagenet": "ImageNet mean/std", "custom": "custom mean/std"}
+NORMALISATION_LABELS = {
+    "unit": "[0, 1]",
+    "none": "none (0–255)",
+    "minus1": "[−1, 1]",
+    "imagenet": "ImageNet mean/std",
+    "custom": "custom mean/std",
+}
 PROBE_PER_CLASS = 1  # the forward pass that finds the layer tree needs a few samples only
 
 
@@ -60,19 +66,42 @@ def pooling_spec(maps, sequences=None, per_layer=None) -> str:
     return ", ".join(parts)
 
 
-def capture_config(dataset, model_file, layers, pooling, sample, per_class, split, float16, shape_text,
-                   channels, resize, normalisation, mean, std, sequences=None, per_layer=None,
-                   detected=None) -> face.Config:
+def capture_config(
+    dataset,
+    model_file,
+    layers,
+    pooling,
+    sample,
+    per_class,
+    split,
+    float16,
+    shape_text,
+    channels,
+    resize,
+    normalisation,
+    mean,
+    std,
+    sequences=None,
+    per_layer=None,
+    detected=None,
+) -> face.Config:
     """The capture study's config from the form (raises ValueError with what to fix)."""
     if not model_file:
         raise UserError("pick a model file first (put .onnx, .pt2, .ts or .pt files in the models folder)")
     return face.Config(
-        dataset=dataset, model=(model_file,), layers=tuple(layers) if layers else None,
+        dataset=dataset,
+        model=(model_file,),
+        layers=tuple(layers) if layers else None,
         pooling=pooling_spec(pooling, sequences, per_layer),
-        input_shape=input_shape(shape_text, channels, detected), normalisation=normalisation or "unit",
-        mean=numbers(mean, what="mean"), std=numbers(std, what="std"), resize=bool(resize),
-        split=split or "train", per_class=int(per_class or 50) if sample == "per_class" else None,
-        float16=bool(float16))
+        input_shape=input_shape(shape_text, channels, detected),
+        normalisation=normalisation or "unit",
+        mean=numbers(mean, what="mean"),
+        std=numbers(std, what="std"),
+        resize=bool(resize),
+        split=split or "train",
+        per_class=int(per_class or 50) if sample == "per_class" else None,
+        float16=bool(float16),
+    )
 
 
 def inspect(config: AppConfig, dataset: str, cfg: face.Config) -> dict:
@@ -81,16 +110,25 @@ def inspect(config: AppConfig, dataset: str, cfg: face.Config) -> dict:
     from models.capture.capture import CaptureWriter
     from models.capture.layers import default_layers
 
-    ds = datasets.load(dataset, data_dir=config.data_dir, split=cfg.split, per_class=PROBE_PER_CLASS,
-                       normalize=False)
+    ds = datasets.load(dataset, data_dir=config.data_dir, split=cfg.split, per_class=PROBE_PER_CLASS, normalize=False)
     model = formats.load(cfg.model[0], model_dir=model_dir(config), device="cpu")
-    options = {"input_shape": cfg.input_shape, "normalisation": cfg.normalisation, "mean": cfg.mean,
-               "std": cfg.std, "resize": cfg.resize}
+    options = {
+        "input_shape": cfg.input_shape,
+        "normalisation": cfg.normalisation,
+        "mean": cfg.mean,
+        "std": cfg.std,
+        "resize": cfg.resize,
+    }
     plan, tree = CaptureWriter(None, ds, pooling=cfg.pooling, options=options).fit_input(model)
-    return {"model": cfg.model[0], "format": model.format, "dataset": dataset,
-            "signature": None if model.input_shape is None else [d for d in model.input_shape],
-            "input": plan.describe(), "layers": [layer.as_dict() for layer in tree],
-            "default": default_layers(tree)}
+    return {
+        "model": cfg.model[0],
+        "format": model.format,
+        "dataset": dataset,
+        "signature": None if model.input_shape is None else [d for d in model.input_shape],
+        "input": plan.describe(),
+        "layers": [layer.as_dict() for layer in tree],
+        "default": default_layers(tree),
+    }
 
 
 def tree_options(tree: dict | None) -> list[dict]:

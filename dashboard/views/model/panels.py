@@ -1,6 +1,7 @@
 """What the Layers tab draws for a capture run: every captured layer side by side (the same
 :func:`dashboard.figures.layers_figure` as for the hardness study), aligned, and the sample
 card a hover shows (the image, its label and the model's prediction)."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -35,19 +36,31 @@ def figure(config: AppConfig, run, step, method: str, colour: str, focus_layer: 
     found = runs.cached_panels(config.results, run, step, method)
     names = runs.layer_names(run)
     if found is None:
-        return (figures.empty_figure(f"press Project to lay out {len(names)} layers of step {step} with {method}"),
-                f"{len(names)} captured layers: {', '.join(names)}")
+        return (
+            figures.empty_figure(f"press Project to lay out {len(names)} layers of step {step} with {method}"),
+            f"{len(names)} captured layers: {', '.join(names)}",
+        )
     panels, positions = found
     sample = face.sample(run, step)
     labels = np.asarray(sample["labels"])[positions]
     preds = None if sample["predictions"] is None else np.asarray(sample["predictions"])[positions]
     index = np.asarray(sample["index"])[positions]
-    fig = figures.layers_figure(panels, labels, face.class_names(run), predictions=preds, index=index,
-                                colour=colour, focus=focus_layer, uirevision=f"layers-{run.id}-{step}-{method}")
+    fig = figures.layers_figure(
+        panels,
+        labels,
+        face.class_names(run),
+        predictions=preds,
+        index=index,
+        colour=colour,
+        focus=focus_layer,
+        uirevision=f"layers-{run.id}-{step}-{method}",
+    )
     typed_points(fig)
     acc = "" if preds is None else f" · accuracy {np.mean(preds == labels):.3f}"
-    text = (f"{count_text(len(positions), len(sample['labels']))} · step {step} · {method}{acc} · each layer "
-            "started from the previous one's map and aligned to it · drag a box to link panels")
+    text = (
+        f"{count_text(len(positions), len(sample['labels']))} · step {step} · {method}{acc} · each layer "
+        "started from the previous one's map and aligned to it · drag a box to link panels"
+    )
     return fig, text
 
 
@@ -70,7 +83,10 @@ def card(config: AppConfig, run, step, position: int, layer: str | None) -> html
             text = str(texts[int(position[0])]) if len(position) else None
     except Exception:  # the dataset is not here: the card still names the sample
         image, key = None, None
-    lines = [f"#{idx}" + (f" · {layer}" if layer else ""), *label_lines(face.class_names(run), sample["labels"][row], pred)]
+    lines = [
+        f"#{idx}" + (f" · {layer}" if layer else ""),
+        *label_lines(face.class_names(run), sample["labels"][row], pred),
+    ]
     return sample_card(image, lines, key=key, text=text)
 
 

@@ -5,6 +5,7 @@ method, params, sample)).
 
 Pure of Dash: functions take the results cache and a run, so tests call them directly.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -124,7 +125,8 @@ def hardness_table(results, run, *, compute: bool = False, progress=None) -> tup
             if hit is None and compute:
                 report(progress, done, total, f"hardness of {name} at step {step}")
                 hit = results.get_or_compute(
-                    key, lambda name=name, step=step, positions=positions: _hardness(run, name, step, positions))
+                    key, lambda name=name, step=step, positions=positions: _hardness(run, name, step, positions)
+                )
             if hit is None:
                 return None
             table[s, j] = float(hit[1]["kl"])

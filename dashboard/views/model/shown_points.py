@@ -3,6 +3,7 @@
 Every panel draws every sample (a projection run holds them all); the status says so ("20,000 of 20,000
 samples") and would name a subset ("10,000 of 70,000 samples") rather than hide one.
 """
+
 from __future__ import annotations
 
 import numpy as np
