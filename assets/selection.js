@@ -1,4 +1,4 @@
-/* One selection model (dashboard/views/selection.py): the modifier held when a box/lasso starts
+/* One selection model (dashboard/selection.py): the modifier held when a box/lasso starts
    (Shift adds, Alt subtracts) goes to the `selection-mode` store, and Plotly gets the same drag
    without the modifier, so it never merges or subtracts on its own (the server does, across panels).
    Esc clears the selection; leaving a plot hides every sample tooltip (no stuck card). */

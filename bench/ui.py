@@ -37,7 +37,8 @@ def percentiles(times: list[float]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     from dashboard import figures
-    from dashboard.views.layers import point_card, selection_patch
+    from dashboard.hardness_samples import point_card
+    from dashboard.views.layers import selection_patch
 
     p = argparse.ArgumentParser(prog="python -m bench.ui")
     p.add_argument("--points", type=int, default=70_000)

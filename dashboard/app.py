@@ -16,8 +16,9 @@ from .jobs import records_of
 from .numbers import metric_text
 from .security import guard_hosts, guard_requests, max_request_bytes
 from .layout import shell
-from .views import load_views, selection
-from .views import upload as upload_view
+from . import selection
+from . import upload_box as upload_view
+from .views import load_views
 
 
 def background_manager(config: AppConfig):

@@ -11,7 +11,7 @@ from .config import AppConfig
 from .job_panel import job_panel
 from .tab_run import bar as tab_run_bar
 from .state import dataset_options
-from .views import selection
+from . import selection
 
 
 def _panel(title: str, *children, **kwargs) -> dbc.Card:

@@ -144,6 +144,17 @@ def run_label(run: Run) -> str:
     return " · ".join(p for p in parts if p)
 
 
+def splits_of(config: AppConfig, name: str | None) -> list[str]:
+    """The splits the Data tab can show: a built-in's present splits; one split for a person's files."""
+    name = name or config.default_dataset
+    if ":" in name:
+        return ["train"]
+    try:
+        return datasets.present_splits(name, config.data_dir) or ["train"]
+    except Exception:  # not a built-in: its files are one split
+        return ["train"]
+
+
 def dataset_line(ds: datasets.Dataset) -> str:
     """``10,000 test samples · 28×28 · 10 classes``: the size of the split that is there, named."""
     shape = "×".join(map(str, ds.image_shape)) if ds.image_shape else f"{ds.dim}-d vectors"

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from dashboard import figures
-from dashboard.views.layers import panels_for, point_card, projection_csv, selection_patch
+from dashboard.hardness_samples import point_card
+from dashboard.views.layers import panels_for, projection_csv, selection_patch
 from models.store import RunStore
 from models.studies import hardness
 from models.studies.hardness import accuracy_points, kl_tables

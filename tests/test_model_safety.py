@@ -641,7 +641,7 @@ def test_upload_of_a_tampered_pt2_is_refused_and_nothing_is_written(tmp_path, fl
 def test_upload_box_and_models_list_read_the_registry(tmp_path):
     from types import SimpleNamespace
 
-    from dashboard.views import upload as view
+    from dashboard import upload_box as view
 
     assert upload.MODEL_SUFFIXES == model_formats.SUFFIXES == formats.SUFFIXES
     assert {".onnx", ".pt2", ".ts", ".pt", ".safetensors"} <= set(model_formats.SUFFIXES)

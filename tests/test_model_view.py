@@ -10,7 +10,10 @@ import torch
 
 from dashboard.config import AppConfig
 from dashboard.views.explore.data import run_activation_options
-from dashboard.views.model import data, panels, runs
+from dashboard import capture_panels as panels
+from dashboard.views.model import data
+from models.studies import capture as runs
+from models.studies import project as projections
 from models.capture import ModelError
 from models.studies import capture as face
 from models.studies import explore
@@ -88,14 +91,14 @@ def test_layer_tree_defaults_and_a_misfit(app_config):
 def test_projections_are_chained_stored_and_drawn(app_config, run):
     names = runs.layer_names(run)
     assert names == ["conv1", "fc1", "output"] and face.steps(run) == [0, 5]
-    assert runs.cached_panels(app_config.results, run, 5, "tsne") is None
+    assert projections.cached_panels(app_config.results, run, 5, "tsne") is None
     fig, text = panels.figure(app_config, run, 5, "tsne", "label")
     assert "press Project" in fig.layout.annotations[0].text
-    maps = runs.project_run(app_config.store, run, 5, "tsne")
+    maps = projections.project_run(app_config.store, run, 5, "tsne")
     assert [n for n, _ in maps] == names and all(xy.shape == (120, 2) for _, xy in maps)
-    projection = runs.projection_run(run, 5, "tsne")  # a run of the projection study, every sample
+    projection = projections.projection_run(run, 5, "tsne")  # a run of the projection study, every sample
     assert projection.kind == "projection" and projection.manifest["projection"]["run"] == run.id
-    found, positions = runs.cached_panels(app_config.results, run, 5, "tsne")
+    found, positions = projections.cached_panels(app_config.results, run, 5, "tsne")
     assert [n for n, _ in found] == names and len(positions) == 120
     fig, text = panels.figure(app_config, run, 5, "tsne", "correct", focus_layer="fc1")
     assert [t.type for t in fig.data] == ["scattergl"] * 3 and "step 5" in text and "120 of 120 samples" in text
@@ -104,10 +107,10 @@ def test_projections_are_chained_stored_and_drawn(app_config, run):
     idx = int(face.sample(run)["index"][3])
     assert f"#{idx} · fc1" in card and "label" in card and "prediction" in card and "data:image/png" in card
     # a second look reads the stored run: nothing is recomputed, no second run is written
-    again = runs.project_run(app_config.store, run, 5, "tsne")
+    again = projections.project_run(app_config.store, run, 5, "tsne")
     np.testing.assert_array_equal(again[2][1], maps[2][1])
     assert len(app_config.store.list("projection")) == 1
-    assert runs.cached_panels(app_config.results, run, 0, "tsne") is None  # another step is its own projection
+    assert projections.cached_panels(app_config.results, run, 0, "tsne") is None  # another step is its own projection
     assert runs.step_of(run, None) == 5 and runs.step_of(run, 0) == 0 and runs.step_of(run, 7) == 5
     low, high, marks, value, style = panels.step_controls(run)
     assert (low, high, value) == (0, 5, 5) and set(marks) == {0, 5} and "display" not in style

@@ -170,7 +170,7 @@ def test_counts_read_as_integers_and_points_travel_as_typed_arrays():
     from plotly.io.json import to_json_plotly
 
     from dashboard.numbers import metric_text
-    from dashboard.views.model.shown_points import count_text, typed_points
+    from dashboard.shown_points import count_text, typed_points
 
     assert metric_text(20000) == "20,000" and metric_text(20000.0) == "20,000" and metric_text(0.91234) == "0.9123"
     assert metric_text(3) == "3" and metric_text(True) == "True"

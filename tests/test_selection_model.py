@@ -1,4 +1,4 @@
-"""The one selection's rules (dashboard/views/selection.py) and the Layers export of a selection (no browser)."""
+"""The one selection's rules (dashboard/selection.py) and the Layers export of a selection (no browser)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from dashboard import figures
-from dashboard.views import selection as sel
+from dashboard import selection as sel
 
 
 def test_replace_add_subtract_and_other_space():

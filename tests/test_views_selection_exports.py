@@ -3,7 +3,7 @@ and outlines, the Landscape table's ✓/✗ with its definition."""
 
 import numpy as np
 
-from dashboard.views import selection as sel
+from dashboard import selection as sel
 from dashboard.views.landscape import COMPLETENESS, consistency_table
 from dashboard.views.maps import members_of, node_outlines, selected_per_node
 from models.studies import dnm

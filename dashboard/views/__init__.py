@@ -11,7 +11,7 @@ Shell components a view may use: ``dataset-picker.value`` (dataset name),
 ``run-picker.value`` (run id), ``store-version.data`` (bumped whenever a job writes a run),
 ``focus.data`` (a jump between tabs: ``{"tab": …, …}``; the shell opens the tab, the tab
 reads the rest), ``tabs.active_tab``, ``selection.data`` (the one selection every view reads and
-writes, see :mod:`.selection`; ``selection-mode.data`` is the modifier of the last drag) and the job
+writes, see :mod:`dashboard.selection`; ``selection-mode.data`` is the modifier of the last drag) and the job
 panel through ``dashboard.jobs.job``. A view writes only ids that start with its own ``TAB_ID``, the
 shell's ``focus`` and ``selection``, and the job panel.
 """

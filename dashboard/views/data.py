@@ -1,6 +1,6 @@
 """The Data tab: the chosen dataset at a glance — its PCA scatter (hover a point for its
-image; box/lasso sets the shared selection, :mod:`.selection`), a gallery of examples per class,
-downloads of the standard datasets and an upload box for a person's own arrays or model (:mod:`.upload`).
+image; box/lasso sets the shared selection, :mod:`dashboard.selection`), a gallery of examples per class,
+downloads of the standard datasets and an upload box for a person's own arrays or model (:mod:`dashboard.upload_box`).
 
 The scatter's samples are positions in the split it shows, so its selection space is
 ``"<dataset>:<split>"`` — the same space Layers and Methods use for a study's test samples: on a
@@ -23,8 +23,8 @@ from models.projections import project
 from .. import cards, figures, images, legend, state
 from ..config import AppConfig
 from ..jobs import Done, job, job_status
-from . import selection as sel
-from . import upload
+from .. import selection as sel
+from .. import upload_box as upload
 
 TAB_ID = "data"
 LABEL = "Data"
@@ -96,17 +96,6 @@ def layout(config: AppConfig):
     )
 
 
-def splits_of(config: AppConfig, name: str | None) -> list[str]:
-    """The splits the Data tab can show: a built-in's present splits; one split for a person's files."""
-    name = name or config.default_dataset
-    if ":" in name:
-        return ["train"]
-    try:
-        return datasets.present_splits(name, config.data_dir) or ["train"]
-    except Exception:  # not a built-in: its files are one split
-        return ["train"]
-
-
 def split_to_follow(selection: dict | None, name: str | None, splits: list[str], current: str | None) -> str | None:
     """The split of ``name`` a new selection lives in, when the tab shows another one (a selection made
     in Layers is on the test split: Data follows it so the same samples light up), else None."""
@@ -140,7 +129,7 @@ def register_callbacks(app: dash.Dash, config: AppConfig) -> None:
     )
     def split_choice(name, selection, current):
         """The splits of the picked dataset; the one a new selection lives in is shown (see split_to_follow)."""
-        splits = splits_of(config, name)
+        splits = state.splits_of(config, name)
         options = [{"label": f"{s} split", "value": s} for s in splits]
         if ctx.triggered_id == "selection":
             follow = split_to_follow(selection, name or config.default_dataset, splits, current)

@@ -3,7 +3,7 @@ paper's Fig. 2), and hardness vs test accuracy. Clicking a bar opens that layer 
 
 For a capture run (your own model) it shows the t-SNE KL of each captured layer on a balanced
 sample of 1,000, a bar per step when the run holds several, computed by the Compute job and
-cached (:func:`.model.runs.hardness_table`).
+cached (:func:`models.studies.capture.hardness_table`).
 
 The Train form runs the study's grid (the seed paper's): several activations × depths × runs in
 ONE run, with an estimate of the work shown before it starts (:func:`estimate`); the bars then show
@@ -21,12 +21,12 @@ import numpy as np
 from dash import Input, Output, State, dcc, html, no_update
 
 from models.errors import UserError
+from models.studies import capture as capture_face
 from models.studies import hardness as study
 
 from .. import calibration, figures, state
 from ..config import AppConfig
 from ..jobs import Done, job
-from .model import runs as capture_runs
 
 TAB_ID = "hardness"
 LABEL = "Hardness"
@@ -220,7 +220,7 @@ def register_callbacks(app: dash.Dash, config: AppConfig) -> None:
         hidden = {"display": "none"}
         if run is None:
             return [], None, no_update, hidden, {}
-        if capture_runs.is_capture(run):  # a captured model has layers, not depths
+        if capture_face.is_capture(run):  # a captured model has layers, not depths
             return [], None, [{"label": "tsne", "value": "tsne"}], {}, hidden
         ds = [int(d) for d in run.config.get("depths", [])]
         value = int(current) if current and int(current) in ds else (ds[0] if ds else None)
@@ -247,7 +247,7 @@ def register_callbacks(app: dash.Dash, config: AppConfig) -> None:
     )
     def draw(run_id, depth, method, _v, _computed, dataset):
         run, note = shown(run_id, dataset)
-        if capture_runs.is_capture(run):
+        if capture_face.is_capture(run):
             return (*capture_figures(config, run), note)
         if run is None or depth is None:
             return (
@@ -277,9 +277,9 @@ def register_callbacks(app: dash.Dash, config: AppConfig) -> None:
     def open_layer(click, depth, method, run_id, dataset):
         """A bar (or the mean line: run -1, shown as run 0) opens its network and layer in Layers."""
         run, _ = shown(run_id, dataset)
-        if capture_runs.is_capture(run) and click and click.get("points"):
+        if capture_face.is_capture(run) and click and click.get("points"):
             _, layer, number = click["points"][0]["customdata"]
-            steps = capture_runs.face.steps(run)
+            steps = capture_face.steps(run)
             step = steps[int(number)] if 0 <= int(number) < len(steps) else steps[-1]
             return {"tab": "layers", "run": run.id, "layer": layer, "step": step}
         if run is None or depth is None or not click or not click.get("points"):
@@ -376,9 +376,9 @@ def register_callbacks(app: dash.Dash, config: AppConfig) -> None:
     )
     def compute(progress, run_id, dataset, computed):
         run, _ = shown(run_id, dataset)
-        if not capture_runs.is_capture(run):
+        if not capture_face.is_capture(run):
             raise UserError("Compute scores a capture run's layers: pick one (Your model tab captures one)")
-        names, table = capture_runs.hardness_table(config.results, run, compute=True, progress=progress)
+        names, table = capture_face.hardness_table(config.results, run, compute=True, progress=progress)
         worst = names[int(table[-1].argmax())]
         return Done(
             message=f"hardness of {len(names)} layers × {len(table)} steps of {run.id}; hardest: {worst}",
@@ -457,18 +457,18 @@ def promise(
 
 def capture_figures(config: AppConfig, run):
     """(bars, accuracy figure, table) of a capture run: empty with a hint until Compute has run."""
-    found = capture_runs.hardness_table(config.results, run)
+    found = capture_face.hardness_table(config.results, run)
     if found is None:
         return (
             figures.empty_figure(
                 "press Compute hardness: t-SNE KL of every captured layer "
-                f"(balanced sample of {capture_runs.HARDNESS_SAMPLE:,})"
+                f"(balanced sample of {capture_face.HARDNESS_SAMPLE:,})"
             ),
             figures.empty_figure(""),
             _capture_summary(run),
         )
     names, table = found
-    bars = figures.hardness_figure(capture_runs.hardness_tables(run, names, table), uirevision=f"hardness-{run.id}")
+    bars = figures.hardness_figure(capture_face.hardness_tables(run, names, table), uirevision=f"hardness-{run.id}")
     records = run.manifest["capture"]["steps"]
     points = [
         {
@@ -480,7 +480,7 @@ def capture_figures(config: AppConfig, run):
         for r, row in zip(records, table)
         if r.get("accuracy") is not None
     ]
-    return bars, figures.hardness_accuracy_figure(points, split=capture_runs.face.split(run)), _capture_summary(run)
+    return bars, figures.hardness_accuracy_figure(points, split=capture_face.split(run)), _capture_summary(run)
 
 
 def accuracy_split(run) -> str:

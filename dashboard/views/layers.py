@@ -22,15 +22,16 @@ from dash import Input, Output, Patch, State, ctx, dcc, html, no_update
 
 from models.errors import UserError
 from models.projections import procrustes_align
+from models.studies import capture as capture_face
 from models.studies import hardness as study
+from models.studies import project as project_face
 
-from .. import figures, legend, state
-from ..cards import label_lines, point_position, sample_card
+from .. import capture_panels, figures, legend, state
+from ..hardness_samples import hover_card, sample_classes
+from .. import selection as sel
+from ..cards import point_position
 from ..config import AppConfig
 from ..jobs import Done, describe_error, job, job_status
-from . import selection as sel
-from .model import panels as capture_panels
-from .model import runs as capture_runs
 
 TAB_ID = "layers"
 PROJECTING = "working… laying out the captured layers (progress and Cancel in the Jobs panel)"
@@ -202,7 +203,7 @@ def register_callbacks(app: dash.Dash, config: AppConfig) -> None:
     )
     def capture_controls(run_id, _version, dataset, focus):
         run, _ = shown(run_id, dataset)
-        if not capture_runs.is_capture(run):
+        if not capture_face.is_capture(run):
             return 0, 1, {}, 0, {"display": "none"}, {"display": "none"}, {}, {}
         low, high, marks, value, style = capture_panels.step_controls(run)
         jump = focus_for(focus, run)
@@ -239,8 +240,8 @@ def register_callbacks(app: dash.Dash, config: AppConfig) -> None:
         run, _ = shown(run_id, dataset)
         if run is None:
             return [], None, no_update, no_update
-        if capture_runs.is_capture(run):
-            methods = list(capture_runs.PROJECT_METHODS)
+        if capture_face.is_capture(run):
+            methods = list(project_face.PROJECT_METHODS)
             return [], None, [{"label": m, "value": m} for m in methods], method if method in methods else methods[0]
         nets = study.networks(run)
         names = [n["name"] for n in nets]
@@ -272,7 +273,7 @@ def register_callbacks(app: dash.Dash, config: AppConfig) -> None:
     )
     def draw(run_id, network, method, colour, focus, step, _projected, dataset, selection, hidden):
         run, note = shown(run_id, dataset)
-        if capture_runs.is_capture(run):
+        if capture_face.is_capture(run):
             try:
                 method = method or "tsne"
                 fig, text = capture_panels.figure(config, run, step, method, colour, marked(focus_for(focus, run)))
@@ -379,9 +380,9 @@ def register_callbacks(app: dash.Dash, config: AppConfig) -> None:
     )
     def hover(hover_data, run_id, network, dataset, step):
         run, _ = shown(run_id, dataset) if hover_data else (None, "")
-        if hover_data and capture_runs.is_capture(run):
+        if hover_data and capture_face.is_capture(run):
             point = hover_data["points"][0]
-            names = capture_runs.layer_names(run)
+            names = capture_face.layer_names(run)
             curve = int(point.get("curveNumber", 0))
             return (
                 True,
@@ -413,7 +414,7 @@ def register_callbacks(app: dash.Dash, config: AppConfig) -> None:
     )
     def export(_n, run_id, network, method, dataset, selection):
         run, _ = shown(run_id, dataset)
-        if run is None or not network or capture_runs.is_capture(run):
+        if run is None or not network or capture_face.is_capture(run):
             return no_update
         picked = sel.ids_in(selection, sel.space(run.manifest.get("dataset"), "test"))
         suffix = f"-{len(picked)}-selected" if picked else ""
@@ -469,10 +470,10 @@ def register_callbacks(app: dash.Dash, config: AppConfig) -> None:
     )
     def project(progress, run_id, dataset, step, method, projected):
         run, _ = shown(run_id, dataset)
-        if not capture_runs.is_capture(run):
+        if not capture_face.is_capture(run):
             raise UserError("Project lays out a capture run's layers: pick one (Your model tab captures one)")
-        step, method = capture_runs.step_of(run, step), method if method in capture_runs.PROJECT_METHODS else "tsne"
-        maps = capture_runs.project_run(config.store, run, step, method, progress=progress)
+        step, method = capture_face.step_of(run, step), method if method in project_face.PROJECT_METHODS else "tsne"
+        maps = project_face.project_run(config.store, run, step, method, progress=progress)
         return Done(
             message=f"projected {len(maps)} layers of {run.id} (step {step}, {method})", values=((projected or 0) + 1,)
         )
@@ -488,22 +489,13 @@ def selection_patch(selected: dict | None, n_traces: int) -> Patch:
     return patch
 
 
-def sample_classes(config: AppConfig, shown_: dict) -> tuple[np.ndarray, list]:
-    """Labels and class names of the sample of the hardness run ``shown_`` describes (the legend's classes)."""
-    run = state.run(config, shown_["run"])
-    return (
-        state.arrays(run, "sample")["labels"],
-        state.dataset(config, run.manifest.get("dataset"), "test").class_names,
-    )
-
-
 def capture_classes(config: AppConfig, shown_: dict) -> tuple[np.ndarray, list]:
     """Labels of the points a capture run's panels draw (its projected sample, in order) and its class names."""
     run = state.run(config, shown_["run"])
-    step = capture_runs.step_of(run, shown_.get("step"))
-    labels = np.asarray(capture_runs.face.sample(run, step)["labels"])
-    positions, _ = capture_runs.projection_sample(len(labels))
-    return labels[positions], capture_runs.face.class_names(run)
+    step = capture_face.step_of(run, shown_.get("step"))
+    labels = np.asarray(capture_face.sample(run, step)["labels"])
+    positions, _ = project_face.projection_sample(len(labels))
+    return labels[positions], capture_face.class_names(run)
 
 
 def shown_index(config: AppConfig, shown_: dict) -> np.ndarray:
@@ -512,43 +504,6 @@ def shown_index(config: AppConfig, shown_: dict) -> np.ndarray:
     if "step" in shown_:
         return capture_panels.sample_index(config, run, shown_["step"], shown_["method"])
     return state.arrays(run, "sample")["index"]
-
-
-def hover_card(config: AppConfig, run, network: str, position: int, layer: str | None = None) -> html.Div:
-    """Image, label, prediction and index of the sample at ``position`` of the study's sample."""
-    sample = state.arrays(run, "sample")
-    preds = state.arrays(run, f"act-{network}")["predictions"]
-    ds = state.dataset(config, run.manifest.get("dataset"), "test")
-    return point_card(
-        ds.images,
-        ds.class_names,
-        sample["index"],
-        sample["labels"],
-        preds,
-        position,
-        layer=layer,
-        key=(ds.name, "test"),
-    )
-
-
-def point_card(
-    images_: np.ndarray | None,
-    class_names,
-    index: np.ndarray,
-    labels: np.ndarray,
-    predictions: np.ndarray,
-    position: int,
-    *,
-    layer: str | None = None,
-    key: tuple = (),
-) -> html.Div:
-    """The shared sample card for the point at ``position``: thumbnail, ``#index · layer``, label, prediction ✓/✗."""
-    idx = int(index[position])
-    lines = [
-        f"#{idx}" + (f" · {layer}" if layer else ""),
-        *label_lines(class_names, labels[position], predictions[position]),
-    ]
-    return sample_card(None if images_ is None else images_[idx], lines, key=(*key, idx))
 
 
 def projection_csv(run, network: str, method: str, selected=()) -> str:

@@ -2,7 +2,7 @@
 (majority class, purity, hits, U-matrix); hover a node for its prototype and its samples;
 train a DNM of any lattice size as a background job.
 
-Selection (:mod:`.selection`): a box/lasso over nodes selects every sample those nodes hold (their
+Selection (:mod:`dashboard.selection`): a box/lasso over nodes selects every sample those nodes hold (their
 members, :func:`models.studies.dnm.node_members`; Shift adds, Alt subtracts); when the shared
 selection indexes the map's samples, the nodes holding selected samples are outlined and their
 tooltip counts the selected members. The map's space is ``"<dataset>:<split>"`` (member positions
@@ -22,7 +22,7 @@ from models.studies import dnm
 from .. import cards, figures, images, state
 from ..config import AppConfig
 from ..jobs import Done, job, job_status
-from . import selection as sel
+from .. import selection as sel
 
 TAB_ID = "maps"
 LABEL = "Maps"

@@ -2,7 +2,7 @@
 Fig. 1), each with KL, trustworthiness, continuity, k-NN preservation/accuracy and seconds.
 
 Hover shows the sample's card (image, label, prediction); a box/lasso in any panel sets the shared
-selection (:mod:`.selection`: Shift adds, Alt subtracts, Esc clears), which all six panels — and the
+selection (:mod:`dashboard.selection`: Shift adds, Alt subtracts, Esc clears), which all six panels — and the
 Layers tab, over the same test samples — highlight.
 
 Each method's main parameter (t-SNE perplexity, UMAP / LLE / Isomap neighbours) can be changed
@@ -20,9 +20,10 @@ from models.studies import hardness as study
 
 from .. import figures, legend, state
 from ..cards import point_position
+from ..hardness_samples import hover_card, sample_classes
 from ..config import AppConfig
 from ..jobs import Done, job
-from . import selection as sel
+from .. import selection as sel
 
 TAB_ID = "methods"
 LABEL = "Methods"
@@ -233,8 +234,6 @@ def register_callbacks(app: dash.Dash, config: AppConfig) -> None:
             )
         )
 
-    from .layers import sample_classes
-
     legend.connect(app, TAB_ID, "methods-graph", "methods-shown", lambda shown_: sample_classes(config, shown_))
 
     @app.callback(
@@ -276,8 +275,6 @@ def register_callbacks(app: dash.Dash, config: AppConfig) -> None:
         """The sample card: image, ``#index · method``, label, prediction."""
         if not hover_data or not shown_:
             return False, no_update, no_update
-        from .layers import hover_card
-
         point = hover_data["points"][0]
         curve = int(point.get("curveNumber", 0))
         names = shown_.get("methods") or []

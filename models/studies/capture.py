@@ -187,6 +187,94 @@ def summary(run) -> Iterable[str]:
         yield f"  {layer['name']:<24} {pooled} → {last['dims'][layer['name']]} stored"
 
 
+# -- what the Layers and Hardness tabs read of a capture run (pure of Dash; its projections: .project) --
+HARDNESS_SAMPLE = 1_000  # balanced sample whose t-SNE KL is a layer's hardness
+SEED = 0
+
+
+def is_capture(run) -> bool:
+    return run is not None and run.kind == KIND
+
+
+def step_of(run, step) -> int:
+    """``step`` if the run holds it, else its last step."""
+    held = steps(run)
+    return int(step) if step is not None and int(step) in held else held[-1]
+
+
+def balanced_positions(labels: np.ndarray, total: int = HARDNESS_SAMPLE, seed: int = SEED) -> tuple[np.ndarray, str]:
+    """A sorted, seeded sample of about ``total`` with as many of each class as it has (all when fewer)."""
+    labels = np.asarray(labels)
+    if len(labels) <= total:
+        return np.arange(len(labels)), "all"
+    classes = np.unique(labels)
+    per = max(1, total // len(classes))
+    rng = np.random.default_rng(seed)
+    picks = [rng.permutation(np.flatnonzero(labels == c))[:per] for c in classes]
+    return np.sort(np.concatenate(picks)), f"balanced{per}pc-s{seed}"
+
+
+def _key(run, step: int, layer: str, what: str, params: dict, sample: str, chain: list[str] | None = None) -> dict:
+    key = {"run": run.id, "step": int(step), "layer": layer, "method": what, "params": params, "sample": sample}
+    if chain is not None:
+        key["chain"] = chain  # the layers before it: a chained layer's map depends on them
+    return key
+
+
+def layer_names(run) -> list[str]:
+    return [layer["name"] for layer in layers(run)]
+
+
+def _vectors(run, layer: str, step: int, positions: np.ndarray) -> np.ndarray:
+    return np.asarray(activations(run, layer, step)[positions], dtype=np.float32)
+
+
+# -- hardness ---------------------------------------------------------------------------
+def hardness_keys(run, step: int) -> tuple[list[dict], np.ndarray]:
+    positions, tag = balanced_positions(sample(run)["labels"])
+    return [_key(run, step, name, "hardness", {"perplexity": 30.0}, tag) for name in layer_names(run)], positions
+
+
+def hardness_table(results, run, *, compute: bool = False, progress=None) -> tuple[list[str], np.ndarray] | None:
+    """(layer names, steps × layers KL) of the run, from the cache (``None`` if a value is missing)
+    or computed (``compute=True``): each layer's balanced sample under exact t-SNE, scored by the
+    exact KL (:func:`models.projections.hardness`)."""
+    from ..progress import report
+
+    names, held = layer_names(run), steps(run)
+    table = np.full((len(held), len(names)), np.nan)
+    total, done = len(held) * len(names), 0
+    for s, step in enumerate(held):
+        keys, positions = hardness_keys(run, step)
+        for j, (name, key) in enumerate(zip(names, keys)):
+            hit = results.get(key)
+            if hit is None and compute:
+                report(progress, done, total, f"hardness of {name} at step {step}")
+                hit = results.get_or_compute(
+                    key, lambda name=name, step=step, positions=positions: _hardness(run, name, step, positions)
+                )
+            if hit is None:
+                return None
+            table[s, j] = float(hit[1]["kl"])
+            done += 1
+    return names, table
+
+
+def _hardness(run, layer: str, step: int, positions: np.ndarray):
+    from ..projections import hardness, project
+
+    X = _vectors(run, layer, step, positions)
+    Y = project(X, "tsne", seed=SEED, perplexity=30.0).coords
+    return {"coords": Y}, {"kl": hardness(X, Y, perplexity=30.0)}
+
+
+def hardness_tables(run, names: list[str], table: np.ndarray) -> list[tuple[str, list[str], np.ndarray]]:
+    """The hardness figure's input: one panel, a translucent bar per step (steps as runs)."""
+    held = steps(run)
+    title = "KL per layer" + (f" · steps {held[0]}…{held[-1]} (bars), mean (line)" if len(held) > 1 else "")
+    return [(title, names, table)]
+
+
 main = command_line(__name__)
 
 if __name__ == "__main__":

@@ -18,6 +18,9 @@ from typing import Iterable
 
 import numpy as np
 
+from ..projections import procrustes_align
+from ..store import RunStore
+from . import capture as captured
 from .base import StudyConfig, check_kind, command_line, lazy_run, option
 from ..errors import ConfigError, UserError
 from ..validation import check_choice, check_float, check_int
@@ -83,9 +86,7 @@ def coords(run, layer: str) -> np.ndarray:
 def find(store, source, step: int, method: str, layers: Iterable[str] | None = None):
     """The newest projection run of ``source`` (a capture run) at ``step`` with ``method`` that holds
     every one of ``layers`` (default: every captured layer) for all its samples; None if there is none."""
-    from .capture import layers as captured
-
-    wanted = list(layers) if layers is not None else [layer["name"] for layer in captured(source)]
+    wanted = list(layers) if layers is not None else captured.layer_names(source)
     for candidate in store.list(KIND):
         record = candidate.manifest.get("projection", {})
         if (
@@ -108,6 +109,55 @@ def summary(run) -> Iterable[str]:
         kl = record.get("kl", {}).get(name)
         seconds = record.get("seconds", {}).get(name, 0.0)
         yield f"  {name:<24} {seconds:7.1f} s" + ("" if kl is None else f"  KL {kl:.3f}")
+
+
+# -- what the Layers tab reads: a capture run's layers through this study ----------------------
+PROJECT_METHODS = ("tsne", "umap", "pca")
+METHOD_PARAMS = {"tsne": {"perplexity": 30.0}, "umap": {"n_neighbors": 15}, "pca": {}}
+MAX_PROJECT = MAX_SAMPLES  # every sample in every panel (the projection study's cap: 100,000)
+
+
+def projection_sample(n: int, limit: int = MAX_PROJECT, seed: int = captured.SEED) -> tuple[np.ndarray, str]:
+    """(positions shown, a tag naming them): every sample, or a sorted seeded subset of ``limit``."""
+    if n <= limit:
+        return np.arange(n), "all"
+    return np.sort(np.random.default_rng(seed).choice(n, size=limit, replace=False)), f"random{limit}-s{seed}"
+
+
+def store_of(source) -> RunStore:
+    """The store holding capture run ``source`` (a run's folder is ``<store>/<run id>``): where its projection runs are."""
+    return RunStore(source.path.parent)
+
+
+def projection_run(source, step: int, method: str):
+    """The newest projection run of every layer of capture run ``source`` at ``step``, or None."""
+    return find(store_of(source), source, step, method)
+
+
+def project_run(store, source, step: int, method: str, *, progress=None) -> list[tuple[str, np.ndarray]]:
+    """Every captured layer of ``step``, every sample, through the projection study (one run of kind
+    ``projection``, each layer started from the previous one's map, each layer's k-NN graph computed once);
+    an existing projection run is read, not recomputed."""
+    found = projection_run(source, step, method)
+    if found is None:
+        config = Config(run=source.id, step=int(step), method=method, **METHOD_PARAMS[method])
+        found = run(config, store=store, progress=progress)
+    return [(name, coords(found, name)) for name in captured.layer_names(source)]
+
+
+def cached_panels(results, source, step: int, method: str) -> tuple[list[tuple[str, np.ndarray]], np.ndarray] | None:
+    """(panels aligned to their left neighbour by Procrustes, sample positions: all of them) when a projection
+    run of every layer exists, else None. ``results`` is unused (kept for the callers' signature)."""
+    found = projection_run(source, step, method)
+    if found is None:
+        return None
+    panels, previous = [], None
+    for name in captured.layer_names(source):
+        xy = coords(found, name)
+        xy = xy if previous is None else procrustes_align(xy, previous).astype(np.float32)
+        panels.append((name, xy))
+        previous = xy
+    return panels, np.arange(len(panels[0][1]))
 
 
 main = command_line(__name__)

@@ -340,7 +340,7 @@ def source_split(run: Run) -> str:
 
 def selection_space(config: AppConfig, run_id: str | None) -> str | None:
     """The shared selection's space of a source run (``dataset:split``), None when the run is gone."""
-    from ..selection import space
+    from ...selection import space
 
     try:
         run = state.run(config, run_id)

@@ -18,7 +18,7 @@ from ... import figures as shared_figures
 from ... import state
 from ...config import AppConfig
 from ...jobs import Done, describe_error, job
-from .. import selection as shared_selection
+from ... import selection as shared_selection
 from . import figures
 from .data import DATASET, filter_mask, meta_columns, selection_csv, shown, similar, source_options
 from .layout import ANY, EMPTY_MAP, EMPTY_SIMILAR, TAB_ID, color_options, label_options, pred_options

@@ -16,7 +16,7 @@ from models.studies import gne
 
 from ... import state
 from ...config import AppConfig
-from .. import selection as sel
+from ... import selection as sel
 from ...jobs import Done, describe_error, job
 from . import data, figures
 from .layout import TAB_ID

@@ -1,7 +1,8 @@
 """The "Your model" tab: pick a model file from the models folder, see its layer tree (one
 forward pass on a few samples, in a job), tick layers, adjust how the dataset is fitted to the
 model's input, and capture (a job running :mod:`models.studies.capture`). The new run opens in
-Layers; :mod:`.runs` and :mod:`.panels` are what Layers, Hardness and Explore read of it."""
+Layers; the capture face (:mod:`models.studies.capture`) and :mod:`dashboard.capture_panels` are what
+Layers and Hardness read of it."""
 
 from __future__ import annotations
 

@@ -8,9 +8,9 @@ from dash import Input, Output, State, ctx, no_update
 
 from models.studies import capture as face
 
+from ... import state
 from ...config import AppConfig
 from ...jobs import Done, job
-from ..data import splits_of
 from . import data
 
 FORM = [
@@ -33,7 +33,7 @@ FORM = [
 
 def capture_splits(config: AppConfig, dataset: str | None) -> list[str]:
     """The splits of ``dataset`` a capture can run over: those present (never an empty list)."""
-    present = [s for s in splits_of(config, dataset) if s in face.SPLITS]
+    present = [s for s in state.splits_of(config, dataset) if s in face.SPLITS]
     return present or ["train"]
 
 

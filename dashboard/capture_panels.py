@@ -8,11 +8,11 @@ import numpy as np
 from dash import html
 
 from models.studies import capture as face
+from models.studies import project as project_face
 
-from ... import figures, state
-from ...cards import label_lines, sample_card
-from ...config import AppConfig
-from . import runs
+from . import figures, state
+from .cards import label_lines, sample_card
+from .config import AppConfig
 from .shown_points import count_text, typed_points
 
 
@@ -32,9 +32,9 @@ def step_controls(run) -> tuple[int, int, dict, int, dict]:
 def figure(config: AppConfig, run, step, method: str, colour: str, focus_layer: str | None = None):
     """(figure, status text) of the run's layers at ``step`` under ``method``; a hint to press
     Project when they are not computed yet."""
-    step = runs.step_of(run, step)
-    found = runs.cached_panels(config.results, run, step, method)
-    names = runs.layer_names(run)
+    step = face.step_of(run, step)
+    found = project_face.cached_panels(config.results, run, step, method)
+    names = face.layer_names(run)
     if found is None:
         return (
             figures.empty_figure(f"press Project to lay out {len(names)} layers of step {step} with {method}"),
@@ -66,8 +66,8 @@ def figure(config: AppConfig, run, step, method: str, colour: str, focus_layer: 
 
 def card(config: AppConfig, run, step, position: int, layer: str | None) -> html.Div:
     """The sample card of the point at ``position`` of the shown sample."""
-    step = runs.step_of(run, step)
-    positions, _ = runs.projection_sample(len(face.sample(run)["labels"]))
+    step = face.step_of(run, step)
+    positions, _ = project_face.projection_sample(len(face.sample(run)["labels"]))
     row = int(positions[position])
     sample = face.sample(run, step)
     idx = int(sample["index"][row])
@@ -95,11 +95,11 @@ _INDEX: dict[tuple, np.ndarray] = {}
 
 def sample_index(config: AppConfig, run, step, method: str) -> np.ndarray | None:
     """The dataset index of each point of the panels :func:`figure` draws (None before Project);
-    what the shared selection (:mod:`dashboard.views.selection`) is mapped through."""
-    step = runs.step_of(run, step)
+    what the shared selection (:mod:`dashboard.selection`) is mapped through."""
+    step = face.step_of(run, step)
     key = (run.id, step, method)
     if key not in _INDEX:
-        found = runs.cached_panels(config.results, run, step, method)
+        found = project_face.cached_panels(config.results, run, step, method)
         if found is None:
             return None
         _INDEX.clear() if len(_INDEX) > 16 else None

@@ -15,9 +15,9 @@ from models.datasets import upload as uploads
 from models.datasets.arrays import ARRAY_SUFFIXES
 from models.datasets.limits import size_text
 
-from .. import state
-from ..config import AppConfig
-from ..jobs import Done, job
+from . import state
+from .config import AppConfig
+from .jobs import Done, job
 
 
 #: the output of the one callback whose requests carry a whole file (the app lets only it send big bodies)
@@ -74,7 +74,7 @@ def register(app: dash.Dash, config: AppConfig) -> None:
     """Two steps: a quick callback checks size and name and stages the bytes in a hidden folder of the
     data folder (so a job's arguments stay small); the job loads the staged file with the ordinary
     loaders (a model imports torch, so this runs as a job) and moves it into place."""
-    from .model.data import model_dir
+    from models.capture.formats import model_dir_of
 
     def refused(message: str) -> dbc.Alert:
         return dbc.Alert(
@@ -115,7 +115,9 @@ def register(app: dash.Dash, config: AppConfig) -> None:
     )
     def install(progress, relative):
         got = uploads.install(
-            uploads.staged_path(config.data_dir, relative), data_dir=config.data_dir, model_dir=model_dir(config)
+            uploads.staged_path(config.data_dir, relative),
+            data_dir=config.data_dir,
+            model_dir=model_dir_of(config.data_dir, config.model_dir),
         )
         where = "pick it in the dataset menu" if got.kind == "arrays" else "open the Your model tab to inspect it"
         done = dbc.Alert(

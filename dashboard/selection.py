@@ -136,7 +136,7 @@ def dragged_ids(selected: dict | None, index: Sequence[int] | np.ndarray, positi
     """The sample ids of the points a box/lasso picked: ``index[position(point)]`` for each point
     (``position`` defaults to the point's place in its trace)."""
     if position is None:
-        from ..cards import point_position as position
+        from .cards import point_position as position
     index = np.asarray(index)
     return {int(index[position(p)]) for p in (selected or {}).get("points") or []}
 
