@@ -9,15 +9,14 @@ from dash import ALL, Input, Output, State, ctx, no_update
 from models.datasets import DatasetError
 from models.store import StoreError
 
-from . import job_panel, legend, state, tab_run
+from . import ids, job_panel, legend, selection, state, tab_run
+from . import upload_box as upload_view
 from .config import AppConfig
 from .contract import check_views
 from .jobs import records_of
+from .layout import shell
 from .numbers import metric_text
 from .security import guard_hosts, guard_requests, max_request_bytes
-from .layout import shell
-from . import selection
-from . import upload_box as upload_view
 from .views import load_views
 
 
@@ -79,7 +78,7 @@ def _assets():
 
 
 def _register_shell(app: dash.Dash, config: AppConfig) -> None:
-    @app.callback(Output("dataset-info", "children"), Input("dataset-picker", "value"))
+    @app.callback(Output(ids.DATASET_INFO, "children"), Input(ids.DATASET_PICKER, "value"))
     def dataset_info(name):
         try:
             ds = state.dataset(config, name)
@@ -97,34 +96,36 @@ def _register_shell(app: dash.Dash, config: AppConfig) -> None:
                 f"{skipped:,} unreadable image{'s' if skipped != 1 else ''} skipped",
                 title="\n".join(warnings[:20]),
                 className="text-warning",
-                id="dataset-skipped",
+                id=ids.DATASET_SKIPPED,
             ),
         ]
 
     @app.callback(
-        Output("run-picker", "options"),
-        Output("run-picker", "value"),
-        Input("dataset-picker", "value"),
-        Input("store-version", "data"),
-        Input("run-picker", "value"),
+        Output(ids.RUN_PICKER, "options"),
+        Output(ids.RUN_PICKER, "value"),
+        Input(ids.DATASET_PICKER, "value"),
+        Input(ids.STORE_VERSION, "data"),
+        Input(ids.RUN_PICKER, "value"),
     )
     def run_options(name, _version, current):
         runs = config.store.list(dataset=name)
         if current and current not in {r.id for r in runs}:
             try:  # a run just made, or picked in a tab's bar, from another source (arrays, a model) stays picked
                 picked = state.run(config, current)
-                if ctx.triggered_id in ("store-version", "run-picker"):
+                if ctx.triggered_id in (ids.STORE_VERSION, ids.RUN_PICKER):
                     runs = [picked, *runs]
             except StoreError:
                 pass
         options = [{"label": state.run_label(r), "value": r.id} for r in runs]
-        ids = {r.id for r in runs}
-        value = current if current in ids else (runs[0].id if runs else None)
-        if ctx.triggered_id == "run-picker":  # only the options follow a pick: the pick itself stands
+        run_ids = {r.id for r in runs}
+        value = current if current in run_ids else (runs[0].id if runs else None)
+        if ctx.triggered_id == ids.RUN_PICKER:  # only the options follow a pick: the pick itself stands
             return options, no_update if value == current or not current else value
         return options, value
 
-    @app.callback(Output("run-info", "children"), Output("run-delete-button", "disabled"), Input("run-picker", "value"))
+    @app.callback(
+        Output(ids.RUN_INFO, "children"), Output(ids.RUN_DELETE_BUTTON, "disabled"), Input(ids.RUN_PICKER, "value")
+    )
     def run_info(run_id):
         if not run_id:
             return "", True
@@ -136,13 +137,15 @@ def _register_shell(app: dash.Dash, config: AppConfig) -> None:
         text = ", ".join(f"{k} {metric_text(v)}" for k, v in list(metrics.items())[:6])
         return f"{run.id}" + (f" — {text}" if text else ""), False
 
-    @app.callback(Output("tabs", "active_tab", allow_duplicate=True), Input("focus", "data"), prevent_initial_call=True)
+    @app.callback(
+        Output(ids.TABS, "active_tab", allow_duplicate=True), Input(ids.FOCUS, "data"), prevent_initial_call=True
+    )
     def open_focus(focus):
         """A view asked to show something in another tab (``focus.tab``); that tab reads the rest."""
         return focus["tab"] if isinstance(focus, dict) and focus.get("tab") else no_update
 
     @app.callback(
-        Output("tabs", "active_tab", allow_duplicate=True),
+        Output(ids.TABS, "active_tab", allow_duplicate=True),
         Input({"type": "new-run", "tab": ALL}, "n_clicks"),
         prevent_initial_call=True,
     )
@@ -152,12 +155,12 @@ def _register_shell(app: dash.Dash, config: AppConfig) -> None:
         return ctx.triggered_id["tab"]
 
     @app.callback(
-        Output("store-version", "data", allow_duplicate=True),
-        Output("shell-alert", "children"),
-        Output("shell-alert", "is_open"),
-        Input("run-delete", "submit_n_clicks"),
-        State("run-picker", "value"),
-        State("store-version", "data"),
+        Output(ids.STORE_VERSION, "data", allow_duplicate=True),
+        Output(ids.SHELL_ALERT, "children"),
+        Output(ids.SHELL_ALERT, "is_open"),
+        Input(ids.RUN_DELETE, "submit_n_clicks"),
+        State(ids.RUN_PICKER, "value"),
+        State(ids.STORE_VERSION, "data"),
         prevent_initial_call=True,
     )
     def delete_run(_n, run_id, version):

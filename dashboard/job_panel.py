@@ -15,6 +15,7 @@ import dash
 import dash_bootstrap_components as dbc
 from dash import ALL, Input, Output, State, ctx, dcc, html, no_update
 
+from . import ids
 from .job_records import JobRecord
 
 ACTIVE_POLL_MS = 500
@@ -70,7 +71,7 @@ def job_panel() -> dbc.Card:
                 ]
             ),
             # one id per browser tab; sessionStorage keeps it through a reload (a new tab gets a new one)
-            dcc.Store(id="session-id", storage_type="session", data=uuid.uuid4().hex),
+            dcc.Store(id=ids.SESSION_ID, storage_type="session", data=uuid.uuid4().hex),
             dcc.Interval(id="job-poll", interval=IDLE_POLL_MS),
         ],
         className="panel mb-2",
@@ -219,7 +220,7 @@ def register(app: dash.Dash, records, workers=None) -> None:
         Output("job-workers", "children"),
         Output("job-list-drawn", "data"),
         Input("job-poll", "n_intervals"),
-        Input("session-id", "data"),
+        Input(ids.SESSION_ID, "data"),
         Input("job-result", "children"),
         State("job-list-drawn", "data"),
     )
@@ -236,7 +237,7 @@ def register(app: dash.Dash, records, workers=None) -> None:
         Output("job-poll", "n_intervals"),
         Input("job-cancel", "n_clicks"),
         Input({"type": "job-row-cancel", "job": ALL}, "n_clicks"),
-        State("session-id", "data"),
+        State(ids.SESSION_ID, "data"),
         State("job-poll", "n_intervals"),
         prevent_initial_call=True,
     )
@@ -252,7 +253,7 @@ def register(app: dash.Dash, records, workers=None) -> None:
         return (n or 0) + 1  # redraw the panel now
 
     @app.callback(
-        Output("run-picker", "value", allow_duplicate=True),
+        Output(ids.RUN_PICKER, "value", allow_duplicate=True),
         Input({"type": "job-row-open", "run": ALL}, "n_clicks"),
         prevent_initial_call=True,
     )

@@ -25,9 +25,10 @@ from dash import Input, Output, State, html, no_update
 from models.errors import UserError
 from models.progress import Cancelled, Progress, ProgressFn
 
+from . import ids
 from .fork_guard import job_threads
 
-SESSION = State("session-id", "data")  # one id per browser tab (sessionStorage): survives a reload
+SESSION = State(ids.SESSION_ID, "data")  # one id per browser tab (sessionStorage): survives a reload
 
 
 def job_options(*buttons: str, extra_running: list | tuple = ()) -> dict[str, Any]:
@@ -153,8 +154,8 @@ def job(
     trigger_input = Input(trigger, "n_clicks") if isinstance(trigger, str) else trigger
     own_buttons = tuple(dict.fromkeys(([trigger] if isinstance(trigger, str) else []) + list(buttons)))
     shell = [
-        Output("store-version", "data", allow_duplicate=True),
-        Output("run-picker", "value", allow_duplicate=True),
+        Output(ids.STORE_VERSION, "data", allow_duplicate=True),
+        Output(ids.RUN_PICKER, "value", allow_duplicate=True),
         Output("job-result", "children", allow_duplicate=True),
     ]
     if status:
@@ -182,7 +183,15 @@ def job(
         said = [Output(status, "children")] if status else []
 
         @app.callback(
-            *shell, *said, *outputs, trigger_input, *inputs, *states, State("store-version", "data"), SESSION, **options
+            *shell,
+            *said,
+            *outputs,
+            trigger_input,
+            *inputs,
+            *states,
+            State(ids.STORE_VERSION, "data"),
+            SESSION,
+            **options,
         )
         @functools.wraps(work)
         def callback(_trigger, *args):

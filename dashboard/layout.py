@@ -7,11 +7,11 @@ from types import ModuleType
 import dash_bootstrap_components as dbc
 from dash import dcc, html
 
+from . import ids, selection
 from .config import AppConfig
 from .job_panel import job_panel
-from .tab_run import bar as tab_run_bar
 from .state import dataset_options
-from . import selection
+from .tab_run import bar as tab_run_bar
 
 
 def _panel(title: str, *children, **kwargs) -> dbc.Card:
@@ -33,7 +33,7 @@ def new_run_menu(views: list[ModuleType]) -> dbc.DropdownMenu:
     return dbc.DropdownMenu(
         items or [dbc.DropdownMenuItem("no study installed", disabled=True)],
         label="New run…",
-        id="new-run-menu",
+        id=ids.NEW_RUN_MENU,
         size="sm",
         color="primary",
         className="mt-2",
@@ -46,39 +46,39 @@ def left_panel(config: AppConfig, views: list[ModuleType] = ()) -> html.Div:
             _panel(
                 "Dataset",
                 dbc.Select(
-                    id="dataset-picker",
+                    id=ids.DATASET_PICKER,
                     options=dataset_options(config),
                     value=config.default_dataset,
                     persistence=True,
                     persistence_type="session",
                 ),  # a reload keeps the tab's dataset
-                html.Div(id="dataset-info", className="small text-muted mt-2"),
+                html.Div(id=ids.DATASET_INFO, className="small text-muted mt-2"),
             ),
             _panel(
                 "Run",
                 dcc.Dropdown(
-                    id="run-picker",
+                    id=ids.RUN_PICKER,
                     options=[],
                     value=None,
                     placeholder="no run yet: train one in a tab",
                     clearable=True,
                     optionHeight=48,
                 ),
-                html.Div(id="run-info", className="small text-muted mt-2"),
+                html.Div(id=ids.RUN_INFO, className="small text-muted mt-2"),
                 html.Div(
                     [
                         new_run_menu(list(views)),
                         dcc.ConfirmDialogProvider(
                             dbc.Button(
                                 "Delete run",
-                                id="run-delete-button",
+                                id=ids.RUN_DELETE_BUTTON,
                                 color="secondary",
                                 outline=True,
                                 size="sm",
                                 className="mt-2",
                                 disabled=True,
                             ),
-                            id="run-delete",
+                            id=ids.RUN_DELETE,
                             message="Delete this run and its cached results? This cannot be undone.",
                         ),
                     ],
@@ -86,10 +86,10 @@ def left_panel(config: AppConfig, views: list[ModuleType] = ()) -> html.Div:
                 ),
             ),
             job_panel(),
-            dcc.Store(id="store-version", data=0),
-            dcc.Store(id="focus", data=None),  # a jump between tabs, e.g. Hardness bar → Layers panel
+            dcc.Store(id=ids.STORE_VERSION, data=0),
+            dcc.Store(id=ids.FOCUS, data=None),  # a jump between tabs, e.g. Hardness bar → Layers panel
             # the model picked in Your model, kept through a reload of this browser tab (restored without a new search)
-            dcc.Store(id="model-kept", storage_type="session"),
+            dcc.Store(id=ids.MODEL_KEPT, storage_type="session"),
         ],
         className="left-panel",
     )
@@ -99,7 +99,7 @@ def shell(config: AppConfig, views: list[ModuleType]) -> html.Div:
     """The whole page: header, left panel, tabs (one per view)."""
     tabs = dbc.Tabs(
         [dbc.Tab(view.layout(config), label=view.LABEL, tab_id=view.TAB_ID, id=f"tab-{view.TAB_ID}") for view in views],
-        id="tabs",
+        id=ids.TABS,
         active_tab=views[0].TAB_ID if views else None,
         className="view-tabs",
         persistence=True,
@@ -113,7 +113,7 @@ def shell(config: AppConfig, views: list[ModuleType]) -> html.Div:
         ],
         className="app-header",
     )
-    alert = dbc.Alert(id="shell-alert", is_open=False, dismissable=True, color="danger", className="mb-2")
+    alert = dbc.Alert(id=ids.SHELL_ALERT, is_open=False, dismissable=True, color="danger", className="mb-2")
     return html.Div(
         [
             header,

@@ -1,6 +1,6 @@
 """One selection per browser tab, shared by every view.
 
-The shell holds ``dcc.Store(id="selection")`` = ``{"space": str | None, "ids": [int, …]}``: sample
+The shell holds ``dcc.Store(id=ids.SELECTION)`` = ``{"space": str | None, "ids": [int, …]}``: sample
 indices (positions in a dataset split, e.g. ``"digits:test"``, or in a run's own sample, e.g.
 ``"explore:<run>"``) and the space they index. Views whose points live in that space highlight
 the same samples; others ignore it. A view's box/lasso replaces it, with Shift it adds, with Alt
@@ -18,8 +18,10 @@ import dash_bootstrap_components as dbc
 import numpy as np
 from dash import Input, Output, Patch, State, dcc, html, no_update
 
-STORE = "selection"
-MODE = "selection-mode"
+from . import ids
+
+STORE = ids.SELECTION
+MODE = ids.SELECTION_MODE
 
 
 def space(dataset: str | None, split: str) -> str:
@@ -85,11 +87,11 @@ def shell_components() -> html.Div:
     """The header's "N selected · Clear" and the stores (selection, the drag's modifier)."""
     return html.Div(
         [
-            html.Span(label(None), id="selection-count", className="selection-count"),
+            html.Span(label(None), id=ids.SELECTION_COUNT, className="selection-count"),
             html.Span("·", className="mx-1"),
             dbc.Button(
                 "Clear",
-                id="selection-clear",
+                id=ids.SELECTION_CLEAR,
                 size="sm",
                 color="light",
                 outline=True,
@@ -105,13 +107,15 @@ def shell_components() -> html.Div:
 
 
 def register(app: dash.Dash) -> None:
-    @app.callback(Output("selection-count", "children"), Output("selection-clear", "disabled"), Input(STORE, "data"))
+    @app.callback(
+        Output(ids.SELECTION_COUNT, "children"), Output(ids.SELECTION_CLEAR, "disabled"), Input(STORE, "data")
+    )
     def count(selection):
         return label(selection), not (selection or {}).get("ids")
 
     @app.callback(
         Output(STORE, "data", allow_duplicate=True),
-        Input("selection-clear", "n_clicks"),
+        Input(ids.SELECTION_CLEAR, "n_clicks"),
         State(STORE, "data"),
         prevent_initial_call=True,
     )
@@ -120,7 +124,7 @@ def register(app: dash.Dash) -> None:
 
     @app.callback(
         Output(STORE, "data", allow_duplicate=True),
-        Input("dataset-picker", "value"),
+        Input(ids.DATASET_PICKER, "value"),
         State(STORE, "data"),
         prevent_initial_call=True,
     )

@@ -15,11 +15,11 @@ from dash import Input
 from models import datasets
 from models.store import Run, RunStore, StoreError
 
+from . import ids
 from .config import AppConfig
 
-
 #: what every run-showing view redraws on: the picked run, a new run stored, the dataset
-RUN_INPUTS = (Input("run-picker", "value"), Input("store-version", "data"), Input("dataset-picker", "value"))
+RUN_INPUTS = (Input(ids.RUN_PICKER, "value"), Input(ids.STORE_VERSION, "data"), Input(ids.DATASET_PICKER, "value"))
 
 
 @lru_cache(maxsize=6)

@@ -16,7 +16,7 @@ from dash import Input, Output, ctx, html, no_update
 
 from models.store import Run, StoreError
 
-from . import state
+from . import ids, state
 from .config import AppConfig
 
 
@@ -40,10 +40,10 @@ def bar() -> html.Div:
     return html.Div(
         [
             html.Span("This tab shows", className="small text-muted me-2 tab-run-label"),
-            dbc.Select(id="tab-run-picker", options=[], value=None, size="sm", className="tab-run-picker"),
-            html.Span(id="tab-run-note", className="small text-muted ms-2"),
+            dbc.Select(id=ids.TAB_RUN_PICKER, options=[], value=None, size="sm", className="tab-run-picker"),
+            html.Span(id=ids.TAB_RUN_NOTE, className="small text-muted ms-2"),
         ],
-        id="tab-run-bar",
+        id=ids.TAB_RUN_BAR,
         className="tab-run-bar mb-2",
         title="the runs this tab can draw; picking one picks it in the Run panel too",
         style={"display": "none"},
@@ -57,17 +57,17 @@ def register(app: dash.Dash, config: AppConfig, views: list[ModuleType]) -> None
     own = {v.TAB_ID: v.SHOWN for v in views if getattr(v, "SHOWN", None)}
 
     @app.callback(
-        Output("tab-run-picker", "options"),
-        Output("tab-run-picker", "value"),
-        Output("tab-run-note", "children"),
-        Output("tab-run-bar", "style"),
-        Output("tab-run-picker", "style"),
-        Output("run-picker", "value", allow_duplicate=True),
-        Input("tabs", "active_tab"),
-        Input("run-picker", "value"),
-        Input("store-version", "data"),
-        Input("dataset-picker", "value"),
-        Input("tab-run-picker", "value"),
+        Output(ids.TAB_RUN_PICKER, "options"),
+        Output(ids.TAB_RUN_PICKER, "value"),
+        Output(ids.TAB_RUN_NOTE, "children"),
+        Output(ids.TAB_RUN_BAR, "style"),
+        Output(ids.TAB_RUN_PICKER, "style"),
+        Output(ids.RUN_PICKER, "value", allow_duplicate=True),
+        Input(ids.TABS, "active_tab"),
+        Input(ids.RUN_PICKER, "value"),
+        Input(ids.STORE_VERSION, "data"),
+        Input(ids.DATASET_PICKER, "value"),
+        Input(ids.TAB_RUN_PICKER, "value"),
         *[Input(store, "data") for store in own.values()],
         prevent_initial_call="initial_duplicate",
     )
@@ -75,7 +75,7 @@ def register(app: dash.Dash, config: AppConfig, views: list[ModuleType]) -> None
         """Keep the bar on what the open tab draws; a run chosen in the bar becomes the picked run."""
         drawn = dict(zip(own, stores))
         pick = no_update
-        if ctx.triggered_id == "tab-run-picker" and chosen and chosen != run_id:
+        if ctx.triggered_id == ids.TAB_RUN_PICKER and chosen and chosen != run_id:
             run_id = pick = chosen  # and draw the bar as the Run picker's new value will (no second round)
         mine = kinds.get(tab) or ()
         if not mine:
@@ -87,7 +87,7 @@ def register(app: dash.Dash, config: AppConfig, views: list[ModuleType]) -> None
             picked = None
         shown = state.shown_run(picked, runs, mine)  # the rule every tab draws by
         if tab in own:  # what the view's own store holds (None: nothing drawn yet), or the run just chosen here
-            wanted = chosen if ctx.triggered_id == "tab-run-picker" and chosen else drawn.get(tab)
+            wanted = chosen if ctx.triggered_id == ids.TAB_RUN_PICKER and chosen else drawn.get(tab)
             shown = next((r for r in runs if r.id == wanted), None)
         if shown is not None and shown.id not in {r.id for r in runs}:
             runs = [shown, *runs]  # a run made from another source (arrays, a model) stays listed

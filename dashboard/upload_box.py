@@ -15,10 +15,9 @@ from models.datasets import upload as uploads
 from models.datasets.arrays import ARRAY_SUFFIXES
 from models.datasets.limits import size_text
 
-from . import state
+from . import ids, state
 from .config import AppConfig
 from .jobs import Done, job
-
 
 #: the output of the one callback whose requests carry a whole file (the app lets only it send big bodies)
 BIG_OUTPUT = "data-upload-staged.data"
@@ -107,7 +106,7 @@ def register(app: dash.Dash, config: AppConfig) -> None:
         trigger=Input("data-upload-go", "data"),
         states=[State("data-upload-staged", "data")],
         outputs=[
-            Output("dataset-picker", "options", allow_duplicate=True),
+            Output(ids.DATASET_PICKER, "options", allow_duplicate=True),
             Output("data-upload-status", "children", allow_duplicate=True),
         ],
         title=lambda relative: f"check upload {str(relative).rsplit('/', 1)[-1]}",

@@ -20,11 +20,11 @@ from models import datasets
 from models.progress import Progress
 from models.projections import project
 
-from .. import cards, figures, images, legend, state
-from ..config import AppConfig
-from ..jobs import Done, job, job_status
+from .. import cards, figures, ids, images, legend, state
 from .. import selection as sel
 from .. import upload_box as upload
+from ..config import AppConfig
+from ..jobs import Done, job, job_status
 
 TAB_ID = "data"
 LABEL = "Data"
@@ -123,22 +123,22 @@ def register_callbacks(app: dash.Dash, config: AppConfig) -> None:
     @app.callback(
         Output("data-split", "options"),
         Output("data-split", "value"),
-        Input("dataset-picker", "value"),
-        Input("selection", "data"),
+        Input(ids.DATASET_PICKER, "value"),
+        Input(ids.SELECTION, "data"),
         State("data-split", "value"),
     )
     def split_choice(name, selection, current):
         """The splits of the picked dataset; the one a new selection lives in is shown (see split_to_follow)."""
         splits = state.splits_of(config, name)
         options = [{"label": f"{s} split", "value": s} for s in splits]
-        if ctx.triggered_id == "selection":
+        if ctx.triggered_id == ids.SELECTION:
             follow = split_to_follow(selection, name or config.default_dataset, splits, current)
             return (options, follow) if follow else (no_update, no_update)
         return options, current if current in splits else splits[0]
 
     @job(
         app,
-        trigger=Input("dataset-picker", "value"),
+        trigger=Input(ids.DATASET_PICKER, "value"),
         inputs=[Input("data-split", "value")],
         initial=True,
         title=lambda split, name, *_: f"PCA of {name}" + (f" ({split})" if split and split != "train" else ""),
@@ -148,7 +148,11 @@ def register_callbacks(app: dash.Dash, config: AppConfig) -> None:
             Output("data-status", "children"),
             Output("data-shown", "data"),
         ],
-        states=[State("dataset-picker", "value"), State("selection", "data"), State(legend.store_id(TAB_ID), "data")],
+        states=[
+            State(ids.DATASET_PICKER, "value"),
+            State(ids.SELECTION, "data"),
+            State(legend.store_id(TAB_ID), "data"),
+        ],
         buttons=["data-download-button"],
         failed=lambda message: (figures.empty_figure(message), None, message, None),
     )
@@ -194,12 +198,12 @@ def register_callbacks(app: dash.Dash, config: AppConfig) -> None:
         )
 
     @app.callback(
-        Output("selection", "data", allow_duplicate=True),
+        Output(ids.SELECTION, "data", allow_duplicate=True),
         Output("data-scatter", "figure", allow_duplicate=True),
         Input("data-scatter", "selectedData"),
         State("data-shown", "data"),
-        State("selection", "data"),
-        State("selection-mode", "data"),
+        State(ids.SELECTION, "data"),
+        State(ids.SELECTION_MODE, "data"),
         prevent_initial_call=True,
     )
     def select(selected, shown, selection, mode):
@@ -210,7 +214,7 @@ def register_callbacks(app: dash.Dash, config: AppConfig) -> None:
 
     @app.callback(
         Output("data-scatter", "figure", allow_duplicate=True),
-        Input("selection", "data"),
+        Input(ids.SELECTION, "data"),
         State("data-shown", "data"),
         prevent_initial_call=True,
     )
@@ -247,7 +251,7 @@ def register_callbacks(app: dash.Dash, config: AppConfig) -> None:
         trigger="data-download-button",
         states=[State("data-download-name", "value")],
         status="data-download-job",
-        outputs=[Output("dataset-picker", "options")],
+        outputs=[Output(ids.DATASET_PICKER, "options")],
         title=lambda name: f"download {name}",
     )
     def download(progress, name):

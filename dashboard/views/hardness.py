@@ -24,7 +24,7 @@ from models.errors import UserError
 from models.studies import capture as capture_face
 from models.studies import hardness as study
 
-from .. import calibration, figures, state
+from .. import calibration, figures, ids, state
 from ..config import AppConfig
 from ..jobs import Done, job
 
@@ -238,12 +238,12 @@ def register_callbacks(app: dash.Dash, config: AppConfig) -> None:
         Output("hardness-accuracy", "figure"),
         Output("hardness-table", "children"),
         Output("hardness-status", "children"),
-        Input("run-picker", "value"),
+        Input(ids.RUN_PICKER, "value"),
         Input("hardness-depth", "value"),
         Input("hardness-method", "value"),
-        Input("store-version", "data"),
+        Input(ids.STORE_VERSION, "data"),
         Input("hardness-computed", "data"),
-        State("dataset-picker", "value"),
+        State(ids.DATASET_PICKER, "value"),
     )
     def draw(run_id, depth, method, _v, _computed, dataset):
         run, note = shown(run_id, dataset)
@@ -266,12 +266,12 @@ def register_callbacks(app: dash.Dash, config: AppConfig) -> None:
         return fig, acc, _summary(run), note
 
     @app.callback(
-        Output("focus", "data", allow_duplicate=True),
+        Output(ids.FOCUS, "data", allow_duplicate=True),
         Input("hardness-bars", "clickData"),
         State("hardness-depth", "value"),
         State("hardness-method", "value"),
-        State("run-picker", "value"),
-        State("dataset-picker", "value"),
+        State(ids.RUN_PICKER, "value"),
+        State(ids.DATASET_PICKER, "value"),
         prevent_initial_call=True,
     )
     def open_layer(click, depth, method, run_id, dataset):
@@ -296,7 +296,7 @@ def register_callbacks(app: dash.Dash, config: AppConfig) -> None:
         Input("hardness-train-runs", "value"),
         Input("hardness-train-epochs", "value"),
         Input("hardness-train-per-class", "value"),
-        Input("dataset-picker", "value"),
+        Input(ids.DATASET_PICKER, "value"),
     )
     def work_estimate(activations, depths, runs, epochs, per_class, dataset):
         """The work of the grid before it starts: networks × epochs ≈ time (an estimate)."""
@@ -322,7 +322,7 @@ def register_callbacks(app: dash.Dash, config: AppConfig) -> None:
         app,
         trigger="hardness-train",
         states=[
-            State("dataset-picker", "value"),
+            State(ids.DATASET_PICKER, "value"),
             State("hardness-train-activations", "value"),
             State("hardness-train-depths", "value"),
             State("hardness-train-runs", "value"),
@@ -371,7 +371,7 @@ def register_callbacks(app: dash.Dash, config: AppConfig) -> None:
         app,
         trigger="hardness-compute",
         outputs=[Output("hardness-computed", "data")],
-        states=[State("run-picker", "value"), State("dataset-picker", "value"), State("hardness-computed", "data")],
+        states=[State(ids.RUN_PICKER, "value"), State(ids.DATASET_PICKER, "value"), State("hardness-computed", "data")],
         title="hardness of the captured layers",
     )
     def compute(progress, run_id, dataset, computed):

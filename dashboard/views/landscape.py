@@ -11,7 +11,7 @@ from dash import Input, Output, State, dcc, html, no_update
 
 from models.studies import landscape
 
-from .. import cards, figures, images, state
+from .. import cards, figures, ids, images, state
 from ..config import AppConfig
 from ..jobs import Done, job, job_status
 
@@ -200,8 +200,8 @@ def register_callbacks(app: dash.Dash, config: AppConfig) -> None:
         Output("landscape-tooltip", "bbox"),
         Output("landscape-tooltip", "children"),
         Input("landscape-map", "hoverData"),
-        State("run-picker", "value"),
-        State("dataset-picker", "value"),
+        State(ids.RUN_PICKER, "value"),
+        State(ids.DATASET_PICKER, "value"),
         State("landscape-model", "value"),
     )
     def hover(hover_data, run_id, name, model):
@@ -224,8 +224,8 @@ def register_callbacks(app: dash.Dash, config: AppConfig) -> None:
         Output("landscape-strips", "src"),
         Input("landscape-map", "clickData"),
         Input("landscape-map", "figure"),
-        State("run-picker", "value"),
-        State("dataset-picker", "value"),
+        State(ids.RUN_PICKER, "value"),
+        State(ids.DATASET_PICKER, "value"),
         State("landscape-model", "value"),
     )
     def strips(click, _fig, run_id, name, model):
@@ -247,7 +247,7 @@ def register_callbacks(app: dash.Dash, config: AppConfig) -> None:
         status="landscape-job",
         title="landscape",
         states=[
-            State("dataset-picker", "value"),
+            State(ids.DATASET_PICKER, "value"),
             State("landscape-models", "value"),
             State("landscape-epochs", "value"),
         ],

@@ -26,11 +26,11 @@ from models.studies import capture as capture_face
 from models.studies import hardness as study
 from models.studies import project as project_face
 
-from .. import capture_panels, figures, legend, state
-from ..hardness_samples import hover_card, sample_classes
+from .. import capture_panels, figures, ids, legend, state
 from .. import selection as sel
 from ..cards import point_position
 from ..config import AppConfig
+from ..hardness_samples import hover_card, sample_classes
 from ..jobs import Done, describe_error, job, job_status
 
 TAB_ID = "layers"
@@ -199,7 +199,7 @@ def register_callbacks(app: dash.Dash, config: AppConfig) -> None:
         Output("layers-network-box", "style"),
         Output("layers-train-card", "style"),
         *state.RUN_INPUTS,
-        Input("focus", "data"),
+        Input(ids.FOCUS, "data"),
     )
     def capture_controls(run_id, _version, dataset, focus):
         run, _ = shown(run_id, dataset)
@@ -211,9 +211,9 @@ def register_callbacks(app: dash.Dash, config: AppConfig) -> None:
         return low, high, marks, value, style, {}, {"display": "none"}, {"display": "none"}
 
     @app.callback(
-        Output("run-picker", "value", allow_duplicate=True),
-        Input("focus", "data"),
-        State("run-picker", "value"),
+        Output(ids.RUN_PICKER, "value", allow_duplicate=True),
+        Input(ids.FOCUS, "data"),
+        State(ids.RUN_PICKER, "value"),
         prevent_initial_call=True,
     )
     def jump_run(focus, run_id):
@@ -232,7 +232,7 @@ def register_callbacks(app: dash.Dash, config: AppConfig) -> None:
         Output("layers-method", "options"),
         Output("layers-method", "value"),
         *state.RUN_INPUTS,
-        Input("focus", "data"),
+        Input(ids.FOCUS, "data"),
         State("layers-network", "value"),
         State("layers-method", "value"),
     )
@@ -246,7 +246,7 @@ def register_callbacks(app: dash.Dash, config: AppConfig) -> None:
         nets = study.networks(run)
         names = [n["name"] for n in nets]
         methods = list(run.config.get("methods", ["tsne"]))
-        jump = focus_for(focus, run) if ctx.triggered_id == "focus" else {}
+        jump = focus_for(focus, run) if ctx.triggered_id == ids.FOCUS else {}
         current = jump.get("network", current)
         method = jump.get("method", method)
         return (
@@ -260,15 +260,15 @@ def register_callbacks(app: dash.Dash, config: AppConfig) -> None:
         Output("layers-graph", "figure"),
         Output("layers-status", "children"),
         Output("layers-shown", "data"),
-        Input("run-picker", "value"),
+        Input(ids.RUN_PICKER, "value"),
         Input("layers-network", "value"),
         Input("layers-method", "value"),
         Input("layers-colour", "value"),
-        Input("focus", "data"),
+        Input(ids.FOCUS, "data"),
         Input("layers-step", "value"),
         Input("layers-projected", "data"),
-        State("dataset-picker", "value"),
-        State("selection", "data"),
+        State(ids.DATASET_PICKER, "value"),
+        State(ids.SELECTION, "data"),
         State(legend.store_id(TAB_ID), "data"),
     )
     def draw(run_id, network, method, colour, focus, step, _projected, dataset, selection, hidden):
@@ -337,12 +337,12 @@ def register_callbacks(app: dash.Dash, config: AppConfig) -> None:
     legend.connect(app, TAB_ID, "layers-graph", "layers-shown", classes)
 
     @app.callback(
-        Output("selection", "data", allow_duplicate=True),
+        Output(ids.SELECTION, "data", allow_duplicate=True),
         Output("layers-graph", "figure", allow_duplicate=True),
         Input("layers-graph", "selectedData"),
         State("layers-shown", "data"),
-        State("selection", "data"),
-        State("selection-mode", "data"),
+        State(ids.SELECTION, "data"),
+        State(ids.SELECTION_MODE, "data"),
         prevent_initial_call=True,
     )
     def select(selected, shown_, selection, mode):
@@ -358,7 +358,7 @@ def register_callbacks(app: dash.Dash, config: AppConfig) -> None:
 
     @app.callback(
         Output("layers-graph", "figure", allow_duplicate=True),
-        Input("selection", "data"),
+        Input(ids.SELECTION, "data"),
         State("layers-shown", "data"),
         prevent_initial_call=True,
     )
@@ -373,9 +373,9 @@ def register_callbacks(app: dash.Dash, config: AppConfig) -> None:
         Output("layers-tooltip", "bbox"),
         Output("layers-tooltip", "children"),
         Input("layers-graph", "hoverData"),
-        State("run-picker", "value"),
+        State(ids.RUN_PICKER, "value"),
         State("layers-network", "value"),
-        State("dataset-picker", "value"),
+        State(ids.DATASET_PICKER, "value"),
         State("layers-step", "value"),
     )
     def hover(hover_data, run_id, network, dataset, step):
@@ -405,11 +405,11 @@ def register_callbacks(app: dash.Dash, config: AppConfig) -> None:
     @app.callback(
         Output("layers-download", "data"),
         Input("layers-export", "n_clicks"),
-        State("run-picker", "value"),
+        State(ids.RUN_PICKER, "value"),
         State("layers-network", "value"),
         State("layers-method", "value"),
-        State("dataset-picker", "value"),
-        State("selection", "data"),
+        State(ids.DATASET_PICKER, "value"),
+        State(ids.SELECTION, "data"),
         prevent_initial_call=True,
     )
     def export(_n, run_id, network, method, dataset, selection):
@@ -427,7 +427,7 @@ def register_callbacks(app: dash.Dash, config: AppConfig) -> None:
         trigger="layers-train",
         status="layers-job",
         states=[
-            State("dataset-picker", "value"),
+            State(ids.DATASET_PICKER, "value"),
             State("layers-depth", "value"),
             State("layers-activation", "value"),
             State("layers-runs", "value"),
@@ -460,8 +460,8 @@ def register_callbacks(app: dash.Dash, config: AppConfig) -> None:
             (Output("layers-projecting", "style"), {}, {"display": "none"}),
         ],
         states=[
-            State("run-picker", "value"),
-            State("dataset-picker", "value"),
+            State(ids.RUN_PICKER, "value"),
+            State(ids.DATASET_PICKER, "value"),
             State("layers-step", "value"),
             State("layers-method", "value"),
             State("layers-projected", "data"),

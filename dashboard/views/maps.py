@@ -19,10 +19,10 @@ from dash import Input, Output, Patch, State, dcc, html, no_update
 
 from models.studies import dnm
 
-from .. import cards, figures, images, state
+from .. import cards, figures, ids, images, state
+from .. import selection as sel
 from ..config import AppConfig
 from ..jobs import Done, job, job_status
-from .. import selection as sel
 
 TAB_ID = "maps"
 LABEL = "Maps"
@@ -102,7 +102,7 @@ def register_callbacks(app: dash.Dash, config: AppConfig) -> None:
         Output("maps-shown", "data"),
         *state.RUN_INPUTS,
         Input("maps-overlay", "value"),
-        State("selection", "data"),
+        State(ids.SELECTION, "data"),
     )
     def show(run_id, _version, name, overlay, selection):
         run, note = shown(run_id, name)
@@ -138,12 +138,12 @@ def register_callbacks(app: dash.Dash, config: AppConfig) -> None:
         return fig, status, {"run": run.id, "space": where}
 
     @app.callback(
-        Output("selection", "data", allow_duplicate=True),
+        Output(ids.SELECTION, "data", allow_duplicate=True),
         Output("maps-lattice", "figure", allow_duplicate=True),
         Input("maps-lattice", "selectedData"),
         State("maps-shown", "data"),
-        State("selection", "data"),
-        State("selection-mode", "data"),
+        State(ids.SELECTION, "data"),
+        State(ids.SELECTION_MODE, "data"),
         prevent_initial_call=True,
     )
     def select(selected, shown_, selection, mode):
@@ -158,7 +158,7 @@ def register_callbacks(app: dash.Dash, config: AppConfig) -> None:
 
     @app.callback(
         Output("maps-lattice", "figure", allow_duplicate=True),
-        Input("selection", "data"),
+        Input(ids.SELECTION, "data"),
         State("maps-shown", "data"),
         prevent_initial_call=True,
     )
@@ -177,9 +177,9 @@ def register_callbacks(app: dash.Dash, config: AppConfig) -> None:
         Output("maps-tooltip", "bbox"),
         Output("maps-tooltip", "children"),
         Input("maps-lattice", "hoverData"),
-        State("run-picker", "value"),
-        State("dataset-picker", "value"),
-        State("selection", "data"),
+        State(ids.RUN_PICKER, "value"),
+        State(ids.DATASET_PICKER, "value"),
+        State(ids.SELECTION, "data"),
     )
     def hover(hover_data, run_id, name, selection):
         if not hover_data:
@@ -201,7 +201,7 @@ def register_callbacks(app: dash.Dash, config: AppConfig) -> None:
         status="maps-job",
         title=lambda _name, rows, cols, *_: f"DNM {rows}x{cols}",
         states=[
-            State("dataset-picker", "value"),
+            State(ids.DATASET_PICKER, "value"),
             State("maps-rows", "value"),
             State("maps-cols", "value"),
             State("maps-pretrain", "value"),

@@ -18,12 +18,12 @@ from dash import Input, Output, State, dcc, html, no_update
 from models.errors import UserError
 from models.studies import hardness as study
 
-from .. import figures, legend, state
-from ..cards import point_position
-from ..hardness_samples import hover_card, sample_classes
-from ..config import AppConfig
-from ..jobs import Done, job
+from .. import figures, ids, legend, state
 from .. import selection as sel
+from ..cards import point_position
+from ..config import AppConfig
+from ..hardness_samples import hover_card, sample_classes
+from ..jobs import Done, job
 
 TAB_ID = "methods"
 LABEL = "Methods"
@@ -136,8 +136,8 @@ def register_callbacks(app: dash.Dash, config: AppConfig) -> None:
         Output("methods-layer", "options"),
         Output("methods-layer", "value"),
         Input("methods-network", "value"),
-        State("run-picker", "value"),
-        State("dataset-picker", "value"),
+        State(ids.RUN_PICKER, "value"),
+        State(ids.DATASET_PICKER, "value"),
         State("methods-layer", "value"),
     )
     def layers(network, run_id, dataset, current):
@@ -151,11 +151,11 @@ def register_callbacks(app: dash.Dash, config: AppConfig) -> None:
         app,
         trigger="methods-run",
         states=[
-            State("run-picker", "value"),
-            State("dataset-picker", "value"),
+            State(ids.RUN_PICKER, "value"),
+            State(ids.DATASET_PICKER, "value"),
             State("methods-network", "value"),
             State("methods-layer", "value"),
-            State("selection", "data"),
+            State(ids.SELECTION, "data"),
             State(legend.store_id(TAB_ID), "data"),
             *[State(p[2], "value") for p in PARAMS],
         ],
@@ -237,12 +237,12 @@ def register_callbacks(app: dash.Dash, config: AppConfig) -> None:
     legend.connect(app, TAB_ID, "methods-graph", "methods-shown", lambda shown_: sample_classes(config, shown_))
 
     @app.callback(
-        Output("selection", "data", allow_duplicate=True),
+        Output(ids.SELECTION, "data", allow_duplicate=True),
         Output("methods-graph", "figure", allow_duplicate=True),
         Input("methods-graph", "selectedData"),
         State("methods-shown", "data"),
-        State("selection", "data"),
-        State("selection-mode", "data"),
+        State(ids.SELECTION, "data"),
+        State(ids.SELECTION_MODE, "data"),
         prevent_initial_call=True,
     )
     def select(selected, shown_, selection, mode):
@@ -254,7 +254,7 @@ def register_callbacks(app: dash.Dash, config: AppConfig) -> None:
 
     @app.callback(
         Output("methods-graph", "figure", allow_duplicate=True),
-        Input("selection", "data"),
+        Input(ids.SELECTION, "data"),
         State("methods-shown", "data"),
         prevent_initial_call=True,
     )

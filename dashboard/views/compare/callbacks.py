@@ -10,7 +10,7 @@ from dash import Input, Output, State, ctx, html, no_update
 from models.errors import UserError
 
 from ... import figures as shell_figures
-from ... import state
+from ... import ids, state
 from ...cards import sample_card
 from ...config import AppConfig
 from ...jobs import Done, describe_error, job
@@ -84,7 +84,7 @@ def register_callbacks(app: dash.Dash, config: AppConfig) -> None:
         trigger="compare-start",
         status="compare-job",
         states=[
-            State("dataset-picker", "value"),
+            State(ids.DATASET_PICKER, "value"),
             State("compare-run-a", "value"),
             State("compare-run-b", "value"),
             State("compare-steps", "value"),
@@ -176,14 +176,14 @@ def register_callbacks(app: dash.Dash, config: AppConfig) -> None:
         return None if found is None else {**found, "compare": run.id}
 
     @app.callback(
-        Output("focus", "data", allow_duplicate=True),
+        Output(ids.FOCUS, "data", allow_duplicate=True),
         Output("compare-pair", "data"),
         Output("compare-cka-hint", "children"),
         Output("compare-pair-go", "n_clicks"),
         Input("compare-cka", "clickData"),
         Input("compare-steps-heat", "clickData"),
-        State("run-picker", "value"),
-        State("dataset-picker", "value"),
+        State(ids.RUN_PICKER, "value"),
+        State(ids.DATASET_PICKER, "value"),
         State("compare-k", "value"),
         State("compare-pair-go", "n_clicks"),
         prevent_initial_call=True,
@@ -253,7 +253,7 @@ def register_callbacks(app: dash.Dash, config: AppConfig) -> None:
         return movers_cards(config, found), movers_title(found), False
 
     @app.callback(
-        Output("selection", "data", allow_duplicate=True),
+        Output(ids.SELECTION, "data", allow_duplicate=True),
         Input("compare-movers-select", "n_clicks"),
         State("compare-movers-data", "data"),
         prevent_initial_call=True,

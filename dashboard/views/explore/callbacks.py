@@ -15,10 +15,10 @@ from models.store import StoreError
 from models.studies import explore as study
 
 from ... import figures as shared_figures
-from ... import state
+from ... import ids, state
+from ... import selection as shared_selection
 from ...config import AppConfig
 from ...jobs import Done, describe_error, job
-from ... import selection as shared_selection
 from . import figures
 from .data import DATASET, filter_mask, meta_columns, selection_csv, shown, similar, source_options
 from .layout import ANY, EMPTY_MAP, EMPTY_SIMILAR, TAB_ID, color_options, label_options, pred_options
@@ -64,7 +64,7 @@ def register_list(app: dash.Dash, config: AppConfig, what: str) -> None:
 
 
 def register_callbacks(app: dash.Dash, config: AppConfig) -> None:
-    @app.callback(Output("explore-source", "options"), Input("tabs", "active_tab"), Input("store-version", "data"))
+    @app.callback(Output("explore-source", "options"), Input(ids.TABS, "active_tab"), Input(ids.STORE_VERSION, "data"))
     def refresh_sources(tab, _v):
         if tab != TAB_ID:
             return no_update
@@ -78,7 +78,7 @@ def register_callbacks(app: dash.Dash, config: AppConfig) -> None:
         trigger="explore-compute",
         states=[
             State("explore-source", "value"),
-            State("dataset-picker", "value"),
+            State(ids.DATASET_PICKER, "value"),
             State("explore-method", "value"),
             State("explore-k", "value"),
         ],
@@ -99,17 +99,17 @@ def register_callbacks(app: dash.Dash, config: AppConfig) -> None:
 
     @app.callback(
         Output("explore-run", "data"),
-        Input("tabs", "active_tab"),
+        Input(ids.TABS, "active_tab"),
         Input("explore-source", "value"),
-        Input("dataset-picker", "value"),
-        Input("run-picker", "value"),
+        Input(ids.DATASET_PICKER, "value"),
+        Input(ids.RUN_PICKER, "value"),
         State("explore-run", "data"),
     )
     def choose_run(tab, source, picked, run_id, current):
         """The picked run when it is an explore run; else, when the vectors change, their newest explore run."""
         if tab != TAB_ID:
             return no_update
-        if ctx.triggered_id == "run-picker" and run_id:
+        if ctx.triggered_id == ids.RUN_PICKER and run_id:
             try:
                 run = state.run(config, run_id)
             except StoreError:
@@ -130,7 +130,7 @@ def register_callbacks(app: dash.Dash, config: AppConfig) -> None:
         Output("explore-status", "children"),
         Output("explore-selection", "data", allow_duplicate=True),
         Input("explore-run", "data"),
-        State("selection", "data"),
+        State(ids.SELECTION, "data"),
         prevent_initial_call=True,
     )
     def show_run(run_id, selection):
@@ -169,7 +169,7 @@ def register_callbacks(app: dash.Dash, config: AppConfig) -> None:
         Input("explore-color", "value"),
         Input("explore-label", "value"),
         Input("explore-pred", "value"),
-        State("selection", "data"),
+        State(ids.SELECTION, "data"),
     )
     def draw(run_id, color, label, pred, selection):
         if not run_id:
@@ -182,14 +182,14 @@ def register_callbacks(app: dash.Dash, config: AppConfig) -> None:
             return shared_figures.empty_figure(describe_error(exc))
 
     @app.callback(
-        Output("selection", "data", allow_duplicate=True),
+        Output(ids.SELECTION, "data", allow_duplicate=True),
         Input("explore-scatter", "clickData"),
         Input("explore-scatter", "selectedData"),
         Input({"type": "explore-row", "index": ALL}, "n_clicks"),
         Input({"type": "explore-cluster", "index": ALL}, "n_clicks"),
         State("explore-run", "data"),
-        State("selection", "data"),
-        State("selection-mode", "data"),
+        State(ids.SELECTION, "data"),
+        State(ids.SELECTION_MODE, "data"),
         prevent_initial_call=True,
     )
     def select(click, selected, _rows, _clusters, run_id, selection, mode):
@@ -221,7 +221,7 @@ def register_callbacks(app: dash.Dash, config: AppConfig) -> None:
 
     @app.callback(
         Output("explore-selection", "data"),
-        Input("selection", "data"),
+        Input(ids.SELECTION, "data"),
         State("explore-run", "data"),
         State("explore-selection", "data"),
         prevent_initial_call=True,

@@ -14,15 +14,15 @@ from dash import Input, Output, Patch, State, html, no_update
 from models.errors import UserError
 from models.studies import gne
 
-from ... import state
-from ...config import AppConfig
+from ... import ids, state
 from ... import selection as sel
+from ...config import AppConfig
 from ...jobs import Done, describe_error, job
 from . import data, figures
 from .layout import TAB_ID
 
 BUTTONS = ("latent-train-button", "latent-move-button", "latent-heldout-button")  # disabled while any job runs
-SHOWN = [Input("run-picker", "value"), Input("dataset-picker", "value"), Input("store-version", "data")]
+SHOWN = [Input(ids.RUN_PICKER, "value"), Input(ids.DATASET_PICKER, "value"), Input(ids.STORE_VERSION, "data")]
 
 
 def register_callbacks(app: dash.Dash, config: AppConfig) -> None:
@@ -42,8 +42,8 @@ def _draw(app: dash.Dash, config: AppConfig) -> None:
         *[Output(f"latent-{side}-collapse", "children") for side in gne.SIDES],
         *SHOWN,
         Input("latent-heldout", "data"),
-        Input("tabs", "active_tab"),
-        State("selection", "data"),
+        Input(ids.TABS, "active_tab"),
+        State(ids.SELECTION, "data"),
         prevent_initial_call="initial_duplicate",
     )
     def draw(run_id, name, _version, heldout_ref, tab, selection):
@@ -95,7 +95,7 @@ def _draw(app: dash.Dash, config: AppConfig) -> None:
         ],
         Input("latent-grid-size", "value"),
         *SHOWN,
-        Input("tabs", "active_tab"),
+        Input(ids.TABS, "active_tab"),
     )
     def grids(size_pos, run_id, name, _version, tab):
         if tab != TAB_ID:
@@ -135,8 +135,8 @@ def _draw(app: dash.Dash, config: AppConfig) -> None:
             Output(f"latent-{side}-tooltip", "bbox"),
             Output(f"latent-{side}-tooltip", "children"),
             Input(f"latent-{side}-scatter", "hoverData"),
-            State("run-picker", "value"),
-            State("dataset-picker", "value"),
+            State(ids.RUN_PICKER, "value"),
+            State(ids.DATASET_PICKER, "value"),
             State("latent-heldout", "data"),
         )
         def hover(hover_data, run_id, name, heldout_ref, side=side):
@@ -227,13 +227,13 @@ def _select(app: dash.Dash, config: AppConfig) -> None:
     for side in gne.SIDES:
 
         @app.callback(
-            Output("selection", "data", allow_duplicate=True),
+            Output(ids.SELECTION, "data", allow_duplicate=True),
             Output(f"latent-{side}-scatter", "figure", allow_duplicate=True),
             Input(f"latent-{side}-scatter", "selectedData"),
-            State("run-picker", "value"),
-            State("dataset-picker", "value"),
-            State("selection", "data"),
-            State("selection-mode", "data"),
+            State(ids.RUN_PICKER, "value"),
+            State(ids.DATASET_PICKER, "value"),
+            State(ids.SELECTION, "data"),
+            State(ids.SELECTION_MODE, "data"),
             prevent_initial_call=True,
         )
         def select(selected, run_id, name, selection, mode, side=side):
@@ -253,9 +253,9 @@ def _select(app: dash.Dash, config: AppConfig) -> None:
         Output("latent-vae-scatter", "figure", allow_duplicate=True),
         Output("latent-selection", "data", allow_duplicate=True),
         Output("latent-selection-info", "children"),
-        Input("selection", "data"),
-        State("run-picker", "value"),
-        State("dataset-picker", "value"),
+        Input(ids.SELECTION, "data"),
+        State(ids.RUN_PICKER, "value"),
+        State(ids.DATASET_PICKER, "value"),
         prevent_initial_call=True,
     )
     def show(selection, run_id, name):
@@ -309,7 +309,7 @@ def _jobs(app: dash.Dash, config: AppConfig) -> None:
         trigger="latent-train-button",
         buttons=BUTTONS,
         states=[
-            State("dataset-picker", "value"),
+            State(ids.DATASET_PICKER, "value"),
             State("latent-epochs", "value"),
             State("latent-batch", "value"),
             State("latent-init", "value"),
@@ -364,7 +364,11 @@ def _jobs(app: dash.Dash, config: AppConfig) -> None:
         trigger="latent-heldout-button",
         buttons=BUTTONS,
         outputs=[Output("latent-heldout", "data")],
-        states=[State("run-picker", "value"), State("dataset-picker", "value"), State("latent-heldout-count", "value")],
+        states=[
+            State(ids.RUN_PICKER, "value"),
+            State(ids.DATASET_PICKER, "value"),
+            State("latent-heldout-count", "value"),
+        ],
         title="placing held-out samples",
     )
     def place(progress, run_id, name, count):

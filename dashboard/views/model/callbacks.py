@@ -8,7 +8,7 @@ from dash import Input, Output, State, ctx, no_update
 
 from models.studies import capture as face
 
-from ... import state
+from ... import ids, state
 from ...config import AppConfig
 from ...jobs import Done, job
 from . import data
@@ -46,9 +46,9 @@ def register_callbacks(app: dash.Dash, config: AppConfig) -> None:
         Output("model-file", "options"),
         Output("model-file", "value"),
         Input("model-refresh", "n_clicks"),
-        Input("tabs", "active_tab"),
+        Input(ids.TABS, "active_tab"),
         State("model-file", "value"),
-        State("model-kept", "data"),
+        State(ids.MODEL_KEPT, "data"),
     )
     def files(_n, _tab, current, kept):
         """The models folder's files; none is picked for the person (a pick starts the layer search),
@@ -62,7 +62,7 @@ def register_callbacks(app: dash.Dash, config: AppConfig) -> None:
     @app.callback(
         Output("model-split", "options"),
         Output("model-split", "value"),
-        Input("dataset-picker", "value"),
+        Input(ids.DATASET_PICKER, "value"),
         State("model-split", "value"),
     )
     def splits(dataset, current):
@@ -72,11 +72,11 @@ def register_callbacks(app: dash.Dash, config: AppConfig) -> None:
 
     @app.callback(
         Output("model-request", "data"),
-        Output("model-kept", "data"),
+        Output(ids.MODEL_KEPT, "data"),
         Input("model-file", "value"),
         Input("model-inspect", "n_clicks"),
         State("model-request", "data"),
-        State("model-kept", "data"),
+        State(ids.MODEL_KEPT, "data"),
         prevent_initial_call=True,
     )
     def request(model_file, _n, n, kept):
@@ -93,7 +93,7 @@ def register_callbacks(app: dash.Dash, config: AppConfig) -> None:
         trigger=Input("model-request", "data"),
         buttons=["model-inspect", "model-capture"],
         outputs=[Output("model-tree", "data"), Output("model-message", "children")],
-        states=[State("dataset-picker", "value"), State("model-file", "value"), *FORM],
+        states=[State(ids.DATASET_PICKER, "value"), State("model-file", "value"), *FORM],
         title=lambda dataset, model_file, *_: f"find the layers of {model_file} on {dataset}",
         failed=lambda message: (None, _alert(message)),
         panel_errors=False,
@@ -125,9 +125,9 @@ def register_callbacks(app: dash.Dash, config: AppConfig) -> None:
         buttons=["model-inspect"],
         outputs=[
             Output("model-message", "children", allow_duplicate=True),
-            Output("focus", "data", allow_duplicate=True),
+            Output(ids.FOCUS, "data", allow_duplicate=True),
         ],
-        states=[State("dataset-picker", "value"), State("model-file", "value"), *FORM, State("model-tree", "data")],
+        states=[State(ids.DATASET_PICKER, "value"), State("model-file", "value"), *FORM, State("model-tree", "data")],
         title=lambda dataset, model_file, *_: f"capture {model_file} on {dataset}",
         failed=lambda message: (_alert(message), no_update),
     )

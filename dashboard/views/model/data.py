@@ -6,8 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from models.capture import formats
-from models.errors import UserError
 from models.capture import pooling as pooling_rules
+from models.errors import UserError
 from models.studies import capture as face
 
 from ...config import AppConfig
