@@ -210,7 +210,8 @@ def main(argv: list[str] | None = None) -> int:
         if "pairs" not in args.skip:
             r = run_child("pairs", paths, metric="linear", device=device, threads=args.threads)
             print(
-                f"(1) all pairs, exact linear CKA: {r['seconds']:.1f} s ({r['cpu']:.1f} CPU s), peak RSS {r['peak_mib']:.0f} MiB "
+                f"(1) all pairs, exact linear CKA: {r['seconds']:.1f} s ({r['cpu']:.1f} CPU s), "
+                f"peak RSS {r['peak_mib']:.0f} MiB "
                 f"(targets ≤ 30 s, ≤ 2048 MiB) · load {load_average()}"
             )
         if "debiased" not in args.skip:
@@ -248,7 +249,8 @@ def main(argv: list[str] | None = None) -> int:
             r4 = run_child("steps", step_paths, steps=args.steps, device=device, threads=args.threads)
             print(
                 f"(2) layer × step: {args.step_layers} layers (widths {step_dims}) × {args.steps} steps × "
-                f"{args.samples:,} samples: {r4['seconds']:.1f} s ({r4['cpu']:.1f} CPU s), peak RSS {r4['peak_mib']:.0f} MiB "
+                f"{args.samples:,} samples: {r4['seconds']:.1f} s ({r4['cpu']:.1f} CPU s), "
+                f"peak RSS {r4['peak_mib']:.0f} MiB "
                 f"(target ≤ 30 s; data written in {time.perf_counter() - t0:.0f} s) · load {load_average()}"
             )
     return 0

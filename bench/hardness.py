@@ -78,7 +78,8 @@ def main(argv: list[str] | None = None) -> int:
         f"best of {args.repeats} · ours = exact-gradient t-SNE + exact KL, sklearn = TSNE() fit only"
     )
     print(
-        f"{'layer':8} {'shape':>10} {'ours s':>8} {'sklearn s':>10} {'ratio':>6} {'KL ours':>8} {'KL sklearn':>10} {'ΔKL %':>6}"
+        f"{'layer':8} {'shape':>10} {'ours s':>8} {'sklearn s':>10} {'ratio':>6} "
+        f"{'KL ours':>8} {'KL sklearn':>10} {'ΔKL %':>6}"
     )
     totals = np.zeros(2)
     kls = np.zeros(2)

@@ -606,7 +606,8 @@ def image_grid_figure(
     uirevision: str = "grid",
     opacity: float = 0.45,
 ) -> go.Figure:
-    """A ``rows × cols`` grid of images drawn as ONE picture (``mosaic_uri``, each cell padded by a thin gap, :func:`dashboard.images.cell_mosaic`),
+    """A ``rows × cols`` grid of images drawn as ONE picture (``mosaic_uri``, each cell padded by a thin gap,
+    :func:`dashboard.images.cell_mosaic`),
     with a heatmap over the cells that carries hover (``customdata`` = cell index) and,
     unless ``overlay == "none"``, colours the cells by ``values``.
 

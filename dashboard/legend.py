@@ -3,7 +3,8 @@
 Click a chip (or Enter on it) to hide that class (its points fade to almost nothing in every panel),
 click again to show it; double-click a chip to isolate the class, and again to show all.
 assets/legend.js tells a click from a double-click and presses the chip's hidden twin button
-(``class-toggle`` or ``class-only``), so the store sees one event, never two toggles and an isolate. The hidden classes live in a per-view
+(``class-toggle`` or ``class-only``), so the store sees one event, never two toggles and an isolate. The hidden
+classes live in a per-view
 store ``{"type": "class-hidden", "view": <prefix>}`` so a view's figure callbacks read them; the
 figure's point colours stay (the same :func:`dashboard.figures.class_colors` everywhere).
 """

@@ -19,7 +19,8 @@ def main(argv: list[str] | None = None) -> int:
             f"usage: layerscope {{{','.join(commands)}}} [options]\n"
             "  app       the LayerScope app (python app.py --help)\n"
             "  layers    print a model file's layer tree: layerscope layers MODEL [--model-dir DIR] [--dataset NAME]\n"
-            "  <study>   run a study from the command line, e.g. layerscope capture --model my_cnn.onnx --dataset digits",
+            "  <study>   run a study from the command line, e.g. "
+            "layerscope capture --model my_cnn.onnx --dataset digits",
             file=sys.stderr if argv and argv[0] not in ("-h", "--help") else sys.stdout,
         )
         return 0 if argv and argv[0] in ("-h", "--help") else 2

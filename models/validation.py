@@ -1,7 +1,8 @@
 """Checks made once at a boundary (a config, a projection call), with messages that name the
 parameter, the value received and what was expected, as scikit-learn's do.
 
-Every check raises :class:`~models.errors.ConfigError` (a ``ValueError``; or the ``error`` class given) and returns the value
+Every check raises :class:`~models.errors.ConfigError` (a ``ValueError``; or the ``error`` class given) and returns
+the value
 in its canonical type, so a caller writes ``k = check_int("k", k, low=2)`` and trusts ``k`` after.
 """
 

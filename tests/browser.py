@@ -230,7 +230,8 @@ def point_position(page, graph_id: str, trace: int = 0, point: int = 0) -> dict:
 def wait_for_points(page, graph_id: str, trace: int = 0, minimum: int = 1, timeout: float = 90_000) -> None:
     page.wait_for_function(
         """([id, trace, n]) => { const gd = document.querySelector(`#${CSS.escape(id)} .js-plotly-plot`);
-             return gd && gd._fullData && gd._fullData[trace] && gd._fullData[trace].x && gd._fullData[trace].x.length >= n; }""",
+             return gd && gd._fullData && gd._fullData[trace] && gd._fullData[trace].x
+                 && gd._fullData[trace].x.length >= n; }""",
         arg=[graph_id, trace, minimum],
         timeout=timeout,
     )

@@ -20,7 +20,8 @@ def clustered(n: int, dims: int = 64, classes: int = 10, seed: int = 0) -> tuple
 
 
 def big_capture(root: Path, n: int = 20_000, dims: int = 64):
-    """(data dir, store, capture run): ``n`` samples of ``arrays:clusters.npz`` through an ONNX MLP (two hidden layers)."""
+    """(data dir, store, capture run): ``n`` samples of ``arrays:clusters.npz`` through an ONNX MLP (two hidden
+    layers)."""
     import torch
 
     from tests.test_capture import make_mlp

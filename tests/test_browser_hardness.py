@@ -20,7 +20,10 @@ from tests.browser import (
 
 pytestmark = pytest.mark.browser
 
-BAR_WIDTH_JS = "() => { const b = document.querySelector('#job-progress .progress-bar'); return b ? parseFloat(b.style.width || '0') : -1; }"
+BAR_WIDTH_JS = (
+    "() => { const b = document.querySelector('#job-progress .progress-bar'); "
+    "return b ? parseFloat(b.style.width || '0') : -1; }"
+)
 
 
 def open_tab(page, label):
@@ -49,7 +52,8 @@ def test_train_inspect_select_and_cancel(tmp_path, artifacts):
         page.fill("#layers-per-class", "30")
         page.click("#layers-train")
         done_js = """() => { const gd = document.querySelector('#layers-graph .js-plotly-plot');
-                     return !!(gd && gd._fullData && gd._fullData.length === 5 && gd._fullData[0].x.length === 300); }"""
+                     return !!(gd && gd._fullData && gd._fullData.length === 5
+                               && gd._fullData[0].x.length === 300); }"""
         seen = watch_progress(page, done_js, timeout=150)
         assert any(0 < w < 100 for w in seen), f"the progress bar never moved: {sorted(seen)}"
         assert "trained hardness-" in page.locator("#job-result").inner_text()

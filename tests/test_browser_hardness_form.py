@@ -57,7 +57,8 @@ def test_grid_form_trains_one_panel_per_activation(tmp_path, artifacts):
         assert "trained hardness-" in page.locator("#hardness-train-result").inner_text()
         fig = page.evaluate(f"""() => {{ const gd = {BARS};
             return {{titles: (gd.layout.annotations || []).map(a => a.text),
-                    bars: gd.data.filter(t => t.type === 'bar').map(t => [t.customdata[0][0], t.offsetgroup, t.y.length]),
+                    bars: gd.data.filter(t => t.type === 'bar')
+                                 .map(t => [t.customdata[0][0], t.offsetgroup, t.y.length]),
                     means: gd.data.filter(t => t.type === 'scatter').map(t => [t.error_y && t.error_y.visible,
                                                                                   t.error_y.array.length])}}; }}""")
         assert fig["titles"] == ["tanh", "relu"], fig  # one panel per activation, in the study's order

@@ -23,7 +23,8 @@ GD = "document.querySelector('#{0} .js-plotly-plot')"
 SELECTED_JS = """(id) => { const gd = document.querySelector(`#${id} .js-plotly-plot`);
     return gd.data.filter(t => t.type === 'scattergl' && t.mode === 'markers' && t.name !== 'held-out (placed)'
                                  && t.name !== 'before move' && t.name !== 'after training on')
-                  .map(t => Array.isArray(t.selectedpoints) ? t.selectedpoints.slice().sort((a, b) => a - b) : null); }"""
+                  .map(t => Array.isArray(t.selectedpoints)
+                            ? t.selectedpoints.slice().sort((a, b) => a - b) : null); }"""
 
 
 def drag_box(page, graph, trace, point, half=28, dx=0, modifier=None):

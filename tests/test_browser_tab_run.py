@@ -39,7 +39,10 @@ def _runs(root):
     return h, d
 
 
-SHOWN = "(() => { const s = document.querySelector('#tab-run-picker'); return s.selectedIndex < 0 ? '' : s.options[s.selectedIndex].text; })()"
+SHOWN = (
+    "(() => { const s = document.querySelector('#tab-run-picker'); "
+    "return s.selectedIndex < 0 ? '' : s.options[s.selectedIndex].text; })()"
+)
 
 
 def _bar(page) -> tuple[str, str]:

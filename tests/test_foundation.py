@@ -26,7 +26,10 @@ def _modules_after(code: str) -> set[str]:
 
 
 def test_models_never_import_dash_or_plotly():
-    code = "import models, models.datasets, models.store, models.cache, models.progress, models.projections, models.training"
+    code = (
+        "import models, models.datasets, models.store, models.cache, models.progress, models.projections, "
+        "models.training"
+    )
     for sub in sorted(p.stem for p in (ROOT / "models" / "studies").glob("*.py") if p.stem != "__init__"):
         code += f", models.studies.{sub}"
     loaded = _modules_after(code)

@@ -91,7 +91,8 @@ def test_gne_reconstructs_better_than_the_vae_at_equal_epochs(run_old_kl):
     mean_image_mse = float(((X - X.mean(axis=0)) ** 2).mean())
     m = run_old_kl.metrics
     print(
-        f"digits 600 × 15 epochs: GNE mse {m['gne_mse']:.4f}, VAE mse {m['vae_mse']:.4f}, mean image {mean_image_mse:.4f}"
+        f"digits 600 × 15 epochs: GNE mse {m['gne_mse']:.4f}, VAE mse {m['vae_mse']:.4f}, "
+        f"mean image {mean_image_mse:.4f}"
     )
     assert m["vae_mse"] < mean_image_mse  # both learned something
     assert m["gne_mse"] < 0.95 * m["vae_mse"]

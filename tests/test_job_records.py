@@ -10,8 +10,8 @@ import time
 import pytest
 
 from dashboard import job_records
-from dashboard.job_records import Heartbeat, JobRecords
 from dashboard.job_panel import ACTIVE_POLL_MS, HIDDEN, IDLE_POLL_MS, list_signature, panel_state
+from dashboard.job_records import Heartbeat, JobRecords
 
 
 @pytest.fixture

@@ -8,15 +8,15 @@ import numpy as np
 import pytest
 import torch
 
+from dashboard import capture_panels as panels
 from dashboard.config import AppConfig
 from dashboard.views.explore.data import run_activation_options
-from dashboard import capture_panels as panels
 from dashboard.views.model import data
-from models.studies import capture as runs
-from models.studies import project as projections
 from models.capture import ModelError
 from models.studies import capture as face
+from models.studies import capture as runs
 from models.studies import explore
+from models.studies import project as projections
 from tests.test_capture import make_cnn
 
 

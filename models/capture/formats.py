@@ -34,8 +34,8 @@ import re
 from pathlib import Path
 
 from .errors import ModelError
-from .model_formats import SUFFIXES, format_of
 from .loaders import ARCHITECTURES, EXPORT_HINT, _load_weights, _read_state, infer_architecture, sidecar_path  # noqa: F401
+from .model_formats import SUFFIXES, format_of
 from .model_limits import check_model_name, shown
 
 DEFAULT_MODEL_DIR = "models"  # inside the data directory

@@ -45,8 +45,8 @@ from .registry import (
     is_present,
     load,
     missing_message,
-    present_splits,
     presence,
+    present_splits,
     register,
     register_kind,
     train_test,
@@ -57,8 +57,8 @@ from . import digits, idx, svhn, images, cifar, arrays  # noqa: E402,F401  (isor
 from .arrays import ARRAY_SUFFIXES
 from .cifar import safe_unpickle
 from .download import download, downloadable
-from .images import IMAGE_SUFFIXES
 from .idx import read_idx
+from .images import IMAGE_SUFFIXES
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -3,7 +3,8 @@
 A ``.mat`` file (USPS, COIL-20 and many benchmark sets circulate so) is read with scipy: numeric
 arrays only, features under ``X``/``features``/``fea``/``data``, labels under ``y``/``labels``/``gnd``.
 An ``.npz`` or ``.mat`` whose features are the pixels of its images keeps them as pixels/255, like
-every image dataset (never min–max scaled per feature). Labels may be class ids or class names; optional columns add predictions, scores, image paths
+every image dataset (never min–max scaled per feature). Labels may be class ids or class names; optional
+columns add predictions, scores, image paths
 (their images are loaded for thumbnails) and a split. Pickle is refused everywhere.
 
 Class ids are kept as given, never remapped (id 7 stays class "7", and ``scores`` columns and

@@ -109,7 +109,8 @@ class SparseConvAutoencoder(nn.Module):
     ReLU latent layer (20–25 units) whose activations carry an L1 penalty, mirror decoder, BCE.
 
     The penalty (applied by the study's loss, weight ``l1``) and, with ``top_k``, keeping only
-    each image's ``top_k`` largest units make most images light only a handful of latent units, which is what gives the latent space its
+    each image's ``top_k`` largest units make most images light only a handful of latent units, which is what
+    gives the latent space its
     readable "landscape" of density clusters.
     """
 

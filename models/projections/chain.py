@@ -22,7 +22,6 @@ import numpy as np
 
 from ..progress import ProgressFn, report
 from ..validation import check_choice
-
 from .checks import ProjectionError
 from .methods import Projection, project
 

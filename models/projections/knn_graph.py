@@ -69,7 +69,8 @@ def tsne_affinities(graph: tuple[np.ndarray, np.ndarray], perplexity: float, *, 
 
 
 def umap_knn(graph: tuple[np.ndarray, np.ndarray], n_neighbors: int) -> tuple[np.ndarray, np.ndarray, None]:
-    """umap-learn's ``precomputed_knn`` from ``graph``: its first ``n_neighbors`` columns (self included, as UMAP's own)."""
+    """umap-learn's ``precomputed_knn`` from ``graph``: its first ``n_neighbors`` columns (self included, as
+    UMAP's own)."""
     idx, dist = graph
     if idx.shape[1] < n_neighbors:
         raise ProjectionError(f"the k-NN graph holds {idx.shape[1]} neighbours; UMAP asks for {n_neighbors}")

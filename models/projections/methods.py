@@ -17,7 +17,6 @@ from typing import Any, Callable
 import numpy as np
 
 from ..validation import check_choice, check_float, check_int
-
 from .affinity import joint_affinities, kl_divergence
 from .checks import ProjectionError, check_input, check_neighbors, check_perplexity
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import numpy as np
 
 from ..validation import check_int
-
 from .checks import ProjectionError, check_input
 
 

@@ -246,7 +246,7 @@ def resolve_split(dataset: str, split: str | None, data_dir: Any = None) -> str:
     present = datasets.present_splits(dataset, data_dir)
     if split not in present:
         raise datasets.DatasetError(
-            f"{datasets.missing_message(dataset, data_dir if data_dir is not None else datasets.DEFAULT_DATA_DIR, split)}"
+            f"{datasets.missing_message(dataset, datasets.DEFAULT_DATA_DIR if data_dir is None else data_dir, split)}"
             f" (present splits: {', '.join(present) or 'none'}; choose one with --split)"
         )
     return split

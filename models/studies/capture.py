@@ -18,8 +18,8 @@ from typing import Iterable
 
 import numpy as np
 
-from ..errors import UserError
 from ..capture import pooling as pooling_rules
+from ..errors import UserError
 from ..validation import check_choice, check_int
 from .base import StudyConfig, check_kind, command_line, lazy_run, option, split_option
 

@@ -27,8 +27,8 @@ from collections.abc import Iterable, Mapping
 
 import numpy as np
 
-from ..similarity.cka import METRICS
 from ..errors import UserError
+from ..similarity.cka import METRICS
 from ..store import RunStore, StoreError
 from ..validation import check_choice, check_int
 from .base import StudyConfig, check_kind, command_line, lazy_run, option

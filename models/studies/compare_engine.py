@@ -11,13 +11,13 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from ..errors import UserError
 from ..progress import ProgressFn, report, scaled
 from ..similarity.cka import cka_matrix, resolve_device
 from ..similarity.knn import knn_indices
 from ..similarity.movers import kept_share
 from ..similarity.probes import folds as probe_folds
 from ..similarity.probes import knn_predict, probe_accuracy
-from ..errors import UserError
 from ..store import RunStore
 from .compare import (
     B_PREFIX,

@@ -29,8 +29,8 @@ import numpy as np
 
 from ..nets.choices import DNM_ARCHITECTURES as ARCHITECTURES
 from ..nets.lattice import LATTICES, parse_lattice
-from .base import StudyConfig, check_kind, command_line, lazy_run, option, split_option
 from ..validation import check_choice, check_float, check_int
+from .base import StudyConfig, check_kind, command_line, lazy_run, option, split_option
 
 if typing.TYPE_CHECKING:  # pragma: no cover
     from ..store import Run

@@ -12,15 +12,15 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from .mosaic import mosaic
 from .. import datasets
 from ..nets.autoencoders import as_images, dnm_autoencoder, image_shape_of
 from ..nets.som import SOM
 from ..progress import ProgressFn, report, scaled
 from ..store import Run, RunStore
+from ..training import batches, default_device, fit, seed_everything
 from .base import with_split
 from .dnm import ARRAYS, KIND, Config, gradient_energy, lattice_summary, prototype_errors, sharpness_ratios
-from ..training import batches, default_device, fit, seed_everything
+from .mosaic import mosaic
 
 
 def soft_assignment(z: torch.Tensor, prototypes: torch.Tensor, dof: float = 1.0) -> torch.Tensor:

@@ -1,4 +1,5 @@
-"""Likely label mistakes, outliers, error clusters and a 2-D map of a dataset's vectors (or your own embeddings with --arrays).
+"""Likely label mistakes, outliers, error clusters and a 2-D map of a dataset's vectors (or your own embeddings
+with --arrays).
 
 A person brings vectors (say a classifier's penultimate layer) with labels and, optionally,
 the model's predictions and class scores (an ``arrays:<file>`` dataset), or picks a run's
@@ -25,8 +26,8 @@ from typing import Iterable
 
 import numpy as np
 
-from .base import StudyConfig, check_kind, command_line, lazy_run, option
 from ..validation import check_choice, check_float, check_int
+from .base import StudyConfig, check_kind, command_line, lazy_run, option
 
 if typing.TYPE_CHECKING:  # pragma: no cover
     from ..datasets import Dataset

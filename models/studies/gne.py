@@ -28,8 +28,8 @@ from typing import Callable, Iterable, Mapping
 import numpy as np
 
 from ..nets.choices import GENERATORS  # make_generator's kinds, torch-free
-from .base import StudyConfig, check_kind, command_line, lazy_run, option, split_option
 from ..validation import check_choice, check_float, check_int
+from .base import StudyConfig, check_kind, command_line, lazy_run, option, split_option
 
 if typing.TYPE_CHECKING:  # pragma: no cover
     from ..cache import ResultCache

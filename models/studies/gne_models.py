@@ -120,7 +120,8 @@ def encode(vae: VAE, X: np.ndarray, *, device: torch.device | None = None, as_nu
 
 
 def grid_extent(embedding: np.ndarray, low: float = 1.0, high: float = 99.0, pad: float = 0.05) -> np.ndarray:
-    """``[[x0, x1], [y0, y1]]``: robust percentiles of the first two axes, padded, so outliers do not shrink the grid."""
+    """``[[x0, x1], [y0, y1]]``: robust percentiles of the first two axes, padded, so outliers do not shrink
+    the grid."""
     emb = np.asarray(embedding, dtype=np.float64)
     if emb.ndim != 2 or emb.shape[1] < 2 or len(emb) == 0:
         raise ValueError(f"embedding must be N×2 or wider with N ≥ 1 (got shape {emb.shape})")

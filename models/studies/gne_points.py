@@ -20,6 +20,7 @@ from ..nets.gne import GNE, DenseGenerator
 from ..nets.vae import VAE
 from ..progress import ProgressFn, report, scaled
 from ..store import Run, RunStore
+from ..training import adam, batches, fit, seed_everything, to_tensor
 from .base import check_kind
 from .gne import KIND, Heldout, Moved, heldout_key
 from .gne_data import heldout_data, load_data
@@ -34,7 +35,6 @@ from .gne_models import (
     reconstruction_error,
 )
 from .gne_save import save
-from ..training import adam, batches, fit, seed_everything, to_tensor
 
 __all__ = ["NewPoints", "embed_new", "move_points", "load_models", "run_move", "place_heldout", "place", "heldout"]
 

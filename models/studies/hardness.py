@@ -3,7 +3,8 @@
 For every (activation, depth, run) an MLP is trained on the dataset's train split for the full
 ``epochs`` (early stopping only with ``--patience``); when the dataset has only one split (MNIST's
 test files alone), train and test are drawn from it with a seeded, stratified holdout, and the
-run's manifest says so (``split``). A balanced, seeded sample of the test split (the same for every network) is passed through it
+run's manifest says so (``split``). A balanced, seeded sample of the test split (the same for every network) is
+passed through it
 and every representation is kept — ``input`` (layer 0), ``hidden1`` … ``hiddenL``,
 ``logits``. Each representation is projected with the configured methods; its *hardness* is
 the exact KL(P‖Q) of its t-SNE embedding (:func:`models.projections.hardness`), reported
@@ -38,8 +39,8 @@ import numpy as np
 
 from ..nets.choices import ACTIVATIONS, MAX_DEPTH  # the paper's activations and depth; torch-free
 from ..projections import METHODS
-from .base import StudyConfig, check_kind, command_line, lazy_run, option
 from ..validation import check_choices, check_float, check_int
+from .base import StudyConfig, check_kind, command_line, lazy_run, option
 
 if typing.TYPE_CHECKING:  # pragma: no cover
     from ..store import Run

@@ -23,8 +23,8 @@ from typing import Callable, Iterable
 
 import numpy as np
 
-from .base import StudyConfig, check_kind, command_line, lazy_run, option, split_option
 from ..validation import check_float, check_int
+from .base import StudyConfig, check_kind, command_line, lazy_run, option, split_option
 
 if typing.TYPE_CHECKING:  # pragma: no cover
     from ..store import Run

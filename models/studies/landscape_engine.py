@@ -10,7 +10,6 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from .mosaic import mosaic
 from .. import datasets
 from ..nets.autoencoders import SparseConvAutoencoder, as_images, image_shape_of
 from ..progress import ProgressFn, report, scaled
@@ -28,6 +27,7 @@ from .landscape_clusters import (
     slice_clusters,
     sphere_directions,
 )
+from .mosaic import mosaic
 
 
 def l1_weight(config: Config, image_shape) -> float:

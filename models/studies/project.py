@@ -18,12 +18,12 @@ from typing import Iterable
 
 import numpy as np
 
+from ..errors import ConfigError, UserError
 from ..projections import procrustes_align
 from ..store import RunStore
+from ..validation import check_choice, check_float, check_int
 from . import capture as captured
 from .base import StudyConfig, check_kind, command_line, lazy_run, option
-from ..errors import ConfigError, UserError
-from ..validation import check_choice, check_float, check_int
 
 KIND = "projection"
 TITLE = "Project a capture's layers"
@@ -125,7 +125,8 @@ def projection_sample(n: int, limit: int = MAX_PROJECT, seed: int = captured.SEE
 
 
 def store_of(source) -> RunStore:
-    """The store holding capture run ``source`` (a run's folder is ``<store>/<run id>``): where its projection runs are."""
+    """The store holding capture run ``source`` (a run's folder is ``<store>/<run id>``): where its projection
+    runs are."""
     return RunStore(source.path.parent)
 
 

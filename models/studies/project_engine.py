@@ -13,10 +13,10 @@ import time
 import numpy as np
 
 from ..cache import ResultCache
+from ..errors import UserError
 from ..progress import ProgressFn, report, scaled
 from ..projections.chain import WARM, _umap_init
 from ..projections.knn_graph import knn_graph, tsne_affinities, umap_knn
-from ..errors import UserError
 from ..store import CACHE, StoreError
 from . import capture as captured
 from .base import check_kind

@@ -253,7 +253,8 @@ _ORDER: dict[tuple, np.ndarray] = {}
 
 
 def ranking(shown: "Shown", what: str) -> np.ndarray:
-    """Every sample position of the run, in the order of the ``what`` list ("mistake" or "outlier"); made once per run."""
+    """Every sample position of the run, in the order of the ``what`` list ("mistake" or "outlier"); made once
+    per run."""
     from models.studies.explore_scores import centre_distance, ranked_order
 
     key = (shown.run.id, what)
