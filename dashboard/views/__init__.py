@@ -7,7 +7,8 @@
     TRAINS: str      # optional: the kind of run this tab trains; the shell's "New run…" menu
                      # lists that study (by its TITLE in models.studies) and opens this tab
 
-Shell components a view may use: ``dataset-picker.value`` (dataset name),
+Shell components a view may use (their ids are names in :mod:`dashboard.ids`: ``ids.DATASET_PICKER`` …):
+``dataset-picker.value`` (dataset name),
 ``run-picker.value`` (run id), ``store-version.data`` (bumped whenever a job writes a run),
 ``focus.data`` (a jump between tabs: ``{"tab": …, …}``; the shell opens the tab, the tab
 reads the rest), ``tabs.active_tab``, ``selection.data`` (the one selection every view reads and
