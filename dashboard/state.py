@@ -158,4 +158,5 @@ def splits_of(config: AppConfig, name: str | None) -> list[str]:
 def dataset_line(ds: datasets.Dataset) -> str:
     """``10,000 test samples · 28×28 · 10 classes``: the size of the split that is there, named."""
     shape = "×".join(map(str, ds.image_shape)) if ds.image_shape else f"{ds.dim}-d vectors"
-    return f"{ds.n:,} {ds.split} samples · {shape} · {ds.n_classes} classes"
+    split = {"train": "training"}.get(ds.split, ds.split)  # "1,442 training samples", "10,000 test samples"
+    return f"{ds.n:,} {split} samples · {shape} · {ds.n_classes} classes"

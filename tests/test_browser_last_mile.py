@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.browser import browser_page, point_position, running_app, settled_screenshot, wait_for_points
+from tests.browser import browser_page, running_app, settled_screenshot, wait_for_points
+from tests.test_browser_selection import inner_point, stable_position
 from tests.test_reproduce_cli import write_test_split_only
 
 pytestmark = pytest.mark.browser
@@ -104,7 +105,8 @@ def test_test_only_mnist_own_model_nothing_unasked_one_selection(tmp_path, artif
         )  # chips, not a colour bar
 
         # a box in the first panel selects samples (by dataset index) …
-        a = point_position(page, "layers-graph", 0, 0)
+        # a point near the panel's middle: a box around one at the edge starts between panels (no drag)
+        a = stable_position(page, "layers-graph", 0, inner_point(page, "layers-graph", 0))
         page.mouse.move(a["x"] - 40, a["y"] - 40)
         page.mouse.down()
         page.mouse.move(a["x"] + 40, a["y"] + 40, steps=8)
@@ -118,7 +120,8 @@ def test_test_only_mnist_own_model_nothing_unasked_one_selection(tmp_path, artif
 
         # … and Explore of a captured layer lights the same samples, as many
         page.get_by_role("tab", name="Explore").click()
-        source = capture_source(run.id, 0, "fc1")
+        hidden = [layer["name"] for layer in run.manifest["capture"]["layers"] if layer["name"] != "output"][-1]
+        source = capture_source(run.id, 0, hidden)  # the last hidden layer ticked by default
         page.wait_for_selector(f"#explore-source option[value='{source}']", state="attached")
         page.select_option("#explore-source", source)
         page.select_option("#explore-method", "pca")

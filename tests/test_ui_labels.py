@@ -35,7 +35,7 @@ def test_a_test_only_dataset_is_described_by_the_split_it_has(data_dir):
     ds = datasets.load("mnist", data_dir=data_dir, split=datasets.default_split("mnist", data_dir))
     assert state.dataset_line(ds) == "120 test samples · 28×28 · 10 classes"
     digits = datasets.load("digits")
-    assert state.dataset_line(digits).startswith(f"{digits.n:,} train samples · 8×8")
+    assert state.dataset_line(digits).startswith(f"{digits.n:,} training samples · 8×8")
 
 
 @pytest.mark.parametrize("name", ["mnist", "digits"])
