@@ -277,7 +277,10 @@ def test_training_runs_on_a_celery_worker_and_a_second_job_is_cancelled(tmp_path
         runs = [p for p in (tmp_path / "runs").iterdir() if p.name.startswith("hardness-")]
         assert len(runs) == 1 and (runs[0] / "manifest.json").is_file()
 
-        page.fill("#layers-epochs", "2000")
+        # a long job: the form's largest epochs (500) over 100 per class. 2000 was over the field's max, so the
+        # form sent nothing, the job trained the default 20 epochs (~1 s) and could end before Cancel
+        page.fill("#layers-epochs", "500")
+        page.fill("#layers-per-class", "100")
         page.click("#layers-train")
         page.wait_for_function(PROGRESS_JS, timeout=120_000)
         page.screenshot(path=str(artifacts / "job_celery_running.png"))
