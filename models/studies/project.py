@@ -42,7 +42,7 @@ class Config(StudyConfig):
         None, "layers to project, in any order (default: every captured layer); they are projected in network order"
     )
     perplexity: float = option(30.0, "t-SNE perplexity (its k-NN graph holds 3 × perplexity neighbours)")
-    n_neighbors: int = option(15, "UMAP neighbours")
+    n_neighbors: int = option(15, "neighbours UMAP builds its graph from (fewer: more local structure)")
     n_jobs: int = option(1, "threads for the k-NN graph and t-SNE", record=False)
 
     def check(self) -> None:
