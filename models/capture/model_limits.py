@@ -12,6 +12,7 @@ import os
 from dataclasses import dataclass
 from typing import Mapping
 
+from ..datasets.limits import size_text  # noqa: F401  (one way to write a size; zip_check imports it here)
 from .errors import ModelError
 
 GIB = 1 << 30
@@ -48,13 +49,6 @@ class ModelLimits:
 
 def model_limits() -> ModelLimits:
     return ModelLimits.from_env()
-
-
-def size_text(nbytes: int) -> str:
-    for unit, scale in (("GiB", GIB), ("MiB", 1 << 20), ("KiB", 1 << 10)):
-        if nbytes >= scale:
-            return f"{nbytes / scale:,.1f} {unit}"
-    return f"{nbytes} bytes"
 
 
 def check_bytes(nbytes: int, where: str, what: str, lim: ModelLimits | None = None) -> None:
