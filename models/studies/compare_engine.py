@@ -11,6 +11,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from ..cache import ResultCache
 from ..errors import UserError
 from ..progress import ProgressFn, report, scaled
 from ..similarity.cka import cka_matrix, resolve_device
@@ -18,7 +19,7 @@ from ..similarity.knn import knn_indices
 from ..similarity.movers import kept_share
 from ..similarity.probes import folds as probe_folds
 from ..similarity.probes import knn_predict, probe_accuracy
-from ..store import RunStore
+from ..store import CACHE, RunStore
 from .compare import (
     B_PREFIX,
     KIND,
@@ -158,8 +159,16 @@ def run(config: Config, *, store: RunStore, data_dir=None, progress: ProgressFn 
     probe_rows = sample_rows(len(labels), config.probe_samples, config.seed, 1)
     p_labels = _take(labels, probe_rows)
     neighbours: dict[str, np.ndarray] = {}  # layer ("step|layer" for other steps) → k-NN lists, reused by the movers
+    every = rows is None and probe_rows is None  # a projection's cached graph covers every sample, so only then
 
-    def scores(vectors, names, part):
+    def lists(X, origin) -> np.ndarray:
+        """k-NN lists of ``X``: a projection's cached graph of the same capture layer when there is one (every
+        sample compared), else computed exactly."""
+        k = _k(config.k, len(p_labels))
+        found = graph_neighbours(store, *origin, k, len(p_labels)) if every else None
+        return found if found is not None else knn_indices(_take(X, probe_rows), k)
+
+    def scores(vectors, names, part, origins):
         try:
             splits = probe_folds(p_labels, config.folds, config.seed)
         except ValueError as exc:
@@ -168,7 +177,7 @@ def run(config: Config, *, store: RunStore, data_dir=None, progress: ProgressFn 
         for i, (name, X) in enumerate(zip(names, vectors)):
             X = _take(X, probe_rows)
             probe[name] = probe_accuracy(X, p_labels, seed=config.seed, splits=splits)
-            neighbours[name] = knn_indices(X, _k(config.k, len(p_labels)))
+            neighbours[name] = lists(X, origins[i]) if every else knn_indices(X, _k(config.k, len(p_labels)))
             knn[name] = float(np.mean(knn_predict(neighbours[name], p_labels) == p_labels))
             report(part, i + 1, len(names), "probes and k-NN")
         return probe, knn
@@ -176,9 +185,11 @@ def run(config: Config, *, store: RunStore, data_dir=None, progress: ProgressFn 
     if config.probes:
         part = scaled(progress, 0.6, 0.8 if many_steps else 0.95)
         named = [(layer, X) for layer, X in zip(layers_a, vec_a)]
+        origins = [(a, layer, step_a) for layer in layers_a]
         if b is not None:
             named += [(B_PREFIX + layer, X) for layer, X in zip(plan["layers_b"], vec_b)]
-        probe, knn = scores([x for _, x in named], [n_ for n_, _ in named], part)
+            origins += [(b, layer, plan["step_b"]) for layer in plan["layers_b"]]
+        probe, knn = scores([x for _, x in named], [n_ for n_, _ in named], part, origins)
         metrics["probe"], metrics["knn"] = probe, knn
         if many_steps:
             metrics["probe_steps"], metrics["knn_steps"] = {}, {}
@@ -189,7 +200,9 @@ def run(config: Config, *, store: RunStore, data_dir=None, progress: ProgressFn 
                     kn = {layer: knn[layer] for layer in layers_a}
                 else:
                     vecs = _vectors(a, layers_a, step, rows)
-                    p, kn = scores(vecs, [f"{step}|{layer}" for layer in layers_a], None)
+                    p, kn = scores(
+                        vecs, [f"{step}|{layer}" for layer in layers_a], None, [(a, layer, step) for layer in layers_a]
+                    )
                     p = {key.split("|", 1)[1]: v for key, v in p.items()}
                     kn = {key.split("|", 1)[1]: v for key, v in kn.items()}
                 metrics["probe_steps"][str(step)], metrics["knn_steps"][str(step)] = p, kn
@@ -210,20 +223,24 @@ def run(config: Config, *, store: RunStore, data_dir=None, progress: ProgressFn 
         ref_to = {"run": b.id, "step": plan["step_b"], "layer": plan["layers_b"][-1], "network": b.network}
         X, Y = vec_a[-1], vec_b[-1]
         keys = (layers_a[-1], B_PREFIX + plan["layers_b"][-1])
+        origins = ((a, layers_a[-1], step_a), (b, plan["layers_b"][-1], plan["step_b"]))
     elif many_steps:
         ref_from = {"run": a.id, "step": steps_a[0], "layer": layers_a[-1], "network": a.network}
         ref_to = {"run": a.id, "step": step_a, "layer": layers_a[-1], "network": a.network}
         X, Y = _take(a.vectors(layers_a[-1], steps_a[0]), rows), vec_a[-1]
         keys = (f"{steps_a[0]}|{layers_a[-1]}", layers_a[-1])
+        origins = ((a, layers_a[-1], steps_a[0]), (a, layers_a[-1], step_a))
     else:
         ref_from = {"run": a.id, "step": step_a, "layer": layers_a[0], "network": a.network}
         ref_to = {"run": a.id, "step": step_a, "layer": layers_a[-1], "network": a.network}
         X, Y = vec_a[0], vec_a[-1]
         keys = (layers_a[0], layers_a[-1])
+        origins = ((a, layers_a[0], step_a), (a, layers_a[-1], step_a))
     report(progress, 0.95, 1, "movers")
     k = _k(config.k, len(p_labels))
     kept = kept_share(
-        _neighbours(neighbours, keys[0], X, probe_rows, k), _neighbours(neighbours, keys[1], Y, probe_rows, k)
+        neighbours[keys[0]] if keys[0] in neighbours else lists(X, origins[0]),
+        neighbours[keys[1]] if keys[1] in neighbours else lists(Y, origins[1]),
     )
     metrics["movers"] = {"from": ref_from, "to": ref_to, "k": k, "file": "movers.npz", "mean_kept": float(kept.mean())}
 
@@ -240,9 +257,17 @@ def run(config: Config, *, store: RunStore, data_dir=None, progress: ProgressFn 
     return store.load(w.id)
 
 
-def _neighbours(known: dict, key: str, X: np.ndarray, rows, k: int) -> np.ndarray:
-    """The k-NN lists the probes already computed for ``key``, else computed now."""
-    return known[key] if key in known else knn_indices(_take(X, rows), k)
+def graph_neighbours(store: RunStore, source: Source, layer: str, step: int, k: int, n: int) -> np.ndarray | None:
+    """Each sample's ``k`` nearest others (n × k) from the k-NN graph a projection study cached for this capture
+    layer and step (:func:`models.studies.project_engine.cached_graph`), or None when there is none with ``k``
+    neighbours over all ``n`` samples. The same lists as :func:`models.similarity.knn.knn_indices` where the
+    graph is exact (below 4,096 samples); pynndescent's approximation above (recall ≈ 0.99 at k ≤ 90)."""
+    if source.kind != "capture":
+        return None
+    from .project_engine import cached_graph
+
+    found = cached_graph(ResultCache(store.root / CACHE), source.id, step, layer, k, samples=n)
+    return None if found is None else np.ascontiguousarray(found[0][:, 1 : k + 1])
 
 
 def _k(k: int, n: int) -> int:

@@ -8,6 +8,7 @@ same layer — t-SNE after UMAP with a bigger k, UMAP after t-SNE always — rea
 
 from __future__ import annotations
 
+import json
 import time
 
 import numpy as np
@@ -16,8 +17,9 @@ from ..cache import ResultCache
 from ..errors import UserError
 from ..progress import ProgressFn, report, scaled
 from ..projections.chain import WARM, _umap_init
+from ..projections import knn_graph as graphs
 from ..projections.knn_graph import knn_graph, tsne_affinities, umap_knn
-from ..store import CACHE, StoreError
+from ..store import _NPZ_LOCK, CACHE, StoreError
 from . import capture as captured
 from .base import check_kind
 from .project import KIND, MAX_SAMPLES, Config
@@ -58,8 +60,47 @@ def layer_graph(
         if hit is not None:
             return hit[0]["indices"][:, : k + 1], hit[0]["distances"][:, : k + 1]
     idx, dist = knn_graph(X, k, seed=seed, n_jobs=n_jobs)
-    cache.put(graph_key(run_id, step, layer, k, seed), {"indices": idx, "distances": dist}, {"samples": len(X)})
+    meta = {"samples": len(X), "exact": len(X) < graphs.EXACT_BELOW}
+    cache.put(graph_key(run_id, step, layer, k, seed), {"indices": idx, "distances": dist}, meta)
     return idx, dist
+
+
+def cached_graph(
+    cache: ResultCache, run_id: str, step: int, layer: str, k: int, *, samples: int | None = None
+) -> tuple[np.ndarray, np.ndarray, bool] | None:
+    """(indices, distances, exact) of a layer's k-NN graph a projection already cached with at least ``k``
+    neighbours (the smallest such, sliced to ``k + 1`` columns, self first), or None: what the Compare study's
+    k-NN accuracy and movers read instead of recomputing. ``exact``: the graph is the exact one (below
+    :data:`~models.projections.knn_graph.EXACT_BELOW` samples), else pynndescent's approximation.
+    ``samples``: the graph must cover this many rows (the capture's every sample)."""
+    folder = cache._path({"run": run_id}).parent
+    best = None
+    for path in sorted(folder.glob("*.npz")) if folder.is_dir() else ():
+        try:
+            with _NPZ_LOCK, np.load(path, allow_pickle=False) as data:
+                meta = json.loads(str(data["__meta__"])) if "__meta__" in data.files else {}
+        except (OSError, ValueError, KeyError, json.JSONDecodeError):
+            continue
+        key = meta.get("key", {})
+        if (
+            key.get("method") == "knn-graph"
+            and key.get("run") == run_id
+            and key.get("step") == int(step)
+            and key.get("layer") == layer
+            and key.get("metric") == "euclidean"
+            and int(key.get("k", -1)) >= k
+            and (samples is None or meta.get("samples") == samples)
+            and (best is None or key["k"] < best[0]["k"])
+        ):
+            best = (key, meta)
+    if best is None:
+        return None
+    hit = cache.get(best[0])
+    if hit is None:
+        return None
+    idx, dist = hit[0]["indices"], hit[0]["distances"]
+    exact = bool(best[1].get("exact", best[1].get("samples", len(idx)) < graphs.EXACT_BELOW))
+    return idx[:, : k + 1], dist[:, : k + 1], exact
 
 
 def _tsne(X, graph, previous, config: Config, progress: ProgressFn | None) -> tuple[np.ndarray, float]:
