@@ -19,7 +19,7 @@ Prints seconds per stage, the speed ratio (target ≥ 1.5×), t-SNE's KL per lay
 2 %), and k-NN preservation at k = 10 (:func:`models.projections.quality.knn_preservation`, 2,000 sampled
 query points against all samples) of both sides' t-SNE and UMAP maps.
 
-    python -m bench.e2e [--samples 70000] [--jobs 2] [--train-steps 300]
+    python -m bench.e2e [--samples 70000] [--jobs 2] [--train-steps 200]
 """
 
 from __future__ import annotations
@@ -84,7 +84,7 @@ def cnn() -> nn.Module:
     )  # fmt: skip
 
 
-def train(net: nn.Module, imgs: np.ndarray, labels: np.ndarray, steps: int, batch: int = 128) -> float:
+def train(net: nn.Module, imgs: np.ndarray, labels: np.ndarray, steps: int, batch: int = 64) -> float:
     """A few hundred Adam steps (enough for the layers to mean something); returns the last 20 batches' accuracy."""
     rng = np.random.default_rng(1)
     opt = torch.optim.Adam(net.parameters(), lr=2e-3)
@@ -130,17 +130,22 @@ def peer(net, imgs, jobs: int) -> tuple[dict, dict]:
     t0 = time.perf_counter()
     arrays = peer_capture(net, imgs)
     seconds["capture"] = time.perf_counter() - t0
+    print(f"  peer capture {seconds['capture']:.1f} s", flush=True)
     t0 = time.perf_counter()
-    for X in arrays:
+    for name, X in zip(LAYERS, arrays):
+        t1 = time.perf_counter()
         emb = TSNE(n_jobs=jobs, random_state=0, verbose=False).fit(X)
         maps["tsne"].append(np.asarray(emb, dtype=np.float32))
         maps["kl"].append(float(emb.kl_divergence))
+        print(f"  peer t-SNE layer {name}: {time.perf_counter() - t1:.1f} s, KL {maps['kl'][-1]:.3f}", flush=True)
     seconds["tsne"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    for X in arrays:
+    for name, X in zip(LAYERS, arrays):
+        t1 = time.perf_counter()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             maps["umap"].append(umap.UMAP(random_state=0, n_jobs=jobs).fit_transform(X).astype(np.float32))
+        print(f"  peer UMAP layer {name}: {time.perf_counter() - t1:.1f} s", flush=True)
     seconds["umap"] = time.perf_counter() - t0
     seconds["draw"] = 0.0
     maps["arrays"] = arrays
@@ -169,17 +174,23 @@ def ours(net, imgs, labels, root: Path, jobs: int) -> tuple[dict, dict]:
     backend = formats.load(net, device="cuda" if torch.cuda.is_available() else "cpu")
     with store.writer("capture", dataset=ds.name, config={}, seed=0) as writer:
         cap = CaptureWriter(writer, ds)
-        cap.add_step(0, backend, list(LAYERS), batch_size=256)
+        cap.add_step(0, backend, list(LAYERS[:-1]), batch_size=256)  # the capture adds the output (logits, "14")
         cap.finish()
     source = store.load(writer.id)
     seconds["capture"] = time.perf_counter() - t0
+    names = capture_face.layer_names(source)
+    assert len(names) == len(LAYERS), names
+    print(f"  ours capture {seconds['capture']:.1f} s", flush=True)
     for method in ("tsne", "umap"):
         t0 = time.perf_counter()
-        run = project_face.run(project_face.Config(run=source.id, method=method, n_jobs=jobs), store=store)
+        run = project_face.run(
+            project_face.Config(run=source.id, method=method, n_jobs=jobs), store=store, progress=_layer_printer(t0)
+        )
         seconds[method] = time.perf_counter() - t0
-        maps[method] = [project_face.coords(run, name) for name in LAYERS]
+        print(f"  ours {method}: {seconds[method]:.1f} s", flush=True)
+        maps[method] = [project_face.coords(run, name) for name in names]
         if method == "tsne":
-            maps["kl"] = [float(run.manifest["projection"]["kl"][name]) for name in LAYERS]
+            maps["kl"] = [float(run.manifest["projection"]["kl"][name]) for name in names]
             maps["layer_seconds"] = run.manifest["projection"]["seconds"]
     config = AppConfig(store_dir=root, data_dir=root / "data")
     t0 = time.perf_counter()
@@ -187,8 +198,18 @@ def ours(net, imgs, labels, root: Path, jobs: int) -> tuple[dict, dict]:
     body = plotly.io.json.to_json_plotly(fig.to_plotly_json())
     seconds["draw"] = time.perf_counter() - t0
     maps["draw"] = (len(body), text, len(fig.data))
-    maps["arrays"] = [np.asarray(capture_face.activations(source, name, 0)) for name in LAYERS]
+    maps["arrays"] = [np.asarray(capture_face.activations(source, name, 0)) for name in names]
     return seconds, maps
+
+
+def _layer_printer(t0: float):
+    """A progress callback that prints each layer's start (the study reports 'projecting NAME …')."""
+
+    def show(p) -> None:
+        if p.message.startswith("projecting"):
+            print(f"    {time.perf_counter() - t0:7.1f} s  {p.message}", flush=True)
+
+    return show
 
 
 def warm_up(jobs: int) -> None:
@@ -214,7 +235,7 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--samples", type=int, default=70_000)
     parser.add_argument("--jobs", type=int, default=2, help="threads for torch, the k-NN graphs, openTSNE and UMAP")
-    parser.add_argument("--train-steps", type=int, default=300, help="Adam steps the CNN trains for (not timed)")
+    parser.add_argument("--train-steps", type=int, default=200, help="Adam steps the CNN trains for (not timed)")
     parser.add_argument("--skip-peer", action="store_true", help="ours only (profiling)")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.jobs)

@@ -17,6 +17,7 @@ from ..cache import ResultCache
 from ..errors import UserError
 from ..progress import ProgressFn, report, scaled
 from ..projections.chain import WARM, _umap_init
+from ..projections import gpu
 from ..projections import knn_graph as graphs
 from ..projections.knn_graph import knn_graph, tsne_affinities, umap_knn
 from ..store import _NPZ_LOCK, CACHE, StoreError
@@ -213,6 +214,11 @@ def run(config: Config, *, store, data_dir=None, progress: ProgressFn | None = N
             t0 = time.perf_counter()
             if config.method == "pca":
                 Y = _pca(X, config)
+            elif gpu.available():  # cuML on CUDA (optional extra): its own GPU k-NN graph, no chaining needed
+                if config.method == "tsne":
+                    Y, kls[name] = gpu.tsne(X, config.perplexity, config.seed)
+                else:
+                    Y = gpu.umap(X, k, config.seed)
             else:
                 graph = layer_graph(
                     cache, source.id, step, name, X, k, seed=config.seed, n_jobs=config.n_jobs, larger=(tsne_k,)
