@@ -218,11 +218,19 @@ def warm_up(jobs: int) -> None:
 
     from models.projections.knn_graph import knn_graph
 
+    from models.studies import project_engine
+    from models.studies.project import Config
+
     X = np.random.default_rng(0).normal(size=(5000, 16)).astype(np.float32)
-    knn_graph(X, 15, n_jobs=jobs)
+    knn_graph(X, 15, n_jobs=jobs)  # pynndescent (above EXACT_BELOW)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        umap.UMAP(n_epochs=20, n_jobs=jobs).fit_transform(X[:800])
+        umap.UMAP(n_epochs=20, n_jobs=jobs).fit_transform(X[:800])  # the peer's path
+    small = X[:800]
+    graph = knn_graph(small, 90)
+    config = Config(run="warm-up", n_jobs=jobs)
+    first = project_engine._umap(small, graph, None, config)  # ours: precomputed graph, then a chained start
+    project_engine._umap(small, graph, first, config)
 
 
 def preservation(arrays, maps, k: int = 10, queries: int = 2000) -> list[float]:

@@ -126,7 +126,7 @@ def _tsne(X, graph, previous, config: Config, progress: ProgressFn | None) -> tu
         perplexity=config.perplexity,
         random_state=config.seed,
         n_jobs=config.n_jobs,
-        negative_gradient_method="fft",
+        negative_gradient_method="auto",  # Barnes-Hut below 10,000 samples (FFT's grid costs more there), FFT above
         verbose=False,
         callbacks=tick,
         callbacks_every_iters=TSNE_CALLBACK_EVERY,
