@@ -161,9 +161,9 @@ def ours(net, imgs, labels, root: Path, jobs: int) -> tuple[dict, dict]:
     from models.capture import formats
     from models.capture.capture import CaptureWriter
     from models.datasets import Dataset
+    from models.store import RunStore
     from models.studies import capture as capture_face
     from models.studies import project as project_face
-    from models.store import RunStore
 
     store = RunStore(root)
     n = len(imgs)
@@ -217,7 +217,6 @@ def warm_up(jobs: int) -> None:
     import umap
 
     from models.projections.knn_graph import knn_graph
-
     from models.studies import project_engine
     from models.studies.project import Config
 
@@ -259,7 +258,7 @@ def main(argv=None) -> int:
     t0 = time.perf_counter()
     acc = train(net, imgs[: max(1, int(0.85 * len(imgs)))], labels, args.train_steps)
     net.eval()
-    print(f"CNN trained {args.train_steps} steps in {time.perf_counter() - t0:.0f} s (not timed): train accuracy {acc:.3f}")
+    print(f"CNN trained {args.train_steps} steps in {time.perf_counter() - t0:.0f} s (not timed): accuracy {acc:.3f}")
     warm_up(args.jobs)
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
@@ -274,7 +273,7 @@ def main(argv=None) -> int:
     s_peer, m_peer = peer(net, imgs, args.jobs)
     t_peer = time.perf_counter() - t0
     print(f"peer done in {t_peer:.1f} s", flush=True)
-    print(f"\n| stage | peer s | ours s | ratio |\n|---|---|---|---|")
+    print("\n| stage | peer s | ours s | ratio |\n|---|---|---|---|")
     for stage in ("capture", "tsne", "umap", "draw"):
         p, o = s_peer[stage], s_ours[stage]
         print(f"| {stage} | {p:.1f} | {o:.1f} | {p / o:.2f}× |" if p else f"| {stage} | — | {o:.2f} | — |")

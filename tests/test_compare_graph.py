@@ -12,8 +12,7 @@ from models.projections import knn_graph as knn_module
 from models.similarity.knn import knn_indices
 from models.store import CACHE
 from models.studies import capture as capture_face
-from models.studies import compare
-from models.studies import compare_engine
+from models.studies import compare, compare_engine
 from models.studies import project as face
 from models.studies import project_engine as engine
 from tests.projection_data import big_capture

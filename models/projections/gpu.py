@@ -20,8 +20,8 @@ def available() -> bool:
     if os.environ.get("LAYERSCOPE_NO_CUML"):
         return False
     try:
-        import cupy
         import cuml  # noqa: F401
+        import cupy
 
         return cupy.cuda.runtime.getDeviceCount() > 0
     except Exception:  # not installed, no driver, no device: the CPU path

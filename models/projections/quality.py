@@ -23,9 +23,7 @@ def _knn_of(X: np.ndarray, k: int, rows: np.ndarray) -> np.ndarray:
     return np.array([[j for j in r if j != i][:k] for i, r in zip(rows, found)])
 
 
-def knn_preservation(
-    X: np.ndarray, Y: np.ndarray, k: int = 10, *, queries: int | None = None, seed: int = 0
-) -> float:
+def knn_preservation(X: np.ndarray, Y: np.ndarray, k: int = 10, *, queries: int | None = None, seed: int = 0) -> float:
     """Mean fraction of each point's k nearest neighbours in ``X`` that stay among its k in ``Y``.
 
     ``queries``: score only that many seeded random points (their neighbours still searched among all

@@ -16,9 +16,9 @@ import numpy as np
 from ..cache import ResultCache
 from ..errors import UserError
 from ..progress import ProgressFn, report, scaled
-from ..projections.chain import WARM, _umap_init
 from ..projections import gpu
 from ..projections import knn_graph as graphs
+from ..projections.chain import WARM, _umap_init
 from ..projections.knn_graph import knn_graph, tsne_affinities, umap_knn
 from ..store import _NPZ_LOCK, CACHE, StoreError
 from . import capture as captured
