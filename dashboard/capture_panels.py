@@ -29,11 +29,11 @@ def step_controls(run) -> tuple[int, int, dict, int, dict]:
     return int(min(steps)), int(max(steps)), marks, int(steps[-1]), hidden
 
 
-def figure(config: AppConfig, run, step, method: str, colour: str, focus_layer: str | None = None):
-    """(figure, status text) of the run's layers at ``step`` under ``method``; a hint to press
-    Project when they are not computed yet."""
+def figure(config: AppConfig, run, step, method: str, colour: str, focus_layer: str | None = None, picked=None):
+    """(figure, status text) of the run's layers at ``step`` under ``method`` (``picked``: the projection run the
+    Run picker holds, drawn when it is one of these); a hint to press Project when they are not computed yet."""
     step = face.step_of(run, step)
-    found = project_face.cached_panels(config.results, run, step, method)
+    found = project_face.cached_panels(config.results, run, step, method, picked)
     names = face.layer_names(run)
     if found is None:
         return (
@@ -58,8 +58,8 @@ def figure(config: AppConfig, run, step, method: str, colour: str, focus_layer: 
     typed_points(fig)
     acc = "" if preds is None else f" · accuracy {np.mean(preds == labels):.3f}"
     text = (
-        f"{count_text(len(positions), len(sample['labels']))} · step {step} · {method}{acc} · each layer "
-        "started from the previous one's map and aligned to it · drag a box to link panels"
+        f"{count_text(len(positions), len(sample['labels']))} · step {step} · {method}{acc} · "
+        f"{project_face.how(method)} · drag a box to link panels"
     )
     return fig, text
 
@@ -88,6 +88,12 @@ def card(config: AppConfig, run, step, position: int, layer: str | None) -> html
         *label_lines(face.class_names(run), sample["labels"][row], pred),
     ]
     return sample_card(image, lines, key=key, text=text)
+
+
+def panel_names(config: AppConfig, run, step, method: str, picked=None) -> list[str]:
+    """The layers :func:`figure` draws, in panel order (a picked projection run of some layers: those)."""
+    found = project_face.projection_run(run, face.step_of(run, step), method, picked)
+    return project_face.layer_names(found) if found is not None else face.layer_names(run)
 
 
 _INDEX: dict[tuple, np.ndarray] = {}

@@ -9,8 +9,9 @@ from another tab (the shell's ``focus`` store with ``tab == "layers"``) picks th
 and projection and marks the layer it names.
 
 A capture run (your own model, :mod:`.model`) shows every captured layer the same way; its
-maps are computed by the Project job (t-SNE or UMAP, each layer started from the previous
-layer's map, cached), and a step slider appears when the run holds several checkpoints.
+maps are computed by the Project job (a projection run: t-SNE or UMAP start each layer from the
+previous layer's map, PCA projects each on its own), and a step slider appears when the run holds
+several checkpoints. Picking a projection run in the Run picker opens its capture here, drawn with it.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from dash import Input, Output, Patch, State, ctx, dcc, html, no_update
 
 from models.errors import UserError
 from models.projections import procrustes_align
+from models.store import StoreError
 from models.studies import capture as capture_face
 from models.studies import hardness as study
 from models.studies import project as project_face
@@ -206,6 +208,8 @@ def register_callbacks(app: dash.Dash, config: AppConfig) -> None:
         if not capture_face.is_capture(run):
             return 0, 1, {}, 0, {"display": "none"}, {"display": "none"}, {}, {}
         low, high, marks, value, style = capture_panels.step_controls(run)
+        projection = picked_projection(config, run_id, run) if ctx.triggered_id in (None, ids.RUN_PICKER) else None
+        value = int(project_face.info(projection)["step"]) if projection is not None else value  # the step it projects
         jump = focus_for(focus, run)
         value = int(jump["step"]) if jump.get("step") is not None and int(jump["step"]) in marks else value
         return low, high, marks, value, style, {}, {"display": "none"}, {"display": "none"}
@@ -242,6 +246,8 @@ def register_callbacks(app: dash.Dash, config: AppConfig) -> None:
             return [], None, no_update, no_update
         if capture_face.is_capture(run):
             methods = list(project_face.PROJECT_METHODS)
+            projection = picked_projection(config, run_id, run) if ctx.triggered_id in (None, ids.RUN_PICKER) else None
+            method = project_face.info(projection)["method"] if projection is not None else method  # as it projects
             return [], None, [{"label": m, "value": m} for m in methods], method if method in methods else methods[0]
         nets = study.networks(run)
         names = [n["name"] for n in nets]
@@ -276,7 +282,9 @@ def register_callbacks(app: dash.Dash, config: AppConfig) -> None:
         if capture_face.is_capture(run):
             try:
                 method = method or "tsne"
-                fig, text = capture_panels.figure(config, run, step, method, colour, marked(focus_for(focus, run)))
+                projection = picked_projection(config, run_id, run)  # picked in the Run picker: drawn
+                jump = marked(focus_for(focus, run))
+                fig, text = capture_panels.figure(config, run, step, method, colour, jump, projection)
                 index = capture_panels.sample_index(config, run, step, method)
             except Exception as exc:
                 return figures.empty_figure(describe_error(exc)), note, None
@@ -377,12 +385,14 @@ def register_callbacks(app: dash.Dash, config: AppConfig) -> None:
         State("layers-network", "value"),
         State(ids.DATASET_PICKER, "value"),
         State("layers-step", "value"),
+        State("layers-method", "value"),
     )
-    def hover(hover_data, run_id, network, dataset, step):
+    def hover(hover_data, run_id, network, dataset, step, method):
         run, _ = shown(run_id, dataset) if hover_data else (None, "")
         if hover_data and capture_face.is_capture(run):
             point = hover_data["points"][0]
-            names = capture_face.layer_names(run)
+            projection = picked_projection(config, run_id, run)
+            names = capture_panels.panel_names(config, run, step, method or "tsne", projection)
             curve = int(point.get("curveNumber", 0))
             return (
                 True,
@@ -477,6 +487,18 @@ def register_callbacks(app: dash.Dash, config: AppConfig) -> None:
         return Done(
             message=f"projected {len(maps)} layers of {run.id} (step {step}, {method})", values=((projected or 0) + 1,)
         )
+
+
+def picked_projection(config: AppConfig, run_id: str | None, capture):
+    """The projection run the Run picker holds when it projects ``capture`` (the run this tab draws), else None:
+    picking one opens its capture run here, drawn with it (its step, its method, its layers)."""
+    try:
+        picked = state.run(config, run_id) if run_id else None
+    except StoreError:
+        return None
+    if picked is None or picked.kind != project_face.KIND or capture is None:
+        return None
+    return picked if project_face.info(picked).get("run") == capture.id else None
 
 
 def selection_patch(selected: dict | None, n_traces: int) -> Patch:
