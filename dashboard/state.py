@@ -158,8 +158,19 @@ def run_label(run: Run) -> str:
     one, so two captures of one dataset tell apart), dataset, time, summary."""
     created = run.manifest.get("created", "")[:16].replace("T", " ")
     summary = run.manifest.get("summary") or run.config.get("summary") or ""
-    parts = [run.kind, run_model(run), run.manifest.get("dataset", "?"), created, summary]
+    parts = [run.kind, run_model(run), projection_text(run), run.manifest.get("dataset", "?"), created, summary]
     return " · ".join(p for p in parts if p)
+
+
+def projection_text(run: Run) -> str:
+    """``pca of 2 layers of capture-… (step 5)``: what a projection run holds, so two of them tell apart in the
+    Run picker (and a person sees which capture picking it opens); "" for other runs."""
+    record = run.manifest.get("projection") if run.kind == project_face.KIND else None
+    if not isinstance(record, dict):
+        return ""
+    n = len(record.get("layers") or {})
+    layers = f"{n} layer{'s' if n != 1 else ''}"
+    return f"{record.get('method', '?')} of {layers} of {record.get('run', '?')} (step {record.get('step', '?')})"
 
 
 def splits_of(config: AppConfig, name: str | None) -> list[str]:

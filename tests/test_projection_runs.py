@@ -49,6 +49,10 @@ def test_picking_a_projection_run_opens_its_capture_drawn_with_it(setup):
     fig, _ = capture_panels.figure(config, run, None, "pca", "label")  # nothing picked: every layer
     assert len(fig.data) == len(capture_face.layer_names(run))
     assert capture_panels.panel_names(config, run, None, "pca") == capture_face.layer_names(run)
+    # the Run picker tells the two projection runs apart and names the capture they open
+    labels = state.run_label(some), state.run_label(every)
+    assert labels[0] != labels[1] and all(run.id in label and "pca" in label for label in labels)
+    assert "of 1 layer of" in labels[0]
 
 
 def test_deleting_a_capture_deletes_its_projection_runs_and_says_so(setup):
