@@ -99,17 +99,17 @@ def panel_names(config: AppConfig, run, step, method: str, picked=None) -> list[
 _INDEX: dict[tuple, np.ndarray] = {}
 
 
-def sample_index(config: AppConfig, run, step, method: str) -> np.ndarray | None:
-    """The dataset index of each point of the panels :func:`figure` draws (None before Project);
-    what the shared selection (:mod:`dashboard.selection`) is mapped through."""
+def sample_index(config: AppConfig, run, step, method: str, picked=None) -> np.ndarray | None:
+    """The dataset index of each point of the panels :func:`figure` draws (with ``picked``, as there; None before
+    Project); what the shared selection (:mod:`dashboard.selection`) is mapped through. A projection run holds
+    every sample in the capture's order, so it is the step's sample index."""
     step = face.step_of(run, step)
     key = (run.id, step, method)
     if key not in _INDEX:
-        found = project_face.cached_panels(config.results, run, step, method)
-        if found is None:
+        if project_face.projection_run(run, step, method, picked) is None:
             return None
         _INDEX.clear() if len(_INDEX) > 16 else None
-        _INDEX[key] = np.asarray(face.sample(run, step)["index"])[found[1]]
+        _INDEX[key] = np.asarray(face.sample(run, step)["index"])
     return _INDEX[key]
 
 

@@ -49,8 +49,13 @@ def test_picking_a_projection_run_opens_its_capture_drawn_with_it(setup):
     fig, _ = capture_panels.figure(config, run, None, "pca", "label")  # nothing picked: every layer
     assert len(fig.data) == len(capture_face.layer_names(run))
     assert capture_panels.panel_names(config, run, None, "pca") == capture_face.layer_names(run)
+    # the picked projection's points map to the capture's samples (the shared selection goes through them)
+    config.store.delete(every.id)
+    assert capture_panels.sample_index(config, run, None, "pca") is None  # no projection of every layer now
+    index = capture_panels.sample_index(config, run, None, "pca", picked)
+    assert list(index) == list(capture_face.sample(run)["index"])
     # the Run picker tells the two projection runs apart and names the capture they open
-    labels = state.run_label(some), state.run_label(every)
+    labels = state.run_label(some), state.run_label(every)  # (every: its manifest, read before the delete)
     assert labels[0] != labels[1] and all(run.id in label and "pca" in label for label in labels)
     assert "of 1 layer of" in labels[0]
 

@@ -285,7 +285,7 @@ def register_callbacks(app: dash.Dash, config: AppConfig) -> None:
                 projection = picked_projection(config, run_id, run)  # picked in the Run picker: drawn
                 jump = marked(focus_for(focus, run))
                 fig, text = capture_panels.figure(config, run, step, method, colour, jump, projection)
-                index = capture_panels.sample_index(config, run, step, method)
+                index = capture_panels.sample_index(config, run, step, method, projection)
             except Exception as exc:
                 return figures.empty_figure(describe_error(exc)), note, None
             if index is None:
@@ -300,7 +300,14 @@ def register_callbacks(app: dash.Dash, config: AppConfig) -> None:
             return (
                 fig,
                 " · ".join(filter(None, (note, text))),
-                {"run": run.id, "step": step, "method": method, "space": where, "traces": len(fig.data)},
+                {
+                    "run": run.id,
+                    "step": step,
+                    "method": method,
+                    "space": where,
+                    "traces": len(fig.data),
+                    "projection": projection.id if projection is not None else None,
+                },
             )
         if run is None or not network:
             return figures.empty_figure("no hardness run yet: use Train above"), note, None
@@ -524,7 +531,8 @@ def shown_index(config: AppConfig, shown_: dict) -> np.ndarray:
     """The dataset index of each point of the panels described by ``layers-shown`` (same order in every panel)."""
     run = state.run(config, shown_["run"])
     if "step" in shown_:
-        return capture_panels.sample_index(config, run, shown_["step"], shown_["method"])
+        picked = state.run(config, shown_["projection"]) if shown_.get("projection") else None
+        return capture_panels.sample_index(config, run, shown_["step"], shown_["method"], picked)
     return state.arrays(run, "sample")["index"]
 
 
