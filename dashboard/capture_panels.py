@@ -92,8 +92,10 @@ def card(config: AppConfig, run, step, position: int, layer: str | None) -> html
 
 def panel_names(config: AppConfig, run, step, method: str, picked=None) -> list[str]:
     """The layers :func:`figure` draws, in panel order (a picked projection run of some layers: those)."""
-    found = project_face.projection_run(run, face.step_of(run, step), method, picked)
-    return project_face.layer_names(found) if found is not None else face.layer_names(run)
+    found = project_face.projection_run(run, face.step_of(run, step), method, picked) if picked is not None else None
+    if found is not None and found.id == picked.id:
+        return project_face.layer_names(found)
+    return face.layer_names(run)  # the newest projection drawn holds every layer (no store scan on each hover)
 
 
 _INDEX: dict[tuple, np.ndarray] = {}
