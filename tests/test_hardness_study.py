@@ -19,11 +19,12 @@ from models.studies.hardness_engine import project_layer
 from models.training import batches, fit, seed_everything, to_tensor
 from tests import tiny_hardness
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # torch on one thread here, restored after
+
 
 @pytest.mark.parametrize("activation", ACTIVATIONS)
 def test_every_activation_trains_at_depth_7(activation):
     """Deep logistic-sigmoid MLPs stall with naive init; ours train (accuracy far above 10% chance)."""
-    torch.set_num_threads(1)
     train, test = datasets.load("digits", split="train"), datasets.load("digits", split="test")
     gen = seed_everything(0)
     model = MLP(train.dim, 10, depth=7, activation=activation)
