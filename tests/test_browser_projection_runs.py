@@ -18,6 +18,8 @@ DATASET = "arrays:clusters.npz"
 def _pick_run(page, text: str) -> None:
     page.click("#run-picker")
     page.get_by_role("option").filter(has_text=text).first.click()
+    if page.get_by_role("option").count():  # the menu stayed open: close it (what a person sees next)
+        page.keyboard.press("Escape")
 
 
 def test_a_picked_projection_opens_its_capture_and_goes_with_it(tmp_path, artifacts):
@@ -57,3 +59,25 @@ def test_a_picked_projection_opens_its_capture_and_goes_with_it(tmp_path, artifa
         page.wait_for_function("document.querySelector('#run-picker').innerText.includes('no run yet')", timeout=30_000)
         assert asked and "2 projection runs" in asked[0], asked
         assert store.list() == []
+
+
+def test_a_projection_whose_capture_is_gone_says_so(tmp_path, artifacts):
+    data, store, run = big_capture(tmp_path, n=200)
+    orphan = face.run(face.Config(run=run.id, method="pca"), store=store)
+    store.delete(run.id)  # as a capture deleted before its projections went with it
+    with running_app(tmp_path, data_dir=data) as url, browser_page(1500, 950) as page:
+        page.goto(url)
+        page.wait_for_selector("text=LayerScope")
+        page.wait_for_selector(f"#dataset-picker option[value='{DATASET}']", state="attached")
+        page.select_option("#dataset-picker", DATASET)
+        page.get_by_role("tab", name="Layers").click()
+        _pick_run(page, "pca of")
+        page.wait_for_function(
+            "document.querySelector('#run-info').innerText.includes('no longer in the store')", timeout=30_000
+        )
+        page.wait_for_function(
+            "document.querySelector('#tab-run-note').innerText.includes('(deleted)')", timeout=30_000
+        )
+        assert run.id in page.locator("#layers-status").inner_text()  # the tab's own line names the capture too
+        assert orphan.id in page.locator("#run-info").inner_text()
+        settled_screenshot(page, artifacts / "projection_run_orphan.png")
