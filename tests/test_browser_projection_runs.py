@@ -15,6 +15,15 @@ pytestmark = pytest.mark.browser
 DATASET = "arrays:clusters.npz"
 
 
+def _open_layers(page, url: str) -> None:
+    """The app on the test's dataset, Layers open."""
+    page.goto(url)
+    page.wait_for_selector("text=LayerScope")
+    page.wait_for_selector(f"#dataset-picker option[value='{DATASET}']", state="attached")
+    page.select_option("#dataset-picker", DATASET)
+    page.get_by_role("tab", name="Layers").click()
+
+
 def _pick_run(page, text: str) -> None:
     page.click("#run-picker")
     page.get_by_role("option").filter(has_text=text).first.click()
@@ -28,11 +37,7 @@ def test_a_picked_projection_opens_its_capture_and_goes_with_it(tmp_path, artifa
     some = face.run(face.Config(run=run.id, method="pca", layers=(first,)), store=store)
     face.run(face.Config(run=run.id, method="umap", n_neighbors=5), store=store)  # the newest run
     with running_app(tmp_path, data_dir=data) as url, browser_page(1500, 950) as page:
-        page.goto(url)
-        page.wait_for_selector("text=LayerScope")
-        page.wait_for_selector(f"#dataset-picker option[value='{DATASET}']", state="attached")
-        page.select_option("#dataset-picker", DATASET)
-        page.get_by_role("tab", name="Layers").click()
+        _open_layers(page, url)
         _pick_run(page, "pca of 1 layer")
         # the capture's Layers with that projection: PCA, its one layer, every sample
         page.wait_for_function("document.querySelector('#layers-method').value === 'pca'", timeout=30_000)
@@ -66,11 +71,7 @@ def test_a_projection_whose_capture_is_gone_says_so(tmp_path, artifacts):
     orphan = face.run(face.Config(run=run.id, method="pca"), store=store)
     store.delete(run.id)  # as a capture deleted before its projections went with it
     with running_app(tmp_path, data_dir=data) as url, browser_page(1500, 950) as page:
-        page.goto(url)
-        page.wait_for_selector("text=LayerScope")
-        page.wait_for_selector(f"#dataset-picker option[value='{DATASET}']", state="attached")
-        page.select_option("#dataset-picker", DATASET)
-        page.get_by_role("tab", name="Layers").click()
+        _open_layers(page, url)
         _pick_run(page, "pca of")
         page.wait_for_function(
             "document.querySelector('#run-info').innerText.includes('no longer in the store')", timeout=30_000
