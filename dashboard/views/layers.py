@@ -289,6 +289,7 @@ def register_callbacks(app: dash.Dash, config: AppConfig) -> None:
                 trace.selectedpoints = picked
                 trace.marker.showscale = False
                 trace.marker.opacity = legend.opacity(labels, hidden)
+            sel.mark(fig, where, range(len(fig.data)))  # box/lasso computed and highlighted in the page
             return (
                 fig,
                 " · ".join(filter(None, (note, text))),
@@ -319,6 +320,7 @@ def register_callbacks(app: dash.Dash, config: AppConfig) -> None:
         )
         for trace in fig.data:  # the classes hidden in the legend stay faded
             trace.marker.opacity = legend.opacity(sample["labels"], hidden)
+        sel.mark(fig, where, range(len(panels)))  # box/lasso computed and highlighted in the page
         kls = " · ".join(f"{k} KL {v:.3f}" for k, v in study.layer_kls(run, network, method).items())
         text = (
             f"{len(sample['labels'])} test samples · {method} · {kls} · box/lasso selects in every panel "
@@ -356,17 +358,8 @@ def register_callbacks(app: dash.Dash, config: AppConfig) -> None:
         ids = {int(index[point_position(p)]) for p in selected.get("points") or []}
         return sel.combine(selection, shown_["space"], ids, mode), sel.drop_outline()
 
-    @app.callback(
-        Output("layers-graph", "figure", allow_duplicate=True),
-        Input(ids.SELECTION, "data"),
-        State("layers-shown", "data"),
-        prevent_initial_call=True,
-    )
-    def link_selection(selection, shown_):
-        if not shown_:
-            return no_update
-        index = shown_index(config, shown_)
-        return sel.highlight(Patch(), range(shown_["traces"]), sel.positions(selection, shown_["space"], index))
+    # every panel's highlight of the one selection: assets/selection.js (the figure is marked with sel.mark), in the
+    # page, visible graphs only; the server patches no selectedpoints lists
 
     @app.callback(
         Output("layers-tooltip", "show"),
