@@ -59,7 +59,8 @@ window.addEventListener('mousedown', () => {
   const s = window.__ls; s.frames = []; s.dragging = true;
   (function tick(t) { if (!s.dragging) return; s.frames.push(performance.now()); requestAnimationFrame(tick); })();
 }, true);
-window.addEventListener('mouseup', () => { window.__ls.release = performance.now(); window.__ls.dragging = false; }, true);
+window.addEventListener('mouseup', () => {
+  window.__ls.release = performance.now(); window.__ls.dragging = false; }, true);
 """
 HIGHLIGHTED_JS = f"""(n) => {{ const gd = {GD};
     const ok = gd && gd.data && gd.data.length === n
@@ -103,7 +104,11 @@ def make_store(root: Path, n: int, panels: int, seed: int = 0) -> str:
     torch.manual_seed(seed)
     model = MLP(64, classes, depth=panels - 2, width=32, activation="relu").eval()
     with Capture(
-        root / "runs", dataset="arrays:clusters.npz", data_dir=data, model=model, layers=model.layer_names,
+        root / "runs",
+        dataset="arrays:clusters.npz",
+        data_dir=data,
+        model=model,
+        layers=model.layer_names,
         batch_size=4096,
     ) as cap:
         cap.add()
@@ -136,8 +141,18 @@ def app(tree: Path, root: Path, tag: str):
     port = free_port()
     log = open(root / f"app-{tag}.log", "w")
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1"}
-    cmd = [sys.executable, str(tree / "app.py"), "--port", str(port), "--data-dir", str(root / "data"),
-           "--store-dir", str(root / "runs"), "--cache-dir", str(root / f"cache-{tag}")]
+    cmd = [
+        sys.executable,
+        str(tree / "app.py"),
+        "--port",
+        str(port),
+        "--data-dir",
+        str(root / "data"),
+        "--store-dir",
+        str(root / "runs"),
+        "--cache-dir",
+        str(root / f"cache-{tag}"),
+    ]
     proc = subprocess.Popen(cmd, cwd=tree, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
     url = f"http://127.0.0.1:{port}/"
     try:
@@ -167,8 +182,9 @@ def heap(cdp) -> float:
     return metrics.get("JSHeapUsedSize", float("nan")) / 2**20
 
 
-def measure(url: str, run_id: str, n: int, panels: int, hovers: int, boxes: int, seed: int, shots: Path | None,
-            tag: str) -> dict:
+def measure(
+    url: str, run_id: str, n: int, panels: int, hovers: int, boxes: int, seed: int, shots: Path | None, tag: str
+) -> dict:
     from playwright.sync_api import sync_playwright
 
     rng = np.random.default_rng(seed)
@@ -195,7 +211,8 @@ def measure(url: str, run_id: str, n: int, panels: int, hovers: int, boxes: int,
             page.select_option("#layers-method", "pca")
             page.wait_for_function(
                 f"""([n, p]) => {{ const gd = {GD};
-                return gd && gd._fullData && gd._fullData.length === p && gd._fullData.every(t => t.x && t.x.length === n);
+                return gd && gd._fullData && gd._fullData.length === p
+                    && gd._fullData.every(t => t.x && t.x.length === n);
                 }}""",
                 arg=[n, panels],
                 polling="raf",
@@ -298,16 +315,28 @@ def main(argv: list[str] | None = None) -> int:
         root = Path(tmp)
         t0 = time.monotonic()
         run_id = make_store(root, args.points, args.panels, args.seed)
-        print(f"store: {args.points:,} samples × {args.panels} layers, capture + PCA projection in "
-              f"{time.monotonic() - t0:.1f} s", flush=True)
+        print(
+            f"store: {args.points:,} samples × {args.panels} layers, capture + PCA projection in "
+            f"{time.monotonic() - t0:.1f} s",
+            flush=True,
+        )
         trees = [] if args.peer_only else [("this tree", ROOT)]
         if not args.no_peer:
             trees.append((f"peer {args.peer_ref}", peer_tree(args.peer_ref, root / "peer")))
         results = {}
         for tag, tree in trees:
             with app(tree, root, tag.split()[0]) as url:
-                r = measure(url, run_id, args.points, args.panels, args.hovers, args.boxes, args.seed,
-                            args.screenshots, tag.split()[0])
+                r = measure(
+                    url,
+                    run_id,
+                    args.points,
+                    args.panels,
+                    args.hovers,
+                    args.boxes,
+                    args.seed,
+                    args.screenshots,
+                    tag.split()[0],
+                )
             results[tag] = summary(r)
             s = results[tag]
             print(
@@ -321,12 +350,15 @@ def main(argv: list[str] | None = None) -> int:
         new, old = results["this tree"], results[f"peer {args.peer_ref}"]
         print(
             f"ratios peer/this: hover p95 {old['hover_p95'] / new['hover_p95']:.2f}× · "
-            f"link p95 {old['link_p95'] / new['link_p95']:.2f}× · drag frames/s {new['drag_fps'] / old['drag_fps']:.2f}× "
+            f"link p95 {old['link_p95'] / new['link_p95']:.2f}× · "
+            f"drag frames/s {new['drag_fps'] / old['drag_fps']:.2f}× "
             f"· first draw {old['draw_s'] / new['draw_s']:.2f}×"
         )
     load = os.getloadavg()
-    print(f"machine: {platform.platform()}, {os.cpu_count()} cores, Chromium headless (software WebGL), "
-          f"load {load[0]:.1f} {load[1]:.1f} {load[2]:.1f}")
+    print(
+        f"machine: {platform.platform()}, {os.cpu_count()} cores, Chromium headless (software WebGL), "
+        f"load {load[0]:.1f} {load[1]:.1f} {load[2]:.1f}"
+    )
     return 0
 
 

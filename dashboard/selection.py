@@ -88,8 +88,10 @@ def ids_in(selection: dict | None, space_: str | None) -> list[int]:
 
 def count(selection: dict | None) -> int:
     """How many samples the selection holds."""
-    return int(decode(selection).size) if (selection or {}).get("bits") is not None else len(
-        (selection or {}).get("ids") or []
+    return (
+        int(decode(selection).size)
+        if (selection or {}).get("bits") is not None
+        else len((selection or {}).get("ids") or [])
     )
 
 
