@@ -153,7 +153,11 @@
     e.stopImmediatePropagation();
     const p = [e.clientX, e.clientY], a = drag.pts[0];
     if (!drag.moved && Math.abs(p[0] - a[0]) + Math.abs(p[1] - a[1]) < 4) return;
-    if (!drag.moved) { drag.moved = true; drag.ov = overlay(drag.gd); }
+    if (!drag.moved) {
+      drag.moved = true;
+      drag.ov = overlay(drag.gd);
+      if (LS.hideTooltips) LS.hideTooltips(false);  // no card stays over a box being drawn
+    }
     if (drag.lasso) drag.pts.push(p); else drag.pts[1] = p;
     if (!drag.frame) drag.frame = requestAnimationFrame(draw);
   }
@@ -166,6 +170,7 @@
     if (!d.moved) { LS.passClick(d, e); return; }
     e.stopImmediatePropagation();
     select(d);
+    if (LS.hideTooltips) setTimeout(function () { LS.hideTooltips(false); }, 0);  // nor after it (a late answer)
   }
   window.addEventListener("mousemove", onMove, true);
   window.addEventListener("mouseup", onUp, true);
@@ -291,6 +296,7 @@
       }
     });
   }
+  LS.hideTooltips = hideTooltips;
   // the pointer left a plot (or a lasso ended off a point): no card may stay over the page
   document.addEventListener("mouseout", function (e) {
     const from = e.target && e.target.closest && e.target.closest(".js-plotly-plot");
