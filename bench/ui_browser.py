@@ -183,12 +183,22 @@ def heap(cdp) -> float:
 
 
 def measure(
-    url: str, run_id: str, n: int, panels: int, hovers: int, boxes: int, seed: int, shots: Path | None, tag: str
+    url: str,
+    run_id: str,
+    n: int,
+    panels: int,
+    hovers: int,
+    boxes: int,
+    seed: int,
+    shots: Path | None,
+    tag: str,
+    wait_s: float = 120.0,
 ) -> dict:
     from playwright.sync_api import sync_playwright
 
     rng = np.random.default_rng(seed)
-    out: dict = {"hover": [], "link": [], "fps": [], "moves": []}
+    out: dict = {"hover": [], "link": [], "fps": [], "moves": [], "timeouts": 0}
+    wait_ms = 1000 * wait_s
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         try:
@@ -260,9 +270,13 @@ def measure(
                     time.sleep(max(0.0, began + s / 60 - time.monotonic()))
                 dragged = time.monotonic() - began
                 page.mouse.up()
-                done = page.wait_for_function(HIGHLIGHTED_JS, arg=panels, polling="raf").json_value()
+                try:
+                    done = page.wait_for_function(HIGHLIGHTED_JS, arg=panels, polling="raf", timeout=wait_ms)
+                    out["link"].append(done.json_value() - page.evaluate("window.__ls.release"))
+                except Exception:  # never highlighted within the wait: counted as the wait (a lower bound)
+                    out["link"].append(float(wait_ms))
+                    out["timeouts"] += 1
                 frames = page.evaluate("window.__ls.frames")
-                out["link"].append(done - page.evaluate("window.__ls.release"))
                 if len(frames) > 1:
                     out["fps"].append((len(frames) - 1) / ((frames[-1] - frames[0]) / 1000))
                 out["moves"].append(steps / dragged)
@@ -294,6 +308,7 @@ def summary(r: dict) -> dict:
         "heap_drawn_mb": r["heap_drawn"],
         "heap_end_mb": r["heap_end"],
         "hovers": len(r["hover"]),
+        "timeouts": r["timeouts"],
     }
 
 
@@ -304,6 +319,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--hovers", type=int, default=30)
     p.add_argument("--boxes", type=int, default=10)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--wait-s", type=float, default=120.0, help="longest wait for a box to be highlighted")
     p.add_argument("--peer-ref", default=PEER_REF, help="git commit of the server-side selection path (the peer)")
     p.add_argument("--no-peer", action="store_true", help="measure this tree only")
     p.add_argument("--peer-only", action="store_true", help="measure the peer only")
@@ -336,14 +352,17 @@ def main(argv: list[str] | None = None) -> int:
                     args.seed,
                     args.screenshots,
                     tag.split()[0],
+                    args.wait_s,
                 )
             results[tag] = summary(r)
             s = results[tag]
+            never = f", {s['timeouts']} boxes never highlighted within {args.wait_s:.0f} s" if s["timeouts"] else ""
             print(
                 f"{tag:>16}: first draw {s['draw_s']:6.1f} s · hover→card p50 {s['hover_p50']:6.0f} ms "
                 f"p95 {s['hover_p95']:6.0f} ms ({s['hovers']} cards) · box release→all panels p50 "
                 f"{s['link_p50']:6.0f} ms p95 {s['link_p95']:6.0f} ms · drag {s['drag_fps']:5.1f} frames/s · "
-                f"JS heap {s['heap_drawn_mb']:.0f} MB drawn, {s['heap_end_mb']:.0f} MB at the end ({r['selected']})",
+                f"JS heap {s['heap_drawn_mb']:.0f} MB drawn, {s['heap_end_mb']:.0f} MB at the end ({r['selected']}"
+                f"{never})",
                 flush=True,
             )
     if len(results) == 2:

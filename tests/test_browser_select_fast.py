@@ -152,3 +152,62 @@ def test_box_selection_in_the_page_links_every_panel_and_spares_hidden_tabs(tmp_
         page.wait_for_function(f"() => {GD.format('data-scatter')}.data.every(t => !t.selectedpoints)", timeout=20_000)
         page.get_by_role("tab", name="Layers").click()
         page.wait_for_function(f"() => {GD.format('layers-graph')}.data.every(t => !t.selectedpoints)", timeout=20_000)
+
+
+def test_explore_box_is_computed_in_the_page_and_keeps_class_colours(tmp_path, artifacts):
+    """Explore: a box picks exactly the samples inside it (the run's own map coordinates, read here), the header
+    counts them, the selected points keep their class colour (no dark rings over a big selection)."""
+    from dashboard.views.explore.figures import RING_MAX
+    from models.studies import explore as explore_face
+    from tests.test_browser_explore import write_embeddings
+
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    labels, _ = write_embeddings(data_dir / "emb.npz")
+    with running_app(tmp_path, data_dir=data_dir) as url, browser_page() as page:
+        page.add_init_script(
+            """window.addEventListener('mousedown', e => { window.__down = [e.clientX, e.clientY]; }, true);
+            window.addEventListener('mouseup', e => { window.__up = [e.clientX, e.clientY]; }, true);"""
+        )
+        page.goto(url)
+        page.wait_for_selector("text=LayerScope")
+        page.locator(".nav-link", has_text="Explore").click()
+        page.wait_for_selector("#explore-source option[value='arrays:emb.npz']", state="attached")
+        page.select_option("#explore-source", "arrays:emb.npz")
+        page.select_option("#explore-method", "pca")
+        page.click("#explore-compute")
+        page.wait_for_function(
+            f"""() => {{ const gd = {GD.format("explore-scatter")};
+            return gd && gd._fullData && gd._fullData[0] && gd._fullData[0].x.length === {len(labels)}
+                   && gd.layout.meta && gd.layout.meta.selection; }}""",
+            timeout=120_000,
+        )
+        run = RunStore(tmp_path / "runs").list(kind=explore_face.KIND)[0]
+        coords = np.asarray(run.arrays(explore_face.ARRAYS)["coords"])
+        page.evaluate(f"() => Plotly.relayout({GD.format('explore-scatter')}, {{dragmode: 'select'}})")
+        point = inner_point(page, "explore-scatter", 0)
+        drag_box(page, "explore-scatter", 0, point, half=90)
+        corners = page.evaluate(
+            """(pts) => { const gd = document.querySelector('#explore-scatter .js-plotly-plot'), l = gd._fullLayout;
+            const r = gd.getBoundingClientRect();
+            return pts.map(p => [l.xaxis.p2l(p[0] - r.left - l.xaxis._offset),
+                                 l.yaxis.p2l(p[1] - r.top - l.yaxis._offset)]);
+            }""",
+            page.evaluate("[window.__down, window.__up]"),
+        )
+        want = sorted(inside(coords, corners))
+        assert RING_MAX < len(want) < len(labels), len(want)
+        page.wait_for_function(
+            """(want) => { const t = document.querySelector('#explore-scatter .js-plotly-plot').data[0];
+                const s = t.selectedpoints ? Array.from(t.selectedpoints).sort((a, b) => a - b) : [];
+                const shown = parseInt(document.querySelector('#selection-count').innerText.replace(/,/g, ''));
+                return shown === want.length && s.length === want.length && s.every((v, i) => v === want[i]); }""",
+            arg=want,
+            timeout=30_000,
+        )
+        # a big selection: no rings over it; the selected points are drawn in their class colours
+        page.wait_for_function("!document.querySelector('[data-dash-is-loading=\"true\"]')", timeout=30_000)
+        rings = page.evaluate(f"() => ({GD.format('explore-scatter')}.data[1].x || []).length")
+        assert rings == 0
+        assert page.evaluate(f"() => {GD.format('explore-scatter')}._fullData[0].selected.marker.color") is None
+        settled_screenshot(page, artifacts / "select_fast_explore.png")
