@@ -87,16 +87,13 @@ def test_box_selection_in_the_page_links_every_panel_and_spares_hidden_tabs(tmp_
         page.wait_for_selector("#dataset-picker option[value='arrays:clusters.npz']", state="attached", timeout=60_000)
         page.select_option("#dataset-picker", "arrays:clusters.npz")
         page.wait_for_function("document.querySelector('#run-info').innerText.includes('samples')", timeout=60_000)
-        # the Data tab (open first) draws the same samples: count its restyles from here on
+        # the Data tab (open first) draws the same samples: its restyles are counted from here on
         page.wait_for_function(
             f"""() => {{ const gd = {GD.format("data-scatter")};
             return gd && gd._fullData && gd._fullData[0] && gd._fullData[0].x.length === {N}; }}""",
             timeout=120_000,
         )
-        page.evaluate(
-            f"""() => {{ const gd = {GD.format("data-scatter")}; window.__dataRestyles = 0;
-            gd.on('plotly_restyle', () => {{ window.__dataRestyles += 1; }}); }}"""
-        )
+        page.evaluate(f"() => {{ {GD.format('data-scatter')}._lsRestyles = 0; }}")  # assets/selection.js counts
         page.evaluate("(id) => window.dash_clientside.set_props('run-picker', {value: id})", run.id)
         page.wait_for_function(f"document.querySelector('#run-info').innerText.includes('{run.id}')", timeout=30_000)
         page.get_by_role("tab", name="Layers").click()
@@ -130,7 +127,7 @@ def test_box_selection_in_the_page_links_every_panel_and_spares_hidden_tabs(tmp_
         settled_screenshot(page, artifacts / "select_fast_layers.png")
 
         # the Data tab was hidden meanwhile: never restyled; shown, it highlights the same samples
-        assert page.evaluate("window.__dataRestyles") == 0
+        assert page.evaluate(f"() => {GD.format('data-scatter')}._lsRestyles") == 0
         assert page.evaluate(SELECTED_JS, "data-scatter") == [None] * len(page.evaluate(SELECTED_JS, "data-scatter"))
         index = np.asarray(capture_face.sample(run)["index"])  # the dataset position of each captured sample
         page.get_by_role("tab", name="Data").click()
@@ -142,7 +139,7 @@ def test_box_selection_in_the_page_links_every_panel_and_spares_hidden_tabs(tmp_
             arg=[want],
             timeout=30_000,
         )
-        assert page.evaluate("window.__dataRestyles") >= 1
+        assert page.evaluate(f"() => {GD.format('data-scatter')}._lsRestyles") >= 1
 
         # Esc empties it everywhere
         page.keyboard.press("Escape")
@@ -151,6 +148,25 @@ def test_box_selection_in_the_page_links_every_panel_and_spares_hidden_tabs(tmp_
         )
         page.wait_for_function(f"() => {GD.format('data-scatter')}.data.every(t => !t.selectedpoints)", timeout=20_000)
         page.get_by_role("tab", name="Layers").click()
+        page.wait_for_function(f"() => {GD.format('layers-graph')}.data.every(t => !t.selectedpoints)", timeout=20_000)
+
+        # a click off the points (a panel's empty corner) clears too: the click goes to Plotly as before
+        drag_box(page, "layers-graph", 0, first, half=14)
+        page.wait_for_function(
+            "() => !document.querySelector('#selection-count').innerText.startsWith('0 selected')", timeout=20_000
+        )
+        corner = page.evaluate(
+            """() => { const gd = document.querySelector('#layers-graph .js-plotly-plot'), l = gd._fullLayout;
+            const r = gd.getBoundingClientRect();
+            return [r.left + l.xaxis._offset + 4, r.top + l.yaxis._offset + 4]; }"""
+        )
+        page.mouse.move(corner[0] + 10, corner[1] + 10)
+        page.mouse.move(*corner, steps=3)
+        page.mouse.down()
+        page.mouse.up()
+        page.wait_for_function(
+            "() => document.querySelector('#selection-count').innerText.startsWith('0 selected')", timeout=20_000
+        )
         page.wait_for_function(f"() => {GD.format('layers-graph')}.data.every(t => !t.selectedpoints)", timeout=20_000)
 
 
