@@ -238,8 +238,11 @@
     }
     return c;
   }
+  LS.timings = [];  // per box/lasso: ms to find the hits, to highlight the drawn graph, the others (bench reads)
   function select(d) {
+    const t0 = performance.now();
     const m = meta(d.gd), {picked, max} = hits(d);
+    const t1 = performance.now();
     const old = d.mode === "replace" ? null : bitsOf(current, m.space);
     if (d.mode === "subtract" && !old) return;  // nothing to take from
     const bits = old || new Bits(0);
@@ -251,7 +254,10 @@
                   : {space: m.space, ids: [], v: `${Date.now()}-${++version}`};
     current = sel;
     highlight(d.gd, sel);  // the panel drawn in first, then the others
+    const t2 = performance.now();
     applyAll(sel, d.gd);
+    LS.timings.push({hits: t1 - t0, drawn: t2 - t1, others: performance.now() - t2});
+    if (LS.timings.length > 100) LS.timings.shift();
     if (window.dash_clientside && window.dash_clientside.set_props) window.dash_clientside.set_props("selection", {data: sel});
   }
 })();

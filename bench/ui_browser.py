@@ -76,6 +76,10 @@ CARD_JS = """() => { const t = document.getElementById('layers-tooltip');
 HIDDEN_JS = """() => { const t = document.getElementById('layers-tooltip');
     const box = t && t.closest('.dcc-tooltip-bounding-box');
     return !box || getComputedStyle(box).display === 'none'; }"""
+POINT_JS = f"""([k, i]) => {{ const gd = {GD}, t = gd._fullData[k], l = gd._fullLayout;
+    const xa = l[t.xaxis.replace('x', 'xaxis')], ya = l[t.yaxis.replace('y', 'yaxis')];
+    const r = gd.getBoundingClientRect();
+    return {{x: r.left + xa._offset + xa.l2p(t.x[i]), y: r.top + ya._offset + ya.l2p(t.y[i])}}; }}"""
 PANEL_JS = f"""(k) => {{ const gd = {GD}, t = gd._fullData[k], l = gd._fullLayout;
     const xa = l[t.xaxis.replace('x', 'xaxis')], ya = l[t.yaxis.replace('y', 'yaxis')];
     const r = gd.getBoundingClientRect();
@@ -237,14 +241,7 @@ def measure(
                 k = int(rng.integers(panels))
                 page.mouse.move(5, 5)
                 page.wait_for_function(HIDDEN_JS, polling="raf")
-                i = int(rng.integers(n))
-                pos = page.evaluate(
-                    f"""([k, i]) => {{ const gd = {GD}, t = gd._fullData[k], l = gd._fullLayout;
-                    const xa = l[t.xaxis.replace('x', 'xaxis')], ya = l[t.yaxis.replace('y', 'yaxis')];
-                    const r = gd.getBoundingClientRect();
-                    return {{x: r.left + xa._offset + xa.l2p(t.x[i]), y: r.top + ya._offset + ya.l2p(t.y[i])}}; }}""",
-                    [k, i],
-                )
+                pos = page.evaluate(POINT_JS, [k, int(rng.integers(n))])
                 page.mouse.move(pos["x"] - 20, pos["y"] - 20)
                 page.mouse.move(pos["x"], pos["y"], steps=4)
                 try:
@@ -260,8 +257,12 @@ def measure(
                 page.wait_for_function(CLEARED_JS, polling="raf")
                 box = boxes_px[k]
                 half = 0.08 * min(box["width"], box["height"])
-                cx = box["left"] + box["width"] * rng.uniform(0.3, 0.7)
-                cy = box["top"] + box["height"] * rng.uniform(0.3, 0.7)
+                for _ in range(100):  # centred on a random sample, away from the panel's edges
+                    c = page.evaluate(POINT_JS, [k, int(rng.integers(n))])
+                    cx, cy = c["x"], c["y"]
+                    inner_x = box["left"] + 2 * half < cx < box["left"] + box["width"] - 2 * half
+                    if inner_x and box["top"] + 2 * half < cy < box["top"] + box["height"] - 2 * half:
+                        break
                 page.mouse.move(cx - half, cy - half)
                 page.mouse.down()
                 steps, began = 30, time.monotonic()
@@ -283,6 +284,7 @@ def measure(
             page.wait_for_function("!document.querySelector('[data-dash-is-loading=\"true\"]')")
             page.wait_for_timeout(500)
             out["heap_end"] = heap(cdp)
+            out["parts"] = page.evaluate("(window.LayerScope && window.LayerScope.timings) || []")
             out["selected"] = page.locator("#selection-count").inner_text()
             if shots is not None:
                 page.screenshot(path=str(shots / f"ui_browser_{tag}.png"), full_page=True)
@@ -309,6 +311,10 @@ def summary(r: dict) -> dict:
         "heap_end_mb": r["heap_end"],
         "hovers": len(r["hover"]),
         "timeouts": r["timeouts"],
+        "parts": {
+            key: float(np.median([p[key] for p in r.get("parts", [])])) if r.get("parts") else float("nan")
+            for key in ("hits", "drawn", "others")
+        },
     }
 
 
@@ -365,6 +371,12 @@ def main(argv: list[str] | None = None) -> int:
                 f"{never})",
                 flush=True,
             )
+            if s["parts"]["hits"] == s["parts"]["hits"]:  # the page's own breakdown (this tree's fast path)
+                print(
+                    f"{'':>16}  in the page, median per box: hit set {s['parts']['hits']:.0f} ms, the graph drawn in "
+                    f"{s['parts']['drawn']:.0f} ms, the other graphs {s['parts']['others']:.0f} ms",
+                    flush=True,
+                )
     if len(results) == 2:
         new, old = results["this tree"], results[f"peer {args.peer_ref}"]
         print(

@@ -54,7 +54,7 @@ def layout(config: AppConfig):
                         figure=figures.empty_figure("loading…"),
                         clear_on_unhover=True,
                         style={"height": "68vh"},
-                        config={"displaylogo": False, "scrollZoom": True},
+                        config={"displaylogo": False, "scrollZoom": True, "plotGlPixelRatio": 1},  # as Layers
                     ),
                     dcc.Tooltip(id="data-tooltip", direction="right"),
                     dcc.Store(id="data-shown", data=None),  # {space, n}: what the scatter shows
