@@ -12,7 +12,7 @@ import pytest
 from models.store import RunStore
 from models.studies import capture as capture_face
 from models.studies import project as project_face
-from tests.browser import browser_page, running_app, settled_screenshot
+from tests.browser import browser_page, point_position, running_app, settled_screenshot
 from tests.projection_data import big_capture
 from tests.test_browser_selection import count, drag_box, inner_point
 
@@ -182,7 +182,10 @@ def test_explore_box_is_computed_in_the_page_and_keeps_class_colours(tmp_path, a
     labels, _ = write_embeddings(data_dir / "emb.npz")
     with running_app(tmp_path, data_dir=data_dir) as url, browser_page() as page:
         page.add_init_script(
-            """window.addEventListener('mousedown', e => { window.__down = [e.clientX, e.clientY]; }, true);
+            """window.addEventListener('mousedown', e => {
+                window.__down = [e.clientX, e.clientY]; window.__path = [[e.clientX, e.clientY]]; }, true);
+            window.addEventListener('mousemove', e => {
+                if (e.buttons) window.__path.push([e.clientX, e.clientY]); }, true);
             window.addEventListener('mouseup', e => { window.__up = [e.clientX, e.clientY]; }, true);"""
         )
         page.goto(url)
@@ -227,3 +230,45 @@ def test_explore_box_is_computed_in_the_page_and_keeps_class_colours(tmp_path, a
         assert rings == 0
         assert page.evaluate(f"() => {GD.format('explore-scatter')}._fullData[0].selected.marker.color") is None
         settled_screenshot(page, artifacts / "select_fast_explore.png")
+
+        # Shift + lasso (Explore's own drag mode) adds the samples inside the drawn polygon (even-odd rule)
+        page.evaluate(f"() => Plotly.relayout({GD.format('explore-scatter')}, {{dragmode: 'lasso'}})")
+        page.wait_for_timeout(300)
+        far = inner_point(page, "explore-scatter", 0, exclude=set(want))
+        c = point_position(page, "explore-scatter", 0, far)
+        page.keyboard.down("Shift")
+        page.mouse.move(c["x"] - 70, c["y"] - 50)
+        page.mouse.down()
+        for x, y in ((c["x"] + 70, c["y"] - 50), (c["x"] + 10, c["y"] + 70), (c["x"] - 70, c["y"] - 45)):
+            page.mouse.move(x, y, steps=8)
+        page.mouse.up()
+        page.keyboard.up("Shift")
+        polygon = page.evaluate(
+            """(pts) => { const gd = document.querySelector('#explore-scatter .js-plotly-plot'), l = gd._fullLayout;
+            const r = gd.getBoundingClientRect();
+            return pts.map(p => [l.xaxis.p2l(p[0] - r.left - l.xaxis._offset),
+                                 l.yaxis.p2l(p[1] - r.top - l.yaxis._offset)]); }""",
+            page.evaluate("window.__path"),
+        )
+        lassoed = set(np.flatnonzero(even_odd(coords, np.asarray(polygon))).tolist())
+        assert lassoed - set(want), "the lasso picked nothing new"
+        union = sorted(set(want) | lassoed)
+        page.wait_for_function(
+            """(want) => { const t = document.querySelector('#explore-scatter .js-plotly-plot').data[0];
+                const s = t.selectedpoints ? Array.from(t.selectedpoints).sort((a, b) => a - b) : [];
+                return s.length === want.length && s.every((v, i) => v === want[i]); }""",
+            arg=union,
+            timeout=30_000,
+        )
+
+
+def even_odd(xy: np.ndarray, poly: np.ndarray) -> np.ndarray:
+    """Which points of ``xy`` lie inside the closed polygon ``poly`` (the even-odd rule, as the page uses)."""
+    inside_ = np.zeros(len(xy), dtype=bool)
+    x, y = xy[:, 0].astype(np.float64), xy[:, 1].astype(np.float64)
+    for (xi, yi), (xj, yj) in zip(poly, np.roll(poly, 1, axis=0)):
+        crosses = (yi > y) != (yj > y)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            at = (xj - xi) * (y - yi) / (yj - yi) + xi
+        inside_ ^= crosses & (x < at)
+    return inside_
