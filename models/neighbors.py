@@ -1,20 +1,30 @@
 """Cosine nearest neighbours: the k-NN graph of a dataset, and similar-sample queries.
 
 The graph (each sample's k nearest others, by cosine distance in the original space)
-is built once — exactly for small data, with pynndescent's approximate NN-descent for
-large data — and then answers "which samples are like this one" by a table lookup.
-A query for an arbitrary vector (e.g. the mean of a selection) is one exact
-matrix–vector product over unit rows, which stays in milliseconds for 10⁵ × 10³.
+is built once — exactly for small data, with an HNSW index (hnswlib, inner product over
+unit rows) for large data — and then answers "which samples are like this one" by a table
+lookup. HNSW was picked with ``python -m bench.similar`` (BENCHMARKS.md): on 100,000 × 512 it
+gives the all-points graph at recall@15 ≥ 0.95, where pynndescent's NN-descent graph stopped
+near 0.86. A query for an arbitrary vector (e.g. the mean of a selection) is one exact
+matrix–vector product over unit rows (:func:`similar_to`), milliseconds for 10⁵ × 10³ and
+≥ 10× scikit-learn's brute force; :class:`CosineIndex` answers approximately when that is
+not enough.
 """
 
 from __future__ import annotations
+
+import os
 
 import numpy as np
 
 from .progress import ProgressFn, report
 
 EXACT_BELOW = 4096  # below this many samples the exact graph is cheaper than building an index
-SEARCH_NEIGHBORS = 30  # NN-descent builds at least this many neighbours per sample, then keeps k
+#: HNSW build and search settings (bench/similar.py): M links per node, the build's candidate list,
+#: and the search breadth for the all-points graph (at least k + 1). Recall@15 ≥ 0.95 on 10⁵ × 512.
+HNSW_M = 16
+HNSW_EF_CONSTRUCTION = 100
+HNSW_EF = 64
 
 
 def unit_rows(X: np.ndarray) -> np.ndarray:
@@ -25,11 +35,62 @@ def unit_rows(X: np.ndarray) -> np.ndarray:
 
 
 def _check_k(k: int, n: int) -> int:
-    if not isinstance(k, (int, np.integer)) or k < 1:
+    if not isinstance(k, (int, np.integer)) or isinstance(k, bool) or k < 1:
         raise ValueError(f"k must be a positive integer (got {k!r})")
     if k >= n:
         raise ValueError(f"k must be less than the number of samples (got k={k} for {n} samples)")
     return int(k)
+
+
+def check_vectors(X: np.ndarray, what: str = "X") -> np.ndarray:
+    """``X`` as a 2-D float array with at least one row and only finite values, or a ``ValueError`` that says
+    which rows are bad."""
+    X = np.asarray(X)
+    if X.ndim != 2:
+        raise ValueError(f"{what} must be 2-D (samples × dimensions), got shape {X.shape}")
+    if X.shape[0] == 0 or X.shape[1] == 0:
+        raise ValueError(f"{what} is empty (shape {X.shape}): nearest neighbours need at least one sample")
+    if not np.issubdtype(X.dtype, np.number) or np.issubdtype(X.dtype, np.complexfloating):
+        raise ValueError(f"{what} must hold real numbers (got dtype {X.dtype})")
+    bad = ~np.isfinite(X).all(axis=1)
+    if bad.any():
+        rows = np.flatnonzero(bad)
+        raise ValueError(
+            f"{what} has NaN or infinite values in {len(rows):,} row(s) (first: {', '.join(map(str, rows[:5]))}); "
+            "drop or fix them before searching for neighbours"
+        )
+    return X
+
+
+def _threads() -> int:
+    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
+
+
+class CosineIndex:
+    """An approximate cosine index (hnswlib HNSW over unit rows, inner product) with exact-style answers:
+    ``query`` returns (indices int64, cosine distances float32 ≥ 0), nearest first."""
+
+    def __init__(self, U: np.ndarray, *, seed: int = 0, threads: int | None = None,
+                 M: int = HNSW_M, ef_construction: int = HNSW_EF_CONSTRUCTION, ef: int = HNSW_EF):
+        import hnswlib
+
+        U = np.ascontiguousarray(U, dtype=np.float32)
+        self.n, self.dim = U.shape
+        self.threads = threads or _threads()
+        self._index = hnswlib.Index(space="ip", dim=self.dim)  # unit rows: 1 − inner product = cosine distance
+        self._index.init_index(max_elements=self.n, M=M, ef_construction=ef_construction, random_seed=seed)
+        self._index.add_items(U, np.arange(self.n), num_threads=self.threads)
+        self.ef = ef
+
+    def query(self, Q: np.ndarray, k: int, *, ef: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """The ``k`` indexed rows nearest (cosine) each row of ``Q`` (normalised here), nearest first."""
+        k = _check_k(k, self.n + 1)
+        Q = check_vectors(np.atleast_2d(Q), "queries")
+        if Q.shape[1] != self.dim:
+            raise ValueError(f"queries have {Q.shape[1]} dimensions, the index has {self.dim}")
+        self._index.set_ef(max(int(ef or self.ef), k))
+        idx, d = self._index.knn_query(unit_rows(Q), k=k, num_threads=self.threads)
+        return idx.astype(np.int64), np.maximum(d, 0.0).astype(np.float32)
 
 
 def knn_graph(
@@ -38,11 +99,10 @@ def knn_graph(
     """Each row's ``k`` nearest other rows by cosine distance, nearest first.
 
     Returns ``(indices, distances)``, both n×k; a sample is never its own neighbour.
-    Exact (chunked matrix products) when ``n < exact_below``; otherwise pynndescent.
+    Exact (chunked matrix products) when ``n < exact_below``; otherwise an HNSW index
+    (:class:`CosineIndex`) queried for every row.
     """
-    X = np.asarray(X)
-    if X.ndim != 2:
-        raise ValueError(f"X must be 2-D (samples × dimensions), got shape {X.shape}")
+    X = check_vectors(X)
     n = X.shape[0]
     k = _check_k(k, n)
     U = unit_rows(X)
@@ -61,23 +121,17 @@ def knn_graph(
             dist[start:stop] = np.take_along_axis(pd, order, axis=1)
             report(progress, stop, n, "nearest neighbours (exact)")
         return idx, np.maximum(dist, 0.0)
-    from pynndescent import NNDescent
 
-    report(progress, 0, 1, "nearest neighbours (NN-descent)")
-    # a wider search graph than asked for: recall of the first k rises from ~0.6 to ~0.95 on
-    # 10⁵ × 512 (bench/explore.py) for about twice the build time
-    index = NNDescent(
-        U,
-        metric="cosine",
-        n_neighbors=max(k + 1, SEARCH_NEIGHBORS),
-        random_state=seed,
-        low_memory=True,
-        n_jobs=-1,
-        compressed=True,
-    )
-    nbr, d = index.neighbor_graph
-    idx, dist = _drop_self(np.asarray(nbr), np.asarray(d, dtype=np.float32), k)
-    report(progress, 1, 1, "nearest neighbours (NN-descent)")
+    report(progress, 0, 1, "nearest neighbours (building the HNSW index)")
+    index = CosineIndex(U, seed=seed)
+    idx = np.empty((n, k + 1), dtype=np.int64)
+    dist = np.empty((n, k + 1), dtype=np.float32)
+    step = max(1000, n // 20)
+    for start in range(0, n, step):  # in slices, so progress moves and Cancel is heard
+        stop = min(n, start + step)
+        idx[start:stop], dist[start:stop] = index.query(U[start:stop], k + 1, ef=max(HNSW_EF, k + 1))
+        report(progress, 0.5 + 0.5 * stop / n, 1, "nearest neighbours (HNSW queries)")
+    idx, dist = _drop_self(idx, dist, k)
     return idx, np.maximum(dist, 0.0)
 
 
