@@ -39,6 +39,7 @@ from pathlib import Path  # noqa: E402
 import numpy as np  # noqa: E402
 
 TARGET = 0.95
+HNSW_BREADTHS = (16, 24, 32, 48, 64, 96, 128, 192, 256, 384)  # ef / efSearch / expansion_search swept
 
 
 # -- data ------------------------------------------------------------------------------------
@@ -233,7 +234,7 @@ def run_pynndescent(b: Bench, n_neighbors: int = 30, diversify: float = 1.0) -> 
 
     b.size_of = size_of
     res = b.tune("pynndescent", f"n_neighbors {n_neighbors}, diversify_prob {diversify}", build, set_breadth, search,
-                 (0.1, 0.2, 0.3, 0.4), graph_search=graph)
+                 (0.1, 0.2, 0.3, 0.4, 0.6), graph_search=graph)
     res.notes.append("graph = its NN-descent graph (no queries); breadth = query epsilon; prepare() timed in batch")
     return res
 
@@ -258,7 +259,7 @@ def run_hnswlib(b: Bench, M: int = 16, ef_construction: int = 100) -> Result:
 
     b.size_of = size_of
     return b.tune("hnswlib", f"M {M}, ef_construction {ef_construction}", build, lambda i, ef: i.set_ef(ef), search,
-                  (24, 32, 48, 64, 96, 128, 192))
+                  HNSW_BREADTHS)
 
 
 def run_faiss_hnsw(b: Bench, M: int = 16, ef_construction: int = 100) -> Result:
@@ -283,7 +284,7 @@ def run_faiss_hnsw(b: Bench, M: int = 16, ef_construction: int = 100) -> Result:
 
     b.size_of = lambda index: int(faiss.serialize_index(index).size)
     return b.tune("faiss HNSWFlat", f"M {M}, efConstruction {ef_construction}", build, set_ef, search,
-                  (24, 32, 48, 64, 96, 128, 192))
+                  HNSW_BREADTHS)
 
 
 def run_faiss_ivf(b: Bench, nlist: int | None = None) -> Result:
@@ -310,7 +311,7 @@ def run_faiss_ivf(b: Bench, nlist: int | None = None) -> Result:
         index.nprobe = p
 
     b.size_of = lambda index: int(faiss.serialize_index(index).size)
-    return b.tune("faiss IVFFlat", f"nlist {nlist}", build, set_nprobe, search, (4, 8, 16, 24, 32, 48, 64))
+    return b.tune("faiss IVFFlat", f"nlist {nlist}", build, set_nprobe, search, (4, 8, 16, 24, 32, 48, 64, 96, 128))
 
 
 def run_faiss_flat(b: Bench) -> Result:
@@ -361,7 +362,49 @@ def run_usearch(b: Bench, connectivity: int = 16, expansion_add: int = 128, dtyp
 
     b.size_of = lambda index: int(index.memory_usage)
     return b.tune("usearch", f"connectivity {connectivity}, expansion_add {expansion_add}, {dtype}", build, set_exp,
-                  search, (24, 32, 48, 64, 96, 128, 192))
+                  search, HNSW_BREADTHS)
+
+
+def first_map(X: np.ndarray, labels: np.ndarray, seed: int = 0) -> None:
+    """Explore's time to the first map, before and after sharing one graph, same data, same process.
+
+    Before (the previous pipeline): pynndescent's cosine graph (30-neighbour search graph) for the scores, then
+    UMAP on the PCA-50 vectors searching its own neighbours. After: ``explore_engine.analyse`` as Explore runs it
+    (HNSW graph once, UMAP from it). Numba compilation is warmed up first, not counted."""
+    import warnings
+
+    from pynndescent import NNDescent
+
+    from models.datasets import Dataset
+    from models.studies.explore_engine import PCA_DIMS, analyse, embed, reduce
+
+    warm, wl = structured_vectors(4500, 16, seed=9)  # above UMAP's 4,096: its NN-descent path compiles too
+    t = time.perf_counter()
+    embed(warm, "umap", seed=seed)
+    analyse(Dataset("warm", warm, wl % 10, [str(c) for c in range(10)]), method="umap", k=15, exact_below=0)
+    NNDescent(warm, metric="cosine", n_neighbors=30, low_memory=True, compressed=True).neighbor_graph
+    print(f"first map: warm-up (numba compilation, not counted) {time.perf_counter() - t:.1f} s")
+    ds = Dataset("bench", X, labels % 10, [str(c) for c in range(10)])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        t0 = time.perf_counter()
+        index = NNDescent(X, metric="cosine", n_neighbors=30, random_state=seed, low_memory=True, n_jobs=-1,
+                          compressed=True)
+        index.neighbor_graph
+        t1 = time.perf_counter()
+        reduced, _ = reduce(X, PCA_DIMS, seed)
+        t2 = time.perf_counter()
+        embed(reduced, "umap", seed=seed)
+        t3 = time.perf_counter()
+    before = {"neighbours": t1 - t0, "pca": t2 - t1, "umap": t3 - t2}
+    print(f"first map, before: {t3 - t0:.1f} s (" + ", ".join(f"{k} {v:.1f} s" for k, v in before.items()) +
+          "; scores and clusters not counted)")
+    t = time.perf_counter()
+    arrays, meta = analyse(ds, method="umap", k=15, seed=seed)
+    total = time.perf_counter() - t
+    assert arrays["coords"].shape == (len(X), 2) and np.isfinite(arrays["coords"]).all()
+    print(f"first map, after (explore_engine.analyse, everything): {total:.1f} s (" +
+          ", ".join(f"{k} {v:.1f} s" for k, v in meta["seconds"].items()) + f") · before/after {(t3 - t0) / total:.2f}×")
 
 
 CANDIDATES = {
@@ -369,6 +412,7 @@ CANDIDATES = {
     "pynndescent": ("pynndescent", run_pynndescent),
     "pynndescent-60": ("pynndescent", lambda b: run_pynndescent(b, n_neighbors=60)),
     "hnswlib": ("hnswlib", run_hnswlib),
+    "hnswlib-32": ("hnswlib", lambda b: run_hnswlib(b, M=32, ef_construction=200)),
     "faiss-hnsw": ("faiss", run_faiss_hnsw),
     "faiss-ivf": ("faiss", run_faiss_ivf),
     "faiss-flat": ("faiss", run_faiss_flat),
@@ -385,6 +429,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--single", type=int, default=100, help="one-at-a-time queries timed for the click latency")
     p.add_argument("--data", choices=("structured", "isotropic"), default="structured")
     p.add_argument("--only", nargs="*", choices=list(CANDIDATES), help="candidates to run (default: all)")
+    p.add_argument("--first-map", action="store_true", help="also time Explore's first map, before and after")
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args(argv)
     threads = int(THREADS)
@@ -453,6 +498,9 @@ def main(argv: list[str] | None = None) -> int:
     for r in results:
         for note in r.notes:
             print(f"  {r.name}: {note}")
+    if args.first_map:
+        del b
+        first_map(X, labels, args.seed)
     print(f"peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20:.2f} GiB · load average at end "
           f"{' / '.join(f'{x:.2f}' for x in os.getloadavg())}")
     return 0
