@@ -25,6 +25,10 @@ EXACT_BELOW = 4096  # below this many samples the exact graph is cheaper than bu
 HNSW_M = 16
 HNSW_EF_CONSTRUCTION = 100
 HNSW_EF = 64
+#: a similar-sample query goes through an index (when one is built) only from this many rows: below it the
+#: exact matrix–vector product answers in a few milliseconds
+QUERY_INDEX_FROM = 50_000
+INDEX_EXCLUDE_MAX = 256  # a larger selection is left out of the answer exactly (the index would need k + its size)
 
 
 def unit_rows(X: np.ndarray) -> np.ndarray:
@@ -154,21 +158,40 @@ def _drop_self(nbr: np.ndarray, d: np.ndarray, k: int) -> tuple[np.ndarray, np.n
 
 
 def similar_to(
-    U: np.ndarray, queries: np.ndarray, k: int, exclude: np.ndarray | None = None
+    U: np.ndarray,
+    queries: np.ndarray,
+    k: int,
+    exclude: np.ndarray | None = None,
+    *,
+    index: CosineIndex | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """The ``k`` rows of unit matrix ``U`` nearest (cosine) to the mean direction of ``queries``.
 
     ``queries`` is one vector or several (a selection: their normalised mean is used);
-    rows in ``exclude`` (e.g. the selection itself) are skipped. Exact; returns
+    rows in ``exclude`` (e.g. the selection itself) are skipped. Exact, unless ``index`` (a
+    :class:`CosineIndex` over the same rows) is given and at most :data:`INDEX_EXCLUDE_MAX` rows are
+    excluded: then the index answers (recall@15 ≥ 0.95, far under a millisecond). Returns
     ``(indices, distances)`` sorted nearest first.
     """
     q = np.atleast_2d(np.asarray(queries, dtype=np.float32))
     if q.shape[1] != U.shape[1]:
         raise ValueError(f"queries have {q.shape[1]} dimensions, the index has {U.shape[1]}")
     centre = unit_rows(unit_rows(q).mean(axis=0, keepdims=True))[0]
+    skip = np.unique(np.asarray(exclude, dtype=np.int64)) if exclude is not None and len(exclude) else None
+    if index is not None and index.n == len(U) and np.isfinite(centre).all():
+        n_skip = 0 if skip is None else len(skip)
+        want = min(int(k) + n_skip, index.n)
+        if n_skip <= INDEX_EXCLUDE_MAX and want >= 1:
+            idx, d = index.query(centre[None, :], want)
+            idx, d = idx[0], d[0]
+            if skip is not None:
+                keep = ~np.isin(idx, skip)
+                idx, d = idx[keep], d[keep]
+            if len(idx) >= min(int(k), index.n - n_skip):
+                return idx[: int(k)], d[: int(k)]
     d = 1.0 - U @ centre
-    if exclude is not None and len(exclude):
-        d[np.asarray(exclude, dtype=np.int64)] = np.inf
+    if skip is not None:
+        d[skip] = np.inf
     k = int(min(k, np.isfinite(d).sum()))
     if k <= 0:
         return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32)

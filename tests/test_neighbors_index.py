@@ -143,3 +143,28 @@ def test_all_zero_rows_and_duplicates_stay_valid():
 
 def test_threads_default_is_positive():
     assert neighbors._threads() >= 1
+
+
+def test_similar_queries_through_the_index_match_exact_and_leave_the_selection_out(monkeypatch):
+    from models.datasets import Dataset
+    from dashboard.views.explore import data
+
+    X, labels = structured(6_000, dim=32, clusters=10, seed=7)
+    ds = Dataset(name="big", features=X, labels=labels, class_names=[str(c) for c in range(10)], split="train")
+    assert data.index_for(ds) is None  # below QUERY_INDEX_FROM: exact only
+    monkeypatch.setattr(data, "QUERY_INDEX_FROM", 5_000)
+    index = data.index_for(ds, wait=True)
+    assert index is not None and index.n == 6_000 and data.index_for(ds) is index  # built once
+    U = unit_rows(X)
+    found, truth = [], []
+    for sel in ([5], [10, 11, 12], list(np.flatnonzero(labels == 3)[:40])):
+        idx, d = data.similar(ds, sel, 15)
+        exact, _ = similar_to(U, X[sel], 15, exclude=np.asarray(sel))
+        assert len(idx) == 15 and not np.isin(idx, sel).any() and (np.diff(d) >= -1e-6).all()
+        found.append(idx)
+        truth.append(exact)
+    assert recall(found, truth) >= 0.9
+    # a selection larger than INDEX_EXCLUDE_MAX is answered exactly
+    big = list(range(300))
+    idx, _ = data.similar(ds, big, 10)
+    assert list(idx) == list(similar_to(U, X[big], 10, exclude=np.asarray(big))[0])
