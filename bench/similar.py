@@ -154,7 +154,9 @@ class Bench:
         b, res.recall_sample, res.recall_vector, res.batch = chosen
         set_breadth(index, b)
         res.params = f"{params}, breadth {b}"
-        res.single_ms = _single_ms(lambda q: search(index, q, self.k + 1, threads=1), self.U[self.rows], self.single_reps)
+        res.single_ms = _single_ms(
+            lambda q: search(index, q, self.k + 1, threads=1), self.U[self.rows], self.single_reps
+        )
         if graph_search is None:  # all-points graph: every row queried, self dropped
             found, t_graph = _timed(search, index, self.U, self.k + 1)
             graph_rows = found[self.rows]
@@ -164,7 +166,7 @@ class Bench:
         res.graph = t_build + t_graph
         res.recall_graph = recall(drop_self(graph_rows, self.rows, self.k), self.truth_sample)
         res.nbytes = self.size_of(index)
-        del index
+        index = None  # freed before the next candidate builds
         gc.collect()
         return res
 
@@ -208,8 +210,14 @@ def run_pynndescent(b: Bench, n_neighbors: int = 30, diversify: float = 1.0) -> 
 
     def build():
         index = NNDescent(
-            b.U, metric="cosine", n_neighbors=n_neighbors, random_state=0, n_jobs=b.threads, low_memory=True,
-            diversify_prob=diversify, compressed=False,
+            b.U,
+            metric="cosine",
+            n_neighbors=n_neighbors,
+            random_state=0,
+            n_jobs=b.threads,
+            low_memory=True,
+            diversify_prob=diversify,
+            compressed=False,
         )
         return index
 
@@ -229,12 +237,25 @@ def run_pynndescent(b: Bench, n_neighbors: int = 30, diversify: float = 1.0) -> 
 
     def size_of(index):
         g = index._search_graph
-        return int(index._raw_data.nbytes + g.data.nbytes + g.indices.nbytes + g.indptr.nbytes
-                   + index._neighbor_graph[0].nbytes + index._neighbor_graph[1].nbytes)
+        return int(
+            index._raw_data.nbytes
+            + g.data.nbytes
+            + g.indices.nbytes
+            + g.indptr.nbytes
+            + index._neighbor_graph[0].nbytes
+            + index._neighbor_graph[1].nbytes
+        )
 
     b.size_of = size_of
-    res = b.tune("pynndescent", f"n_neighbors {n_neighbors}, diversify_prob {diversify}", build, set_breadth, search,
-                 (0.1, 0.2, 0.3, 0.4, 0.6), graph_search=graph)
+    res = b.tune(
+        "pynndescent",
+        f"n_neighbors {n_neighbors}, diversify_prob {diversify}",
+        build,
+        set_breadth,
+        search,
+        (0.1, 0.2, 0.3, 0.4, 0.6),
+        graph_search=graph,
+    )
     res.notes.append("graph = its NN-descent graph (no queries); breadth = query epsilon; prepare() timed in batch")
     return res
 
@@ -258,8 +279,9 @@ def run_hnswlib(b: Bench, M: int = 16, ef_construction: int = 100) -> Result:
             return (Path(tmp) / "i").stat().st_size
 
     b.size_of = size_of
-    return b.tune("hnswlib", f"M {M}, ef_construction {ef_construction}", build, lambda i, ef: i.set_ef(ef), search,
-                  HNSW_BREADTHS)
+    return b.tune(
+        "hnswlib", f"M {M}, ef_construction {ef_construction}", build, lambda i, ef: i.set_ef(ef), search, HNSW_BREADTHS
+    )
 
 
 def run_faiss_hnsw(b: Bench, M: int = 16, ef_construction: int = 100) -> Result:
@@ -283,8 +305,7 @@ def run_faiss_hnsw(b: Bench, M: int = 16, ef_construction: int = 100) -> Result:
         index.hnsw.efSearch = ef
 
     b.size_of = lambda index: int(faiss.serialize_index(index).size)
-    return b.tune("faiss HNSWFlat", f"M {M}, efConstruction {ef_construction}", build, set_ef, search,
-                  HNSW_BREADTHS)
+    return b.tune("faiss HNSWFlat", f"M {M}, efConstruction {ef_construction}", build, set_ef, search, HNSW_BREADTHS)
 
 
 def run_faiss_ivf(b: Bench, nlist: int | None = None) -> Result:
@@ -345,8 +366,9 @@ def run_usearch(b: Bench, connectivity: int = 16, expansion_add: int = 128, dtyp
     from usearch.index import Index
 
     def build():
-        index = Index(ndim=b.U.shape[1], metric="cos", dtype=dtype, connectivity=connectivity,
-                      expansion_add=expansion_add)
+        index = Index(
+            ndim=b.U.shape[1], metric="cos", dtype=dtype, connectivity=connectivity, expansion_add=expansion_add
+        )
         index.add(np.arange(b.n), b.U, threads=b.threads)
         return index
 
@@ -361,8 +383,14 @@ def run_usearch(b: Bench, connectivity: int = 16, expansion_add: int = 128, dtyp
         index.expansion_search = e
 
     b.size_of = lambda index: int(index.memory_usage)
-    return b.tune("usearch", f"connectivity {connectivity}, expansion_add {expansion_add}, {dtype}", build, set_exp,
-                  search, HNSW_BREADTHS)
+    return b.tune(
+        "usearch",
+        f"connectivity {connectivity}, expansion_add {expansion_add}, {dtype}",
+        build,
+        set_exp,
+        search,
+        HNSW_BREADTHS,
+    )
 
 
 def first_map(X: np.ndarray, labels: np.ndarray, seed: int = 0) -> None:
@@ -382,29 +410,36 @@ def first_map(X: np.ndarray, labels: np.ndarray, seed: int = 0) -> None:
     t = time.perf_counter()
     embed(warm, "umap", seed=seed)
     analyse(Dataset("warm", warm, wl % 10, [str(c) for c in range(10)]), method="umap", k=15, exact_below=0)
-    NNDescent(warm, metric="cosine", n_neighbors=30, low_memory=True, compressed=True).neighbor_graph
+    _ = NNDescent(warm, metric="cosine", n_neighbors=30, low_memory=True, compressed=True).neighbor_graph
     print(f"first map: warm-up (numba compilation, not counted) {time.perf_counter() - t:.1f} s")
     ds = Dataset("bench", X, labels % 10, [str(c) for c in range(10)])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         t0 = time.perf_counter()
-        index = NNDescent(X, metric="cosine", n_neighbors=30, random_state=seed, low_memory=True, n_jobs=-1,
-                          compressed=True)
-        index.neighbor_graph
+        index = NNDescent(
+            X, metric="cosine", n_neighbors=30, random_state=seed, low_memory=True, n_jobs=-1, compressed=True
+        )
+        _ = index.neighbor_graph
         t1 = time.perf_counter()
         reduced, _ = reduce(X, PCA_DIMS, seed)
         t2 = time.perf_counter()
         embed(reduced, "umap", seed=seed)
         t3 = time.perf_counter()
     before = {"neighbours": t1 - t0, "pca": t2 - t1, "umap": t3 - t2}
-    print(f"first map, before: {t3 - t0:.1f} s (" + ", ".join(f"{k} {v:.1f} s" for k, v in before.items()) +
-          "; scores and clusters not counted)")
+    print(
+        f"first map, before: {t3 - t0:.1f} s ("
+        + ", ".join(f"{k} {v:.1f} s" for k, v in before.items())
+        + "; scores and clusters not counted)"
+    )
     t = time.perf_counter()
     arrays, meta = analyse(ds, method="umap", k=15, seed=seed)
     total = time.perf_counter() - t
     assert arrays["coords"].shape == (len(X), 2) and np.isfinite(arrays["coords"]).all()
-    print(f"first map, after (explore_engine.analyse, everything): {total:.1f} s (" +
-          ", ".join(f"{k} {v:.1f} s" for k, v in meta["seconds"].items()) + f") · before/after {(t3 - t0) / total:.2f}×")
+    print(
+        f"first map, after (explore_engine.analyse, everything): {total:.1f} s ("
+        + ", ".join(f"{k} {v:.1f} s" for k, v in meta["seconds"].items())
+        + f") · before/after {(t3 - t0) / total:.2f}×"
+    )
 
 
 CANDIDATES = {
@@ -457,16 +492,27 @@ def main(argv: list[str] | None = None) -> int:
     vectors = unit_rows(U[picks].mean(axis=1))
     truth_sample = exact_topk(U, U[rows], args.k, skip=rows)
     truth_vector = exact_topk(U, vectors, args.k)
-    print(f"data: {args.data}, {args.n:,} × {args.dim} float32 · k = {args.k} · {args.queries:,} sample queries "
-          f"and {args.queries:,} vector queries (the mean of 5 samples of one cluster) · cosine")
+    print(
+        f"data: {args.data}, {args.n:,} × {args.dim} float32 · k = {args.k} · {args.queries:,} sample queries "
+        f"and {args.queries:,} vector queries (the mean of 5 samples of one cluster) · cosine"
+    )
 
     # numba compiles pynndescent's kernels once per process: warm up on small data, not counted
-    if importlib.util.find_spec("pynndescent") and (not args.only or {"pynndescent", "pynndescent-60"} & set(args.only)):
+    if importlib.util.find_spec("pynndescent") and (
+        not args.only or {"pynndescent", "pynndescent-60"} & set(args.only)
+    ):
         t = time.perf_counter()
         from pynndescent import NNDescent
 
-        w = NNDescent(U[:2000, :16].copy(), metric="cosine", n_neighbors=10, n_jobs=threads, low_memory=True,
-                      diversify_prob=1.0, compressed=False)
+        w = NNDescent(
+            U[:2000, :16].copy(),
+            metric="cosine",
+            n_neighbors=10,
+            n_jobs=threads,
+            low_memory=True,
+            diversify_prob=1.0,
+            compressed=False,
+        )
         w.prepare()
         w.query(U[:5, :16].copy(), k=5, epsilon=0.1)
         print(f"warm-up (numba compilation, not counted): {time.perf_counter() - t:.1f} s")
@@ -485,8 +531,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  {name} done · load average {os.getloadavg()[0]:.2f}", flush=True)
 
     print(f"\nrecall@{args.k} vs exact cosine; speed-ups vs scikit-learn brute force in this run")
-    head = (f"| index | params | build s | click ms | ×sk | 1,000 queries s | ×sk | graph s | ×sk | "
-            f"recall sample | recall vector | recall graph | size MB |")
+    head = (
+        "| index | params | build s | click ms | ×sk | 1,000 queries s | ×sk | graph s | ×sk | "
+        "recall sample | recall vector | recall graph | size MB |"
+    )
     print(head)
     print("|" + "---|" * 13)
     for r in results:
@@ -501,8 +549,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.first_map:
         del b
         first_map(X, labels, args.seed)
-    print(f"peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20:.2f} GiB · load average at end "
-          f"{' / '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    print(
+        f"peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20:.2f} GiB · load average at end "
+        f"{' / '.join(f'{x:.2f}' for x in os.getloadavg())}"
+    )
     return 0
 
 

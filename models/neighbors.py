@@ -74,8 +74,16 @@ class CosineIndex:
     """An approximate cosine index (hnswlib HNSW over unit rows, inner product) with exact-style answers:
     ``query`` returns (indices int64, cosine distances float32 ≥ 0), nearest first."""
 
-    def __init__(self, U: np.ndarray, *, seed: int = 0, threads: int | None = None,
-                 M: int = HNSW_M, ef_construction: int = HNSW_EF_CONSTRUCTION, ef: int = HNSW_EF):
+    def __init__(
+        self,
+        U: np.ndarray,
+        *,
+        seed: int = 0,
+        threads: int | None = None,
+        M: int = HNSW_M,
+        ef_construction: int = HNSW_EF_CONSTRUCTION,
+        ef: int = HNSW_EF,
+    ):
         import hnswlib
 
         U = np.ascontiguousarray(U, dtype=np.float32)

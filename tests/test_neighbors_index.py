@@ -146,8 +146,8 @@ def test_threads_default_is_positive():
 
 
 def test_similar_queries_through_the_index_match_exact_and_leave_the_selection_out(monkeypatch):
-    from models.datasets import Dataset
     from dashboard.views.explore import data
+    from models.datasets import Dataset
 
     X, labels = structured(6_000, dim=32, clusters=10, seed=7)
     ds = Dataset(name="big", features=X, labels=labels, class_names=[str(c) for c in range(10)], split="train")
