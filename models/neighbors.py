@@ -1,14 +1,16 @@
 """Cosine nearest neighbours: the k-NN graph of a dataset, and similar-sample queries.
 
 The graph (each sample's k nearest others, by cosine distance in the original space)
-is built once — exactly for small data, with an HNSW index (hnswlib, inner product over
-unit rows) for large data — and then answers "which samples are like this one" by a table
-lookup. HNSW was picked with ``python -m bench.similar`` (BENCHMARKS.md): on 100,000 × 512 it
-gives the all-points graph at recall@15 ≥ 0.95, where pynndescent's NN-descent graph stopped
-near 0.86. A query for an arbitrary vector (e.g. the mean of a selection) is one exact
-matrix–vector product over unit rows (:func:`similar_to`), milliseconds for 10⁵ × 10³ and
-≥ 10× scikit-learn's brute force; :class:`CosineIndex` answers approximately when that is
-not enough.
+is built once — exactly for small data, with an inverted-file index (faiss ``IndexIVFFlat``,
+inner product over unit rows) for large data — and then answers "which samples are like this
+one" by a table lookup. The index was picked with ``python -m bench.similar`` (BENCHMARKS.md):
+on 100,000 × 512 it gives the all-points graph and the queries at recall@15 ≥ 0.95 and ≥ 10×
+scikit-learn's brute force on both structured and full-rank data, where pynndescent's graph
+stopped near 0.87 and HNSW's graph fell under 10× on the hard data. The index checks its own
+recall: it measures it against exact answers for a few hundred rows and widens its search
+(``nprobe``) until :data:`TARGET_RECALL` is reached, so the recall holds on the data at hand.
+A query for an arbitrary vector (e.g. the mean of a selection) is exact (:func:`similar_to`)
+below :data:`QUERY_INDEX_FROM` rows and goes through the index above when one is built.
 """
 
 from __future__ import annotations
@@ -20,11 +22,9 @@ import numpy as np
 from .progress import ProgressFn, report
 
 EXACT_BELOW = 4096  # below this many samples the exact graph is cheaper than building an index
-#: HNSW build and search settings (bench/similar.py): M links per node, the build's candidate list,
-#: and the search breadth for the all-points graph (at least k + 1). Recall@15 ≥ 0.95 on 10⁵ × 512.
-HNSW_M = 16
-HNSW_EF_CONSTRUCTION = 100
-HNSW_EF = 64
+TARGET_RECALL = 0.97  # recall@k the index tunes itself to on a sample of rows (0.95 asked, a margin for sampling)
+TUNE_ROWS = 300  # rows whose exact neighbours the tuning compares with
+NPROBES = (8, 12, 16, 24, 32, 48, 64, 96, 128)  # inverted lists searched per query, tried in order
 #: a similar-sample query goes through an index (when one is built) only from this many rows: below it the
 #: exact matrix–vector product answers in a few milliseconds
 QUERY_INDEX_FROM = 50_000
@@ -70,39 +70,91 @@ def _threads() -> int:
     return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
 
 
-class CosineIndex:
-    """An approximate cosine index (hnswlib HNSW over unit rows, inner product) with exact-style answers:
-    ``query`` returns (indices int64, cosine distances float32 ≥ 0), nearest first."""
+def _exact_top(U: np.ndarray, Q: np.ndarray, k: int, skip: np.ndarray | None = None) -> np.ndarray:
+    """Indices of the ``k`` rows of unit ``U`` nearest each unit query, ``skip[i]`` left out of row i."""
+    sim = Q @ U.T
+    if skip is not None:
+        sim[np.arange(len(Q)), skip] = -np.inf
+    return np.argpartition(-sim, k - 1, axis=1)[:, :k]
 
-    def __init__(
-        self,
-        U: np.ndarray,
-        *,
-        seed: int = 0,
-        threads: int | None = None,
-        M: int = HNSW_M,
-        ef_construction: int = HNSW_EF_CONSTRUCTION,
-        ef: int = HNSW_EF,
-    ):
-        import hnswlib
+
+class CosineIndex:
+    """An approximate cosine index (faiss ``IndexIVFFlat`` over unit rows, inner product) with exact-style
+    answers: ``query`` returns (indices int64, cosine distances float32 ≥ 0), nearest first.
+
+    Built with k-means into about 4·√n inverted lists (seeded); ``nprobe``, the lists searched per query, is
+    tuned at build time to reach :data:`TARGET_RECALL` for ``k`` neighbours on :data:`TUNE_ROWS` sample rows
+    (``recall`` holds what it measured).
+    """
+
+    def __init__(self, U: np.ndarray, *, k: int = 15, seed: int = 0, threads: int | None = None):
+        import faiss
 
         U = np.ascontiguousarray(U, dtype=np.float32)
         self.n, self.dim = U.shape
         self.threads = threads or _threads()
-        self._index = hnswlib.Index(space="ip", dim=self.dim)  # unit rows: 1 − inner product = cosine distance
-        self._index.init_index(max_elements=self.n, M=M, ef_construction=ef_construction, random_seed=seed)
-        self._index.add_items(U, np.arange(self.n), num_threads=self.threads)
-        self.ef = ef
+        nlist = max(1, int(min(4 * np.sqrt(self.n), self.n // 39)))  # faiss wants ≥ 39 training points per list
+        with self._faiss_threads():
+            quantizer = faiss.IndexFlatIP(self.dim)
+            self._index = faiss.IndexIVFFlat(quantizer, self.dim, nlist, faiss.METRIC_INNER_PRODUCT)
+            self._index.cp.seed = int(seed)
+            self._index.train(U)
+            self._index.add(U)
+        self.nlist = nlist
+        self.nprobe, self.recall = self._tune(U, min(int(k), self.n - 1), seed)
 
-    def query(self, Q: np.ndarray, k: int, *, ef: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """The ``k`` indexed rows nearest (cosine) each row of ``Q`` (normalised here), nearest first."""
+    def _faiss_threads(self):
+        import contextlib
+
+        import faiss
+
+        @contextlib.contextmanager
+        def limited():
+            before = faiss.omp_get_max_threads()
+            faiss.omp_set_num_threads(self.threads)
+            try:
+                yield
+            finally:
+                faiss.omp_set_num_threads(before)
+
+        return limited()
+
+    def _tune(self, U: np.ndarray, k: int, seed: int) -> tuple[int, float]:
+        """The smallest ``nprobe`` whose recall@k on sample rows (self left out) reaches the target."""
+        if k < 1:
+            return self.nlist, 1.0
+        rows = np.random.default_rng(seed).choice(self.n, size=min(TUNE_ROWS, self.n), replace=False)
+        truth = _exact_top(U, U[rows], k, skip=rows)
+        recall = 0.0
+        for nprobe in [p for p in NPROBES if p < self.nlist] + [self.nlist]:
+            self._index.nprobe = nprobe
+            with self._faiss_threads():
+                _, found = self._index.search(U[rows], k + 1)
+            recall = float(
+                np.mean(
+                    [
+                        len(set(f[(f != r) & (f >= 0)][:k].tolist()) & set(t.tolist())) / k
+                        for f, t, r in zip(found, truth, rows)
+                    ]
+                )
+            )
+            if recall >= TARGET_RECALL:
+                return nprobe, recall
+        return self.nlist, recall  # every list: exact
+
+    def query(self, Q: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """The ``k`` indexed rows nearest (cosine) each row of ``Q`` (normalised here), nearest first; an index
+        of -1 (distance inf) where fewer than ``k`` were found."""
         k = _check_k(k, self.n + 1)
         Q = check_vectors(np.atleast_2d(Q), "queries")
         if Q.shape[1] != self.dim:
             raise ValueError(f"queries have {Q.shape[1]} dimensions, the index has {self.dim}")
-        self._index.set_ef(max(int(ef or self.ef), k))
-        idx, d = self._index.knn_query(unit_rows(Q), k=k, num_threads=self.threads)
-        return idx.astype(np.int64), np.maximum(d, 0.0).astype(np.float32)
+        self._index.nprobe = self.nprobe
+        with self._faiss_threads():
+            sim, idx = self._index.search(np.ascontiguousarray(unit_rows(Q)), k)
+        idx = idx.astype(np.int64)
+        dist = np.where(idx >= 0, np.maximum(1.0 - sim, 0.0), np.inf).astype(np.float32)
+        return idx, dist
 
 
 def knn_graph(
@@ -111,8 +163,8 @@ def knn_graph(
     """Each row's ``k`` nearest other rows by cosine distance, nearest first.
 
     Returns ``(indices, distances)``, both n×k; a sample is never its own neighbour.
-    Exact (chunked matrix products) when ``n < exact_below``; otherwise an HNSW index
-    (:class:`CosineIndex`) queried for every row.
+    Exact (chunked matrix products) when ``n < exact_below``; otherwise an inverted-file index
+    (:class:`CosineIndex`, self-tuned to recall@k ≥ :data:`TARGET_RECALL`) queried for every row.
     """
     X = check_vectors(X)
     n = X.shape[0]
@@ -134,15 +186,22 @@ def knn_graph(
             report(progress, stop, n, "nearest neighbours (exact)")
         return idx, np.maximum(dist, 0.0)
 
-    report(progress, 0, 1, "nearest neighbours (building the HNSW index)")
-    index = CosineIndex(U, seed=seed)
+    report(progress, 0, 1, "nearest neighbours (building the index)")
+    index = CosineIndex(U, k=k, seed=seed)
     idx = np.empty((n, k + 1), dtype=np.int64)
     dist = np.empty((n, k + 1), dtype=np.float32)
     step = max(1000, n // 20)
     for start in range(0, n, step):  # in slices, so progress moves and Cancel is heard
         stop = min(n, start + step)
-        idx[start:stop], dist[start:stop] = index.query(U[start:stop], k + 1, ef=max(HNSW_EF, k + 1))
-        report(progress, 0.5 + 0.5 * stop / n, 1, "nearest neighbours (HNSW queries)")
+        idx[start:stop], dist[start:stop] = index.query(U[start:stop], k + 1)
+        report(progress, 0.3 + 0.7 * stop / n, 1, f"nearest neighbours (index, recall@{k} ≈ {index.recall:.2f})")
+    holes = np.flatnonzero((idx < 0).any(axis=1))  # a row whose probed lists held fewer than k + 1: exact
+    for start in range(0, len(holes), 1024):
+        rows = holes[start : start + 1024]
+        top = _exact_top(U, U[rows], k + 1)
+        d = 1.0 - np.einsum("rd,rkd->rk", U[rows], U[top])
+        order = np.argsort(d, axis=1, kind="stable")
+        idx[rows], dist[rows] = np.take_along_axis(top, order, axis=1), np.take_along_axis(d, order, axis=1)
     idx, dist = _drop_self(idx, dist, k)
     return idx, np.maximum(dist, 0.0)
 
@@ -178,7 +237,7 @@ def similar_to(
     ``queries`` is one vector or several (a selection: their normalised mean is used);
     rows in ``exclude`` (e.g. the selection itself) are skipped. Exact, unless ``index`` (a
     :class:`CosineIndex` over the same rows) is given and at most :data:`INDEX_EXCLUDE_MAX` rows are
-    excluded: then the index answers (recall@15 ≥ 0.95, far under a millisecond). Returns
+    excluded: then the index answers (recall@15 ≥ 0.95, under a millisecond). Returns
     ``(indices, distances)`` sorted nearest first.
     """
     q = np.atleast_2d(np.asarray(queries, dtype=np.float32))
@@ -192,9 +251,10 @@ def similar_to(
         if n_skip <= INDEX_EXCLUDE_MAX and want >= 1:
             idx, d = index.query(centre[None, :], want)
             idx, d = idx[0], d[0]
+            keep = idx >= 0
             if skip is not None:
-                keep = ~np.isin(idx, skip)
-                idx, d = idx[keep], d[keep]
+                keep &= ~np.isin(idx, skip)
+            idx, d = idx[keep], d[keep]
             if len(idx) >= min(int(k), index.n - n_skip):
                 return idx[: int(k)], d[: int(k)]
     d = 1.0 - U @ centre

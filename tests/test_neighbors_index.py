@@ -1,4 +1,4 @@
-"""The cosine neighbour index behind Explore: recall of the HNSW graph against exact cosine, exactness below the
+"""The cosine neighbour index behind Explore: recall of the index's graph against exact cosine, exactness below the
 threshold, UMAP built from the shared graph, and clear errors for bad input."""
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ def recall(found: np.ndarray, truth: np.ndarray) -> float:
     return float(np.mean([len(set(f) & set(t)) / len(t) for f, t in zip(found, truth)]))
 
 
-def test_hnsw_graph_recall_at_15_against_exact_cosine():
+def test_index_graph_recall_at_15_against_exact_cosine():
     X, _ = structured(10_000)
     assert len(X) >= EXACT_BELOW  # the index path, as Explore takes it on large data
     approx, d = knn_graph(X, 15, seed=0)
@@ -45,6 +45,7 @@ def test_index_answers_selection_vectors_like_the_exact_query():
     X, labels = structured(8_000, seed=1)
     U = unit_rows(X)
     index = CosineIndex(U, seed=0)
+    assert index.recall >= neighbors.TARGET_RECALL and 1 <= index.nprobe <= index.nlist  # measured at build
     rng = np.random.default_rng(2)
     found, truth = [], []
     for _ in range(100):  # a selection's mean direction: 5 members of one cluster
@@ -74,7 +75,7 @@ def test_umap_builds_the_map_from_the_shared_graph(monkeypatch):
     from models.studies import explore_engine
 
     X, labels = structured(2_000, dim=32, clusters=8, seed=4)
-    graph = knn_graph(X, 14, exact_below=0, seed=0)  # the HNSW path, 14 others + self = UMAP's 15
+    graph = knn_graph(X, 14, exact_below=0, seed=0)  # the index path, 14 others + self = UMAP's 15
 
     def searched(*a, **kw):
         raise AssertionError("UMAP searched for neighbours itself")

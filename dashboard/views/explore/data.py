@@ -234,9 +234,10 @@ _INDEX_LOCK = threading.Lock()
 
 
 def index_for(ds: Dataset, *, wait: bool = False) -> CosineIndex | None:
-    """An HNSW index over the dataset's unit rows, for datasets of ``QUERY_INDEX_FROM`` rows or more (the last
-    one only). Built once in a background thread (tens of seconds at 10⁵ × 512), so the first clicks are answered
-    exactly meanwhile; ``None`` until it is ready (``wait=True`` blocks until it is)."""
+    """A cosine index (:class:`CosineIndex`, faiss IVF-Flat) over the dataset's unit rows, for datasets of
+    ``QUERY_INDEX_FROM`` rows or more (the last one only). Built once in a background thread (tens of seconds at
+    10⁵ × 512), so the first clicks are answered exactly meanwhile; ``None`` until it is ready (``wait=True``
+    blocks until it is)."""
     if ds.n < QUERY_INDEX_FROM:
         return None
     key = (ds.name, ds.split, ds.n, ds.dim)
@@ -261,8 +262,8 @@ def index_for(ds: Dataset, *, wait: bool = False) -> CosineIndex | None:
 
 def similar(ds: Dataset, sel: list[int], k: int) -> tuple[np.ndarray, np.ndarray]:
     """The ``k`` samples nearest the selection's mean direction (cosine, original space), selection left out."""
-    # exact cosine over unit rows below QUERY_INDEX_FROM samples (a few ms); above, the HNSW index once built
-    # (recall@15 ≥ 0.95 at ~0.1 ms, bench/similar.py), exact until then
+    # exact cosine over unit rows below QUERY_INDEX_FROM samples (a few ms); above, the index once built
+    # (recall@15 ≥ 0.95 in under a millisecond, bench/similar.py), exact until then
     return similar_to(unit_for(ds), ds.features[sel], k, exclude=np.asarray(sel), index=index_for(ds))
 
 
