@@ -2,7 +2,268 @@
    (Shift adds, Alt subtracts) goes to the `selection-mode` store, and Plotly gets the same drag
    without the modifier, so it never merges or subtracts on its own (the server does, across panels).
    Esc clears the selection; leaving a plot hides every sample tooltip (no stuck card). */
+/* The fast path for big scatter views (Layers, Data, Explore: figures whose layout.meta.selection names the
+   selection space, dashboard/selection.py): a box/lasso drawn in such a graph is handled here, not by Plotly.
+   The outline follows the mouse as an SVG overlay (no WebGL redraw while dragging); on release the hit set is
+   computed from the box/lasso and the panel's own x/y arrays, combined with the current selection (Shift adds,
+   Alt subtracts), every visible graph of the same space is highlighted with Plotly.restyle, and the shell's
+   store gets a compact selection {space, n, size, bits: base64 bitmask over sample ids, v}. Hidden graphs are
+   restyled when they are shown; a figure the server redraws gets the selection again. A click (no drag) goes to
+   Plotly as before (a point click selects it through the server, a click off the points clears). */
 (function () {
+  const LS = window.LayerScope = window.LayerScope || {};
+  let current = null;  // the shell store's selection as last seen or set here
+  let version = 0;
+
+  function meta(gd) {
+    const m = gd && gd.layout && gd.layout.meta;
+    return m && m.selection ? m.selection : null;
+  }
+  function b64ToBytes(s) {
+    const bin = atob(s), out = new Uint8Array(bin.length);
+    for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
+    return out;
+  }
+  function bytesToB64(bytes) {
+    let s = "";
+    for (let i = 0; i < bytes.length; i += 0x8000) s += String.fromCharCode.apply(null, bytes.subarray(i, i + 0x8000));
+    return btoa(s);
+  }
+  // sample id of point i of trace t of gd: the lookup (ids by customdata), customdata, or the position
+  function idGetter(gd, t) {
+    const m = meta(gd);
+    if (!gd._lsLookup || gd._lsLookupOf !== m) {
+      gd._lsLookupOf = m;
+      gd._lsLookup = m.lookup ? new Int32Array(b64ToBytes(m.lookup).buffer) : null;
+    }
+    const lookup = gd._lsLookup, cd = t.customdata;
+    if (m.key === "customdata" && cd && cd.length === t.x.length) {
+      return lookup ? (i) => lookup[cd[i]] : (i) => cd[i];
+    }
+    return (i) => i;
+  }
+  // a bit set over sample ids; grows as needed
+  function Bits(size) { this.size = size; this.b = new Uint8Array((size + 7) >> 3); this.n = 0; }
+  Bits.prototype.grow = function (size) {
+    if (size <= this.size) return;
+    const b = new Uint8Array((size + 7) >> 3); b.set(this.b); this.b = b; this.size = size;
+  };
+  Bits.prototype.has = function (i) { return i >= 0 && i < this.size && (this.b[i >> 3] >> (i & 7)) & 1; };
+  Bits.prototype.count = function () { let n = 0; for (let k = 0; k < this.b.length; k++) { let v = this.b[k]; while (v) { v &= v - 1; n++; } } return n; };
+  function bitsOf(sel, space) {  // the selection's ids in `space` as Bits (or null)
+    if (!sel || sel.space !== space) return null;
+    if (sel.bits) { const b = new Bits(sel.size || 0); const raw = b64ToBytes(sel.bits); b.b.set(raw.subarray(0, b.b.length)); return b; }
+    const ids = sel.ids || [];
+    if (!ids.length) return null;
+    let max = 0; for (const i of ids) if (i > max) max = i;
+    const b = new Bits(max + 1);
+    for (const i of ids) b.b[i >> 3] |= 1 << (i & 7);
+    return b;
+  }
+  LS.bitsOf = bitsOf;
+
+  // -- highlight ---------------------------------------------------------------------------------------
+  function visible(gd) { return gd.offsetParent !== null; }
+  function highlight(gd, sel) {
+    const m = meta(gd);
+    if (!m || !gd._fullData) return;
+    const traces = (m.traces || [0]).filter((k) => gd._fullData[k]);
+    const bits = sel && sel.space === m.space ? bitsOf(sel, m.space) : null;
+    const wanted = [];
+    for (const k of traces) {
+      const t = gd._fullData[k];
+      if (!bits) { wanted.push(null); continue; }
+      const id = idGetter(gd, t), n = t.x.length, out = [];
+      for (let i = 0; i < n; i++) if (bits.has(id(i))) out.push(i);
+      wanted.push(out);
+    }
+    gd._lsApplied = sel; gd._lsData0 = gd.data[0]; gd._lsPending = false;
+    const none = wanted.every((w) => w === null) && traces.every((k) => !gd.data[k].selectedpoints);
+    if (none) return;
+    gd._lsRestyles = (gd._lsRestyles || 0) + 1;  // how often this graph was restyled (tests read it)
+    if (!restyleSelection(gd, traces, wanted)) window.Plotly.restyle(gd, {selectedpoints: wanted}, traces);
+    gd._lsData0 = gd.data[0];
+  }
+  // What Plotly itself does to a WebGL scatter while a box is dragged (scattergl's selectPoints, then a redraw of
+  // the regl scenes): the selected / unselected batches of each trace's scene set, no recalculation of the
+  // figure. Plotly.restyle(selectedpoints) recalculates every trace ("calc"): seconds at 6 × 70,000 points.
+  // `selectedpoints` is written into data and fullData too, so any later redraw by Plotly keeps the selection.
+  // False (nothing touched) when a trace is not a WebGL scatter drawn in select mode: Plotly.restyle does it.
+  function restyleSelection(gd, traces, wanted) {
+    const l = gd._fullLayout, scenes = [];
+    for (const k of traces) {
+      const cd = gd.calcdata && gd.calcdata[k], stash = cd && cd[0] && cd[0].t, sc = stash && stash._scene;
+      if (!sc || !sc.scatter2d || !sc.select2d || !sc.selectBatch || !sc.markerUnselectedOptions) return false;
+      scenes.push(sc);
+    }
+    traces.forEach(function (k, j) {
+      const sc = scenes[j], idx = gd.calcdata[k][0].t.index, n = gd._fullData[k]._length, sel = wanted[j];
+      const was = sc.selectBatch[idx].length || sc.unselectBatch[idx].length;
+      if (sel) {
+        const mark = new Uint8Array(n), unsel = [];
+        for (const i of sel) mark[i] = 1;
+        for (let i = 0; i < n; i++) if (!mark[i]) unsel.push(i);
+        if (!was || !sc.unselectBatch[idx].length) {
+          const opts = new Array(sc.count); opts[idx] = sc.markerUnselectedOptions[idx]; sc.scatter2d.update.apply(sc.scatter2d, opts);
+        }
+        sc.selectBatch[idx] = sel; sc.unselectBatch[idx] = unsel;
+      } else {
+        if (was) { const opts = new Array(sc.count); opts[idx] = sc.markerOptions[idx]; sc.scatter2d.update.apply(sc.scatter2d, opts); }
+        sc.selectBatch[idx] = []; sc.unselectBatch[idx] = [];
+      }
+      gd.data[k].selectedpoints = sel; gd._fullData[k].selectedpoints = sel;
+    });
+    if (l._glcanvas && l._glcanvas.each) l._glcanvas.each(function (d) { if (d.regl) d.regl.clear({color: true, depth: true}); });
+    for (const id of Object.keys(l._plots || {})) { const sp = l._plots[id]; if (sp._scene) sp._scene.draw(); }
+    return true;
+  }
+  function fastGraphs() {
+    return Array.from(document.querySelectorAll(".js-plotly-plot")).filter((gd) => meta(gd));
+  }
+  function applyAll(sel, except) {
+    for (const gd of fastGraphs()) {
+      if (gd === except) continue;
+      if (visible(gd)) highlight(gd, sel); else gd._lsPending = true;  // hidden tabs: when shown
+    }
+  }
+  // the store changed (a server-made selection, Clear, Esc): highlight; our own writes are already shown
+  LS.selectionChanged = function (sel) {
+    if (sel && sel.v && current && current.v === sel.v) return;
+    current = sel;
+    applyAll(sel, null);
+  };
+  LS.current = function () { return current; };
+  setInterval(function () {  // a graph shown (its tab opened) or redrawn by the server gets the selection
+    for (const gd of fastGraphs()) {
+      if (!visible(gd) || !gd._fullData) continue;
+      if (gd._lsPending || gd._lsData0 !== gd.data[0]) {
+        const sel = current;
+        if (!gd._lsPending && !(sel && sel.space === meta(gd).space && (sel.bits || (sel.ids || []).length))) {
+          gd._lsData0 = gd.data[0];  // redrawn with nothing to highlight: the server drew it plain
+          continue;
+        }
+        highlight(gd, sel);
+      }
+    }
+  }, 200);
+
+  // -- the drag ----------------------------------------------------------------------------------------
+  let drag = null;
+  function axes(gd, subplot) {
+    const m = /^(x\d*)(y\d*)$/.exec(subplot || "");
+    if (!m) return null;
+    const l = gd._fullLayout;
+    const xa = l["xaxis" + m[1].slice(1)], ya = l["yaxis" + m[2].slice(1)];
+    return xa && ya ? {xa, ya, x: m[1], y: m[2]} : null;
+  }
+  function overlay(gd) {
+    const r = gd.getBoundingClientRect();
+    const svg = document.createElementNS("http://www.w3.org/2000/svg", "svg");
+    svg.setAttribute("class", "ls-select-outline");
+    svg.style.cssText = `position:fixed;left:${r.left}px;top:${r.top}px;width:${r.width}px;height:${r.height}px;` +
+      "pointer-events:none;z-index:1000;overflow:visible";
+    const path = document.createElementNS("http://www.w3.org/2000/svg", "path");
+    path.setAttribute("style", "fill:rgba(0,0,0,0.06);stroke:#2c3e50;stroke-width:1;stroke-dasharray:4,3");
+    svg.appendChild(path);
+    document.body.appendChild(svg);
+    return {svg, path, left: r.left, top: r.top};
+  }
+  function draw() {
+    drag.frame = 0;
+    const pts = drag.lasso ? drag.pts : box(drag.pts[0], drag.pts[drag.pts.length - 1]);
+    drag.ov.path.setAttribute("d", "M" + pts.map((p) => `${p[0] - drag.ov.left},${p[1] - drag.ov.top}`).join("L") + "Z");
+  }
+  function box(a, b) { return [a, [b[0], a[1]], b, [a[0], b[1]]]; }
+  LS.startDrag = function (e, gd, target) {
+    const ax = axes(gd, target.getAttribute("data-subplot"));
+    if (!ax) return false;
+    const mode = e.shiftKey ? "add" : (e.altKey ? "subtract" : "replace");
+    drag = {gd, target, ax, mode, lasso: gd._fullLayout.dragmode === "lasso", pts: [[e.clientX, e.clientY]],
+            down: e, moved: false, ov: null, frame: 0};
+    return true;
+  };
+  function onMove(e) {
+    if (!drag) return;
+    e.stopImmediatePropagation();
+    const p = [e.clientX, e.clientY], a = drag.pts[0];
+    if (!drag.moved && Math.abs(p[0] - a[0]) + Math.abs(p[1] - a[1]) < 4) return;
+    if (!drag.moved) {
+      drag.moved = true;
+      drag.ov = overlay(drag.gd);
+      if (LS.hideTooltips) LS.hideTooltips(false);  // no card stays over a box being drawn
+    }
+    if (drag.lasso) drag.pts.push(p); else drag.pts[1] = p;
+    if (!drag.frame) drag.frame = requestAnimationFrame(draw);
+  }
+  function onUp(e) {
+    if (!drag) return;
+    const d = drag;
+    drag = null;
+    if (d.frame) cancelAnimationFrame(d.frame);
+    if (d.ov) d.ov.svg.remove();
+    if (!d.moved) { LS.passClick(d, e); return; }
+    e.stopImmediatePropagation();
+    select(d);
+    if (LS.hideTooltips) setTimeout(function () { LS.hideTooltips(false); }, 0);  // nor after it (a late answer)
+  }
+  window.addEventListener("mousemove", onMove, true);
+  window.addEventListener("mouseup", onUp, true);
+
+  function hits(d) {  // Bits of the sample ids inside the box/lasso in the drag's panel
+    const {gd, ax} = d, r = gd.getBoundingClientRect();
+    const poly = (d.lasso ? d.pts : box(d.pts[0], d.pts[d.pts.length - 1])).map((p) =>
+      [ax.xa.p2l(p[0] - r.left - ax.xa._offset), ax.ya.p2l(p[1] - r.top - ax.ya._offset)]);
+    let x0 = Infinity, x1 = -Infinity, y0 = Infinity, y1 = -Infinity;
+    for (const [x, y] of poly) { x0 = Math.min(x0, x); x1 = Math.max(x1, x); y0 = Math.min(y0, y); y1 = Math.max(y1, y); }
+    const m = meta(gd), picked = [];
+    let max = -1;
+    for (const k of m.traces || [0]) {
+      const t = gd._fullData[k];
+      if (!t || t.xaxis !== ax.x || t.yaxis !== ax.y || t.visible !== true) continue;
+      const id = idGetter(gd, t), xs = t.x, ys = t.y, n = xs.length;
+      for (let i = 0; i < n; i++) {
+        const x = xs[i], y = ys[i];
+        if (x < x0 || x > x1 || y < y0 || y > y1) continue;
+        if (d.lasso && !inside(poly, x, y)) continue;
+        const s = id(i); picked.push(s); if (s > max) max = s;
+      }
+    }
+    return {picked, max};
+  }
+  function inside(poly, x, y) {  // even-odd rule
+    let c = false;
+    for (let i = 0, j = poly.length - 1; i < poly.length; j = i++) {
+      const [xi, yi] = poly[i], [xj, yj] = poly[j];
+      if ((yi > y) !== (yj > y) && x < ((xj - xi) * (y - yi)) / (yj - yi) + xi) c = !c;
+    }
+    return c;
+  }
+  LS.timings = [];  // per box/lasso: ms to find the hits, to highlight the drawn graph, the others (bench reads)
+  function select(d) {
+    const t0 = performance.now();
+    const m = meta(d.gd), {picked, max} = hits(d);
+    const t1 = performance.now();
+    const old = d.mode === "replace" ? null : bitsOf(current, m.space);
+    if (d.mode === "subtract" && !old) return;  // nothing to take from
+    const bits = old || new Bits(0);
+    bits.grow(Math.max(max + 1, bits.size, m.size || 0));
+    if (d.mode === "subtract") for (const s of picked) bits.b[s >> 3] &= ~(1 << (s & 7));
+    else for (const s of picked) bits.b[s >> 3] |= 1 << (s & 7);
+    const n = bits.count();
+    const sel = n ? {space: m.space, n, size: bits.size, bits: bytesToB64(bits.b), v: `${Date.now()}-${++version}`}
+                  : {space: m.space, ids: [], v: `${Date.now()}-${++version}`};
+    current = sel;
+    highlight(d.gd, sel);  // the panel drawn in first, then the others
+    const t2 = performance.now();
+    applyAll(sel, d.gd);
+    LS.timings.push({hits: t1 - t0, drawn: t2 - t1, others: performance.now() - t2});
+    if (LS.timings.length > 100) LS.timings.shift();
+    if (window.dash_clientside && window.dash_clientside.set_props) window.dash_clientside.set_props("selection", {data: sel});
+  }
+})();
+
+(function () {
+  const LS = window.LayerScope;
   let last = null;
   function setMode(mode) {
     if (mode === last || !window.dash_clientside || !window.dash_clientside.set_props) return;
@@ -12,6 +273,13 @@
   window.addEventListener("mousedown", function (e) {
     const t = e.target;
     if (!e.isTrusted || !t || !t.closest || !t.closest(".js-plotly-plot")) return;  // not our own copy below
+    const gd = t.closest(".js-plotly-plot"), m = gd.layout && gd.layout.meta;
+    if (e.button === 0 && m && m.selection && t.classList && t.classList.contains("nsewdrag") && gd._fullLayout
+        && (gd._fullLayout.dragmode === "select" || gd._fullLayout.dragmode === "lasso") && LS.startDrag(e, gd, t)) {
+      e.stopImmediatePropagation();  // a big view's box/lasso: drawn and selected in the page (the fast path above)
+      e.preventDefault();
+      return;
+    }
     const mode = e.shiftKey ? "add" : (e.altKey ? "subtract" : "replace");
     setMode(mode);
     if (mode !== "replace" && t.classList && t.classList.contains("drag")) {
@@ -30,6 +298,21 @@
   ["mouseup", "click", "dblclick"].forEach(function (type) {
     window.addEventListener(type, function () { inMouse = true; setTimeout(function () { inMouse = false; }, 0); }, true);
   });
+  // a click (no drag) in a big view goes to Plotly as it came: a point click selects it, a click off the points
+  // clears (the modifier through `selection-mode`, as for every view)
+  LS.passClick = function (d, up) {
+    setMode(d.mode);
+    inMouse = true;
+    setTimeout(function () { inMouse = false; }, 0);
+    const init = (ev, buttons) => ({
+      bubbles: true, cancelable: true, composed: true, view: window, detail: ev.detail, clientX: ev.clientX,
+      clientY: ev.clientY, screenX: ev.screenX, screenY: ev.screenY, button: 0, buttons: buttons});
+    const onPoint = !!(d.gd._hoverdata && d.gd._hoverdata.length);  // Plotly's hover: the pointer is on a point
+    d.target.dispatchEvent(new MouseEvent("mousedown", init(d.down, 1)));
+    d.target.dispatchEvent(new MouseEvent("mouseup", init(up, 0)));
+    // off the points: Plotly, which never held this selection, says nothing; the click clears it here
+    if (!onPoint && !d.gd.closest(".keeps-selection")) clearSelection();
+  };
   function clearSelection() {
     const b = document.getElementById("selection-clear");
     if (b && !b.disabled) b.click();
@@ -56,6 +339,7 @@
       }
     });
   }
+  LS.hideTooltips = hideTooltips;
   // the pointer left a plot (or a lasso ended off a point): no card may stay over the page
   document.addEventListener("mouseout", function (e) {
     const from = e.target && e.target.closest && e.target.closest(".js-plotly-plot");

@@ -6,8 +6,10 @@ import dash
 import dash_bootstrap_components as dbc
 from dash import ALL, Input, Output, State, ctx, no_update
 
+from models import studies
 from models.datasets import DatasetError
 from models.store import StoreError
+from models.studies.project import projections_of
 
 from . import ids, job_panel, legend, selection, state, tab_run
 from . import upload_box as upload_view
@@ -124,18 +126,26 @@ def _register_shell(app: dash.Dash, config: AppConfig) -> None:
         return options, value
 
     @app.callback(
-        Output(ids.RUN_INFO, "children"), Output(ids.RUN_DELETE_BUTTON, "disabled"), Input(ids.RUN_PICKER, "value")
+        Output(ids.RUN_INFO, "children"),
+        Output(ids.RUN_DELETE_BUTTON, "disabled"),
+        Output(ids.RUN_DELETE, "message"),
+        Input(ids.RUN_PICKER, "value"),
     )
     def run_info(run_id):
         if not run_id:
-            return "", True
+            return "", True, no_update
         try:
             run = config.store.load(run_id)
         except StoreError as exc:
-            return str(exc), True
+            return str(exc), True, no_update
         metrics = {k: v for k, v in run.metrics.items() if isinstance(v, (int, float))}
         text = ", ".join(f"{k} {metric_text(v)}" for k, v in list(metrics.items())[:6])
-        return f"{run.id}" + (f" — {text}" if text else ""), False
+        gone = state.opened(run)[1]  # a projection run whose capture was deleted says so here too
+        return (
+            f"{run.id}" + (f" — {text}" if text else "") + (f" · {gone}" if gone else ""),
+            False,
+            delete_text(config, run_id),
+        )
 
     @app.callback(
         Output(ids.TABS, "active_tab", allow_duplicate=True), Input(ids.FOCUS, "data"), prevent_initial_call=True
@@ -166,9 +176,17 @@ def _register_shell(app: dash.Dash, config: AppConfig) -> None:
     def delete_run(_n, run_id, version):
         if not run_id:
             return no_update, no_update, no_update
-        try:
-            config.store.delete(run_id)
-            config.results.forget(run_id)
+        try:  # a capture's projection runs go with it (the confirmation named them: delete_text)
+            studies.delete_run(config.store, run_id)
         except StoreError as exc:
             return no_update, str(exc), True
         return (version or 0) + 1, no_update, no_update
+
+
+def delete_text(config: AppConfig, run_id: str) -> str:
+    """The Delete run confirmation: it names the projection runs a capture run takes with it."""
+    made = len(projections_of(config.store, run_id))
+    if not made:
+        return "Delete this run and its cached results? This cannot be undone."
+    runs = f"{made} projection run{'s' if made != 1 else ''}"
+    return f"Delete this run, its {runs} (made from it) and their cached results? This cannot be undone."

@@ -29,11 +29,11 @@ def step_controls(run) -> tuple[int, int, dict, int, dict]:
     return int(min(steps)), int(max(steps)), marks, int(steps[-1]), hidden
 
 
-def figure(config: AppConfig, run, step, method: str, colour: str, focus_layer: str | None = None):
-    """(figure, status text) of the run's layers at ``step`` under ``method``; a hint to press
-    Project when they are not computed yet."""
+def figure(config: AppConfig, run, step, method: str, colour: str, focus_layer: str | None = None, picked=None):
+    """(figure, status text) of the run's layers at ``step`` under ``method`` (``picked``: the projection run the
+    Run picker holds, drawn when it is one of these); a hint to press Project when they are not computed yet."""
     step = face.step_of(run, step)
-    found = project_face.cached_panels(config.results, run, step, method)
+    found = project_face.cached_panels(config.results, run, step, method, picked)
     names = face.layer_names(run)
     if found is None:
         return (
@@ -58,8 +58,8 @@ def figure(config: AppConfig, run, step, method: str, colour: str, focus_layer: 
     typed_points(fig)
     acc = "" if preds is None else f" · accuracy {np.mean(preds == labels):.3f}"
     text = (
-        f"{count_text(len(positions), len(sample['labels']))} · step {step} · {method}{acc} · each layer "
-        "started from the previous one's map and aligned to it · drag a box to link panels"
+        f"{count_text(len(positions), len(sample['labels']))} · step {step} · {method}{acc} · "
+        f"{project_face.how(method)} · drag a box to link panels"
     )
     return fig, text
 
@@ -90,20 +90,28 @@ def card(config: AppConfig, run, step, position: int, layer: str | None) -> html
     return sample_card(image, lines, key=key, text=text)
 
 
+def panel_names(config: AppConfig, run, step, method: str, picked=None) -> list[str]:
+    """The layers :func:`figure` draws, in panel order (a picked projection run of some layers: those)."""
+    found = project_face.projection_run(run, face.step_of(run, step), method, picked) if picked is not None else None
+    if found is not None and found.id == picked.id:
+        return project_face.layer_names(found)
+    return face.layer_names(run)  # the newest projection drawn holds every layer (no store scan on each hover)
+
+
 _INDEX: dict[tuple, np.ndarray] = {}
 
 
-def sample_index(config: AppConfig, run, step, method: str) -> np.ndarray | None:
-    """The dataset index of each point of the panels :func:`figure` draws (None before Project);
-    what the shared selection (:mod:`dashboard.selection`) is mapped through."""
+def sample_index(config: AppConfig, run, step, method: str, picked=None) -> np.ndarray | None:
+    """The dataset index of each point of the panels :func:`figure` draws (with ``picked``, as there; None before
+    Project); what the shared selection (:mod:`dashboard.selection`) is mapped through. A projection run holds
+    every sample in the capture's order, so it is the step's sample index."""
     step = face.step_of(run, step)
     key = (run.id, step, method)
     if key not in _INDEX:
-        found = project_face.cached_panels(config.results, run, step, method)
-        if found is None:
+        if project_face.projection_run(run, step, method, picked) is None:
             return None
         _INDEX.clear() if len(_INDEX) > 16 else None
-        _INDEX[key] = np.asarray(face.sample(run, step)["index"])[found[1]]
+        _INDEX[key] = np.asarray(face.sample(run, step)["index"])
     return _INDEX[key]
 
 

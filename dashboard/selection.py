@@ -1,16 +1,24 @@
 """One selection per browser tab, shared by every view.
 
-The shell holds ``dcc.Store(id=ids.SELECTION)`` = ``{"space": str | None, "ids": [int, …]}``: sample
-indices (positions in a dataset split, e.g. ``"digits:test"``, or in a run's own sample, e.g.
+The shell holds ``dcc.Store(id=ids.SELECTION)`` = ``{"space": str | None, "ids": [int, …]}`` or, compact,
+``{"space", "n", "size", "bits"}`` (``bits``: base64 of a little-endian bitmask over sample ids, what the browser
+writes after a box/lasso in a big view: :func:`compact`; :func:`ids_in` reads both, so every server reader
+sees ids): sample indices (positions in a dataset split, e.g. ``"digits:test"``, or in a run's own sample, e.g.
 ``"explore:<run>"``) and the space they index. Views whose points live in that space highlight
 the same samples; others ignore it. A view's box/lasso replaces it, with Shift it adds, with Alt
 it subtracts (``assets/selection.js`` records the modifier held at the drag's start into
 ``selection-mode`` and hands Plotly a plain drag, so Plotly keeps no selection of its own); Esc or
 the shell's Clear button empties it. The count is always shown in the header ("N selected · Clear").
+
+Big views (Layers, Data, Explore) mark their figure with :func:`mark`: ``assets/selection.js`` then draws the
+box/lasso itself, computes the hit set from the panel's own coordinates, highlights every visible graph of the
+space (hidden tabs when shown) and writes the compact form; no list of point objects crosses the wire and the
+server patches no ``selectedpoints`` for them.
 """
 
 from __future__ import annotations
 
+import base64
 from typing import Iterable, Sequence
 
 import dash
@@ -32,19 +40,81 @@ def empty(space_: str | None = None) -> dict:
     return {"space": space_, "ids": []}
 
 
+#: the most sample ids a compact selection may name (the projection study's cap is 100,000 samples; a
+#: dataset split may be bigger): a ``size`` past it is refused, so a request cannot make us allocate more
+MAX_IDS = 50_000_000
+#: a selection of more ids than this is written compact by the server too
+COMPACT_FROM = 2_000
+
+
+def compact(space_: str | None, ids: Iterable[int]) -> dict:
+    """``{"space", "n", "size", "bits"}``: ``ids`` as a base64 bitmask (bit ``i % 8`` of byte ``i // 8``)."""
+    ids = np.unique(np.asarray(list(ids) if not isinstance(ids, np.ndarray) else ids, dtype=np.int64))
+    if ids.size and (ids[0] < 0 or ids[-1] >= MAX_IDS):
+        raise ValueError(f"sample ids must lie in [0, {MAX_IDS}) (got {ids[0]}…{ids[-1]})")
+    size = int(ids[-1]) + 1 if ids.size else 0
+    mask = np.zeros(size, dtype=bool)
+    mask[ids] = True
+    bits = np.packbits(mask, bitorder="little").tobytes()
+    return {"space": space_, "n": int(ids.size), "size": size, "bits": base64.b64encode(bits).decode("ascii")}
+
+
+def decode(selection: dict | None) -> np.ndarray:
+    """The sorted sample ids a selection holds (either form); a malformed one holds none."""
+    if not selection:
+        return np.zeros(0, dtype=np.int64)
+    if selection.get("bits") is not None:
+        try:
+            raw = base64.b64decode(str(selection["bits"]), validate=True)
+            size = min(int(selection.get("size") or 8 * len(raw)), 8 * len(raw), MAX_IDS)
+        except (ValueError, TypeError):
+            return np.zeros(0, dtype=np.int64)
+        return np.flatnonzero(np.unpackbits(np.frombuffer(raw, dtype=np.uint8), count=size, bitorder="little"))
+    try:
+        ids = np.asarray(selection.get("ids") or [], dtype=np.int64)
+    except (ValueError, TypeError):
+        return np.zeros(0, dtype=np.int64)
+    return np.unique(ids[ids >= 0]) if ids.ndim == 1 else np.zeros(0, dtype=np.int64)
+
+
 def ids_in(selection: dict | None, space_: str | None) -> list[int]:
-    """The selected ids when the selection indexes ``space_``, else ``[]``."""
+    """The selected ids when the selection indexes ``space_``, else ``[]`` (THE accessor: either form)."""
     if not selection or space_ is None or selection.get("space") != space_:
         return []
-    return list(selection.get("ids") or [])
+    if selection.get("bits") is None:
+        return list(selection.get("ids") or [])
+    return decode(selection).tolist()
+
+
+def count(selection: dict | None) -> int:
+    """How many samples the selection holds."""
+    return (
+        int(decode(selection).size)
+        if (selection or {}).get("bits") is not None
+        else len((selection or {}).get("ids") or [])
+    )
 
 
 def combine(current: dict | None, space_: str, ids: Iterable[int], mode: str | None) -> dict:
-    """The selection after a drag picked ``ids`` in ``space_``: replace (default), ``add`` or ``subtract``."""
+    """The selection after a drag picked ``ids`` in ``space_``: replace (default), ``add`` or ``subtract``
+    (compact when it is big)."""
     old = set(ids_in(current, space_))
     new = {int(i) for i in ids}
     out = old | new if mode == "add" else old - new if mode == "subtract" else new
-    return {"space": space_, "ids": sorted(out)}
+    return compact(space_, sorted(out)) if len(out) > COMPACT_FROM else {"space": space_, "ids": sorted(out)}
+
+
+def mark(fig, space_: str | None, traces: Sequence[int], key: str = "customdata", lookup=None):
+    """Mark ``fig`` as a big view's: its box/lasso is computed in the browser (``assets/selection.js``).
+
+    ``traces`` are the sample traces; a point's sample id is its ``customdata`` (``key="customdata"``) or its
+    position (``"position"``), mapped through ``lookup`` (sample id per customdata value) when given."""
+    meta = dict(fig.layout.meta) if isinstance(fig.layout.meta, dict) else {}
+    record = {"space": space_, "traces": [int(k) for k in traces], "key": key}
+    if lookup is not None:
+        record["lookup"] = base64.b64encode(np.ascontiguousarray(lookup, dtype="<i4").tobytes()).decode("ascii")
+    fig.layout.meta = {**meta, "selection": record}
+    return fig
 
 
 def positions(selection: dict | None, space_: str | None, index: Sequence[int] | np.ndarray) -> list[int] | None:
@@ -79,8 +149,7 @@ def is_drag(selected: dict | None) -> bool:
 
 
 def label(selection: dict | None) -> str:
-    n = len((selection or {}).get("ids") or [])
-    return f"{n:,} selected"
+    return f"{count(selection):,} selected"
 
 
 def shell_components() -> html.Div:
@@ -110,8 +179,8 @@ def register(app: dash.Dash) -> None:
     @app.callback(
         Output(ids.SELECTION_COUNT, "children"), Output(ids.SELECTION_CLEAR, "disabled"), Input(STORE, "data")
     )
-    def count(selection):
-        return label(selection), not (selection or {}).get("ids")
+    def shown_count(selection):
+        return label(selection), not count(selection)
 
     @app.callback(
         Output(STORE, "data", allow_duplicate=True),
@@ -120,7 +189,18 @@ def register(app: dash.Dash) -> None:
         prevent_initial_call=True,
     )
     def clear(_n, selection):
-        return empty((selection or {}).get("space")) if (selection or {}).get("ids") else no_update
+        return empty((selection or {}).get("space")) if count(selection) else no_update
+
+    # every change of the one selection (a server's, Clear, Esc) highlights the big views in the page
+    app.clientside_callback(
+        """function(selection) {
+            if (window.LayerScope && window.LayerScope.selectionChanged) window.LayerScope.selectionChanged(selection);
+            return window.dash_clientside.no_update;
+        }""",
+        Output(MODE, "data", allow_duplicate=True),
+        Input(STORE, "data"),
+        prevent_initial_call=True,
+    )
 
     @app.callback(
         Output(STORE, "data", allow_duplicate=True),
@@ -130,7 +210,7 @@ def register(app: dash.Dash) -> None:
     )
     def new_dataset(name, selection):
         """Samples of another dataset are other samples: the selection empties."""
-        if (selection or {}).get("ids") and not str((selection or {}).get("space") or "").startswith(f"{name}:"):
+        if count(selection) and not str((selection or {}).get("space") or "").startswith(f"{name}:"):
             return empty()
         return no_update
 

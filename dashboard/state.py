@@ -14,6 +14,7 @@ from dash import Input
 
 from models import datasets
 from models.store import Run, RunStore, StoreError
+from models.studies import project as project_face
 
 from . import ids
 from .config import AppConfig
@@ -83,13 +84,27 @@ def arrays(run_: Run, name: str) -> dict:
     return _arrays(str(run_.path), name)
 
 
+def opened(picked: Run) -> tuple[Run | None, str]:
+    """(the run picking ``picked`` opens, "") — a projection run opens the capture run it projects (Layers draws
+    that capture with it), any other run itself — or (None, why not) when that capture was deleted."""
+    if picked.kind != project_face.KIND:
+        return picked, ""
+    try:
+        return project_face.source(picked), ""
+    except (StoreError, KeyError) as exc:  # KeyError: a manifest without its projection record
+        return None, str(exc) if isinstance(exc, StoreError) else f"projection run {picked.id} names no capture run"
+
+
 def shown_run(picked: Run | None, runs: Sequence[Run], kinds: Sequence[str]) -> Run | None:
-    """The one rule for which run a tab draws: ``picked`` when it is of one of the tab's ``kinds``, else the
-    newest of ``runs`` (newest first) of the first kind (the tab's own); None when there is none.
+    """The one rule for which run a tab draws: ``picked`` when it is of one of the tab's ``kinds`` (a projection
+    run: its capture run, :func:`opened`), else the newest of ``runs`` (newest first) of the first kind (the tab's
+    own); None when there is none.
 
     Every tab follows it through :func:`run_for_view`, and the run bar above the tabs through this, so the
     bar always names the run the tab below it draws.
     """
+    if picked is not None and picked.kind not in kinds:
+        picked = opened(picked)[0]
     if picked is not None and picked.kind in kinds:
         return picked
     return next((r for r in runs if r.kind == kinds[0]), None)
@@ -111,11 +126,14 @@ def run_for_view(
             picked = None
         if picked is not None and picked.kind in kinds:
             return picked, ""
+    source, gone = opened(picked) if picked is not None else (None, "")
+    if source is not None and source.kind in kinds:  # a projection run: its capture, drawn with it
+        return source, ""
     kind = kinds[0]
     shown = shown_run(picked, config.store.list(kind=kind, dataset=dataset_name), kinds)
+    why = f"{gone}; " if gone else f"the picked run is {article(picked.kind)} run; " if picked is not None else ""
     if shown is None:
-        return None, f"no {kind} run for {dataset_name or 'this dataset'} yet"
-    why = f"the picked run is {article(picked.kind)} run; " if picked is not None else ""
+        return None, f"{why}no {kind} run for {dataset_name or 'this dataset'} yet"
     return shown, f"{why}showing the newest {kind} run, {shown.id}"
 
 
@@ -140,8 +158,19 @@ def run_label(run: Run) -> str:
     one, so two captures of one dataset tell apart), dataset, time, summary."""
     created = run.manifest.get("created", "")[:16].replace("T", " ")
     summary = run.manifest.get("summary") or run.config.get("summary") or ""
-    parts = [run.kind, run_model(run), run.manifest.get("dataset", "?"), created, summary]
+    parts = [run.kind, run_model(run), projection_text(run), run.manifest.get("dataset", "?"), created, summary]
     return " · ".join(p for p in parts if p)
+
+
+def projection_text(run: Run) -> str:
+    """``pca of 2 layers of capture-… (step 5)``: what a projection run holds, so two of them tell apart in the
+    Run picker (and a person sees which capture picking it opens); "" for other runs."""
+    record = run.manifest.get("projection") if run.kind == project_face.KIND else None
+    if not isinstance(record, dict):
+        return ""
+    n = len(record.get("layers") or {})
+    layers = f"{n} layer{'s' if n != 1 else ''}"
+    return f"{record.get('method', '?')} of {layers} of {record.get('run', '?')} (step {record.get('step', '?')})"
 
 
 def splits_of(config: AppConfig, name: str | None) -> list[str]:

@@ -29,8 +29,13 @@ def kinds_of(view: ModuleType) -> tuple[str, ...]:
 
 
 def note(kinds: tuple[str, ...], picked: Run | None, shown: Run | None, dataset: str | None) -> str:
+    source, gone = state.opened(picked) if picked is not None else (None, "")
+    if gone:  # a projection run whose capture was deleted: say so, not only "cannot draw"
+        return gone
     if shown is None:
         return f"no {' or '.join(kinds)} run for {dataset or 'this dataset'} yet: train one in this tab"
+    if picked is not None and source is not None and source.id == shown.id != picked.id:
+        return f"with the Run picker's {picked.kind} run, {picked.id}"  # a projection run opens its capture
     if picked is not None and picked.id != shown.id:
         return f"the Run picker holds {state.article(picked.kind)} run, which this tab cannot draw"
     return ""

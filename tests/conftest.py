@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import gzip
 import struct
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 import pytest
@@ -68,3 +70,25 @@ def artifacts() -> Path:
     """Where tests leave screenshots and files a person should look at."""
     ARTIFACTS.mkdir(exist_ok=True)
     return ARTIFACTS
+
+
+@contextmanager
+def torch_threads(n: int) -> Iterator[None]:
+    """Torch on ``n`` threads inside the block, the previous count restored after it (so a test's choice never
+    leaks into the tests that run after it, whatever their order)."""
+    import torch  # here, not at the top: tests that never touch torch do not load it
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread() -> Iterator[None]:
+    """Torch on one thread for a whole module (``pytestmark = pytest.mark.usefixtures("one_torch_thread")``),
+    restored after it: a module that sizes torch's threads leaves them as it found them."""
+    with torch_threads(1):
+        yield

@@ -12,7 +12,7 @@ pytestmark = pytest.mark.browser
 
 ALPHAS = """(k) => { const gd = document.querySelector('#layers-graph .js-plotly-plot');
   const t = gd._fullData[0], op = t.marker.opacity;
-  return t.customdata.map((_, i) => Array.isArray(op) ? op[i] : op); }"""
+  return Array.from(t.customdata, (_, i) => op && op.length !== undefined ? op[i] : op); }"""
 
 
 def test_click_hides_and_double_click_isolates(tmp_path, artifacts):

@@ -20,13 +20,14 @@ from models.store import RunStore
 from models.studies import capture as face
 from tests.arch_models import export_all, make
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # torch on one thread here, restored after
+
 TOL = 1e-4
 FORMATS = ("onnx", "onnx2", "pt2", "ts")
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory):
-    torch.set_num_threads(1)
+def world(tmp_path_factory, one_torch_thread):  # torch on one thread while the module builds and captures
     root = tmp_path_factory.mktemp("arch")
     data, models_dir = root / "data", root / "data" / "models"
     models_dir.mkdir(parents=True)

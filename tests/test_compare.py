@@ -23,6 +23,8 @@ from models.similarity.movers import movers as movers_of
 from models.store import RunStore
 from models.studies import compare, hardness
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # torch on one thread here, restored after
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -46,8 +48,7 @@ def make_capture(root, seeds=(0, 1, 2), layers=("0", "2", "4"), per_class=12, se
 
 
 @pytest.fixture(scope="module")
-def runs(tmp_path_factory):
-    torch.set_num_threads(1)
+def runs(tmp_path_factory, one_torch_thread):  # torch on one thread for the module, restored after it
     root = tmp_path_factory.mktemp("compare") / "runs"
     a = make_capture(root)
     b = make_capture(root, seeds=(5,), layers=("0", "2"), widths=(24, 8))
@@ -246,7 +247,6 @@ def train_cnn(seed: int, ds, epochs: int = 5) -> nn.Module:
 def test_cka_finds_the_same_layer_in_a_cnn_trained_from_another_seed(tmp_path):
     """Kornblith et al. 2019 (their Figure 4): across two initialisations of one architecture, the layer of
     the other network most similar to each layer is, for most layers, that same layer."""
-    torch.set_num_threads(1)
     ds = datasets.load("digits")
     layers = ["act1", "act2", "act3", "act4", "act5"]
     ids = []

@@ -47,6 +47,8 @@ def test_step_heatmap_and_curves():
     heat = fig.data[0]
     assert (heat.zmin, heat.zmax) == (0.0, 1.0) and list(fig.layout.xaxis.ticktext) == ["0", "5", "10"]
     assert list(heat.customdata[1][2]) == ["fc", 10] and "step 10" in fig.layout.title.text
+    pairs = figures.cka_heatmap(["conv", "fc"], ["conv", "fc"], np.eye(2)).data[0]
+    assert heat.colorbar.tickvals == pairs.colorbar.tickvals and fig.layout.yaxis.autorange == "reversed"  # one scale
     assert "one step only" in figures.step_heatmap(["a"], [], []).layout.annotations[0].text
     lines = figures.step_lines({"10": {"a": 0.5, "b": 0.9}, "2": {"a": 0.3, "b": 0.4, "B:a": 0.1}})
     assert list(lines) == ["step 2", "step 10"] and lines["step 2"] == (["a", "b"], [0.3, 0.4])

@@ -6,33 +6,10 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import time
-from pathlib import Path
 
 from models.store import RunStore
-
-ROOT = Path(__file__).resolve().parent.parent
-CMD = [
-    "-m",
-    "models.studies.hardness",
-    "--dataset",
-    "digits",
-    "--depths",
-    "1",
-    "--activations",
-    "tanh",
-    "--runs",
-    "1",
-    "--epochs",
-    "3",
-    "--per-class",
-    "12",
-    "--perplexity",
-    "10",
-    "--jobs",
-    "1",
-]
+from tests import tiny_hardness
 
 
 def _every_listed_run_loads(store: RunStore) -> int:
@@ -49,8 +26,8 @@ def test_sigkill_of_a_study_at_several_points_leaves_only_whole_runs(tmp_path):
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     for delay in (1.0, 3.0, 5.0, 7.0):
         proc = subprocess.Popen(
-            [sys.executable, *CMD, "--store-dir", str(store_dir)],
-            cwd=ROOT,
+            tiny_hardness.command(store_dir),
+            cwd=tiny_hardness.ROOT,
             env=env,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -59,14 +36,7 @@ def test_sigkill_of_a_study_at_several_points_leaves_only_whole_runs(tmp_path):
         proc.send_signal(signal.SIGKILL)
         proc.wait()
         _every_listed_run_loads(RunStore(store_dir))
-    done = subprocess.run(
-        [sys.executable, *CMD, "--store-dir", str(store_dir)],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    done = tiny_hardness.run(store_dir, env=env)
     assert done.returncode == 0, done.stderr
     store = RunStore(store_dir)
     assert _every_listed_run_loads(store) >= 1

@@ -147,6 +147,20 @@ def test_limits_defaults_and_environment():
     assert isinstance(limits(), Limits)
 
 
+def test_model_limits_read_the_environment_as_the_dataset_limits_do():
+    from models.capture import ModelError
+    from models.capture.model_limits import ENV_MODEL_BYTES, ModelLimits
+
+    assert ModelLimits.from_env({}) == ModelLimits() and ModelLimits.from_env({ENV_MODEL_BYTES: " "}) == ModelLimits()
+    assert ModelLimits.from_env({ENV_MODEL_BYTES: "1_000"}).max_model_bytes == 1000
+    with pytest.raises(ModelError, match=f"{ENV_MODEL_BYTES}='lots': must be a whole number of bytes"):
+        ModelLimits.from_env({ENV_MODEL_BYTES: "lots"})
+    with pytest.raises(ModelError, match="at least 1"):
+        ModelLimits.from_env({ENV_MODEL_BYTES: "0"})
+    with pytest.raises(DatasetError, match=r"must be a whole number \(e.g."):
+        Limits.from_env({ENV_CLASSES: "7.5"})
+
+
 # -- IDX / gzip ----------------------------------------------------------------
 @pytest.mark.parametrize("gzipped", [False, True])
 def test_zero_image_idx_is_refused(data_dir, gzipped):

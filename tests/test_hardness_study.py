@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -19,14 +17,14 @@ from models.studies import hardness
 from models.studies.hardness import layer_table
 from models.studies.hardness_engine import project_layer
 from models.training import batches, fit, seed_everything, to_tensor
+from tests import tiny_hardness
 
-ROOT = __import__("pathlib").Path(__file__).resolve().parent.parent
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # torch on one thread here, restored after
 
 
 @pytest.mark.parametrize("activation", ACTIVATIONS)
 def test_every_activation_trains_at_depth_7(activation):
     """Deep logistic-sigmoid MLPs stall with naive init; ours train (accuracy far above 10% chance)."""
-    torch.set_num_threads(1)
     train, test = datasets.load("digits", split="train"), datasets.load("digits", split="test")
     gen = seed_everything(0)
     model = MLP(train.dim, 10, depth=7, activation=activation)
@@ -128,35 +126,7 @@ def test_relu_hardness_falls_from_input_to_last_hidden_layer(tmp_path):
 
 
 def test_command_line_prints_the_run_folder_last(tmp_path):
-    out = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "models.studies.hardness",
-            "--dataset",
-            "digits",
-            "--depths",
-            "1",
-            "--activations",
-            "tanh",
-            "--runs",
-            "1",
-            "--epochs",
-            "3",
-            "--per-class",
-            "12",
-            "--perplexity",
-            "10",
-            "--jobs",
-            "1",
-            "--store-dir",
-            str(tmp_path / "runs"),
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    out = tiny_hardness.run(tmp_path / "runs")
     assert out.returncode == 0, out.stderr
     folder = out.stdout.strip().splitlines()[-1]
     assert (__import__("pathlib").Path(folder) / "manifest.json").is_file()

@@ -22,7 +22,8 @@ def test_opacity_fades_hidden_classes_only():
     labels = np.array([0, 1, 2, 1, 0])
     assert legend.opacity(labels, []) == 0.8
     alpha = legend.opacity(labels, [1])
-    assert alpha == [0.8, legend.HIDDEN_OPACITY, 0.8, legend.HIDDEN_OPACITY, 0.8]
+    assert isinstance(alpha, np.ndarray) and alpha.dtype == np.float32  # a typed array, not a list per point
+    np.testing.assert_allclose(alpha, [0.8, legend.HIDDEN_OPACITY, 0.8, legend.HIDDEN_OPACITY, 0.8], rtol=1e-6)
 
 
 def test_chips_use_the_shared_class_colours():

@@ -54,7 +54,7 @@ def layout(config: AppConfig):
                         figure=figures.empty_figure("loading…"),
                         clear_on_unhover=True,
                         style={"height": "68vh"},
-                        config={"displaylogo": False, "scrollZoom": True},
+                        config={"displaylogo": False, "scrollZoom": True, "plotGlPixelRatio": 1},  # as Layers
                     ),
                     dcc.Tooltip(id="data-tooltip", direction="right"),
                     dcc.Store(id="data-shown", data=None),  # {space, n}: what the scatter shows
@@ -101,7 +101,7 @@ def split_to_follow(selection: dict | None, name: str | None, splits: list[str],
     in Layers is on the test split: Data follows it so the same samples light up), else None."""
     space = (selection or {}).get("space") or ""
     dataset_, _, split = space.rpartition(":")  # "arrays:usps.npz:train" names the file, then the split
-    if not (selection or {}).get("ids") or dataset_ != name or split not in splits or split == current:
+    if not sel.count(selection) or dataset_ != name or split not in splits or split == current:
         return None
     return split
 
@@ -180,6 +180,7 @@ def register_callbacks(app: dash.Dash, config: AppConfig) -> None:
             marker_opacity=legend.opacity(ds.labels, hidden),
         )
         fig.update_layout(dragmode="select")  # box/lasso select; zoom and pan stay in the mode bar
+        sel.mark(fig, where, [0], key="position")  # box/lasso computed and highlighted in the page
         gallery = class_gallery(ds) if ds.images is not None else None
         status = (
             f"PCA of the {ds.split or 'train'} split in {meta.get('seconds', 0):.2f} s · hover a point to see "
@@ -212,16 +213,7 @@ def register_callbacks(app: dash.Dash, config: AppConfig) -> None:
             return no_update, no_update
         return sel.on_drag(selected, shown["space"], np.arange(shown["n"]), selection, mode)
 
-    @app.callback(
-        Output("data-scatter", "figure", allow_duplicate=True),
-        Input(ids.SELECTION, "data"),
-        State("data-shown", "data"),
-        prevent_initial_call=True,
-    )
-    def link(selection, shown):
-        if not shown:
-            return no_update
-        return sel.relink(selection, shown["space"], np.arange(shown["n"]), [0])
+    # the selection's highlight: assets/selection.js (the figure is marked with sel.mark), not a server patch
 
     upload.register(app, config)
 

@@ -3,14 +3,16 @@
 One figure of Scattergl subplots (input, hidden 1…L, logits) under the chosen
 projection, each panel aligned to the previous one (orthogonal Procrustes) so a
 cluster can be followed. A box/lasso selection in any panel highlights the same
-samples everywhere by patching only ``selectedpoints``; hover shows the sample's
+samples everywhere, computed and drawn in the page (``assets/selection.js``, the figure marked by
+:func:`dashboard.selection.mark`); hover shows the sample's
 image, label and prediction. The Train form runs the hardness study as a job. A jump
 from another tab (the shell's ``focus`` store with ``tab == "layers"``) picks the network
 and projection and marks the layer it names.
 
 A capture run (your own model, :mod:`.model`) shows every captured layer the same way; its
-maps are computed by the Project job (t-SNE or UMAP, each layer started from the previous
-layer's map, cached), and a step slider appears when the run holds several checkpoints.
+maps are computed by the Project job (a projection run: t-SNE or UMAP start each layer from the
+previous layer's map, PCA projects each on its own), and a step slider appears when the run holds
+several checkpoints. Picking a projection run in the Run picker opens its capture here, drawn with it.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from dash import Input, Output, Patch, State, ctx, dcc, html, no_update
 
 from models.errors import UserError
 from models.projections import procrustes_align
+from models.store import StoreError
 from models.studies import capture as capture_face
 from models.studies import hardness as study
 from models.studies import project as project_face
@@ -177,7 +180,14 @@ def layout(config: AppConfig):
                 id="layers-graph",
                 figure=figures.empty_figure("pick or train a hardness run"),
                 clear_on_unhover=True,
-                config={"displaylogo": False, "scrollZoom": True, "toImageButtonOptions": {"format": "svg"}},
+                # WebGL at the page's own resolution: Plotly's default (2×) draws 4× the pixels, and a software
+                # renderer redraws 6 × 70,000 points in ~2 s instead of ~1 s (bench.ui_browser)
+                config={
+                    "displaylogo": False,
+                    "scrollZoom": True,
+                    "toImageButtonOptions": {"format": "svg"},
+                    "plotGlPixelRatio": 1,
+                },
             ),
             dcc.Tooltip(id="layers-tooltip", direction="right"),
             html.Div(id="layers-status", className="small text-muted"),
@@ -206,6 +216,8 @@ def register_callbacks(app: dash.Dash, config: AppConfig) -> None:
         if not capture_face.is_capture(run):
             return 0, 1, {}, 0, {"display": "none"}, {"display": "none"}, {}, {}
         low, high, marks, value, style = capture_panels.step_controls(run)
+        projection = picked_projection(config, run_id, run) if ctx.triggered_id in (None, ids.RUN_PICKER) else None
+        value = int(project_face.info(projection)["step"]) if projection is not None else value  # the step it projects
         jump = focus_for(focus, run)
         value = int(jump["step"]) if jump.get("step") is not None and int(jump["step"]) in marks else value
         return low, high, marks, value, style, {}, {"display": "none"}, {"display": "none"}
@@ -242,6 +254,8 @@ def register_callbacks(app: dash.Dash, config: AppConfig) -> None:
             return [], None, no_update, no_update
         if capture_face.is_capture(run):
             methods = list(project_face.PROJECT_METHODS)
+            projection = picked_projection(config, run_id, run) if ctx.triggered_id in (None, ids.RUN_PICKER) else None
+            method = project_face.info(projection)["method"] if projection is not None else method  # as it projects
             return [], None, [{"label": m, "value": m} for m in methods], method if method in methods else methods[0]
         nets = study.networks(run)
         names = [n["name"] for n in nets]
@@ -276,8 +290,10 @@ def register_callbacks(app: dash.Dash, config: AppConfig) -> None:
         if capture_face.is_capture(run):
             try:
                 method = method or "tsne"
-                fig, text = capture_panels.figure(config, run, step, method, colour, marked(focus_for(focus, run)))
-                index = capture_panels.sample_index(config, run, step, method)
+                projection = picked_projection(config, run_id, run)  # picked in the Run picker: drawn
+                jump = marked(focus_for(focus, run))
+                fig, text = capture_panels.figure(config, run, step, method, colour, jump, projection)
+                index = capture_panels.sample_index(config, run, step, method, projection)
             except Exception as exc:
                 return figures.empty_figure(describe_error(exc)), note, None
             if index is None:
@@ -289,10 +305,18 @@ def register_callbacks(app: dash.Dash, config: AppConfig) -> None:
                 trace.selectedpoints = picked
                 trace.marker.showscale = False
                 trace.marker.opacity = legend.opacity(labels, hidden)
+            sel.mark(fig, where, range(len(fig.data)))  # box/lasso computed and highlighted in the page
             return (
                 fig,
                 " · ".join(filter(None, (note, text))),
-                {"run": run.id, "step": step, "method": method, "space": where, "traces": len(fig.data)},
+                {
+                    "run": run.id,
+                    "step": step,
+                    "method": method,
+                    "space": where,
+                    "traces": len(fig.data),
+                    "projection": projection.id if projection is not None else None,
+                },
             )
         if run is None or not network:
             return figures.empty_figure("no hardness run yet: use Train above"), note, None
@@ -319,6 +343,7 @@ def register_callbacks(app: dash.Dash, config: AppConfig) -> None:
         )
         for trace in fig.data:  # the classes hidden in the legend stay faded
             trace.marker.opacity = legend.opacity(sample["labels"], hidden)
+        sel.mark(fig, where, range(len(panels)))  # box/lasso computed and highlighted in the page
         kls = " · ".join(f"{k} KL {v:.3f}" for k, v in study.layer_kls(run, network, method).items())
         text = (
             f"{len(sample['labels'])} test samples · {method} · {kls} · box/lasso selects in every panel "
@@ -356,17 +381,8 @@ def register_callbacks(app: dash.Dash, config: AppConfig) -> None:
         ids = {int(index[point_position(p)]) for p in selected.get("points") or []}
         return sel.combine(selection, shown_["space"], ids, mode), sel.drop_outline()
 
-    @app.callback(
-        Output("layers-graph", "figure", allow_duplicate=True),
-        Input(ids.SELECTION, "data"),
-        State("layers-shown", "data"),
-        prevent_initial_call=True,
-    )
-    def link_selection(selection, shown_):
-        if not shown_:
-            return no_update
-        index = shown_index(config, shown_)
-        return sel.highlight(Patch(), range(shown_["traces"]), sel.positions(selection, shown_["space"], index))
+    # every panel's highlight of the one selection: assets/selection.js (the figure is marked with sel.mark), in the
+    # page, visible graphs only; the server patches no selectedpoints lists
 
     @app.callback(
         Output("layers-tooltip", "show"),
@@ -377,12 +393,14 @@ def register_callbacks(app: dash.Dash, config: AppConfig) -> None:
         State("layers-network", "value"),
         State(ids.DATASET_PICKER, "value"),
         State("layers-step", "value"),
+        State("layers-method", "value"),
     )
-    def hover(hover_data, run_id, network, dataset, step):
+    def hover(hover_data, run_id, network, dataset, step, method):
         run, _ = shown(run_id, dataset) if hover_data else (None, "")
         if hover_data and capture_face.is_capture(run):
             point = hover_data["points"][0]
-            names = capture_face.layer_names(run)
+            projection = picked_projection(config, run_id, run)
+            names = capture_panels.panel_names(config, run, step, method or "tsne", projection)
             curve = int(point.get("curveNumber", 0))
             return (
                 True,
@@ -479,6 +497,18 @@ def register_callbacks(app: dash.Dash, config: AppConfig) -> None:
         )
 
 
+def picked_projection(config: AppConfig, run_id: str | None, capture):
+    """The projection run the Run picker holds when it projects ``capture`` (the run this tab draws), else None:
+    picking one opens its capture run here, drawn with it (its step, its method, its layers)."""
+    try:
+        picked = state.run(config, run_id) if run_id else None
+    except StoreError:
+        return None
+    if picked is None or picked.kind != project_face.KIND or capture is None:
+        return None
+    return picked if project_face.info(picked).get("run") == capture.id else None
+
+
 def selection_patch(selected: dict | None, n_traces: int) -> Patch:
     """Set ``selectedpoints`` on every panel to the positions picked in any one (nothing else is sent)."""
     patch = Patch()
@@ -502,7 +532,8 @@ def shown_index(config: AppConfig, shown_: dict) -> np.ndarray:
     """The dataset index of each point of the panels described by ``layers-shown`` (same order in every panel)."""
     run = state.run(config, shown_["run"])
     if "step" in shown_:
-        return capture_panels.sample_index(config, run, shown_["step"], shown_["method"])
+        picked = state.run(config, shown_["projection"]) if shown_.get("projection") else None
+        return capture_panels.sample_index(config, run, shown_["step"], shown_["method"], picked)
     return state.arrays(run, "sample")["index"]
 
 

@@ -12,7 +12,7 @@ import os
 from dataclasses import dataclass
 from typing import Mapping
 
-from ..datasets.limits import size_text  # noqa: F401  (one way to write a size; zip_check imports it here)
+from ..datasets.limits import env_int, size_text  # one way to read a limit, one to write a size (zip_check's too)
 from .errors import ModelError
 
 GIB = 1 << 30
@@ -35,16 +35,7 @@ class ModelLimits:
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> "ModelLimits":
         environ = os.environ if environ is None else environ
-        text = environ.get(ENV_MODEL_BYTES, "").strip()
-        if not text:
-            return cls()
-        try:
-            value = int(text.replace("_", ""))
-        except ValueError:
-            raise ModelError(f"{ENV_MODEL_BYTES}={text!r}: must be a whole number of bytes") from None
-        if value < 1:
-            raise ModelError(f"{ENV_MODEL_BYTES}={text!r}: must be at least 1")
-        return cls(max_model_bytes=value)
+        return cls(max_model_bytes=env_int(environ, ENV_MODEL_BYTES, cls.max_model_bytes, ModelError, " of bytes"))
 
 
 def model_limits() -> ModelLimits:

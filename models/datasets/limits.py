@@ -54,23 +54,28 @@ class Limits:
     def from_env(cls, environ: Mapping[str, str] | None = None) -> "Limits":
         environ = os.environ if environ is None else environ
         return cls(
-            max_array_bytes=_env_int(environ, ENV_ARRAY_BYTES, cls.max_array_bytes),
-            max_image_pixels=_env_int(environ, ENV_IMAGE_PIXELS, cls.max_image_pixels),
-            max_classes=_env_int(environ, ENV_CLASSES, cls.max_classes),
-            max_columns=_env_int(environ, ENV_COLUMNS, cls.max_columns),
+            max_array_bytes=env_int(environ, ENV_ARRAY_BYTES, cls.max_array_bytes),
+            max_image_pixels=env_int(environ, ENV_IMAGE_PIXELS, cls.max_image_pixels),
+            max_classes=env_int(environ, ENV_CLASSES, cls.max_classes),
+            max_columns=env_int(environ, ENV_COLUMNS, cls.max_columns),
         )
 
 
-def _env_int(environ: Mapping[str, str], key: str, default: int) -> int:
+def env_int(
+    environ: Mapping[str, str], key: str, default: int, error: type[Exception] = DatasetError, unit: str = ""
+) -> int:
+    """The limit ``key`` of ``environ``: a whole number ≥ 1 (``_`` separators allowed), ``default`` when unset; any
+    other text raises ``error`` (the dataset or the model family) naming the variable. One reading of a limit
+    for every family (``ModelLimits.from_env`` too)."""
     text = environ.get(key, "").strip()
     if not text:
         return default
     try:
         value = int(text.replace("_", ""))
     except ValueError:
-        raise DatasetError(f"{key}={text!r}: must be a whole number (e.g. {default})") from None
+        raise error(f"{key}={text!r}: must be a whole number{unit} (e.g. {default})") from None
     if value < 1:
-        raise DatasetError(f"{key}={text!r}: must be at least 1")
+        raise error(f"{key}={text!r}: must be at least 1")
     return value
 
 

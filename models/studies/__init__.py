@@ -29,3 +29,20 @@ def study(kind: str) -> ModuleType:
     if kind not in found:
         raise ValueError(f"kind must be one of {', '.join(found)} (got {kind!r})")
     return found[kind]
+
+
+def delete_run(store, run_id: str) -> list[str]:
+    """Delete run ``run_id`` with its cached results, and the runs made from it that mean nothing without it (a
+    capture's projection runs) with theirs; the ids deleted, ``run_id`` first. A run that is not there raises
+    ``StoreError`` and nothing is deleted. The UI's Delete run calls this, so no projection is left orphaned."""
+    from ..cache import ResultCache
+    from ..store import CACHE
+    from .project import projections_of
+
+    store.load(run_id)  # StoreError before anything is deleted
+    gone = [run_id, *(r.id for r in projections_of(store, run_id))]
+    results = ResultCache(store.root / CACHE)
+    for rid in reversed(gone):  # the projections first: a crash midway leaves no orphan
+        store.delete(rid)
+        results.forget(rid)
+    return gone

@@ -37,7 +37,7 @@ KIND = "explore"
 TITLE = "Explore embeddings"
 METHODS = ("umap", "tsne", "pca")
 PCA_DIMS = 50  # wide vectors are reduced to this many dimensions before the 2-D map
-VERSION = 1  # bump when the analysis changes, so cached results are not reused
+VERSION = 2  # bump when the analysis changes, so cached results are not reused
 ARRAYS = "explore"  # the run's per-sample arrays (explore.npz)
 RUN_SOURCE_PARTS = ("run id", "arrays name", "array key")
 

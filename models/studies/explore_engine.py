@@ -88,20 +88,30 @@ def reduce(X: np.ndarray, dims: int = PCA_DIMS, seed: int = 0) -> tuple[np.ndarr
     return PCA(n_components=dims, random_state=seed, svd_solver="randomized").fit_transform(X).astype(np.float32), dims
 
 
-def embed(X: np.ndarray, method: str = "umap", *, seed: int = 0) -> np.ndarray:
-    """2-D coordinates of ``X`` by ``method``, through ``models.projections`` where it offers it."""
+def embed(
+    X: np.ndarray, method: str = "umap", *, seed: int = 0, knn: tuple[np.ndarray, np.ndarray] | None = None
+) -> np.ndarray:
+    """2-D coordinates of ``X`` by ``method``, through ``models.projections`` where it offers it.
+
+    ``knn``: the samples' k-NN graph ``(indices, distances)`` without self (as :func:`knn_graph` gives it,
+    at least ``UMAP_NEIGHBORS - 1`` wide); UMAP then builds its fuzzy graph from it instead of searching
+    neighbours again (the same neighbours the scores and the similar lists use).
+    """
     from .. import projections
 
     if method not in METHODS:
         raise ValueError(f"method must be one of {', '.join(METHODS)} (got {method!r})")
+    options = {}
+    if method == "umap" and knn is not None:
+        options["precomputed_knn"] = umap_precomputed(knn, UMAP_NEIGHBORS)
     if method in projections.METHODS:
-        return projections.project(X, method, seed=seed).coords
+        return projections.project(X, method, seed=seed, **options).coords
     # FALLBACK until models.projections registers umap/tsne (being added on another branch)
     if method == "umap":
         import umap
 
         return (
-            umap.UMAP(n_components=2, n_neighbors=15, min_dist=0.1, random_state=seed, n_jobs=1)
+            umap.UMAP(n_components=2, n_neighbors=UMAP_NEIGHBORS, min_dist=0.1, random_state=seed, n_jobs=1, **options)
             .fit_transform(X)
             .astype(np.float32)
         )
@@ -109,6 +119,23 @@ def embed(X: np.ndarray, method: str = "umap", *, seed: int = 0) -> np.ndarray:
 
     perplexity = float(min(30.0, (X.shape[0] - 1) / 3.0))
     return np.asarray(TSNE(n_components=2, perplexity=perplexity, random_state=seed, n_jobs=1).fit(X), dtype=np.float32)
+
+
+UMAP_NEIGHBORS = 15  # umap-learn's n_neighbors (self included), as models.projections' default
+
+
+def umap_precomputed(knn: tuple[np.ndarray, np.ndarray], n_neighbors: int = UMAP_NEIGHBORS):
+    """umap-learn's ``precomputed_knn`` from a graph without self: self put first at distance 0, then the
+    nearest ``n_neighbors - 1`` others (through :func:`models.projections.knn_graph.umap_knn`)."""
+    from ..projections.knn_graph import umap_knn
+
+    idx, dist = knn
+    n = len(idx)
+    graph = (
+        np.concatenate([np.arange(n, dtype=np.int64)[:, None], np.asarray(idx, dtype=np.int64)], axis=1),
+        np.concatenate([np.zeros((n, 1), np.float32), np.asarray(dist, dtype=np.float32)], axis=1),
+    )
+    return umap_knn(graph, n_neighbors)
 
 
 # -- the analysis --------------------------------------------------------------
@@ -179,7 +206,10 @@ def _compute(ds: Dataset, *, method: str, k: int, seed: int, progress, exact_bel
     times: dict[str, float] = {}
     t0 = time.perf_counter()
     report(progress, 0, 1, "nearest neighbours")
-    nbr, dist = knn_graph(ds.features, k, exact_below=exact_below, seed=seed, progress=scaled(progress, 0.0, 0.3))
+    # one graph for the scores and for UMAP's fuzzy graph (which needs UMAP_NEIGHBORS - 1 others besides self)
+    wide = max(k, min(ds.n - 1, UMAP_NEIGHBORS - 1)) if method == "umap" else k
+    graph = knn_graph(ds.features, wide, exact_below=exact_below, seed=seed, progress=scaled(progress, 0.0, 0.3))
+    nbr, dist = np.ascontiguousarray(graph[0][:, :k]), np.ascontiguousarray(graph[1][:, :k])
     times["neighbors"] = time.perf_counter() - t0
     labels = ds.labels
     votes = neighbour_votes(labels, nbr, dist, ds.n_classes)
@@ -192,7 +222,7 @@ def _compute(ds: Dataset, *, method: str, k: int, seed: int, progress, exact_bel
     times["pca"] = time.perf_counter() - t1
     report(progress, 0.4, 1, f"embedding with {method}")
     t2 = time.perf_counter()
-    coords = embed(reduced, method, seed=seed)
+    coords = embed(reduced, method, seed=seed, knn=graph if method == "umap" and wide >= UMAP_NEIGHBORS - 1 else None)
     times["embed"] = time.perf_counter() - t2
     report(progress, 0.9, 1, "clustering errors")
     t3 = time.perf_counter()

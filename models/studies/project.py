@@ -1,11 +1,11 @@
 """Project a capture run's layers to 2-D, every sample: the maps the Layers tab draws.
 
 Each chosen layer of one step of a capture run (:mod:`.capture`) is laid out with t-SNE (openTSNE),
-UMAP (umap-learn) or PCA, in network order, each layer started from the previous layer's map (see
-:mod:`models.projections.chain`). Every sample is projected (up to :data:`MAX_SAMPLES`), not a
-subset: the run holds one N × 2 float32 array per layer in the capture's sample order. Each layer's
-k-NN graph is computed once (pynndescent) and cached beside the runs, so t-SNE's affinities and
-UMAP's fuzzy graph of the same layer share it.
+UMAP (umap-learn) or PCA, in network order; t-SNE and UMAP start each layer from the previous layer's map
+(see :mod:`models.projections.chain`), PCA projects each layer on its own (:func:`how`). Every sample is
+projected (up to :data:`MAX_SAMPLES`), not a subset: the run holds one N × 2 float32 array per layer in
+the capture's sample order. Each layer's k-NN graph is computed once (pynndescent) and cached beside the
+runs, so t-SNE's affinities and UMAP's fuzzy graph of the same layer share it.
 
     python -m models.studies.project --run capture-20261206-… --method umap
 """
@@ -20,7 +20,7 @@ import numpy as np
 
 from ..errors import ConfigError, UserError
 from ..projections import procrustes_align
-from ..store import RunStore
+from ..store import RunStore, StoreError
 from ..validation import check_choice, check_float, check_int
 from . import capture as captured
 from .base import StudyConfig, check_kind, command_line, lazy_run, option
@@ -83,6 +83,33 @@ def coords(run, layer: str) -> np.ndarray:
     return out
 
 
+def how(method: str) -> str:
+    """What a projection by ``method`` does from layer to layer, as the Layers tab and the progress say it: t-SNE
+    and UMAP start each layer from the previous layer's map; PCA projects each layer on its own."""
+    if method == "pca":
+        return "each layer its own PCA, aligned to the previous one"
+    return "each layer started from the previous one's map and aligned to it"
+
+
+def source(run):
+    """The capture run a projection run projects: what picking it opens (the Layers tab draws that capture with
+    this projection). A capture deleted since raises a ``StoreError`` that says so."""
+    record = info(run)
+    try:
+        return store_of(run).load(record["run"])
+    except StoreError:
+        raise StoreError(
+            f"projection run {run.id} projects capture run {record['run']}, which is no longer in the store "
+            "(deleted): delete this projection run, or capture and project again"
+        ) from None
+
+
+def projections_of(store, run_id: str) -> list:
+    """The projection runs of capture run ``run_id`` (newest first): they mean nothing without it, so deleting
+    the capture deletes them (:func:`models.studies.delete_run`)."""
+    return [r for r in store.list(KIND) if r.manifest.get("projection", {}).get("run") == run_id]
+
+
 def find(store, source, step: int, method: str, layers: Iterable[str] | None = None):
     """The newest projection run of ``source`` (a capture run) at ``step`` with ``method`` that holds
     every one of ``layers`` (default: every captured layer) for all its samples; None if there is none."""
@@ -130,14 +157,18 @@ def store_of(source) -> RunStore:
     return RunStore(source.path.parent)
 
 
-def projection_run(source, step: int, method: str):
-    """The newest projection run of every layer of capture run ``source`` at ``step``, or None."""
+def projection_run(source, step: int, method: str, picked=None):
+    """``picked`` (the projection run the Run picker holds) when it projects capture run ``source`` at ``step``
+    with ``method``, else the newest projection run of every layer of ``source`` there; None when there is none."""
+    record = picked.manifest.get("projection", {}) if picked is not None and picked.kind == KIND else {}
+    if record.get("run") == source.id and record.get("step") == int(step) and record.get("method") == method:
+        return picked
     return find(store_of(source), source, step, method)
 
 
 def project_run(store, source, step: int, method: str, *, progress=None) -> list[tuple[str, np.ndarray]]:
     """Every captured layer of ``step``, every sample, through the projection study (one run of kind
-    ``projection``, each layer started from the previous one's map, each layer's k-NN graph computed once);
+    ``projection``, laid out as :func:`how` says, each layer's k-NN graph computed once);
     an existing projection run is read, not recomputed."""
     found = projection_run(source, step, method)
     if found is None:
@@ -146,14 +177,17 @@ def project_run(store, source, step: int, method: str, *, progress=None) -> list
     return [(name, coords(found, name)) for name in captured.layer_names(source)]
 
 
-def cached_panels(results, source, step: int, method: str) -> tuple[list[tuple[str, np.ndarray]], np.ndarray] | None:
-    """(panels aligned to their left neighbour by Procrustes, sample positions: all of them) when a projection
-    run of every layer exists, else None. ``results`` is unused (kept for the callers' signature)."""
-    found = projection_run(source, step, method)
+def cached_panels(
+    results, source, step: int, method: str, picked=None
+) -> tuple[list[tuple[str, np.ndarray]], np.ndarray] | None:
+    """(panels aligned to their left neighbour by Procrustes, sample positions: all of them) of ``picked`` (a
+    projection run of these, :func:`projection_run`: its layers) or of a projection run of every layer, else None.
+    ``results`` is unused (kept for the callers' signature)."""
+    found = projection_run(source, step, method, picked)
     if found is None:
         return None
     panels, previous = [], None
-    for name in captured.layer_names(source):
+    for name in layer_names(found):
         xy = coords(found, name)
         xy = xy if previous is None else procrustes_align(xy, previous).astype(np.float32)
         panels.append((name, xy))

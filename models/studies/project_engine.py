@@ -207,7 +207,13 @@ def run(config: Config, *, store, data_dir=None, progress: ProgressFn | None = N
     ) as writer:
         files, seconds, kls, previous = {}, {}, {}, None
         for i, name in enumerate(names):
-            report(progress, i, len(names), f"projecting {name} ({i + 1}/{len(names)}, {config.method}, {n:,} samples)")
+            start = f", from {names[i - 1]}'s map" if i and config.method != "pca" else ""  # PCA: each layer alone
+            report(
+                progress,
+                i,
+                len(names),
+                f"projecting {name} ({i + 1}/{len(names)}, {config.method}{start}, {n:,} samples)",
+            )
             X = np.asarray(captured.activations(source, name, step), dtype=np.float32)
             if not np.isfinite(X).all():
                 raise UserError(f"layer {name!r} of run {source.id} holds NaN or infinite values at step {step}")

@@ -48,6 +48,52 @@ def _matrix(matrix, rows: int, cols: int, what: str) -> np.ndarray:
     return m
 
 
+def _heatmap(
+    m: np.ndarray,
+    row_ticks: Sequence[str],
+    col_ticks: Sequence[str],
+    customdata: list,
+    *,
+    row_title: str,
+    col_title: str,
+    metric: str,
+    hovertemplate: str,
+    square: bool = False,
+    tickangle: int | None = None,
+) -> go.Figure:
+    """A CKA matrix on integer axes (row ``i`` at ``y = i``, top to bottom) labelled with ``row_ticks`` /
+    ``col_ticks``, the colour scale fixed to [0, 1], NaN cells blank, values written in small grids; ``square``
+    keeps the cells square. The one drawing both heatmaps share (their layouts stay their own)."""
+    rows, cols = m.shape
+    fig = go.Figure(
+        go.Heatmap(
+            z=np.where(np.isfinite(m), m, None).tolist(),
+            x=list(range(cols)),
+            y=list(range(rows)),
+            zmin=0.0,
+            zmax=1.0,
+            colorscale=CKA_SCALE,
+            customdata=customdata,
+            xgap=1,
+            ygap=1,
+            colorbar=dict(title=dict(text=metric, side="right"), thickness=12, tickvals=[0, 0.25, 0.5, 0.75, 1]),
+            hovertemplate=hovertemplate,
+            texttemplate="%{z:.2f}" if rows * cols <= ANNOTATE_MAX else None,
+            textfont=dict(size=10),
+        )
+    )
+    axis = dict(tickmode="array", showgrid=False, zeroline=False)
+    fig.update_xaxes(**axis, tickvals=list(range(cols)), ticktext=list(col_ticks), title_text=col_title)
+    if tickangle is not None:
+        fig.update_xaxes(tickangle=tickangle)
+    fig.update_yaxes(
+        **axis, tickvals=list(range(rows)), ticktext=list(row_ticks), title_text=row_title, autorange="reversed"
+    )
+    if square:
+        fig.update_yaxes(scaleanchor="x", constrain="domain")
+    return fig
+
+
 def cka_heatmap(
     rows: Sequence[str],
     cols: Sequence[str],
@@ -66,47 +112,20 @@ def cka_heatmap(
     rows, cols = list(rows), list(cols)
     if not rows or not cols:
         return empty_figure("no layers to compare")
-    m = _matrix(matrix, len(rows), len(cols), "CKA")
-    custom = [[[r, c] for c in cols] for r in rows]
-    fig = go.Figure(
-        go.Heatmap(
-            z=np.where(np.isfinite(m), m, None).tolist(),
-            x=list(range(len(cols))),
-            y=list(range(len(rows))),
-            zmin=0.0,
-            zmax=1.0,
-            colorscale=CKA_SCALE,
-            customdata=custom,
-            xgap=1,
-            ygap=1,
-            colorbar=dict(title=dict(text=metric, side="right"), thickness=12, tickvals=[0, 0.25, 0.5, 0.75, 1]),
-            hovertemplate=f"{row_title}: %{{customdata[0]}}<br>{col_title}: %{{customdata[1]}}<br>"
-            f"{metric} %{{z:.3f}}<extra>click: open both in Layers</extra>",
-            texttemplate="%{z:.2f}" if len(rows) * len(cols) <= ANNOTATE_MAX else None,
-            textfont=dict(size=10),
-        )
+    fig = _heatmap(
+        _matrix(matrix, len(rows), len(cols), "CKA"),
+        unique_ticks(rows),
+        unique_ticks(cols),
+        [[[r, c] for c in cols] for r in rows],
+        row_title=row_title,
+        col_title=col_title,
+        metric=metric,
+        hovertemplate=f"{row_title}: %{{customdata[0]}}<br>{col_title}: %{{customdata[1]}}<br>"
+        f"{metric} %{{z:.3f}}<extra>click: open both in Layers</extra>",
+        square=True,
+        tickangle=-40,
     )
     side = max(340, min(760, 44 * max(len(rows), len(cols)) + 140))
-    fig.update_xaxes(
-        tickmode="array",
-        tickvals=list(range(len(cols))),
-        ticktext=unique_ticks(cols),
-        title_text=col_title,
-        tickangle=-40,
-        showgrid=False,
-        zeroline=False,
-    )
-    fig.update_yaxes(
-        tickmode="array",
-        tickvals=list(range(len(rows))),
-        ticktext=unique_ticks(rows),
-        title_text=row_title,
-        autorange="reversed",
-        showgrid=False,
-        zeroline=False,
-        scaleanchor="x",
-        constrain="domain",
-    )
     fig.update_layout(
         **{**BASE_LAYOUT, "margin": dict(l=10, r=10, t=36, b=10)},
         height=side,
@@ -129,41 +148,16 @@ def step_heatmap(
     layers, steps = list(layers), [int(s) for s in steps]
     if not layers or not steps:
         return empty_figure("one step only: capture several checkpoints to see a layer change over training")
-    m = _matrix(matrix, len(layers), len(steps), "layer × step")
-    fig = go.Figure(
-        go.Heatmap(
-            z=np.where(np.isfinite(m), m, None).tolist(),
-            x=list(range(len(steps))),
-            y=list(range(len(layers))),
-            zmin=0.0,
-            zmax=1.0,
-            colorscale=CKA_SCALE,
-            customdata=[[[l, s] for s in steps] for l in layers],
-            xgap=1,
-            ygap=1,
-            colorbar=dict(title=dict(text=metric, side="right"), thickness=12),
-            hovertemplate=f"%{{customdata[0]}} at step %{{customdata[1]}}<br>{metric} with step {steps[-1]} "
-            "%{z:.3f}<extra>click: open in Layers</extra>",
-            texttemplate="%{z:.2f}" if len(layers) * len(steps) <= ANNOTATE_MAX else None,
-            textfont=dict(size=10),
-        )
-    )
-    fig.update_xaxes(
-        tickmode="array",
-        tickvals=list(range(len(steps))),
-        ticktext=[str(s) for s in steps],
-        title_text="step",
-        showgrid=False,
-        zeroline=False,
-    )
-    fig.update_yaxes(
-        tickmode="array",
-        tickvals=list(range(len(layers))),
-        ticktext=unique_ticks(layers),
-        title_text="layer",
-        autorange="reversed",
-        showgrid=False,
-        zeroline=False,
+    fig = _heatmap(
+        _matrix(matrix, len(layers), len(steps), "layer × step"),
+        unique_ticks(layers),
+        [str(s) for s in steps],
+        [[[l, s] for s in steps] for l in layers],
+        row_title="layer",
+        col_title="step",
+        metric=metric,
+        hovertemplate=f"%{{customdata[0]}} at step %{{customdata[1]}}<br>{metric} with step {steps[-1]} "
+        "%{z:.3f}<extra>click: open in Layers</extra>",
     )
     fig.update_layout(
         **BASE_LAYOUT,

@@ -256,10 +256,9 @@ def register_callbacks(app: dash.Dash, config: AppConfig) -> None:
         sel = s.valid(selection)
         coords = s.arrays["coords"]
         patch = Patch()
-        # rings round the selection; Plotly's own dimming (its last lasso) replaced by the whole selection
-        patch["data"][1] = shared_figures.selection_trace(coords, sel).to_plotly_json()
-        index = np.flatnonzero(filter_mask(s.arrays["labels"], s.arrays["predictions"], label, pred))
-        patch["data"][0]["selectedpoints"] = np.flatnonzero(np.isin(index, sel)).tolist() if sel else None
+        # rings round a small selection; the highlight itself (selected points in their class colour, the others
+        # grey) is drawn in the page by assets/selection.js, for every size
+        patch["data"][1] = shared_figures.selection_trace(coords, figures.rings(sel)).to_plotly_json()
         if not sel:  # cleared: no rings, no dimming, no "N selected" gallery
             patch["layout"]["selections"] = []
             return patch, html.Div(EMPTY_SIMILAR, className="text-muted small"), no_update

@@ -15,11 +15,15 @@ from models.studies.explore import ErrorCluster
 from models.studies.explore_scores import cluster_mix, page_of
 
 from ... import figures, images
+from ... import selection as shared_selection
 from ...cards import sample_card
 from .data import RANKINGS, Shown, color_values, filter_mask, meta_columns, ranking
 
 LIST_ROWS = 12
 MAX_META_LINES = 4
+#: rings mark a selection this small (a clicked sample, a list row); a bigger one is shown by the highlight alone
+#: (selected points keep their class colour and grow, the others grey), so rings never hide the colours
+RING_MAX = 50
 
 
 def map_figure(
@@ -27,22 +31,29 @@ def map_figure(
 ) -> go.Figure:
     """The map: the samples passing the filters coloured by ``color`` (trace 0), the others greyed
     underneath (never removed), the axes fixed to every sample's extent so a filter does not rescale
-    them; the selection ringed."""
+    them; a small selection ringed (a big one highlighted in the page: :func:`dashboard.selection.mark`)."""
     a = shown.arrays
     mask = filter_mask(a["labels"], a["predictions"], label, pred)
     index = np.flatnonzero(mask)
     values, kind, names, title = color_values(a, shown.dataset, color or "label")
     marker = figures.explore_marker(values[index], kind, names, title)
     greyed = "" if mask.all() else " (others greyed)"
-    return figures.explore_scatter(
+    fig = figures.explore_scatter(
         a["coords"],
         index,
         marker,
-        selected=shown.valid(selection),
+        selected=rings(shown.valid(selection)),
         title=f"{len(index):,} of {shown.n:,} samples{greyed} · colour: {title}",
         uirevision=f"explore-{shown.run.id}",
         greyed=np.flatnonzero(~mask),
     )
+    # trace 0's customdata are run positions: the page maps them to sample ids through the run's ids
+    return shared_selection.mark(fig, shown.space, [0], key="customdata", lookup=shown.ids)
+
+
+def rings(selection: Sequence[int]) -> list[int]:
+    """The positions to ring: the selection when it is small (:data:`RING_MAX`), else none."""
+    return list(selection) if len(selection) <= RING_MAX else []
 
 
 def status_line(shown: Shown) -> str:

@@ -149,7 +149,7 @@ def layout(config: AppConfig):
                                 figure=figures.empty_figure(EMPTY_MAP),
                                 clear_on_unhover=True,
                                 style={"height": "64vh"},
-                                config={"displaylogo": False, "scrollZoom": True},
+                                config={"displaylogo": False, "scrollZoom": True, "plotGlPixelRatio": 1},
                             ),
                             dcc.Tooltip(id="explore-tooltip", direction="right"),
                             html.Div(id="explore-status", className="small text-muted"),
