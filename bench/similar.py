@@ -285,6 +285,19 @@ def run_hnswlib(b: Bench, M: int = 16, ef_construction: int = 100) -> Result:
     )
 
 
+def _faiss_search(b: Bench):
+    """A faiss index's top-k ids for ``Q``, on ``threads`` (default the bench's) and back to the bench's after."""
+    import faiss
+
+    def search(index, Q, k, threads=None):
+        faiss.omp_set_num_threads(threads or b.threads)
+        out = index.search(np.ascontiguousarray(Q, dtype=np.float32), k)[1]
+        faiss.omp_set_num_threads(b.threads)
+        return out
+
+    return search
+
+
 def run_faiss_hnsw(b: Bench, M: int = 16, ef_construction: int = 100) -> Result:
     import faiss
 
@@ -296,11 +309,7 @@ def run_faiss_hnsw(b: Bench, M: int = 16, ef_construction: int = 100) -> Result:
         index.add(b.U)
         return index
 
-    def search(index, Q, k, threads=None):
-        faiss.omp_set_num_threads(threads or b.threads)
-        out = index.search(np.ascontiguousarray(Q, dtype=np.float32), k)[1]
-        faiss.omp_set_num_threads(b.threads)
-        return out
+    search = _faiss_search(b)
 
     def set_ef(index, ef):
         index.hnsw.efSearch = ef
@@ -323,11 +332,7 @@ def run_faiss_ivf(b: Bench, nlist: int | None = None) -> Result:
         index.add(b.U)
         return index
 
-    def search(index, Q, k, threads=None):
-        faiss.omp_set_num_threads(threads or b.threads)
-        out = index.search(np.ascontiguousarray(Q, dtype=np.float32), k)[1]
-        faiss.omp_set_num_threads(b.threads)
-        return out
+    search = _faiss_search(b)
 
     def set_nprobe(index, p):
         index.nprobe = p

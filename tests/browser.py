@@ -272,3 +272,14 @@ def hover_card(page, tooltip_id: str, hover, targets, words=(), timeout: float =
         except Exception:
             continue
     raise AssertionError(f"no sample card in #{tooltip_id}: {page.locator(f'#{tooltip_id}').inner_text()!r}")
+
+
+def compute_explore(page, url: str, source: str = "arrays:emb.npz", method: str = "pca") -> None:
+    """Open ``url``'s Explore tab and start a map of ``source`` with ``method`` (what most Explore tests do first)."""
+    page.goto(url)
+    page.wait_for_selector("text=LayerScope")
+    page.locator(".nav-link", has_text="Explore").click()
+    page.wait_for_selector(f"#explore-source option[value='{source}']", state="attached")
+    page.select_option("#explore-source", source)
+    page.select_option("#explore-method", method)
+    page.click("#explore-compute")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tests.browser import browser_page, hover_card, point_position, running_app, wait_for_points
+from tests.browser import browser_page, compute_explore, hover_card, point_position, running_app, wait_for_points
 
 pytestmark = pytest.mark.browser
 
@@ -52,13 +52,7 @@ def test_explore_filter_click_similar(tmp_path, artifacts):
     data_dir.mkdir()
     labels, preds = write_embeddings(data_dir / "emb.npz")
     with running_app(tmp_path, data_dir=data_dir) as url, browser_page() as page:
-        page.goto(url)
-        page.wait_for_selector("text=LayerScope")
-        page.locator(".nav-link", has_text="Explore").click()
-        page.wait_for_selector("#explore-source option[value='arrays:emb.npz']", state="attached")
-        page.select_option("#explore-source", "arrays:emb.npz")
-        page.select_option("#explore-method", "pca")
-        page.click("#explore-compute")
+        compute_explore(page, url)
         wait_for_points(page, "explore-scatter", minimum=len(labels), timeout=120_000)
         assert n_points(page) == len(labels)
         # the side list ranks the model's 3-read-as-8 mistakes near the top

@@ -10,7 +10,7 @@ import re
 import numpy as np
 import pytest
 
-from tests.browser import browser_page, running_app, wait_for_points
+from tests.browser import browser_page, compute_explore, running_app, wait_for_points
 from tests.test_browser_explore import write_embeddings
 
 pytestmark = pytest.mark.browser
@@ -39,13 +39,7 @@ def test_mistakes_page_and_filter_greys(tmp_path, artifacts):
     labels, preds = write_embeddings(data_dir / "emb.npz")
     n = len(labels)
     with running_app(tmp_path, data_dir=data_dir) as url, browser_page(1600, 1000) as page:
-        page.goto(url)
-        page.wait_for_selector("text=LayerScope")
-        page.locator(".nav-link", has_text="Explore").click()
-        page.wait_for_selector("#explore-source option[value='arrays:emb.npz']", state="attached")
-        page.select_option("#explore-source", "arrays:emb.npz")
-        page.select_option("#explore-method", "pca")
-        page.click("#explore-compute")
+        compute_explore(page, url)
         wait_for_points(page, "explore-scatter", minimum=n, timeout=120_000)
 
         # page 1: 12 rows of all n, sorted by score, the header says what breaks ties

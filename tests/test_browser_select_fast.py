@@ -12,7 +12,7 @@ import pytest
 from models.store import RunStore
 from models.studies import capture as capture_face
 from models.studies import project as project_face
-from tests.browser import browser_page, point_position, running_app, settled_screenshot
+from tests.browser import browser_page, compute_explore, point_position, running_app, settled_screenshot
 from tests.projection_data import big_capture
 from tests.test_browser_selection import count, drag_box, inner_point
 
@@ -188,13 +188,7 @@ def test_explore_box_is_computed_in_the_page_and_keeps_class_colours(tmp_path, a
                 if (e.buttons) window.__path.push([e.clientX, e.clientY]); }, true);
             window.addEventListener('mouseup', e => { window.__up = [e.clientX, e.clientY]; }, true);"""
         )
-        page.goto(url)
-        page.wait_for_selector("text=LayerScope")
-        page.locator(".nav-link", has_text="Explore").click()
-        page.wait_for_selector("#explore-source option[value='arrays:emb.npz']", state="attached")
-        page.select_option("#explore-source", "arrays:emb.npz")
-        page.select_option("#explore-method", "pca")
-        page.click("#explore-compute")
+        compute_explore(page, url)
         page.wait_for_function(
             f"""() => {{ const gd = {GD.format("explore-scatter")};
             return gd && gd._fullData && gd._fullData[0] && gd._fullData[0].x.length === {len(labels)}
