@@ -27,7 +27,6 @@ import contextlib
 import io
 import os
 import platform
-import socket
 import subprocess
 import sys
 import tarfile
@@ -131,16 +130,10 @@ def peer_tree(ref: str, into: Path) -> Path:
     return into
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @contextlib.contextmanager
 def app(tree: Path, root: Path, tag: str):
     """``python app.py`` of ``tree`` on a free port over the store in ``root``; yields its URL."""
-    import urllib.request
+    from tests.browser import free_port, wait_until_serving
 
     port = free_port()
     log = open(root / f"app-{tag}.log", "w")
@@ -160,15 +153,7 @@ def app(tree: Path, root: Path, tag: str):
     proc = subprocess.Popen(cmd, cwd=tree, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
     url = f"http://127.0.0.1:{port}/"
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                urllib.request.urlopen(url, timeout=2).read()
-                break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"app did not start: see {root / f'app-{tag}.log'}") from None
-                time.sleep(0.3)
+        wait_until_serving(url, proc, 120, lambda: f"see {root / f'app-{tag}.log'}")
         yield url
     finally:
         import signal

@@ -38,6 +38,20 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def wait_until_serving(url: str, proc: subprocess.Popen, timeout: float, why) -> None:
+    """Poll ``url`` until it answers; ``RuntimeError(f"app did not start: {why()}")`` if ``proc`` ends or
+    ``timeout`` seconds pass first."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            urllib.request.urlopen(url, timeout=2).read()
+            return
+        except OSError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"app did not start:\n{why()}") from None
+            time.sleep(0.3)
+
+
 def _stop(proc: subprocess.Popen, timeout: float = 10) -> None:
     """End a process started with ``start_new_session=True`` and everything it started."""
     import signal
@@ -170,15 +184,7 @@ def running_app(
             proc_out.append(proc)
         url = f"http://127.0.0.1:{port}/"
         try:
-            deadline = time.monotonic() + timeout
-            while True:
-                try:
-                    urllib.request.urlopen(url, timeout=2).read()
-                    break
-                except OSError:
-                    if proc.poll() is not None or time.monotonic() > deadline:
-                        raise RuntimeError(f"app did not start:\n{(tmp / 'app.log').read_text()}") from None
-                    time.sleep(0.3)
+            wait_until_serving(url, proc, timeout, lambda: (tmp / "app.log").read_text())
             yield url
         except BaseException:
             log.flush()
