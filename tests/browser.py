@@ -8,6 +8,7 @@ hover or drag exactly where a person would.
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -188,12 +189,30 @@ def running_app(
             yield url
         except BaseException:
             log.flush()
-            tail = (tmp / "app.log").read_text(errors="replace").splitlines()[-60:]
-            print("\n--- app.log (last lines) ---\n" + "\n".join(tail), file=sys.stderr)
+            print("\n--- app.log (last lines) ---\n" + log_tail(tmp / "app.log"), file=sys.stderr)
+            print("\n--- job records ---\n" + job_rows(tmp / "runs" / ".jobs.sqlite"), file=sys.stderr)
             raise
         finally:
             _stop(proc)
             log.close()
+
+
+def log_tail(path: Path, lines: int = 60) -> str:
+    """The app log's last ``lines`` lines that say something: a page polls every few seconds, and the polls
+    (answered 200) would push a job's traceback out of what a failed test prints."""
+    text = path.read_text(errors="replace").splitlines()
+    said = [t for t in text if not re.search(r'"POST /_dash-update-component\S* HTTP/1.1" 200 -$', t)]
+    return "\n".join([*said[-lines:], f"({len(text) - len(said)} answered polls left out)"])
+
+
+def job_rows(path: Path) -> str:
+    """Every job record of a store, one line each: what a failed browser test's jobs were doing."""
+    import sqlite3
+
+    if not path.exists():
+        return "(no job records)"
+    with sqlite3.connect(path) as db:
+        return "\n".join(" | ".join(map(str, row)) for row in db.execute("SELECT * FROM jobs")) or "(none)"
 
 
 @contextmanager
@@ -207,9 +226,21 @@ def browser_page(width: int = 1500, height: int = 950):
         try:
             page = browser.new_page(viewport={"width": width, "height": height})
             page.set_default_timeout(60_000)
-            yield page
+            try:
+                yield page
+            except BaseException:
+                print("\n--- the page's text when the test failed ---\n" + page_text(page), file=sys.stderr)
+                raise
         finally:
             browser.close()
+
+
+def page_text(page, limit: int = 4000) -> str:
+    """What the page said (job list, status lines, messages): a failed wait names only its condition."""
+    try:
+        return page.evaluate("() => document.body.innerText")[:limit]
+    except Exception as exc:  # the page itself may be what failed
+        return f"(unreadable: {exc})"
 
 
 POINT_JS = """
