@@ -231,8 +231,3 @@ def on_drag(selected: dict | None, space_: str | None, index, selection: dict | 
     if space_ is None or not is_drag(selected):
         return no_update, no_update
     return combine(selection, space_, dragged_ids(selected, index, position), mode), drop_outline()
-
-
-def relink(selection: dict | None, space_: str | None, index, traces: Iterable[int]) -> Patch:
-    """The figure patch for a view's ``link`` callback: ``traces`` highlight the selected samples."""
-    return highlight(Patch(), traces, positions(selection, space_, index))

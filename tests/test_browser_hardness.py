@@ -143,3 +143,19 @@ def test_train_inspect_select_and_cancel(tmp_path, artifacts):
             timeout=20_000,
         )
         settled_screenshot(page, artifacts / "hardness_methods_selected.png")
+
+        # Methods hidden (Layers open): Esc clears the selection; the hidden panels are not restyled until shown
+        methods_gd = "document.querySelector('#methods-graph .js-plotly-plot')"
+        restyles = page.evaluate(f"() => {methods_gd}._lsRestyles || 0")
+        open_tab(page, "Layers")
+        page.wait_for_function("() => document.querySelector('#layers-graph').offsetParent !== null", timeout=15_000)
+        page.mouse.move(5, 5)
+        page.keyboard.press("Escape")
+        page.wait_for_function("() => document.querySelector('#selection-count').innerText.startsWith('0 ')")
+        page.wait_for_function(
+            "() => document.querySelector('#layers-graph .js-plotly-plot').data.every(t => !t.selectedpoints)"
+        )
+        assert page.evaluate(f"() => {methods_gd}._lsRestyles || 0") == restyles, "the hidden Methods tab was restyled"
+        assert page.evaluate(f"() => {methods_gd}.data.every(t => Array.isArray(t.selectedpoints))")
+        open_tab(page, "Methods")
+        page.wait_for_function(f"() => {methods_gd}.data.every(t => !t.selectedpoints)", timeout=20_000)

@@ -189,9 +189,11 @@ def register_callbacks(app: dash.Dash, config: AppConfig) -> None:
         where = sel.space(run.manifest.get("dataset"), "test")
         picked = sel.positions(selection, where, sample["index"])
         fig.update_layout(dragmode="select")  # zoom stays in the mode bar
-        for trace in fig.data:
+        for trace in fig.data:  # the class chips above replace the colour bar; hidden classes stay faded
             trace.selectedpoints = picked
+            trace.marker.showscale = False
             trace.marker.opacity = legend.opacity(sample["labels"], hidden)
+        sel.mark(fig, where, range(len(fig.data)))  # box/lasso computed and highlighted in the page
         shown_ = {
             "run": run.id,
             "network": network,
@@ -252,17 +254,8 @@ def register_callbacks(app: dash.Dash, config: AppConfig) -> None:
         index = state.arrays(state.run(config, shown_["run"]), "sample")["index"]
         return sel.on_drag(selected, shown_["space"], index, selection, mode)
 
-    @app.callback(
-        Output("methods-graph", "figure", allow_duplicate=True),
-        Input(ids.SELECTION, "data"),
-        State("methods-shown", "data"),
-        prevent_initial_call=True,
-    )
-    def link(selection, shown_):
-        if not shown_:
-            return no_update
-        index = state.arrays(state.run(config, shown_["run"]), "sample")["index"]
-        return sel.relink(selection, shown_["space"], index, range(shown_["traces"]))
+    # the six panels' highlight of the one selection: assets/selection.js (the figure is marked with sel.mark), in
+    # the page, when the tab is shown; the server patches no selectedpoints lists
 
     @app.callback(
         Output("methods-tooltip", "show"),

@@ -256,10 +256,14 @@ def _select(app: dash.Dash, config: AppConfig) -> None:
         Input(ids.SELECTION, "data"),
         State(ids.RUN_PICKER, "value"),
         State(ids.DATASET_PICKER, "value"),
+        State(ids.TABS, "active_tab"),
         prevent_initial_call=True,
     )
-    def show(selection, run_id, name):
-        """Both planes highlight the shared selection; the GNE plane's handle moves its points."""
+    def show(selection, run_id, name, tab):
+        """Both planes highlight the shared selection; the GNE plane's handle moves its points. A hidden tab
+        is not restyled: opening it redraws both planes with the selection (``draw``)."""
+        if tab != TAB_ID:
+            return no_update, no_update, no_update, no_update
         run, _note = data.run_for_view(config, run_id, name)
         if run is None:
             return no_update, no_update, None, ""
