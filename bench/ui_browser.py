@@ -8,8 +8,9 @@ wait; PCA of clustered vectors is clustered 2-D points). Timed in the page (``pe
 
 - first draw: the Layers tab clicked → every panel holds N points;
 - hover: the pointer on a point → the sample card with its image shown (p50/p95);
-- linked box selection: mouse release → every panel's ``selectedpoints`` set (a JS probe, checked each frame)
-  (p50/p95), and the frames per second while the box follows the mouse (pointer moved at 60 Hz);
+- linked box selection: mouse release → every panel's highlight painted (``assets/selection.js``'s overlay
+  record, a JS probe checked each frame) (p50/p95), and the frames per second while the box follows the mouse
+  (pointer moved at 60 Hz);
 - page memory: the JS heap (CDP ``Performance.getMetrics`` JSHeapUsedSize) after the draw and at the end.
 
 The peer, measured in the same run on the same store: the app as it was before the selection moved into the
@@ -61,12 +62,12 @@ window.addEventListener('mousedown', () => {
 window.addEventListener('mouseup', () => {
   window.__ls.release = performance.now(); window.__ls.dragging = false; }, true);
 """
-HIGHLIGHTED_JS = f"""(n) => {{ const gd = {GD};
-    const ok = gd && gd.data && gd.data.length === n
-        && gd.data.every(t => t.selectedpoints && t.selectedpoints.length > 0);
+# every panel highlighted: assets/selection.js has painted the box's samples on each panel's overlay canvas
+HIGHLIGHTED_JS = f"""(n) => {{ const gd = {GD}, p = gd && gd._lsPainted;
+    const ok = p && p.counts.length === n && p.counts.every(c => c > 0);
     return ok ? performance.now() : false; }}"""
 CLEARED_JS = f"""() => {{ const gd = {GD};
-    return !!gd && gd.data.every(t => !t.selectedpoints || t.selectedpoints.length === 0); }}"""
+    return !!gd && !gd._lsPainted && gd.data.every((t, k) => !window.LayerScope.picked(gd, k)); }}"""
 CARD_JS = """() => { const t = document.getElementById('layers-tooltip');
     const box = t && t.closest('.dcc-tooltip-bounding-box');
     const ok = box && getComputedStyle(box).display !== 'none' && t.querySelector('img.tooltip-img')

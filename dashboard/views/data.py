@@ -173,8 +173,7 @@ def register_callbacks(app: dash.Dash, config: AppConfig) -> None:
         )
         where = sel.space(name, ds.split or "train")
         size = 5 if ds.n < 5000 else 3
-        fig.update_traces(
-            selectedpoints=sel.positions(selection, where, np.arange(ds.n)),
+        fig.update_traces(  # drawn plain: the page paints the selection over it (assets/selection.js)
             selected=figures.selected_style(size),
             unselected=figures.unselected_style(),
             marker_opacity=legend.opacity(ds.labels, hidden),
