@@ -282,10 +282,9 @@ def register_callbacks(app: dash.Dash, config: AppConfig) -> None:
         Input("layers-step", "value"),
         Input("layers-projected", "data"),
         State(ids.DATASET_PICKER, "value"),
-        State(ids.SELECTION, "data"),
         State(legend.store_id(TAB_ID), "data"),
     )
-    def draw(run_id, network, method, colour, focus, step, _projected, dataset, selection, hidden):
+    def draw(run_id, network, method, colour, focus, step, _projected, dataset, hidden):
         run, note = shown(run_id, dataset)
         if capture_face.is_capture(run):
             try:
