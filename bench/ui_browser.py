@@ -8,9 +8,9 @@ wait; PCA of clustered vectors is clustered 2-D points). Timed in the page (``pe
 
 - first draw: the Layers tab clicked → every panel holds N points;
 - hover: the pointer on a point → the sample card with its image shown (p50/p95);
-- linked box selection: mouse release → every panel's highlight painted (``assets/selection.js``'s overlay
-  record, a JS probe checked each frame) (p50/p95), and the frames per second while the box follows the mouse
-  (pointer moved at 60 Hz);
+- linked box selection: mouse release → the first frame at which every panel is highlighted (a frame loop in the
+  page checks ``assets/selection.js``'s overlay record, or a peer's ``selectedpoints``) (p50/p95), and the frames
+  per second while the box follows the mouse (pointer moved at 60 Hz);
 - page memory: the JS heap (CDP ``Performance.getMetrics`` JSHeapUsedSize) after the draw and at the end.
 
 The peer, measured in the same run on the same store: the app as it was before the selection moved into the
@@ -51,23 +51,43 @@ CHROMIUM_ARGS = [
 PEER_REF = "ccfbfd3"
 GD = "document.querySelector('#layers-graph .js-plotly-plot')"
 
-# the page's clocks: registered before the app's scripts, so these listeners run first
-INIT_JS = """
-window.__ls = {lastMove: 0, release: 0, frames: [], dragging: false};
+# every panel highlighted (n panels): this tree paints the box's samples on each panel's overlay canvas
+# (assets/selection.js records it in gd._lsPainted); an older tree (a peer) sets every trace's selectedpoints
+HIGHLIGHTED = f"""function (n) {{ const gd = {GD};
+    if (!gd || !gd.data || gd.data.length !== n) return false;
+    const p = gd._lsPainted;
+    if (p) return p.counts.length === n && p.counts.every(c => c > 0);
+    return gd.data.every(t => t.selectedpoints && t.selectedpoints.length > 0); }}"""
+# the page's clocks: registered before the app's scripts, so these listeners run first. After a release, a frame
+# loop in the page notes the first frame at which every panel is highlighted (window.__ls.shown): the page's own
+# time, not when the harness's probe got round to looking
+INIT_JS = (
+    """
+window.__ls = {lastMove: 0, release: 0, shown: 0, panels: 0, frames: [], dragging: false};
+window.__ls.highlighted = """
+    + HIGHLIGHTED
+    + """;
 window.addEventListener('mousemove', () => { window.__ls.lastMove = performance.now(); }, true);
 window.addEventListener('mousedown', () => {
   const s = window.__ls; s.frames = []; s.dragging = true;
   (function tick(t) { if (!s.dragging) return; s.frames.push(performance.now()); requestAnimationFrame(tick); })();
 }, true);
 window.addEventListener('mouseup', () => {
-  window.__ls.release = performance.now(); window.__ls.dragging = false; }, true);
+  const s = window.__ls, release = s.release = performance.now(); s.dragging = false; s.shown = 0;
+  if (!s.panels) return;
+  (function watch() {
+    if (s.release !== release) return;
+    if (s.highlighted(s.panels)) s.shown = performance.now(); else requestAnimationFrame(watch);
+  })();
+}, true);
 """
-# every panel highlighted: assets/selection.js has painted the box's samples on each panel's overlay canvas
-HIGHLIGHTED_JS = f"""(n) => {{ const gd = {GD}, p = gd && gd._lsPainted;
-    const ok = p && p.counts.length === n && p.counts.every(c => c > 0);
-    return ok ? performance.now() : false; }}"""
+)
+SHOWN_JS = "() => window.__ls.shown > 0"
 CLEARED_JS = f"""() => {{ const gd = {GD};
-    return !!gd && !gd._lsPainted && gd.data.every((t, k) => !window.LayerScope.picked(gd, k)); }}"""
+    if (!gd) return false;
+    if (window.LayerScope && window.LayerScope.picked)
+        return !gd._lsPainted && gd.data.every((t, k) => !window.LayerScope.picked(gd, k));
+    return gd.data.every(t => !t.selectedpoints || t.selectedpoints.length === 0); }}"""
 CARD_JS = """() => { const t = document.getElementById('layers-tooltip');
     const box = t && t.closest('.dcc-tooltip-bounding-box');
     const ok = box && getComputedStyle(box).display !== 'none' && t.querySelector('img.tooltip-img')
@@ -237,6 +257,7 @@ def measure(
                 out["hover"].append(shown - page.evaluate("window.__ls.lastMove"))
             page.mouse.move(5, 5)
 
+            page.evaluate("(n) => { window.__ls.panels = n; }", panels)
             for b in range(boxes):  # a box (about a tenth of a panel's side) in a random panel, the last one kept
                 k = b % panels
                 page.keyboard.press("Escape")
@@ -258,8 +279,8 @@ def measure(
                 dragged = time.monotonic() - began
                 page.mouse.up()
                 try:
-                    done = page.wait_for_function(HIGHLIGHTED_JS, arg=panels, polling="raf", timeout=wait_ms)
-                    out["link"].append(done.json_value() - page.evaluate("window.__ls.release"))
+                    page.wait_for_function(SHOWN_JS, polling="raf", timeout=wait_ms)
+                    out["link"].append(page.evaluate("window.__ls.shown - window.__ls.release"))
                 except Exception:  # never highlighted within the wait: counted as the wait (a lower bound)
                     out["link"].append(float(wait_ms))
                     out["timeouts"] += 1
@@ -299,7 +320,8 @@ def summary(r: dict) -> dict:
         "timeouts": r["timeouts"],
         "parts": {
             key: float(np.median([p[key] for p in r.get("parts", [])])) if r.get("parts") else float("nan")
-            for key in ("hits", "drawn", "others")
+            for key in ("hits", "drawn", "others", "store", "frame")
+            if all(key in p for p in r.get("parts", []))
         },
     }
 
@@ -360,7 +382,13 @@ def main(argv: list[str] | None = None) -> int:
             if s["parts"]["hits"] == s["parts"]["hits"]:  # the page's own breakdown (this tree's fast path)
                 print(
                     f"{'':>16}  in the page, median per box: hit set {s['parts']['hits']:.0f} ms, the graph drawn in "
-                    f"{s['parts']['drawn']:.0f} ms, the other graphs {s['parts']['others']:.0f} ms",
+                    f"{s['parts']['drawn']:.0f} ms, the other graphs {s['parts']['others']:.0f} ms"
+                    + (
+                        f", handed to Dash {s['parts']['store']:.0f} ms, the next frame began "
+                        f"{s['parts']['frame']:.0f} ms after the handler started"
+                        if "frame" in s["parts"]
+                        else ""
+                    ),
                     flush=True,
                 )
     if len(results) == 2:
