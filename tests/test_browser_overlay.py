@@ -3,8 +3,9 @@
 Read back from the page's pixels: after a box in the Layers tab, at every selected point's screen position (the
 axes' own data → pixel map) the overlay holds that point's colour as Plotly resolved it (or a selected
 neighbour's, where points overlap), opaque; at an unselected point with no selected point near it, exactly the
-veil; a zoom moves the painted points with the axes; a class hidden in the legend leaves its selected points
-under the veil; Esc removes the overlay. Plotly's own WebGL scenes never get select batches."""
+veil; hover cards come through it; a narrower window and a zoom move the painted points with the axes; a class
+hidden in the legend leaves its selected points under the veil; Esc removes the overlay. Plotly's own WebGL
+scenes never get select batches."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import pytest
 
 from models.store import RunStore
 from models.studies import study
-from tests.browser import browser_page, running_app, settled_screenshot, wait_for_points
+from tests.browser import browser_page, hover_card, hover_point, running_app, settled_screenshot, wait_for_points
 from tests.test_browser_selection import drag_box, inner_point
 
 pytestmark = pytest.mark.browser
@@ -100,6 +101,22 @@ def test_overlay_paints_selected_points_over_a_veil_and_follows_zoom_and_legend(
             n_sel, n_unsel = check(page, k)
             assert n_sel > 0 and n_unsel > 0, (k, n_sel, n_unsel)
         settled_screenshot(page, artifacts / "overlay_layers_selected.png")
+
+        # the overlay takes no pointer events: a selected point's sample card still comes on hover
+        hover_card(page, "layers-tooltip", lambda i: hover_point(page, "layers-graph", 1, i), picked[0][:4])
+        page.mouse.move(5, 5)
+
+        # a narrower window: the figure re-lays itself out and the overlay is repainted at the new positions
+        page.set_viewport_size({"width": 1300, "height": 1000})
+        page.wait_for_function(
+            f"""() => {{ const gd = {GD}, c = gd._lsCanvas;
+                return gd._fullLayout.width < 1250 && c.style.width === gd._fullLayout.width + 'px'; }}""",
+            timeout=20_000,
+        )
+        page.wait_for_timeout(300)
+        for k in range(panels):
+            n_sel, _ = check(page, k)
+            assert n_sel > 0
 
         # a zoom around the selection in panel 0: the painted points move with the axes, the others stay veiled
         page.evaluate(
