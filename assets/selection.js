@@ -209,7 +209,6 @@
     return {left: xa._offset, top: ya._offset, width: xa._length, height: ya._length,
             sx: xa._length / (x1 - x0), x0, sy: ya._length / (y1 - y0), y0, id: t.xaxis + t.yaxis};
   }
-  LS.overlayFrame = function (gd, k) { return frame(gd, gd._fullData[k]); };
   function paint(gd) {
     const m = meta(gd);
     if (!m || !gd._fullData || !gd._fullLayout) return;
