@@ -8,8 +8,10 @@ wait; PCA of clustered vectors is clustered 2-D points). Timed in the page (``pe
 
 - first draw: the Layers tab clicked → every panel holds N points;
 - hover: the pointer on a point → the sample card with its image shown (p50/p95);
-- linked box selection: mouse release → every panel's ``selectedpoints`` set (a JS probe, checked each frame)
-  (p50/p95), and the frames per second while the box follows the mouse (pointer moved at 60 Hz);
+- linked box selection: mouse release → the first frame painted with every panel highlighted (the mouseup's next
+  paint from the Event Timing API, the software renderer's work included; a frame loop in the page checks
+  ``assets/selection.js``'s overlay record, or a peer's ``selectedpoints``) (p50/p95), and the frames per second
+  while the box follows the mouse (pointer moved at 60 Hz);
 - page memory: the JS heap (CDP ``Performance.getMetrics`` JSHeapUsedSize) after the draw and at the end.
 
 The peer, measured in the same run on the same store: the app as it was before the selection moved into the
@@ -50,23 +52,59 @@ CHROMIUM_ARGS = [
 PEER_REF = "ccfbfd3"
 GD = "document.querySelector('#layers-graph .js-plotly-plot')"
 
-# the page's clocks: registered before the app's scripts, so these listeners run first
-INIT_JS = """
-window.__ls = {lastMove: 0, release: 0, frames: [], dragging: false};
+# every panel highlighted (n panels): this tree paints the box's samples on each panel's overlay canvas
+# (assets/selection.js records it in gd._lsPainted); an older tree (a peer) sets every trace's selectedpoints
+HIGHLIGHTED = f"""function (n) {{ const gd = {GD};
+    if (!gd || !gd.data || gd.data.length !== n) return false;
+    const p = gd._lsPainted;
+    if (p) return p.counts.length === n && p.counts.every(c => c > 0);
+    return gd.data.every(t => t.selectedpoints && t.selectedpoints.length > 0); }}"""
+# the page's clocks: registered before the app's scripts, so these listeners run first. A release is highlighted on
+# screen when the first frame painted after it holds every panel's highlight: the Event Timing API gives the mouseup's
+# next paint (its presentation, the software renderer's work included: startTime + duration; only events over 16 ms
+# are reported). A frame loop checks that the highlight was there by that frame (else: the first frame it is there,
+# plus one more frame for it to be painted).
+INIT_JS = (
+    """
+window.__ls = {lastMove: 0, release: 0, shown: 0, after: 0, painted: 0, panels: 0, frames: [], dragging: false};
+window.__ls.highlighted = """
+    + HIGHLIGHTED
+    + """;
+try {
+  new PerformanceObserver((list) => {
+    const s = window.__ls;
+    for (const e of list.getEntries())
+      if (e.name === 'mouseup' && Math.abs(e.startTime - s.release) < 1) s.painted = e.startTime + e.duration;
+  }).observe({type: 'event', durationThreshold: 16});
+} catch (e) {}
 window.addEventListener('mousemove', () => { window.__ls.lastMove = performance.now(); }, true);
 window.addEventListener('mousedown', () => {
   const s = window.__ls; s.frames = []; s.dragging = true;
   (function tick(t) { if (!s.dragging) return; s.frames.push(performance.now()); requestAnimationFrame(tick); })();
 }, true);
-window.addEventListener('mouseup', () => {
-  window.__ls.release = performance.now(); window.__ls.dragging = false; }, true);
+window.addEventListener('mouseup', (e) => {
+  const s = window.__ls, release = s.release = e.timeStamp; s.dragging = false;
+  s.shown = s.after = s.painted = 0; s.first = true;
+  if (!s.panels) return;
+  (function watch() {
+    if (s.release !== release) return;
+    if (!s.highlighted(s.panels)) { s.first = false; requestAnimationFrame(watch); return; }
+    s.shown = performance.now();
+    requestAnimationFrame(() => { if (s.release === release) s.after = performance.now(); });
+  })();
+}, true);
 """
-HIGHLIGHTED_JS = f"""(n) => {{ const gd = {GD};
-    const ok = gd && gd.data && gd.data.length === n
-        && gd.data.every(t => t.selectedpoints && t.selectedpoints.length > 0);
-    return ok ? performance.now() : false; }}"""
+)
+SHOWN_JS = "() => window.__ls.after > 0"
+# release → on screen: the mouseup's next paint when the highlight was in the first frame and the event was timed
+# (over 16 ms), else the frame after the first frame holding it
+LINK_JS = """() => { const s = window.__ls;
+    return (s.first && s.painted ? s.painted : s.after) - s.release; }"""
 CLEARED_JS = f"""() => {{ const gd = {GD};
-    return !!gd && gd.data.every(t => !t.selectedpoints || t.selectedpoints.length === 0); }}"""
+    if (!gd) return false;
+    if (window.LayerScope && window.LayerScope.picked)
+        return !gd._lsPainted && gd.data.every((t, k) => !window.LayerScope.picked(gd, k));
+    return gd.data.every(t => !t.selectedpoints || t.selectedpoints.length === 0); }}"""
 CARD_JS = """() => { const t = document.getElementById('layers-tooltip');
     const box = t && t.closest('.dcc-tooltip-bounding-box');
     const ok = box && getComputedStyle(box).display !== 'none' && t.querySelector('img.tooltip-img')
@@ -236,6 +274,7 @@ def measure(
                 out["hover"].append(shown - page.evaluate("window.__ls.lastMove"))
             page.mouse.move(5, 5)
 
+            page.evaluate("(n) => { window.__ls.panels = n; }", panels)
             for b in range(boxes):  # a box (about a tenth of a panel's side) in a random panel, the last one kept
                 k = b % panels
                 page.keyboard.press("Escape")
@@ -257,8 +296,9 @@ def measure(
                 dragged = time.monotonic() - began
                 page.mouse.up()
                 try:
-                    done = page.wait_for_function(HIGHLIGHTED_JS, arg=panels, polling="raf", timeout=wait_ms)
-                    out["link"].append(done.json_value() - page.evaluate("window.__ls.release"))
+                    page.wait_for_function(SHOWN_JS, polling="raf", timeout=wait_ms)
+                    page.wait_for_timeout(1000)  # the mouseup's Event Timing entry comes after its paint
+                    out["link"].append(page.evaluate(LINK_JS))
                 except Exception:  # never highlighted within the wait: counted as the wait (a lower bound)
                     out["link"].append(float(wait_ms))
                     out["timeouts"] += 1
@@ -298,7 +338,8 @@ def summary(r: dict) -> dict:
         "timeouts": r["timeouts"],
         "parts": {
             key: float(np.median([p[key] for p in r.get("parts", [])])) if r.get("parts") else float("nan")
-            for key in ("hits", "drawn", "others")
+            for key in ("hits", "drawn", "others", "store", "frame")
+            if all(key in p for p in r.get("parts", []))
         },
     }
 
@@ -359,7 +400,13 @@ def main(argv: list[str] | None = None) -> int:
             if s["parts"]["hits"] == s["parts"]["hits"]:  # the page's own breakdown (this tree's fast path)
                 print(
                     f"{'':>16}  in the page, median per box: hit set {s['parts']['hits']:.0f} ms, the graph drawn in "
-                    f"{s['parts']['drawn']:.0f} ms, the other graphs {s['parts']['others']:.0f} ms",
+                    f"{s['parts']['drawn']:.0f} ms, the other graphs {s['parts']['others']:.0f} ms"
+                    + (
+                        f", handed to Dash {s['parts']['store']:.0f} ms, the next frame began "
+                        f"{s['parts']['frame']:.0f} ms after the handler started"
+                        if "frame" in s["parts"]
+                        else ""
+                    ),
                     flush=True,
                 )
     if len(results) == 2:

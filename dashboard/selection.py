@@ -12,8 +12,10 @@ the shell's Clear button empties it. The count is always shown in the header ("N
 
 Big views (Layers, Data, Explore) mark their figure with :func:`mark`: ``assets/selection.js`` then draws the
 box/lasso itself, computes the hit set from the panel's own coordinates, highlights every visible graph of the
-space (hidden tabs when shown) and writes the compact form; no list of point objects crosses the wire and the
-server patches no ``selectedpoints`` for them.
+space (hidden tabs when shown) on a 2-D canvas over the plot (a veil dims every point, the selected ones are
+painted in their colours; the WebGL scenes are not redrawn) and writes the compact form; no list of point
+objects crosses the wire and these figures carry no ``selectedpoints`` (the page's ``LayerScope.picked(gd, k)``
+says what a trace highlights).
 """
 
 from __future__ import annotations
@@ -104,13 +106,17 @@ def combine(current: dict | None, space_: str, ids: Iterable[int], mode: str | N
     return compact(space_, sorted(out)) if len(out) > COMPACT_FROM else {"space": space_, "ids": sorted(out)}
 
 
-def mark(fig, space_: str | None, traces: Sequence[int], key: str = "customdata", lookup=None):
-    """Mark ``fig`` as a big view's: its box/lasso is computed in the browser (``assets/selection.js``).
+def mark(fig, space_: str | None, traces: Sequence[int], key: str = "customdata", lookup=None, above=()):
+    """Mark ``fig`` as a big view's: its box/lasso is computed in the browser (``assets/selection.js``), and its
+    selection painted there on a canvas over the plot (the figure itself is drawn plain: no ``selectedpoints``).
 
     ``traces`` are the sample traces; a point's sample id is its ``customdata`` (``key="customdata"``) or its
-    position (``"position"``), mapped through ``lookup`` (sample id per customdata value) when given."""
+    position (``"position"``), mapped through ``lookup`` (sample id per customdata value) when given. ``above``:
+    traces of open rings the server draws over a small selection, redrawn over the canvas's veil."""
     meta = dict(fig.layout.meta) if isinstance(fig.layout.meta, dict) else {}
     record = {"space": space_, "traces": [int(k) for k in traces], "key": key}
+    if above:
+        record["above"] = [int(k) for k in above]
     if lookup is not None:
         record["lookup"] = base64.b64encode(np.ascontiguousarray(lookup, dtype="<i4").tobytes()).decode("ascii")
     fig.layout.meta = {**meta, "selection": record}

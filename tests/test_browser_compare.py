@@ -109,8 +109,8 @@ def test_compare_from_the_form_click_a_cell_land_in_layers(tmp_path, artifacts):
         settled_screenshot(page, artifacts / "compare_movers.png")
         page.get_by_role("tab", name="Layers").click()
         page.wait_for_function(
-            """() => document.querySelector('#layers-graph .js-plotly-plot').data
-            .every(t => Array.isArray(t.selectedpoints) && t.selectedpoints.length === 48)""",
+            """() => { const gd = document.querySelector('#layers-graph .js-plotly-plot');
+            return gd.data.every((t, k) => (window.LayerScope.picked(gd, k) || []).length === 48); }""",
             timeout=30_000,
         )
         settled_screenshot(page, artifacts / "compare_movers_in_layers.png")

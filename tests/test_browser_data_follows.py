@@ -42,13 +42,13 @@ def test_layers_selection_lights_up_in_data(tmp_path, artifacts):
         page.wait_for_function(
             """(n) => { const gd = document.querySelector('#data-scatter .js-plotly-plot');
                  const t = gd && gd._fullData && gd._fullData[0];
-                 return t && t.x.length === 355 && Array.isArray(gd.data[0].selectedpoints)
-                        && gd.data[0].selectedpoints.length === n; }""",
+                 const s = t && window.LayerScope.picked(gd, 0);
+                 return t && t.x.length === 355 && !!s && s.length === n; }""",
             arg=len(expected),
             timeout=90_000,
         )
         shown = page.evaluate("""() => { const gd = document.querySelector('#data-scatter .js-plotly-plot');
-            return gd.data[0].selectedpoints.map(i => gd._fullData[0].customdata[i]).sort((a, b) => a - b); }""")
+            return window.LayerScope.picked(gd, 0).map(i => gd._fullData[0].customdata[i]).sort((a, b) => a - b); }""")
         assert shown == expected
         assert count(page) == len(expected)
         page.screenshot(path=str(artifacts / "data_follows_layers.png"))

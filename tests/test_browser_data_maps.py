@@ -15,7 +15,7 @@ from tests.browser import browser_page, point_position, running_app, settled_scr
 pytestmark = pytest.mark.browser
 
 SELECTED_JS = """(id) => { const gd = document.querySelector(`#${id} .js-plotly-plot`);
-    const t = gd.data[0]; return Array.isArray(t.selectedpoints) ? t.selectedpoints.length : -1; }"""
+    const s = window.LayerScope.picked(gd, 0); return s ? s.length : -1; }"""
 
 
 def count(page) -> int:

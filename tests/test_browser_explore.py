@@ -133,7 +133,7 @@ def test_explore_filter_click_similar(tmp_path, artifacts):
         page.wait_for_function("document.querySelector('#selection-count').innerText.startsWith('0 selected')")
         page.wait_for_function(
             """() => { const gd = document.querySelector('#explore-scatter .js-plotly-plot');
-            return gd.data[1].x.length === 0 && !Array.isArray(gd.data[0].selectedpoints); }""",
+            return gd.data[1].x.length === 0 && !window.LayerScope.picked(gd, 0); }""",
             timeout=15_000,
         )
         assert "selected" not in page.locator("#explore-similar").inner_text()

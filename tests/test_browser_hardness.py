@@ -79,11 +79,11 @@ def test_train_inspect_select_and_cancel(tmp_path, artifacts):
         page.mouse.up()
         page.wait_for_function(
             """() => { const gd = document.querySelector('#layers-graph .js-plotly-plot');
-            return gd.data.every(t => Array.isArray(t.selectedpoints) && t.selectedpoints.length > 0); }""",
+            return gd.data.every((t, k) => (window.LayerScope.picked(gd, k) || []).length > 0); }""",
             timeout=20_000,
         )
-        counts = page.evaluate("""() => document.querySelector('#layers-graph .js-plotly-plot').data
-                                  .map(t => t.selectedpoints.length)""")
+        counts = page.evaluate("""() => { const gd = document.querySelector('#layers-graph .js-plotly-plot');
+                                  return gd.data.map((t, k) => window.LayerScope.picked(gd, k).length); }""")
         assert len(set(counts)) == 1 and 0 < counts[0] < 300, counts
         page.screenshot(path=str(artifacts / "hardness_layers_selected.png"), full_page=True)
 

@@ -77,12 +77,15 @@ def test_twenty_thousand_samples_in_every_panel(tmp_path, artifacts):
         started = time.monotonic()
         drag_box(page, "layers-graph", 0, point, half=12)
         page.wait_for_function(
-            f"""() => {GD}.data.every(t => Array.isArray(t.selectedpoints)
-                                                              && t.selectedpoints.length > 0)""",
+            f"""() => {{ const gd = {GD};
+                return gd.data.every((t, k) => (window.LayerScope.picked(gd, k) || []).length > 0); }}""",
             timeout=60_000,
         )
         linked = time.monotonic() - started
-        picked = page.evaluate(f"() => {GD}.data.map(t => t.selectedpoints.slice().sort((a, b) => a - b).join())")
+        picked = page.evaluate(
+            f"""() => {{ const gd = {GD};
+                return gd.data.map((t, k) => window.LayerScope.picked(gd, k).sort((a, b) => a - b).join()); }}"""
+        )
         assert len(set(picked)) == 1  # the same samples in every panel
         assert linked < 60
         settled_screenshot(page, artifacts / "layers_20000_selected.png")

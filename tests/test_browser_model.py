@@ -89,8 +89,8 @@ def test_pick_tick_capture_project_hover(tmp_path, artifacts):
         page.mouse.move(a["x"] + 30, a["y"] + 30, steps=8)
         page.mouse.up()
         page.wait_for_function(
-            """() => document.querySelector('#layers-graph .js-plotly-plot').data
-            .every(t => Array.isArray(t.selectedpoints) && t.selectedpoints.length > 0)""",
+            """() => { const gd = document.querySelector('#layers-graph .js-plotly-plot');
+            return gd.data.every((t, k) => (window.LayerScope.picked(gd, k) || []).length > 0); }""",
             timeout=20_000,
         )
         settled_screenshot(page, artifacts / "model_layers_selected.png")

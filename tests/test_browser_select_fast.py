@@ -20,9 +20,12 @@ pytestmark = pytest.mark.browser
 
 N = 20_000
 GD = "document.querySelector('#{0} .js-plotly-plot')"
-SELECTED_JS = """(id) => document.querySelector(`#${id} .js-plotly-plot`).data.map(t =>
-    t.selectedpoints && t.selectedpoints.length !== undefined
-        ? Array.from(t.selectedpoints).sort((a, b) => a - b) : null)"""
+# what each trace highlights (assets/selection.js: the page's overlay record in a big view)
+SELECTED_JS = """(id) => { const gd = document.querySelector(`#${id} .js-plotly-plot`);
+    return gd.data.map((t, k) => { const s = window.LayerScope.picked(gd, k);
+                                   return s ? s.sort((a, b) => a - b) : null; }); }"""
+NONE_JS = """(id) => { const gd = document.querySelector(`#${id} .js-plotly-plot`);
+    return gd.data.every((t, k) => !window.LayerScope.picked(gd, k)); }"""
 # the data coordinates of page points in panel k (its axes' own pixel → data mapping)
 TO_DATA_JS = """([k, pts]) => { const gd = document.querySelector('#layers-graph .js-plotly-plot'), t = gd._fullData[k];
     const l = gd._fullLayout, xa = l[t.xaxis.replace('x', 'xaxis')], ya = l[t.yaxis.replace('y', 'yaxis')];
@@ -93,7 +96,7 @@ def test_box_selection_in_the_page_links_every_panel_and_spares_hidden_tabs(tmp_
             return gd && gd._fullData && gd._fullData[0] && gd._fullData[0].x.length === {N}; }}""",
             timeout=120_000,
         )
-        page.evaluate(f"() => {{ {GD.format('data-scatter')}._lsRestyles = 0; }}")  # assets/selection.js counts
+        page.evaluate(f"() => {{ {GD.format('data-scatter')}._lsHighlights = 0; }}")  # assets/selection.js counts
         page.evaluate("(id) => window.dash_clientside.set_props('run-picker', {value: id})", run.id)
         page.wait_for_function(f"document.querySelector('#run-info').innerText.includes('{run.id}')", timeout=30_000)
         page.get_by_role("tab", name="Layers").click()
@@ -127,28 +130,28 @@ def test_box_selection_in_the_page_links_every_panel_and_spares_hidden_tabs(tmp_
         settled_screenshot(page, artifacts / "select_fast_layers.png")
 
         # the Data tab was hidden meanwhile: never restyled; shown, it highlights the same samples
-        assert page.evaluate(f"() => {GD.format('data-scatter')}._lsRestyles") == 0
+        assert not page.evaluate(f"() => {GD.format('data-scatter')}._lsHighlights")
         assert page.evaluate(SELECTED_JS, "data-scatter") == [None] * len(page.evaluate(SELECTED_JS, "data-scatter"))
         index = np.asarray(capture_face.sample(run)["index"])  # the dataset position of each captured sample
         page.get_by_role("tab", name="Data").click()
         want = sorted(int(index[i]) for i in left)
         page.wait_for_function(
-            """([want]) => { const t = document.querySelector('#data-scatter .js-plotly-plot').data[0];
-                const s = t.selectedpoints ? Array.from(t.selectedpoints).sort((a, b) => a - b) : [];
+            """([want]) => { const gd = document.querySelector('#data-scatter .js-plotly-plot');
+                const s = (window.LayerScope.picked(gd, 0) || []).sort((a, b) => a - b);
                 return s.length === want.length && s.every((v, i) => v === want[i]); }""",
             arg=[want],
             timeout=30_000,
         )
-        assert page.evaluate(f"() => {GD.format('data-scatter')}._lsRestyles") >= 1
+        assert page.evaluate(f"() => {GD.format('data-scatter')}._lsHighlights") >= 1
 
         # Esc empties it everywhere
         page.keyboard.press("Escape")
         page.wait_for_function(
             "() => document.querySelector('#selection-count').innerText.startsWith('0 selected')", timeout=20_000
         )
-        page.wait_for_function(f"() => {GD.format('data-scatter')}.data.every(t => !t.selectedpoints)", timeout=20_000)
+        page.wait_for_function(NONE_JS, arg="data-scatter", timeout=20_000)
         page.get_by_role("tab", name="Layers").click()
-        page.wait_for_function(f"() => {GD.format('layers-graph')}.data.every(t => !t.selectedpoints)", timeout=20_000)
+        page.wait_for_function(NONE_JS, arg="layers-graph", timeout=20_000)
 
         # a click off the points (a panel's empty corner) clears too: the click goes to Plotly as before
         drag_box(page, "layers-graph", 0, first, half=14)
@@ -167,7 +170,7 @@ def test_box_selection_in_the_page_links_every_panel_and_spares_hidden_tabs(tmp_
         page.wait_for_function(
             "() => document.querySelector('#selection-count').innerText.startsWith('0 selected')", timeout=20_000
         )
-        page.wait_for_function(f"() => {GD.format('layers-graph')}.data.every(t => !t.selectedpoints)", timeout=20_000)
+        page.wait_for_function(NONE_JS, arg="layers-graph", timeout=20_000)
 
 
 def test_explore_box_is_computed_in_the_page_and_keeps_class_colours(tmp_path, artifacts):
@@ -211,8 +214,8 @@ def test_explore_box_is_computed_in_the_page_and_keeps_class_colours(tmp_path, a
         want = sorted(inside(coords, corners))
         assert RING_MAX < len(want) < len(labels), len(want)
         page.wait_for_function(
-            """(want) => { const t = document.querySelector('#explore-scatter .js-plotly-plot').data[0];
-                const s = t.selectedpoints ? Array.from(t.selectedpoints).sort((a, b) => a - b) : [];
+            """(want) => { const gd = document.querySelector('#explore-scatter .js-plotly-plot');
+                const s = (window.LayerScope.picked(gd, 0) || []).sort((a, b) => a - b);
                 const shown = parseInt(document.querySelector('#selection-count').innerText.replace(/,/g, ''));
                 return shown === want.length && s.length === want.length && s.every((v, i) => v === want[i]); }""",
             arg=want,
@@ -248,8 +251,8 @@ def test_explore_box_is_computed_in_the_page_and_keeps_class_colours(tmp_path, a
         assert lassoed - set(want), "the lasso picked nothing new"
         union = sorted(set(want) | lassoed)
         page.wait_for_function(
-            """(want) => { const t = document.querySelector('#explore-scatter .js-plotly-plot').data[0];
-                const s = t.selectedpoints ? Array.from(t.selectedpoints).sort((a, b) => a - b) : [];
+            """(want) => { const gd = document.querySelector('#explore-scatter .js-plotly-plot');
+                const s = (window.LayerScope.picked(gd, 0) || []).sort((a, b) => a - b);
                 return s.length === want.length && s.every((v, i) => v === want[i]); }""",
             arg=union,
             timeout=30_000,

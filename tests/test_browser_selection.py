@@ -20,11 +20,13 @@ from tests.browser import (
 pytestmark = pytest.mark.browser
 
 GD = "document.querySelector('#{0} .js-plotly-plot')"
+# what each sample trace highlights: LayerScope.picked (a big view's overlay record, Plotly's selectedpoints elsewhere)
 SELECTED_JS = """(id) => { const gd = document.querySelector(`#${id} .js-plotly-plot`);
-    return gd.data.filter(t => t.type === 'scattergl' && t.mode === 'markers' && t.name !== 'held-out (placed)'
-                                 && t.name !== 'before move' && t.name !== 'after training on')
-                  .map(t => Array.isArray(t.selectedpoints)
-                            ? t.selectedpoints.slice().sort((a, b) => a - b) : null); }"""
+    return gd.data.map((t, k) => [t, k])
+                  .filter(([t]) => t.type === 'scattergl' && t.mode === 'markers' && t.name !== 'held-out (placed)'
+                                   && t.name !== 'before move' && t.name !== 'after training on')
+                  .map(([t, k]) => { const s = window.LayerScope.picked(gd, k);
+                                     return s ? s.sort((a, b) => a - b) : null; }); }"""
 
 
 def drag_box(page, graph, trace, point, half=28, dx=0, modifier=None):
@@ -182,8 +184,8 @@ def test_layers_selection_replace_add_subtract_clear_export_and_tooltip(runs, ar
         # Esc empties it everywhere
         page.keyboard.press("Escape")
         page.wait_for_function(
-            """() => document.querySelector('#layers-graph .js-plotly-plot').data
-                                  .every(t => t.selectedpoints === null || t.selectedpoints === undefined)""",
+            """() => { const gd = document.querySelector('#layers-graph .js-plotly-plot');
+                       return gd.data.every((t, k) => !window.LayerScope.picked(gd, k)); }""",
             timeout=20_000,
         )
         wait_count(page, 0)
@@ -193,8 +195,8 @@ def test_layers_selection_replace_add_subtract_clear_export_and_tooltip(runs, ar
         page.click("#selection-clear")
         wait_count(page, 0)
         page.wait_for_function(
-            """() => document.querySelector('#layers-graph .js-plotly-plot').data
-                                  .every(t => t.selectedpoints === null || t.selectedpoints === undefined)""",
+            """() => { const gd = document.querySelector('#layers-graph .js-plotly-plot');
+                       return gd.data.every((t, k) => !window.LayerScope.picked(gd, k)); }""",
             timeout=20_000,
         )
 

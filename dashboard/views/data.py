@@ -150,14 +150,14 @@ def register_callbacks(app: dash.Dash, config: AppConfig) -> None:
         ],
         states=[
             State(ids.DATASET_PICKER, "value"),
-            State(ids.SELECTION, "data"),
             State(legend.store_id(TAB_ID), "data"),
         ],
         buttons=["data-download-button"],
         failed=lambda message: (figures.empty_figure(message), None, message, None),
     )
-    def show_dataset(progress, split, name, selection=None, hidden=None):
-        """``split`` (the input) comes before the states: the picked ``name``, the selection, hidden classes."""
+    def show_dataset(progress, split, name, hidden=None):
+        """``split`` (the input) comes before the states: the picked ``name``, hidden classes (the selection is
+        painted over the figure in the page, assets/selection.js)."""
         progress(Progress(0.1, 1.0, "loading"))
         ds = state.dataset(config, name, split or "train")
         progress(Progress(0.4, 1.0, "projecting"))
@@ -173,8 +173,7 @@ def register_callbacks(app: dash.Dash, config: AppConfig) -> None:
         )
         where = sel.space(name, ds.split or "train")
         size = 5 if ds.n < 5000 else 3
-        fig.update_traces(
-            selectedpoints=sel.positions(selection, where, np.arange(ds.n)),
+        fig.update_traces(  # drawn plain: the page paints the selection over it (assets/selection.js)
             selected=figures.selected_style(size),
             unselected=figures.unselected_style(),
             marker_opacity=legend.opacity(ds.labels, hidden),

@@ -282,10 +282,9 @@ def register_callbacks(app: dash.Dash, config: AppConfig) -> None:
         Input("layers-step", "value"),
         Input("layers-projected", "data"),
         State(ids.DATASET_PICKER, "value"),
-        State(ids.SELECTION, "data"),
         State(legend.store_id(TAB_ID), "data"),
     )
-    def draw(run_id, network, method, colour, focus, step, _projected, dataset, selection, hidden):
+    def draw(run_id, network, method, colour, focus, step, _projected, dataset, hidden):
         run, note = shown(run_id, dataset)
         if capture_face.is_capture(run):
             try:
@@ -299,10 +298,9 @@ def register_callbacks(app: dash.Dash, config: AppConfig) -> None:
             if index is None:
                 return fig, " · ".join(filter(None, (note, text))), None
             where = capture_panels.selection_space(run)
-            picked = sel.positions(selection, where, index)
             labels, _ = capture_classes(config, {"run": run.id, "step": step})
+            # drawn plain: the page paints the selection over it (assets/selection.js), WebGL never dims
             for trace in fig.data:  # the class chips above replace the colour bar; hidden classes stay faded
-                trace.selectedpoints = picked
                 trace.marker.showscale = False
                 trace.marker.opacity = legend.opacity(labels, hidden)
             sel.mark(fig, where, range(len(fig.data)))  # box/lasso computed and highlighted in the page
@@ -338,7 +336,6 @@ def register_callbacks(app: dash.Dash, config: AppConfig) -> None:
             index=sample["index"],
             colour=colour,
             focus=layer,
-            selected=sel.positions(selection, where, sample["index"]),
             uirevision=f"layers-{run.id}-{network}-{method}",
         )
         for trace in fig.data:  # the classes hidden in the legend stay faded

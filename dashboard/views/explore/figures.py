@@ -48,7 +48,8 @@ def map_figure(
         greyed=np.flatnonzero(~mask),
     )
     # trace 0's customdata are run positions: the page maps them to sample ids through the run's ids
-    return shared_selection.mark(fig, shown.space, [0], key="customdata", lookup=shown.ids)
+    # trace 1, the rings of a small selection, is redrawn over the page's highlight (its veil would dim them)
+    return shared_selection.mark(fig, shown.space, [0], key="customdata", lookup=shown.ids, above=[1])
 
 
 def rings(selection: Sequence[int]) -> list[int]:
