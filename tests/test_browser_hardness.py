@@ -136,26 +136,29 @@ def test_train_inspect_select_and_cancel(tmp_path, artifacts):
         page.mouse.move(m["x"] + 25, m["y"] + 25, steps=8)
         page.mouse.up()
         page.wait_for_function(
-            """() => { const d = document.querySelector('#methods-graph .js-plotly-plot').data;
+            """() => { const gd = document.querySelector('#methods-graph .js-plotly-plot');
             const n = parseInt(document.querySelector('#selection-count').innerText);
-            return d.length === 6 && d.every(t => Array.isArray(t.selectedpoints) && t.selectedpoints.length === n)
-                   && n > 0; }""",
+            return gd.data.length === 6 && n > 0
+                   && gd.data.every((t, k) => (window.LayerScope.picked(gd, k) || []).length === n); }""",
             timeout=20_000,
         )
         settled_screenshot(page, artifacts / "hardness_methods_selected.png")
 
         # Methods hidden (Layers open): Esc clears the selection; the hidden panels are not restyled until shown
         methods_gd = "document.querySelector('#methods-graph .js-plotly-plot')"
-        restyles = page.evaluate(f"() => {methods_gd}._lsRestyles || 0")
+        highlights = page.evaluate(f"() => {methods_gd}._lsHighlights || 0")
         open_tab(page, "Layers")
         page.wait_for_function("() => document.querySelector('#layers-graph').offsetParent !== null", timeout=15_000)
         page.mouse.move(5, 5)
         page.keyboard.press("Escape")
         page.wait_for_function("() => document.querySelector('#selection-count').innerText.startsWith('0 ')")
-        page.wait_for_function(
-            "() => document.querySelector('#layers-graph .js-plotly-plot').data.every(t => !t.selectedpoints)"
+        picked = "(gd) => gd.data.map((t, k) => window.LayerScope.picked(gd, k))"
+        layers_gd = "document.querySelector('#layers-graph .js-plotly-plot')"
+        page.wait_for_function(f"() => ({picked})({layers_gd}).every(p => !p || p.length === 0)")
+        assert page.evaluate(f"() => {methods_gd}._lsHighlights || 0") == highlights, (
+            "the hidden Methods tab was redrawn"
         )
-        assert page.evaluate(f"() => {methods_gd}._lsRestyles || 0") == restyles, "the hidden Methods tab was restyled"
-        assert page.evaluate(f"() => {methods_gd}.data.every(t => Array.isArray(t.selectedpoints))")
+        picked = f"() => ({picked})({methods_gd})"
+        assert all(p for p in page.evaluate(picked)), "the hidden Methods tab lost its highlight before it was shown"
         open_tab(page, "Methods")
-        page.wait_for_function(f"() => {methods_gd}.data.every(t => !t.selectedpoints)", timeout=20_000)
+        page.wait_for_function(f"() => ({picked})().every(p => !p || p.length === 0)", timeout=20_000)

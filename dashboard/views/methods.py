@@ -155,7 +155,6 @@ def register_callbacks(app: dash.Dash, config: AppConfig) -> None:
             State(ids.DATASET_PICKER, "value"),
             State("methods-network", "value"),
             State("methods-layer", "value"),
-            State(ids.SELECTION, "data"),
             State(legend.store_id(TAB_ID), "data"),
             *[State(p[2], "value") for p in PARAMS],
         ],
@@ -168,7 +167,7 @@ def register_callbacks(app: dash.Dash, config: AppConfig) -> None:
         failed=lambda message: (figures.empty_figure(message), html.Div(message, className="text-danger"), None, ""),
         title=lambda _run_id, _dataset, _network, layer, *_: f"six projections of {layer}",
     )
-    def compute(progress, run_id, dataset, network, layer, selection, hidden, *param_values):
+    def compute(progress, run_id, dataset, network, layer, hidden, *param_values):
         from models.studies.hardness_engine import project_run_layer
 
         run, _ = shown(run_id, dataset)
@@ -187,10 +186,9 @@ def register_callbacks(app: dash.Dash, config: AppConfig) -> None:
             uirevision=f"methods-{run.id}-{network}-{layer}",
         )
         where = sel.space(run.manifest.get("dataset"), "test")
-        picked = sel.positions(selection, where, sample["index"])
         fig.update_layout(dragmode="select")  # zoom stays in the mode bar
+        # drawn plain: the page paints the selection over it (assets/selection.js), WebGL never dims
         for trace in fig.data:  # the class chips above replace the colour bar; hidden classes stay faded
-            trace.selectedpoints = picked
             trace.marker.showscale = False
             trace.marker.opacity = legend.opacity(sample["labels"], hidden)
         sel.mark(fig, where, range(len(fig.data)))  # box/lasso computed and highlighted in the page
