@@ -33,8 +33,10 @@ def background_manager(config: AppConfig):
 
     config.cache_dir.mkdir(parents=True, exist_ok=True)
     from .fork_guard import GuardedDiskcacheManager
+    from .job_records import JobRecords
 
-    return GuardedDiskcacheManager(diskcache.Cache(str(config.cache_dir / "jobs")))
+    records = JobRecords(config.store_dir / ".jobs.sqlite")
+    return GuardedDiskcacheManager(diskcache.Cache(str(config.cache_dir / "jobs")), on_terminate=records.forget_running)
 
 
 def create_app(config: AppConfig | None = None) -> dash.Dash:

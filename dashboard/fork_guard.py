@@ -43,8 +43,20 @@ def guarded(fn):
 class GuardedDiskcacheManager(dash.DiskcacheManager):
     """Dash's ``DiskcacheManager`` whose forks and diskcache (SQLite) reads hold :data:`GUARD`."""
 
+    def __init__(self, cache=None, *, on_terminate=None, **kwargs):
+        super().__init__(cache, **kwargs)
+        self._on_terminate = on_terminate
+
     call_job_fn = guarded(dash.DiskcacheManager.call_job_fn)
-    terminate_job = guarded(dash.DiskcacheManager.terminate_job)
+
+    @guarded
+    def terminate_job(self, job):
+        """Dash ends a job whose page asked for a newer one of the same callback (``oldJob``; also a finished job,
+        after its result is read): ``on_terminate(pid)`` first, so its record does not read "interrupted"."""
+        if job is not None and self._on_terminate is not None:
+            self._on_terminate(int(job))
+        return dash.DiskcacheManager.terminate_job(self, job)
+
     terminate_unhealthy_job = guarded(dash.DiskcacheManager.terminate_unhealthy_job)
     clear_cache_entry = guarded(dash.DiskcacheManager.clear_cache_entry)
     get_or_create_signing_secret = guarded(dash.DiskcacheManager.get_or_create_signing_secret)

@@ -156,6 +156,15 @@ class JobRecords:
         with self._db() as db:
             db.execute("DELETE FROM jobs WHERE id = ?", (job_id,))
 
+    def forget_running(self, pid: int) -> None:
+        """Forget the running job of process ``pid`` on this host: Dash is ending it because the same tab asked
+        for a newer one of the same view (a dataset picked while its plot was computing), which says so itself."""
+        with self._db() as db:
+            db.execute(
+                "DELETE FROM jobs WHERE pid = ? AND host = ? AND status IN ('running', 'cancelling')",
+                (int(pid), socket.gethostname()),
+            )
+
     # -- what a page does --------------------------------------------------------
     def request_cancel(self, job_id: str) -> bool:
         """Ask a running job to stop; True if it was running."""

@@ -166,3 +166,27 @@ def test_jobs_forked_while_other_threads_read_the_records_never_hang(tmp_path):
         stop.set()
         for t in threads:
             t.join()
+
+
+def test_a_job_dash_replaces_leaves_no_interrupted_line(tmp_path, records):
+    """Dash ends a running job when its tab asks for a newer one of the same view (``oldJob``): the record goes,
+    the process goes; a finished job's record (Dash also "terminates" it after reading its result) stays."""
+    import diskcache
+
+    from dashboard.fork_guard import GuardedDiskcacheManager
+
+    manager = GuardedDiskcacheManager(diskcache.Cache(str(tmp_path / "cache")), on_terminate=records.forget_running)
+    proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        replaced = records.start("data.show_dataset", "PCA of digits", "tab-a", pid=proc.pid)
+        done = records.start("k", "finished", "tab-a", pid=proc.pid)
+        records.finish(done, "done", "ok")
+        other = records.start("k", "another process", "tab-a", pid=proc.pid + 1_000_000)
+        manager.terminate_job(proc.pid)
+        proc.wait(timeout=10)  # ended long before its 60 s (Dash's psutil reaped it: there is no code to read)
+        assert records.get(replaced) is None
+        assert records.get(done).status == "done" and records.get(other).status == "running"
+        assert records.reap() == [other]  # pid + 1e6 is no process: interrupted, as before
+    finally:
+        if proc.poll() is None:
+            proc.kill()
