@@ -120,9 +120,12 @@ def plateaued(kls: list[float], iteration: int, *, every: int = TSNE_CALLBACK_EV
     return before - now < TSNE_PLATEAU * abs(now)
 
 
-def _tsne(X, graph, previous, config: Config, progress: ProgressFn | None) -> tuple[np.ndarray, float]:
+def _tsne(
+    X, graph, previous, config: Config, progress: ProgressFn | None, record: dict | None = None
+) -> tuple[np.ndarray, float]:
     """openTSNE on the layer's shared graph. The first layer runs openTSNE's schedule from PCA; a chained layer
-    starts from the previous layer's map and stops on a KL plateau (:func:`plateaued`), at most :data:`WARM`'s."""
+    starts from the previous layer's map and stops on a KL plateau (:func:`plateaued`), at most :data:`WARM`'s.
+    ``record["iterations"]`` gets the iterations run (both phases)."""
     from openTSNE import TSNE, initialization
 
     chained = previous is not None
@@ -134,7 +137,7 @@ def _tsne(X, graph, previous, config: Config, progress: ProgressFn | None) -> tu
     )
     exaggerated = schedule["early_exaggeration_iter"]
     total = exaggerated + schedule["n_iter"]
-    calls, kls, stopped = [0], [], [False]
+    calls, kls, stopped, done_at = [0], [], [False], [total]
 
     def tick(iteration, error, embedding):  # openTSNE counts each phase from 0; True stops the fit
         calls[0] += 1
@@ -145,6 +148,7 @@ def _tsne(X, graph, previous, config: Config, progress: ProgressFn | None) -> tu
             return False
         kls.append(float(error))
         stopped[0] = chained and plateaued(kls, iteration)
+        done_at[0] = done
         return stopped[0]
 
     affinities = tsne_affinities(graph, config.perplexity, n_jobs=config.n_jobs)
@@ -161,6 +165,8 @@ def _tsne(X, graph, previous, config: Config, progress: ProgressFn | None) -> tu
     )
     emb = tsne.fit(affinities=affinities, initialization=init)
     kl = kls[-1] if stopped[0] else float(emb.kl_divergence)  # an interrupted fit keeps the previous phase's KL
+    if record is not None:
+        record["iterations"] = done_at[0] if stopped[0] else total
     return np.asarray(emb, dtype=np.float32), kl
 
 
@@ -233,7 +239,7 @@ def run(config: Config, *, store, data_dir=None, progress: ProgressFn | None = N
     with store.writer(
         KIND, dataset=source.manifest.get("dataset", ""), config=config.record(), seed=config.seed
     ) as writer:
-        files, seconds, kls, previous = {}, {}, {}, None
+        files, seconds, kls, iterations, previous = {}, {}, {}, {}, None
         for i, name in enumerate(names):
             start = f", from {names[i - 1]}'s map" if i and config.method != "pca" else ""  # PCA: each layer alone
             report(
@@ -258,9 +264,11 @@ def run(config: Config, *, store, data_dir=None, progress: ProgressFn | None = N
                     cache, source.id, step, name, X, k, seed=config.seed, n_jobs=config.n_jobs, larger=(tsne_k,)
                 )
                 if config.method == "tsne":
+                    ran: dict = {}
                     Y, kls[name] = _tsne(
-                        X, graph, previous, config, scaled(progress, i / len(names), (i + 1) / len(names))
+                        X, graph, previous, config, scaled(progress, i / len(names), (i + 1) / len(names)), ran
                     )
+                    iterations[name] = ran["iterations"]
                 else:
                     Y = _umap(X, graph, previous, config)
             if Y.shape != (n, 2) or not np.isfinite(Y).all():
@@ -277,6 +285,7 @@ def run(config: Config, *, store, data_dir=None, progress: ProgressFn | None = N
             "samples": n,
             "seconds": seconds,
             "kl": kls,
+            "iterations": iterations,  # t-SNE's, per layer (a chained layer stops on a KL plateau)
             "k": None if config.method == "pca" else k,
         }
         writer.metrics.update(samples=n, layers=len(names), seconds=round(sum(seconds.values()), 3))
