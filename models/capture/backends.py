@@ -24,7 +24,7 @@ from __future__ import annotations
 import inspect
 import re
 from dataclasses import dataclass, replace
-from typing import Sequence
+from typing import Callable, Mapping, Sequence
 
 import numpy as np
 import torch
@@ -188,17 +188,23 @@ class Backend:
     def _forward(self, x: torch.Tensor, names: Sequence[str]) -> dict[str, torch.Tensor]:
         raise NotImplementedError
 
-    def forward(self, x, names: Sequence[str]) -> dict[str, torch.Tensor]:
+    def forward(
+        self, x, names: Sequence[str], reduce: Mapping[str, Callable[[torch.Tensor], torch.Tensor]] | None = None
+    ) -> dict[str, torch.Tensor]:
         """Activations of ``names`` (and ``"output"``) for the batch ``x`` (a tensor, or ``{input
         name: tensor}`` for a model of several inputs); a model exported with a fixed batch size gets
-        the batch in chunks of that size, the last one padded."""
+        the batch in chunks of that size, the last one padded. ``reduce[name]`` (e.g. the capture's
+        pooling) is applied to that layer's batch — by a torch model inside its hook, so a layer's full
+        map is freed as soon as the next layer has read it, as a hand-written hook loop would."""
         x = {k: torch.as_tensor(v) for k, v in x.items()} if isinstance(x, dict) else torch.as_tensor(x)
-        unknown = [n for n in names if n != OUTPUT and n not in self.names()]
+        known = set(self.names())
+        unknown = [n for n in names if n != OUTPUT and n not in known]
         if unknown:
             raise ModelError(f"layers {unknown} are not in {self.source}; choose from {self.names()[:30]}")
+        reduce = dict(reduce or {})
         fb, n = self.fixed_batch, batch_size(x)
         if not fb or n == fb:
-            return self._forward(x, names)
+            return self._reduced(x, names, reduce)
         parts = []
         for start in range(0, n, fb):
             pad = fb - min(fb, n - start)
@@ -209,7 +215,13 @@ class Backend:
 
             out = self._forward({k: part(v) for k, v in x.items()} if isinstance(x, dict) else part(x), names)
             parts.append({k: v[: fb - pad] for k, v in out.items()})
-        return {k: torch.cat([p[k] for p in parts]) for k in parts[0]}
+        whole = {k: torch.cat([p[k] for p in parts]) for k in parts[0]}  # reduced whole: it may read the batch's mask
+        return {k: reduce[k](v) if k in reduce else v for k, v in whole.items()}
+
+    def _reduced(self, x, names: Sequence[str], reduce: dict) -> dict[str, torch.Tensor]:
+        """:meth:`_forward`, then ``reduce`` on the layers it names (a torch model does it in its hooks)."""
+        got = self._forward(x, names)
+        return {k: reduce[k](v) if k in reduce else v for k, v in got.items()}
 
     def names(self) -> list[str]:
         raise NotImplementedError
@@ -323,13 +335,16 @@ class TorchModel(Backend):
         return out
 
     def _forward(self, x, names):
+        return self._reduced(x, names, {})
+
+    def _reduced(self, x, names, reduce):
         got: dict[str, torch.Tensor] = {}
 
         def hook_for(name):
             def hook(_m, _i, output):
                 t = _first_tensor(output)
-                if t is not None:
-                    got[name] = t.detach()
+                if t is not None:  # a module called twice keeps its last call
+                    got[name] = reduce[name](t.detach()) if name in reduce else t.detach()
 
             return hook
 
@@ -337,7 +352,7 @@ class TorchModel(Backend):
         missing = [n for n in names if n != OUTPUT and n not in got]
         if missing:
             raise ModelError(f"layers {missing} of {self.source} were not called by its forward pass")
-        got[OUTPUT] = out.detach()
+        got[OUTPUT] = reduce[OUTPUT](out.detach()) if OUTPUT in reduce else out.detach()
         return got
 
     def tree(self, x):

@@ -52,10 +52,16 @@ class _LayerSink:
         self.pending: list[tuple[int, torch.Tensor]] = []
         self.pca: tuple[torch.Tensor, torch.Tensor] | None = None
         self.info: dict = {}
+        self.map = False  # whether the layer's per-sample output is more than a vector (set by pool)
 
-    def write(self, start: int, t: torch.Tensor, *, last: bool, mask: torch.Tensor | None = None) -> None:
-        v = reduce(t, self.pooling, self.layout, mask).float()
-        wide = t.ndim > 2 and self.pooling == "flatten" and v.shape[1] > MAX_DIM
+    def pool(self, t: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        """One batch of the layer's output as float vectors (what the model's hook keeps)."""
+        self.map = t.ndim > 2
+        return reduce(t, self.pooling, self.layout, mask).float()
+
+    def write(self, start: int, v: torch.Tensor, *, last: bool) -> None:
+        """Store one batch of pooled vectors (:meth:`pool`'s) at rows ``start:``."""
+        wide = self.map and self.pooling == "flatten" and v.shape[1] > MAX_DIM
         if wide and self.pca is None:
             self.pending.append((start, v.cpu()))
             if sum(len(p) for _, p in self.pending) >= min(PCA_FIT, self.n) or last:
@@ -152,12 +158,16 @@ class CaptureWriter:
         preds = scores = None
         for start in range(0, n, batch_size):
             idx = np.arange(start, min(n, start + batch_size))
-            got = model.forward(plan.batch(ds, idx), names)
             mask = plan.mask(ds, idx)
+            pools = {  # pooled in the model's hooks; the output stays whole (class scores read it)
+                name: (lambda t, sink=sinks[name], mask=mask: sink.pool(t, mask)) for name in names if name != OUTPUT
+            }
+            got = model.forward(plan.batch(ds, idx), names, reduce=pools)
+            got[OUTPUT], raw = sinks[OUTPUT].pool(got[OUTPUT], mask), got[OUTPUT]
             last = idx[-1] == n - 1
             for name in names:
-                sinks[name].write(start, got[name], last=last, mask=mask)
-            s = _scores(got[OUTPUT])
+                sinks[name].write(start, got[name], last=last)
+            s = _scores(raw)
             if s is not None:
                 if scores is None:
                     scores = np.lib.format.open_memmap(

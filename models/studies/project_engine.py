@@ -25,8 +25,14 @@ from . import capture as captured
 from .base import check_kind
 from .project import KIND, MAX_SAMPLES, Config
 
-TSNE_CALLBACK_EVERY = 50  # iterations between progress reports (and chances to cancel) inside a t-SNE layer
+TSNE_CALLBACK_EVERY = 25  # iterations between progress reports (and chances to cancel) inside a t-SNE layer
 TSNE_FIRST = {"early_exaggeration_iter": 250, "n_iter": 500}  # the first layer: openTSNE's default schedule
+#: a chained layer (started from the previous layer's map, at most :data:`WARM`'s iterations) stops once its KL
+#: fell by less than this fraction over the last :data:`TSNE_PLATEAU_WINDOW` iterations, after at least
+#: :data:`TSNE_MIN_ITER` (bench/e2e.py and BENCHMARKS.md: the KL this leaves against an independent run)
+TSNE_PLATEAU = 0.005
+TSNE_PLATEAU_WINDOW = 50
+TSNE_MIN_ITER = 100
 
 
 def graph_key(run_id: str, step: int, layer: str, k: int, seed: int) -> dict:
@@ -104,21 +110,46 @@ def cached_graph(
     return idx[:, : k + 1], dist[:, : k + 1], exact
 
 
-def _tsne(X, graph, previous, config: Config, progress: ProgressFn | None) -> tuple[np.ndarray, float]:
+def plateaued(kls: list[float], iteration: int, *, every: int = TSNE_CALLBACK_EVERY) -> bool:
+    """Whether a chained t-SNE layer may stop: ``kls`` are its KL values every ``every`` iterations (the last at
+    ``iteration``, after early exaggeration); the last window lowered the KL by less than :data:`TSNE_PLATEAU`."""
+    back = max(1, TSNE_PLATEAU_WINDOW // every)
+    if iteration < TSNE_MIN_ITER or len(kls) <= back:
+        return False
+    before, now = kls[-1 - back], kls[-1]
+    return before - now < TSNE_PLATEAU * abs(now)
+
+
+def _tsne(
+    X, graph, previous, config: Config, progress: ProgressFn | None, record: dict | None = None
+) -> tuple[np.ndarray, float]:
+    """openTSNE on the layer's shared graph. The first layer runs openTSNE's schedule from PCA; a chained layer
+    starts from the previous layer's map and stops on a KL plateau (:func:`plateaued`), at most :data:`WARM`'s.
+    ``record["iterations"]`` gets the iterations run (both phases)."""
     from openTSNE import TSNE, initialization
 
-    schedule = dict(TSNE_FIRST) if previous is None else dict(WARM["tsne"])
+    chained = previous is not None
+    schedule = dict(WARM["tsne"]) if chained else dict(TSNE_FIRST)
     init = (
-        initialization.pca(X, random_state=config.seed, verbose=False)
-        if previous is None
-        else initialization.rescale(np.asarray(previous, dtype=np.float64))
+        initialization.rescale(np.asarray(previous, dtype=np.float64))
+        if chained
+        else initialization.pca(X, random_state=config.seed, verbose=False)
     )
-    total = schedule["early_exaggeration_iter"] + schedule["n_iter"]
-    done = [0]
+    exaggerated = schedule["early_exaggeration_iter"]
+    total = exaggerated + schedule["n_iter"]
+    calls, kls, stopped, done_at = [0], [], [False], [total]
 
-    def tick(iteration, error, embedding):  # openTSNE counts each phase from 0
-        done[0] += TSNE_CALLBACK_EVERY
-        report(progress, min(done[0], total), total, f"t-SNE iteration {min(done[0], total)}/{total}", kl=float(error))
+    def tick(iteration, error, embedding):  # openTSNE counts each phase from 0; True stops the fit
+        calls[0] += 1
+        main = calls[0] > exaggerated // TSNE_CALLBACK_EVERY
+        done = min(total, iteration + (exaggerated if main else 0))
+        report(progress, done, total, f"t-SNE iteration {done}/{total}", kl=float(error))
+        if not main:
+            return False
+        kls.append(float(error))
+        stopped[0] = chained and plateaued(kls, iteration)
+        done_at[0] = done
+        return stopped[0]
 
     affinities = tsne_affinities(graph, config.perplexity, n_jobs=config.n_jobs)
     tsne = TSNE(
@@ -133,7 +164,10 @@ def _tsne(X, graph, previous, config: Config, progress: ProgressFn | None) -> tu
         **schedule,
     )
     emb = tsne.fit(affinities=affinities, initialization=init)
-    return np.asarray(emb, dtype=np.float32), float(emb.kl_divergence)
+    kl = kls[-1] if stopped[0] else float(emb.kl_divergence)  # an interrupted fit keeps the previous phase's KL
+    if record is not None:
+        record["iterations"] = done_at[0] if stopped[0] else total
+    return np.asarray(emb, dtype=np.float32), kl
 
 
 def _umap(X, graph, previous, config: Config) -> np.ndarray:
@@ -205,7 +239,7 @@ def run(config: Config, *, store, data_dir=None, progress: ProgressFn | None = N
     with store.writer(
         KIND, dataset=source.manifest.get("dataset", ""), config=config.record(), seed=config.seed
     ) as writer:
-        files, seconds, kls, previous = {}, {}, {}, None
+        files, seconds, kls, iterations, previous = {}, {}, {}, {}, None
         for i, name in enumerate(names):
             start = f", from {names[i - 1]}'s map" if i and config.method != "pca" else ""  # PCA: each layer alone
             report(
@@ -230,9 +264,11 @@ def run(config: Config, *, store, data_dir=None, progress: ProgressFn | None = N
                     cache, source.id, step, name, X, k, seed=config.seed, n_jobs=config.n_jobs, larger=(tsne_k,)
                 )
                 if config.method == "tsne":
+                    ran: dict = {}
                     Y, kls[name] = _tsne(
-                        X, graph, previous, config, scaled(progress, i / len(names), (i + 1) / len(names))
+                        X, graph, previous, config, scaled(progress, i / len(names), (i + 1) / len(names)), ran
                     )
+                    iterations[name] = ran["iterations"]
                 else:
                     Y = _umap(X, graph, previous, config)
             if Y.shape != (n, 2) or not np.isfinite(Y).all():
@@ -249,6 +285,7 @@ def run(config: Config, *, store, data_dir=None, progress: ProgressFn | None = N
             "samples": n,
             "seconds": seconds,
             "kl": kls,
+            "iterations": iterations,  # t-SNE's, per layer (a chained layer stops on a KL plateau)
             "k": None if config.method == "pca" else k,
         }
         writer.metrics.update(samples=n, layers=len(names), seconds=round(sum(seconds.values()), 3))
