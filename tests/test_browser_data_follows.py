@@ -6,8 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from models.store import RunStore
-from models.studies import study
+from tests import tiny_hardness
 from tests.browser import browser_page, running_app
 from tests.test_browser_selection import count, drag_box, inner_point, wait_count, wait_selected
 
@@ -15,13 +14,7 @@ pytestmark = pytest.mark.browser
 
 
 def test_layers_selection_lights_up_in_data(tmp_path, artifacts):
-    hard = study("hardness")
-    run = hard.run(
-        hard.Config(
-            dataset="digits", depths=(1,), activations=("relu",), runs=1, epochs=2, per_class=20, tsne_iter=50, n_jobs=1
-        ),
-        store=RunStore(tmp_path / "runs"),
-    )
+    run = tiny_hardness.in_process(tmp_path / "runs", per_class=20)
     index = run.arrays("sample")["index"]
     with running_app(tmp_path) as url, browser_page(1600, 1000) as page:
         page.goto(url)

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from models.store import RunStore
-from models.studies import study
+from tests import tiny_hardness
 from tests.browser import browser_page, running_app, wait_for_points
 
 pytestmark = pytest.mark.browser
@@ -16,13 +15,7 @@ ALPHAS = """(k) => { const gd = document.querySelector('#layers-graph .js-plotly
 
 
 def test_click_hides_and_double_click_isolates(tmp_path, artifacts):
-    hard = study("hardness")
-    run = hard.run(
-        hard.Config(
-            dataset="digits", depths=(1,), activations=("relu",), runs=1, epochs=2, per_class=10, tsne_iter=50, n_jobs=1
-        ),
-        store=RunStore(tmp_path / "runs"),
-    )
+    run = tiny_hardness.in_process(tmp_path / "runs", per_class=10)
     labels = run.arrays("sample")["labels"].tolist()
     with running_app(tmp_path) as url, browser_page(1600, 1000) as page:
         page.goto(url)

@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import pytest
 
-from models.store import RunStore
-from models.studies import study
+from tests import tiny_hardness
 from tests.browser import browser_page, hover_card, hover_point, running_app, settled_screenshot, wait_for_points
 from tests.test_browser_selection import drag_box, inner_point
 
@@ -69,13 +68,7 @@ def check(page, k: int) -> tuple[int, int]:
 
 
 def test_overlay_paints_selected_points_over_a_veil_and_follows_zoom_and_legend(tmp_path, artifacts):
-    hard = study("hardness")
-    run = hard.run(
-        hard.Config(
-            dataset="digits", depths=(1,), activations=("relu",), runs=1, epochs=2, per_class=20, tsne_iter=50, n_jobs=1
-        ),
-        store=RunStore(tmp_path / "runs"),
-    )
+    run = tiny_hardness.in_process(tmp_path / "runs", per_class=20)
     labels = run.arrays("sample")["labels"].tolist()
     with running_app(tmp_path) as url, browser_page(1600, 1000) as page:
         page.goto(url)

@@ -36,3 +36,23 @@ def command(store_dir: Path) -> list[str]:
 def run(store_dir: Path, **kwargs) -> subprocess.CompletedProcess:
     """Run :func:`command` to its end in the repository root (text output captured, 300 s at most)."""
     return subprocess.run(command(store_dir), cwd=ROOT, capture_output=True, text=True, timeout=300, **kwargs)
+
+
+def in_process(store_dir: Path, per_class: int = 20):
+    """A one-layer ReLU hardness run on digits made in this process (2 epochs, a 50-iteration t-SNE): the small
+    Layers tab the browser tests draw, select in and hide classes of; returns the run."""
+    from models.store import RunStore
+    from models.studies import study
+
+    hard = study("hardness")
+    config = hard.Config(
+        dataset="digits",
+        depths=(1,),
+        activations=("relu",),
+        runs=1,
+        epochs=2,
+        per_class=per_class,
+        tsne_iter=50,
+        n_jobs=1,
+    )
+    return hard.run(config, store=RunStore(store_dir))
