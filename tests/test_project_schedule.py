@@ -35,13 +35,13 @@ def test_a_chained_layer_stops_early_within_two_percent_of_an_independent_run():
     X1, X2 = _layers()
     config = face.Config(run="test", n_jobs=1)
     g1, g2 = knn_graph(X1, 90), knn_graph(X2, 90)
-    first, _ = engine._tsne(X1, g1, None, config, None)
-    _, independent = engine._tsne(X2, g2, None, config, None)
-    seen, ran = [], {}
-    chained, kl = engine._tsne(X2, g2, first, config, seen.append, ran)
+    first, _, _ = engine._tsne(X1, g1, None, config, None)
+    _, independent, _ = engine._tsne(X2, g2, None, config, None)
+    seen = []
+    chained, kl, iterations = engine._tsne(X2, g2, first, config, seen.append)
     last = seen[-1]
     assert last.done < last.total  # the plateau stopped it before WARM's cap
-    assert ran["iterations"] == last.done
+    assert iterations == last.done
     assert chained.shape == (len(X2), 2) and np.isfinite(chained).all()
     assert kl == pytest.approx(last.metrics["kl"])  # the KL reported is the map's, not the exaggerated phase's
     assert kl <= 1.02 * independent, (kl, independent)

@@ -120,12 +120,10 @@ def plateaued(kls: list[float], iteration: int, *, every: int = TSNE_CALLBACK_EV
     return before - now < TSNE_PLATEAU * abs(now)
 
 
-def _tsne(
-    X, graph, previous, config: Config, progress: ProgressFn | None, record: dict | None = None
-) -> tuple[np.ndarray, float]:
+def _tsne(X, graph, previous, config: Config, progress: ProgressFn | None) -> tuple[np.ndarray, float, int]:
     """openTSNE on the layer's shared graph. The first layer runs openTSNE's schedule from PCA; a chained layer
     starts from the previous layer's map and stops on a KL plateau (:func:`plateaued`), at most :data:`WARM`'s.
-    ``record["iterations"]`` gets the iterations run (both phases)."""
+    Returns the map, its KL and the iterations run (both phases)."""
     from openTSNE import TSNE, initialization
 
     chained = previous is not None
@@ -164,10 +162,9 @@ def _tsne(
         **schedule,
     )
     emb = tsne.fit(affinities=affinities, initialization=init)
-    kl = kls[-1] if stopped[0] else float(emb.kl_divergence)  # an interrupted fit keeps the previous phase's KL
-    if record is not None:
-        record["iterations"] = done_at[0] if stopped[0] else total
-    return np.asarray(emb, dtype=np.float32), kl
+    if stopped[0]:  # an interrupted fit keeps the previous phase's KL: the last one seen is the map's
+        return np.asarray(emb, dtype=np.float32), kls[-1], done_at[0]
+    return np.asarray(emb, dtype=np.float32), float(emb.kl_divergence), total
 
 
 def _umap(X, graph, previous, config: Config) -> np.ndarray:
@@ -264,11 +261,9 @@ def run(config: Config, *, store, data_dir=None, progress: ProgressFn | None = N
                     cache, source.id, step, name, X, k, seed=config.seed, n_jobs=config.n_jobs, larger=(tsne_k,)
                 )
                 if config.method == "tsne":
-                    ran: dict = {}
-                    Y, kls[name] = _tsne(
-                        X, graph, previous, config, scaled(progress, i / len(names), (i + 1) / len(names)), ran
+                    Y, kls[name], iterations[name] = _tsne(
+                        X, graph, previous, config, scaled(progress, i / len(names), (i + 1) / len(names))
                     )
-                    iterations[name] = ran["iterations"]
                 else:
                     Y = _umap(X, graph, previous, config)
             if Y.shape != (n, 2) or not np.isfinite(Y).all():
