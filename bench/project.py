@@ -57,7 +57,7 @@ def ours(arrays, methods, jobs: int) -> tuple[dict, list[float]]:
         seconds["knn"] += time.perf_counter() - t0
         if "tsne" in methods:
             t0 = time.perf_counter()
-            previous["tsne"], kl = engine._tsne(X, graph, previous["tsne"], config, None)
+            previous["tsne"], kl, _ = engine._tsne(X, graph, previous["tsne"], config, None)
             seconds["tsne"] += time.perf_counter() - t0
             kls.append(kl)
         if "umap" in methods:
