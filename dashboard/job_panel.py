@@ -8,6 +8,7 @@ of this tab (its session id lives in the browser's sessionStorage, so it survive
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 
@@ -179,6 +180,21 @@ def panel_state(jobs: list[JobRecord], session: str | None, now: float) -> tuple
     return 0, "", message, True, rows, interval, False, HIDDEN
 
 
+def cancel_targets(triggered: list[dict], jobs: list[JobRecord], session: str | None) -> list[str]:
+    """The jobs a cancel callback's triggers ask to stop: the panel's Cancel → every active job of this tab; a
+    row's Cancel with clicks → that job. Every trigger is read, not only the first: while the poll redraws the
+    list, Dash merges a click with the new rows' buttons (n_clicks None) into one call, and reading the first
+    trigger alone dropped the click (a reloaded tab's Cancel did nothing)."""
+    targets: list[str] = []
+    for trigger in triggered:
+        prop, value = trigger.get("prop_id", ""), trigger.get("value")
+        if prop == "job-cancel.n_clicks" and value:
+            targets += [j.id for j in jobs if j.active and j.owner == session]
+        elif prop.startswith("{") and value:
+            targets.append(json.loads(prop.rsplit(".", 1)[0])["job"])
+    return list(dict.fromkeys(targets))
+
+
 def celery_workers(celery_app, every: float = 10.0):
     """A function saying, at most every ``every`` seconds, whether any Celery worker answers."""
     last = {"time": -every, "text": ""}
@@ -242,11 +258,8 @@ def register(app: dash.Dash, records, workers=None) -> None:
         prevent_initial_call=True,
     )
     def cancel(_all, _rows, session, n):
-        if ctx.triggered_id == "job-cancel":
-            targets = [j.id for j in records.recent(limit=50) if j.active and j.owner == session]
-        elif isinstance(ctx.triggered_id, dict) and ctx.triggered[0]["value"]:
-            targets = [ctx.triggered_id["job"]]
-        else:
+        targets = cancel_targets(ctx.triggered, records.recent(limit=50), session)
+        if not targets:
             return no_update
         for job_id in targets:
             records.request_cancel(job_id)

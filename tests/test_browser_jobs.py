@@ -33,11 +33,18 @@ CHUNK = 20_000
 
 
 class SlowServer:
-    """Serves any path as SIZE bytes, slowly; records whether the client hung up mid-way."""
+    """Serves any path as `size` bytes, slowly; records whether the client hung up mid-way.
 
-    def __init__(self, size: int = SIZE):
+    With `hold` the last chunk trickles out one byte a tick until `close()`: a test's own steps,
+    however slow the machine, never race the download to its end (a finished download cannot be
+    cancelled), and a hang-up is still seen at the next write."""
+
+    def __init__(self, size: int = SIZE, hold: bool = True):
         self.started = threading.Event()
         self.client_gone = threading.Event()
+        self.release = threading.Event()
+        if not hold:
+            self.release.set()
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -46,10 +53,15 @@ class SlowServer:
                 self.send_header("Content-Length", str(size))
                 self.end_headers()
                 outer.started.set()
+                left = size
                 try:
-                    for _ in range(size // CHUNK):
-                        self.wfile.write(b"\0" * CHUNK)
-                        self.wfile.flush()
+                    while left:
+                        held = not outer.release.is_set() and left <= CHUNK
+                        n = (1 if left > 1 else 0) if held else min(CHUNK, left)
+                        if n:
+                            self.wfile.write(b"\0" * n)
+                            self.wfile.flush()
+                            left -= n
                         time.sleep(0.05)
                 except (BrokenPipeError, ConnectionResetError):
                     outer.client_gone.set()
@@ -62,6 +74,7 @@ class SlowServer:
         threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
 
     def close(self):
+        self.release.set()
         self.httpd.shutdown()
 
 
@@ -102,7 +115,7 @@ def test_download_job_progress_and_cancel(tmp_path, artifacts, manager):
 def test_finished_job_leaves_the_panel_at_rest(tmp_path, artifacts):
     """After a job ends (here a download that fails its checksum) the bar is not left part-filled
     and the error is in the panel."""
-    server = SlowServer(size=200_000)  # ~0.5 s at the server's pace
+    server = SlowServer(size=200_000, hold=False)  # ~0.5 s at the server's pace
     try:
         with running_app(tmp_path, env={"LAYERSCOPE_MIRROR": server.url}) as url, browser_page() as page:
             page.goto(url)
@@ -138,7 +151,7 @@ def test_two_tabs_with_the_same_settings_get_two_jobs_and_a_reload_finds_its_job
     reloading the first tab shows its job still running, and Cancel there stops only that one."""
     from dashboard.job_records import JobRecords
 
-    server = SlowServer(size=12_000_000)  # ~30 s at the server's pace: both jobs overlap
+    server = SlowServer(size=4_000_000)  # held before its end: both jobs overlap
     try:
         with running_app(tmp_path, env={"LAYERSCOPE_MIRROR": server.url}) as url, browser_page() as first:
             second = first.context.browser.new_context(viewport={"width": 1500, "height": 950}).new_page()
@@ -177,7 +190,7 @@ def test_two_tabs_with_the_same_settings_get_two_jobs_and_a_reload_finds_its_job
 def test_two_jobs_at_once_are_cancelled_one_by_one(tmp_path, artifacts):
     """A download and a training in one tab: cancelling the download from its row leaves the
     training running and cancellable (the panel's Cancel stays enabled), then it is cancelled."""
-    server = SlowServer(size=12_000_000)
+    server = SlowServer()
     try:
         with running_app(tmp_path, env={"LAYERSCOPE_MIRROR": server.url}) as url, browser_page() as page:
             _start_download(page, url)

@@ -10,7 +10,7 @@ import time
 import pytest
 
 from dashboard import job_records
-from dashboard.job_panel import ACTIVE_POLL_MS, HIDDEN, IDLE_POLL_MS, list_signature, panel_state
+from dashboard.job_panel import ACTIVE_POLL_MS, HIDDEN, IDLE_POLL_MS, cancel_targets, list_signature, panel_state
 from dashboard.job_records import Heartbeat, JobRecords
 
 
@@ -102,6 +102,25 @@ def test_panel_follows_this_tabs_running_job_and_lists_every_tab(records):
     records.finish(other, "done", "train B: done")
     value, _, message, cancel_disabled, _, interval, _, shown = panel_state(records.recent(), "tab-a", time.time())
     assert (value, message, cancel_disabled, interval, shown) == (0, "train A: cancelled", True, IDLE_POLL_MS, HIDDEN)
+
+
+def test_a_cancel_click_merged_with_the_redrawn_rows_still_cancels(records):
+    """While the poll redraws the job list, Dash merges the panel's Cancel click with the new rows' buttons
+    (n_clicks None) into one call: the click must not be lost behind a row's empty trigger (a reloaded tab's
+    Cancel did nothing in CI); a row's own click cancels only its job; nothing clicked cancels nothing."""
+    mine = records.start("k", "train A", "tab-a")
+    other = records.start("k", "train B", "tab-b")
+    jobs = records.recent()
+
+    def row(job: str, clicks: int | None) -> dict:
+        return {"prop_id": f'{{"job":"{job}","type":"job-row-cancel"}}.n_clicks', "value": clicks}
+
+    panel = {"prop_id": "job-cancel.n_clicks", "value": 1}
+    assert cancel_targets([row(mine, None), row(other, None), panel], jobs, "tab-a") == [mine]
+    assert cancel_targets([row(other, 1)], jobs, "tab-a") == [other]
+    assert cancel_targets([row(mine, None), row(other, None)], jobs, "tab-a") == []
+    records.finish(mine, "done", "train A: done")
+    assert cancel_targets([panel], records.recent(), "tab-a") == []  # its job already ended
 
 
 def test_the_list_is_redrawn_only_when_what_it_shows_changes(records):
