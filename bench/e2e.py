@@ -206,9 +206,12 @@ def ours(net, imgs, labels, root: Path, jobs: int) -> tuple[dict, dict]:
 def _layer_printer(t0: float):
     """A progress callback that prints each layer's start (the study reports 'projecting NAME …')."""
 
+    last = [""]
+
     def show(p) -> None:
-        if p.message.startswith("projecting"):
+        if p.message.startswith("projecting") and p.message != last[0]:  # a message repeated while waiting: once
             print(f"    {time.perf_counter() - t0:7.1f} s  {p.message}", flush=True)
+        last[0] = p.message
 
     return show
 

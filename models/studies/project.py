@@ -13,6 +13,7 @@ runs, so t-SNE's affinities and UMAP's fuzzy graph of the same layer share it.
 from __future__ import annotations
 
 import dataclasses
+import os
 import sys
 from typing import Iterable
 
@@ -172,9 +173,16 @@ def project_run(store, source, step: int, method: str, *, progress=None) -> list
     an existing projection run is read, not recomputed."""
     found = projection_run(source, step, method)
     if found is None:
-        config = Config(run=source.id, step=int(step), method=method, **METHOD_PARAMS[method])
+        config = Config(run=source.id, step=int(step), method=method, n_jobs=cores(), **METHOD_PARAMS[method])
         found = run(config, store=store, progress=progress)
     return [(name, coords(found, name)) for name in captured.layer_names(source)]
+
+
+def cores(cap: int = 8) -> int:
+    """The cores this process may use, at most ``cap``: what the Project button grants a projection (its two
+    t-SNE worker processes share them, :mod:`.project_pipeline`)."""
+    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return max(1, min(cap, usable))
 
 
 def cached_panels(

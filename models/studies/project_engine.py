@@ -4,12 +4,16 @@ Layers go in network order, each started from the previous layer's map (the warm
 :data:`models.projections.chain.WARM`). A layer's k-NN graph (:func:`models.projections.knn_graph.knn_graph`)
 is cached under (capture run, step, layer, k) in the store's result cache, so a second projection of the
 same layer — t-SNE after UMAP with a bigger k, UMAP after t-SNE always — reads it instead of recomputing.
+With two threads or more granted and 10,000 samples or more, t-SNE's chain runs on two worker processes, each
+layer started from a snapshot of the previous one (:mod:`.project_pipeline`: openTSNE's FFT gradient uses one
+core, so one layer at a time leaves the other idle).
 """
 
 from __future__ import annotations
 
 import json
 import time
+from typing import Callable
 
 import numpy as np
 
@@ -22,6 +26,7 @@ from ..projections.chain import WARM, _umap_init
 from ..projections.knn_graph import knn_graph, tsne_affinities, umap_knn
 from ..store import _NPZ_LOCK, CACHE, StoreError
 from . import capture as captured
+from . import project_pipeline
 from .base import check_kind
 from .project import KIND, MAX_SAMPLES, Config
 
@@ -62,14 +67,28 @@ def layer_graph(
 ) -> tuple[np.ndarray, np.ndarray]:
     """The layer's graph with at least ``k`` neighbours: cached (with ``k`` or one of ``larger``, sliced), else
     computed once and cached."""
+    hit = _cached_graph(cache, run_id, step, layer, k, seed, larger)
+    if hit is not None:
+        return hit
+    idx, dist = knn_graph(X, k, seed=seed, n_jobs=n_jobs)
+    keep_graph(cache, run_id, step, layer, k, seed, (idx, dist))
+    return idx, dist
+
+
+def keep_graph(cache: ResultCache, run_id: str, step: int, layer: str, k: int, seed: int, graph) -> None:
+    """Cache a layer's graph (:func:`graph_key`), with what :func:`cached_graph` checks: its rows, exactness."""
+    idx, dist = graph
+    meta = {"samples": len(idx), "exact": len(idx) < graphs.EXACT_BELOW}
+    cache.put(graph_key(run_id, step, layer, k, seed), {"indices": idx, "distances": dist}, meta)
+
+
+def _cached_graph(cache: ResultCache, run_id: str, step: int, layer: str, k: int, seed: int, larger=()):
+    """The cached graph with ``k`` (or one of ``larger``) neighbours, sliced to ``k``; None if none is cached."""
     for kk in sorted({k, *(x for x in larger if x > k)}):
         hit = cache.get(graph_key(run_id, step, layer, kk, seed))
         if hit is not None:
             return hit[0]["indices"][:, : k + 1], hit[0]["distances"][:, : k + 1]
-    idx, dist = knn_graph(X, k, seed=seed, n_jobs=n_jobs)
-    meta = {"samples": len(X), "exact": len(X) < graphs.EXACT_BELOW}
-    cache.put(graph_key(run_id, step, layer, k, seed), {"indices": idx, "distances": dist}, meta)
-    return idx, dist
+    return None
 
 
 def cached_graph(
@@ -120,27 +139,46 @@ def plateaued(kls: list[float], iteration: int, *, every: int = TSNE_CALLBACK_EV
     return before - now < TSNE_PLATEAU * abs(now)
 
 
-def _tsne(X, graph, previous, config: Config, progress: ProgressFn | None) -> tuple[np.ndarray, float, int]:
-    """openTSNE on the layer's shared graph. The first layer runs openTSNE's schedule from PCA; a chained layer
-    starts from the previous layer's map and stops on a KL plateau (:func:`plateaued`), at most :data:`WARM`'s.
-    Returns the map, its KL and the iterations run (both phases)."""
-    from openTSNE import TSNE, initialization
+def tsne_init(X: np.ndarray, previous: np.ndarray | None, seed: int) -> np.ndarray:
+    """A layer's t-SNE start: the previous layer's map rescaled to σ 1e-4 (openTSNE's advice), else PCA of ``X``."""
+    from openTSNE import initialization
 
-    chained = previous is not None
-    schedule = dict(WARM["tsne"]) if chained else dict(TSNE_FIRST)
-    init = (
-        initialization.rescale(np.asarray(previous, dtype=np.float64))
-        if chained
-        else initialization.pca(X, random_state=config.seed, verbose=False)
-    )
+    if previous is not None:
+        return initialization.rescale(np.asarray(previous, dtype=np.float64))
+    return initialization.pca(X, random_state=seed, verbose=False)
+
+
+def fit_tsne(
+    graph: tuple[np.ndarray, np.ndarray],
+    init: np.ndarray,
+    *,
+    chained: bool,
+    schedule: dict,
+    perplexity: float,
+    seed: int,
+    n_jobs: int,
+    progress: ProgressFn | None = None,
+    snapshot: tuple[int, Callable[[np.ndarray], None]] | None = None,
+) -> tuple[np.ndarray, float, int]:
+    """openTSNE on a layer's shared graph from ``init`` with ``schedule`` (early exaggeration, then the main
+    phase); a ``chained`` layer stops on a KL plateau (:func:`plateaued`). ``snapshot = (at, keep)`` hands
+    ``keep`` a copy of the map once ``at`` iterations (both phases) are done: what the next layer of a pipelined
+    chain starts from (:mod:`.project_pipeline`). Arguments and results pickle, so a worker process runs the same
+    code as the in-process path. Returns the map, its KL and the iterations run (both phases)."""
+    from openTSNE import TSNE
+
     exaggerated = schedule["early_exaggeration_iter"]
     total = exaggerated + schedule["n_iter"]
     calls, kls, stopped, done_at = [0], [], [False], [total]
+    wanted = [snapshot]
 
     def tick(iteration, error, embedding):  # openTSNE counts each phase from 0; True stops the fit
         calls[0] += 1
         main = calls[0] > exaggerated // TSNE_CALLBACK_EVERY
         done = min(total, iteration + (exaggerated if main else 0))
+        if wanted[0] is not None and done >= wanted[0][0]:
+            wanted[0][1](np.array(embedding, dtype=np.float32))
+            wanted[0] = None
         report(progress, done, total, f"t-SNE iteration {done}/{total}", kl=float(error))
         if not main:
             return False
@@ -149,12 +187,12 @@ def _tsne(X, graph, previous, config: Config, progress: ProgressFn | None) -> tu
         done_at[0] = done
         return stopped[0]
 
-    affinities = tsne_affinities(graph, config.perplexity, n_jobs=config.n_jobs)
+    affinities = tsne_affinities(graph, perplexity, n_jobs=n_jobs)
     tsne = TSNE(
         n_components=2,
-        perplexity=config.perplexity,
-        random_state=config.seed,
-        n_jobs=config.n_jobs,
+        perplexity=perplexity,
+        random_state=seed,
+        n_jobs=n_jobs,
         negative_gradient_method="auto",  # Barnes-Hut below 10,000 samples (FFT's grid costs more there), FFT above
         verbose=False,
         callbacks=tick,
@@ -165,6 +203,22 @@ def _tsne(X, graph, previous, config: Config, progress: ProgressFn | None) -> tu
     if stopped[0]:  # an interrupted fit keeps the previous phase's KL: the last one seen is the map's
         return np.asarray(emb, dtype=np.float32), kls[-1], done_at[0]
     return np.asarray(emb, dtype=np.float32), float(emb.kl_divergence), total
+
+
+def _tsne(X, graph, previous, config: Config, progress: ProgressFn | None) -> tuple[np.ndarray, float, int]:
+    """One layer in this process: the first runs openTSNE's schedule from PCA (:data:`TSNE_FIRST`), a chained
+    layer starts from the previous layer's map with :data:`WARM`'s at most (:func:`fit_tsne`)."""
+    chained = previous is not None
+    return fit_tsne(
+        graph,
+        tsne_init(X, previous, config.seed),
+        chained=chained,
+        schedule=dict(WARM["tsne"]) if chained else dict(TSNE_FIRST),
+        perplexity=config.perplexity,
+        seed=config.seed,
+        n_jobs=config.n_jobs,
+        progress=progress,
+    )
 
 
 def _umap(X, graph, previous, config: Config) -> np.ndarray:
@@ -194,6 +248,45 @@ def _pca(X, config: Config) -> np.ndarray:
     Y = np.zeros((len(X), 2), dtype=np.float32)  # a 1-d layer (a scalar per sample) lies on the x axis
     Y[:, :parts] = PCA(n_components=parts, random_state=config.seed).fit_transform(X)
     return Y
+
+
+def _activations(source, name: str, step: int) -> np.ndarray:
+    X = np.asarray(captured.activations(source, name, step), dtype=np.float32)
+    if not np.isfinite(X).all():
+        raise UserError(f"layer {name!r} of run {source.id} holds NaN or infinite values at step {step}")
+    return X
+
+
+def _pipelined_tsne(cache, source, step: int, names: list[str], config: Config, k: int, samples: int, progress):
+    """The chain on two worker processes (:mod:`.project_pipeline`), each layer's graph read from the cache or built
+    and cached here; None when the workers could not start."""
+
+    def graph(name: str, threads: int):
+        hit = _cached_graph(cache, source.id, step, name, k, config.seed)
+        if hit is not None:
+            return hit
+        return layer_graph(
+            cache, source.id, step, name, _activations(source, name, step), k, seed=config.seed, n_jobs=threads
+        )
+
+    layers = [
+        project_pipeline.Layer(
+            name, lambda name=name: _activations(source, name, step), lambda threads, name=name: graph(name, threads)
+        )
+        for name in names
+    ]
+    return project_pipeline.chain(
+        layers,
+        first=dict(TSNE_FIRST),
+        warm=dict(WARM["tsne"]),
+        perplexity=config.perplexity,
+        seed=config.seed,
+        n_jobs=config.n_jobs,
+        samples=samples,
+        first_init=lambda X: tsne_init(X, None, config.seed),
+        warm_init=lambda snapshot: tsne_init(None, snapshot, config.seed),
+        progress=progress,
+    )
 
 
 def _source(store, config: Config):
@@ -237,7 +330,18 @@ def run(config: Config, *, store, data_dir=None, progress: ProgressFn | None = N
         KIND, dataset=source.manifest.get("dataset", ""), config=config.record(), seed=config.seed
     ) as writer:
         files, seconds, kls, iterations, previous = {}, {}, {}, {}, None
-        for i, name in enumerate(names):
+
+        def save(i: int, name: str, Y: np.ndarray, took: float) -> None:
+            if Y.shape != (n, 2) or not np.isfinite(Y).all():
+                raise UserError(f"{config.method} gave no finite map of layer {name!r}; try other parameters")
+            seconds[name] = round(took, 3)
+            files[name] = f"layer{i:03d}.npy"
+            np.save(writer.path / files[name], np.ascontiguousarray(Y, dtype=np.float32), allow_pickle=False)
+
+        pipelined = None
+        if config.method == "tsne" and not gpu.available() and project_pipeline.usable(n, config.n_jobs, len(names)):
+            pipelined = _pipelined_tsne(cache, source, step, names, config, tsne_k, n, progress)
+        for i, name in enumerate(names if pipelined is None else ()):
             start = f", from {names[i - 1]}'s map" if i and config.method != "pca" else ""  # PCA: each layer alone
             report(
                 progress,
@@ -245,9 +349,7 @@ def run(config: Config, *, store, data_dir=None, progress: ProgressFn | None = N
                 len(names),
                 f"projecting {name} ({i + 1}/{len(names)}, {config.method}{start}, {n:,} samples)",
             )
-            X = np.asarray(captured.activations(source, name, step), dtype=np.float32)
-            if not np.isfinite(X).all():
-                raise UserError(f"layer {name!r} of run {source.id} holds NaN or infinite values at step {step}")
+            X = _activations(source, name, step)
             t0 = time.perf_counter()
             if config.method == "pca":
                 Y = _pca(X, config)
@@ -266,12 +368,11 @@ def run(config: Config, *, store, data_dir=None, progress: ProgressFn | None = N
                     )
                 else:
                     Y = _umap(X, graph, previous, config)
-            if Y.shape != (n, 2) or not np.isfinite(Y).all():
-                raise UserError(f"{config.method} gave no finite map of layer {name!r}; try other parameters")
-            seconds[name] = round(time.perf_counter() - t0, 3)
-            files[name] = f"layer{i:03d}.npy"
-            np.save(writer.path / files[name], np.ascontiguousarray(Y, dtype=np.float32), allow_pickle=False)
+            save(i, name, Y, time.perf_counter() - t0)
             previous = Y
+        for i, (name, (Y, kl, iters, took)) in enumerate(zip(names, pipelined or ())):
+            kls[name], iterations[name] = kl, iters
+            save(i, name, Y, took)
         writer.manifest["projection"] = {
             "layers": files,
             "run": source.id,
@@ -281,6 +382,7 @@ def run(config: Config, *, store, data_dir=None, progress: ProgressFn | None = N
             "seconds": seconds,
             "kl": kls,
             "iterations": iterations,  # t-SNE's, per layer (a chained layer stops on a KL plateau)
+            "pipelined": pipelined is not None,  # t-SNE's layers on two processes, each from a snapshot of the last
             "k": None if config.method == "pca" else k,
         }
         writer.metrics.update(samples=n, layers=len(names), seconds=round(sum(seconds.values()), 3))
