@@ -209,7 +209,7 @@ def _layer_printer(t0: float):
     last = [""]
 
     def show(p) -> None:
-        if p.message.startswith("projecting") and p.message != last[0]:  # a message repeated while waiting: once
+        if p.message.startswith(("projecting", "k-NN graph")) and p.message != last[0]:  # repeated while waiting
             print(f"    {time.perf_counter() - t0:7.1f} s  {p.message}", flush=True)
         last[0] = p.message
 

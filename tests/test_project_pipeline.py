@@ -8,6 +8,7 @@ import multiprocessing
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -185,3 +186,48 @@ def test_a_job_process_forked_as_dash_forks_it_runs_the_pipeline(tmp_path):
     shapes, status = done.stdout.strip().splitlines()[-2:]
     assert shapes == str([(1500, 2)] * 3)
     assert status == f"exit 0 {face.cores() >= 2}"
+
+
+ORPHAN = """
+import time
+from models.studies import project_pipeline
+
+if __name__ == "__main__":
+    pool = project_pipeline._Pool(2, 1)
+    pool.wait_ready()
+    print(" ".join(str(p.pid) for p in pool.procs), flush=True)
+    time.sleep(600)
+"""
+
+
+def test_workers_end_when_their_job_is_killed(tmp_path):
+    """A job's process killed outright (SIGKILL: Dash's terminate, the OOM killer) closes nothing: its workers
+    notice their parent is gone and end, instead of waiting for work forever."""
+    import signal
+
+    script = tmp_path / "orphan.py"
+    script.write_text(ORPHAN)
+    proc = subprocess.Popen(
+        [sys.executable, str(script)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    pids = [int(p) for p in proc.stdout.readline().split()]
+    assert len(pids) == 2 and all(_alive(p) for p in pids)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(30)
+    deadline = time.monotonic() + 30
+    while any(_alive(p) for p in pids) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not any(_alive(p) for p in pids)
+
+
+def _alive(pid: int) -> bool:
+    import psutil
+
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False

@@ -17,7 +17,9 @@ and snapshots to a queue it reads, and a stop event set on Cancel makes a runnin
 from __future__ import annotations
 
 import multiprocessing
+import os
 import queue
+import threading
 import time
 import warnings
 from dataclasses import dataclass
@@ -32,6 +34,7 @@ SNAPSHOT_AFTER = 100  # main-phase iterations after which a layer's map is the n
 PIPELINE_FROM = 10_000  # samples: below, openTSNE's Barnes-Hut runs (parallel) and layers take seconds
 WORKERS = 2
 START_S = 120.0  # a spawned worker imports numpy and the package: seconds, more on a loaded machine
+ORPHAN_POLL_S = 1.0  # how often a worker checks that its parent still runs
 POLL_S = 0.5  # how often the caller checks Cancel and the workers' health while no event comes
 
 
@@ -58,6 +61,7 @@ def _serve(inbox, events, stop, threads: int) -> None:
     from threadpoolctl import threadpool_limits
 
     threadpool_limits(threads)
+    threading.Thread(target=_orphaned, args=(os.getppid(),), daemon=True).start()
     events.put(("ready", -1, None, 0.0))
     while True:
         task = inbox.get()
@@ -72,6 +76,14 @@ def _serve(inbox, events, stop, threads: int) -> None:
             events.put(("cancelled", i, None, 0.0))
         except Exception as exc:  # reported to the caller, which raises it as the job's error
             events.put(("error", i, f"{type(exc).__name__}: {exc}", 0.0))
+
+
+def _orphaned(parent: int) -> None:
+    """End this worker once its parent is gone (killed without closing the pool: a job's process killed, OOM):
+    a worker never outlives the job that started it."""
+    while os.getppid() == parent:
+        time.sleep(ORPHAN_POLL_S)
+    os._exit(0)
 
 
 def _fit(i: int, args: dict, events, stop, threads: int):
@@ -128,7 +140,7 @@ class _Pool:
         deadline = time.monotonic() + 2.0
         for p in self.procs:
             p.join(max(0.0, deadline - time.monotonic()))
-            if p.is_alive():  # a k-NN graph cannot stop midway: end it
+            if p.is_alive():  # still in a fit between two ticks: end it
                 p.terminate()
                 p.join(2.0)
         for q in (*self.inboxes, self.events):
@@ -198,6 +210,30 @@ def chain(
         pool.inboxes[w].put(("tsne", i, args))
         graphs[i], busy[w] = None, i  # the worker's copy is the last use of the graph here (it is cached)
 
+    def handle(events, timeout: float | None) -> bool:
+        """Take one event (waiting up to ``timeout`` s; None: only one already there); False if none came."""
+        try:
+            event, i, out, took = events.get(timeout=timeout) if timeout else events.get_nowait()
+        except queue.Empty:
+            return False
+        if event == "tick":
+            done, total, kl = out
+            fraction[i] = 0.1 + 0.9 * min(1.0, done / total)
+            say(f"t-SNE {layers[i].name}: iteration {int(done)}/{int(total)}", kl=float(kl))
+        elif event == "snapshot":
+            snaps[i] = out
+        elif event == "error":
+            raise UserError(f"t-SNE of layer {layers[i].name!r} failed: {out}")
+        elif event == "cancelled":
+            raise Cancelled("cancelled")
+        else:  # done
+            busy.pop(next(w for w, j in busy.items() if j == i))
+            Y, kl, iterations = out
+            if next_fit == i + 1:  # a fit that ended before its snapshot (a short schedule) starts the next
+                snaps.setdefault(i, Y)
+            results[i], seconds[i], fraction[i] = (Y, kl, iterations), seconds[i] + took, 1.0
+        return True
+
     try:
         build(0)  # while the workers start
         try:
@@ -206,6 +242,8 @@ def chain(
             pool = None
             return _refused(exc)
         while len(results) < n:
+            while handle(pool.events, timeout=None):  # what the workers said while a graph was being built
+                pass
             free = [w for w in range(workers) if w not in busy]
             if free and next_fit < n and (next_fit == 0 or next_fit - 1 in snaps):
                 if graphs[next_fit] is None:
@@ -219,33 +257,14 @@ def chain(
                 continue
             if not busy:
                 raise RuntimeError(f"the t-SNE chain stalled with layers {sorted(results)} of {n} done")
-            try:
-                event, i, out, took = pool.events.get(timeout=POLL_S)
-            except queue.Empty:
+            if not handle(pool.events, timeout=POLL_S):
                 dead = [w for w in busy if not pool.procs[w].is_alive()]
                 if dead:
                     code = pool.procs[dead[0]].exitcode
                     why = "killed: out of memory?" if code == -9 else f"exit code {code}"
                     name = layers[busy[dead[0]]].name
-                    raise UserError(f"the worker projecting {name!r} ended without a result ({why})") from None
+                    raise UserError(f"the worker projecting {name!r} ended without a result ({why})")
                 say()  # the last message again: lets a Cancel through between ticks
-                continue
-            if event == "tick":
-                done, total, kl = out
-                fraction[i] = 0.1 + 0.9 * min(1.0, done / total)
-                say(f"t-SNE {layers[i].name}: iteration {int(done)}/{int(total)}", kl=float(kl))
-            elif event == "snapshot":
-                snaps[i] = out
-            elif event == "error":
-                raise UserError(f"t-SNE of layer {layers[i].name!r} failed: {out}")
-            elif event == "cancelled":
-                raise Cancelled("cancelled")
-            else:  # done
-                busy.pop(next(w for w, j in busy.items() if j == i))
-                Y, kl, iterations = out
-                if next_fit == i + 1:  # a fit that ended before its snapshot (a short schedule) starts the next
-                    snaps.setdefault(i, Y)
-                results[i], seconds[i], fraction[i] = (Y, kl, iterations), seconds[i] + took, 1.0
         say(f"t-SNE of {n} layers done")
     finally:
         if pool is not None:
