@@ -5,8 +5,9 @@ Why: openTSNE's FFT negative gradient — most of a 20,000-sample layer's time �
 time leaves a second core mostly idle. A chained layer waits on the previous one only for its *layout*: it
 starts from the previous map rescaled to σ 1e-4 (:func:`.project_engine.tsne_init`), and that layout is settled
 once the previous layer is :data:`SNAPSHOT_AFTER` iterations past its early exaggeration. So layer i + 1 starts
-from that snapshot on the other worker while layer i runs on, and the k-NN graphs of later layers are built
-whenever a worker would otherwise wait. The start is always the snapshot (never "the final map if it happens
+from that snapshot on the other worker while layer i runs on. The k-NN graphs are built in the calling process
+(numba compiles pynndescent once there), all of them early, on the core the first fit leaves, so none holds up
+a fit later. The start is always the snapshot (never "the final map if it happens
 to be done"), so the maps do not depend on timing.
 
 Workers are spawned processes, not threads: openTSNE's gradient loops hold the GIL, and OpenMP's and numba's
@@ -164,7 +165,7 @@ def chain(
     """(map, KL, iterations, seconds) per layer of a chained t-SNE, layer i + 1 started from layer i's map
     :data:`SNAPSHOT_AFTER` iterations after its early exaggeration (``first`` / ``warm``: openTSNE schedules of
     the first and the chained layers). ``first_init(X)`` and ``warm_init(snapshot)`` make the starts. The graphs
-    are built here while a worker would otherwise wait (the first one while the workers start). Returns None
+    are built here, the first while the workers start, the rest while the first fit runs. Returns None
     when the workers could not start (the caller then runs the chain in its own process)."""
     n, workers = len(layers), WORKERS
     per_worker = max(1, n_jobs // workers)
@@ -252,7 +253,7 @@ def chain(
                 next_fit += 1
                 continue
             missing = [j for j in range(next_fit, n) if graphs[j] is None]
-            if free and missing:
+            if missing:  # every graph early, on the core the first fit leaves: none holds up a fit later
                 build(missing[0])
                 continue
             if not busy:
