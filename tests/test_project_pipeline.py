@@ -231,3 +231,32 @@ def _alive(pid: int) -> bool:
         return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
     except psutil.NoSuchProcess:
         return False
+
+
+def _compiled() -> int:
+    """How many type signatures numba compiled for pynndescent's functions so far."""
+    import sys as system
+
+    from numba.core.registry import CPUDispatcher
+
+    return sum(
+        len(value.signatures)
+        for name, module in list(system.modules.items())
+        if name.startswith("pynndescent")
+        for value in vars(module).values()
+        if isinstance(value, CPUDispatcher)
+    )
+
+
+def test_a_read_only_layer_builds_its_graph_without_compiling_anew(tmp_path):
+    """A capture's layers are memory-mapped, read-only: numba compiles every pynndescent function again for
+    read-only arrays (20 s of a 20,000-sample projection's start); the graph is built from a writable copy."""
+    X, _ = _layers(n=5000)
+    writable = knn_graph(X, 15)
+    before = _compiled()
+    np.save(tmp_path / "layer.npy", X)
+    mapped = np.load(tmp_path / "layer.npy", mmap_mode="r")
+    assert not mapped.flags.writeable
+    again = knn_graph(mapped, 15)
+    assert _compiled() == before
+    np.testing.assert_array_equal(again[0], writable[0])

@@ -21,6 +21,8 @@ EXACT_BELOW = 4096  # below this many samples the exact graph (brute force) is c
 def knn_graph(X: np.ndarray, k: int, *, seed: int = 0, n_jobs: int = 1) -> tuple[np.ndarray, np.ndarray]:
     """(indices int64, distances float32), each N × (k + 1), self first (see the module's docstring)."""
     X = np.ascontiguousarray(X, dtype=np.float32)
+    if not X.flags.writeable:  # a capture's memory-mapped layer: numba would compile pynndescent anew (~20 s) for
+        X = X.copy()  # read-only arrays; the copy costs milliseconds
     n = len(X)
     if not 1 <= k < n:
         raise ProjectionError(f"k must be between 1 and {n - 1} for {n} samples (got {k})")

@@ -6,8 +6,8 @@ time leaves a second core mostly idle. A chained layer waits on the previous one
 starts from the previous map rescaled to σ 1e-4 (:func:`.project_engine.tsne_init`), and that layout is settled
 once the previous layer is :data:`SNAPSHOT_AFTER` iterations past its early exaggeration. So layer i + 1 starts
 from that snapshot on the other worker while layer i runs on. The k-NN graphs are built in the calling process
-(numba compiles pynndescent once there), all of them early, on the core the first fit leaves, so none holds up
-a fit later. The start is always the snapshot (never "the final map if it happens
+(numba compiles pynndescent once there) on a core no fit uses: the first while the workers start, the others
+while a worker waits for its next start. The start is always the snapshot (never "the final map if it happens
 to be done"), so the maps do not depend on timing.
 
 Workers are spawned processes, not threads: openTSNE's gradient loops hold the GIL, and OpenMP's and numba's
@@ -165,7 +165,7 @@ def chain(
     """(map, KL, iterations, seconds) per layer of a chained t-SNE, layer i + 1 started from layer i's map
     :data:`SNAPSHOT_AFTER` iterations after its early exaggeration (``first`` / ``warm``: openTSNE schedules of
     the first and the chained layers). ``first_init(X)`` and ``warm_init(snapshot)`` make the starts. The graphs
-    are built here, the first while the workers start, the rest while the first fit runs. Returns None
+    are built here, the first while the workers start, the others while a worker waits. Returns None
     when the workers could not start (the caller then runs the chain in its own process)."""
     n, workers = len(layers), WORKERS
     per_worker = max(1, n_jobs // workers)
@@ -253,7 +253,7 @@ def chain(
                 next_fit += 1
                 continue
             missing = [j for j in range(next_fit, n) if graphs[j] is None]
-            if missing:  # every graph early, on the core the first fit leaves: none holds up a fit later
+            if free and missing:  # on a core no fit uses: never more busy threads than granted
                 build(missing[0])
                 continue
             if not busy:
