@@ -20,6 +20,7 @@ from models.projections.knn_graph import knn_graph
 from models.studies import project as face
 from models.studies import project_engine as engine
 from models.studies import project_pipeline as pipeline
+from models.studies import project_tsne as one
 from tests.projection_data import big_capture
 from tests.test_project_schedule import _layers
 
@@ -37,9 +38,14 @@ def short(monkeypatch):
     monkeypatch.setattr(pipeline, "SNAPSHOT_AFTER", 60)
 
 
+def _workers() -> list:
+    """This module's worker processes still alive (not joblib's or anyone else's children)."""
+    return [p for p in multiprocessing.active_children() if p.name.startswith("tsne-")]
+
+
 def _chain(layers, **kw):
     def init(X):
-        return engine.tsne_init(X, None, 0)
+        return one.tsne_init(X, None, 0)
 
     return pipeline.chain(
         layers,
@@ -51,7 +57,7 @@ def _chain(layers, **kw):
             "n_jobs": 2,
             "samples": len(layers[0].load()),
             "first_init": init,
-            "warm_init": lambda snap: engine.tsne_init(None, snap, 0),
+            "warm_init": lambda snap: one.tsne_init(None, snap, 0),
             **kw,
         },
     )
@@ -75,9 +81,9 @@ def test_pipelined_layers_land_where_the_sequential_chain_does(short):
     previous, sequential = None, []
     for X in arrays:  # the same chain one layer after another, from the final maps
         chained = previous is not None
-        Y, kl, _ = engine.fit_tsne(
+        Y, kl, _ = one.fit_tsne(
             knn_graph(X, 90),
-            engine.tsne_init(X, previous, 0),
+            one.tsne_init(X, previous, 0),
             chained=chained,
             schedule=WARM if chained else FIRST,
             perplexity=config.perplexity,
@@ -97,7 +103,7 @@ def test_pipelined_layers_land_where_the_sequential_chain_does(short):
     ]
     fractions = [p.fraction for p in seen]
     assert fractions == sorted(fractions) and fractions[-1] == 1.0  # one bar, forward only
-    assert not multiprocessing.active_children()
+    assert not _workers()
 
 
 def test_the_study_pipelines_caches_its_graphs_and_cancel_leaves_nothing(tmp_path, short, monkeypatch):
@@ -117,7 +123,7 @@ def test_the_study_pipelines_caches_its_graphs_and_cancel_leaves_nothing(tmp_pat
             progress=lambda p: seen.append(p.message) or "t-SNE output" in p.message or len(seen) > 400,
         )
     assert {r.id for r in store.list()} == before
-    assert not multiprocessing.active_children()
+    assert not _workers()
 
 
 @pytest.mark.parametrize("how", ["raises", "crashes"])
@@ -130,7 +136,7 @@ def test_a_worker_error_names_the_layer_and_stops_the_chain(short, how):
         bad, message = (np.where(idx > 5, 10**9, idx), dist), "worker projecting 'b' ended without a result"
     with pytest.raises(UserError, match=message):
         _chain([pipeline.Layer("a", lambda: X1, lambda t: (idx, dist)), pipeline.Layer("b", lambda: X2, lambda t: bad)])
-    assert not multiprocessing.active_children()
+    assert not _workers()
 
 
 def test_workers_that_cannot_start_leave_the_chain_to_this_process(tmp_path, short, monkeypatch):

@@ -8,6 +8,7 @@ import pytest
 from models.projections.knn_graph import knn_graph
 from models.studies import project as face
 from models.studies import project_engine as engine
+from models.studies import project_tsne as one
 
 
 def _layers(n: int = 1500, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -23,12 +24,12 @@ def _layers(n: int = 1500, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
 
 
 def test_plateau_waits_for_the_minimum_then_stops_on_a_flat_kl():
-    every = engine.TSNE_CALLBACK_EVERY
+    every = one.TSNE_CALLBACK_EVERY
     falling = [2.0 * 0.9**i for i in range(30)]  # 10 % per step: never a plateau
     flat = [1.5] * 30
-    assert not any(engine.plateaued(falling[: i + 1], (i + 1) * every) for i in range(30))
-    stops = [i for i in range(30) if engine.plateaued(flat[: i + 1], (i + 1) * every)]
-    assert stops and stops[0] * every + every >= engine.TSNE_MIN_ITER
+    assert not any(one.plateaued(falling[: i + 1], (i + 1) * every) for i in range(30))
+    stops = [i for i in range(30) if one.plateaued(flat[: i + 1], (i + 1) * every)]
+    assert stops and stops[0] * every + every >= one.TSNE_MIN_ITER
 
 
 def test_a_chained_layer_stops_early_within_two_percent_of_an_independent_run():

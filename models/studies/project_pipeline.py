@@ -3,7 +3,7 @@
 Why: openTSNE's FFT negative gradient — most of a 20,000-sample layer's time — runs on one thread whatever
 ``n_jobs`` says (only the positive gradient and the affinities are parallel), so projecting one layer at a
 time leaves a second core mostly idle. A chained layer waits on the previous one only for its *layout*: it
-starts from the previous map rescaled to σ 1e-4 (:func:`.project_engine.tsne_init`), and that layout is settled
+starts from the previous map rescaled to σ 1e-4 (:func:`.project_tsne.tsne_init`), and that layout is settled
 once the previous layer is :data:`SNAPSHOT_AFTER` iterations past its early exaggeration. So layer i + 1 starts
 from that snapshot on the other worker while layer i runs on. The k-NN graphs are built in the calling process
 (numba compiles pynndescent once there) on a core no fit uses: the first while the workers start, the others
@@ -88,7 +88,7 @@ def _orphaned(parent: int) -> None:
 
 
 def _fit(i: int, args: dict, events, stop, threads: int):
-    from .project_engine import fit_tsne
+    from .project_tsne import fit_tsne
 
     def progress(p) -> bool:
         events.put(("tick", i, (p.done, p.total, p.metrics.get("kl")), 0.0))
