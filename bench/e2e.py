@@ -15,11 +15,16 @@ panel sooner than with the tools they would otherwise use. This measures that wh
   then openTSNE's ``TSNE().fit`` and umap-learn's ``UMAP().fit_transform`` on every layer with their defaults
   (each builds its own neighbours; ``n_jobs`` as ours). The peer draws nothing: its draw counts 0 s.
 
+Order (``--order sandwich``, the default): the peer's capture and its even layers, then ours, then the peer's odd
+layers, so that a drift in this shared machine's speed (±15 % within an hour, measured) falls on both sides alike;
+a fixed small openTSNE fit (:func:`probe`) is timed at the start and after each block and its spread printed, so
+a reader sees how equal the conditions were. ``--order sequential``: the peer's capture, ours, the peer's layers.
+
 Prints seconds per stage, the speed ratio (target ≥ 1.5×), t-SNE's KL per layer for both (target: ours within
 2 %), and k-NN preservation at k = 10 (:func:`models.projections.quality.knn_preservation`, 2,000 sampled
 query points against all samples) of both sides' t-SNE and UMAP maps.
 
-    python -m bench.e2e [--samples 70000] [--jobs 2] [--train-steps 200]
+    python -m bench.e2e [--samples 70000] [--jobs 2] [--train-steps 200] [--order sandwich|sequential]
 """
 
 from __future__ import annotations
@@ -122,34 +127,44 @@ def peer_capture(net: nn.Module, imgs: np.ndarray, batch: int = 256) -> list[np.
     return [np.concatenate(got[name]).astype(np.float32) for name in LAYERS]
 
 
-def peer(net, imgs, jobs: int) -> tuple[dict, dict]:
+def peer_layers(arrays: list[np.ndarray], which: list[int], jobs: int) -> tuple[dict, dict]:
+    """openTSNE's ``TSNE().fit`` then umap-learn's ``UMAP().fit_transform`` on the layers ``which``, defaults."""
     import umap
     from openTSNE import TSNE
 
-    seconds, maps = {}, {"tsne": [], "umap": [], "kl": []}
-    t0 = time.perf_counter()
-    arrays = peer_capture(net, imgs)
-    seconds["capture"] = time.perf_counter() - t0
-    print(f"  peer capture {seconds['capture']:.1f} s", flush=True)
-    t0 = time.perf_counter()
-    for name, X in zip(LAYERS, arrays):
+    seconds, maps = {"tsne": 0.0, "umap": 0.0}, {"tsne": {}, "umap": {}, "kl": {}}
+    for i in which:
         t1 = time.perf_counter()
-        emb = TSNE(n_jobs=jobs, random_state=0, verbose=False).fit(X)
-        maps["tsne"].append(np.asarray(emb, dtype=np.float32))
-        maps["kl"].append(float(emb.kl_divergence))
-        print(f"  peer t-SNE layer {name}: {time.perf_counter() - t1:.1f} s, KL {maps['kl'][-1]:.3f}", flush=True)
-    seconds["tsne"] = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    for name, X in zip(LAYERS, arrays):
+        emb = TSNE(n_jobs=jobs, random_state=0, verbose=False).fit(arrays[i])
+        seconds["tsne"] += time.perf_counter() - t1
+        maps["tsne"][i], maps["kl"][i] = np.asarray(emb, dtype=np.float32), float(emb.kl_divergence)
+        print(f"  peer t-SNE layer {LAYERS[i]}: {time.perf_counter() - t1:.1f} s, KL {maps['kl'][i]:.3f}", flush=True)
+    for i in which:
         t1 = time.perf_counter()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            maps["umap"].append(umap.UMAP(random_state=0, n_jobs=jobs).fit_transform(X).astype(np.float32))
-        print(f"  peer UMAP layer {name}: {time.perf_counter() - t1:.1f} s", flush=True)
-    seconds["umap"] = time.perf_counter() - t0
-    seconds["draw"] = 0.0
-    maps["arrays"] = arrays
+            maps["umap"][i] = umap.UMAP(random_state=0, n_jobs=jobs).fit_transform(arrays[i]).astype(np.float32)
+        seconds["umap"] += time.perf_counter() - t1
+        print(f"  peer UMAP layer {LAYERS[i]}: {time.perf_counter() - t1:.1f} s", flush=True)
     return seconds, maps
+
+
+def probe(jobs: int = 1) -> float:
+    """Seconds of a fixed small workload (openTSNE, FFT, 1 thread, 3,000 × 32): the machine's speed right now.
+
+    Why: this machine is shared and its speed drifts by ±15 % within an hour; timing the same work before, between
+    and after the halves says how far apart their conditions were.
+    """
+    from openTSNE import TSNE
+
+    rng = np.random.default_rng(7)
+    X = (rng.normal(size=(3000, 32)) + np.repeat(rng.normal(0, 4, size=(10, 32)), 300, axis=0)).astype(np.float32)
+    best = float("inf")
+    for _ in range(2):  # the faster of two: one fit of a few seconds is itself noisy
+        t0 = time.perf_counter()
+        TSNE(n_jobs=jobs, random_state=0, negative_gradient_method="fft", n_iter=150, verbose=False).fit(X)
+        best = min(best, time.perf_counter() - t0)
+    return best
 
 
 # -- ours ------------------------------------------------------------------------------------------------------
@@ -248,6 +263,13 @@ def main(argv=None) -> int:
     parser.add_argument("--jobs", type=int, default=2, help="threads for torch, the k-NN graphs, openTSNE and UMAP")
     parser.add_argument("--train-steps", type=int, default=200, help="Adam steps the CNN trains for (not timed)")
     parser.add_argument("--skip-peer", action="store_true", help="ours only (profiling)")
+    parser.add_argument(
+        "--order",
+        choices=("sandwich", "sequential"),
+        default="sandwich",
+        help="sandwich: the peer's even layers, ours, the peer's odd layers (a drift in the machine's speed falls on "
+        "both sides alike); sequential: ours, then the peer",
+    )
     args = parser.parse_args(argv)
     torch.set_num_threads(args.jobs)
     load = os.getloadavg()
@@ -266,20 +288,49 @@ def main(argv=None) -> int:
     warm_up(args.jobs)
     with torch.no_grad():  # torch's first pass at the capture's batch size (kernels, pools) is paid by neither side
         net(torch.from_numpy(imgs[:256]).float().div_(255).unsqueeze(1))
-    with tempfile.TemporaryDirectory() as tmp:
+    probes = [("start", probe())]
+    if args.skip_peer:
+        first = second = []
+    elif args.order == "sandwich":  # the peer's even layers before ours, its odd layers after: drift cancels
+        first, second = list(range(0, len(LAYERS), 2)), list(range(1, len(LAYERS), 2))
+    else:
+        first, second = [], list(range(len(LAYERS)))
+    s_peer, m_peer = {"capture": 0.0, "tsne": 0.0, "umap": 0.0, "draw": 0.0}, {"tsne": {}, "umap": {}, "kl": {}}
+    if not args.skip_peer:
         t0 = time.perf_counter()
+        m_peer["arrays"] = peer_capture(net, imgs)
+        s_peer["capture"] = time.perf_counter() - t0
+        print(f"  peer capture {s_peer['capture']:.1f} s", flush=True)
+
+    def peer_half(which: list[int], label: str) -> None:
+        if not which:
+            return
+        seconds, maps = peer_layers(m_peer["arrays"], which, args.jobs)
+        for key in ("tsne", "umap"):
+            s_peer[key] += seconds[key]
+        for key in ("tsne", "umap", "kl"):
+            m_peer[key].update(maps[key])
+        probes.append((label, probe()))
+
+    peer_half(first, "after the peer's first half")
+    with tempfile.TemporaryDirectory() as tmp:
         s_ours, m_ours = ours(net, imgs, labels, Path(tmp), args.jobs)
-        t_ours = time.perf_counter() - t0
+        t_ours = sum(s_ours.values())
         print(f"ours done in {t_ours:.1f} s: " + "  ".join(f"{k} {v:.1f}" for k, v in s_ours.items()), flush=True)
         print(f"  t-SNE iterations per layer: {m_ours['iterations']}", flush=True)
         print(f"  per layer (graph + t-SNE): {m_ours['layer_seconds']}; first draw {m_ours['draw'][0] / 2**20:.1f} MiB "
               f"JSON, {m_ours['draw'][2]} traces, status {m_ours['draw'][1]!r}", flush=True)  # fmt: skip
+    probes.append(("after ours", probe()))
+    peer_half(second, "after the peer's second half" if first else "after the peer")
+    spread = 100 * (max(p for _, p in probes) / min(p for _, p in probes) - 1)
+    print("machine speed probe (same work, s): " + ", ".join(f"{k} {v:.2f}" for k, v in probes)
+          + f" — spread {spread:.0f} %", flush=True)  # fmt: skip
     if args.skip_peer:
         return 0
-    t0 = time.perf_counter()
-    s_peer, m_peer = peer(net, imgs, args.jobs)
-    t_peer = time.perf_counter() - t0
-    print(f"peer done in {t_peer:.1f} s", flush=True)
+    for key in ("tsne", "umap", "kl"):
+        m_peer[key] = [m_peer[key][i] for i in range(len(LAYERS))]
+    t_peer = sum(s_peer.values())
+    print(f"peer done: {t_peer:.1f} s ({args.order})", flush=True)
     print("\n| stage | peer s | ours s | ratio |\n|---|---|---|---|")
     for stage in ("capture", "tsne", "umap", "draw"):
         p, o = s_peer[stage], s_ours[stage]

@@ -102,6 +102,7 @@ class Done:
     run: Any = None
     message: Any = None  # None: the panel's message is left as it is
     values: tuple = ()
+    listed: Any = None  # a run the Jobs list offers to open without the job picking it (a reloaded tab's way back)
 
 
 def error_alert(exc: BaseException) -> dbc.Alert:
@@ -221,11 +222,12 @@ def job(
                     result = error_alert(exc) if panel_errors else ""
                     return (no_update, no_update, result, *say(label, f"failed: {message}", "failed")) + tuple(own)
             run_id = getattr(done.run, "id", None)
+            listed = run_id or getattr(done.listed, "id", None)
             text = done.message if isinstance(done.message, str) else ""
-            if initial and run_id is None:
+            if initial and listed is None:
                 records.discard(job_id)  # a page-load job that went well: shown while it ran, not kept
             else:
-                records.finish(job_id, "done", f"{label}: {text or 'done'}", run_id)
+                records.finish(job_id, "done", f"{label}: {text or 'done'}", listed)
             head = ((version or 0) + 1, run_id) if run_id else (no_update, no_update)
             said_ = say(label, text or "done", "done")
             return (*head, no_update if done.message is None else done.message, *said_, *done.values)

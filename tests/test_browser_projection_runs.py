@@ -82,3 +82,27 @@ def test_a_projection_whose_capture_is_gone_says_so(tmp_path, artifacts):
         assert run.id in page.locator("#layers-status").inner_text()  # the tab's own line names the capture too
         assert orphan.id in page.locator("#run-info").inner_text()
         settled_screenshot(page, artifacts / "projection_run_orphan.png")
+
+
+def test_a_tab_reloaded_while_projecting_opens_the_projection_from_the_jobs_list(tmp_path, artifacts):
+    """Project, reload mid-job: the job goes on, the reloaded tab's Jobs list marks it "this tab", and once it is
+    done its "open run" draws the capture's layers with it (the reloaded page no longer awaits the job's result)."""
+    data, store, run = big_capture(tmp_path, n=3000)
+    with running_app(tmp_path, data_dir=data) as url, browser_page(1500, 950) as page:
+        _open_layers(page, url)
+        page.wait_for_function(f"document.querySelector('#run-info').innerText.includes('{run.id}')", timeout=30_000)
+        page.select_option("#layers-method", "umap")
+        page.click("#layers-project")
+        page.wait_for_selector(".job-row[data-status='running']", timeout=60_000)
+        page.reload()
+        _open_layers(page, url)
+        row = page.locator(".job-row[data-status='done']", has_text="this tab").first
+        row.wait_for(timeout=240_000)
+        assert "project captured layers (umap" in row.inner_text()
+        row.get_by_role("button", name="open run").click()
+        page.wait_for_function("document.querySelector('#layers-method').value === 'umap'", timeout=30_000)
+        layers = len(capture_face.layer_names(run))
+        for trace in range(layers):
+            wait_for_points(page, "layers-graph", trace, 3000)
+        assert len(store.list(face.KIND)) == 1  # the job's one run, drawn; nothing computed again
+        settled_screenshot(page, artifacts / "projection_after_reload.png")

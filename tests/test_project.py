@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -111,6 +112,57 @@ def test_each_layer_graph_is_computed_once_and_shared_by_tsne_and_umap(small, mo
         np.testing.assert_array_equal(face.coords(tsne, name), face.coords(again, name))
         assert face.coords(umap_run, name).shape == (1500, 2)
     assert all(v > 0 for v in tsne.manifest["projection"]["kl"].values())
+
+
+def test_the_default_grants_this_process_its_cores_and_a_bad_count_is_refused(small, monkeypatch):
+    """The command line and the API get the cores the Project button gets (the two-worker t-SNE chain needs ≥ 2)."""
+    from models.errors import ConfigError
+    from models.studies import project_pipeline
+
+    data, store, run = small
+    monkeypatch.setattr(engine, "cores", lambda: 3)
+    granted = []
+    monkeypatch.setattr(project_pipeline, "usable", lambda n, n_jobs, layers: granted.append(n_jobs) and False)
+    monkeypatch.setattr(engine, "TSNE_FIRST", {"early_exaggeration_iter": 50, "n_iter": 50})
+    monkeypatch.setitem(engine.WARM, "tsne", {"early_exaggeration_iter": 10, "n_iter": 50})
+    two = tuple(capture_face.layer_names(run)[:2])
+    face.run(face.Config(run=run.id, method="tsne", layers=two), store=store)
+    face.run(face.Config(run=run.id, method="tsne", n_jobs=1, layers=two), store=store)
+    assert granted == [3, 1]
+    for bad in (0, -2, 1.5):
+        with pytest.raises(ConfigError, match="n_jobs"):
+            face.Config(run=run.id, n_jobs=bad)
+
+
+def test_two_jobs_projecting_one_capture_compute_it_once_and_the_waiting_one_can_cancel(small):
+    """Two tabs press Project on one capture: the second job waits for the first's lock, says so, and reads the
+    first's run; a waiting job cancelled stops waiting and stores nothing."""
+    data, store, run = small
+    step = capture_face.steps(run)[-1]
+    holding, waited, got = threading.Event(), threading.Event(), []
+
+    def first(p):
+        holding.set()  # inside the lock: the study reports its first layer
+        assert waited.wait(60), "the second job never said it waits"
+
+    worker = threading.Thread(target=lambda: got.append(face.project_run(store, run, step, "pca", progress=first)))
+    worker.start()
+    assert holding.wait(60)
+    with pytest.raises(Cancelled):  # a waiting job cancelled: it leaves, nothing stored
+        face.project_run(store, run, step, "pca", progress=lambda p: p.message.startswith("waiting for another"))
+    messages = []
+
+    def second(p):
+        messages.append(p.message)
+        waited.set()
+
+    maps = face.project_run(store, run, step, "pca", progress=second)
+    worker.join(60)
+    assert messages and all(m.startswith("waiting for another job projecting this capture (pca") for m in messages)
+    assert len(store.list(face.KIND)) == 1  # computed once
+    assert [name for name, _ in maps] == [name for name, _ in got[0]]
+    for (_, a), (_, b) in zip(maps, got[0]):
+        np.testing.assert_array_equal(a, b)
 
 
 def test_layers_are_projected_in_network_order_and_cancel_leaves_nothing(small):

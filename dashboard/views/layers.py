@@ -490,7 +490,9 @@ def register_callbacks(app: dash.Dash, config: AppConfig) -> None:
         step, method = capture_face.step_of(run, step), method if method in project_face.PROJECT_METHODS else "tsne"
         maps = project_face.project_run(config.store, run, step, method, progress=progress)
         return Done(
-            message=f"projected {len(maps)} layers of {run.id} (step {step}, {method})", values=((projected or 0) + 1,)
+            message=f"projected {len(maps)} layers of {run.id} (step {step}, {method})",
+            values=((projected or 0) + 1,),
+            listed=project_face.projection_run(run, step, method),  # "open run" draws it in a reloaded tab
         )
 
 

@@ -12,6 +12,7 @@ runs, so t-SNE's affinities and UMAP's fuzzy graph of the same layer share it.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import sys
@@ -44,7 +45,9 @@ class Config(StudyConfig):
     )
     perplexity: float = option(30.0, "t-SNE perplexity (its k-NN graph holds 3 × perplexity neighbours)")
     n_neighbors: int = option(15, "neighbours UMAP builds its graph from (fewer: more local structure)")
-    n_jobs: int = option(1, "threads for the k-NN graph and t-SNE", record=False)
+    n_jobs: int = option(
+        -1, "threads for the k-NN graph and t-SNE (-1: the cores this process may use, at most 8)", record=False
+    )
 
     def check(self) -> None:
         if self.run is not None and (not isinstance(self.run, str) or not self.run):
@@ -56,7 +59,11 @@ class Config(StudyConfig):
             raise ConfigError(f"layers must name at least one layer (got {self.layers!r})")
         check_float("perplexity", self.perplexity, 1.0)
         check_int("n_neighbors", self.n_neighbors, low=2)
-        check_int("n_jobs", self.n_jobs, low=1)
+        if self.n_jobs != -1:
+            try:
+                check_int("n_jobs", self.n_jobs, low=1)
+            except ConfigError:
+                raise ConfigError(f"n_jobs must be -1 (every core) or an integer ≥ 1 (got {self.n_jobs!r})") from None
 
 
 run = lazy_run(f"{__package__}.project_engine")
@@ -173,9 +180,38 @@ def project_run(store, source, step: int, method: str, *, progress=None) -> list
     an existing projection run is read, not recomputed."""
     found = projection_run(source, step, method)
     if found is None:
-        config = Config(run=source.id, step=int(step), method=method, n_jobs=cores(), **METHOD_PARAMS[method])
-        found = run(config, store=store, progress=progress)
+        with one_at_a_time(store, source.id, int(step), method, progress):
+            found = projection_run(source, step, method)  # another tab's job may have made it while we waited
+            if found is None:
+                config = Config(run=source.id, step=int(step), method=method, **METHOD_PARAMS[method])  # every core
+                found = run(config, store=store, progress=progress)
     return [(name, coords(found, name)) for name in captured.layer_names(source)]
+
+
+@contextlib.contextmanager
+def one_at_a_time(store, run_id: str, step: int, method: str, progress=None, poll: float = 0.5):
+    """Hold the lock on projecting ``run_id``'s ``step`` with ``method``; while another job holds it, report that
+    we wait (Cancel still works). Why: two tabs pressing Project on one capture would each compute the same
+    projection at half speed; the second now waits and reads the first's run. A lock file (``filelock``: the
+    operating system releases it when its process dies, so a killed job never blocks the next)."""
+    import filelock
+
+    from ..progress import report
+    from ..store import CACHE
+
+    folder = store.root / CACHE / run_id
+    folder.mkdir(parents=True, exist_ok=True)
+    lock = filelock.FileLock(str(folder / f"project-step{step}-{method}.lock"))
+    while True:
+        try:
+            lock.acquire(timeout=poll)
+            break
+        except filelock.Timeout:  # the job's row adds how long it has run
+            report(progress, 0, 1, f"waiting for another job projecting this capture ({method}, step {step})")
+    try:
+        yield
+    finally:
+        lock.release()
 
 
 def cores(cap: int = 8) -> int:

@@ -11,6 +11,7 @@ core, so one layer at a time leaves the other idle).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 
@@ -27,7 +28,7 @@ from ..store import _NPZ_LOCK, CACHE, StoreError
 from . import capture as captured
 from . import project_pipeline
 from .base import check_kind
-from .project import KIND, MAX_SAMPLES, Config
+from .project import KIND, MAX_SAMPLES, Config, cores
 from .project_tsne import fit_tsne, tsne_init
 
 TSNE_FIRST = {"early_exaggeration_iter": 250, "n_iter": 500}  # the first layer: openTSNE's default schedule
@@ -229,6 +230,8 @@ def _layers(source, config: Config) -> list[str]:
 
 
 def run(config: Config, *, store, data_dir=None, progress: ProgressFn | None = None):
+    if config.n_jobs == -1:
+        config = dataclasses.replace(config, n_jobs=cores())
     source = _source(store, config)
     steps = captured.steps(source)
     step = steps[-1] if config.step is None else int(config.step)
