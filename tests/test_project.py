@@ -234,3 +234,18 @@ def test_counts_read_as_integers_and_points_travel_as_typed_arrays():
     assert isinstance(fig.data[0].customdata, np.ndarray) and fig.data[0].customdata.dtype == np.int32
     text = to_json_plotly(fig)
     assert text.count('"bdata"') == 3 and '"customdata":{"dtype":"i4"' in text  # base64, not a list
+
+
+def test_the_neighbour_and_umap_functions_numba_compiles_are_cached_on_disk(tmp_path):
+    """pynndescent compiles most of its functions without numba's cache (every job paid ~30 s for its first
+    graph): after a graph in a fresh process, one of those (a parallel one) is in the cache folder."""
+    code = (
+        "import numpy as np; from models.projections.knn_graph import knn_graph; "
+        "knn_graph(np.random.default_rng(0).normal(size=(4200, 8)).astype(np.float32), 10)"
+    )
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path)}
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr
+    assert "Cannot cache" not in out.stderr  # numba's warning for the few it cannot cache is not the user's concern
+    cached = {p.name.split("-")[0] for p in tmp_path.rglob("*.nbi")}
+    assert "pynndescent_.generate_leaf_updates" in cached, sorted(cached)[:20]  # cache=False in pynndescent

@@ -33,6 +33,10 @@ def knn_graph(X: np.ndarray, k: int, *, seed: int = 0, n_jobs: int = 1) -> tuple
     else:
         from pynndescent import NNDescent
 
+        from .numba_cache import enable
+
+        enable()  # compiled once per machine, not once per job
+
         index = NNDescent(
             X,
             n_neighbors=k + 1,

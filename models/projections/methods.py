@@ -153,6 +153,9 @@ def _umap(
 
     import umap
 
+    from .numba_cache import enable
+
+    enable()
     k = check_neighbors(n_neighbors, len(X))
     min_dist = check_float("min_dist", min_dist, 0, error=ProjectionError)
     with warnings.catch_warnings():

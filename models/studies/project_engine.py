@@ -144,6 +144,9 @@ def _umap(X, graph, previous, config: Config) -> np.ndarray:
 
     import umap
 
+    from ..projections.numba_cache import enable
+
+    enable()
     k = min(config.n_neighbors, len(X) - 1)
     options = {} if previous is None else {"init": _umap_init(previous), **WARM["umap"]}
     with warnings.catch_warnings():
