@@ -85,15 +85,17 @@ def test_latent_empty_decode_hover_and_linked_grid(tmp_path, artifacts):
             assert spot["d"] > 25, spot  # really away from every point: the hover is the decode layer's
             page.mouse.move(spot["x"] - 15, spot["y"] - 15)
             page.mouse.move(spot["x"], spot["y"], steps=5)
-            page.wait_for_function(
+            # the card's text is read in the evaluation that saw it: read afterwards, a later hover event (the
+            # mouse settling) can already have put "Loading..." back (CI failed that way once)
+            text = page.wait_for_function(
                 """(id) => { const t = document.getElementById(id);
                    const img = t && t.querySelector('img.decoded-img');
-                   return !!(img && img.getAttribute('src').startsWith('data:image/png') &&
-                             /decoded at \\(/.test(t.innerText)); }""",
+                   const ok = img && img.getAttribute('src').startsWith('data:image/png') &&
+                              /decoded at \\(/.test(t.innerText);
+                   return ok ? t.innerText : false; }""",
                 arg=f"latent-{side}-tooltip",
                 timeout=60_000,
-            )  # the first imports torch
-            text = page.locator(f"#latent-{side}-tooltip").inner_text()
+            ).json_value()  # the first imports torch
             assert f"{side.upper()} generator" in text, text
         page.screenshot(path=str(artifacts / "latent_decode_hover.png"))
         page.mouse.move(5, 5)
